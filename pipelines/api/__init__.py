@@ -1,0 +1,1 @@
+"""HTTP routes: blueprints over the services, and the one error mapper."""

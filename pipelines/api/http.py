@@ -1,0 +1,253 @@
+"""The thin layer between Azure Functions HTTP triggers and the services.
+
+A handler is registered with `@route(bp, "name")`: method, template and
+permission come from `pipelines.api.routes`. The wrapper checks the body size,
+authenticates and authorises the caller, calls the handler, and turns its
+result, or any error, into an `HttpResponse`. This module is the only place
+where an exception becomes an HTTP answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import azure.functions as func
+from pydantic import BaseModel
+
+from pipelines.api.routes import ROUTES, Route
+from pipelines.auth.permissions import Permission, Principal
+from pipelines.errors import (
+    BadRequestError,
+    PayloadTooLargeError,
+    PipelinesError,
+)
+
+log = logging.getLogger("pipelines.api")
+
+# Azure ML workspace names: letters, digits, '-' and '_' (the old service's rule).
+_WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass
+class Reply:
+    """A handler's answer when it needs headers or another status than 200."""
+
+    body: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RequestContext:
+    request: func.HttpRequest
+    route: Route
+    request_id: str
+    principal: Principal | None = None
+
+    # -- addressing ---------------------------------------------------------------
+    def param(self, name: str) -> str:
+        """A route parameter (names are matched case-insensitively, as the host does)."""
+        params = self.request.route_params or {}
+        for key, value in params.items():
+            if key.lower() == name.lower() and value is not None:
+                return str(value)
+        raise BadRequestError(f"missing route parameter {name!r}", target=name)
+
+    def optional_param(self, name: str) -> str | None:
+        params = self.request.route_params or {}
+        for key, value in params.items():
+            if key.lower() == name.lower() and value not in (None, ""):
+                return str(value)
+        return None
+
+    def query(self, name: str) -> str | None:
+        """A query-string value; names are case-insensitive (`Name` and `name` both arrive)."""
+        for key, value in (self.request.params or {}).items():
+            if key.lower() == name.lower():
+                return str(value)
+        return None
+
+    def header(self, name: str) -> str | None:
+        value = self.request.headers.get(name)
+        return str(value) if value is not None else None
+
+    @property
+    def workspace(self) -> str:
+        name = self.param("workspaceName")
+        if not _WORKSPACE.match(name):
+            raise BadRequestError(
+                "workspace names are letters, digits, '-' and '_' (64 at most)",
+                target="workspaceName",
+            )
+        return name
+
+    @property
+    def workspace_url(self) -> str:
+        """The absolute `{WS}` prefix of this request, for `Url` keys in answers."""
+        from pipelines.settings import get_settings
+
+        base = get_settings().public_base_url
+        if not base:
+            url = self.request.url
+            match = re.match(r"^(https?://[^/]+)", url)
+            base = match.group(1) if match else ""
+            base += "/api"
+        ws = self.route.template.split("/providers/")[0]
+        ws = ws.replace("{subscriptionId}", self.param("subscriptionId"))
+        ws = ws.replace("{resourceGroupName}", self.param("resourceGroupName"))
+        return (
+            f"{base.rstrip('/')}/{ws}/providers/Microsoft.MachineLearningServices/workspaces/"
+            f"{self.workspace}"
+        )
+
+    # -- body -------------------------------------------------------------------------
+    def json(self, *, empty: Any = None) -> Any:
+        """The body parsed as JSON whatever the Content-Type says (CONTRACT.md §2)."""
+        raw = self.request.get_body() or b""
+        if not raw.strip():
+            if empty is None:
+                raise BadRequestError("the request body is empty; JSON was expected")
+            return empty
+        try:
+            return json.loads(raw.decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            raise BadRequestError("the request body is not UTF-8 text") from None
+        except ValueError as exc:
+            raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
+
+    def json_object(self, *, empty_ok: bool = True) -> dict[str, Any]:
+        value = self.json(empty={} if empty_ok else None)
+        if not isinstance(value, dict):
+            raise BadRequestError(
+                f"the request body must be a JSON object, not {_json_kind(value)}"
+            )
+        return value
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+# -- answers -----------------------------------------------------------------------------
+def _dump(body: Any) -> Any:
+    if isinstance(body, BaseModel):
+        return body.model_dump(mode="json", by_alias=True)
+    if isinstance(body, list):
+        return [_dump(item) for item in body]
+    return body
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> func.HttpResponse:
+    if isinstance(body, str) and headers and "text/plain" in headers.get("Content-Type", ""):
+        return func.HttpResponse(body, status_code=status, headers=dict(headers))
+    return func.HttpResponse(
+        json.dumps(_dump(body), separators=(",", ":"), default=str),
+        status_code=status,
+        headers={"Content-Type": "application/json; charset=utf-8", **dict(headers or {})},
+    )
+
+
+def error_body(error: PipelinesError, request_id: str) -> dict[str, Any]:
+    return {
+        "Error": {
+            "Code": error.code,
+            "Message": error.message,
+            "Target": error.target,
+            "Details": [
+                {"Code": d.code, "Message": d.message, "Target": d.target} for d in error.details
+            ],
+        },
+        "Correlation": {"RequestId": request_id},
+    }
+
+
+def error_response(error: PipelinesError, request_id: str) -> func.HttpResponse:
+    headers = {"x-ms-request-id": request_id, **error.headers}
+    return json_response(error_body(error, request_id), error.status, headers)
+
+
+def internal_error_response(request_id: str) -> func.HttpResponse:
+    error = PipelinesError("an unexpected error occurred; quote the request id when reporting it")
+    return error_response(error, request_id)
+
+
+# -- registration ----------------------------------------------------------------------------
+Handler = Callable[[RequestContext], Any]
+
+
+def authenticate_request(request: func.HttpRequest) -> Principal:
+    # Imported here: the validator reads its settings on first use, not at import.
+    from pipelines.auth import authenticate
+
+    return authenticate(request.headers)
+
+
+def handle(
+    request: func.HttpRequest, route: Route, handler: Handler, max_bytes: int | None = None
+) -> func.HttpResponse:
+    request_id = str(uuid.uuid4())
+    ctx = RequestContext(request=request, route=route, request_id=request_id)
+    try:
+        if route.permission is not Permission.ANONYMOUS:
+            ctx.principal = authenticate_request(request)
+            ctx.principal.require(route.permission)
+        _check_size(request, max_bytes)
+        result = handler(ctx)
+        if isinstance(result, func.HttpResponse):
+            return result
+        if isinstance(result, Reply):
+            return json_response(result.body, result.status, {"x-ms-request-id": request_id, **result.headers})
+        return json_response(result, 200, {"x-ms-request-id": request_id})
+    except PipelinesError as error:
+        if error.status >= 500:
+            log.error("request %s %s failed: %s", request_id, route.name, error.message)
+        return error_response(error, request_id)
+    except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
+        log.exception("request %s %s failed unexpectedly", request_id, route.name)
+        return internal_error_response(request_id)
+
+
+def _check_size(request: func.HttpRequest, max_bytes: int | None) -> None:
+    from pipelines.settings import get_settings
+
+    limit = max_bytes or get_settings().max_request_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"the request body is over {limit} bytes")
+    if len(request.get_body() or b"") > limit:
+        raise PayloadTooLargeError(f"the request body is over {limit} bytes")
+
+
+def route(
+    bp: func.Blueprint, name: str, *, max_bytes: Callable[[], int] | None = None
+) -> Callable[[Handler], Handler]:
+    """Register `handler` as the HTTP function `name` of the route table."""
+    spec = ROUTES[name]
+
+    def register(handler: Handler) -> Handler:
+        # The Functions worker binds by parameter name: the wrapper must take
+        # exactly `req` (so no functools.wraps, whose __wrapped__ would expose
+        # the handler's own signature).
+        def function(req: func.HttpRequest) -> func.HttpResponse:
+            return handle(req, spec, handler, max_bytes() if max_bytes else None)
+
+        function.__name__ = name
+        function.__qualname__ = name
+        function.__doc__ = handler.__doc__
+        function.route_spec = spec  # type: ignore[attr-defined]
+        bp.function_name(name)(
+            bp.route(route=spec.template, methods=list(spec.methods), auth_level=func.AuthLevel.ANONYMOUS)(
+                function
+            )
+        )
+        return handler
+
+    return register

@@ -1,0 +1,175 @@
+"""Table helpers: point reads, conditional writes and paged queries.
+
+The SDK's 409 (entity exists) and 412 (ETag changed) become the package's own
+`AlreadyExistsError` and `EtagMismatchError`, so callers never import
+azure.core to handle a lost race.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+
+from pipelines.errors import (
+    AlreadyExistsError,
+    BadRequestError,
+    EtagMismatchError,
+    NotFoundError,
+)
+
+Entity = dict[str, Any]
+
+# Characters Table storage refuses in PartitionKey/RowKey, plus our separator.
+_FORBIDDEN_KEY_CHARS = re.compile(r"[/\\#?|\x00-\x1f\x7f-\x9f]")
+
+
+def key(*parts: str) -> str:
+    """Join key parts with `|`; every part is checked to hold no key-breaking character."""
+    for part in parts:
+        if _FORBIDDEN_KEY_CHARS.search(part):
+            raise BadRequestError(f"invalid character in identifier {part!r}", target=part)
+    return "|".join(parts)
+
+
+def etag_of(entity: Mapping[str, Any]) -> str:
+    return entity.metadata["etag"]  # type: ignore[attr-defined,no-any-return]
+
+
+class Table:
+    """A TableClient with the conditional operations this package relies on."""
+
+    def __init__(self, client: TableClient) -> None:
+        self.client = client
+
+    def get(self, partition: str, row: str) -> Entity | None:
+        try:
+            return self.client.get_entity(partition, row)  # type: ignore[no-any-return]
+        except ResourceNotFoundError:
+            return None
+
+    def get_required(self, partition: str, row: str, *, what: str, target: str) -> Entity:
+        entity = self.get(partition, row)
+        if entity is None:
+            raise NotFoundError(f"{what} {target!r} was not found", target=target)
+        return entity
+
+    def insert(self, entity: Mapping[str, Any]) -> str:
+        """Insert if absent; AlreadyExistsError when the key is taken. Returns the ETag."""
+        try:
+            meta = self.client.create_entity(entity)
+        except ResourceExistsError:
+            raise AlreadyExistsError(
+                "the entity already exists", target=str(entity.get("RowKey"))
+            ) from None
+        return meta["etag"]  # type: ignore[no-any-return]
+
+    def replace(self, entity: Mapping[str, Any], etag: str) -> str:
+        """Compare-and-swap: replace only if unchanged since `etag` was read."""
+        try:
+            meta = self.client.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise EtagMismatchError(
+                "the entity changed since it was read", target=str(entity.get("RowKey"))
+            ) from None
+        return meta["etag"]  # type: ignore[no-any-return]
+
+    def merge(self, entity: Mapping[str, Any], etag: str | None = None) -> str:
+        """Merge properties; with `etag`, only if unchanged."""
+        kwargs: dict[str, Any] = {"mode": UpdateMode.MERGE}
+        if etag is not None:
+            kwargs.update(etag=etag, match_condition=MatchConditions.IfNotModified)
+        try:
+            meta = self.client.update_entity(entity, **kwargs)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise EtagMismatchError(
+                "the entity changed since it was read", target=str(entity.get("RowKey"))
+            ) from None
+        return meta["etag"]  # type: ignore[no-any-return]
+
+    def upsert(self, entity: Mapping[str, Any]) -> str:
+        meta = self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        return meta["etag"]  # type: ignore[no-any-return]
+
+    def delete(self, partition: str, row: str, etag: str | None = None) -> None:
+        kwargs: dict[str, Any] = {}
+        if etag is not None:
+            kwargs.update(etag=etag, match_condition=MatchConditions.IfNotModified)
+        try:
+            self.client.delete_entity(partition, row, **kwargs)
+        except ResourceModifiedError:
+            raise EtagMismatchError("the entity changed since it was read", target=row) from None
+        except ResourceNotFoundError:
+            pass
+
+    def transact(self, operations: Sequence[tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]]) -> None:
+        """One entity-group transaction (same partition, at most 100 operations).
+
+        A conflict on any operation (an insert that finds its key, an ETag that
+        changed) fails the whole batch and becomes the package's own error.
+        """
+        try:
+            self.client.submit_transaction(list(operations))  # type: ignore[arg-type]
+        except TableTransactionError as exc:
+            if exc.status_code == 409:
+                raise AlreadyExistsError("an entity of the batch already exists") from None
+            if exc.status_code in (412, 404):
+                raise EtagMismatchError("an entity of the batch changed since it was read") from None
+            raise
+
+    def query_page(
+        self,
+        filter: str,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        page_size: int,
+        continuation: str | None = None,
+        select: Iterable[str] | None = None,
+    ) -> tuple[list[Entity], str | None]:
+        """One page of a query and an opaque token for the next (None at the end)."""
+        pager = self.client.query_entities(
+            filter,
+            parameters=dict(parameters or {}),
+            results_per_page=page_size,
+            select=list(select) if select else None,
+        ).by_page(continuation_token=decode_continuation(continuation))
+        try:
+            page = list(next(pager))
+        except StopIteration:
+            page = []
+        return page, encode_continuation(pager.continuation_token)
+
+    def query_all(self, filter: str, *, parameters: Mapping[str, Any] | None = None) -> list[Entity]:
+        return list(self.client.query_entities(filter, parameters=dict(parameters or {})))
+
+
+def encode_continuation(token: Any) -> str | None:
+    if not token:
+        return None
+    raw = json.dumps(token, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continuation(token: str | None) -> Any:
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequestError("continuationToken is not one this service issued", target="continuationToken") from None
+    if not isinstance(value, dict):
+        raise BadRequestError("continuationToken is not one this service issued", target="continuationToken")
+    return value
