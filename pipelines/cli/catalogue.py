@@ -1,0 +1,120 @@
+"""`publish`, `pipeline ...` and `endpoint ...`: the catalogue from the command line."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from pipelines.cli.common import add_workspace_options, print_json, service_errors, workspace_of
+
+if TYPE_CHECKING:
+    from pipelines.cli import Subparsers
+
+
+def register(subparsers: Subparsers) -> None:
+    publish = subparsers.add_parser("publish", help="publish a pipeline folder (its pipeline.py build())")
+    publish.add_argument("folder", help="a folder holding pipeline.py with build() -> Pipeline")
+    publish.add_argument("--name", required=True)
+    publish.add_argument("--version", default=None, help='free text such as "1.0"')
+    publish.add_argument("--description", default=None)
+    publish.add_argument("--endpoint", default=None, help="also put it behind this endpoint, as its default")
+    add_workspace_options(publish)
+    publish.set_defaults(handler=service_errors(_publish))
+
+    pipeline = subparsers.add_parser("pipeline", help="published pipelines: show, list, disable, enable")
+    verbs = pipeline.add_subparsers(dest="verb", metavar="<verb>", required=True)
+    for verb, text in (("show", "print a published pipeline"), ("disable", "refuse new runs"), ("enable", "accept runs again")):
+        sub = verbs.add_parser(verb, help=text)
+        sub.add_argument("id")
+        add_workspace_options(sub)
+        sub.set_defaults(handler=service_errors(_pipeline))
+    listing = verbs.add_parser("list", help="list published pipelines")
+    listing.add_argument("--all", action="store_true", help="include disabled and deprecated ones")
+    add_workspace_options(listing)
+    listing.set_defaults(handler=service_errors(_pipeline))
+
+    endpoint = subparsers.add_parser("endpoint", help="pipeline endpoints: show, list, create, add, set-default, ...")
+    verbs = endpoint.add_subparsers(dest="verb", metavar="<verb>", required=True)
+    show = verbs.add_parser("show", help="print an endpoint (by name, or --id)")
+    show.add_argument("name", nargs="?")
+    show.add_argument("--id")
+    listing = verbs.add_parser("list", help="list endpoints")
+    listing.add_argument("--all", action="store_true")
+    create = verbs.add_parser("create", help="create an endpoint in front of a published pipeline")
+    create.add_argument("name")
+    create.add_argument("--pipeline-id", required=True)
+    create.add_argument("--description")
+    add = verbs.add_parser("add", help="add a published pipeline as the next version")
+    add.add_argument("name")
+    add.add_argument("pipeline_id")
+    add.add_argument("--default", action="store_true", help="and make it the default version")
+    default = verbs.add_parser("set-default", help="choose the default version")
+    default.add_argument("name")
+    default.add_argument("version")
+    for verb, text in (("disable", "refuse runs"), ("enable", "accept runs"), ("archive", "mark Deprecated"),
+                       ("versions", "list the versions")):
+        sub = verbs.add_parser(verb, help=text)
+        sub.add_argument("name")
+    for sub in (show, listing, create, add, default, *[verbs.choices[v] for v in ("disable", "enable", "archive", "versions")]):
+        add_workspace_options(sub)
+        sub.set_defaults(handler=service_errors(_endpoint))
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from pipelines.client import publish_folder
+
+    published, endpoint = publish_folder(
+        workspace_of(args), args.folder, name=args.name, version=args.version,
+        description=args.description, endpoint=args.endpoint,
+    )
+    print_json(published.entity if endpoint is None else {**published.entity, "PipelineEndpoint": endpoint.entity})
+    return 0
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from pipelines.client import PublishedPipeline
+
+    workspace = workspace_of(args)
+    if args.verb == "list":
+        print_json([p.entity for p in PublishedPipeline.list(workspace, active_only=not args.all)])
+        return 0
+    pipeline = PublishedPipeline.get(workspace, args.id)
+    if args.verb == "disable":
+        pipeline.disable()
+    elif args.verb == "enable":
+        pipeline.enable()
+    print_json(pipeline.entity)
+    return 0
+
+
+def _endpoint(args: argparse.Namespace) -> int:
+    from pipelines.client import PipelineEndpoint, PublishedPipeline
+
+    workspace = workspace_of(args)
+    if args.verb == "list":
+        print_json([e.entity for e in PipelineEndpoint.list(workspace, active_only=not args.all)])
+        return 0
+    if args.verb == "create":
+        pipeline = PublishedPipeline.get(workspace, args.pipeline_id)
+        print_json(PipelineEndpoint.publish(workspace, args.name, args.description, pipeline).entity)
+        return 0
+    if args.verb == "show" and args.id:
+        endpoint = PipelineEndpoint.get(workspace, id=args.id)
+    else:
+        endpoint = PipelineEndpoint.get(workspace, name=args.name)
+    if args.verb == "add":
+        pipeline = PublishedPipeline.get(workspace, args.pipeline_id)
+        (endpoint.add_default if args.default else endpoint.add)(pipeline)
+    elif args.verb == "set-default":
+        endpoint.set_default_version(args.version)
+    elif args.verb == "disable":
+        endpoint.disable()
+    elif args.verb == "enable":
+        endpoint.enable()
+    elif args.verb == "archive":
+        endpoint.archive()
+    elif args.verb == "versions":
+        print_json(endpoint.list_versions())
+        return 0
+    print_json(endpoint.entity)
+    return 0

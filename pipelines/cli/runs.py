@@ -1,0 +1,93 @@
+"""`run submit|show|steps|logs|cancel|wait`: runs from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from pipelines.cli.common import add_workspace_options, print_json, service_errors, workspace_of
+
+if TYPE_CHECKING:
+    from pipelines.cli import Subparsers
+
+
+def register(subparsers: Subparsers) -> None:
+    run = subparsers.add_parser("run", help="runs: submit, show, steps, logs, cancel, wait")
+    verbs = run.add_subparsers(dest="verb", metavar="<verb>", required=True)
+    submit = verbs.add_parser("submit", help="start a run of a published pipeline or an endpoint")
+    target = submit.add_mutually_exclusive_group(required=True)
+    target.add_argument("--pipeline-id")
+    target.add_argument("--endpoint", help="endpoint name")
+    submit.add_argument("--version", help="endpoint version (default: the endpoint's default)")
+    submit.add_argument("--experiment", help="experiment name")
+    submit.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter assignment (repeat); the value is sent as text")
+    submit.add_argument("--datapath", action="append", default=[], metavar="NAME=DATASTORE/PATH",
+                        help="a DataPathAssignment (repeat)")
+    submit.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
+    show = verbs.add_parser("show", help="print a run")
+    show.add_argument("run_id")
+    steps = verbs.add_parser("steps", help="print the status of every step")
+    steps.add_argument("run_id")
+    logs = verbs.add_parser("logs", help="print a step's log")
+    logs.add_argument("run_id")
+    logs.add_argument("step", help="step name or node id")
+    logs.add_argument("--kind", default="STDOUT", choices=["STDOUT", "STDERR", "JobLog"])
+    cancel = verbs.add_parser("cancel", help="cancel a run")
+    cancel.add_argument("run_id")
+    wait = verbs.add_parser("wait", help="wait for a run to end, showing progress")
+    wait.add_argument("run_id")
+    wait.add_argument("--timeout", type=float, default=None)
+    for sub in (submit, show, steps, logs, cancel, wait):
+        add_workspace_options(sub)
+        sub.set_defaults(handler=service_errors(_run))
+
+
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"error: {what} must look like NAME=VALUE, not {item!r}")
+        pairs[name] = value
+    return pairs
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipelines.client import PipelineEndpoint, PipelineRun, PublishedPipeline
+
+    workspace = workspace_of(args)
+    if args.verb == "submit":
+        datapaths: dict[str, Any] = {}
+        for name, value in _pairs(args.datapath, "--datapath").items():
+            store, _, path = value.partition("/")
+            datapaths[name] = {"DataStoreName": store, "RelativePath": path}
+        options = {"datapath_assignments": datapaths} if datapaths else {}
+        parameters = _pairs(args.param, "--param")
+        if args.pipeline_id:
+            run = PublishedPipeline.get(workspace, args.pipeline_id).submit(args.experiment, parameters, **options)
+        else:
+            endpoint = PipelineEndpoint.get(workspace, name=args.endpoint)
+            run = endpoint.submit(args.experiment, parameters, args.version, **options)
+        print_json(run.entity)
+        if args.wait:
+            status = run.wait_for_completion(show_output=True, out=sys.stderr)
+            return 0 if status == "Finished" else 1
+        return 0
+    run = PipelineRun(workspace, {"Id": args.run_id})
+    if args.verb == "show":
+        print_json(run.refresh().entity)
+    elif args.verb == "steps":
+        print_json(run.get_step_statuses())
+    elif args.verb == "logs":
+        sys.stdout.write(run.get_log(run.find_step(args.step), args.kind))
+    elif args.verb == "cancel":
+        run.cancel()
+        print_json(run.entity)
+    elif args.verb == "wait":
+        status = run.wait_for_completion(show_output=True, timeout_seconds=args.timeout)
+        print(json.dumps({"Id": run.id, "Status": status}))
+        return 0 if status == "Finished" else 1
+    return 0
