@@ -51,7 +51,7 @@ def test_a_new_command_is_one_line_and_its_errors_go_to_stderr(
         return 0
 
     def register(subparsers: cli.Subparsers) -> None:
-        parser = subparsers.add_parser("publish", help="publish a pipeline")
+        parser = subparsers.add_parser("fake-publish", help="publish a pipeline")
         parser.add_argument("name")
         parser.add_argument("--fail", action="store_true")
         parser.set_defaults(handler=run)
@@ -61,9 +61,9 @@ def test_a_new_command_is_one_line_and_its_errors_go_to_stderr(
     monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, module.__name__))
 
     # WHEN it runs, then fails
-    assert cli.main(["publish", "demo"]) == 0
+    assert cli.main(["fake-publish", "demo"]) == 0
     ok = capsys.readouterr()
-    assert cli.main(["publish", "demo", "--fail"]) == 1
+    assert cli.main(["fake-publish", "demo", "--fail"]) == 1
     failed = capsys.readouterr()
 
     # THEN output goes to stdout, errors to stderr only
