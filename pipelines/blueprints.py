@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pipelines.api.catalogue import bp as catalogue_bp
 from pipelines.api.health import bp as health_bp
+from pipelines.api.runs import bp as runs_bp
+from pipelines.worker.functions import bp as worker_bp
 
-BLUEPRINTS = [health_bp]
+BLUEPRINTS = [health_bp, catalogue_bp, runs_bp, worker_bp]

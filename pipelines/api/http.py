@@ -142,6 +142,8 @@ def _dump(body: Any) -> Any:
         return body.model_dump(mode="json", by_alias=True)
     if isinstance(body, list):
         return [_dump(item) for item in body]
+    if isinstance(body, dict):
+        return {key: _dump(value) for key, value in body.items()}
     return body
 
 
@@ -208,7 +210,14 @@ def handle(
         return json_response(result, 200, {"x-ms-request-id": request_id})
     except PipelinesError as error:
         if error.status >= 500:
+            # Server-side faults (a setting, storage) are logged, never explained to the caller.
             log.error("request %s %s failed: %s", request_id, route.name, error.message)
+            generic = PipelinesError(
+                "the service cannot answer right now; quote the request id when reporting it",
+                headers=error.headers,
+            )
+            generic.status, generic.code = error.status, error.code
+            return error_response(generic, request_id)
         return error_response(error, request_id)
     except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
         log.exception("request %s %s failed unexpectedly", request_id, route.name)

@@ -1,0 +1,245 @@
+"""Routes of the catalogue: snapshots, published pipelines, pipeline endpoints."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import azure.functions as func
+
+from pipelines.api.contract import (
+    EntityStatus,
+    PipelineEndpointEntity,
+    PipelineEntity,
+    PipelineVersion,
+    wire_time,
+)
+from pipelines.api.http import Reply, RequestContext, route
+from pipelines.api.paging import paged, page_request
+from pipelines.authoring.coercion import format_parameter
+from pipelines.authoring.definition import PipelineDefinition
+from pipelines.catalogue import Endpoint, Endpoints, PublishedPipeline, PublishedPipelines
+from pipelines.errors import BadRequestError
+from pipelines.settings import get_settings
+from pipelines.store import get_account
+
+bp = func.Blueprint()
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def services() -> tuple[PublishedPipelines, Endpoints]:
+    account = get_account()
+    published = PublishedPipelines(account)
+    return published, Endpoints(account, published)
+
+
+# -- wire shapes ---------------------------------------------------------------------------------
+def defaults_of(definition: PipelineDefinition) -> tuple[dict[str, str], dict[str, Any]]:
+    """Parameter defaults as the old service showed them: scalars as strings, data as references."""
+    scalars: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    for spec in definition.parameters:
+        default: Any = spec.default
+        if spec.type == "dataset":
+            version = str(default.version) if default.version is not None else None
+            data[spec.name] = {"DataSetReference": {"Id": default.id, "Name": default.name, "Version": version}}
+        elif spec.type == "datapath":
+            data[spec.name] = {"LiteralValue": {"DataStoreName": default.datastore, "RelativePath": default.path}}
+        else:
+            scalars[spec.name] = format_parameter(spec, spec.default)
+    return scalars, data
+
+
+def pipeline_entity(ctx: RequestContext, record: PublishedPipeline, published: PublishedPipelines) -> PipelineEntity:
+    scalars, data = defaults_of(published.definition(record))
+    return PipelineEntity(
+        id=record.id,
+        name=record.name,
+        description=record.description,
+        version=record.version,
+        entity_status=int(record.status),
+        url=f"{ctx.workspace_url}/PipelineRuns/PipelineSubmit/{record.id}",
+        total_run_steps=record.total_steps,
+        graph_id=record.graph_id,
+        continue_run_on_step_failure=record.continue_on_step_failure,
+        parameter_assignments=scalars,
+        data_set_definition_value_assignments=data,
+        etag=record.etag,
+        created_date=wire_time(record.created),
+        last_modified_date=wire_time(record.modified),
+        properties=record.properties,
+        snapshot_id=record.snapshot,
+    )
+
+
+def endpoint_entity(ctx: RequestContext, endpoint: Endpoint) -> PipelineEndpointEntity:
+    return PipelineEndpointEntity(
+        id=endpoint.id,
+        name=endpoint.name,
+        description=endpoint.description,
+        default_version=endpoint.default_version,
+        pipeline_version_list=[PipelineVersion(version=v.version, pipeline_id=v.pipeline_id) for v in endpoint.versions],
+        entity_status=int(endpoint.status),
+        url=f"{ctx.workspace_url}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}",
+        swagger_url=None,
+        etag=endpoint.etag,
+        created_date=wire_time(endpoint.created),
+        last_modified_date=wire_time(endpoint.modified),
+        properties=endpoint.properties,
+        tags=endpoint.tags,
+    )
+
+
+def active_only(ctx: RequestContext) -> bool:
+    """`activeOnly` defaults to true, as `list(active_only=True)` did in the old SDK."""
+    value = ctx.query("activeOnly")
+    if value is None or value == "":
+        return True
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise BadRequestError("activeOnly must be true or false", target="activeOnly")
+
+
+def pick(body: dict[str, Any], name: str) -> Any:
+    """A body key matched case-insensitively (CONTRACT.md §2)."""
+    for key, value in body.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+# -- snapshots and publishing ------------------------------------------------------------------------
+@route(bp, "upload_snapshot", max_bytes=lambda: get_settings().max_snapshot_bytes)
+def upload_snapshot(ctx: RequestContext) -> dict[str, Any]:
+    """Store a zipped code snapshot under its sha256 (PUT the zip bytes)."""
+    digest = ctx.param("snapshotHash").lower()
+    if not _SHA256.match(digest):
+        raise BadRequestError("the snapshot id is the sha256 of the zip, 64 hex digits", target="snapshotHash")
+    published, _ = services()
+    return published.upload_snapshot(ctx.workspace, digest, ctx.request.get_body() or b"")
+
+
+@route(bp, "publish_pipeline")
+def publish_pipeline(ctx: RequestContext) -> PipelineEntity:
+    """Publish a pipeline definition whose snapshots were uploaded."""
+    body = ctx.json_object(empty_ok=False)
+    definition = pick(body, "Definition")
+    if definition is None:
+        raise BadRequestError("Definition is required", target="Definition")
+    properties = pick(body, "Properties")
+    if properties is not None and not isinstance(properties, dict):
+        raise BadRequestError("Properties must be an object of strings", target="Properties")
+    continue_on_failure = pick(body, "ContinueRunOnStepFailure")
+    if continue_on_failure is not None and not isinstance(continue_on_failure, bool):
+        raise BadRequestError("ContinueRunOnStepFailure must be a boolean", target="ContinueRunOnStepFailure")
+    published, _ = services()
+    record = published.publish(
+        ctx.workspace,
+        name=pick(body, "Name"),
+        description=pick(body, "Description"),
+        version=_version_text(pick(body, "Version")),
+        definition=definition,
+        properties={str(k): str(v) for k, v in (properties or {}).items()},
+        continue_on_step_failure=continue_on_failure,
+    )
+    return pipeline_entity(ctx, record, published)
+
+
+def _version_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise BadRequestError("Version must be a string such as \"1.0\"", target="Version")
+
+
+# -- published pipelines -------------------------------------------------------------------------
+@route(bp, "get_pipeline")
+def get_pipeline(ctx: RequestContext) -> PipelineEntity:
+    published, _ = services()
+    return pipeline_entity(ctx, published.get(ctx.workspace, ctx.param("pipelineId")), published)
+
+
+@route(bp, "list_pipelines")
+def list_pipelines(ctx: RequestContext) -> Reply:
+    published, _ = services()
+    size, token = page_request(ctx)
+    records, next_token = published.list(ctx.workspace, active_only=active_only(ctx), page_size=size, continuation=token)
+    return paged([pipeline_entity(ctx, r, published) for r in records], next_token)
+
+
+@route(bp, "set_pipeline_status")
+def set_pipeline_status(ctx: RequestContext) -> PipelineEntity:
+    """Body: the JSON string "Active", "Deprecated" or "Disabled" (or 0, 1, 2)."""
+    value = ctx.json()
+    if isinstance(value, dict):  # tolerate {"Status": ...} / {"EntityStatus": ...}
+        value = pick(value, "EntityStatus") if pick(value, "EntityStatus") is not None else pick(value, "Status")
+    status = EntityStatus.parse(value, target="status")
+    published, _ = services()
+    record = published.set_status(ctx.workspace, ctx.param("pipelineId"), status)
+    return pipeline_entity(ctx, record, published)
+
+
+# -- pipeline endpoints ----------------------------------------------------------------------------
+@route(bp, "create_endpoint")
+def create_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
+    body = ctx.json_object(empty_ok=False)
+    _, endpoints = services()
+    endpoint = endpoints.create(
+        ctx.workspace,
+        name=pick(body, "Name"),
+        description=pick(body, "Description"),
+        pipeline_id=pick(body, "PipelineId"),
+        properties=pick(body, "Properties"),
+        tags=pick(body, "tags"),
+    )
+    return endpoint_entity(ctx, endpoint)
+
+
+@route(bp, "get_endpoint")
+def get_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
+    _, endpoints = services()
+    return endpoint_entity(ctx, endpoints.get(ctx.workspace, ctx.param("endpointId")))
+
+
+@route(bp, "get_endpoint_by_name")
+def get_endpoint_by_name(ctx: RequestContext) -> PipelineEndpointEntity:
+    _, endpoints = services()
+    return endpoint_entity(ctx, endpoints.get_by_name(ctx.workspace, ctx.query("name") or ""))
+
+
+@route(bp, "list_endpoints")
+def list_endpoints(ctx: RequestContext) -> Reply:
+    _, endpoints = services()
+    size, token = page_request(ctx)
+    items, next_token = endpoints.list(ctx.workspace, active_only=active_only(ctx), page_size=size, continuation=token)
+    return paged([endpoint_entity(ctx, e) for e in items], next_token)
+
+
+@route(bp, "update_endpoint")
+def update_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
+    """PUT the whole entity; keys are matched as the contract writes them."""
+    body = ctx.json_object(empty_ok=False)
+    normalised = {_WIRE_KEYS.get(k.lower(), k): v for k, v in body.items()}
+    _, endpoints = services()
+    endpoint = endpoints.update(ctx.workspace, ctx.param("endpointId"), normalised, ctx.header("If-Match"))
+    return endpoint_entity(ctx, endpoint)
+
+
+_WIRE_KEYS = {
+    k.lower(): k
+    for k in (
+        "Id", "Name", "Description", "DefaultVersion", "PipelineVersionList", "EntityStatus",
+        "Etag", "Properties", "tags",
+    )
+}
+
+
+@route(bp, "list_endpoint_pipelines")
+def list_endpoint_pipelines(ctx: RequestContext) -> list[PipelineEntity]:
+    published, endpoints = services()
+    endpoint = endpoints.get(ctx.workspace, ctx.param("endpointId"))
+    return [pipeline_entity(ctx, p, published) for p in endpoints.pipelines_of(endpoint, active_only=active_only(ctx))]

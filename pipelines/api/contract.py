@@ -1,0 +1,157 @@
+"""Wire models of the old service (CONTRACT.md §3): PascalCase lives only here.
+
+Keys are written exactly as the old AutoRest client reads them (it matches keys
+case-sensitively); fields inside the package are snake_case and the aliases
+carry the wire names. Extra keys are allowed by the contract, missing ones are
+not: every model serialises every field, `None` included.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import IntEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.errors import BadRequestError
+
+
+class EntityStatus(IntEnum):
+    ACTIVE = 0
+    DEPRECATED = 1
+    DISABLED = 2
+
+    @classmethod
+    def parse(cls, value: Any, *, target: str = "EntityStatus") -> EntityStatus:
+        """Both forms arrive on input: 0 / "Active" (CONTRACT.md §3)."""
+        if isinstance(value, bool):
+            raise BadRequestError("EntityStatus must be 0, 1, 2 or a status name", target=target)
+        if isinstance(value, int):
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        if isinstance(value, str):
+            text = value.strip()
+            if text.isdigit():
+                return cls.parse(int(text), target=target)
+            for member in cls:
+                if member.name.lower() == text.lower():
+                    return member
+        raise BadRequestError(
+            f"EntityStatus must be one of Active, Deprecated, Disabled (or 0, 1, 2), not {value!r}",
+            target=target,
+        )
+
+
+def wire_time(value: datetime | None) -> str | None:
+    """ISO 8601 with microseconds and offset, as the old service wrote it."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class PipelineEntity(Wire):
+    id: str = Field(alias="Id")
+    name: str | None = Field(alias="Name")
+    description: str | None = Field(alias="Description")
+    version: str | None = Field(alias="Version")
+    entity_status: int = Field(alias="EntityStatus")
+    url: str = Field(alias="Url")
+    total_run_steps: int = Field(alias="TotalRunSteps")
+    graph_id: str = Field(alias="GraphId")
+    continue_run_on_step_failure: bool = Field(alias="ContinueRunOnStepFailure")
+    parameter_assignments: dict[str, str] = Field(alias="ParameterAssignments")
+    data_set_definition_value_assignments: dict[str, Any] = Field(
+        alias="DataSetDefinitionValueAssignments"
+    )
+    etag: str | None = Field(alias="Etag")
+    created_date: str | None = Field(alias="CreatedDate")
+    last_modified_date: str | None = Field(alias="LastModifiedDate")
+    properties: dict[str, str] = Field(alias="Properties")
+    # Our own additions (extra keys are allowed): the code identity of the pipeline.
+    snapshot_id: str | None = Field(default=None, alias="SnapshotId")
+
+
+class PipelineVersion(Wire):
+    version: str = Field(alias="Version")
+    pipeline_id: str = Field(alias="PipelineId")
+
+
+class PipelineEndpointEntity(Wire):
+    id: str = Field(alias="Id")
+    name: str = Field(alias="Name")
+    description: str | None = Field(alias="Description")
+    default_version: str = Field(alias="DefaultVersion")
+    pipeline_version_list: list[PipelineVersion] = Field(alias="PipelineVersionList")
+    entity_status: int = Field(alias="EntityStatus")
+    url: str = Field(alias="Url")
+    swagger_url: str | None = Field(alias="SwaggerUrl")
+    etag: str | None = Field(alias="Etag")
+    created_date: str | None = Field(alias="CreatedDate")
+    last_modified_date: str | None = Field(alias="LastModifiedDate")
+    properties: dict[str, str] = Field(alias="Properties")
+    tags: dict[str, str] = Field(alias="tags")
+
+
+class RunStatusEntity(Wire):
+    status_code: int = Field(alias="StatusCode")
+    status_detail: str | None = Field(alias="StatusDetail")
+    creation_time: str | None = Field(alias="CreationTime")
+    end_time: str | None = Field(alias="EndTime")
+
+
+class PipelineRunEntity(Wire):
+    id: str = Field(alias="Id")
+    description: str | None = Field(alias="Description")
+    status: RunStatusEntity = Field(alias="Status")
+    graph_id: str = Field(alias="GraphId")
+    is_submitted: bool = Field(alias="IsSubmitted")
+    has_errors: bool = Field(alias="HasErrors")
+    has_warnings: bool = Field(alias="HasWarnings")
+    parameter_assignments: dict[str, str] = Field(alias="ParameterAssignments")
+    data_set_definition_value_assignments: dict[str, Any] = Field(alias="DataSetDefinitionValueAssignments")
+    run_history_experiment_name: str | None = Field(alias="RunHistoryExperimentName")
+    pipeline_id: str = Field(alias="PipelineId")
+    run_source: str | None = Field(alias="RunSource")
+    run_type: str | None = Field(alias="RunType")
+    total_run_steps: int = Field(alias="TotalRunSteps")
+    schedule_id: str | None = Field(alias="ScheduleId")
+    tags: dict[str, str] = Field(alias="tags")
+    properties: dict[str, str] = Field(alias="Properties")
+    entity_status: int = Field(alias="EntityStatus")
+    etag: str | None = Field(alias="Etag")
+    created_date: str | None = Field(alias="CreatedDate")
+    last_modified_date: str | None = Field(alias="LastModifiedDate")
+    # Runs through an endpoint: the endpoint and the version actually resolved (our choice).
+    pipeline_endpoint_id: str | None = Field(default=None, alias="PipelineEndpointId")
+    pipeline_version: str | None = Field(default=None, alias="PipelineVersion")
+    # Our own additions.
+    data_path_assignments: dict[str, Any] = Field(default_factory=dict, alias="DataPathAssignments")
+    parent_run_id: str | None = Field(default=None, alias="ParentRunId")
+    start_time: str | None = Field(default=None, alias="StartTime")
+
+
+class TaskStatusEntity(Wire):
+    status_code: int = Field(alias="StatusCode")
+    status_detail: str | None = Field(alias="StatusDetail")
+    creation_time: str | None = Field(alias="CreationTime")
+    schedule_time: str | None = Field(alias="ScheduleTime")
+    start_time: str | None = Field(alias="StartTime")
+    end_time: str | None = Field(alias="EndTime")
+    run_id: str | None = Field(alias="RunId")
+    reuse_info: Any = Field(default=None, alias="ReuseInfo")
+    # Our own additions.
+    name: str | None = Field(default=None, alias="Name")
+    attempt: int | None = Field(default=None, alias="Attempt")
+    exit_code: int | None = Field(default=None, alias="ExitCode")
+    metrics: dict[str, Any] = Field(default_factory=dict, alias="Metrics")

@@ -1,0 +1,196 @@
+"""Routes of runs: the four submit forms, status, step statuses, logs, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.functions as func
+
+from pipelines.api.contract import PipelineRunEntity, RunStatusEntity, TaskStatusEntity, wire_time
+from pipelines.api.http import Reply, RequestContext, json_response, route
+from pipelines.api.paging import page_request, paged
+from pipelines.errors import BadRequestError, NotFoundError
+from pipelines.runs.logs import LOG_KINDS, StepLogs
+from pipelines.runs.model import Run, RunStatus
+from pipelines.runs.request import parse_submit
+from pipelines.runs.service import RunService, Target, idempotency_key_of, request_fingerprint
+from pipelines.store import get_account
+
+bp = func.Blueprint()
+
+
+def service() -> RunService:
+    return RunService(get_account())
+
+
+def display(value: Any) -> str:
+    """A parameter value as the old service showed it: Python's text of the value."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value)
+
+
+def run_entity(run: Run) -> PipelineRunEntity:
+    return PipelineRunEntity(
+        id=run.id,
+        description=run.description,
+        status=RunStatusEntity(
+            status_code=int(run.status),
+            status_detail=run.detail,
+            creation_time=wire_time(run.created),
+            end_time=wire_time(run.ended),
+        ),
+        graph_id=run.graph_id,
+        is_submitted=True,
+        has_errors=run.status is RunStatus.FAILED,
+        has_warnings=False,
+        parameter_assignments={k: display(v) for k, v in run.parameters.items()},
+        data_set_definition_value_assignments=run.data_assignments,
+        run_history_experiment_name=run.experiment_name,
+        pipeline_id=run.pipeline_id,
+        run_source=run.run_source,
+        run_type=run.run_type,
+        total_run_steps=run.total_steps,
+        schedule_id=run.schedule_id,
+        tags=run.tags,
+        properties=run.properties,
+        entity_status=0,
+        etag=run.etag,
+        created_date=wire_time(run.created),
+        last_modified_date=wire_time(run.modified or run.created),
+        pipeline_endpoint_id=run.endpoint_id,
+        pipeline_version=run.pipeline_version,
+        data_path_assignments=run.datapath_assignments,
+        parent_run_id=run.parent_run_id,
+        start_time=wire_time(run.started),
+    )
+
+
+# -- submit -------------------------------------------------------------------------------------
+def _submit(ctx: RequestContext, resolve_target: Any) -> PipelineRunEntity:
+    request = parse_submit(ctx.json(empty={}))
+    runs = service()
+    target: Target = resolve_target(runs)
+    run = runs.submit(
+        ctx.workspace,
+        target,
+        request,
+        principal=ctx.principal,
+        parent_run_id=ctx.query("parentRunId"),
+        idempotency_key=idempotency_key_of(ctx.request.headers),
+        fingerprint=request_fingerprint(ctx.route.name, target.pipeline.id + "|" + (target.version or ""), ctx.request.get_body() or b""),
+    )
+    return run_entity(run)
+
+
+@route(bp, "submit_pipeline")
+def submit_pipeline(ctx: RequestContext) -> PipelineRunEntity:
+    return _submit(ctx, lambda runs: runs.pipeline_target(ctx.workspace, ctx.param("pipelineId")))
+
+
+def _version(ctx: RequestContext) -> str | None:
+    in_path = ctx.optional_param("version")
+    in_query = ctx.query("pipelineVersion")
+    if in_path is not None and in_query not in (None, "") and in_path != in_query:
+        raise BadRequestError(
+            f"the version in the path ({in_path!r}) and pipelineVersion ({in_query!r}) disagree",
+            target="pipelineVersion",
+        )
+    return in_path if in_path is not None else (in_query or None)
+
+
+@route(bp, "submit_endpoint")
+def submit_endpoint(ctx: RequestContext) -> PipelineRunEntity:
+    return _submit(
+        ctx,
+        lambda runs: runs.endpoint_target(
+            ctx.workspace, endpoint_id=ctx.param("endpointId"), name=None, version=_version(ctx)
+        ),
+    )
+
+
+@route(bp, "submit_endpoint_by_name")
+def submit_endpoint_by_name(ctx: RequestContext) -> PipelineRunEntity:
+    name = ctx.query("name")
+    if not name:
+        raise BadRequestError("the endpoint name is required: ?name=", target="name")
+    return _submit(
+        ctx, lambda runs: runs.endpoint_target(ctx.workspace, endpoint_id=None, name=name, version=_version(ctx))
+    )
+
+
+# -- read -----------------------------------------------------------------------------------------
+@route(bp, "get_run")
+def get_run(ctx: RequestContext) -> PipelineRunEntity:
+    return run_entity(service().get(ctx.workspace, ctx.param("runId")))
+
+
+@route(bp, "list_pipeline_runs")
+def list_pipeline_runs(ctx: RequestContext) -> Reply:
+    size, token = page_request(ctx)
+    runs, next_token = service().list_for_pipeline(
+        ctx.workspace, ctx.param("pipelineId"), page_size=size, continuation=token
+    )
+    return paged([run_entity(r) for r in runs], next_token)
+
+
+@route(bp, "get_step_statuses")
+def get_step_statuses(ctx: RequestContext) -> dict[str, TaskStatusEntity]:
+    state = service().state(ctx.workspace, ctx.param("runId"))
+    return {
+        step.node_id: TaskStatusEntity(
+            status_code=int(step.status),
+            status_detail=step.detail,
+            creation_time=wire_time(step.created),
+            schedule_time=wire_time(step.scheduled),
+            start_time=wire_time(step.started),
+            end_time=wire_time(step.ended),
+            run_id=f"{state.run.id}_{step.node_id}",
+            reuse_info=None,
+            name=step.name,
+            attempt=step.attempt,
+            exit_code=step.exit_code,
+            metrics=step.metrics,
+        )
+        for step in state.steps.values()
+    }
+
+
+def _node_id(ctx: RequestContext) -> str:
+    """The node id path: a JSON list of strings in a POST body, or `?nodeId=` (our choice)."""
+    from_query = ctx.query("nodeId")
+    if from_query:
+        return from_query
+    body = ctx.json(empty=[])
+    if isinstance(body, str):
+        body = [body]
+    if not isinstance(body, list) or not body or not all(isinstance(p, str) for p in body):
+        raise BadRequestError('the body must be the node id path, e.g. ["<nodeId>"], or pass ?nodeId=', target="nodeId")
+    return body[-1]
+
+
+@route(bp, "get_step_log")
+def get_step_log(ctx: RequestContext) -> func.HttpResponse:
+    kind = ctx.param("logType")
+    canonical = {k.lower(): k for k in LOG_KINDS}.get(kind.lower())
+    if canonical is None:
+        raise NotFoundError(f"no log called {kind!r}: STDOUT, STDERR or JobLog", target="logType")
+    runs = service()
+    state = runs.state(ctx.workspace, ctx.param("runId"))
+    node_id = _node_id(ctx)
+    step = state.steps.get(node_id)
+    if step is None:
+        raise NotFoundError(f"run {state.run.id!r} has no step {node_id!r}", target="nodeId")
+    text = StepLogs(runs.account).read(state.run.workspace, state.run.id, node_id, step.attempt, canonical)
+    return json_response(text, 200, {"Content-Type": "text/plain; charset=utf-8", "x-ms-request-id": ctx.request_id})
+
+
+# -- cancel -----------------------------------------------------------------------------------------
+@route(bp, "cancel_run")
+def cancel_run(ctx: RequestContext) -> PipelineRunEntity:
+    return run_entity(service().cancel(ctx.workspace, ctx.param("runId")))
+
+
+@route(bp, "cancel_run_execution")
+def cancel_run_execution(ctx: RequestContext) -> PipelineRunEntity:
+    return run_entity(service().cancel(ctx.workspace, ctx.param("runId")))

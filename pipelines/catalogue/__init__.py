@@ -1,0 +1,8 @@
+"""The catalogue: published pipelines and the endpoints in front of them."""
+
+from __future__ import annotations
+
+from pipelines.catalogue.endpoints import Endpoint, Endpoints, Version
+from pipelines.catalogue.published import PublishedPipeline, PublishedPipelines
+
+__all__ = ["Endpoint", "Endpoints", "PublishedPipeline", "PublishedPipelines", "Version"]

@@ -1,0 +1,260 @@
+"""Published pipelines: immutable definitions in Blob storage, records in Table storage.
+
+Layout (all keys scoped by workspace):
+
+- Table `Pipelines`: PartitionKey = workspace, RowKey = pipeline id. One point
+  read finds a pipeline whatever the size of the workspace.
+- Blob `graphs/{workspace}/{graph id}.json`: the published definition. The graph
+  id is the sha256 of its canonical JSON, so the blob never changes and is cached
+  in memory by id once read.
+- Blob `snapshots/{workspace}/sha256/{hash}.zip`: code snapshots, content-addressed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+from pipelines.api.contract import EntityStatus, now
+from pipelines.authoring.definition import PipelineDefinition, parse_definition, validate_definition
+from pipelines.authoring.snapshot import validate_snapshot
+from pipelines.errors import BadRequestError, EntityDisabledError, ErrorDetail, NotFoundError
+from pipelines.store import StorageAccount, Table, etag_of, key
+
+_MAX_TEXT = 4096
+
+
+@dataclass
+class PublishedPipeline:
+    id: str
+    workspace: str
+    name: str | None
+    description: str | None
+    version: str | None
+    status: EntityStatus
+    graph_id: str
+    snapshot: str
+    total_steps: int
+    continue_on_step_failure: bool
+    properties: dict[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+    modified: datetime | None = None
+    etag: str | None = None
+
+    def to_entity(self) -> dict[str, Any]:
+        return {
+            "PartitionKey": self.workspace,
+            "RowKey": self.id,
+            "Name": self.name,
+            "Description": self.description,
+            "Version": self.version,
+            "Status": int(self.status),
+            "GraphId": self.graph_id,
+            "Snapshot": self.snapshot,
+            "TotalSteps": self.total_steps,
+            "ContinueOnStepFailure": self.continue_on_step_failure,
+            "Properties": json.dumps(self.properties),
+            "Created": self.created.isoformat() if self.created else None,
+            "Modified": self.modified.isoformat() if self.modified else None,
+        }
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> PublishedPipeline:
+        return cls(
+            id=entity["RowKey"],
+            workspace=entity["PartitionKey"],
+            name=entity.get("Name"),
+            description=entity.get("Description"),
+            version=entity.get("Version"),
+            status=EntityStatus(entity.get("Status", 0)),
+            graph_id=entity["GraphId"],
+            snapshot=entity.get("Snapshot", ""),
+            total_steps=int(entity.get("TotalSteps", 0)),
+            continue_on_step_failure=bool(entity.get("ContinueOnStepFailure", False)),
+            properties=json.loads(entity.get("Properties") or "{}"),
+            created=_parse_time(entity.get("Created")),
+            modified=_parse_time(entity.get("Modified")),
+            etag=etag_of(entity),
+        )
+
+    def ensure_runnable(self) -> None:
+        if self.status is EntityStatus.DISABLED:
+            raise EntityDisabledError(
+                f"published pipeline {self.id!r} is disabled", target=self.id
+            )
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def graph_id_of(definition: PipelineDefinition) -> str:
+    canonical = json.dumps(definition.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class DefinitionCache:
+    """Definitions never change once published: keep the parsed ones in memory."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._items: dict[tuple[str, str], PipelineDefinition] = {}
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, workspace: str, graph_id: str) -> PipelineDefinition | None:
+        with self._lock:
+            return self._items.get((workspace, graph_id))
+
+    def put(self, workspace: str, graph_id: str, definition: PipelineDefinition) -> None:
+        with self._lock:
+            if len(self._items) >= self._capacity:
+                self._items.pop(next(iter(self._items)))
+            self._items[(workspace, graph_id)] = definition
+
+
+_definitions = DefinitionCache()
+
+
+class PublishedPipelines:
+    """Publishing, reading, listing and the status of published pipelines."""
+
+    def __init__(self, account: StorageAccount) -> None:
+        self.account = account
+        self.table = Table(account.table("Pipelines"))
+        self.graphs = account.container("graphs")
+        self.snapshots = account.container("snapshots")
+
+    # -- snapshots ---------------------------------------------------------------------
+    @staticmethod
+    def snapshot_blob(workspace: str, sha256: str) -> str:
+        return f"{workspace}/sha256/{sha256}.zip"
+
+    def upload_snapshot(self, workspace: str, sha256: str, data: bytes) -> dict[str, Any]:
+        """Store a code snapshot once, under its hash; the same upload twice stores nothing new."""
+        names = validate_snapshot(data, sha256, self.account.settings.max_snapshot_bytes)
+        blob = self.snapshots.get_blob_client(self.snapshot_blob(workspace, sha256))
+        try:
+            blob.upload_blob(data, overwrite=False)
+            created = True
+        except ResourceExistsError:
+            created = False  # content-addressed: what is there is the same bytes
+        return {"Hash": sha256, "Size": len(data), "Files": len(names), "Created": created}
+
+    def snapshot_exists(self, workspace: str, sha256: str) -> bool:
+        return bool(self.snapshots.get_blob_client(self.snapshot_blob(workspace, sha256)).exists())
+
+    def download_snapshot(self, workspace: str, sha256: str) -> bytes:
+        try:
+            return self.snapshots.download_blob(self.snapshot_blob(workspace, sha256)).readall()
+        except ResourceNotFoundError:
+            raise NotFoundError(f"code snapshot {sha256!r} was not found", target=sha256) from None
+
+    # -- publish -----------------------------------------------------------------------------
+    def publish(
+        self,
+        workspace: str,
+        *,
+        name: str | None,
+        description: str | None,
+        version: str | None,
+        definition: Any,
+        properties: dict[str, str] | None = None,
+        continue_on_step_failure: bool | None = None,
+    ) -> PublishedPipeline:
+        parsed = parse_definition(definition)
+        validate_definition(parsed)
+        if continue_on_step_failure is not None:
+            parsed = parsed.model_copy(update={"continue_on_step_failure": continue_on_step_failure})
+        _check_text("Name", name)
+        _check_text("Description", description)
+        _check_text("Version", version)
+        missing = sorted({s.snapshot for s in parsed.steps if not self.snapshot_exists(workspace, s.snapshot)})
+        if missing:
+            raise BadRequestError(
+                "code snapshots must be uploaded before the pipeline that uses them",
+                target="Definition.steps.snapshot",
+                details=[ErrorDetail("SnapshotNotFound", f"snapshot {h} is not uploaded", h) for h in missing],
+            )
+        graph_id = graph_id_of(parsed)
+        body = json.dumps(parsed.model_dump(mode="json"), sort_keys=True).encode()
+        try:
+            self.graphs.upload_blob(f"{workspace}/{graph_id}.json", body, overwrite=False)
+        except ResourceExistsError:
+            pass  # the same graph published before: content-addressed
+        stamp = now()
+        record = PublishedPipeline(
+            id=str(uuid.uuid4()),
+            workspace=workspace,
+            name=name,
+            description=description,
+            version=version,
+            status=EntityStatus.ACTIVE,
+            graph_id=graph_id,
+            snapshot=parsed.snapshot,
+            total_steps=len(parsed.steps),
+            continue_on_step_failure=parsed.continue_on_step_failure,
+            properties=dict(properties or {}),
+            created=stamp,
+            modified=stamp,
+        )
+        record.etag = self.table.insert(record.to_entity())
+        _definitions.put(workspace, graph_id, parsed)
+        return record
+
+    # -- read -----------------------------------------------------------------------------------
+    def get(self, workspace: str, pipeline_id: str) -> PublishedPipeline:
+        entity = self.table.get(workspace, key(pipeline_id))
+        if entity is None:
+            raise NotFoundError(f"published pipeline {pipeline_id!r} was not found", target=pipeline_id)
+        return PublishedPipeline.from_entity(entity)
+
+    def definition(self, pipeline: PublishedPipeline) -> PipelineDefinition:
+        cached = _definitions.get(pipeline.workspace, pipeline.graph_id)
+        if cached is not None:
+            return cached
+        raw = self.graphs.download_blob(f"{pipeline.workspace}/{pipeline.graph_id}.json").readall()
+        parsed = PipelineDefinition.model_validate_json(raw)
+        _definitions.put(pipeline.workspace, pipeline.graph_id, parsed)
+        return parsed
+
+    def list(
+        self, workspace: str, *, active_only: bool, page_size: int, continuation: str | None
+    ) -> tuple[list[PublishedPipeline], str | None]:
+        query = "PartitionKey eq @ws" + (" and Status eq 0" if active_only else "")
+        page, token = self.table.query_page(
+            query, parameters={"ws": workspace}, page_size=page_size, continuation=continuation
+        )
+        return [PublishedPipeline.from_entity(e) for e in page], token
+
+    # -- status -----------------------------------------------------------------------------------
+    def set_status(self, workspace: str, pipeline_id: str, status: EntityStatus) -> PublishedPipeline:
+        """Only the status of a published pipeline ever changes."""
+        entity = self.table.get(workspace, key(pipeline_id))
+        if entity is None:
+            raise NotFoundError(f"published pipeline {pipeline_id!r} was not found", target=pipeline_id)
+        record = PublishedPipeline.from_entity(entity)
+        if record.status is status:
+            return record
+        record.status = status
+        record.modified = now()
+        record.etag = self.table.merge(
+            {"PartitionKey": workspace, "RowKey": pipeline_id, "Status": int(status),
+             "Modified": record.modified.isoformat()},
+        )
+        return record
+
+
+def _check_text(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise BadRequestError(f"{name} must be a string", target=name)
+    if len(value) > _MAX_TEXT:
+        raise BadRequestError(f"{name} is longer than {_MAX_TEXT} characters", target=name)

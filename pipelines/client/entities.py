@@ -1,0 +1,278 @@
+"""Client objects named after Azure ML SDK v1, over the service's REST routes.
+
+    ws = Workspace.from_env()
+    published = publish(ws, pipeline, name="My_Pipeline", version="1.0")
+    endpoint = PipelineEndpoint.publish(ws, "my-endpoint", "desc", published)
+    run = endpoint.submit("my-experiment", pipeline_parameters={"pipeline_arg": 20})
+    run.wait_for_completion(show_output=True)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from pipelines.client.workspace import ServiceError, Workspace
+
+RUN_STATUS = {0: "NotStarted", 1: "Running", 2: "Failed", 3: "Finished", 4: "Canceled"}
+TASK_STATUS = {
+    0: "NotStarted", 1: "Queued", 2: "Running", 3: "Failed", 4: "Finished", 5: "Canceled",
+    6: "PartiallyExecuted", 7: "Bypassed",
+}
+ENTITY_STATUS = {0: "Active", 1: "Deprecated", 2: "Disabled"}
+
+
+def _submit_body(
+    experiment_name: str | None,
+    pipeline_parameters: dict[str, Any] | None,
+    *,
+    datapath_assignments: dict[str, Any] | None = None,
+    dataset_assignments: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    description: str | None = None,
+    continue_on_step_failure: bool | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"RunSource": "SDK", "ParameterAssignments": dict(pipeline_parameters or {})}
+    if experiment_name:
+        body["ExperimentName"] = experiment_name
+    if datapath_assignments:
+        body["DataPathAssignments"] = datapath_assignments
+    if dataset_assignments:
+        body["DataSetDefinitionValueAssignments"] = dataset_assignments
+    if tags:
+        body["Tags"] = tags
+    if description is not None:
+        body["Description"] = description
+    if continue_on_step_failure is not None:
+        body["ContinueRunOnStepFailure"] = continue_on_step_failure
+    return body
+
+
+@dataclass
+class PublishedPipeline:
+    workspace: Workspace
+    entity: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.entity["Id"])
+
+    @property
+    def name(self) -> str | None:
+        return self.entity.get("Name")
+
+    @property
+    def version(self) -> str | None:
+        return self.entity.get("Version")
+
+    @property
+    def endpoint(self) -> str:
+        """The submit URL (the old SDK called it `endpoint`)."""
+        return str(self.entity["Url"])
+
+    @property
+    def status(self) -> str:
+        return ENTITY_STATUS.get(self.entity.get("EntityStatus", 0), "Active")
+
+    @classmethod
+    def get(cls, workspace: Workspace, id: str) -> PublishedPipeline:
+        return cls(workspace, workspace.get_json(f"/Pipelines/{id}"))
+
+    @classmethod
+    def list(cls, workspace: Workspace, active_only: bool = True) -> list[PublishedPipeline]:
+        items = workspace.list_all("/Pipelines", {"activeOnly": str(active_only).lower()})
+        return [cls(workspace, item) for item in items]
+
+    def _set_status(self, status: str) -> None:
+        self.entity = self.workspace.request("PUT", f"/Pipelines/{self.id}/status", json_body=status).json()
+
+    def disable(self) -> None:
+        self._set_status("Disabled")
+
+    def enable(self) -> None:
+        self._set_status("Active")
+
+    def submit(self, experiment_name: str | None = None, pipeline_parameters: dict[str, Any] | None = None,
+               *, idempotency_key: str | None = None, **options: Any) -> PipelineRun:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        entity = self.workspace.request(
+            "POST", f"/PipelineRuns/PipelineSubmit/{self.id}",
+            json_body=_submit_body(experiment_name, pipeline_parameters, **options), headers=headers,
+        ).json()
+        return PipelineRun(self.workspace, entity)
+
+
+@dataclass
+class PipelineEndpoint:
+    workspace: Workspace
+    entity: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.entity["Id"])
+
+    @property
+    def name(self) -> str:
+        return str(self.entity["Name"])
+
+    @property
+    def default_version(self) -> str:
+        return str(self.entity["DefaultVersion"])
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.entity["Url"])
+
+    @classmethod
+    def publish(cls, workspace: Workspace, name: str, description: str | None, pipeline: PublishedPipeline) -> PipelineEndpoint:
+        entity = workspace.request(
+            "POST", "/PipelineEndpoints/Create",
+            json_body={"Name": name, "Description": description, "PipelineId": pipeline.id},
+        ).json()
+        return cls(workspace, entity)
+
+    @classmethod
+    def get(cls, workspace: Workspace, id: str | None = None, name: str | None = None) -> PipelineEndpoint:
+        if id:
+            return cls(workspace, workspace.get_json(f"/PipelineEndpoints/Id/{id}"))
+        if name:
+            return cls(workspace, workspace.get_json("/PipelineEndpoints/Name", params={"name": name}))
+        raise ValueError("give the endpoint's id or name")
+
+    @classmethod
+    def list(cls, workspace: Workspace, active_only: bool = True) -> list[PipelineEndpoint]:
+        items = workspace.list_all("/PipelineEndpoints", {"activeOnly": str(active_only).lower()})
+        return [cls(workspace, item) for item in items]
+
+    def refresh(self) -> PipelineEndpoint:
+        self.entity = self.workspace.get_json(f"/PipelineEndpoints/Id/{self.id}")
+        return self
+
+    def _put(self, changes: dict[str, Any]) -> None:
+        body = {**self.entity, **changes}
+        self.entity = self.workspace.request("PUT", f"/PipelineEndpoints/{self.id}", json_body=body).json()
+
+    def add(self, pipeline: PublishedPipeline) -> None:
+        """Add a published pipeline as the next version (not the default)."""
+        versions = list(self.entity["PipelineVersionList"])
+        if all(v["PipelineId"] != pipeline.id for v in versions):
+            versions.append({"PipelineId": pipeline.id})
+            self._put({"PipelineVersionList": versions})
+
+    def add_default(self, pipeline: PublishedPipeline) -> None:
+        self.add(pipeline)
+        version = next(v["Version"] for v in self.entity["PipelineVersionList"] if v["PipelineId"] == pipeline.id)
+        self.set_default_version(version)
+
+    def set_default_version(self, version: str | int) -> None:
+        self._put({"DefaultVersion": str(version)})
+
+    def get_default_version(self) -> str:
+        return self.default_version
+
+    def list_versions(self) -> list[dict[str, str]]:
+        return list(self.entity["PipelineVersionList"])
+
+    def list_pipelines(self, active_only: bool = True) -> list[PublishedPipeline]:
+        items = self.workspace.get_json(f"/PipelineEndpoints/{self.id}/pipelines", params={"activeOnly": str(active_only).lower()})
+        return [PublishedPipeline(self.workspace, item) for item in items]
+
+    def get_pipeline(self, version: str | None = None) -> PublishedPipeline:
+        wanted = version or self.default_version
+        pipeline_id = next(v["PipelineId"] for v in self.entity["PipelineVersionList"] if v["Version"] == wanted)
+        return PublishedPipeline.get(self.workspace, pipeline_id)
+
+    def disable(self) -> None:
+        self._put({"EntityStatus": 2})
+
+    def enable(self) -> None:
+        self._put({"EntityStatus": 0})
+
+    def archive(self) -> None:
+        self._put({"EntityStatus": 1})
+
+    def reactivate(self, name: str | None = None) -> None:
+        self._put({"EntityStatus": 0, **({"Name": name} if name else {})})
+
+    def submit(self, experiment_name: str | None = None, pipeline_parameters: dict[str, Any] | None = None,
+               pipeline_version: str | None = None, *, idempotency_key: str | None = None, **options: Any) -> PipelineRun:
+        path = f"/PipelineRuns/PipelineEndpointSubmit/Id/{self.id}"
+        if pipeline_version is not None:
+            path += f"/{pipeline_version}"
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        entity = self.workspace.request(
+            "POST", path, json_body=_submit_body(experiment_name, pipeline_parameters, **options), headers=headers
+        ).json()
+        return PipelineRun(self.workspace, entity)
+
+
+@dataclass
+class PipelineRun:
+    workspace: Workspace
+    entity: dict[str, Any]
+    _steps: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def id(self) -> str:
+        return str(self.entity["Id"])
+
+    @classmethod
+    def get(cls, workspace: Workspace, run_id: str) -> PipelineRun:
+        return cls(workspace, workspace.get_json(f"/PipelineRuns/{run_id}"))
+
+    @classmethod
+    def list(cls, workspace: Workspace, pipeline_id: str) -> list[PipelineRun]:
+        return [cls(workspace, item) for item in workspace.list_all(f"/PipelineRuns/Pipeline/{pipeline_id}")]
+
+    def refresh(self) -> PipelineRun:
+        self.entity = self.workspace.get_json(f"/PipelineRuns/{self.id}")
+        return self
+
+    def get_status(self) -> str:
+        return RUN_STATUS[self.refresh().entity["Status"]["StatusCode"]]
+
+    def get_step_statuses(self) -> dict[str, Any]:
+        self._steps = self.workspace.request("POST", f"/PipelineRuns/{self.id}/Graph/AllNodes/Status").json()
+        return self._steps
+
+    def get_log(self, node_id: str, kind: str = "STDOUT") -> str:
+        return self.workspace.request(
+            "POST", f"/PipelineRuns/{self.id}/Graph/Shareable/{kind}", json_body=[node_id]
+        ).text
+
+    def find_step(self, name_or_id: str) -> str:
+        steps = self._steps or self.get_step_statuses()
+        if name_or_id in steps:
+            return name_or_id
+        for node_id, status in steps.items():
+            if status.get("Name") == name_or_id:
+                return node_id
+        raise ServiceError(404, "NotFound", f"run {self.id} has no step {name_or_id!r}")
+
+    def cancel(self) -> None:
+        self.entity = self.workspace.request("POST", f"/PipelineRuns/{self.id}/Cancel").json()
+
+    def wait_for_completion(self, show_output: bool = True, timeout_seconds: float | None = None,
+                            poll_seconds: float = 1.0, out: TextIO | None = None) -> str:
+        """Poll until the run ends; with `show_output`, print each step's changes as they happen."""
+        out = out or sys.stdout
+        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+        seen: dict[str, int] = {}
+        while True:
+            status = self.get_status()
+            if show_output:
+                for node_id, step in self.get_step_statuses().items():
+                    code = step["StatusCode"]
+                    if seen.get(node_id) != code:
+                        seen[node_id] = code
+                        detail = f" ({step['StatusDetail']})" if step.get("StatusDetail") else ""
+                        print(f"  {step.get('Name', node_id)}: {TASK_STATUS[code]}{detail}", file=out, flush=True)
+            if status in ("Finished", "Failed", "Canceled"):
+                if show_output:
+                    print(f"run {self.id}: {status}", file=out, flush=True)
+                return status
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"run {self.id} still {status} after {timeout_seconds}s")
+            time.sleep(poll_seconds)

@@ -1,0 +1,156 @@
+"""Where the service is and how to get a token: the client's `Workspace`.
+
+Tokens come from, in order: `PIPELINES_TOKEN` (a token you already have); the
+local development issuer when the service is on 127.0.0.1/localhost (the same
+key the local host trusts); else `azure-identity`'s `DefaultAzureCredential`
+for the scope `PIPELINES_AUDIENCE/.default`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+
+from pipelines.errors import PipelinesError
+
+DEFAULT_BASE_URL = "http://127.0.0.1:7071/api"
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+DEFAULT_RESOURCE_GROUP = "local"
+DEFAULT_WORKSPACE = "default"
+ALL_ROLES = ("Pipelines.Read", "Pipelines.Submit", "Pipelines.Publish", "Pipelines.Admin")
+
+
+class ServiceError(PipelinesError):
+    """The service answered with an error; `status` and `code` are its own."""
+
+    def __init__(self, status: int, code: str, message: str, target: str | None = None, body: Any = None) -> None:
+        super().__init__(message, target=target)
+        self.status = status
+        self.code = code
+        self.body = body
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}: {self.message}"
+
+
+def _local(url: str) -> bool:
+    return urlparse(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def default_token_provider(base_url: str) -> Callable[[], str]:
+    token = os.environ.get("PIPELINES_TOKEN")
+    if token:
+        return lambda: token
+    if _local(base_url):
+        from pipelines.auth import devissuer
+
+        cache: dict[str, Any] = {}
+
+        def local_token() -> str:
+            if cache.get("expires", 0) < time.time() + 60:
+                cache["token"] = devissuer.mint(ALL_ROLES, lifetime_seconds=3600)
+                cache["expires"] = time.time() + 3600
+            return str(cache["token"])
+
+        return local_token
+    audience = os.environ.get("PIPELINES_AUDIENCE")
+    if not audience:
+        raise PipelinesError("set PIPELINES_AUDIENCE (the app id URI) or PIPELINES_TOKEN to call a remote service")
+    from azure.identity import DefaultAzureCredential
+
+    credential = DefaultAzureCredential()
+    scope = audience.rstrip("/") + "/.default"
+    return lambda: credential.get_token(scope).token
+
+
+@dataclass
+class Workspace:
+    """A workspace of the service, addressed as the old SDK's REST URLs do."""
+
+    base_url: str = DEFAULT_BASE_URL
+    subscription_id: str = DEFAULT_SUBSCRIPTION
+    resource_group: str = DEFAULT_RESOURCE_GROUP
+    name: str = DEFAULT_WORKSPACE
+    token_provider: Callable[[], str] | None = None
+    timeout: float = 60.0
+    _session: requests.Session = field(default_factory=requests.Session, repr=False)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Workspace:
+        values = {
+            "base_url": os.environ.get("PIPELINES_BASE_URL", DEFAULT_BASE_URL),
+            "subscription_id": os.environ.get("PIPELINES_SUBSCRIPTION_ID", DEFAULT_SUBSCRIPTION),
+            "resource_group": os.environ.get("PIPELINES_RESOURCE_GROUP", DEFAULT_RESOURCE_GROUP),
+            "name": os.environ.get("PIPELINES_WORKSPACE", DEFAULT_WORKSPACE),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def url(self) -> str:
+        return (
+            f"{self.base_url.rstrip('/')}/pipelines/v1.0/subscriptions/{self.subscription_id}"
+            f"/resourceGroups/{self.resource_group}/providers/Microsoft.MachineLearningServices"
+            f"/workspaces/{self.name}"
+        )
+
+    def _token(self) -> str:
+        if self.token_provider is None:
+            self.token_provider = default_token_provider(self.base_url)
+        return self.token_provider()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        all_headers = {"Authorization": f"Bearer {self._token()}", **dict(headers or {})}
+        body = data
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        response = self._session.request(
+            method, self.url + path, data=body, params=params, headers=all_headers, timeout=self.timeout
+        )
+        if response.status_code >= 400:
+            raise _service_error(response)
+        return response
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    def list_all(self, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Follow `x-ms-continuation` until the list ends."""
+        items: list[Any] = []
+        query = dict(params or {})
+        while True:
+            response = self.request("GET", path, params=query)
+            items += response.json()
+            token = response.headers.get("x-ms-continuation")
+            if not token:
+                return items
+            query["continuationToken"] = token
+
+
+def _service_error(response: requests.Response) -> ServiceError:
+    try:
+        body = response.json()
+        error = body.get("Error", {})
+        return ServiceError(
+            response.status_code, error.get("Code", "Error"), error.get("Message", response.text),
+            error.get("Target"), body,
+        )
+    except (ValueError, AttributeError):
+        return ServiceError(response.status_code, "Error", response.text[:500])

@@ -1,0 +1,1 @@
+"""Runs: records, the transition engine, storage, and the submit service."""

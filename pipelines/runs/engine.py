@@ -1,0 +1,263 @@
+"""What happens next in a run: pure transitions over a run's rows.
+
+Nothing here talks to storage. Each function takes the current state (the run
+row and its step rows, as loaded), changes it in place and returns a
+`Transition` naming the rows it changed and the step messages to send once
+they are committed. The repository commits the changed rows in one
+transaction on their ETags; if another worker got there first the transaction
+fails and the transition is computed again from fresh state. So a redelivered
+message, a duplicate, or two parents finishing at once all end in one outcome:
+the same step is never claimed twice, and a fan-in step is queued once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pipelines.runs.model import Run, RunStatus, Step, StepMessage, TaskStatus
+
+# A step whose worker vanished this many times is failed rather than retried forever.
+MAX_LOST_LEASES = 3
+MAX_BACKOFF_SECONDS = 60
+
+
+@dataclass
+class RunState:
+    run: Run
+    steps: dict[str, Step]
+
+    def children(self, node_id: str) -> list[Step]:
+        return [s for s in self.steps.values() if node_id in s.parents]
+
+
+@dataclass
+class Transition:
+    run_changed: bool = False
+    steps_changed: set[str] = field(default_factory=set)
+    messages: list[tuple[StepMessage, int]] = field(default_factory=list)  # (message, delay s)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.run_changed or self.steps_changed or self.messages)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a step's attempt ended, as the worker saw it."""
+
+    status: TaskStatus  # FINISHED, FAILED or CANCELED
+    detail: str | None = None
+    exit_code: int | None = None
+    metrics: dict[str, object] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+    retryable: bool = True
+
+
+def backoff_seconds(attempt: int) -> int:
+    """Delay before attempt `attempt + 1`: 1, 2, 4, ... seconds, capped."""
+    return int(min(2 ** max(attempt - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+def _queue(state: RunState, step: Step, now: datetime, lease: int, t: Transition, delay: int = 0) -> None:
+    step.status = TaskStatus.QUEUED
+    step.claim = None
+    step.worker = None
+    step.scheduled = now
+    step.lease_until = now + timedelta(seconds=delay + lease)
+    t.steps_changed.add(step.node_id)
+    t.messages.append((StepMessage(state.run.workspace, state.run.id, step.node_id, step.attempt), delay))
+
+
+def initial(state: RunState, now: datetime, lease: int) -> Transition:
+    """A new run: steps without parents are queued, the rest wait."""
+    t = Transition()
+    for step in state.steps.values():
+        step.created = now
+        if not step.parents:
+            _queue(state, step, now, lease, t)
+    return t
+
+
+def claim(
+    state: RunState, node_id: str, attempt: int, worker: str, now: datetime, lease: int
+) -> tuple[str | None, Transition]:
+    """Take the step for this message's attempt; None when there is nothing to do.
+
+    Nothing to do: the run ended or is being canceled, the message is for an
+    older attempt, the step already ran, or another worker holds a live lease.
+    An expired lease (its worker died) is taken over.
+    """
+    t = Transition()
+    step = state.steps.get(node_id)
+    run = state.run
+    if step is None or run.status.terminal or step.attempt != attempt:
+        return None, t
+    if run.cancel_requested:
+        if not step.status.terminal and step.status is not TaskStatus.RUNNING:
+            step.status = TaskStatus.CANCELED
+            step.ended = now
+            t.steps_changed.add(node_id)
+            _advance(state, now, lease, t)
+        return None, t
+    live_lease = step.lease_until is not None and step.lease_until > now
+    if step.status is TaskStatus.RUNNING and live_lease:
+        return None, t
+    if step.status not in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+        return None, t
+    token = uuid.uuid4().hex
+    step.status = TaskStatus.RUNNING
+    step.claim = token
+    step.worker = worker
+    step.started = now
+    step.lease_until = now + timedelta(seconds=lease)
+    step.detail = None
+    t.steps_changed.add(node_id)
+    if run.status is RunStatus.NOT_STARTED:
+        run.status = RunStatus.RUNNING
+        run.started = now
+        t.run_changed = True
+    return token, t
+
+
+def heartbeat(state: RunState, node_id: str, token: str, now: datetime, lease: int) -> tuple[bool, bool, Transition]:
+    """Extend the lease. Returns (still ours, cancel requested, transition)."""
+    t = Transition()
+    step = state.steps.get(node_id)
+    if step is None or step.claim != token or step.status is not TaskStatus.RUNNING:
+        return False, False, t
+    step.lease_until = now + timedelta(seconds=lease)
+    t.steps_changed.add(node_id)
+    return True, state.run.cancel_requested, t
+
+
+def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: datetime, lease: int) -> Transition:
+    """Record how the attempt ended, then move the run on."""
+    t = Transition()
+    step = state.steps.get(node_id)
+    if step is None or step.claim != token or step.status is not TaskStatus.RUNNING:
+        return t  # the lease was lost: another worker owns the step now
+    step.exit_code = outcome.exit_code
+    step.metrics = dict(outcome.metrics)
+    step.outputs = list(outcome.outputs)
+    step.detail = outcome.detail
+    step.lease_until = None
+    t.steps_changed.add(node_id)
+    if outcome.status is TaskStatus.FAILED and outcome.retryable and step.attempt <= step.max_retries and not state.run.cancel_requested:
+        delay = backoff_seconds(step.attempt)
+        step.attempt += 1
+        _queue(state, step, now, lease, t, delay=delay)
+        step.detail = f"attempt {step.attempt - 1} failed, retrying in {delay}s: {outcome.detail or ''}".rstrip(": ")
+        return t
+    step.status = outcome.status
+    step.ended = now
+    step.claim = None
+    _advance(state, now, lease, t)
+    return t
+
+
+def fail_step(state: RunState, node_id: str, reason: str, now: datetime, lease: int) -> Transition:
+    """A step that cannot run at all (its message was poisoned, its worker keeps dying)."""
+    t = Transition()
+    step = state.steps.get(node_id)
+    if step is None or step.status.terminal or state.run.status.terminal:
+        return t
+    step.status = TaskStatus.FAILED
+    step.detail = reason
+    step.ended = now
+    step.claim = None
+    step.lease_until = None
+    t.steps_changed.add(node_id)
+    _advance(state, now, lease, t)
+    return t
+
+
+def cancel(state: RunState, now: datetime, lease: int) -> Transition:
+    """Stop the run: waiting steps never start; running ones are stopped by their worker."""
+    t = Transition()
+    run = state.run
+    if run.status.terminal:
+        return t
+    if not run.cancel_requested:
+        run.cancel_requested = True
+        t.run_changed = True
+    _advance(state, now, lease, t)
+    return t
+
+
+def sweep(state: RunState, now: datetime, lease: int) -> Transition:
+    """Find what a lost message or a dead worker stranded, and queue it again."""
+    t = Transition()
+    if state.run.status.terminal:
+        return t
+    for step in state.steps.values():
+        expired = step.lease_until is not None and step.lease_until <= now
+        if not expired:
+            continue
+        if step.status is TaskStatus.QUEUED:
+            if state.run.cancel_requested:
+                continue  # _advance below cancels it
+            _queue(state, step, now, lease, t)
+        elif step.status is TaskStatus.RUNNING:
+            if state.run.cancel_requested:
+                step.status = TaskStatus.CANCELED
+                step.ended = now
+                step.claim = None
+                t.steps_changed.add(step.node_id)
+                continue
+            step.lost_leases += 1
+            lost = step.lost_leases
+            if lost >= MAX_LOST_LEASES:
+                step.status = TaskStatus.FAILED
+                step.detail = f"the worker running this step was lost {lost} times"
+                step.ended = now
+                step.claim = None
+                t.steps_changed.add(step.node_id)
+                continue
+            _queue(state, step, now, lease, t)
+            step.detail = "the worker running this step was lost; queued again"
+    _advance(state, now, lease, t)
+    return t
+
+
+def _advance(state: RunState, now: datetime, lease: int, t: Transition) -> None:
+    """Queue steps whose parents all finished; end the run when nothing is left."""
+    run = state.run
+    steps = state.steps
+    failed = [s for s in steps.values() if s.status is TaskStatus.FAILED]
+    stop_new = run.cancel_requested or (failed and not run.continue_on_step_failure)
+    for step in steps.values():
+        if step.status not in (TaskStatus.NOT_STARTED, TaskStatus.QUEUED):
+            continue
+        if stop_new:
+            step.status = TaskStatus.CANCELED
+            step.ended = now
+            step.lease_until = None
+            step.detail = "the run was canceled" if run.cancel_requested else f"step {failed[0].name!r} failed"
+            t.steps_changed.add(step.node_id)
+            continue
+        if step.status is TaskStatus.QUEUED:
+            continue
+        parents = [steps[p] for p in step.parents if p in steps]
+        blocked = [p for p in parents if p.status.terminal and p.status is not TaskStatus.FINISHED]
+        if blocked:
+            # continue_on_step_failure: independent branches go on; this one can't.
+            step.status = TaskStatus.CANCELED
+            step.ended = now
+            step.detail = f"upstream step {blocked[0].name!r} did not finish"
+            t.steps_changed.add(step.node_id)
+        elif all(p.status is TaskStatus.FINISHED for p in parents):
+            _queue(state, step, now, lease, t)
+    if all(s.status.terminal for s in steps.values()) and not run.status.terminal:
+        if run.cancel_requested:
+            run.status, run.detail = RunStatus.CANCELED, "canceled"
+        elif failed:
+            first = failed[0]
+            run.status = RunStatus.FAILED
+            run.detail = f"step {first.name!r} failed: {first.detail or 'no detail'}"
+        else:
+            run.status, run.detail = RunStatus.FINISHED, None
+        run.ended = now
+        run.modified = now
+        t.run_changed = True

@@ -1,0 +1,261 @@
+"""Run and step records, and how they are kept in Table storage.
+
+A run lives in one partition of table `Runs` (PartitionKey = `{workspace}|{run
+id}`): the run row (RowKey `run`) and one row per step (RowKey `step|{node id}`).
+Every transition of a run touches only that partition, so it commits in one
+entity-group transaction with an ETag on every row it changes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import Any
+
+from pipelines.store import etag_of, key
+
+RUN_ROW = "run"
+
+
+class RunStatus(IntEnum):
+    NOT_STARTED = 0
+    RUNNING = 1
+    FAILED = 2
+    FINISHED = 3
+    CANCELED = 4
+
+    @property
+    def terminal(self) -> bool:
+        return self in (RunStatus.FAILED, RunStatus.FINISHED, RunStatus.CANCELED)
+
+
+class TaskStatus(IntEnum):
+    NOT_STARTED = 0
+    QUEUED = 1
+    RUNNING = 2
+    FAILED = 3
+    FINISHED = 4
+    CANCELED = 5
+    PARTIALLY_EXECUTED = 6
+    BYPASSED = 7
+
+    @property
+    def terminal(self) -> bool:
+        return self in (TaskStatus.FAILED, TaskStatus.FINISHED, TaskStatus.CANCELED, TaskStatus.BYPASSED)
+
+
+def run_partition(workspace: str, run_id: str) -> str:
+    return key(workspace, run_id)
+
+
+def step_row(node_id: str) -> str:
+    return key("step", node_id)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass
+class Step:
+    node_id: str
+    name: str
+    status: TaskStatus = TaskStatus.NOT_STARTED
+    parents: list[str] = field(default_factory=list)
+    attempt: int = 1
+    max_retries: int = 0
+    lost_leases: int = 0
+    claim: str | None = None
+    worker: str | None = None
+    lease_until: datetime | None = None
+    detail: str | None = None
+    exit_code: int | None = None
+    created: datetime | None = None
+    scheduled: datetime | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    etag: str | None = None
+
+    def to_entity(self, partition: str) -> dict[str, Any]:
+        return {
+            "PartitionKey": partition,
+            "RowKey": step_row(self.node_id),
+            "NodeId": self.node_id,
+            "Name": self.name,
+            "Status": int(self.status),
+            "Parents": _json(self.parents),
+            "Attempt": self.attempt,
+            "MaxRetries": self.max_retries,
+            "LostLeases": self.lost_leases,
+            "Claim": self.claim,
+            "Worker": self.worker,
+            "LeaseUntil": _time(self.lease_until),
+            "Detail": self.detail,
+            "ExitCode": self.exit_code,
+            "Created": _time(self.created),
+            "Scheduled": _time(self.scheduled),
+            "Started": _time(self.started),
+            "Ended": _time(self.ended),
+            "Metrics": _json(self.metrics),
+            "Outputs": _json(self.outputs),
+        }
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> Step:
+        return cls(
+            node_id=entity["NodeId"],
+            name=entity.get("Name", entity["NodeId"]),
+            status=TaskStatus(entity.get("Status", 0)),
+            parents=json.loads(entity.get("Parents") or "[]"),
+            attempt=int(entity.get("Attempt", 1)),
+            max_retries=int(entity.get("MaxRetries", 0)),
+            lost_leases=int(entity.get("LostLeases", 0)),
+            claim=entity.get("Claim"),
+            worker=entity.get("Worker"),
+            lease_until=_parse_time(entity.get("LeaseUntil")),
+            detail=entity.get("Detail"),
+            exit_code=entity.get("ExitCode"),
+            created=_parse_time(entity.get("Created")),
+            scheduled=_parse_time(entity.get("Scheduled")),
+            started=_parse_time(entity.get("Started")),
+            ended=_parse_time(entity.get("Ended")),
+            metrics=json.loads(entity.get("Metrics") or "{}"),
+            outputs=json.loads(entity.get("Outputs") or "[]"),
+            etag=etag_of(entity),
+        )
+
+
+@dataclass
+class Run:
+    id: str
+    workspace: str
+    pipeline_id: str
+    graph_id: str
+    status: RunStatus = RunStatus.NOT_STARTED
+    detail: str | None = None
+    experiment_name: str | None = None
+    description: str | None = None
+    run_source: str | None = None
+    run_type: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    data_assignments: dict[str, Any] = field(default_factory=dict)
+    datapath_assignments: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    schedule_id: str | None = None
+    parent_run_id: str | None = None
+    endpoint_id: str | None = None
+    pipeline_version: str | None = None
+    submitted_by: str | None = None
+    continue_on_step_failure: bool = False
+    cancel_requested: bool = False
+    total_steps: int = 0
+    created: datetime | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+    modified: datetime | None = None
+    etag: str | None = None
+
+    @property
+    def partition(self) -> str:
+        return run_partition(self.workspace, self.id)
+
+    def to_entity(self) -> dict[str, Any]:
+        return {
+            "PartitionKey": self.partition,
+            "RowKey": RUN_ROW,
+            "RunId": self.id,
+            "Workspace": self.workspace,
+            "PipelineId": self.pipeline_id,
+            "GraphId": self.graph_id,
+            "Status": int(self.status),
+            "Detail": self.detail,
+            "ExperimentName": self.experiment_name,
+            "Description": self.description,
+            "RunSource": self.run_source,
+            "RunType": self.run_type,
+            "Parameters": _json(self.parameters),
+            "DataAssignments": _json(self.data_assignments),
+            "DataPathAssignments": _json(self.datapath_assignments),
+            "Tags": _json(self.tags),
+            "Properties": _json(self.properties),
+            "ScheduleId": self.schedule_id,
+            "ParentRunId": self.parent_run_id,
+            "EndpointId": self.endpoint_id,
+            "PipelineVersion": self.pipeline_version,
+            "SubmittedBy": self.submitted_by,
+            "ContinueOnStepFailure": self.continue_on_step_failure,
+            "CancelRequested": self.cancel_requested,
+            "TotalSteps": self.total_steps,
+            "Created": _time(self.created),
+            "Started": _time(self.started),
+            "Ended": _time(self.ended),
+            "Modified": _time(self.modified),
+        }
+
+    @classmethod
+    def from_entity(cls, entity: dict[str, Any]) -> Run:
+        return cls(
+            id=entity["RunId"],
+            workspace=entity["Workspace"],
+            pipeline_id=entity["PipelineId"],
+            graph_id=entity["GraphId"],
+            status=RunStatus(entity.get("Status", 0)),
+            detail=entity.get("Detail"),
+            experiment_name=entity.get("ExperimentName"),
+            description=entity.get("Description"),
+            run_source=entity.get("RunSource"),
+            run_type=entity.get("RunType"),
+            parameters=json.loads(entity.get("Parameters") or "{}"),
+            data_assignments=json.loads(entity.get("DataAssignments") or "{}"),
+            datapath_assignments=json.loads(entity.get("DataPathAssignments") or "{}"),
+            tags=json.loads(entity.get("Tags") or "{}"),
+            properties=json.loads(entity.get("Properties") or "{}"),
+            schedule_id=entity.get("ScheduleId"),
+            parent_run_id=entity.get("ParentRunId"),
+            endpoint_id=entity.get("EndpointId"),
+            pipeline_version=entity.get("PipelineVersion"),
+            submitted_by=entity.get("SubmittedBy"),
+            continue_on_step_failure=bool(entity.get("ContinueOnStepFailure", False)),
+            cancel_requested=bool(entity.get("CancelRequested", False)),
+            total_steps=int(entity.get("TotalSteps", 0)),
+            created=_parse_time(entity.get("Created")),
+            started=_parse_time(entity.get("Started")),
+            ended=_parse_time(entity.get("Ended")),
+            modified=_parse_time(entity.get("Modified")),
+            etag=etag_of(entity),
+        )
+
+
+@dataclass
+class StepMessage:
+    """What a queue message carries: ids, never payloads."""
+
+    workspace: str
+    run_id: str
+    node_id: str
+    attempt: int
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"ws": self.workspace, "run": self.run_id, "node": self.node_id, "attempt": self.attempt}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> StepMessage:
+        return cls(
+            workspace=str(payload["ws"]),
+            run_id=str(payload["run"]),
+            node_id=str(payload["node"]),
+            attempt=int(payload["attempt"]),
+        )

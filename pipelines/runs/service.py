@@ -1,0 +1,212 @@
+"""Submitting, reading and canceling runs: what the HTTP routes call."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipelines.auth.permissions import Principal
+from pipelines.authoring.definition import PipelineDefinition
+from pipelines.catalogue import Endpoints, PublishedPipeline, PublishedPipelines
+from pipelines.errors import AlreadyExistsError, ConflictError, EtagMismatchError, NotFoundError
+from pipelines.runs import engine
+from pipelines.runs.data import resolve_datapath, resolve_dataset
+from pipelines.runs.engine import RunState
+from pipelines.runs.model import Run, Step
+from pipelines.runs.repository import RunRepository, utcnow
+from pipelines.runs.request import SubmitRequest, resolve
+from pipelines.store import StorageAccount, Table, etag_of
+
+
+@dataclass
+class Target:
+    """What a submit resolved to: the pipeline, and the endpoint version if any."""
+
+    pipeline: PublishedPipeline
+    endpoint_id: str | None = None
+    version: str | None = None
+
+
+class RunService:
+    def __init__(self, account: StorageAccount) -> None:
+        self.account = account
+        self.settings = account.settings
+        self.pipelines = PublishedPipelines(account)
+        self.endpoints = Endpoints(account, self.pipelines)
+        self.repository = RunRepository(account)
+        self.idempotency = Table(account.table("Idempotency"))
+
+    # -- targets ---------------------------------------------------------------------------------
+    def pipeline_target(self, workspace: str, pipeline_id: str) -> Target:
+        pipeline = self.pipelines.get(workspace, pipeline_id)
+        pipeline.ensure_runnable()
+        return Target(pipeline)
+
+    def endpoint_target(self, workspace: str, *, endpoint_id: str | None, name: str | None, version: str | None) -> Target:
+        endpoint = (
+            self.endpoints.get(workspace, endpoint_id) if endpoint_id else self.endpoints.get_by_name(workspace, name or "")
+        )
+        endpoint.ensure_runnable()
+        chosen = endpoint.pipeline_for(version)
+        pipeline = self.pipelines.get(workspace, chosen.pipeline_id)
+        pipeline.ensure_runnable()
+        return Target(pipeline, endpoint.id, chosen.version)
+
+    # -- submit ----------------------------------------------------------------------------------------
+    def submit(
+        self,
+        workspace: str,
+        target: Target,
+        request: SubmitRequest,
+        *,
+        principal: Principal | None,
+        parent_run_id: str | None = None,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> Run:
+        pipeline = target.pipeline
+        definition = self.pipelines.definition(pipeline)
+        resolved = resolve(
+            definition,
+            request,
+            resolve_datapath=lambda n, t, v: resolve_datapath(self.account, workspace, n, t, v),
+            resolve_dataset=lambda n, t, v: resolve_dataset(self.account, workspace, n, t, v),
+        )
+        now = utcnow()
+        run = Run(
+            id=str(uuid.uuid4()),
+            workspace=workspace,
+            pipeline_id=pipeline.id,
+            graph_id=pipeline.graph_id,
+            experiment_name=request.experiment_name or pipeline.name or "pipeline-runs",
+            description=request.description if request.description is not None else pipeline.name,
+            run_source=request.run_source or "API",
+            run_type=request.run_type or "HTTP",
+            parameters=resolved.parameters,
+            data_assignments=resolved.datasets,
+            datapath_assignments=resolved.datapaths,
+            tags=request.tags,
+            properties=request.properties,
+            schedule_id=request.schedule_id,
+            parent_run_id=parent_run_id,
+            endpoint_id=target.endpoint_id,
+            pipeline_version=target.version,
+            submitted_by=principal.identity if principal else None,
+            continue_on_step_failure=(
+                request.continue_on_step_failure
+                if request.continue_on_step_failure is not None
+                else pipeline.continue_on_step_failure
+            ),
+            total_steps=len(definition.steps),
+            created=now,
+            modified=now,
+        )
+        if idempotency_key:
+            existing = self._claim_idempotency(workspace, principal, idempotency_key, fingerprint, run.id, now)
+            if existing is not None:
+                return existing
+        state = RunState(run, steps_of(definition))
+        transition = engine.initial(state, now, self.settings.step_lease_seconds)
+        try:
+            self.repository.create(state, transition)
+        except Exception:
+            if idempotency_key:
+                self._release_idempotency(workspace, principal, idempotency_key, run.id)
+            raise
+        return self.repository.get_run(workspace, run.id)
+
+    # -- idempotency -------------------------------------------------------------------------------------
+    def _idempotency_row(self, principal: Principal | None, idem_key: str) -> str:
+        who = principal.identity if principal else "anonymous"
+        return hashlib.sha256(f"{who}\n{idem_key}".encode()).hexdigest()
+
+    def _claim_idempotency(
+        self, workspace: str, principal: Principal | None, idem_key: str, fingerprint: str, run_id: str, now: datetime
+    ) -> Run | None:
+        """Insert-if-absent the key → this run; if the key is known, answer the first run."""
+        row = self._idempotency_row(principal, idem_key)
+        entity = {"PartitionKey": workspace, "RowKey": row, "RunId": run_id, "Created": now.isoformat(), "Fingerprint": fingerprint}
+        window = timedelta(seconds=self.settings.idempotency_window_seconds)
+        for _ in range(5):
+            try:
+                self.idempotency.insert(entity)
+                return None
+            except AlreadyExistsError:
+                pass
+            seen = self.idempotency.get(workspace, row)
+            if seen is None:
+                continue  # released meanwhile: try to take it
+            if datetime.fromisoformat(seen["Created"]) + window < now:
+                try:
+                    self.idempotency.replace(entity, etag_of(seen))
+                    return None
+                except EtagMismatchError:
+                    continue
+            if seen.get("Fingerprint") != fingerprint:
+                raise ConflictError(
+                    "this idempotency key was used for a different request", target="Idempotency-Key"
+                )
+            return self._wait_for_run(workspace, seen["RunId"])
+        raise ConflictError("a request with this idempotency key is in progress", target="Idempotency-Key")
+
+    def _wait_for_run(self, workspace: str, run_id: str, timeout: float = 10.0) -> Run:
+        """The first request may still be writing its run: wait for it briefly."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.repository.get_run(workspace, run_id)
+            except NotFoundError:
+                if time.monotonic() > deadline:
+                    raise ConflictError(
+                        "a request with this idempotency key is in progress", target="Idempotency-Key"
+                    ) from None
+                time.sleep(0.05)
+
+    def _release_idempotency(self, workspace: str, principal: Principal | None, idem_key: str, run_id: str) -> None:
+        row = self._idempotency_row(principal, idem_key)
+        seen = self.idempotency.get(workspace, row)
+        if seen is not None and seen.get("RunId") == run_id:
+            self.idempotency.delete(workspace, row, etag_of(seen))
+
+    # -- read and cancel ----------------------------------------------------------------------------------
+    def get(self, workspace: str, run_id: str) -> Run:
+        return self.repository.get_run(workspace, run_id)
+
+    def state(self, workspace: str, run_id: str) -> RunState:
+        return self.repository.load(workspace, run_id)
+
+    def cancel(self, workspace: str, run_id: str) -> Run:
+        lease = self.settings.step_lease_seconds
+        self.repository.mutate(workspace, run_id, lambda s: (None, engine.cancel(s, utcnow(), lease)))
+        return self.repository.get_run(workspace, run_id)
+
+    def list_for_pipeline(self, workspace: str, pipeline_id: str, *, page_size: int, continuation: str | None) -> tuple[list[Run], str | None]:
+        self.pipelines.get(workspace, pipeline_id)  # 404 for an unknown pipeline
+        return self.repository.list_for_pipeline(workspace, pipeline_id, page_size=page_size, continuation=continuation)
+
+
+def steps_of(definition: PipelineDefinition) -> dict[str, Step]:
+    parents: dict[str, set[str]] = {s.id: set() for s in definition.steps}
+    for edge in definition.edges:
+        parents[edge.to_step].add(edge.from_step)
+    return {
+        s.id: Step(node_id=s.id, name=s.name, parents=sorted(parents[s.id]), max_retries=s.max_retries)
+        for s in definition.steps
+    }
+
+
+def request_fingerprint(route: str, target: str, body: bytes) -> str:
+    return hashlib.sha256(b"\n".join([route.encode(), target.encode(), body])).hexdigest()
+
+
+def idempotency_key_of(headers: Any) -> str | None:
+    value = headers.get("Idempotency-Key") or headers.get("x-ms-client-request-id")
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value[:256] or None
+

@@ -1,0 +1,61 @@
+"""What a step script imports to learn about its run, in the spirit of Azure ML's `Run`.
+
+    from pipelines.runtime import Run
+
+    run = Run.get_context()
+    run.parameters["pipeline_arg"]        # the run's value, typed
+    run.inputs["training"]                # local path of an input
+    run.outputs["output_data"]            # local folder to write an output into
+    run.input_datasets["tabular_dataset"] # by consumption name
+    run.log("accuracy", 0.93)             # a metric, stored on the step
+
+Outside a pipeline step (a script run by hand) `get_context()` answers an
+offline run whose `log` prints, so a script stays runnable on a laptop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Run"]
+
+
+class Run:
+    def __init__(self, context: dict[str, Any]) -> None:
+        self._context = context
+        self.id: str = context.get("run_id", "offline")
+        self.experiment_name: str | None = context.get("experiment_name")
+        self.parameters: dict[str, Any] = dict(context.get("parameters", {}))
+        self.inputs: dict[str, str] = dict(context.get("inputs", {}))
+        self.outputs: dict[str, str] = dict(context.get("outputs", {}))
+        self.tags: dict[str, str] = dict(context.get("tags", {}))
+        self.step: dict[str, Any] = dict(context.get("step", {}))
+        self.input_datasets: dict[str, Any] = dict(context.get("input_datasets", {}))
+        self._metrics_path = context.get("metrics_path")
+
+    @classmethod
+    def get_context(cls) -> Run:
+        path = os.environ.get("PIPELINES_STEP_CONTEXT")
+        if not path:
+            return cls({})
+        return cls(json.loads(Path(path).read_text()))
+
+    @property
+    def offline(self) -> bool:
+        return self._metrics_path is None
+
+    def log(self, name: str, value: Any) -> None:
+        """Record a metric on the step; logged again, the values form a list."""
+        line = json.dumps({"name": str(name), "value": value}, default=str)
+        if self._metrics_path is None:
+            print(f"[metric] {line}")
+            return
+        with open(self._metrics_path, "a", encoding="utf-8") as sink:
+            sink.write(line + "\n")
+
+    def log_list(self, name: str, values: list[Any]) -> None:
+        for value in values:
+            self.log(name, value)

@@ -1,0 +1,262 @@
+"""Execute one claimed step: stage code and inputs, run the script, keep its outputs.
+
+The step's folder on the worker's disk:
+
+    {work}/steps/{run}/{node}/{attempt}-{claim}/
+        code/          a copy of the code snapshot: the script's working directory
+        inputs/{name}  upstream outputs and data, downloaded
+        outputs/{name} folders the script writes; uploaded when it exits 0
+        context.json   what `pipelines.runtime.Run.get_context()` reads
+        metrics.jsonl  what `run.log(...)` appends
+
+The folder is removed once the outcome is known; the snapshot cache stays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from pipelines.authoring.definition import (
+    InputArg,
+    InputSpec,
+    LiteralArg,
+    OutputArg,
+    ParameterArg,
+    PipelineDefinition,
+    StepSpec,
+)
+from pipelines.authoring.coercion import format_parameter
+from pipelines.catalogue import PublishedPipelines
+from pipelines.runs.engine import Outcome
+from pipelines.runs.logs import LogWriter, StepLogs, output_prefix
+from pipelines.runs.model import Run, TaskStatus
+from pipelines.store import StorageAccount
+from pipelines.worker.process import run_process
+from pipelines.worker.snapshots import SnapshotCache
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+MAX_METRICS_CHARS = 30_000
+DETAIL_TAIL_CHARS = 1000
+
+
+class StagingError(Exception):
+    """An input could not be staged: the step fails without running."""
+
+
+def work_root(account: StorageAccount) -> Path:
+    configured = account.settings.work_dir
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / "pipelines-worker"
+
+
+@dataclass
+class StepJob:
+    run: Run
+    definition: PipelineDefinition
+    step: StepSpec
+    attempt: int
+    claim: str
+
+
+class Executor:
+    def __init__(self, account: StorageAccount) -> None:
+        self.account = account
+        self.pipelines = PublishedPipelines(account)
+        self.runs_container = account.container("runs")
+        self.logs = StepLogs(account)
+        self.snapshots = SnapshotCache(work_root(account) / "snapshots", self.pipelines)
+
+    def execute(self, job: StepJob, should_stop: Callable[[], str | None]) -> Outcome | None:
+        """Run the step; None when the lease was lost (another worker owns it now)."""
+        run, step = job.run, job.step
+        folder = work_root(self.account) / "steps" / run.id / step.id / f"{job.attempt}-{job.claim[:8]}"
+        joblog = LogWriter(self.logs.blob(run.workspace, run.id, step.id, job.attempt, "JobLog"))
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            code = folder / "code"
+            shutil.copytree(self.snapshots.path(run.workspace, step.snapshot), code)
+            inputs = self._stage_inputs(job, folder / "inputs")
+            outputs = {o.name: folder / "outputs" / o.name for o in step.outputs}
+            for path in outputs.values():
+                path.mkdir(parents=True)
+            argv = [sys.executable, "-m", "pipelines.runtime.launch", step.script_name]
+            argv += self._arguments(job, inputs, outputs)
+            context = self._context(job, inputs, outputs, folder)
+            (folder / "context.json").write_text(json.dumps(context))
+            joblog.append(
+                f"step {step.name!r} attempt {job.attempt}: running {step.script_name}"
+                f" with {len(argv) - 4} arguments\n".encode()
+            )
+            timeout = step.timeout_seconds or self.account.settings.step_timeout_seconds
+            result = run_process(
+                argv,
+                cwd=str(code),
+                env=self._environment(folder),
+                timeout=timeout,
+                stdout=LogWriter(self.logs.blob(run.workspace, run.id, step.id, job.attempt, "STDOUT")),
+                stderr=LogWriter(self.logs.blob(run.workspace, run.id, step.id, job.attempt, "STDERR")),
+                should_stop=should_stop,
+            )
+            joblog.append(f"exit code {result.exit_code} after {result.seconds:.2f}s\n".encode())
+            metrics = self._metrics(folder / "metrics.jsonl")
+            if result.stopped == "lease lost":
+                return None
+            if result.stopped == "canceled":
+                return Outcome(TaskStatus.CANCELED, "canceled while running", result.exit_code, metrics)
+            if result.timed_out:
+                return Outcome(TaskStatus.FAILED, f"timed out after {timeout}s", result.exit_code, metrics)
+            if result.exit_code != 0:
+                tail = result.stderr_tail.strip()[-DETAIL_TAIL_CHARS:]
+                return Outcome(TaskStatus.FAILED, f"exit code {result.exit_code}: {tail}", result.exit_code, metrics)
+            uploaded = self._upload_outputs(job, outputs)
+            return Outcome(TaskStatus.FINISHED, None, 0, metrics, tuple(uploaded))
+        except StagingError as exc:
+            joblog.append(f"could not stage the step: {exc}\n".encode())
+            return Outcome(TaskStatus.FAILED, str(exc), None, retryable=False)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    # -- arguments and context ------------------------------------------------------------------
+    def _arguments(self, job: StepJob, inputs: dict[str, Path], outputs: dict[str, Path]) -> list[str]:
+        specs = {p.name: p for p in job.definition.parameters}
+        argv: list[str] = []
+        for arg in job.step.arguments:
+            if isinstance(arg, LiteralArg):
+                argv.append(arg.value)
+            elif isinstance(arg, ParameterArg):
+                argv.append(format_parameter(specs[arg.name], job.run.parameters.get(arg.name, specs[arg.name].default)))
+            elif isinstance(arg, InputArg):
+                argv.append(str(inputs[arg.name]))
+            elif isinstance(arg, OutputArg):
+                argv.append(str(outputs[arg.name]))
+        return argv
+
+    def _context(self, job: StepJob, inputs: dict[str, Path], outputs: dict[str, Path], folder: Path) -> dict[str, Any]:
+        return {
+            "run_id": job.run.id,
+            "workspace": job.run.workspace,
+            "experiment_name": job.run.experiment_name,
+            "pipeline_id": job.run.pipeline_id,
+            "step": {"id": job.step.id, "name": job.step.name, "attempt": job.attempt},
+            "parameters": job.run.parameters,
+            "inputs": {name: str(path) for name, path in inputs.items()},
+            "outputs": {name: str(path) for name, path in outputs.items()},
+            "input_datasets": {
+                spec.name: {"kind": spec.kind, "path": str(inputs[spec.name])}
+                for spec in job.step.inputs
+                if spec.kind in ("dataset", "datapath")
+            },
+            "metrics_path": str(folder / "metrics.jsonl"),
+            "tags": job.run.tags,
+        }
+
+    def _environment(self, folder: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        # The step imports `pipelines.runtime`; nothing else of the worker leaks in.
+        paths = [str(PACKAGE_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env["PIPELINES_STEP_CONTEXT"] = str(folder / "context.json")
+        env["PYTHONUNBUFFERED"] = "1"
+        for secret in [k for k in env if k.startswith("AzureWebJobsStorage") or k.startswith("PIPELINES_AUTH_")]:
+            env.pop(secret)  # a step script gets no storage keys or auth settings
+        return env
+
+    # -- inputs and outputs ------------------------------------------------------------------------
+    def _stage_inputs(self, job: StepJob, root: Path) -> dict[str, Path]:
+        staged: dict[str, Path] = {}
+        for spec in job.step.inputs:
+            target = root / spec.name
+            target.mkdir(parents=True)
+            if spec.kind == "step_output":
+                prefix = output_prefix(job.run.workspace, job.run.id, spec.source_step or "", spec.source_output or "")
+                self._download_prefix(self.runs_container, prefix, target)
+                staged[spec.name] = target
+            else:
+                staged[spec.name] = self._stage_data(job, spec, target)
+        return staged
+
+    def _data_value(self, job: StepJob, spec: InputSpec) -> dict[str, Any]:
+        if spec.parameter is not None:
+            assigned = job.run.datapath_assignments.get(spec.parameter) or job.run.data_assignments.get(spec.parameter)
+            if assigned:
+                return dict(assigned)
+            default = next(p.default for p in job.definition.parameters if p.name == spec.parameter)
+            return default.model_dump() if hasattr(default, "model_dump") else dict(default)
+        fixed = spec.fixed
+        return fixed.model_dump() if fixed is not None else {}
+
+    def _stage_data(self, job: StepJob, spec: InputSpec, target: Path) -> Path:
+        value = self._data_value(job, spec)
+        if "datastore" not in value or "path" not in value:
+            raise StagingError(f"input {spec.name!r}: registered datasets are not supported yet")
+        container = self.account.container(value["datastore"])
+        path = value["path"].strip("/")
+        single = container.get_blob_client(path)
+        if single.exists():
+            destination = target / Path(path).name
+            with open(destination, "wb") as sink:
+                single.download_blob().readinto(sink)
+            return destination
+        if not self._download_prefix(container, path + "/", target):
+            raise StagingError(f"input {spec.name!r}: nothing found at {value['datastore']}/{path}")
+        return target
+
+    @staticmethod
+    def _download_prefix(container: Any, prefix: str, target: Path) -> int:
+        count = 0
+        for blob in container.list_blobs(name_starts_with=prefix):
+            relative = blob.name[len(prefix):]
+            if not relative or relative.endswith("/"):
+                continue
+            destination = (target / relative).resolve()
+            if not destination.is_relative_to(target.resolve()):
+                continue  # a name that would leave the folder is never written
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(destination, "wb") as sink:
+                    container.download_blob(blob.name).readinto(sink)
+            except ResourceNotFoundError:
+                continue
+            count += 1
+        return count
+
+    def _upload_outputs(self, job: StepJob, outputs: dict[str, Path]) -> list[str]:
+        for name, folder in outputs.items():
+            prefix = output_prefix(job.run.workspace, job.run.id, job.step.id, name)
+            # A failed earlier attempt may have left files: the output is this attempt's alone.
+            for blob in self.runs_container.list_blobs(name_starts_with=prefix):
+                self.runs_container.delete_blob(blob.name)
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and not path.is_symlink():
+                    with open(path, "rb") as source:
+                        self.runs_container.upload_blob(
+                            prefix + path.relative_to(folder).as_posix(), source, overwrite=True
+                        )
+        return sorted(outputs)
+
+    @staticmethod
+    def _metrics(path: Path) -> dict[str, Any]:
+        """`run.log` lines: a name logged once keeps its value, more than once a list."""
+        if not path.exists():
+            return {}
+        values: dict[str, list[Any]] = {}
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                item = json.loads(line)
+                values.setdefault(str(item["name"]), []).append(item["value"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        metrics = {name: items[0] if len(items) == 1 else items for name, items in values.items()}
+        if len(json.dumps(metrics, default=str)) > MAX_METRICS_CHARS:
+            return {"_truncated": True, "names": sorted(metrics)[:100]}
+        return metrics

@@ -1,0 +1,154 @@
+"""The queue worker: one message → claim the step, run it, record the outcome.
+
+A message is handled at least once; handling it twice changes nothing. The
+claim is a compare-and-swap on the step row, so a duplicate finds the step
+taken (or done) and returns. While the script runs a watcher renews the lease
+and looks for a cancel request; if the lease is ever lost (this worker was
+presumed dead and the step handed to another), the child is stopped and
+nothing is recorded from here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from pipelines.catalogue import PublishedPipelines
+from pipelines.errors import NotFoundError
+from pipelines.runs import engine
+from pipelines.runs.model import StepMessage
+from pipelines.runs.repository import RunRepository, utcnow
+from pipelines.store import StorageAccount
+from pipelines.worker.executor import Executor, StepJob
+
+log = logging.getLogger("pipelines.worker")
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+CANCEL_POLL_SECONDS = 1.0
+
+
+class Watcher:
+    """Renews the lease every third of it and polls the run for a cancel request."""
+
+    def __init__(self, repository: RunRepository, message: StepMessage, token: str) -> None:
+        self.repository = repository
+        self.message = message
+        self.token = token
+        self.reason: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{message.node_id}", daemon=True)
+
+    def __enter__(self) -> Watcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=10)
+
+    def should_stop(self) -> str | None:
+        return self.reason
+
+    def _loop(self) -> None:
+        lease = self.repository.lease_seconds
+        renew_every = max(lease / 3, 1.0)
+        last_renewal = time.monotonic()
+        m = self.message
+        while not self._done.wait(CANCEL_POLL_SECONDS):
+            try:
+                if self.repository.get_run(m.workspace, m.run_id).cancel_requested:
+                    self.reason = "canceled"
+                    return
+                if time.monotonic() - last_renewal >= renew_every:
+                    (ours, canceled), _ = self.repository.mutate(
+                        m.workspace,
+                        m.run_id,
+                        lambda s: _heartbeat(s, m.node_id, self.token, lease),
+                    )
+                    last_renewal = time.monotonic()
+                    if not ours:
+                        self.reason = "lease lost"
+                        return
+                    if canceled:
+                        self.reason = "canceled"
+                        return
+            except Exception:  # noqa: BLE001 - storage hiccup: try again next tick
+                log.warning("lease renewal of %s failed; retrying", m.node_id, exc_info=True)
+
+
+def _heartbeat(state: engine.RunState, node_id: str, token: str, lease: int) -> tuple[tuple[bool, bool], engine.Transition]:
+    ours, canceled, transition = engine.heartbeat(state, node_id, token, utcnow(), lease)
+    return (ours, canceled), transition
+
+
+def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str:
+    """Handle one step message; returns what happened (for the invocation log)."""
+    message = StepMessage.from_payload(payload)
+    repository = RunRepository(account)
+    lease = repository.lease_seconds
+    try:
+        token, state = repository.mutate(
+            message.workspace,
+            message.run_id,
+            lambda s: engine.claim(s, message.node_id, message.attempt, WORKER_ID, utcnow(), lease),
+        )
+    except NotFoundError:
+        return "no such run"
+    if token is None:
+        return "nothing to do"
+    definition = PublishedPipelines(account).definition(
+        PublishedPipelines(account).get(message.workspace, state.run.pipeline_id)
+    )
+    spec = next(s for s in definition.steps if s.id == message.node_id)
+    job = StepJob(state.run, definition, spec, message.attempt, token)
+    with Watcher(repository, message, token) as watcher:
+        outcome = Executor(account).execute(job, watcher.should_stop)
+    if outcome is None:
+        return "lease lost"
+    repository.mutate(
+        message.workspace,
+        message.run_id,
+        lambda s: (None, engine.complete(s, message.node_id, token, outcome, utcnow(), lease)),
+    )
+    return f"step {spec.name} {outcome.status.name.lower()}"
+
+
+def handle_poison_message(account: StorageAccount, payload: dict[str, Any], dequeue_count: int | None = None) -> str:
+    """A step whose message failed every delivery: fail it, with the reason."""
+    message = StepMessage.from_payload(payload)
+    repository = RunRepository(account)
+    reason = "the step's message failed every delivery and was moved to the poison queue"
+    try:
+        repository.mutate(
+            message.workspace,
+            message.run_id,
+            lambda s: (None, engine.fail_step(s, message.node_id, reason, utcnow(), repository.lease_seconds)),
+        )
+    except NotFoundError:
+        return "no such run"
+    return "step failed (poison)"
+
+
+def sweep(account: StorageAccount) -> int:
+    """Queue again what lost messages and dead workers stranded; returns runs touched."""
+    repository = RunRepository(account)
+    touched = 0
+    for workspace, run_id, created in repository.active_runs():
+        try:
+            _, state = repository.mutate(
+                workspace, run_id, lambda s: (None, engine.sweep(s, utcnow(), repository.lease_seconds))
+            )
+        except NotFoundError:
+            # Its submit never committed, or is committing right now: wait before forgetting.
+            if utcnow() - created > timedelta(minutes=5):
+                repository.forget_active(workspace, run_id)
+            continue
+        if state.run.status.terminal:
+            repository.forget_active(workspace, run_id)
+        touched += 1
+    return touched

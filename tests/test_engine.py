@@ -1,0 +1,136 @@
+"""The run engine's transitions, as pure logic (no storage)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from pipelines.runs import engine
+from pipelines.runs.engine import Outcome, RunState
+from pipelines.runs.model import Run, RunStatus, Step, TaskStatus
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+LEASE = 30
+
+
+def build(edges: dict[str, list[str]], *, retries: int = 0, continue_on_failure: bool = False) -> RunState:
+    """A run whose steps have the given parents: {"b": ["a"]} means a feeds b."""
+    run = Run(id="r1", workspace="ws", pipeline_id="p", graph_id="g", continue_on_step_failure=continue_on_failure)
+    steps = {n: Step(node_id=n, name=n, parents=list(parents), max_retries=retries) for n, parents in edges.items()}
+    return RunState(run, steps)
+
+
+def queued(t: engine.Transition) -> list[str]:
+    return sorted(m.node_id for m, _ in t.messages)
+
+
+def run_to_end(state: RunState, node: str, status: TaskStatus = TaskStatus.FINISHED, now: datetime = T0) -> engine.Transition:
+    step = state.steps[node]
+    token, _ = engine.claim(state, node, step.attempt, "w", now, LEASE)
+    assert token is not None
+    return engine.complete(state, node, token, Outcome(status, exit_code=0 if status is TaskStatus.FINISHED else 1), now, LEASE)
+
+
+DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
+
+
+def test_initial_queues_only_the_roots() -> None:
+    state = build(DIAMOND)
+    t = engine.initial(state, T0, LEASE)
+    assert queued(t) == ["a"]
+    assert state.steps["a"].status is TaskStatus.QUEUED
+    assert state.steps["d"].status is TaskStatus.NOT_STARTED
+
+
+def test_diamond_fans_out_then_in_once() -> None:
+    # GIVEN a diamond whose root finished
+    state = build(DIAMOND)
+    engine.initial(state, T0, LEASE)
+    assert queued(run_to_end(state, "a")) == ["b", "c"]
+    # WHEN b finishes, d still waits for c
+    assert queued(run_to_end(state, "b")) == []
+    # THEN c's end queues d exactly once, and d's end finishes the run
+    assert queued(run_to_end(state, "c")) == ["d"]
+    run_to_end(state, "d")
+    assert state.run.status is RunStatus.FINISHED
+
+
+def test_a_duplicate_message_claims_nothing() -> None:
+    state = build({"a": []})
+    engine.initial(state, T0, LEASE)
+    token, _ = engine.claim(state, "a", 1, "w1", T0, LEASE)
+    assert token is not None
+    again, t = engine.claim(state, "a", 1, "w2", T0 + timedelta(seconds=1), LEASE)
+    assert again is None and t.empty
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_claim_is_void() -> None:
+    state = build({"a": []})
+    engine.initial(state, T0, LEASE)
+    old, _ = engine.claim(state, "a", 1, "w1", T0, LEASE)
+    new, _ = engine.claim(state, "a", 1, "w2", T0 + timedelta(seconds=LEASE + 1), LEASE)
+    assert new is not None and new != old
+    # the first worker comes back: its result is ignored
+    t = engine.complete(state, "a", old, Outcome(TaskStatus.FINISHED), T0, LEASE)
+    assert t.empty and state.steps["a"].status is TaskStatus.RUNNING
+
+
+def test_a_failed_step_is_retried_with_backoff_then_fails_the_run() -> None:
+    state = build({"a": [], "b": ["a"]}, retries=1)
+    engine.initial(state, T0, LEASE)
+    t = run_to_end(state, "a", TaskStatus.FAILED)
+    [(message, delay)] = t.messages
+    assert message.attempt == 2 and delay == 1
+    assert state.steps["a"].status is TaskStatus.QUEUED
+    # a message of the old attempt does nothing
+    assert engine.claim(state, "a", 1, "w", T0, LEASE)[0] is None
+    run_to_end(state, "a", TaskStatus.FAILED)
+    assert state.steps["a"].status is TaskStatus.FAILED
+    assert state.steps["b"].status is TaskStatus.CANCELED
+    assert state.run.status is RunStatus.FAILED
+
+
+def test_continue_on_failure_runs_independent_branches() -> None:
+    state = build({"a": [], "b": [], "c": ["a"]}, continue_on_failure=True)
+    engine.initial(state, T0, LEASE)
+    run_to_end(state, "a", TaskStatus.FAILED)
+    assert state.steps["c"].status is TaskStatus.CANCELED
+    assert state.steps["b"].status is TaskStatus.QUEUED
+    run_to_end(state, "b")
+    assert state.run.status is RunStatus.FAILED
+    assert state.steps["b"].status is TaskStatus.FINISHED
+
+
+def test_cancel_stops_waiting_steps_and_ends_when_running_ones_stop() -> None:
+    state = build({"a": [], "b": ["a"]})
+    engine.initial(state, T0, LEASE)
+    token, _ = engine.claim(state, "a", 1, "w", T0, LEASE)
+    engine.cancel(state, T0, LEASE)
+    assert state.steps["b"].status is TaskStatus.CANCELED
+    assert state.run.status is RunStatus.RUNNING  # a is still running
+    ours, canceled, _ = engine.heartbeat(state, "a", token, T0, LEASE)
+    assert ours and canceled
+    engine.complete(state, "a", token, Outcome(TaskStatus.CANCELED), T0, LEASE)
+    assert state.run.status is RunStatus.CANCELED
+
+
+def test_sweep_requeues_a_stranded_step_and_fails_one_that_keeps_losing_workers() -> None:
+    state = build({"a": []})
+    engine.initial(state, T0, LEASE)
+    later = T0 + timedelta(seconds=LEASE + 1)
+    # a queued step whose message was lost
+    assert queued(engine.sweep(state, later, LEASE)) == ["a"]
+    now = later
+    for _ in range(engine.MAX_LOST_LEASES):
+        engine.claim(state, "a", 1, "w", now, LEASE)
+        now += timedelta(seconds=LEASE + 1)
+        engine.sweep(state, now, LEASE)
+    assert state.steps["a"].status is TaskStatus.FAILED
+    assert state.run.status is RunStatus.FAILED
+
+
+def test_poison_fails_the_step_and_the_run() -> None:
+    state = build({"a": [], "b": ["a"]})
+    engine.initial(state, T0, LEASE)
+    engine.fail_step(state, "a", "poisoned", T0, LEASE)
+    assert state.run.status is RunStatus.FAILED
+    assert "poisoned" in (state.run.detail or "")
