@@ -67,3 +67,19 @@ def _no_ambient_storage(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
     reset_settings()
     reset_account()
+
+
+# Imported here, with the fixture that needs it, so the fixtures above stay as they were.
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipelines.devhost.host import DevHost
+
+
+@pytest.fixture
+def host(storage_env: dict[str, str]) -> Iterator[DevHost]:
+    """`function_app.app` served by the development host on a free port; `host.base_url` to call it."""
+    from tests.hosting import running_host  # imported here: it needs uvicorn, most tests don't
+
+    with running_host(dev_issuer=True) as started:
+        yield started

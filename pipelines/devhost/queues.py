@@ -1,0 +1,324 @@
+"""Queue triggers, driven with the semantics of the Functions Storage Queues extension.
+
+- A batch of `batchSize` messages is fetched; another once no more than
+  `newBatchThreshold` are still running, so up to batchSize + newBatchThreshold
+  run at once, as the extension documents
+  (https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#concurrency).
+- An empty queue is polled less and less often, up to `maxPollingInterval`.
+- A message being processed stays invisible: it is fetched with a 10-minute
+  visibility timeout that is renewed half-way for as long as the function runs,
+  so a long step is not delivered twice while alive.
+- Success deletes the message. Failure makes it visible again after
+  `visibilityTimeout`; once it has been dequeued `maxDequeueCount` times it is
+  copied, as is, to `<queue>-poison` and deleted. A body that is not valid base64
+  (with `messageEncoding: base64`) can never succeed and goes there at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.functions.queue import QueueMessage as FunctionQueueMessage
+from azure.storage.queue import LinearRetry, QueueClient, QueueServiceClient
+from azure.storage.queue import QueueMessage as StorageQueueMessage
+
+from pipelines.devhost.functions import FunctionEntry, invoke_blocking
+from pipelines.devhost.hostconfig import QueueOptions, resolve_binding_expression
+from pipelines.errors import ConfigurationError
+from pipelines.store.account import _expand_development_storage
+
+log = logging.getLogger("pipelines.devhost")
+
+# The extension's own visibility timeout while a message is being processed.
+PROCESSING_VISIBILITY = timedelta(minutes=10)
+# The first poll after messages were found, and the start of the back-off.
+_MIN_POLLING_INTERVAL = 0.1
+_DEFAULT_CONNECTION = "AzureWebJobsStorage"
+
+
+# -- configuration -----------------------------------------------------------------------------
+def queue_service(connection: str | None) -> QueueServiceClient:
+    """The queue service of a binding's `connection`, found the way the host finds it.
+
+    The setting `<connection>` (or `AzureWebJobs<connection>`) holds a connection
+    string; otherwise `<connection>__queueServiceUri` / `__accountName` name an
+    identity-based connection.
+    """
+    name = connection or _DEFAULT_CONNECTION
+    # Few, quick retries: a poll that fails is retried by the poller anyway, and a
+    # stopping host must not wait out the SDK's default 15 s back-off.
+    retry = LinearRetry(backoff=1, random_jitter_range=0, retry_total=2)
+    candidates = [name] if name.startswith("AzureWebJobs") else [name, f"AzureWebJobs{name}"]
+    for key in candidates:
+        value = os.environ.get(key)
+        if value:
+            return QueueServiceClient.from_connection_string(
+                _expand_development_storage(value), retry_policy=retry
+            )
+    for key in candidates:
+        account = os.environ.get(f"{key}__accountName")
+        uri = os.environ.get(f"{key}__queueServiceUri") or (
+            f"https://{account}.queue.core.windows.net" if account else None
+        )
+        if uri:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential(managed_identity_client_id=os.environ.get(f"{key}__clientId"))
+            return QueueServiceClient(account_url=uri, credential=credential, retry_policy=retry)
+    raise ConfigurationError(f"queue connection {name!r}: set {name} to a connection string")
+
+
+def ensure_queue(client: QueueClient) -> None:
+    try:
+        client.create_queue()
+    except ResourceExistsError:
+        pass
+
+
+# -- one message in flight ---------------------------------------------------------------------
+@dataclass
+class _Lease:
+    """A message being processed; its pop receipt changes each time visibility is renewed."""
+
+    message_id: str
+    pop_receipt: str
+    renew_at: float
+    done: bool = False
+    # Held while the receipt is used, so completion never races a renewal.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class QueuePoller:
+    """Polls one queue for one function and runs its messages in a thread pool."""
+
+    def __init__(
+        self,
+        entry: FunctionEntry,
+        options: QueueOptions,
+        stopping: threading.Event,
+        *,
+        processing_visibility: timedelta = PROCESSING_VISIBILITY,
+    ) -> None:
+        self.entry = entry
+        self.options = options
+        what = f"queue trigger {entry.name!r}"
+        # Queue names are lowercase; the host lower-cases the resolved name.
+        self.queue_name = resolve_binding_expression(str(entry.setting("queueName")), what=what).lower()
+        self.poison_name = f"{self.queue_name}-poison"
+        self.connection = entry.setting("connection") or _DEFAULT_CONNECTION
+        self.connection = resolve_binding_expression(str(self.connection), what=what)
+        service = queue_service(self.connection)
+        self.queue = service.get_queue_client(self.queue_name)
+        self.poison = service.get_queue_client(self.poison_name)
+        self._stopping = stopping
+        self._visibility = max(1, int(processing_visibility.total_seconds()))
+        self._workers = options.batch_size + options.new_batch_threshold
+        self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix=f"devhost-queue-{entry.name}")
+        self._leases: dict[str, _Lease] = {}
+        self._lock = threading.Condition()
+        self._thread = threading.Thread(target=self._poll, name=f"devhost-poll-{entry.name}", daemon=True)
+
+    def describe(self) -> str:
+        return f"{self.entry.name}: queue '{self.queue_name}' (connection {self.connection})"
+
+    def start(self) -> None:
+        ensure_queue(self.queue)
+        self._thread.start()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for polling and running invocations to end; False if some are still running."""
+        deadline = time.monotonic() + timeout
+        if self._thread.ident is not None:  # started
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            while self._leases and time.monotonic() < deadline:
+                self._lock.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            drained = not self._leases
+        self._executor.shutdown(wait=drained, cancel_futures=True)
+        return drained and not self._thread.is_alive()
+
+    # -- polling -----------------------------------------------------------------------------
+    def _poll(self) -> None:
+        max_delay = max(_MIN_POLLING_INTERVAL, self.options.max_polling_interval.total_seconds())
+        while not self._stopping.is_set():
+            try:
+                self._poll_until_stopped(max_delay)
+            except Exception:
+                # A poller that dies silently would look like an empty queue: log, pause, go on.
+                log.exception("queue %s: the poller failed; restarting it", self.queue_name)
+                self._wait(max_delay)
+
+    def _poll_until_stopped(self, max_delay: float) -> None:
+        delay = _MIN_POLLING_INTERVAL
+        while not self._stopping.is_set():
+            self._renew_due_leases()
+            with self._lock:
+                busy = len(self._leases) > self.options.new_batch_threshold
+            if busy:
+                self._stopping.wait(min(0.1, self._visibility / 2))
+                continue
+            try:
+                batch = self._receive()
+            except AzureError as exc:
+                log.warning(
+                    "queue %s: polling failed (%s); retrying", self.queue_name, exc.__class__.__name__
+                )
+                batch = []
+                delay = max_delay
+            if batch and self._stopping.is_set():
+                self._give_back(batch)
+                return
+            if batch:
+                delay = _MIN_POLLING_INTERVAL
+                for message in batch:
+                    self._dispatch(message)
+                continue
+            self._wait(delay)
+            delay = min(delay * 2, max_delay)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep between polls, waking to renew leases that come due meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            with self._lock:
+                next_renewal = min((lease.renew_at for lease in self._leases.values()), default=deadline)
+            self._stopping.wait(max(0.0, min(remaining, next_renewal - time.monotonic())))
+            self._renew_due_leases()
+
+    def _receive(self) -> list[StorageQueueMessage]:
+        # One service call: `by_page` stops the pager from fetching a second page.
+        pages = self.queue.receive_messages(
+            messages_per_page=self.options.batch_size, visibility_timeout=self._visibility
+        ).by_page()
+        try:
+            return list(next(pages))
+        except StopIteration:
+            return []
+
+    def _give_back(self, batch: list[StorageQueueMessage]) -> None:
+        """Make messages fetched while stopping visible now, not in 10 minutes."""
+        for message in batch:
+            try:
+                self.queue.update_message(message.id, message.pop_receipt, visibility_timeout=0)
+            except AzureError:
+                pass  # they reappear when their visibility ends
+
+    def _dispatch(self, message: StorageQueueMessage) -> None:
+        count = message.dequeue_count or 1
+        if count > self.options.max_dequeue_count:
+            # Delivered more often than allowed (a host died mid-run): poison without running.
+            self._to_poison(message.id, message.pop_receipt, message.content, count)
+            return
+        body = self._decode(message.content)
+        if body is None:
+            log.error(
+                "queue %s: message %s is not valid base64 (messageEncoding is base64)",
+                self.queue_name,
+                message.id,
+            )
+            self._to_poison(message.id, message.pop_receipt, message.content, count)
+            return
+        lease = _Lease(message.id, message.pop_receipt or "", time.monotonic() + self._visibility / 2)
+        with self._lock:
+            self._leases[message.id] = lease
+        trigger = FunctionQueueMessage(
+            id=message.id,
+            body=body,
+            dequeue_count=count,
+            expiration_time=message.expires_on,
+            insertion_time=message.inserted_on,
+            time_next_visible=message.next_visible_on,
+            pop_receipt=message.pop_receipt,
+        )
+        try:
+            self._executor.submit(self._run, lease, trigger, message.content, count)
+        except RuntimeError:  # the executor is shutting down: leave the message to reappear
+            self._release(lease)
+
+    def _decode(self, content: str | None) -> bytes | None:
+        text = content or ""
+        if self.options.message_encoding != "base64":
+            return text.encode("utf-8")
+        try:
+            # .NET's Convert.FromBase64String ignores whitespace; so do we.
+            return base64.b64decode(re.sub(r"\s+", "", text), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+
+    # -- completion ----------------------------------------------------------------------------
+    def _run(self, lease: _Lease, trigger: FunctionQueueMessage, content: str | None, count: int) -> None:
+        try:
+            outcome = invoke_blocking(self.entry, trigger)
+            with lease.lock:
+                lease.done = True  # no more renewals; the receipt below is final
+                receipt = lease.pop_receipt
+            try:
+                if outcome.succeeded:
+                    self.queue.delete_message(lease.message_id, receipt)
+                elif count >= self.options.max_dequeue_count:
+                    self._to_poison(lease.message_id, receipt, content, count)
+                else:
+                    self.queue.update_message(
+                        lease.message_id,
+                        receipt,
+                        visibility_timeout=int(self.options.visibility_timeout.total_seconds()),
+                    )
+            except AzureError as exc:
+                # The message reappears when its visibility ends: at least once, as in Azure.
+                log.warning(
+                    "queue %s: could not complete message %s: %s", self.queue_name, lease.message_id, exc
+                )
+        finally:
+            self._release(lease)
+
+    def _release(self, lease: _Lease) -> None:
+        with self._lock:
+            self._leases.pop(lease.message_id, None)
+            self._lock.notify_all()
+
+    def _to_poison(self, message_id: str, pop_receipt: str | None, content: str | None, count: int) -> None:
+        log.warning(
+            "queue %s: message %s moved to %s after %d deliveries",
+            self.queue_name,
+            message_id,
+            self.poison_name,
+            count,
+        )
+        ensure_queue(self.poison)
+        self.poison.send_message(content or "")
+        try:
+            self.queue.delete_message(message_id, pop_receipt)
+        except ResourceNotFoundError:
+            pass  # already gone: another delivery completed it
+
+    def _renew_due_leases(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [lease for lease in self._leases.values() if lease.renew_at <= now and not lease.done]
+        for lease in due:
+            with lease.lock:
+                if lease.done:
+                    continue
+                try:
+                    receipt = self.queue.update_message(
+                        lease.message_id, lease.pop_receipt, visibility_timeout=self._visibility
+                    )
+                    lease.pop_receipt = receipt.pop_receipt or lease.pop_receipt
+                except AzureError as exc:
+                    log.warning(
+                        "queue %s: could not renew message %s: %s", self.queue_name, lease.message_id, exc
+                    )
+                lease.renew_at = time.monotonic() + self._visibility / 2

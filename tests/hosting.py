@@ -1,0 +1,86 @@
+"""Run a Function app in the development host for a test: `with running_host() as host: ...`.
+
+The host serves on a free port against the current environment (use the
+`storage_env` fixture first, or the `host` fixture that does both) and stops,
+with every thread it started, when the block ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+from pipelines.devhost.host import DevHost
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_host_json() -> dict[str, Any]:
+    return json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _reset_auth() -> None:
+    try:
+        from pipelines.auth import reset_auth
+    except ImportError:
+        return
+    reset_auth()
+
+
+@contextmanager
+def running_host(
+    app: func.FunctionApp | None = None,
+    *,
+    host_json: Mapping[str, Any] | None = None,
+    dev_issuer: bool | None = None,
+    **options: Any,
+) -> Iterator[DevHost]:
+    """Start `app` (default: `function_app.app`) with `host_json` (default: the project's).
+
+    `dev_issuer=True` (or PIPELINES_DEV_ISSUER=true in the environment) serves the
+    development JWKS and points the token validator at it, so tokens minted with
+    `pipelines.auth.devissuer.mint` are accepted. `options` go to `DevHost`.
+    """
+    if app is None:
+        from function_app import app as project_app
+
+        app = project_app
+    use_issuer = _truthy(os.environ.get("PIPELINES_DEV_ISSUER")) if dev_issuer is None else dev_issuer
+    with _environment({"PIPELINES_DEV_ISSUER": "true"} if use_issuer else {}):
+        host = DevHost(app, project_host_json() if host_json is None else host_json, port=0, **options)
+        with host:
+            issuer_env: dict[str, str] = {}
+            if use_issuer:
+                from pipelines.auth.devissuer import configure_dev_environment
+
+                issuer_env = configure_dev_environment(host.base_url)
+            with _environment(issuer_env):
+                _reset_auth()
+                try:
+                    yield host
+                finally:
+                    _reset_auth()
