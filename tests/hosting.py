@@ -66,8 +66,10 @@ def running_host(
     `pipelines.auth.devissuer.mint` are accepted. `options` go to `DevHost`.
     """
     if app is None:
-        from function_app import app as project_app
-
+        # function_app checks the settings when first imported: import it with a
+        # complete environment (the auth caches are reset before serving anyway).
+        with _environment({"PIPELINES_DEV_ISSUER": "true"}):
+            from function_app import app as project_app
         app = project_app
     use_issuer = _truthy(os.environ.get("PIPELINES_DEV_ISSUER")) if dev_issuer is None else dev_issuer
     with _environment({"PIPELINES_DEV_ISSUER": "true"} if use_issuer else {}):

@@ -21,7 +21,8 @@ from typing import Any
 from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import NotFoundError
 from pipelines.runs import engine
-from pipelines.runs.model import StepMessage
+from pipelines.runs.engine import Outcome
+from pipelines.runs.model import StepMessage, TaskStatus
 from pipelines.runs.repository import RunRepository, utcnow
 from pipelines.store import StorageAccount
 from pipelines.worker.executor import Executor, StepJob
@@ -101,13 +102,16 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
         return "no such run"
     if token is None:
         return "nothing to do"
-    definition = PublishedPipelines(account).definition(
-        PublishedPipelines(account).get(message.workspace, state.run.pipeline_id)
-    )
-    spec = next(s for s in definition.steps if s.id == message.node_id)
-    job = StepJob(state.run, definition, spec, message.attempt, token)
-    with Watcher(repository, message, token) as watcher:
-        outcome = Executor(account).execute(job, watcher.should_stop)
+    try:
+        published = PublishedPipelines(account)
+        definition = published.definition(published.get(message.workspace, state.run.pipeline_id))
+        spec = next(s for s in definition.steps if s.id == message.node_id)
+        job = StepJob(state.run, definition, spec, message.attempt, token)
+        with Watcher(repository, message, token) as watcher:
+            outcome = Executor(account).execute(job, watcher.should_stop)
+    except Exception as exc:  # noqa: BLE001 - the step is ours: record why, don't strand it
+        log.exception("step %s of run %s could not run", message.node_id, message.run_id)
+        outcome = Outcome(TaskStatus.FAILED, f"the worker could not run the step: {type(exc).__name__}: {exc}"[:1000])
     if outcome is None:
         return "lease lost"
     repository.mutate(
@@ -115,7 +119,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
         message.run_id,
         lambda s: (None, engine.complete(s, message.node_id, token, outcome, utcnow(), lease)),
     )
-    return f"step {spec.name} {outcome.status.name.lower()}"
+    return f"step {message.node_id} {outcome.status.name.lower()}"
 
 
 def handle_poison_message(account: StorageAccount, payload: dict[str, Any], dequeue_count: int | None = None) -> str:
