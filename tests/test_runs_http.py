@@ -267,3 +267,31 @@ def test_run_records_keep_what_was_asked(service, workspace) -> None:
     assert run["RunSource"] == "EventGrid" and run["tags"] == {"team": "a"} and run["Properties"] == {"p": "1"}
     assert run["ParentRunId"] == "parent-1"
     assert isinstance(run["Status"]["StatusCode"], int)
+
+
+def test_a_step_whose_message_is_poisoned_fails_with_the_reason(service, workspace, tmp_path) -> None:
+    from pipelines.store import get_account, messages
+
+    pid_file = tmp_path / "pid"
+    pipeline = make.single(tmp_path / "code", f"""
+        pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))
+        time.sleep(60)
+    """)
+    published = publish(workspace, pipeline, "poisoned")
+    run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"]
+    node = the_only_step(service, run_id)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists():
+        assert time.monotonic() < deadline, "the step never started"
+        time.sleep(0.1)
+    # WHEN the host moves the step's message to the poison queue (as after maxDequeueCount failures)
+    account = get_account()
+    messages.send(account.queue(account.settings.poison_queue_name), {"ws": "ws1", "run": run_id, "node": node, "attempt": 1})
+    # THEN the step and the run fail with that reason, and the script is stopped
+    final = service.wait_run(run_id, timeout=30)
+    assert final["Status"]["StatusCode"] == 2
+    assert "poison" in final["Status"]["StatusDetail"]
+    deadline = time.monotonic() + 10
+    while _alive(int(pid_file.read_text())):
+        assert time.monotonic() < deadline, "the poisoned step's script kept running"
+        time.sleep(0.1)
