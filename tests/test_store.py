@@ -72,3 +72,9 @@ def test_queue_message_round_trips_through_base64(account) -> None:
 
     assert json.loads(base64.b64decode(received.content)) == {"attempt": 1, "nodeId": "n1", "runId": "r1"}
     assert messages.decode(received.content) == {"attempt": 1, "nodeId": "n1", "runId": "r1"}
+
+
+def test_a_transaction_answers_the_etag_of_each_row(account) -> None:
+    table = Table(account.table("Runs"))
+    results = table.transact([("create", {"PartitionKey": "p", "RowKey": "a"}), ("create", {"PartitionKey": "p", "RowKey": "b"})])
+    assert [r["etag"] for r in results] == [etag_of(table.get("p", "a")), etag_of(table.get("p", "b"))]

@@ -13,6 +13,9 @@ from urllib.parse import unquote
 # A Windows drive ("C:", "c:foo") in the first segment: joined onto a POSIX
 # directory it is harmless, but a worker on Windows would leave the folder.
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# A URL ("https://host/x", "file:///etc"): a datastore path is joined onto a
+# container, never fetched, so a scheme can only be a mistake or a trick.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Percent-encoding is undone this many times at most: enough for double and
 # triple encoding (`%252e%252e`), bounded so a crafted value cannot loop us.
@@ -34,6 +37,8 @@ def _problem(path: str) -> str | None:
         return "contains a backslash (use '/' as the separator)"
     if path.startswith("/"):
         return "is absolute"
+    if _URL.match(path):
+        return "is a URL, not a relative path"
     if _DRIVE.match(path):
         return "starts with a drive letter"
     if ".." in path.split("/"):

@@ -37,6 +37,7 @@ from pipelines.errors import (
 )
 from pipelines.store import StorageAccount, Table, etag_of, key
 
+MAX_UNGUARDED_TRIES = 5
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$")
 
 
@@ -205,8 +206,20 @@ class Endpoints:
         Keys absent from the body keep their value. A new version without a
         `Version` number gets the next one; existing versions keep their pipeline.
         """
-        current = self.get(workspace, endpoint_id)
         expected = body.get("Etag") or if_match
+        if expected:
+            return self._update_once(workspace, endpoint_id, body, expected)
+        # No ETag from the caller: last writer wins, but never a lost update of
+        # our own read-modify-write: a write that raced another is redone.
+        for _ in range(MAX_UNGUARDED_TRIES - 1):
+            try:
+                return self._update_once(workspace, endpoint_id, body, None)
+            except EtagMismatchError:
+                continue
+        return self._update_once(workspace, endpoint_id, body, None)
+
+    def _update_once(self, workspace: str, endpoint_id: str, body: Mapping[str, Any], expected: str | None) -> Endpoint:
+        current = self.get(workspace, endpoint_id)
         if expected and expected != current.etag:
             raise EtagMismatchError(
                 "the pipeline endpoint changed since it was read; read it again", target="Etag"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from pipelines.cli.common import add_workspace_options, print_json, service_errors, workspace_of
+from pipelines.cli.common import add_workspace_options, print_json, workspace_of
 
 if TYPE_CHECKING:
     from pipelines.cli import Subparsers
@@ -19,7 +19,7 @@ def register(subparsers: Subparsers) -> None:
     publish.add_argument("--description", default=None)
     publish.add_argument("--endpoint", default=None, help="also put it behind this endpoint, as its default")
     add_workspace_options(publish)
-    publish.set_defaults(handler=service_errors(_publish))
+    publish.set_defaults(handler=_publish)
 
     pipeline = subparsers.add_parser("pipeline", help="published pipelines: show, list, disable, enable")
     verbs = pipeline.add_subparsers(dest="verb", metavar="<verb>", required=True)
@@ -27,11 +27,11 @@ def register(subparsers: Subparsers) -> None:
         sub = verbs.add_parser(verb, help=text)
         sub.add_argument("id")
         add_workspace_options(sub)
-        sub.set_defaults(handler=service_errors(_pipeline))
+        sub.set_defaults(handler=_pipeline)
     listing = verbs.add_parser("list", help="list published pipelines")
     listing.add_argument("--all", action="store_true", help="include disabled and deprecated ones")
     add_workspace_options(listing)
-    listing.set_defaults(handler=service_errors(_pipeline))
+    listing.set_defaults(handler=_pipeline)
 
     endpoint = subparsers.add_parser("endpoint", help="pipeline endpoints: show, list, create, add, set-default, ...")
     verbs = endpoint.add_subparsers(dest="verb", metavar="<verb>", required=True)
@@ -57,7 +57,7 @@ def register(subparsers: Subparsers) -> None:
         sub.add_argument("name")
     for sub in (show, listing, create, add, default, *[verbs.choices[v] for v in ("disable", "enable", "archive", "versions")]):
         add_workspace_options(sub)
-        sub.set_defaults(handler=service_errors(_endpoint))
+        sub.set_defaults(handler=_endpoint)
 
 
 def _publish(args: argparse.Namespace) -> int:

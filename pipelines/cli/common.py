@@ -7,8 +7,6 @@ import json
 import sys
 from typing import Any
 
-from pipelines.client.workspace import ServiceError
-
 __all__ = ["add_workspace_options", "print_json", "workspace_of"]
 
 
@@ -32,14 +30,3 @@ def workspace_of(args: argparse.Namespace) -> Any:
 def print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2)
     sys.stdout.write("\n")
-
-
-def service_errors(handler: Any) -> Any:
-    """A ServiceError is already a PipelinesError: main() prints it. Keep its status visible."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(handler(args) or 0)
-        except ServiceError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-    return run

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pipelines.cli.common import add_workspace_options, print_json, service_errors, workspace_of
+from pipelines.cli.common import add_workspace_options, print_json, workspace_of
 
 if TYPE_CHECKING:
     from pipelines.cli import Subparsers
@@ -42,7 +42,7 @@ def register(subparsers: Subparsers) -> None:
     wait.add_argument("--timeout", type=float, default=None)
     for sub in (submit, show, steps, logs, cancel, wait):
         add_workspace_options(sub)
-        sub.set_defaults(handler=service_errors(_run))
+        sub.set_defaults(handler=_run)
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:

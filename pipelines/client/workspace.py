@@ -31,13 +31,11 @@ class ServiceError(PipelinesError):
     """The service answered with an error; `status` and `code` are its own."""
 
     def __init__(self, status: int, code: str, message: str, target: str | None = None, body: Any = None) -> None:
-        super().__init__(message, target=target)
+        # The status and code lead the message, so the command line's one error line shows them.
+        super().__init__(f"{status} {code}: {message}", target=target)
         self.status = status
         self.code = code
         self.body = body
-
-    def __str__(self) -> str:
-        return f"{self.status} {self.code}: {self.message}"
 
 
 def _local(url: str) -> bool:

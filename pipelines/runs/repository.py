@@ -75,7 +75,8 @@ class RunRepository:
         )
         operations: list[Any] = [("create", run.to_entity())]
         operations += [("create", step.to_entity(run.partition)) for step in state.steps.values()]
-        self.runs.transact(operations)
+        results = self.runs.transact(operations)
+        run.etag = results[0]["etag"]  # the run as written: no read-back needed
         self.send(transition)
 
     # -- change ---------------------------------------------------------------------------------

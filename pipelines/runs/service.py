@@ -117,7 +117,7 @@ class RunService:
             if idempotency_key:
                 self._release_idempotency(workspace, principal, idempotency_key, run.id)
             raise
-        return self.repository.get_run(workspace, run.id)
+        return run
 
     # -- idempotency -------------------------------------------------------------------------------------
     def _idempotency_row(self, principal: Principal | None, idem_key: str) -> str:

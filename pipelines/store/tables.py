@@ -114,14 +114,18 @@ class Table:
         except ResourceNotFoundError:
             pass
 
-    def transact(self, operations: Sequence[tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]]) -> None:
+    def transact(
+        self, operations: Sequence[tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]]
+    ) -> list[dict[str, Any]]:
         """One entity-group transaction (same partition, at most 100 operations).
+
+        Returns each operation's metadata (its new ETag among them), in order.
 
         A conflict on any operation (an insert that finds its key, an ETag that
         changed) fails the whole batch and becomes the package's own error.
         """
         try:
-            self.client.submit_transaction(list(operations))  # type: ignore[arg-type]
+            return self.client.submit_transaction(list(operations))  # type: ignore[arg-type,no-any-return]
         except TableTransactionError as exc:
             if exc.status_code == 409:
                 raise AlreadyExistsError("an entity of the batch already exists") from None

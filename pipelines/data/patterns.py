@@ -1,0 +1,105 @@
+"""Paths and globs on a datastore, and the blobs they name.
+
+A dataset path is a file (`batch/train.csv`), a folder (`batch/2026`: every
+blob under it) or a glob (`batch/*/part-*.csv`, `logs/**/x.csv`). Globs match
+segment by segment, as a shell does: `*` and `?` never cross a `/`; only a
+`**` segment spans folders. Every path passes the package's one safe-path
+checker first (`pipelines.authoring.paths`), so a glob cannot escape either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from pipelines.authoring.paths import UnsafePathError, safe_relative_path
+
+GLOB_CHARACTERS = frozenset("*?[")
+# A segment's brackets: each '[' closes with a ']' around one character or more.
+_BRACKETS = re.compile(r"(?:[^\[\]]|\[[^\[\]]+\])*")
+
+
+class PatternError(ValueError):
+    """A path or glob that is unsafe or malformed."""
+
+
+def check_pattern(value: object) -> str:
+    """`value` in canonical form, or `PatternError` saying why not."""
+    if not isinstance(value, str):
+        raise PatternError(f"a path must be a string, not {type(value).__name__}")
+    try:
+        path = safe_relative_path(value)
+    except UnsafePathError as exc:
+        raise PatternError(str(exc)) from None
+    for segment in path.split("/"):
+        if "**" in segment and segment != "**":
+            raise PatternError(f"path {value!r}: '**' must be a whole segment (a/**/b.csv)")
+        if not _BRACKETS.fullmatch(segment):
+            raise PatternError(f"path {value!r}: a '[' in a glob must close with ']' around at least one character")
+    return path
+
+
+def is_glob(path: str) -> bool:
+    return any(character in GLOB_CHARACTERS for character in path)
+
+
+def literal_prefix(pattern: str) -> str:
+    """The folder a glob cannot leave: the segments before the first one with a wildcard."""
+    literal: list[str] = []
+    for segment in pattern.split("/"):
+        if is_glob(segment):
+            break
+        literal.append(segment)
+    return "".join(part + "/" for part in literal)
+
+
+def _segment_regex(segment: str) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(segment):
+        character = segment[index]
+        if character == "*":
+            out.append("[^/]*")
+        elif character == "?":
+            out.append("[^/]")
+        elif character == "[":
+            end = segment.find("]", index + 1)
+            body = segment[index + 1 : end]
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            escaped = body.replace("\\", "\\\\").replace("^", "\\^")
+            out.append(f"[{'^' if negate else ''}{escaped}]")
+            index = end
+        else:
+            out.append(re.escape(character))
+        index += 1
+    return "".join(out)
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    segments = pattern.split("/")
+    out = ""
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "**":
+            out += ".*" if last else "(?:[^/]+/)*"
+        else:
+            out += _segment_regex(segment) + ("" if last else "/")
+    return re.compile(out)
+
+
+def expand(pattern: str, exists: Callable[[str], bool], names_under: Callable[[str], Iterable[str]]) -> list[str]:
+    """The datastore paths `pattern` names, in name order.
+
+    `exists(path)` tells whether a blob is there; `names_under(prefix)` lists the
+    paths that start with `prefix`. A plain path is a file when such a blob
+    exists, else a folder.
+    """
+    if not is_glob(pattern):
+        if exists(pattern):
+            return [pattern]
+        return sorted(name for name in names_under(pattern + "/") if not name.endswith("/"))
+    regex = compile_pattern(pattern)
+    return sorted(
+        name for name in names_under(literal_prefix(pattern)) if not name.endswith("/") and regex.fullmatch(name)
+    )
