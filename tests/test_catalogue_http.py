@@ -6,7 +6,6 @@ import concurrent.futures
 import io
 import zipfile
 import hashlib
-from pathlib import Path
 
 import pytest
 

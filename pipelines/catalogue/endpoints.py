@@ -36,6 +36,7 @@ from pipelines.errors import (
     NotFoundError,
 )
 from pipelines.store import StorageAccount, Table, etag_of, key
+from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 
 MAX_UNGUARDED_TRIES = 5
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$")
@@ -69,12 +70,12 @@ class Endpoint:
             "Name": self.name,
             "Description": self.description,
             "DefaultVersion": self.default_version,
-            "Versions": json.dumps([[v.version, v.pipeline_id] for v in self.versions]),
+            "Versions": json_text([[v.version, v.pipeline_id] for v in self.versions]),
             "Status": int(self.status),
-            "Properties": json.dumps(self.properties),
-            "Tags": json.dumps(self.tags),
-            "Created": self.created.isoformat() if self.created else None,
-            "Modified": self.modified.isoformat() if self.modified else None,
+            "Properties": json_text(self.properties),
+            "Tags": json_text(self.tags),
+            "Created": time_text(self.created),
+            "Modified": time_text(self.modified),
         }
 
     @classmethod
@@ -87,10 +88,10 @@ class Endpoint:
             default_version=entity["DefaultVersion"],
             versions=[Version(v, p) for v, p in json.loads(entity["Versions"])],
             status=EntityStatus(entity.get("Status", 0)),
-            properties=json.loads(entity.get("Properties") or "{}"),
-            tags=json.loads(entity.get("Tags") or "{}"),
-            created=datetime.fromisoformat(entity["Created"]) if entity.get("Created") else None,
-            modified=datetime.fromisoformat(entity["Modified"]) if entity.get("Modified") else None,
+            properties=parse_json(entity.get("Properties"), {}),
+            tags=parse_json(entity.get("Tags"), {}),
+            created=parse_time(entity.get("Created")),
+            modified=parse_time(entity.get("Modified")),
             etag=etag_of(entity),
         )
 

@@ -27,6 +27,7 @@ from pipelines.authoring.definition import PipelineDefinition, parse_definition,
 from pipelines.authoring.snapshot import validate_snapshot
 from pipelines.errors import BadRequestError, EntityDisabledError, ErrorDetail, NotFoundError
 from pipelines.store import StorageAccount, Table, etag_of, key
+from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 
 _MAX_TEXT = 4096
 
@@ -60,9 +61,9 @@ class PublishedPipeline:
             "Snapshot": self.snapshot,
             "TotalSteps": self.total_steps,
             "ContinueOnStepFailure": self.continue_on_step_failure,
-            "Properties": json.dumps(self.properties),
-            "Created": self.created.isoformat() if self.created else None,
-            "Modified": self.modified.isoformat() if self.modified else None,
+            "Properties": json_text(self.properties),
+            "Created": time_text(self.created),
+            "Modified": time_text(self.modified),
         }
 
     @classmethod
@@ -78,9 +79,9 @@ class PublishedPipeline:
             snapshot=entity.get("Snapshot", ""),
             total_steps=int(entity.get("TotalSteps", 0)),
             continue_on_step_failure=bool(entity.get("ContinueOnStepFailure", False)),
-            properties=json.loads(entity.get("Properties") or "{}"),
-            created=_parse_time(entity.get("Created")),
-            modified=_parse_time(entity.get("Modified")),
+            properties=parse_json(entity.get("Properties"), {}),
+            created=parse_time(entity.get("Created")),
+            modified=parse_time(entity.get("Modified")),
             etag=etag_of(entity),
         )
 
@@ -89,10 +90,6 @@ class PublishedPipeline:
             raise EntityDisabledError(
                 f"published pipeline {self.id!r} is disabled", target=self.id
             )
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 def graph_id_of(definition: PipelineDefinition) -> str:
@@ -246,7 +243,7 @@ class PublishedPipelines:
         record.modified = now()
         record.etag = self.table.merge(
             {"PartitionKey": workspace, "RowKey": pipeline_id, "Status": int(status),
-             "Modified": record.modified.isoformat()},
+             "Modified": time_text(record.modified)},
         )
         return record
 

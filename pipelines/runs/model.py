@@ -8,13 +8,13 @@ entity-group transaction with an ETag on every row it changes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
 from pipelines.store import etag_of, key
+from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 
 RUN_ROW = "run"
 
@@ -54,18 +54,6 @@ def step_row(node_id: str) -> str:
     return key("step", node_id)
 
 
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-
 @dataclass
 class Step:
     node_id: str
@@ -95,21 +83,21 @@ class Step:
             "NodeId": self.node_id,
             "Name": self.name,
             "Status": int(self.status),
-            "Parents": _json(self.parents),
+            "Parents": json_text(self.parents),
             "Attempt": self.attempt,
             "MaxRetries": self.max_retries,
             "LostLeases": self.lost_leases,
             "Claim": self.claim,
             "Worker": self.worker,
-            "LeaseUntil": _time(self.lease_until),
+            "LeaseUntil": time_text(self.lease_until),
             "Detail": self.detail,
             "ExitCode": self.exit_code,
-            "Created": _time(self.created),
-            "Scheduled": _time(self.scheduled),
-            "Started": _time(self.started),
-            "Ended": _time(self.ended),
-            "Metrics": _json(self.metrics),
-            "Outputs": _json(self.outputs),
+            "Created": time_text(self.created),
+            "Scheduled": time_text(self.scheduled),
+            "Started": time_text(self.started),
+            "Ended": time_text(self.ended),
+            "Metrics": json_text(self.metrics),
+            "Outputs": json_text(self.outputs),
         }
 
     @classmethod
@@ -118,21 +106,21 @@ class Step:
             node_id=entity["NodeId"],
             name=entity.get("Name", entity["NodeId"]),
             status=TaskStatus(entity.get("Status", 0)),
-            parents=json.loads(entity.get("Parents") or "[]"),
+            parents=parse_json(entity.get("Parents"), []),
             attempt=int(entity.get("Attempt", 1)),
             max_retries=int(entity.get("MaxRetries", 0)),
             lost_leases=int(entity.get("LostLeases", 0)),
             claim=entity.get("Claim"),
             worker=entity.get("Worker"),
-            lease_until=_parse_time(entity.get("LeaseUntil")),
+            lease_until=parse_time(entity.get("LeaseUntil")),
             detail=entity.get("Detail"),
             exit_code=entity.get("ExitCode"),
-            created=_parse_time(entity.get("Created")),
-            scheduled=_parse_time(entity.get("Scheduled")),
-            started=_parse_time(entity.get("Started")),
-            ended=_parse_time(entity.get("Ended")),
-            metrics=json.loads(entity.get("Metrics") or "{}"),
-            outputs=json.loads(entity.get("Outputs") or "[]"),
+            created=parse_time(entity.get("Created")),
+            scheduled=parse_time(entity.get("Scheduled")),
+            started=parse_time(entity.get("Started")),
+            ended=parse_time(entity.get("Ended")),
+            metrics=parse_json(entity.get("Metrics"), {}),
+            outputs=parse_json(entity.get("Outputs"), []),
             etag=etag_of(entity),
         )
 
@@ -186,11 +174,11 @@ class Run:
             "Description": self.description,
             "RunSource": self.run_source,
             "RunType": self.run_type,
-            "Parameters": _json(self.parameters),
-            "DataAssignments": _json(self.data_assignments),
-            "DataPathAssignments": _json(self.datapath_assignments),
-            "Tags": _json(self.tags),
-            "Properties": _json(self.properties),
+            "Parameters": json_text(self.parameters),
+            "DataAssignments": json_text(self.data_assignments),
+            "DataPathAssignments": json_text(self.datapath_assignments),
+            "Tags": json_text(self.tags),
+            "Properties": json_text(self.properties),
             "ScheduleId": self.schedule_id,
             "ParentRunId": self.parent_run_id,
             "EndpointId": self.endpoint_id,
@@ -199,10 +187,10 @@ class Run:
             "ContinueOnStepFailure": self.continue_on_step_failure,
             "CancelRequested": self.cancel_requested,
             "TotalSteps": self.total_steps,
-            "Created": _time(self.created),
-            "Started": _time(self.started),
-            "Ended": _time(self.ended),
-            "Modified": _time(self.modified),
+            "Created": time_text(self.created),
+            "Started": time_text(self.started),
+            "Ended": time_text(self.ended),
+            "Modified": time_text(self.modified),
         }
 
     @classmethod
@@ -218,11 +206,11 @@ class Run:
             description=entity.get("Description"),
             run_source=entity.get("RunSource"),
             run_type=entity.get("RunType"),
-            parameters=json.loads(entity.get("Parameters") or "{}"),
-            data_assignments=json.loads(entity.get("DataAssignments") or "{}"),
-            datapath_assignments=json.loads(entity.get("DataPathAssignments") or "{}"),
-            tags=json.loads(entity.get("Tags") or "{}"),
-            properties=json.loads(entity.get("Properties") or "{}"),
+            parameters=parse_json(entity.get("Parameters"), {}),
+            data_assignments=parse_json(entity.get("DataAssignments"), {}),
+            datapath_assignments=parse_json(entity.get("DataPathAssignments"), {}),
+            tags=parse_json(entity.get("Tags"), {}),
+            properties=parse_json(entity.get("Properties"), {}),
             schedule_id=entity.get("ScheduleId"),
             parent_run_id=entity.get("ParentRunId"),
             endpoint_id=entity.get("EndpointId"),
@@ -231,10 +219,10 @@ class Run:
             continue_on_step_failure=bool(entity.get("ContinueOnStepFailure", False)),
             cancel_requested=bool(entity.get("CancelRequested", False)),
             total_steps=int(entity.get("TotalSteps", 0)),
-            created=_parse_time(entity.get("Created")),
-            started=_parse_time(entity.get("Started")),
-            ended=_parse_time(entity.get("Ended")),
-            modified=_parse_time(entity.get("Modified")),
+            created=parse_time(entity.get("Created")),
+            started=parse_time(entity.get("Started")),
+            ended=parse_time(entity.get("Ended")),
+            modified=parse_time(entity.get("Modified")),
             etag=etag_of(entity),
         )
 
