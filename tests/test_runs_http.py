@@ -295,3 +295,40 @@ def test_a_step_whose_message_is_poisoned_fails_with_the_reason(service, workspa
     while _alive(int(pid_file.read_text())):
         assert time.monotonic() < deadline, "the poisoned step's script kept running"
         time.sleep(0.1)
+
+
+def test_a_script_reads_its_context_and_logs_metrics_onto_its_step(service, workspace, tmp_path) -> None:
+    from pipelines.authoring import Pipeline, PipelineData, PipelineParameter, PythonScriptStep
+
+    make.write(tmp_path / "code", "train.py", """
+        from pipelines.runtime import Run
+        run = Run.get_context()
+        assert not run.offline
+        print("rate", run.parameters["rate"], type(run.parameters["rate"]).__name__)
+        pathlib.Path(run.outputs["model"], "model.txt").write_text("weights")
+        run.log("accuracy", 0.93)
+        run.log_list("loss", [0.5, 0.25])
+    """)
+    model = PipelineData("model")
+    pipeline = Pipeline(steps=[PythonScriptStep(
+        "train.py", name="train", source_directory=tmp_path / "code", outputs=[model],
+        arguments=["--rate", PipelineParameter("rate", default_value=0.1), "--model", model],
+    )])
+    published = publish(workspace, pipeline, "metrics")
+    run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}",
+                          json={"ParameterAssignments": {"rate": "0.5"}}).json()["Id"]
+    assert service.wait_run(run_id)["Status"]["StatusCode"] == 3
+    [(node, step)] = service.steps(run_id).items()
+    assert step["Metrics"] == {"accuracy": 0.93, "loss": [0.5, 0.25]}
+    assert "rate 0.5 float" in service.log(run_id, node)
+
+
+def test_runs_of_a_pipeline_are_listed_newest_first_in_pages(service, workspace) -> None:
+    published = publish(workspace, load_pipeline(EXAMPLE), "paged")
+    ids = [service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"] for _ in range(3)]
+    first = service.get(f"/PipelineRuns/Pipeline/{published.id}", params={"top": "2"})
+    token_ = first.headers["x-ms-continuation"]
+    second = service.get(f"/PipelineRuns/Pipeline/{published.id}", params={"top": "2", "continuationToken": token_})
+    assert [r["Id"] for r in first.json() + second.json()] == ids[::-1]
+    assert "x-ms-continuation" not in second.headers
+    assert_error(service.get("/PipelineRuns/Pipeline/unknown"), 404, "NotFound")
