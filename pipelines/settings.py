@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     storage_queue_uri: str | None = Field(default=None, alias="AzureWebJobsStorage__queueServiceUri")
     storage_table_uri: str | None = Field(default=None, alias="AzureWebJobsStorage__tableServiceUri")
     storage_client_id: str | None = Field(default=None, alias="AzureWebJobsStorage__clientId")
+    storage_credential: str | None = Field(default=None, alias="AzureWebJobsStorage__credential")
 
     # Prefix of every table, container and queue name: lets tests and several
     # apps share one account without seeing each other's data.
@@ -51,7 +52,11 @@ class Settings(BaseSettings):
         default=100 * 1_048_576, alias="PIPELINES_MAX_SNAPSHOT_BYTES", gt=0
     )
     page_size_default: int = Field(default=100, alias="PIPELINES_PAGE_SIZE", gt=0, le=1000)
-    step_timeout_seconds: int = Field(default=3600, alias="PIPELINES_STEP_TIMEOUT_SECONDS", gt=0)
+    # A step runs inside one invocation of the queue function: keep it under
+    # host.json's functionTimeout (30 min), so the worker, not the host, stops
+    # a long step and still records why. A step's own timeout is capped by the maximum.
+    step_timeout_seconds: int = Field(default=1500, alias="PIPELINES_STEP_TIMEOUT_SECONDS", gt=0)
+    max_step_timeout_seconds: int = Field(default=1740, alias="PIPELINES_MAX_STEP_TIMEOUT_SECONDS", gt=0)
     step_lease_seconds: int = Field(default=60, alias="PIPELINES_STEP_LEASE_SECONDS", gt=0)
     idempotency_window_seconds: int = Field(
         default=24 * 3600, alias="PIPELINES_IDEMPOTENCY_WINDOW_SECONDS", gt=0

@@ -132,7 +132,8 @@ class QueuePoller:
         return f"{self.entry.name}: queue '{self.queue_name}' (connection {self.connection})"
 
     def start(self) -> None:
-        ensure_queue(self.queue)
+        # The queue is created by the poller, not here: like the real host, the
+        # app starts (and answers health with 503) while storage does not answer.
         self._thread.start()
 
     def join(self, timeout: float) -> bool:
@@ -159,6 +160,7 @@ class QueuePoller:
                 self._wait(max_delay)
 
     def _poll_until_stopped(self, max_delay: float) -> None:
+        ensure_queue(self.queue)
         delay = _MIN_POLLING_INTERVAL
         while not self._stopping.is_set():
             self._renew_due_leases()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient
@@ -18,7 +19,7 @@ from azure.storage.queue import QueueClient, QueueServiceClient
 from pipelines.settings import Settings
 
 # Names of the tables and containers the package uses (before the prefix).
-TABLES = ("Pipelines", "Endpoints", "Runs", "RunIndex", "Idempotency", "Datasets")
+TABLES = ("Pipelines", "Endpoints", "Runs", "RunIndex", "Idempotency", "Datasets", "Datastores")
 CONTAINERS = ("snapshots", "graphs", "runs", "workspaceblobstore")
 
 
@@ -33,11 +34,15 @@ class StorageAccount:
             self.blobs = BlobServiceClient.from_connection_string(conn)
             self.queues = QueueServiceClient.from_connection_string(conn)
         else:
-            from azure.identity import DefaultAzureCredential
+            from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-            credential = DefaultAzureCredential(
-                managed_identity_client_id=settings.storage_client_id
-            )
+            # As the Functions host reads `AzureWebJobsStorage__credential`: a
+            # user-assigned identity by client id, else whatever is available.
+            credential: Any
+            if (settings.storage_credential or "").lower() == "managedidentity":
+                credential = ManagedIdentityCredential(client_id=settings.storage_client_id)
+            else:
+                credential = DefaultAzureCredential(managed_identity_client_id=settings.storage_client_id)
             name = settings.storage_account_name
             blob = settings.storage_blob_uri or f"https://{name}.blob.core.windows.net"
             queue = settings.storage_queue_uri or f"https://{name}.queue.core.windows.net"
@@ -86,10 +91,12 @@ class StorageAccount:
     def ping(self, timeout: float = 3.0) -> dict[str, str]:
         """One cheap call per service, without retries: which answer and which don't."""
         options = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
+        # Listing one item is what the data roles the app holds allow; service
+        # properties would need management-plane read and answer 403 in Azure.
         checks = {
-            "table": lambda: self.tables.get_service_properties(**options),
-            "blob": lambda: self.blobs.get_service_properties(**options),
-            "queue": lambda: self.queues.get_service_properties(**options),
+            "table": lambda: next(iter(self.tables.list_tables(results_per_page=1, **options).by_page()), None),
+            "blob": lambda: next(iter(self.blobs.list_containers(results_per_page=1, **options).by_page()), None),
+            "queue": lambda: next(iter(self.queues.list_queues(results_per_page=1, **options).by_page()), None),
         }
         result: dict[str, str] = {}
         for name, check in checks.items():
@@ -133,6 +140,21 @@ def get_account() -> StorageAccount:
     return _account
 
 
+_probe: StorageAccount | None = None
+
+
+def get_probe_account() -> StorageAccount:
+    """An account whose resources are not ensured: for health checks, which must
+    answer fast (no retries, no creation) whether storage answers or not."""
+    global _probe
+    if _probe is None:
+        from pipelines.settings import get_settings
+
+        _probe = StorageAccount(get_settings())
+    return _probe
+
+
 def reset_account() -> None:
-    global _account
+    global _account, _probe
     _account = None
+    _probe = None

@@ -1,0 +1,264 @@
+// The Function app of the published-pipelines service on Azure Functions Flex Consumption.
+//
+// `azd up` deploys it (azure.yaml); docs/deploy.md is the guide: the app registration to
+// create first, the azd environment values, health, logs and limits.
+//
+// What it creates, in one resource group:
+//   - a user-assigned managed identity: the app's only credential (storage, telemetry,
+//     the deployment package); no account key or connection string anywhere;
+//   - a storage account with shared keys off: the Functions host's storage, the
+//     deployment package container, the app's tables, containers and step queues;
+//   - Log Analytics + Application Insights with local (key) auth off;
+//   - a Flex Consumption plan (FC1) and the Function app (Python 3.11).
+// Every role assignment is in app/rbac.bicep.
+//
+// Left out on purpose: virtual network integration and private endpoints (storage is
+// reached on its public endpoint, with Entra ID auth only); see docs/deploy.md.
+targetScope = 'subscription'
+
+// -- environment (azd fills these) ---------------------------------------------------------
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; seeds the unique suffix of every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource. It must offer Flex Consumption: `az functionapp list-flexconsumption-locations`.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group to create or reuse; default rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Object id of the person (or principal) running azd; only used when grantDeveloperStorageRead is true.')
+param principalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+@description('Kind of principalId.')
+param principalType string = 'User'
+
+@description('Give principalId read-only data access to the storage account (blobs, queues, tables), e.g. for Storage Explorer. Off by default.')
+param grantDeveloperStorageRead bool = false
+
+// -- who may call the API (the app registration is created outside Bicep; docs/deploy.md) --
+
+@minLength(36)
+@maxLength(36)
+@description('Application (client) id of the API\'s app registration: the audience of v2 access tokens.')
+param apiClientId string
+
+@description('Application ID URI of the API\'s app registration (the audience of v1 tokens and the scope prefix clients use). Default: api://<apiClientId>.')
+param apiAppIdUri string = ''
+
+@description('Comma-separated tenant ids whose tokens are accepted. Default: the tenant of this subscription.')
+param allowedTenantIds string = ''
+
+@description('Accept https://management.azure.com tokens from the client ids below (old SDK v1 clients). Off by default; see CONTRACT.md section 5.')
+param migrationMode bool = false
+
+@description('Comma-separated client application ids allowed to use management tokens while migrationMode is on.')
+param migrationClientIds string = ''
+
+@description('Comma-separated roles granted to those tokens; empty keeps the app default (Pipelines.Submit,Pipelines.Read).')
+param migrationRoles string = ''
+
+// -- the app -----------------------------------------------------------------------------
+
+@minValue(1)
+@maxValue(1000)
+@description('Most instances the app may scale out to (Flex Consumption allows up to 1000).')
+param maximumInstanceCount int = 100
+
+@allowed([
+  512
+  2048
+  4096
+])
+@description('Memory of each instance, in MB; CPU is allotted in proportion. Steps run as child processes, several at once per instance (host.json queues.batchSize + newBatchThreshold).')
+param instanceMemoryMB int = 2048
+
+@minLength(3)
+@maxLength(56)
+@description('Queue of step messages; <name>-poison is its poison queue (app setting PIPELINES_STEPS_QUEUE).')
+param stepsQueueName string = 'pipeline-steps'
+
+// host.json has "functionTimeout": "00:30:00": the host ends an invocation that runs
+// longer. 25 minutes lets the worker stop the step itself, record it as timed out and
+// upload its logs and outputs before the host would cut the invocation.
+@minValue(60)
+@maxValue(1680)
+@description('Default timeout of a step, in seconds (app setting PIPELINES_STEP_TIMEOUT_SECONDS). Keep it under host.json functionTimeout (30 min).')
+param stepTimeoutSeconds int = 1500
+
+@description('Public base URL of the API if it sits behind a gateway (app setting PIPELINES_PUBLIC_BASE_URL); empty: taken from each request.')
+param publicBaseUrl string = ''
+
+@description('More app settings (name: value), e.g. PIPELINES_MAX_SNAPSHOT_BYTES. The settings this template sets win over these.')
+param additionalAppSettings object = {}
+
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+])
+@description('Redundancy of the storage account: LRS (cheapest) or ZRS (survives the loss of a zone, where the region has zones).')
+param storageSkuName string = 'Standard_LRS'
+
+@minValue(30)
+@maxValue(730)
+@description('Days Log Analytics (and so Application Insights) keeps logs.')
+param logRetentionInDays int = 30
+
+// -- optional names (default: <abbreviation><unique suffix>) -------------------------------
+
+param functionAppName string = ''
+param appServicePlanName string = ''
+param identityName string = ''
+param storageAccountName string = ''
+param logAnalyticsName string = ''
+param applicationInsightsName string = ''
+
+// -- names -----------------------------------------------------------------------------------
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var appName = !empty(functionAppName) ? functionAppName : 'func-pipelines-${resourceToken}'
+// The Flex Consumption deployment package lives in this blob container.
+var deploymentContainerName = 'app-package-${uniqueString(appName, resourceToken)}'
+
+// -- authentication settings ---------------------------------------------------------------
+
+var appIdUri = !empty(apiAppIdUri) ? apiAppIdUri : 'api://${apiClientId}'
+var tenantIds = !empty(allowedTenantIds) ? allowedTenantIds : subscription().tenantId
+// v1 tokens carry the application ID URI as `aud`, v2 tokens the client id: accept both.
+var authSettings = {
+  PIPELINES_AUTH_TENANT_IDS: tenantIds
+  PIPELINES_AUTH_AUDIENCES: '${appIdUri},${apiClientId}'
+}
+// Written only when migration mode is on, so the app's defaults apply otherwise.
+var migrationModeSettings = {
+  PIPELINES_AUTH_MIGRATION_MODE: 'true'
+  PIPELINES_AUTH_MIGRATION_CLIENT_IDS: migrationClientIds
+}
+var migrationRolesSetting = {
+  PIPELINES_AUTH_MIGRATION_ROLES: migrationRoles
+}
+var migrationSettings = migrationMode ? union(migrationModeSettings, empty(migrationRoles) ? {} : migrationRolesSetting) : {}
+
+var coreSettings = {
+  PIPELINES_STEPS_QUEUE: stepsQueueName
+  PIPELINES_STEP_TIMEOUT_SECONDS: string(stepTimeoutSeconds)
+}
+var publicBaseUrlSetting = {
+  PIPELINES_PUBLIC_BASE_URL: publicBaseUrl
+}
+var pipelinesSettings = union(coreSettings, empty(publicBaseUrl) ? {} : publicBaseUrlSetting, authSettings, migrationSettings)
+
+// -- resources ---------------------------------------------------------------------------------
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'app/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: !empty(identityName) ? identityName : 'id-pipelines-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: !empty(logAnalyticsName) ? logAnalyticsName : 'log-${resourceToken}'
+    applicationInsightsName: !empty(applicationInsightsName) ? applicationInsightsName : 'appi-${resourceToken}'
+    location: location
+    tags: tags
+    retentionInDays: logRetentionInDays
+  }
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: !empty(storageAccountName) ? storageAccountName : 'st${resourceToken}'
+    location: location
+    tags: tags
+    skuName: storageSkuName
+    deploymentContainerName: deploymentContainerName
+    queueNames: [
+      stepsQueueName
+      '${stepsQueueName}-poison'
+    ]
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    appPrincipalId: identity.outputs.principalId
+    developerPrincipalId: grantDeveloperStorageRead ? principalId : ''
+    developerPrincipalType: principalType
+  }
+}
+
+module api 'app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: appName
+    planName: !empty(appServicePlanName) ? appServicePlanName : 'plan-${resourceToken}'
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    appSettings: union(additionalAppSettings, pipelinesSettings)
+  }
+  // The host reaches storage with the identity as soon as the site exists: let the
+  // role assignments come first (Entra may still take a few minutes to apply them).
+  dependsOn: [
+    rbac
+  ]
+}
+
+// -- outputs (azd writes them to .azure/<env>/.env; `azd env get-values` prints them) ------
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = subscription().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+// The app's identity: grant it data roles on storage accounts registered as datastores.
+output SERVICE_API_IDENTITY_NAME string = identity.outputs.name
+output SERVICE_API_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+// What the project's client and CLI read (pipelines/client/workspace.py).
+output PIPELINES_BASE_URL string = '${api.outputs.uri}/api'
+output PIPELINES_AUDIENCE string = appIdUri
