@@ -146,7 +146,11 @@ class DevHost:
 
     def _start_server(self, jwks: Callable[[], dict[str, Any]] | None) -> None:
         # Bound here, not by uvicorn, so port 0 yields a known port before serving.
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP given explicitly: only then does the server set TCP_NODELAY on
+        # accepted connections; without it every answer waits out delayed ACKs (~40 ms).
+        sock = socket.socket(
+            socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self._requested_port))
