@@ -332,3 +332,15 @@ def test_runs_of_a_pipeline_are_listed_newest_first_in_pages(service, workspace)
     assert [r["Id"] for r in first.json() + second.json()] == ids[::-1]
     assert "x-ms-continuation" not in second.headers
     assert_error(service.get("/PipelineRuns/Pipeline/unknown"), 404, "NotFound")
+
+
+def test_a_step_gets_no_storage_connection_or_identity_of_the_app(service, workspace, tmp_path, monkeypatch) -> None:
+    pipeline = make.single(tmp_path / "code", """
+        leaked = sorted(k for k in os.environ if k.startswith(("AzureWebJobs", "PIPELINES_AUTH_", "IDENTITY_")))
+        print("leaked", leaked)
+    """)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://169.254.0.1/msi")  # as in Azure
+    published = publish(workspace, pipeline, "env")
+    run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"]
+    assert service.wait_run(run_id)["Status"]["StatusCode"] == 3
+    assert "leaked []" in service.log(run_id, the_only_step(service, run_id))

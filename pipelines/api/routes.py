@@ -62,6 +62,17 @@ _TABLE: tuple[Route, ...] = (
     Route("cancel_run_execution", ("DELETE",), WS + "/PipelineRuns/{runId}/Execution", S),
     Route("get_step_statuses", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/AllNodes/Status", R),
     Route("get_step_log", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Shareable/{logType}", R),
+    # -- datastores and datasets (issue 6) --------------------------------------
+    Route("list_datastores", ("GET",), WS + "/Datastores", R),
+    Route("create_datastore", ("POST",), WS + "/Datastores", P),
+    Route("get_datastore", ("GET",), WS + "/Datastores/{datastoreName}", R),
+    Route("register_datastore", ("PUT",), WS + "/Datastores/{datastoreName}", P),
+    Route("remove_datastore", ("DELETE",), WS + "/Datastores/{datastoreName}", P),
+    Route("upload_datastore_file", ("PUT",), WS + "/Datastores/{datastoreName}/files/{*path}", P),
+    Route("list_datasets", ("GET",), WS + "/Datasets", R),
+    Route("register_dataset", ("POST",), WS + "/Datasets", P),
+    Route("get_dataset_by_name", ("GET",), WS + "/Datasets/Name", R),
+    Route("get_dataset", ("GET",), WS + "/Datasets/{datasetId}", R),
 )
 
 ROUTES: dict[str, Route] = {route.name: route for route in _TABLE}

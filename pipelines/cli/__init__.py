@@ -34,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "pipelines.cli.devtoken",
     "pipelines.cli.catalogue",
     "pipelines.cli.runs",
+    "pipelines.cli.data",
 )
 
 __all__ = ["COMMANDS", "build_parser", "main"]

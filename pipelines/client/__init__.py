@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pipelines.client.data import Dataset, Datastore, FileDataset, TabularDataset
 from pipelines.client.entities import PipelineEndpoint, PipelineRun, PublishedPipeline
 from pipelines.client.publish import load_pipeline, publish, publish_folder
 from pipelines.client.workspace import ServiceError, Workspace
 
 __all__ = [
+    "Dataset",
+    "Datastore",
+    "FileDataset",
     "PipelineEndpoint",
     "PipelineRun",
     "PublishedPipeline",
     "ServiceError",
+    "TabularDataset",
     "Workspace",
     "load_pipeline",
     "publish",

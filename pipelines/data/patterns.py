@@ -35,7 +35,9 @@ def check_pattern(value: object) -> str:
         if "**" in segment and segment != "**":
             raise PatternError(f"path {value!r}: '**' must be a whole segment (a/**/b.csv)")
         if not _BRACKETS.fullmatch(segment):
-            raise PatternError(f"path {value!r}: a '[' in a glob must close with ']' around at least one character")
+            raise PatternError(
+                f"path {value!r}: a '[' in a glob must close with ']' around at least one character"
+            )
     return path
 
 
@@ -88,7 +90,9 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(out)
 
 
-def expand(pattern: str, exists: Callable[[str], bool], names_under: Callable[[str], Iterable[str]]) -> list[str]:
+def expand(
+    pattern: str, exists: Callable[[str], bool], names_under: Callable[[str], Iterable[str]]
+) -> list[str]:
     """The datastore paths `pattern` names, in name order.
 
     `exists(path)` tells whether a blob is there; `names_under(prefix)` lists the
@@ -101,5 +105,7 @@ def expand(pattern: str, exists: Callable[[str], bool], names_under: Callable[[s
         return sorted(name for name in names_under(pattern + "/") if not name.endswith("/"))
     regex = compile_pattern(pattern)
     return sorted(
-        name for name in names_under(literal_prefix(pattern)) if not name.endswith("/") and regex.fullmatch(name)
+        name
+        for name in names_under(literal_prefix(pattern))
+        if not name.endswith("/") and regex.fullmatch(name)
     )

@@ -6,7 +6,8 @@
     run.parameters["pipeline_arg"]        # the run's value, typed
     run.inputs["training"]                # local path of an input
     run.outputs["output_data"]            # local folder to write an output into
-    run.input_datasets["tabular_dataset"] # by consumption name
+    run.input_datasets["tabular_dataset"] # by consumption name: .files(), .to_records(),
+                                          # .to_pandas_dataframe() (pandas only if called)
     run.log("accuracy", 0.93)             # a metric, stored on the step
 
 Outside a pipeline step (a script run by hand) `get_context()` answers an
@@ -20,7 +21,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Run"]
+from pipelines.runtime.datasets import FileDataset, MountContext, TabularDataset, dataset_of
+
+__all__ = ["FileDataset", "MountContext", "Run", "TabularDataset"]
 
 
 class Run:
@@ -33,7 +36,10 @@ class Run:
         self.outputs: dict[str, str] = dict(context.get("outputs", {}))
         self.tags: dict[str, str] = dict(context.get("tags", {}))
         self.step: dict[str, Any] = dict(context.get("step", {}))
-        self.input_datasets: dict[str, Any] = dict(context.get("input_datasets", {}))
+        # Keyed by the consumption name the step gave its input, never the parameter's name.
+        self.input_datasets: dict[str, FileDataset] = {
+            name: dataset_of(name, entry) for name, entry in dict(context.get("input_datasets", {})).items()
+        }
         self._metrics_path = context.get("metrics_path")
 
     @classmethod

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
+from pydantic import BaseModel
 
 from pipelines.authoring.definition import (
     InputArg,
@@ -37,6 +38,7 @@ from pipelines.authoring.definition import (
 )
 from pipelines.authoring.coercion import format_parameter
 from pipelines.catalogue import PublishedPipelines
+from pipelines.data.staging import DataError, DataStager
 from pipelines.runs.engine import Outcome
 from pipelines.runs.logs import LogWriter, StepLogs, output_prefix
 from pipelines.runs.model import Run, TaskStatus
@@ -47,6 +49,10 @@ from pipelines.worker.snapshots import SnapshotCache
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 MAX_METRICS_CHARS = 30_000
 DETAIL_TAIL_CHARS = 1000
+WITHHELD_FROM_STEPS = (
+    "AzureWebJobs", "PIPELINES_AUTH_", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
+    "WEBSITE_AUTH_", "CONTAINER_ENCRYPTION_KEY", "APPSETTING_AzureWebJobs",
+)
 
 
 class StagingError(Exception):
@@ -97,7 +103,8 @@ class Executor:
                 f"step {step.name!r} attempt {job.attempt}: running {step.script_name}"
                 f" with {len(argv) - 4} arguments\n".encode()
             )
-            timeout = step.timeout_seconds or self.account.settings.step_timeout_seconds
+            settings = self.account.settings
+            timeout = min(step.timeout_seconds or settings.step_timeout_seconds, settings.max_step_timeout_seconds)
             result = run_process(
                 argv,
                 cwd=str(code),
@@ -151,8 +158,10 @@ class Executor:
             "parameters": job.run.parameters,
             "inputs": {name: str(path) for name, path in inputs.items()},
             "outputs": {name: str(path) for name, path in outputs.items()},
+            # By consumption name (the script never sees the parameter's name): what
+            # staging wrote beside each input, so the runtime can list and read it.
             "input_datasets": {
-                spec.name: {"kind": spec.kind, "path": str(inputs[spec.name])}
+                spec.name: self._staged_manifest(folder / "inputs", inputs[spec.name], spec)
                 for spec in job.step.inputs
                 if spec.kind in ("dataset", "datapath")
             },
@@ -167,8 +176,10 @@ class Executor:
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["PIPELINES_STEP_CONTEXT"] = str(folder / "context.json")
         env["PYTHONUNBUFFERED"] = "1"
-        for secret in [k for k in env if k.startswith("AzureWebJobsStorage") or k.startswith("PIPELINES_AUTH_")]:
-            env.pop(secret)  # a step script gets no storage keys or auth settings
+        # A step script gets no storage connection, auth settings or managed
+        # identity endpoint of the app: the worker stages its data for it.
+        for name in [k for k in env if k.startswith(WITHHELD_FROM_STEPS)]:
+            env.pop(name)
         return env
 
     # -- inputs and outputs ------------------------------------------------------------------------
@@ -186,30 +197,34 @@ class Executor:
         return staged
 
     def _data_value(self, job: StepJob, spec: InputSpec) -> dict[str, Any]:
+        """What the run recorded for the input's parameter, else the published default or fixed value."""
         if spec.parameter is not None:
             assigned = job.run.datapath_assignments.get(spec.parameter) or job.run.data_assignments.get(spec.parameter)
             if assigned:
                 return dict(assigned)
             default = next(p.default for p in job.definition.parameters if p.name == spec.parameter)
-            return default.model_dump() if hasattr(default, "model_dump") else dict(default)
+            # A data parameter's default is a dataset or a datapath model (the definition checks it).
+            return default.model_dump() if isinstance(default, BaseModel) else {}
         fixed = spec.fixed
         return fixed.model_dump() if fixed is not None else {}
 
     def _stage_data(self, job: StepJob, spec: InputSpec, target: Path) -> Path:
-        value = self._data_value(job, spec)
-        if "datastore" not in value or "path" not in value:
-            raise StagingError(f"input {spec.name!r}: registered datasets are not supported yet")
-        container = self.account.container(value["datastore"])
-        path = value["path"].strip("/")
-        single = container.get_blob_client(path)
-        if single.exists():
-            destination = target / Path(path).name
-            with open(destination, "wb") as sink:
-                single.download_blob().readinto(sink)
-            return destination
-        if not self._download_prefix(container, path + "/", target):
-            raise StagingError(f"input {spec.name!r}: nothing found at {value['datastore']}/{path}")
-        return target
+        stager = DataStager(self.account, job.run.workspace)
+        try:
+            # A default "latest" is the newest version registered when the run was created.
+            resolution = stager.resolve(self._data_value(job, spec), as_of=job.run.created)
+            staged = stager.stage(resolution, target)
+        except DataError as exc:
+            raise StagingError(f"input {spec.name!r}: {exc}") from None
+        (target.parent / f"{spec.name}.manifest.json").write_text(json.dumps(staged.manifest()))
+        return staged.path
+
+    @staticmethod
+    def _staged_manifest(root: Path, path: Path, spec: InputSpec) -> dict[str, Any]:
+        manifest = root / f"{spec.name}.manifest.json"  # beside the input's folder, written by _stage_data
+        if manifest.is_file():
+            return dict(json.loads(manifest.read_text()))
+        return {"kind": spec.kind, "path": str(path)}
 
     @staticmethod
     def _download_prefix(container: Any, prefix: str, target: Path) -> int:

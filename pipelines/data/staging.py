@@ -1,0 +1,169 @@
+"""Putting a step's data on the worker's disk before its script starts.
+
+The worker downloads every file of a dataset or datapath input into the
+step's `inputs/{name}` folder (there is no mount: a Function app has no FUSE,
+and a local copy behaves the same on a laptop, in tests and in Azure). The
+cost is the disk: an input must fit the worker's temporary storage.
+
+A run's record says what to stage: a registered dataset pinned at submit
+(id, version, paths, options), a datapath, or nothing when the step uses the
+pipeline's default, which is then resolved here, "the latest" meaning the
+newest version registered when the run was created.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.data.datasets import Datasets, parse_version
+from pipelines.data.datastores import Datastores
+from pipelines.data.locations import BlobLocation
+from pipelines.data.patterns import PatternError, check_pattern, expand, is_glob
+from pipelines.errors import BadRequestError
+from pipelines.store import StorageAccount
+
+
+class DataError(Exception):
+    """The data of an input cannot be found or read."""
+
+
+@dataclass
+class StagedData:
+    """What the runtime needs to hand an input to the script (`Run.input_datasets`)."""
+
+    kind: str  # "dataset" or "datapath"
+    type: str  # "tabular" or "file"
+    root: Path  # the folder holding the files
+    path: Path  # what the script's argument gets: the folder, or the file of a one-file datapath
+    files: list[str] = field(default_factory=list)  # relative to root, in reading order
+    dataset: dict[str, Any] | None = None  # id, name, version
+    options: dict[str, Any] = field(default_factory=dict)
+    sources: list[dict[str, str]] = field(default_factory=list)
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "type": self.type,
+            "root": str(self.root),
+            "path": str(self.path),
+            "files": self.files,
+            "dataset": self.dataset,
+            "options": self.options,
+            "sources": self.sources,
+        }
+
+
+class DataStager:
+    def __init__(self, account: StorageAccount, workspace: str) -> None:
+        self.workspace = workspace
+        self.datastores = Datastores(account)
+        self.datasets = Datasets(account)
+
+    # -- what to stage ----------------------------------------------------------------------------
+    def resolve(self, value: Mapping[str, Any], *, as_of: datetime | None) -> dict[str, Any]:
+        """A run's recorded value, or a definition's default / fixed value, as a resolution."""
+        if value.get("kind") == "dataset" and "paths" in value:
+            return dict(value)  # pinned at submit
+        if "datastore" in value and "path" in value:
+            return {"kind": "datapath", "datastore": value["datastore"], "path": value["path"]}
+        dataset_id, name = value.get("id"), value.get("name")
+        if dataset_id:
+            found = self.datasets.find(self.workspace, str(dataset_id))
+        elif name:
+            try:
+                version = parse_version(value.get("version"))
+            except BadRequestError as exc:
+                raise DataError(exc.message) from None
+            if version is None and as_of is not None:
+                found = self.datasets.latest_as_of(self.workspace, str(name), as_of)
+            else:
+                found = self.datasets.find_by_name(self.workspace, str(name), version)
+        else:
+            raise DataError(f"the value {dict(value)!r} names no dataset and no datapath")
+        if found is None:
+            wanted = dataset_id or f"{name}" + (
+                f" version {value.get('version')}" if value.get("version") else ""
+            )
+            raise DataError(f"dataset {wanted!r} is not registered in workspace {self.workspace!r}")
+        return found.resolution()
+
+    # -- staging ------------------------------------------------------------------------------------
+    def stage(self, resolution: Mapping[str, Any], target: Path) -> StagedData:
+        if resolution.get("kind") == "datapath":
+            sources = [{"datastore": str(resolution["datastore"]), "path": str(resolution["path"])}]
+        else:
+            sources = [
+                {"datastore": str(p["datastore"]), "path": str(p["path"])}
+                for p in resolution.get("paths", [])
+            ]
+        matches: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        locations: dict[str, BlobLocation] = {}
+        for source in sources:
+            store = self.datastores.find(self.workspace, source["datastore"])
+            if store is None:
+                raise DataError(
+                    f"datastore {source['datastore']!r} is not registered in workspace {self.workspace!r}"
+                )
+            location = locations.setdefault(store.name, self.datastores.location(store))
+            try:
+                pattern = check_pattern(source["path"])
+            except PatternError as exc:
+                raise DataError(str(exc)) from None
+            found = expand(pattern, location.exists, location.names_under)
+            if not found:
+                raise DataError(f"nothing found at {store.name}/{pattern}")
+            for path in found:
+                if (store.name, path) not in seen:  # two globs may name one file: read it once
+                    seen.add((store.name, path))
+                    matches.append((store.name, path))
+        local = _local_names(matches)
+        target.mkdir(parents=True, exist_ok=True)
+        root = target.resolve()
+        for (store_name, path), relative in zip(matches, local):
+            destination = (root / relative).resolve()
+            if not destination.is_relative_to(root):
+                raise DataError(f"{store_name}/{path} would be written outside the input folder")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with open(destination, "wb") as sink:
+                locations[store_name].download(path, sink)
+        kind = str(resolution.get("kind", "dataset"))
+        single_file = (
+            kind == "datapath"
+            and len(local) == 1
+            and not is_glob(sources[0]["path"])
+            and matches[0][1] == sources[0]["path"]
+        )
+        dataset = None
+        if kind == "dataset":
+            dataset = {k: resolution.get(k) for k in ("id", "name", "version")}
+        return StagedData(
+            kind=kind,
+            # A datapath has no registered type: the runtime offers the table reading too.
+            type=str(resolution.get("type", "tabular")),
+            root=root,
+            path=(root / local[0]) if single_file else root,
+            files=local,
+            dataset=dataset,
+            options=dict(resolution.get("options") or {}),
+            sources=sources,
+        )
+
+
+def _local_names(matches: list[tuple[str, str]]) -> list[str]:
+    """Each file's path under the input folder: relative to the folder all the files share.
+
+    Files of several datastores keep their datastore's name as the first folder,
+    so two blobs never land on one local name.
+    """
+    stores = {store for store, _ in matches}
+    if len(stores) > 1:
+        return [f"{store}/{path}" for store, path in matches]
+    folders = [posixpath.dirname(path) for _, path in matches]
+    base = "" if any(folder == "" for folder in folders) else posixpath.commonpath(folders)
+    return [path[len(base) + 1 :] if base else path for _, path in matches]
