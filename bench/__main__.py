@@ -1,0 +1,178 @@
+"""`python -m bench [--json]`: figures of the local host on Azurite (issues 4 and 5).
+
+1. Endpoint lookup with 10 and 10,000 published pipelines (over HTTP and bare).
+2. Submit latency, POST PipelineSubmit of a 1-step pipeline, at 1 and 16 clients.
+3. The storage floor of that submit (the same storage calls, bare SDK), and the ratio.
+4. Step hand-off and run throughput for a linear pipeline of trivial steps, with
+   the worker's own timings of where a step's time goes.
+
+Everything runs on this machine: one Azurite (in memory), the development host
+in a child process (phase A without its queue worker, phase B with it, each
+with its own name prefix), the load generator here. Progress goes to stderr;
+the figures to stdout. Exit 0 when every phase completed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import breakdown, handoff, lookup, submit
+from bench.fixtures import Api, linear, one_step
+from bench.report import Section, render_json, render_table
+from bench.stack import (
+    HostConfig,
+    HostProcess,
+    project_host_json,
+    storage_env,
+    use_in_this_process,
+    with_polling_interval,
+)
+from pipelines.client import PipelineEndpoint
+from pipelines.devhost import azurite as azurite_mod
+
+WORKSPACE = "bench"
+ENDPOINT = "bench-endpoint"
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+    parser.add_argument("--sizes", type=_ints, default=(10, 10_000), help="catalogue sizes for figure 1")
+    parser.add_argument("--lookup-samples", type=int, default=200, help="lookups per size and kind")
+    parser.add_argument("--submits", type=int, default=200, help="timed submits per concurrency setting")
+    parser.add_argument("--concurrency", type=_ints, default=(1, 16), help="client counts for figures 2-3")
+    parser.add_argument("--steps", type=int, default=5, help="length of the linear pipeline of figure 4")
+    parser.add_argument("--runs", type=int, default=6, help="runs one at a time for the hand-off figure")
+    parser.add_argument("--concurrent-runs", type=int, default=8, help="runs at once for the throughput figure")
+    parser.add_argument("--slow-runs", type=int, default=3, help="runs one at a time with 2-3 s steps")
+    parser.add_argument("--slow-step-seconds", type=float, default=2.0, help="shortest sleep of a slow step")
+    parser.add_argument(
+        "--tcp-nodelay",
+        action="store_true",
+        help="preview the development host with TCP_NODELAY on its connections (see bench/previews.py)",
+    )
+    parser.add_argument(
+        "--chain-steps",
+        action="store_true",
+        help="preview a worker that runs a finished step's successor itself (see bench/previews.py)",
+    )
+    parser.add_argument(
+        "--polling",
+        type=float,
+        action="append",
+        metavar="SECONDS",
+        help="run figure 4 with this extensions.queues.maxPollingInterval (repeatable; default: host.json's)",
+    )
+    parser.add_argument("--skip", default="", help="comma list of phases to skip: catalogue (1-3), worker (4)")
+    return parser.parse_args(argv)
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def catalogue_phase(args: argparse.Namespace, connection: str, tmp: Path) -> list[Section]:
+    """Figures 1-3, against a host serving HTTP only."""
+    env = storage_env(connection, tmp)
+    use_in_this_process(env)
+    config = HostConfig(
+        env, project_host_json(), worker=False, log_path=tmp / "host-http.log", tcp_nodelay=args.tcp_nodelay
+    )
+    with HostProcess(config) as host:
+        api = Api(host.base_url, WORKSPACE)
+        published = api.publish(one_step(tmp / "code-one-step"), "bench-one-step")
+        PipelineEndpoint.publish(api.workspace, ENDPOINT, None, published)
+        progress(f"figure 1: endpoint lookup at {', '.join(f'{s:,}' for s in args.sizes)} pipelines")
+        sections = [lookup.measure(api, published.id, ENDPOINT, args.sizes, args.lookup_samples)]
+        progress(f"figures 2-3: {args.submits} submits and floor calls at {args.concurrency} clients")
+        sections.append(submit.measure(api, published.id, args.concurrency, args.submits))
+    return sections
+
+
+def worker_phase(args: argparse.Namespace, connection: str, tmp: Path, polling: float | None) -> list[Section]:
+    """Figure 4 and the worker's probes, against the whole app."""
+    env = storage_env(connection, tmp)
+    use_in_this_process(env)
+    host_json = project_host_json()
+    label = f"host.json maxPollingInterval {host_json['extensions']['queues']['maxPollingInterval']}"
+    if polling is not None:
+        host_json = with_polling_interval(host_json, polling)
+        label = f"maxPollingInterval {host_json['extensions']['queues']['maxPollingInterval']}"
+    if args.chain_steps:
+        label += ", steps chained (preview)"
+    probe_path = tmp / f"probes-{env['PIPELINES_NAME_PREFIX']}.json"
+    config = HostConfig(
+        env, host_json, worker=True, log_path=tmp / "host-worker.log", probe_path=probe_path,
+        tcp_nodelay=args.tcp_nodelay, chain_steps=args.chain_steps,
+    )
+    with HostProcess(config) as host:
+        api = Api(host.base_url, WORKSPACE)
+        published = api.publish(linear(tmp / "code-chain", args.steps), "bench-chain")
+        progress(f"figure 4 ({label}): {args.runs} runs one at a time, then {args.concurrent_runs} at once")
+        outcome = handoff.execute(
+            api, published.id, args.steps, args.runs, args.concurrent_runs, args.slow_runs, args.slow_step_seconds
+        )
+    probes: dict[str, Any] = json.loads(probe_path.read_text(encoding="utf-8"))
+    return [
+        handoff.section(outcome, args.steps, label),
+        breakdown.section(probes, f"4b. Where a step's time goes: worker probes ({label}, all runs above)"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    skip = set(args.skip.split(",")) - {""}
+    started = time.monotonic()
+    sections: list[Section] = []
+    with tempfile.TemporaryDirectory(prefix="pipelines-bench-") as folder:
+        tmp = Path(folder)
+        progress("starting Azurite")
+        emulator = azurite_mod.start(log_path=str(tmp / "azurite.log"))
+        try:
+            if "catalogue" not in skip:
+                sections += catalogue_phase(args, emulator.connection_string, tmp)
+            if "worker" not in skip:
+                for polling in args.polling or [None]:
+                    sections += worker_phase(args, emulator.connection_string, tmp, polling)
+        finally:
+            emulator.stop()
+    elapsed = time.monotonic() - started
+    config = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "seconds": round(elapsed, 1),
+        **{k: v for k, v in vars(args).items() if k != "json"},
+    }
+    if args.json:
+        print(render_json(sections, config))
+    else:
+        header = [
+            (
+                f"python -m bench: {config['when']}, {config['cpus']} CPUs, Python {config['python']}, "
+                f"{config['platform']}, took {elapsed:.0f}s"
+            ),
+            "local development host (child process) + Azurite in memory; latencies in ms"
+            + ("; PREVIEW: host with TCP_NODELAY" if args.tcp_nodelay else "")
+            + ("; PREVIEW: steps chained" if args.chain_steps else ""),
+        ]
+        print(render_table(sections, header))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
