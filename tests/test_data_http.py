@@ -137,10 +137,10 @@ def test_the_example_scores_its_default_dataset_then_another_by_id(service, work
     assert "trained on 30 rows of dataset train v1" in step_log(service, swapped_run["Id"], "train")
     # the run records what it resolved: the exact registration and its paths
     recorded = service.get(f"/PipelineRuns/{swapped_run['Id']}").json()["DataSetDefinitionValueAssignments"]
-    assert recorded["scoring_data"]["id"] == train_id and recorded["scoring_data"]["version"] == 1
-    assert recorded["scoring_data"]["paths"] == [
-        {"datastore": "workspaceblobstore", "path": "batch_scoring/train.csv"}
-    ]
+    assert recorded["scoring_data"] == {"DataSetReference": {"Id": train_id, "Name": "train", "Version": "1"}}
+    # a run that assigned nothing records the default as resolved at submit
+    recorded = service.get(f"/PipelineRuns/{default_run['Id']}").json()["DataSetDefinitionValueAssignments"]
+    assert recorded["scoring_data"] == {"DataSetReference": {"Id": full_id, "Name": "full", "Version": "1"}}
     steps = {s["Name"]: s for s in service.steps(default_run["Id"]).values()}
     assert steps["score"]["Metrics"]["scored_rows"] == 240 and steps["score"]["Metrics"]["accuracy"] > 0.8
 
@@ -152,7 +152,7 @@ def test_a_new_version_does_not_change_what_an_earlier_run_recorded(service, wor
     url = f"/PipelineRuns/PipelineSubmit/{published.id}"
     latest = {"DataSetDefinitionValueAssignments": {"scoring_data": {"DataSetReference": {"Name": "full"}}}}
     first = service.post(url, json=latest).json()
-    assert first["DataSetDefinitionValueAssignments"]["scoring_data"]["version"] == 1
+    assert first["DataSetDefinitionValueAssignments"]["scoring_data"]["DataSetReference"]["Version"] == "1"
     # WHEN "full" gets a version 2 over other data
     upload_text(
         workspace,
@@ -169,10 +169,10 @@ def test_a_new_version_does_not_change_what_an_earlier_run_recorded(service, wor
     again = service.get(f"/PipelineRuns/{first['Id']}").json()["DataSetDefinitionValueAssignments"][
         "scoring_data"
     ]
-    assert again["version"] == 1 and again["paths"][0]["path"] == "batch_scoring/full.csv"
+    assert again["DataSetReference"]["Version"] == "1"
     assert "scored 240 rows of dataset full v1" in step_log(service, first["Id"], "score")
     later = service.post(url, json=latest).json()
-    assert later["DataSetDefinitionValueAssignments"]["scoring_data"]["version"] == 2
+    assert later["DataSetDefinitionValueAssignments"]["scoring_data"]["DataSetReference"]["Version"] == "2"
     assert service.wait_run(later["Id"])["Status"]["StatusCode"] == 3
     assert "scored 1 rows of dataset full v2" in step_log(service, later["Id"], "score")
     # a version named explicitly is that version
@@ -182,8 +182,8 @@ def test_a_new_version_does_not_change_what_an_earlier_run_recorded(service, wor
         }
     }
     assert (
-        service.post(url, json=pinned).json()["DataSetDefinitionValueAssignments"]["scoring_data"]["version"]
-        == 1
+        service.post(url, json=pinned).json()["DataSetDefinitionValueAssignments"]["scoring_data"]["DataSetReference"]["Version"]
+        == "1"
     )
 
 
@@ -202,7 +202,7 @@ def test_a_datapath_assignment_makes_the_step_read_that_file(service, workspace,
     assert response.status_code == 200, response.text
     run = response.json()
     assert run["DataPathAssignments"] == {
-        "input_datapath": {"datastore": "workspaceblobstore", "path": "incoming/2026-11-24/data.csv"}
+        "input_datapath": {"DataStoreName": "workspaceblobstore", "RelativePath": "incoming/2026-11-24/data.csv"}
     }
     assert service.wait_run(run["Id"])["Status"]["StatusCode"] == 3, service.steps(run["Id"])
     log = step_log(service, run["Id"], "echo")
@@ -233,7 +233,7 @@ def test_the_dataset_swap_vector_is_accepted_with_a_real_id(service, workspace, 
     assert response.status_code == 200, response.text
     run = response.json()
     assert run["RunHistoryExperimentName"] == "MyRestPipeline"
-    assert run["DataSetDefinitionValueAssignments"]["tabular_ds_param"]["id"] == other.id
+    assert run["DataSetDefinitionValueAssignments"]["tabular_ds_param"]["DataSetReference"]["Id"] == other.id
     assert service.wait_run(run["Id"])["Status"]["StatusCode"] == 3
     assert "tabular_dataset: 1 rows, first ['swapped'], dataset other v1" in step_log(
         service, run["Id"], "echo"

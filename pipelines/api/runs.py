@@ -30,6 +30,18 @@ def display(value: Any) -> str:
     return str(value)
 
 
+def dataset_assignment(value: dict[str, Any]) -> dict[str, Any]:
+    """What the run resolved, in the request's own shape (CONTRACT.md §2)."""
+    if value.get("kind") == "dataset":
+        reference = {"Id": value.get("id"), "Name": value.get("name"), "Version": str(value.get("version"))}
+        return {"DataSetReference": reference}
+    return {"LiteralValue": datapath_assignment(value)}
+
+
+def datapath_assignment(value: dict[str, Any]) -> dict[str, Any]:
+    return {"DataStoreName": value.get("datastore"), "RelativePath": value.get("path")}
+
+
 def run_entity(run: Run) -> PipelineRunEntity:
     return PipelineRunEntity(
         id=run.id,
@@ -45,7 +57,7 @@ def run_entity(run: Run) -> PipelineRunEntity:
         has_errors=run.status is RunStatus.FAILED,
         has_warnings=False,
         parameter_assignments={k: display(v) for k, v in run.parameters.items()},
-        data_set_definition_value_assignments=run.data_assignments,
+        data_set_definition_value_assignments={k: dataset_assignment(v) for k, v in run.data_assignments.items()},
         run_history_experiment_name=run.experiment_name,
         pipeline_id=run.pipeline_id,
         run_source=run.run_source,
@@ -60,7 +72,7 @@ def run_entity(run: Run) -> PipelineRunEntity:
         last_modified_date=wire_time(run.modified or run.created),
         pipeline_endpoint_id=run.endpoint_id,
         pipeline_version=run.pipeline_version,
-        data_path_assignments=run.datapath_assignments,
+        data_path_assignments={k: datapath_assignment(v) for k, v in run.datapath_assignments.items()},
         parent_run_id=run.parent_run_id,
         start_time=wire_time(run.started),
     )

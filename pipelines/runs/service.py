@@ -12,13 +12,20 @@ from typing import Any
 from pipelines.auth.permissions import Principal
 from pipelines.authoring.definition import PipelineDefinition
 from pipelines.catalogue import Endpoints, PublishedPipeline, PublishedPipelines
-from pipelines.errors import AlreadyExistsError, ConflictError, EtagMismatchError, NotFoundError
+from pipelines.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    ErrorDetail,
+    EtagMismatchError,
+    InvalidParameterError,
+    NotFoundError,
+)
 from pipelines.runs import engine
 from pipelines.runs.data import resolve_datapath, resolve_dataset
 from pipelines.runs.engine import RunState
 from pipelines.runs.model import Run, Step
 from pipelines.runs.repository import RunRepository, utcnow
-from pipelines.runs.request import SubmitRequest, resolve
+from pipelines.runs.request import Resolved, SubmitRequest, resolve
 from pipelines.store import StorageAccount, Table, etag_of
 
 
@@ -76,6 +83,7 @@ class RunService:
             resolve_datapath=lambda n, t, v: resolve_datapath(self.account, workspace, n, t, v),
             resolve_dataset=lambda n, t, v: resolve_dataset(self.account, workspace, n, t, v),
         )
+        self._pin_data_defaults(workspace, definition, resolved)
         now = utcnow()
         run = Run(
             id=str(uuid.uuid4()),
@@ -118,6 +126,30 @@ class RunService:
                 self._release_idempotency(workspace, principal, idempotency_key, run.id)
             raise
         return run
+
+    def _pin_data_defaults(self, workspace: str, definition: PipelineDefinition, resolved: Resolved) -> None:
+        """Data parameters the request left alone keep their published default, resolved
+        now: the run records the exact dataset version, so registering a newer one
+        later changes nothing for it (and an unknown default is a 400, not a failed run)."""
+        from pipelines.data.staging import DataError, DataStager
+
+        stager = DataStager(self.account, workspace)
+        problems: list[ErrorDetail] = []
+        for spec in definition.parameters:
+            if spec.type not in ("dataset", "datapath") or spec.name in resolved.datasets or spec.name in resolved.datapaths:
+                continue
+            default = spec.default.model_dump(exclude_none=True)  # type: ignore[union-attr]
+            try:
+                value = stager.resolve(default, as_of=None)
+            except DataError as exc:
+                problems.append(ErrorDetail("InvalidParameter", f"the default of {spec.name!r}: {exc}", spec.name))
+                continue
+            if spec.type == "dataset":
+                resolved.datasets[spec.name] = value
+            else:
+                resolved.datapaths[spec.name] = {"datastore": value["datastore"], "path": value["path"]}
+        if problems:
+            raise InvalidParameterError(problems[0].message, target=problems[0].target, details=problems)
 
     # -- idempotency -------------------------------------------------------------------------------------
     def _idempotency_row(self, principal: Principal | None, idem_key: str) -> str:
