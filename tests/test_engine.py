@@ -134,3 +134,29 @@ def test_poison_fails_the_step_and_the_run() -> None:
     engine.fail_step(state, "a", "poisoned", T0, LEASE)
     assert state.run.status is RunStatus.FAILED
     assert "poisoned" in (state.run.detail or "")
+
+
+def test_a_finishing_step_hands_its_successor_to_the_same_worker_in_one_commit() -> None:
+    # GIVEN a diamond whose root is running
+    state = build(DIAMOND)
+    engine.initial(state, T0, LEASE)
+    token, _ = engine.claim(state, "a", 1, "w", T0, LEASE)
+    # WHEN it finishes and the worker may continue
+    taken, t = engine.complete_and_continue(state, "a", token, Outcome(TaskStatus.FINISHED), T0, LEASE, "w")
+    # THEN one successor is claimed in the same transition (no message), the other is queued
+    assert taken is not None and taken[0] == "b"
+    assert state.steps["b"].status is TaskStatus.RUNNING and state.steps["b"].claim == taken[2]
+    assert queued(t) == ["c"] and {"a", "b", "c"} <= t.steps_changed
+    # a redelivered message for b finds it taken
+    assert engine.claim(state, "b", 1, "w2", T0, LEASE)[0] is None
+
+
+def test_no_hand_off_when_the_worker_must_stop_or_the_step_retries() -> None:
+    state = build({"a": [], "b": ["a"]}, retries=1)
+    engine.initial(state, T0, LEASE)
+    token, _ = engine.claim(state, "a", 1, "w", T0, LEASE)
+    taken, t = engine.complete_and_continue(state, "a", token, Outcome(TaskStatus.FAILED), T0, LEASE, "w")
+    assert taken is None and queued(t) == ["a"]  # the retry waits its back-off in the queue
+    token, _ = engine.claim(state, "a", 2, "w", T0, LEASE)
+    taken, t = engine.complete_and_continue(state, "a", token, Outcome(TaskStatus.FINISHED), T0, LEASE, None)
+    assert taken is None and queued(t) == ["b"]

@@ -157,6 +157,34 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
     return t
 
 
+def complete_and_continue(
+    state: RunState, node_id: str, token: str, outcome: Outcome, now: datetime, lease: int, worker: str | None
+) -> tuple[tuple[str, int, str] | None, Transition]:
+    """`complete`, then let the same worker take one step it just queued.
+
+    The hand-off from a step to its successor then costs one transaction, not
+    a queue round trip: the successor is claimed in the commit that finishes
+    its parent, and its message is not sent. If the worker dies before running
+    it, its lease expires and the sweeper queues it again. Other successors
+    (fan-out) go through the queue to other workers as usual. `worker=None`
+    takes nothing (the invocation has run long enough).
+    """
+    t = complete(state, node_id, token, outcome, now, lease)
+    if worker is None:
+        return None, t
+    for index, (message, delay) in enumerate(t.messages):
+        if delay or message.node_id == node_id:
+            continue  # a retry waits its back-off
+        taken, claimed = claim(state, message.node_id, message.attempt, worker, now, lease)
+        if taken is None:
+            continue
+        t.steps_changed |= claimed.steps_changed
+        t.run_changed = t.run_changed or claimed.run_changed
+        del t.messages[index]
+        return (message.node_id, message.attempt, taken), t
+    return None, t
+
+
 def fail_step(state: RunState, node_id: str, reason: str, now: datetime, lease: int) -> Transition:
     """A step that cannot run at all (its message was poisoned, its worker keeps dying)."""
     t = Transition()

@@ -31,6 +31,9 @@ log = logging.getLogger("pipelines.worker")
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 CANCEL_POLL_SECONDS = 1.0
+# How long one invocation keeps running the steps it makes ready before leaving
+# the rest to the queue: well under host.json's functionTimeout (30 min).
+CHAIN_SECONDS = 600.0
 
 
 class Watcher:
@@ -88,7 +91,12 @@ def _heartbeat(state: engine.RunState, node_id: str, token: str, lease: int) -> 
 
 
 def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str:
-    """Handle one step message; returns what happened (for the invocation log)."""
+    """Handle one step message; returns what happened (for the invocation log).
+
+    After a step ends, the same invocation runs the next step it made ready
+    (see `engine.complete_and_continue`), for up to CHAIN_SECONDS, so a linear
+    stretch of a pipeline does not wait on the queue between its steps.
+    """
     message = StepMessage.from_payload(payload)
     repository = RunRepository(account)
     lease = repository.lease_seconds
@@ -102,24 +110,43 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
         return "no such run"
     if token is None:
         return "nothing to do"
+    started = time.monotonic()
+    node_id, attempt = message.node_id, message.attempt
+    happened: list[str] = []
+    while True:
+        outcome = _run_claimed(account, repository, state.run, node_id, attempt, token)
+        if outcome is None:
+            happened.append(f"step {node_id}: lease lost")
+            break
+        happened.append(f"step {node_id} {outcome.status.name.lower()}")
+        worker = WORKER_ID if time.monotonic() - started < CHAIN_SECONDS else None
+        done_node, done_token, done_outcome = node_id, token, outcome
+        taken, state = repository.mutate(
+            message.workspace,
+            message.run_id,
+            lambda s: engine.complete_and_continue(s, done_node, done_token, done_outcome, utcnow(), lease, worker),
+        )
+        if taken is None:
+            break
+        node_id, attempt, token = taken
+    return "; ".join(happened)
+
+
+def _run_claimed(
+    account: StorageAccount, repository: RunRepository, run: Any, node_id: str, attempt: int, token: str
+) -> Outcome | None:
+    """Run a step this worker holds the lease of; None when the lease was lost."""
+    message = StepMessage(run.workspace, run.id, node_id, attempt)
     try:
         published = PublishedPipelines(account)
-        definition = published.definition(published.get(message.workspace, state.run.pipeline_id))
-        spec = next(s for s in definition.steps if s.id == message.node_id)
-        job = StepJob(state.run, definition, spec, message.attempt, token)
+        definition = published.definition(published.get(run.workspace, run.pipeline_id))
+        spec = next(s for s in definition.steps if s.id == node_id)
+        job = StepJob(run, definition, spec, attempt, token)
         with Watcher(repository, message, token) as watcher:
-            outcome = Executor(account).execute(job, watcher.should_stop)
+            return Executor(account).execute(job, watcher.should_stop)
     except Exception as exc:  # noqa: BLE001 - the step is ours: record why, don't strand it
-        log.exception("step %s of run %s could not run", message.node_id, message.run_id)
-        outcome = Outcome(TaskStatus.FAILED, f"the worker could not run the step: {type(exc).__name__}: {exc}"[:1000])
-    if outcome is None:
-        return "lease lost"
-    repository.mutate(
-        message.workspace,
-        message.run_id,
-        lambda s: (None, engine.complete(s, message.node_id, token, outcome, utcnow(), lease)),
-    )
-    return f"step {message.node_id} {outcome.status.name.lower()}"
+        log.exception("step %s of run %s could not run", node_id, run.id)
+        return Outcome(TaskStatus.FAILED, f"the worker could not run the step: {type(exc).__name__}: {exc}"[:1000])
 
 
 def handle_poison_message(account: StorageAccount, payload: dict[str, Any], dequeue_count: int | None = None) -> str:
