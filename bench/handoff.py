@@ -148,10 +148,11 @@ def section(outcome: Outcome, length: int, label: str) -> Section:
         )
     )
     result.notes += [
-        "hand-off = completion transaction + queue send + wait for the poller's next receive + claim's partition load",
         (
-            "trivial steps end while the poller is near its first back-off steps (0.1, 0.2, 0.4 s), so their"
-            " hand-off depends on that phase; steps longer than ~1.5 s meet it at maxPollingInterval"
+            "hand-off = EndTime of a step -> StartTime of its successor. In a linear stretch the worker that"
+            " finishes a step claims the successor in the same transaction (0 by construction) and starts its"
+            " child next; the real gap between two children is in 4b (stage, log appends, spawn). Steps that"
+            " reach other workers (fan-out) wait for the queue poller, as submit -> first step does"
         ),
     ]
     if outcome.slow_runs:

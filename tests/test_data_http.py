@@ -629,6 +629,19 @@ def test_the_command_line_uploads_registers_and_shows(host, tmp_path) -> None:
         timeout=120,
     )
     assert refused.returncode == 1 and "409" in refused.stderr
+    # AND the example, published from the command line, runs with its scoring data swapped by id
+    cli("dataset", "register", "train", "--path", "cli/train.csv")
+    cli("dataset", "register", "full", "--path", "cli/full.csv")
+    published = json.loads(cli("publish", "examples/batch_scoring", "--name", "batch"))
+    submitted = subprocess.run(
+        [sys.executable, "-m", "pipelines", "run", "submit", "--pipeline-id", published["Id"],
+         "--dataset", f"scoring_data={registered['Id']}", "--wait"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    run = json.loads(submitted.stdout)
+    assert run["DataSetDefinitionValueAssignments"]["scoring_data"]["DataSetReference"]["Name"] == "cli_full"
+    assert "dataset cli_full v1" in cli("run", "logs", run["Id"], "score")
 
 
 def test_datastores_are_listed_in_pages_with_the_built_in_first(service) -> None:

@@ -26,6 +26,8 @@ def register(subparsers: Subparsers) -> None:
                         help="a parameter assignment (repeat); the value is sent as text")
     submit.add_argument("--datapath", action="append", default=[], metavar="NAME=DATASTORE/PATH",
                         help="a DataPathAssignment (repeat)")
+    submit.add_argument("--dataset", action="append", default=[], metavar="NAME=DATASET_ID",
+                        help="a DataSetDefinitionValueAssignment by registered dataset id (repeat)")
     submit.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
     show = verbs.add_parser("show", help="print a run")
     show.add_argument("run_id")
@@ -64,7 +66,15 @@ def _run(args: argparse.Namespace) -> int:
         for name, value in _pairs(args.datapath, "--datapath").items():
             store, _, path = value.partition("/")
             datapaths[name] = {"DataStoreName": store, "RelativePath": path}
-        options = {"datapath_assignments": datapaths} if datapaths else {}
+        datasets = {
+            name: {"SavedDataSetReference": {"Id": dataset_id}}
+            for name, dataset_id in _pairs(args.dataset, "--dataset").items()
+        }
+        options: dict[str, Any] = {}
+        if datapaths:
+            options["datapath_assignments"] = datapaths
+        if datasets:
+            options["dataset_assignments"] = datasets
         parameters = _pairs(args.param, "--param")
         if args.pipeline_id:
             run = PublishedPipeline.get(workspace, args.pipeline_id).submit(args.experiment, parameters, **options)
