@@ -73,6 +73,11 @@ _TABLE: tuple[Route, ...] = (
     Route("register_dataset", ("POST",), WS + "/Datasets", P),
     Route("get_dataset_by_name", ("GET",), WS + "/Datasets/Name", R),
     Route("get_dataset", ("GET",), WS + "/Datasets/{datasetId}", R),
+    # -- event triggers -----------------------------------------------------------------
+    Route("put_trigger", ("PUT",), WS + "/EventTriggers/{triggerName}", P),
+    Route("get_trigger", ("GET",), WS + "/EventTriggers/{triggerName}", R),
+    Route("list_triggers", ("GET",), WS + "/EventTriggers", R),
+    Route("delete_trigger", ("DELETE",), WS + "/EventTriggers/{triggerName}", P),
 )
 
 ROUTES: dict[str, Route] = {route.name: route for route in _TABLE}

@@ -1,0 +1,76 @@
+"""Routes of event triggers (the project's own, under the workspace prefix), and the
+Event Grid function that starts runs from events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import azure.functions as func
+
+from pipelines.api.contract import wire_time
+from pipelines.api.http import Reply, RequestContext, route
+from pipelines.store import get_account
+from pipelines.triggers.model import Event, Trigger
+from pipelines.triggers.service import Triggers
+
+bp = func.Blueprint()
+log = logging.getLogger("pipelines.triggers")
+
+
+def trigger_entity(trigger: Trigger) -> dict[str, Any]:
+    return {
+        "Name": trigger.name,
+        "Description": trigger.description,
+        "PipelineId": trigger.pipeline_id,
+        "PipelineEndpointId": trigger.endpoint_id,
+        "PipelineEndpointName": trigger.endpoint_name,
+        "PipelineVersion": trigger.pipeline_version,
+        "EventTypes": trigger.event_types,
+        "SubjectBeginsWith": trigger.subject_begins_with,
+        "SubjectEndsWith": trigger.subject_ends_with,
+        "Request": trigger.request,
+        "EntityStatus": int(trigger.status),
+        "Etag": trigger.etag,
+        "CreatedDate": wire_time(trigger.created),
+        "LastModifiedDate": wire_time(trigger.modified),
+    }
+
+
+@route(bp, "put_trigger")
+def put_trigger(ctx: RequestContext) -> dict[str, Any]:
+    """Create or replace the trigger `triggerName`."""
+    trigger = Triggers(get_account()).put(ctx.workspace, ctx.param("triggerName"), ctx.json_object(empty_ok=False))
+    return trigger_entity(trigger)
+
+
+@route(bp, "get_trigger")
+def get_trigger(ctx: RequestContext) -> dict[str, Any]:
+    return trigger_entity(Triggers(get_account()).get(ctx.workspace, ctx.param("triggerName")))
+
+
+@route(bp, "list_triggers")
+def list_triggers(ctx: RequestContext) -> list[dict[str, Any]]:
+    return [trigger_entity(t) for t in Triggers(get_account()).list(ctx.workspace)]
+
+
+@route(bp, "delete_trigger")
+def delete_trigger(ctx: RequestContext) -> Reply:
+    Triggers(get_account()).delete(ctx.workspace, ctx.param("triggerName"))
+    return Reply({"Name": ctx.param("triggerName"), "Deleted": True})
+
+
+@bp.function_name("start_runs_from_events")
+@bp.event_grid_trigger(arg_name="event")
+def start_runs_from_events(event: func.EventGridEvent) -> None:
+    """Event Grid delivers here (/runtime/webhooks/eventgrid?functionName=start_runs_from_events,
+    protected by the host's system key in Azure); every matching trigger starts a run."""
+    happened = Triggers(get_account()).start_runs(Event(
+        id=event.id,
+        event_type=event.event_type,
+        subject=event.subject or "",
+        topic=event.topic,
+        event_time=event.event_time.isoformat() if event.event_time else None,
+        data=event.get_json(),
+    ))
+    log.info("event %s (%s %s): %s", event.id, event.event_type, event.subject, "; ".join(happened) or "no trigger")

@@ -1,0 +1,1 @@
+"""Event triggers: Event Grid events that start pipeline runs."""

@@ -1,0 +1,229 @@
+"""Event triggers in storage, and starting runs from an Event Grid event.
+
+Table `Triggers`, one partition (`triggers`), RowKey `{workspace}|{name}`: all
+triggers of the app are read with one query when an event arrives (and kept
+for a few seconds), since an event does not say which workspace it is for.
+
+A delivery is at least once: each run is submitted with the idempotency key
+`eventgrid|{trigger}|{event id}`, so a redelivered event starts nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pipelines.api.contract import EntityStatus, now
+from pipelines.auth.permissions import Principal
+from pipelines.errors import BadRequestError, NotFoundError, PipelinesError
+from pipelines.runs.request import parse_submit
+from pipelines.runs.service import RunService, Target, request_fingerprint
+from pipelines.store import StorageAccount, Table, etag_of, key
+from pipelines.store.codec import json_text, parse_json, parse_time, time_text
+from pipelines.triggers.model import (
+    MAX_EVENT_TYPES,
+    NAME,
+    Event,
+    TemplateError,
+    Trigger,
+    check_placeholders,
+    fill,
+)
+
+log = logging.getLogger("pipelines.triggers")
+
+PARTITION = "triggers"
+CACHE_SECONDS = 5.0
+EVENT_GRID = Principal(object_id=None, app_id=None, tenant_id=None, name="EventGrid")
+
+_cache: dict[str, tuple[float, list[Trigger]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _to_entity(trigger: Trigger) -> dict[str, Any]:
+    return {
+        "PartitionKey": PARTITION,
+        "RowKey": key(trigger.workspace, trigger.name),
+        "Workspace": trigger.workspace,
+        "Name": trigger.name,
+        "Description": trigger.description,
+        "PipelineId": trigger.pipeline_id,
+        "EndpointId": trigger.endpoint_id,
+        "EndpointName": trigger.endpoint_name,
+        "PipelineVersion": trigger.pipeline_version,
+        "EventTypes": json_text(trigger.event_types),
+        "SubjectBeginsWith": trigger.subject_begins_with,
+        "SubjectEndsWith": trigger.subject_ends_with,
+        "Request": json_text(trigger.request),
+        "Status": int(trigger.status),
+        "Created": time_text(trigger.created),
+        "Modified": time_text(trigger.modified),
+    }
+
+
+def _from_entity(entity: Mapping[str, Any]) -> Trigger:
+    return Trigger(
+        workspace=entity["Workspace"],
+        name=entity["Name"],
+        description=entity.get("Description"),
+        pipeline_id=entity.get("PipelineId"),
+        endpoint_id=entity.get("EndpointId"),
+        endpoint_name=entity.get("EndpointName"),
+        pipeline_version=entity.get("PipelineVersion"),
+        event_types=parse_json(entity.get("EventTypes"), []),
+        subject_begins_with=entity.get("SubjectBeginsWith"),
+        subject_ends_with=entity.get("SubjectEndsWith"),
+        request=parse_json(entity.get("Request"), {}),
+        status=EntityStatus(entity.get("Status", 0)),
+        created=parse_time(entity.get("Created")),
+        modified=parse_time(entity.get("Modified")),
+        etag=etag_of(entity),
+    )
+
+
+def _pick(body: Mapping[str, Any], name: str) -> Any:
+    for k, v in body.items():
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
+def _optional_text(body: Mapping[str, Any], name: str) -> str | None:
+    value = _pick(body, name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 1024:
+        raise BadRequestError(f"{name} must be a string of 1024 characters at most", target=name)
+    return value
+
+
+class Triggers:
+    def __init__(self, account: StorageAccount) -> None:
+        self.account = account
+        self.table = Table(account.table("Triggers"))
+        self.runs = RunService(account)
+
+    # -- registration -------------------------------------------------------------------------------
+    def put(self, workspace: str, name: str, body: Mapping[str, Any]) -> Trigger:
+        """Create or replace a trigger; its target must exist and its request must parse."""
+        if not NAME.match(name):
+            raise BadRequestError("trigger names are letters, digits, '_' and '-' (100 at most)", target="name")
+        trigger = Trigger(
+            workspace=workspace,
+            name=name,
+            description=_optional_text(body, "Description"),
+            pipeline_id=_optional_text(body, "PipelineId"),
+            endpoint_id=_optional_text(body, "PipelineEndpointId"),
+            endpoint_name=_optional_text(body, "PipelineEndpointName"),
+            pipeline_version=_optional_text(body, "PipelineVersion"),
+            subject_begins_with=_optional_text(body, "SubjectBeginsWith"),
+            subject_ends_with=_optional_text(body, "SubjectEndsWith"),
+        )
+        targets = [t for t in (trigger.pipeline_id, trigger.endpoint_id, trigger.endpoint_name) if t]
+        if len(targets) != 1:
+            raise BadRequestError(
+                "give exactly one of PipelineId, PipelineEndpointId, PipelineEndpointName", target="PipelineId"
+            )
+        if trigger.pipeline_version and trigger.pipeline_id:
+            raise BadRequestError("PipelineVersion goes with an endpoint", target="PipelineVersion")
+        event_types = _pick(body, "EventTypes") or []
+        if not isinstance(event_types, list) or len(event_types) > MAX_EVENT_TYPES or not all(
+            isinstance(t, str) and t for t in event_types
+        ):
+            raise BadRequestError(f"EventTypes must be a list of at most {MAX_EVENT_TYPES} names", target="EventTypes")
+        trigger.event_types = list(event_types)
+        request = _pick(body, "Request") or {}
+        if not isinstance(request, Mapping):
+            raise BadRequestError("Request must be the submit body to send, an object", target="Request")
+        check_placeholders(request, target="Request")
+        parse_submit(request)  # the shape of the body, before any event fills it
+        trigger.request = dict(request)
+        status = _pick(body, "EntityStatus")
+        trigger.status = EntityStatus.parse(status) if status is not None else EntityStatus.ACTIVE
+        self._target(trigger)  # 404 for an unknown pipeline or endpoint
+        existing = self.table.get(PARTITION, key(workspace, name))
+        trigger.created = parse_time(existing.get("Created")) if existing else now()
+        trigger.modified = now()
+        trigger.etag = self.table.upsert(_to_entity(trigger))
+        _forget_cache()
+        return trigger
+
+    def get(self, workspace: str, name: str) -> Trigger:
+        entity = self.table.get(PARTITION, key(workspace, name))
+        if entity is None:
+            raise NotFoundError(f"event trigger {name!r} was not found", target=name)
+        return _from_entity(entity)
+
+    def list(self, workspace: str) -> list[Trigger]:
+        prefix = key(workspace, "")
+        rows = self.table.query_all(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            parameters={"pk": PARTITION, "low": prefix, "high": prefix[:-1] + "}"},
+        )
+        return [_from_entity(row) for row in rows]
+
+    def delete(self, workspace: str, name: str) -> None:
+        self.get(workspace, name)  # 404 when unknown
+        self.table.delete(PARTITION, key(workspace, name))
+        _forget_cache()
+
+    def _target(self, trigger: Trigger) -> Target:
+        if trigger.pipeline_id:
+            return self.runs.pipeline_target(trigger.workspace, trigger.pipeline_id)
+        return self.runs.endpoint_target(
+            trigger.workspace, endpoint_id=trigger.endpoint_id, name=trigger.endpoint_name,
+            version=trigger.pipeline_version,
+        )
+
+    # -- events --------------------------------------------------------------------------------------
+    def active(self) -> list[Trigger]:
+        with _cache_lock:
+            cached = _cache.get(self.table.client.table_name)
+            if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+                return cached[1]
+        rows = self.table.query_all("PartitionKey eq @pk and Status eq 0", parameters={"pk": PARTITION})
+        triggers = [_from_entity(row) for row in rows]
+        with _cache_lock:
+            _cache[self.table.client.table_name] = (time.monotonic(), triggers)
+        return triggers
+
+    def start_runs(self, event: Event) -> list[str]:
+        """Submit a run for every trigger the event matches; returns what happened, per trigger.
+
+        A trigger whose request the event cannot fill, or whose target refuses
+        the run (disabled, bad parameters), is logged and skipped: retrying
+        the delivery would not change it. Storage failures raise, so Event
+        Grid delivers again.
+        """
+        happened = []
+        for trigger in self.active():
+            if not trigger.matches(event):
+                continue
+            try:
+                body = fill(trigger.request, event)
+                request = parse_submit(body)
+                request.run_source = request.run_source or "EventGrid"
+                target = self._target(trigger)
+                run = self.runs.submit(
+                    trigger.workspace, target, request, principal=EVENT_GRID,
+                    idempotency_key=f"eventgrid|{trigger.name}|{event.id}",
+                    fingerprint=request_fingerprint("event", trigger.name, json_text(body).encode()),
+                )
+            except (TemplateError, PipelinesError) as exc:
+                status = getattr(exc, "status", 400)
+                if status >= 500:
+                    raise
+                message = getattr(exc, "message", str(exc))
+                log.warning("trigger %s/%s skipped event %s: %s", trigger.workspace, trigger.name, event.id, message)
+                happened.append(f"{trigger.workspace}/{trigger.name}: skipped ({message})")
+                continue
+            happened.append(f"{trigger.workspace}/{trigger.name}: run {run.id}")
+        return happened
+
+
+def _forget_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
