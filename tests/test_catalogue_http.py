@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import io
 import zipfile
-import hashlib
+from pathlib import Path
 
 import pytest
 
-from pipelines.client import PipelineEndpoint, PublishedPipeline, ServiceError, Workspace, publish, publish_folder
+from pipelines.client import (
+    PipelineEndpoint,
+    PublishedPipeline,
+    ServiceError,
+    Workspace,
+    publish,
+    publish_folder,
+)
 from pipelines.client.publish import load_pipeline
 from tests.service import ENDPOINT_KEYS, PIPELINE_KEYS, ROOT, Service, assert_error, assert_keys, token
 
@@ -206,3 +214,16 @@ def test_publish_folder_puts_new_versions_behind_one_endpoint(workspace: Workspa
 def test_pipeline_publish_method_uses_the_client(workspace: Workspace) -> None:
     published = load_pipeline(EXAMPLE).publish("via-method", "d", "3.1", workspace=workspace)
     assert PublishedPipeline.get(workspace, published.id).version == "3.1"
+
+
+def test_defaults_too_large_for_any_run_to_keep_are_refused_at_publish(service: Service, workspace: Workspace, tmp_path: Path) -> None:
+    from pipelines.authoring import PipelineParameter
+    from tests import pipelines_for_tests as make
+
+    params = [PipelineParameter(f"s{i}", "x" * 8000) for i in range(3)]
+    arguments: list[object] = []
+    for param in params:
+        arguments += ["--a", param]
+    with pytest.raises(ServiceError) as refused:
+        publish(workspace, make.single(tmp_path / "code", "print(1)\n", arguments=arguments), "too-big")
+    assert refused.value.status == 400 and refused.value.target == "parameters"

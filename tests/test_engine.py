@@ -160,3 +160,27 @@ def test_no_hand_off_when_the_worker_must_stop_or_the_step_retries() -> None:
     token, _ = engine.claim(state, "a", 2, "w", T0, LEASE)
     taken, t = engine.complete_and_continue(state, "a", token, Outcome(TaskStatus.FINISHED), T0, LEASE, None)
     assert taken is None and queued(t) == ["b"]
+
+
+def test_two_parents_finishing_at_once_conflict_on_the_run_row() -> None:
+    """Each completion rewrites the run row: of two commits decided from the same
+    state, the second fails on its ETag and is decided again (then queues d)."""
+    state = build(DIAMOND)
+    engine.initial(state, T0, LEASE)
+    run_to_end(state, "a")
+    token_b, _ = engine.claim(state, "b", 1, "w1", T0, LEASE)
+    token_c, _ = engine.claim(state, "c", 1, "w2", T0, LEASE)
+    import copy
+
+    seen_by_b, seen_by_c = copy.deepcopy(state), copy.deepcopy(state)
+    t_b = engine.complete(seen_by_b, "b", token_b, Outcome(TaskStatus.FINISHED), T0, LEASE)
+    t_c = engine.complete(seen_by_c, "c", token_c, Outcome(TaskStatus.FINISHED), T0, LEASE)
+    assert t_b.run_changed and t_c.run_changed  # both write the run row: one of them must lose
+    assert queued(t_b) == [] and queued(t_c) == []  # each alone saw the other running
+
+
+def test_a_sweep_that_finds_nothing_writes_nothing() -> None:
+    state = build({"a": []})
+    engine.initial(state, T0, LEASE)
+    engine.claim(state, "a", 1, "w", T0, LEASE)
+    assert engine.sweep(state, T0 + timedelta(seconds=1), LEASE).empty

@@ -68,7 +68,8 @@ def test_queue_message_round_trips_through_base64(account) -> None:
     messages.send(queue, {"runId": "r1", "nodeId": "n1", "attempt": 1})
     [received] = list(queue.receive_messages(max_messages=1))
     # the text on the wire is base64, as the Functions trigger expects
-    import base64, json
+    import base64
+    import json
 
     assert json.loads(base64.b64decode(received.content)) == {"attempt": 1, "nodeId": "n1", "runId": "r1"}
     assert messages.decode(received.content) == {"attempt": 1, "nodeId": "n1", "runId": "r1"}
@@ -78,3 +79,14 @@ def test_a_transaction_answers_the_etag_of_each_row(account) -> None:
     table = Table(account.table("Runs"))
     results = table.transact([("create", {"PartitionKey": "p", "RowKey": "a"}), ("create", {"PartitionKey": "p", "RowKey": "b"})])
     assert [r["etag"] for r in results] == [etag_of(table.get("p", "a")), etag_of(table.get("p", "b"))]
+
+
+def test_a_property_too_large_to_keep_is_a_bad_request_naming_it(account) -> None:
+    table = Table(account.table("Runs"))
+    with pytest.raises(BadRequestError) as caught:
+        table.insert({"PartitionKey": "p", "RowKey": "big", "Tags": "x" * 40_000})
+    assert caught.value.target == "Tags"
+    with pytest.raises(BadRequestError):
+        table.transact([("create", {"PartitionKey": "p", "RowKey": "b1", "Tags": "é" * 33_000})])
+    assert table.get("p", "big") is None and table.get("p", "b1") is None
+    table.insert({"PartitionKey": "p", "RowKey": "ok", "Tags": "x" * 32_000})  # just under the limit

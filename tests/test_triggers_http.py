@@ -13,7 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from pipelines.authoring import DataPath, DataPathComputeBinding, Pipeline, PipelineParameter, PythonScriptStep
+from pipelines.authoring import (
+    DataPath,
+    DataPathComputeBinding,
+    Pipeline,
+    PipelineParameter,
+    PythonScriptStep,
+)
 from pipelines.client import Datastore, Workspace, publish
 from tests import pipelines_for_tests as make
 from tests.service import Service, assert_error, token

@@ -15,7 +15,7 @@ from pipelines.api.contract import (
     wire_time,
 )
 from pipelines.api.http import Reply, RequestContext, route
-from pipelines.api.paging import paged, page_request
+from pipelines.api.paging import page_request, paged
 from pipelines.authoring.coercion import format_parameter
 from pipelines.authoring.definition import PipelineDefinition
 from pipelines.catalogue import Endpoint, Endpoints, PublishedPipeline, PublishedPipelines

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.errors import BadRequestError
+from pipelines.text import whole_number
 
 
 class EntityStatus(IntEnum):
@@ -34,8 +35,9 @@ class EntityStatus(IntEnum):
                 pass
         if isinstance(value, str):
             text = value.strip()
-            if text.isdigit():
-                return cls.parse(int(text), target=target)
+            number = whole_number(text)
+            if number is not None:
+                return cls.parse(number, target=target)
             for member in cls:
                 if member.name.lower() == text.lower():
                     return member

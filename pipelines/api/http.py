@@ -27,6 +27,7 @@ from pipelines.errors import (
     PayloadTooLargeError,
     PipelinesError,
 )
+from pipelines.text import whole_number
 
 log = logging.getLogger("pipelines.api")
 
@@ -120,6 +121,8 @@ class RequestContext:
             raise BadRequestError("the request body is not UTF-8 text") from None
         except ValueError as exc:
             raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequestError("the request body is nested too deeply") from None
 
     def json_object(self, *, empty_ok: bool = True) -> dict[str, Any]:
         value = self.json(empty={} if empty_ok else None)
@@ -229,7 +232,8 @@ def _check_size(request: func.HttpRequest, max_bytes: int | None) -> None:
 
     limit = max_bytes or get_settings().max_request_bytes
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    size = whole_number(declared) if declared else None
+    if declared and (size is None or size > limit):
         raise PayloadTooLargeError(f"the request body is over {limit} bytes")
     if len(request.get_body() or b"") > limit:
         raise PayloadTooLargeError(f"the request body is over {limit} bytes")

@@ -13,6 +13,7 @@ from typing import Any
 from pipelines.api.http import Reply, RequestContext
 from pipelines.errors import BadRequestError
 from pipelines.settings import get_settings
+from pipelines.text import whole_number
 
 MAX_PAGE = 1000
 
@@ -21,9 +22,10 @@ def page_request(ctx: RequestContext) -> tuple[int, str | None]:
     raw = ctx.query("top") or ctx.header("BatchSize")
     size = get_settings().page_size_default
     if raw not in (None, ""):
-        if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        number = whole_number(raw)
+        if number is None or not 1 <= number <= MAX_PAGE:
             raise BadRequestError(f"the page size must be a whole number from 1 to {MAX_PAGE}", target="top")
-        size = int(raw)
+        size = number
     return size, ctx.query("continuationToken") or None
 
 

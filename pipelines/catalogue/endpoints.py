@@ -37,6 +37,7 @@ from pipelines.errors import (
 )
 from pipelines.store import StorageAccount, Table, etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
+from pipelines.text import whole_number
 
 MAX_UNGUARDED_TRIES = 5
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$")
@@ -118,7 +119,7 @@ def name_row(name: str) -> str:
 
 
 def next_version(versions: list[Version]) -> str:
-    numbers = [int(v.version) for v in versions if v.version.isdigit()]
+    numbers = [n for n in (whole_number(v.version) for v in versions) if n is not None]
     return str(max(numbers) + 1 if numbers else 0)
 
 
@@ -266,7 +267,7 @@ class Endpoints:
             if version in (None, ""):
                 version = next_version(current + merged)
             version = str(version)
-            if not version.isdigit():
+            if whole_number(version) is None or version != version.strip():
                 raise BadRequestError(f"version {version!r} must be a whole number", target=target)
             if version in existing and existing[version].pipeline_id != pipeline_id:
                 raise BadRequestError(

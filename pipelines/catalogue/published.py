@@ -30,6 +30,7 @@ from pipelines.store import StorageAccount, Table, etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 
 _MAX_TEXT = 4096
+MAX_DEFAULTS_CHARS = 16 * 1024
 
 
 @dataclass
@@ -172,6 +173,13 @@ class PublishedPipelines:
         _check_text("Name", name)
         _check_text("Description", description)
         _check_text("Version", version)
+        scalar_defaults = {p.name: p.default for p in parsed.parameters if p.type not in ("dataset", "datapath")}
+        if len(json_text(scalar_defaults)) > MAX_DEFAULTS_CHARS:
+            # Every run keeps its parameter values in one Table property: defaults
+            # that could not fit there would make a pipeline no run could start.
+            raise BadRequestError(
+                f"the parameter defaults together are over {MAX_DEFAULTS_CHARS} characters", target="parameters"
+            )
         missing = sorted({s.snapshot for s in parsed.steps if not self.snapshot_exists(workspace, s.snapshot)})
         if missing:
             raise BadRequestError(

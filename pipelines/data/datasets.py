@@ -35,6 +35,7 @@ from pipelines.data.patterns import PatternError, check_pattern, expand
 from pipelines.errors import AlreadyExistsError, BadRequestError, ConflictError, ErrorDetail, NotFoundError
 from pipelines.store import StorageAccount, Table
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
+from pipelines.text import whole_number
 
 DatasetType = Literal["tabular", "file"]
 DATASET_TYPES: tuple[str, ...] = ("tabular", "file")
@@ -184,8 +185,8 @@ def parse_version(value: Any, target: str = "Version") -> int | None:
     """A version as the wire carries it ("3", 3); None, "" and "latest" mean the latest."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "latest")):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and whole_number(value) is not None:
+        value = whole_number(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
         raise BadRequestError(f"a dataset version is a whole number from 1, not {value!r}", target=target)
     return value

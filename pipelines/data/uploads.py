@@ -22,6 +22,7 @@ from azure.storage.blob import BlobBlock
 from pipelines.data.locations import BlobLocation
 from pipelines.data.patterns import GLOB_CHARACTERS, PatternError, check_pattern
 from pipelines.errors import BadRequestError, ConflictError
+from pipelines.text import whole_number
 
 # The largest body of one upload request; the client sends 8 MiB parts.
 UPLOAD_REQUEST_BYTES = 32 * 1_048_576
@@ -48,11 +49,12 @@ def check_upload_id(value: str) -> str:
 
 
 def check_part(value: str, target: str, low: int) -> int:
-    if not value.isdigit() or not low <= int(value) <= MAX_PARTS - 1 + low:
+    number = whole_number(value)
+    if number is None or not low <= number <= MAX_PARTS - 1 + low:
         raise BadRequestError(
             f"{target} must be a whole number from {low} to {MAX_PARTS - 1 + low}", target=target
         )
-    return int(value)
+    return number
 
 
 def _block_id(upload_id: str, part: int) -> str:

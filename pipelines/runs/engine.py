@@ -250,9 +250,19 @@ def sweep(state: RunState, now: datetime, lease: int) -> Transition:
 
 
 def _advance(state: RunState, now: datetime, lease: int, t: Transition) -> None:
-    """Queue steps whose parents all finished; end the run when nothing is left."""
+    """Queue steps whose parents all finished; end the run when nothing is left.
+
+    Every transition that changes a step also rewrites the run row (its
+    `modified`): two workers finishing two parents at once then conflict on the
+    run row's ETag, so the second one decides again from what the first wrote
+    and sees both parents finished. Without that, each would condition only on
+    its own step row, both would commit, and neither would queue the child.
+    """
     run = state.run
     steps = state.steps
+    if t.steps_changed:
+        run.modified = now
+        t.run_changed = True
     failed = [s for s in steps.values() if s.status is TaskStatus.FAILED]
     stop_new = run.cancel_requested or (failed and not run.continue_on_step_failure)
     for step in steps.values():

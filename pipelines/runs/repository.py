@@ -10,6 +10,8 @@ Queued with an expired lease, which the sweeper queues again.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -96,13 +98,16 @@ class RunRepository:
 
     def mutate(self, workspace: str, run_id: str, change: Callable[[RunState], tuple[T, Transition]]) -> tuple[T, RunState]:
         """Apply `change` to fresh state until it commits; returns its result and the state."""
-        for _ in range(MAX_TRIES):
+        for attempt in range(MAX_TRIES):
             state = self.load(workspace, run_id)
             result, transition = change(state)
             try:
                 self.commit(state, transition)
             except EtagMismatchError:
-                continue  # somebody else moved the run on: decide again from what is there now
+                # Somebody else moved the run on: decide again from what is there now,
+                # after a short random pause so racing writers don't collide again.
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+                continue
             return result, state
         raise EtagMismatchError(f"pipeline run {run_id!r} is changing too fast to update", target=run_id)
 

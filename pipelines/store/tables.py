@@ -42,6 +42,32 @@ def key(*parts: str) -> str:
     return "|".join(parts)
 
 
+# Table storage limits: a string property holds 64 KiB (32K UTF-16 code units),
+# an entity 1 MiB. Checked before writing, so input too large to keep is a 400
+# naming the property rather than the service's PropertyValueTooLarge (a 500).
+MAX_STRING_UNITS = 32 * 1024
+MAX_ENTITY_BYTES = 1024 * 1024 - 4096  # room for keys, names and system properties
+
+
+def check_entity_size(entity: Mapping[str, Any]) -> None:
+    total = 0
+    for name, value in entity.items():
+        if isinstance(value, str):
+            units = len(value.encode("utf-16-le", errors="surrogatepass")) // 2
+            if units > MAX_STRING_UNITS:
+                raise BadRequestError(
+                    f"{name} is too large to keep ({units} characters; {MAX_STRING_UNITS} at most)", target=name
+                )
+            total += units * 2
+        elif isinstance(value, bytes):
+            total += len(value)
+        else:
+            total += 8
+        total += len(name) * 2
+    if total > MAX_ENTITY_BYTES:
+        raise BadRequestError(f"the record is too large to keep ({total} bytes)", target=str(entity.get("RowKey")))
+
+
 def etag_of(entity: Mapping[str, Any]) -> str:
     return entity.metadata["etag"]  # type: ignore[attr-defined,no-any-return]
 
@@ -66,6 +92,7 @@ class Table:
 
     def insert(self, entity: Mapping[str, Any]) -> str:
         """Insert if absent; AlreadyExistsError when the key is taken. Returns the ETag."""
+        check_entity_size(entity)
         try:
             meta = self.client.create_entity(entity)
         except ResourceExistsError:
@@ -76,6 +103,7 @@ class Table:
 
     def replace(self, entity: Mapping[str, Any], etag: str) -> str:
         """Compare-and-swap: replace only if unchanged since `etag` was read."""
+        check_entity_size(entity)
         try:
             meta = self.client.update_entity(
                 entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
@@ -88,6 +116,7 @@ class Table:
 
     def merge(self, entity: Mapping[str, Any], etag: str | None = None) -> str:
         """Merge properties; with `etag`, only if unchanged."""
+        check_entity_size(entity)
         kwargs: dict[str, Any] = {"mode": UpdateMode.MERGE}
         if etag is not None:
             kwargs.update(etag=etag, match_condition=MatchConditions.IfNotModified)
@@ -100,6 +129,7 @@ class Table:
         return meta["etag"]  # type: ignore[no-any-return]
 
     def upsert(self, entity: Mapping[str, Any]) -> str:
+        check_entity_size(entity)
         meta = self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
         return meta["etag"]  # type: ignore[no-any-return]
 
@@ -124,6 +154,8 @@ class Table:
         A conflict on any operation (an insert that finds its key, an ETag that
         changed) fails the whole batch and becomes the package's own error.
         """
+        for operation in operations:
+            check_entity_size(operation[1])
         try:
             return self.client.submit_transaction(list(operations))  # type: ignore[arg-type,no-any-return]
         except TableTransactionError as exc:

@@ -27,6 +27,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from pydantic import BaseModel
 
+from pipelines.authoring.coercion import format_parameter
 from pipelines.authoring.definition import (
     InputArg,
     InputSpec,
@@ -36,7 +37,6 @@ from pipelines.authoring.definition import (
     PipelineDefinition,
     StepSpec,
 )
-from pipelines.authoring.coercion import format_parameter
 from pipelines.catalogue import PublishedPipelines
 from pipelines.data.staging import DataError, DataStager
 from pipelines.runs.engine import Outcome
