@@ -9,7 +9,10 @@
 //   - a storage account with shared keys off: the Functions host's storage, the
 //     deployment package container, the app's tables, containers and step queues;
 //   - Log Analytics + Application Insights with local (key) auth off;
-//   - a Flex Consumption plan (FC1) and the Function app (Python 3.11).
+//   - a Flex Consumption plan (FC1) and the Function app (Python 3.11);
+//   - optional (enableBlobEvents): an Event Grid system topic on the storage account, to
+//     which the postdeploy hook of azure.yaml subscribes the function
+//     `start_runs_from_events` once the code is deployed (app/events.bicep says why then).
 // Every role assignment is in app/rbac.bicep.
 //
 // Left out on purpose: virtual network integration and private endpoints (storage is
@@ -117,6 +120,11 @@ param storageSkuName string = 'Standard_LRS'
 @description('Days Log Analytics (and so Application Insights) keeps logs.')
 param logRetentionInDays int = 30
 
+// -- runs from events (optional; docs/deploy.md, "Runs from events") ----------------------
+
+@description('Create an Event Grid system topic on the storage account; the postdeploy hook then subscribes the function start_runs_from_events to its BlobCreated events. Off by default.')
+param enableBlobEvents bool = false
+
 // -- optional names (default: <abbreviation><unique suffix>) -------------------------------
 
 param functionAppName string = ''
@@ -125,6 +133,8 @@ param identityName string = ''
 param storageAccountName string = ''
 param logAnalyticsName string = ''
 param applicationInsightsName string = ''
+@description('Name of the Event Grid system topic (enableBlobEvents). Set it to the name of the account\'s existing system topic, if it has one: an account can have only one.')
+param eventGridSystemTopicName string = ''
 
 // -- names -----------------------------------------------------------------------------------
 
@@ -135,6 +145,7 @@ var tags = {
 var appName = !empty(functionAppName) ? functionAppName : 'func-pipelines-${resourceToken}'
 // The Flex Consumption deployment package lives in this blob container.
 var deploymentContainerName = 'app-package-${uniqueString(appName, resourceToken)}'
+var blobEventsTopicName = !empty(eventGridSystemTopicName) ? eventGridSystemTopicName : 'egst-${resourceToken}'
 
 // -- authentication settings ---------------------------------------------------------------
 
@@ -246,6 +257,19 @@ module api 'app/api.bicep' = {
   ]
 }
 
+// Only the topic: its event subscription needs the deployed function and its key, so the
+// postdeploy hook (azure.yaml, infra/hooks/) creates it after `azd deploy`.
+module events 'app/events.bicep' = if (enableBlobEvents) {
+  name: 'events'
+  scope: rg
+  params: {
+    name: blobEventsTopicName
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+  }
+}
+
 // -- outputs (azd writes them to .azure/<env>/.env; `azd env get-values` prints them) ------
 
 output AZURE_LOCATION string = location
@@ -262,3 +286,6 @@ output SERVICE_API_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 // What the project's client and CLI read (pipelines/client/workspace.py).
 output PIPELINES_BASE_URL string = '${api.outputs.uri}/api'
 output PIPELINES_AUDIENCE string = appIdUri
+// The topic the postdeploy hook subscribes the function to; empty when enableBlobEvents is
+// off (the hook is then off too: it reads PIPELINES_BLOB_EVENTS, this parameter's source).
+output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = enableBlobEvents ? blobEventsTopicName : ''

@@ -184,3 +184,28 @@ def test_a_sweep_that_finds_nothing_writes_nothing() -> None:
     engine.initial(state, T0, LEASE)
     engine.claim(state, "a", 1, "w", T0, LEASE)
     assert engine.sweep(state, T0 + timedelta(seconds=1), LEASE).empty
+
+
+def test_a_successor_too_long_for_the_invocation_goes_by_queue() -> None:
+    state = build({"a": [], "b": ["a"]})
+    engine.initial(state, T0, LEASE)
+    token, _ = engine.claim(state, "a", 1, "w", T0, LEASE)
+    taken, t = engine.complete_and_continue(
+        state, "a", token, Outcome(TaskStatus.FINISHED), T0, LEASE, "w", may_take=lambda node: False
+    )
+    assert taken is None and queued(t) == ["b"] and state.steps["b"].status is TaskStatus.QUEUED
+
+
+def test_a_stale_poisoned_message_fails_nothing() -> None:
+    state = build({"a": []}, retries=1)
+    engine.initial(state, T0, LEASE)
+    run_to_end(state, "a", TaskStatus.FAILED)  # attempt 2 queued
+    token, _ = engine.claim(state, "a", 2, "w", T0, LEASE)
+    # attempt 1's message poisoned late; attempt 2 running under a live lease
+    assert engine.fail_step(state, "a", "poisoned", T0, LEASE, attempt=1).empty
+    assert engine.fail_step(state, "a", "poisoned", T0, LEASE, attempt=2).empty
+    assert state.steps["a"].status is TaskStatus.RUNNING
+    # once its lease is gone, the poisoned attempt fails
+    later = T0 + timedelta(seconds=LEASE + 1)
+    assert not engine.fail_step(state, "a", "poisoned", later, LEASE, attempt=2).empty
+    assert state.steps["a"].status is TaskStatus.FAILED

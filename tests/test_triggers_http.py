@@ -22,6 +22,7 @@ from pipelines.authoring import (
 )
 from pipelines.client import Datastore, Workspace, publish
 from tests import pipelines_for_tests as make
+from pipelines.store import get_account
 from tests.service import Service, assert_error, token
 
 WEBHOOK = "/runtime/webhooks/EventGrid?functionName=start_runs_from_events"
@@ -38,6 +39,7 @@ def workspace(host) -> Workspace:
 
 
 def blob_created(path: str, container: str = "workspaceblobstore", event_id: str | None = None) -> dict[str, Any]:
+    """A BlobCreated event as Event Grid sends it; `path` is the blob's name in `container`."""
     return {
         "id": event_id or str(uuid.uuid4()),
         "topic": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct",
@@ -75,15 +77,19 @@ def runs_of(service: Service, pipeline_id: str) -> list[dict[str, Any]]:
 def test_a_blob_that_lands_starts_a_run_that_reads_it(service, workspace, host, tmp_path) -> None:
     # GIVEN a pipeline and a trigger on blobs landing under incoming/ as .csv
     published = publish(workspace, reader(tmp_path / "code"), "reader")
+    # (files of workspaceblobstore live in the app's container, in a folder per workspace)
+    container = get_account().settings.container_name("workspaceblobstore")
     trigger = {
         "PipelineId": published.id,
         "EventTypes": ["Microsoft.Storage.BlobCreated"],
-        "SubjectBeginsWith": "/blobServices/default/containers/workspaceblobstore/blobs/incoming/",
+        "SubjectBeginsWith": f"/blobServices/default/containers/{container}/blobs/ws1/incoming/",
         "SubjectEndsWith": ".csv",
         "Request": {
             "ExperimentName": "on-arrival",
             "ParameterAssignments": {"source": "{data.url}"},
-            "DataPathAssignments": {"incoming": {"DataStoreName": "workspaceblobstore", "RelativePath": "{blobPath}"}},
+            "DataPathAssignments": {
+                "incoming": {"DataStoreName": "workspaceblobstore", "RelativePath": "{datastorePath}"}
+            },
         },
     }
     created = service.put("/EventTriggers/on-csv", json=trigger)
@@ -92,8 +98,10 @@ def test_a_blob_that_lands_starts_a_run_that_reads_it(service, workspace, host, 
     local = tmp_path / "day.csv"
     local.write_text("v\n42\n")
     Datastore.get(workspace, "workspaceblobstore").upload_file(local, "incoming/day.csv", overwrite=True)
-    # WHEN Event Grid delivers the BlobCreated event, twice (at least once)
-    event = blob_created("incoming/day.csv")
+    [landed] = [b.name for b in get_account().container("workspaceblobstore").list_blobs(name_starts_with="ws1/")]
+    assert landed == "ws1/incoming/day.csv"
+    # WHEN Event Grid delivers the BlobCreated event of that blob, twice (at least once)
+    event = blob_created(landed, container=container)
     assert deliver(host, event).status_code in (200, 202)
     assert deliver(host, event).status_code in (200, 202)
     # THEN exactly one run started, from the event, and it read that blob

@@ -13,6 +13,7 @@ the same step is never claimed twice, and a fan-in step is queued once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -158,7 +159,14 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
 
 
 def complete_and_continue(
-    state: RunState, node_id: str, token: str, outcome: Outcome, now: datetime, lease: int, worker: str | None
+    state: RunState,
+    node_id: str,
+    token: str,
+    outcome: Outcome,
+    now: datetime,
+    lease: int,
+    worker: str | None,
+    may_take: Callable[[str], bool] = lambda node_id: True,
 ) -> tuple[tuple[str, int, str] | None, Transition]:
     """`complete`, then let the same worker take one step it just queued.
 
@@ -167,14 +175,15 @@ def complete_and_continue(
     its parent, and its message is not sent. If the worker dies before running
     it, its lease expires and the sweeper queues it again. Other successors
     (fan-out) go through the queue to other workers as usual. `worker=None`
-    takes nothing (the invocation has run long enough).
+    takes nothing; `may_take(node)` says whether a step fits in what is left of
+    the invocation's time.
     """
     t = complete(state, node_id, token, outcome, now, lease)
     if worker is None:
         return None, t
     for index, (message, delay) in enumerate(t.messages):
-        if delay or message.node_id == node_id:
-            continue  # a retry waits its back-off
+        if delay or message.node_id == node_id or not may_take(message.node_id):
+            continue  # a retry waits its back-off; a step too long for this invocation goes by queue
         taken, claimed = claim(state, message.node_id, message.attempt, worker, now, lease)
         if taken is None:
             continue
@@ -185,12 +194,23 @@ def complete_and_continue(
     return None, t
 
 
-def fail_step(state: RunState, node_id: str, reason: str, now: datetime, lease: int) -> Transition:
-    """A step that cannot run at all (its message was poisoned, its worker keeps dying)."""
+def fail_step(
+    state: RunState, node_id: str, reason: str, now: datetime, lease: int, attempt: int | None = None
+) -> Transition:
+    """A step that cannot run at all (its message was poisoned).
+
+    With `attempt`, only that attempt is failed: a stale poisoned message of an
+    older attempt, or one whose step a worker is running under a live lease,
+    changes nothing.
+    """
     t = Transition()
     step = state.steps.get(node_id)
     if step is None or step.status.terminal or state.run.status.terminal:
         return t
+    if attempt is not None:
+        live = step.status is TaskStatus.RUNNING and step.lease_until is not None and step.lease_until > now
+        if step.attempt != attempt or live:
+            return t
     step.status = TaskStatus.FAILED
     step.detail = reason
     step.ended = now

@@ -7,8 +7,12 @@ string values may hold placeholders filled from the event:
 
     {id} {eventType} {subject} {topic} {eventTime} {data.<key>} ({data.a.b} nests)
     {blobContainer} {blobPath} {blobName}   (from a Blob Storage subject)
+    {datastorePath}   the blob's path as its datastore sees it
 
-so `"RelativePath": "{blobPath}"` points a datapath at the blob that just landed.
+Files of `workspaceblobstore` live in a folder per workspace
+(`workspaceblobstore/{workspace}/...`): `{datastorePath}` is the path below that
+folder, so `"RelativePath": "{datastorePath}"` points a datapath at the blob that
+just landed. For a blob elsewhere it is `{blobPath}`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pipelines.errors import BadRequestError
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_.]*)\}")
 _BLOB_SUBJECT = re.compile(r"^/blobServices/default/containers/(?P<container>[^/]+)/blobs/(?P<path>.+)$")
-_FIXED = {"id", "eventType", "subject", "topic", "eventTime", "blobContainer", "blobPath", "blobName"}
+_FIXED = {"id", "eventType", "subject", "topic", "eventTime", "blobContainer", "blobPath", "blobName", "datastorePath"}
 MAX_EVENT_TYPES = 20
 
 
@@ -70,7 +74,8 @@ class Event:
     event_time: str | None
     data: Any
 
-    def values(self) -> dict[str, str]:
+    def values(self, scope: tuple[str, str] | None = None) -> dict[str, str]:
+        """The event's placeholder values; `scope` is (the workspaceblobstore container, the workspace)."""
         found = {
             "id": self.id, "eventType": self.event_type, "subject": self.subject,
             "topic": self.topic or "", "eventTime": self.event_time or "",
@@ -79,6 +84,9 @@ class Event:
         if blob:
             path = blob.group("path")
             found.update(blobContainer=blob.group("container"), blobPath=path, blobName=path.rsplit("/", 1)[-1])
+            found["datastorePath"] = path
+            if scope is not None and blob.group("container") == scope[0] and path.startswith(scope[1] + "/"):
+                found["datastorePath"] = path[len(scope[1]) + 1 :]
         return found
 
 
@@ -86,18 +94,18 @@ class TemplateError(ValueError):
     pass
 
 
-def fill(template: Any, event: Event) -> Any:
+def fill(template: Any, event: Event, scope: tuple[str, str] | None = None) -> Any:
     """The submit body with every placeholder replaced by the event's value."""
     if isinstance(template, str):
-        return _PLACEHOLDER.sub(lambda m: _lookup(m.group(1), event), template)
+        return _PLACEHOLDER.sub(lambda m: _lookup(m.group(1), event, scope), template)
     if isinstance(template, list):
-        return [fill(item, event) for item in template]
+        return [fill(item, event, scope) for item in template]
     if isinstance(template, Mapping):
-        return {key: fill(value, event) for key, value in template.items()}
+        return {key: fill(value, event, scope) for key, value in template.items()}
     return template
 
 
-def _lookup(name: str, event: Event) -> str:
+def _lookup(name: str, event: Event, scope: tuple[str, str] | None) -> str:
     if name.startswith("data."):
         value: Any = event.data
         for part in name[5:].split("."):
@@ -107,7 +115,7 @@ def _lookup(name: str, event: Event) -> str:
         if isinstance(value, (dict, list)):
             raise TemplateError(f"{name} is not a single value")
         return "" if value is None else str(value)
-    values = event.values()
+    values = event.values(scope)
     if name not in values:
         raise TemplateError(f"the event has no {name} (not a Blob Storage event?)")
     return values[name]

@@ -203,7 +203,8 @@ class Triggers:
             if not trigger.matches(event):
                 continue
             try:
-                body = fill(trigger.request, event)
+                scope = (self.account.settings.container_name("workspaceblobstore"), trigger.workspace)
+                body = fill(trigger.request, event, scope)
                 request = parse_submit(body)
                 request.run_source = request.run_source or "EventGrid"
                 target = self._target(trigger)

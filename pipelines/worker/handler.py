@@ -31,9 +31,9 @@ log = logging.getLogger("pipelines.worker")
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 CANCEL_POLL_SECONDS = 1.0
-# How long one invocation keeps running the steps it makes ready before leaving
-# the rest to the queue: well under host.json's functionTimeout (30 min).
-CHAIN_SECONDS = 600.0
+# Time allowed for fetching code, staging inputs and uploading outputs around a
+# step, when deciding whether the next step still fits in this invocation.
+STAGING_ALLOWANCE_SECONDS = 60
 
 
 class Watcher:
@@ -94,7 +94,8 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
     """Handle one step message; returns what happened (for the invocation log).
 
     After a step ends, the same invocation runs the next step it made ready
-    (see `engine.complete_and_continue`), for up to CHAIN_SECONDS, so a linear
+    (see `engine.complete_and_continue`) while that step's whole timeout still
+    fits in the invocation's budget (under functionTimeout), so a linear
     stretch of a pipeline does not wait on the queue between its steps.
     """
     message = StepMessage.from_payload(payload)
@@ -111,6 +112,18 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
     if token is None:
         return "nothing to do"
     started = time.monotonic()
+    settings = account.settings
+    budget = settings.max_step_timeout_seconds  # what one invocation may spend, under functionTimeout
+
+    timeouts: dict[str, int] = {}
+
+    def fits(node: str) -> bool:
+        """Room left in this invocation for the step's whole timeout and its staging."""
+        if not timeouts:
+            timeouts.update(_timeouts(account, state.run))
+        timeout = timeouts.get(node, settings.step_timeout_seconds)
+        return time.monotonic() - started + timeout + STAGING_ALLOWANCE_SECONDS <= budget
+
     node_id, attempt = message.node_id, message.attempt
     happened: list[str] = []
     while True:
@@ -119,17 +132,29 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
             happened.append(f"step {node_id}: lease lost")
             break
         happened.append(f"step {node_id} {outcome.status.name.lower()}")
-        worker = WORKER_ID if time.monotonic() - started < CHAIN_SECONDS else None
         done_node, done_token, done_outcome = node_id, token, outcome
         taken, state = repository.mutate(
             message.workspace,
             message.run_id,
-            lambda s: engine.complete_and_continue(s, done_node, done_token, done_outcome, utcnow(), lease, worker),
+            lambda s: engine.complete_and_continue(
+                s, done_node, done_token, done_outcome, utcnow(), lease, WORKER_ID, fits
+            ),
         )
         if taken is None:
             break
         node_id, attempt, token = taken
     return "; ".join(happened)
+
+
+def _timeouts(account: StorageAccount, run: Any) -> dict[str, int]:
+    """Each step's effective timeout (the definition is cached in memory: no I/O after the first)."""
+    published = PublishedPipelines(account)
+    definition = published.definition(published.get(run.workspace, run.pipeline_id))
+    settings = account.settings
+    return {
+        s.id: min(s.timeout_seconds or settings.step_timeout_seconds, settings.max_step_timeout_seconds)
+        for s in definition.steps
+    }
 
 
 def _run_claimed(
@@ -158,7 +183,10 @@ def handle_poison_message(account: StorageAccount, payload: dict[str, Any], dequ
         repository.mutate(
             message.workspace,
             message.run_id,
-            lambda s: (None, engine.fail_step(s, message.node_id, reason, utcnow(), repository.lease_seconds)),
+            lambda s: (
+                None,
+                engine.fail_step(s, message.node_id, reason, utcnow(), repository.lease_seconds, message.attempt),
+            ),
         )
     except NotFoundError:
         return "no such run"
