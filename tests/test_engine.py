@@ -116,8 +116,10 @@ def test_cancel_stops_waiting_steps_and_ends_when_running_ones_stop() -> None:
 def test_sweep_requeues_a_stranded_step_and_fails_one_that_keeps_losing_workers() -> None:
     state = build({"a": []})
     engine.initial(state, T0, LEASE)
-    later = T0 + timedelta(seconds=LEASE + 1)
-    # a queued step whose message was lost
+    # a queued step waits several leases (a backlog is not a loss) ...
+    assert engine.sweep(state, T0 + timedelta(seconds=LEASE + 1), LEASE).empty
+    # ... then its message is presumed lost and sent again
+    later = T0 + timedelta(seconds=LEASE * engine.QUEUED_GRACE_LEASES + 1)
     assert queued(engine.sweep(state, later, LEASE)) == ["a"]
     now = later
     for _ in range(engine.MAX_LOST_LEASES):

@@ -344,3 +344,26 @@ def test_a_step_gets_no_storage_connection_or_identity_of_the_app(service, works
     run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"]
     assert service.wait_run(run_id)["Status"]["StatusCode"] == 3
     assert "leaked []" in service.log(run_id, the_only_step(service, run_id))
+
+
+def test_an_idempotency_key_whose_request_died_is_free_again(service, workspace) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from pipelines.store import Table, get_account
+
+    published = publish(workspace, load_pipeline(EXAMPLE), "abandoned")
+    url = f"/PipelineRuns/PipelineSubmit/{published.id}"
+    first = service.post(url, json={}, headers={"Idempotency-Key": "k-died"}).json()["Id"]
+    service.wait_run(first)
+    # GIVEN the key's request died before writing its run (its run row is gone), two minutes ago
+    account = get_account()
+    runs, keys = Table(account.table("Runs")), Table(account.table("Idempotency"))
+    runs.delete(f"ws1|{first}", "run")
+    [row] = keys.query_all("RunId eq @run", parameters={"run": first})
+    row["Created"] = (datetime.now(timezone.utc) - timedelta(minutes=2)).isoformat()
+    keys.upsert(row)
+    # WHEN the client retries with the same key
+    retried = service.post(url, json={}, headers={"Idempotency-Key": "k-died"})
+    # THEN it gets a new run rather than a 409 for a day
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["Id"] != first

@@ -21,8 +21,8 @@ from pipelines.authoring import (
     PythonScriptStep,
 )
 from pipelines.client import Datastore, Workspace, publish
-from tests import pipelines_for_tests as make
 from pipelines.store import get_account
+from tests import pipelines_for_tests as make
 from tests.service import Service, assert_error, token
 
 WEBHOOK = "/runtime/webhooks/EventGrid?functionName=start_runs_from_events"

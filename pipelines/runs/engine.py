@@ -22,6 +22,7 @@ from pipelines.runs.model import Run, RunStatus, Step, StepMessage, TaskStatus
 # A step whose worker vanished this many times is failed rather than retried forever.
 MAX_LOST_LEASES = 3
 MAX_BACKOFF_SECONDS = 60
+QUEUED_GRACE_LEASES = 5
 
 
 @dataclass
@@ -66,7 +67,9 @@ def _queue(state: RunState, step: Step, now: datetime, lease: int, t: Transition
     step.claim = None
     step.worker = None
     step.scheduled = now
-    step.lease_until = now + timedelta(seconds=delay + lease)
+    # A queued step may wait behind a backlog: the sweeper sends its message
+    # again only after several leases, so a busy queue is not flooded with copies.
+    step.lease_until = now + timedelta(seconds=delay + lease * QUEUED_GRACE_LEASES)
     t.steps_changed.add(step.node_id)
     t.messages.append((StepMessage(state.run.workspace, state.run.id, step.node_id, step.attempt), delay))
 

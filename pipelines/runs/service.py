@@ -29,6 +29,10 @@ from pipelines.runs.request import Resolved, SubmitRequest, resolve
 from pipelines.store import StorageAccount, Table, etag_of
 
 
+# A key whose run is still not written this long after the key was: its request died.
+ABANDONED_KEY = timedelta(seconds=60)
+
+
 @dataclass
 class Target:
     """What a submit resolved to: the pipeline, and the endpoint version if any."""
@@ -172,7 +176,11 @@ class RunService:
             seen = self.idempotency.get(workspace, row)
             if seen is None:
                 continue  # released meanwhile: try to take it
-            if datetime.fromisoformat(seen["Created"]) + window < now:
+            claimed_at = datetime.fromisoformat(seen["Created"])
+            abandoned = claimed_at + ABANDONED_KEY < now and not self._run_exists(workspace, seen["RunId"])
+            if claimed_at + window < now or abandoned:
+                # Expired, or its first request died between the key and the run:
+                # the key is free again (taken on its ETag, so by one request only).
                 try:
                     self.idempotency.replace(entity, etag_of(seen))
                     return None
@@ -184,6 +192,13 @@ class RunService:
                 )
             return self._wait_for_run(workspace, seen["RunId"])
         raise ConflictError("a request with this idempotency key is in progress", target="Idempotency-Key")
+
+    def _run_exists(self, workspace: str, run_id: str) -> bool:
+        try:
+            self.repository.get_run(workspace, run_id)
+        except NotFoundError:
+            return False
+        return True
 
     def _wait_for_run(self, workspace: str, run_id: str, timeout: float = 10.0) -> Run:
         """The first request may still be writing its run: wait for it briefly."""

@@ -81,8 +81,17 @@ class Executor:
         self.logs = StepLogs(account)
         self.snapshots = SnapshotCache(work_root(account) / "snapshots", self.pipelines)
 
-    def execute(self, job: StepJob, should_stop: Callable[[], str | None]) -> Outcome | None:
-        """Run the step; None when the lease was lost (another worker owns it now)."""
+    def execute(
+        self,
+        job: StepJob,
+        should_stop: Callable[[], str | None],
+        still_ours: Callable[[], bool] = lambda: True,
+    ) -> Outcome | None:
+        """Run the step; None when the lease was lost (another worker owns it now).
+
+        `still_ours()` is asked right before outputs are uploaded: a worker that
+        lost its lease must not overwrite what the step's new owner writes.
+        """
         run, step = job.run, job.step
         folder = work_root(self.account) / "steps" / run.id / step.id / f"{job.attempt}-{job.claim[:8]}"
         joblog = LogWriter(self.logs.blob(run.workspace, run.id, step.id, job.attempt, "JobLog"))
@@ -125,6 +134,8 @@ class Executor:
             if result.exit_code != 0:
                 tail = result.stderr_tail.strip()[-DETAIL_TAIL_CHARS:]
                 return Outcome(TaskStatus.FAILED, f"exit code {result.exit_code}: {tail}", result.exit_code, metrics)
+            if not still_ours():
+                return None
             uploaded = self._upload_outputs(job, outputs)
             return Outcome(TaskStatus.FINISHED, None, 0, metrics, tuple(uploaded))
         except StagingError as exc:

@@ -15,8 +15,11 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
+
+from azure.core.exceptions import AzureError
 
 from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import NotFoundError
@@ -28,6 +31,7 @@ from pipelines.store import StorageAccount
 from pipelines.worker.executor import Executor, StepJob
 
 log = logging.getLogger("pipelines.worker")
+T = TypeVar("T")
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 CANCEL_POLL_SECONDS = 1.0
@@ -133,17 +137,41 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
             break
         happened.append(f"step {node_id} {outcome.status.name.lower()}")
         done_node, done_token, done_outcome = node_id, token, outcome
-        taken, state = repository.mutate(
-            message.workspace,
-            message.run_id,
-            lambda s: engine.complete_and_continue(
-                s, done_node, done_token, done_outcome, utcnow(), lease, WORKER_ID, fits
-            ),
+        taken, state = _retrying(
+            lambda: repository.mutate(
+                message.workspace,
+                message.run_id,
+                lambda s: engine.complete_and_continue(
+                    s, done_node, done_token, done_outcome, utcnow(), lease, WORKER_ID, fits
+                ),
+            )
         )
         if taken is None:
             break
         node_id, attempt, token = taken
     return "; ".join(happened)
+
+
+def _still_ours(repository: RunRepository, message: StepMessage, token: str) -> bool:
+    """Renew the lease now; False when another worker has taken the step."""
+    (ours, _), _ = repository.mutate(
+        message.workspace,
+        message.run_id,
+        lambda s: _heartbeat(s, message.node_id, token, repository.lease_seconds),
+    )
+    return bool(ours)
+
+
+def _retrying(action: Callable[[], T], tries: int = 5) -> T:
+    """Recording a finished step is worth a few tries while the lease is still ours:
+    giving up would make the step run again once the lease expires."""
+    for attempt in range(tries - 1):
+        try:
+            return action()
+        except AzureError:
+            log.warning("storage failed while recording a step; trying again", exc_info=True)
+            time.sleep(min(0.5 * 2**attempt, 8.0))
+    return action()
 
 
 def _timeouts(account: StorageAccount, run: Any) -> dict[str, int]:
@@ -168,7 +196,13 @@ def _run_claimed(
         spec = next(s for s in definition.steps if s.id == node_id)
         job = StepJob(run, definition, spec, attempt, token)
         with Watcher(repository, message, token) as watcher:
-            return Executor(account).execute(job, watcher.should_stop)
+            return Executor(account).execute(job, watcher.should_stop, lambda: _still_ours(repository, message, token))
+    except AzureError:
+        # Storage, not the step, failed (fetching code or data, writing logs). Failing
+        # the step would fail runs that did nothing wrong: raise instead, and the
+        # step runs again once its lease expires (the sweeper counts lost leases).
+        log.exception("storage failed around step %s of run %s", node_id, run.id)
+        raise
     except Exception as exc:  # noqa: BLE001 - the step is ours: record why, don't strand it
         log.exception("step %s of run %s could not run", node_id, run.id)
         return Outcome(TaskStatus.FAILED, f"the worker could not run the step: {type(exc).__name__}: {exc}"[:1000])
@@ -199,15 +233,22 @@ def sweep(account: StorageAccount) -> int:
     touched = 0
     for workspace, run_id, created in repository.active_runs():
         try:
-            _, state = repository.mutate(
-                workspace, run_id, lambda s: (None, engine.sweep(s, utcnow(), repository.lease_seconds))
-            )
-        except NotFoundError:
-            # Its submit never committed, or is committing right now: wait before forgetting.
-            if utcnow() - created > timedelta(minutes=5):
-                repository.forget_active(workspace, run_id)
-            continue
-        if state.run.status.terminal:
-            repository.forget_active(workspace, run_id)
-        touched += 1
+            _sweep_one(repository, workspace, run_id, created)
+            touched += 1
+        except Exception:  # noqa: BLE001 - one broken run must not stop the rescue of the others
+            log.exception("sweep of run %s/%s failed; going on with the others", workspace, run_id)
     return touched
+
+
+def _sweep_one(repository: RunRepository, workspace: str, run_id: str, created: Any) -> None:
+    try:
+        _, state = repository.mutate(
+            workspace, run_id, lambda s: (None, engine.sweep(s, utcnow(), repository.lease_seconds))
+        )
+    except NotFoundError:
+        # Its submit never committed, or is committing right now: wait before forgetting.
+        if utcnow() - created > timedelta(minutes=5):
+            repository.forget_active(workspace, run_id)
+        return
+    if state.run.status.terminal:
+        repository.forget_active(workspace, run_id)
