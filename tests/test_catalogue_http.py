@@ -227,3 +227,20 @@ def test_defaults_too_large_for_any_run_to_keep_are_refused_at_publish(service: 
     with pytest.raises(ServiceError) as refused:
         publish(workspace, make.single(tmp_path / "code", "print(1)\n", arguments=arguments), "too-big")
     assert refused.value.status == 400 and refused.value.target == "parameters"
+
+
+def test_a_graph_changed_after_publish_is_refused_not_run(service: Service, workspace: Workspace) -> None:
+    from pipelines.catalogue import published as published_module
+    from pipelines.store import get_account
+
+    published = publish(workspace, load_pipeline(EXAMPLE), "frozen")
+    graph_id = service.get(f"/Pipelines/{published.id}").json()["GraphId"]
+    # GIVEN someone rewrote the graph blob behind the service's back
+    blob = get_account().container("graphs").get_blob_client(f"ws1/{graph_id}.json")
+    tampered = blob.download_blob().readall().replace(b"compare.py", b"evil.py")
+    blob.upload_blob(tampered, overwrite=True)
+    published_module._definitions._items.clear()  # a fresh instance, with nothing cached
+    # WHEN a run is submitted THEN it is refused, and nothing runs
+    response = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={})
+    assert response.status_code == 500
+    assert service.get(f"/PipelineRuns/Pipeline/{published.id}").json() == []

@@ -536,6 +536,7 @@ def test_datastores_register_list_and_refuse_what_is_not_theirs(service, workspa
     for body in (
         {"ContainerName": own},
         {"ContainerName": "azure-webjobs-secrets"},
+        {"ContainerName": "app-package-myapp-1234567", "CreateIfNotExists": True},
         {"ContainerName": "does-not-exist"},
         {"ContainerName": "Bad_Name"},
         {"ContainerName": "ok-name", "AccountUrl": "https://evil.example.com"},

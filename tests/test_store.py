@@ -90,3 +90,17 @@ def test_a_property_too_large_to_keep_is_a_bad_request_naming_it(account) -> Non
         table.transact([("create", {"PartitionKey": "p", "RowKey": "b1", "Tags": "é" * 33_000})])
     assert table.get("p", "big") is None and table.get("p", "b1") is None
     table.insert({"PartitionKey": "p", "RowKey": "ok", "Tags": "x" * 32_000})  # just under the limit
+
+
+def test_logs_answer_their_end_and_stop_growing_at_their_limit(account, monkeypatch) -> None:
+    from pipelines.runs import logs
+
+    monkeypatch.setattr(logs, "MAX_ANSWER_BYTES", 10)
+    writer = logs.LogWriter(logs.StepLogs(account).blob("ws", "r", "n", 1, "STDOUT"), limit=30)
+    writer.append(b"0123456789" * 2)
+    writer.append(b"abcdefghij" * 2)  # crosses the limit: cut, with a note
+    writer.append(b"never written")
+    text = logs.StepLogs(account).read("ws", "r", "n", 1, "STDOUT")
+    assert text.startswith("[... the first ") and "never" not in text
+    full = logs.StepLogs(account).blob("ws", "r", "n", 1, "STDOUT").download_blob().readall()
+    assert full.startswith(b"0123456789" * 2 + b"abcdefghij") and b"log truncated" in full

@@ -25,7 +25,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from pipelines.api.contract import EntityStatus, now
 from pipelines.authoring.definition import PipelineDefinition, parse_definition, validate_definition
 from pipelines.authoring.snapshot import validate_snapshot
-from pipelines.errors import BadRequestError, EntityDisabledError, ErrorDetail, NotFoundError
+from pipelines.errors import BadRequestError, EntityDisabledError, ErrorDetail, NotFoundError, PipelinesError
 from pipelines.store import StorageAccount, Table, etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 
@@ -226,6 +226,9 @@ class PublishedPipelines:
             return cached
         raw = self.graphs.download_blob(f"{pipeline.workspace}/{pipeline.graph_id}.json").readall()
         parsed = PipelineDefinition.model_validate_json(raw)
+        if graph_id_of(parsed) != pipeline.graph_id:
+            # The graph blob is named by its own hash: anything else was changed after publish.
+            raise PipelinesError(f"the definition of pipeline {pipeline.id!r} does not match its graph id")
         _definitions.put(pipeline.workspace, pipeline.graph_id, parsed)
         return parsed
 

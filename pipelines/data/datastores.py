@@ -123,6 +123,9 @@ def normalise_account_url(value: str) -> str:
     return f"https://{host}"
 
 
+RESERVED_CONTAINER_PREFIXES = ("azure-webjobs-", "app-package-", "scm-", "$")
+
+
 class Datastores:
     """Registering, reading and removing datastores, and reaching their containers."""
 
@@ -214,6 +217,10 @@ class Datastores:
         )
         if wanted.kind == "container":
             self._check_own_container(container, create_if_not_exists)
+        elif self._is_own_account(wanted.account_url):
+            # The app's own account by URL is the app's own containers by another
+            # name: the same refusals apply (and it is reached as a container).
+            self._check_own_container(container, create_if_not_exists)
         existing = self.find(workspace, name)
         if existing is None:
             try:
@@ -233,12 +240,17 @@ class Datastores:
         wanted.etag = self.table.replace(wanted.to_entity(), existing.etag or "*")
         return wanted
 
+    def _is_own_account(self, account_url: str | None) -> bool:
+        own = urlsplit(self.account.blobs.url).hostname or ""
+        return bool(account_url) and (urlsplit(account_url).hostname or "").lower() == own.lower()
+
     def _check_own_container(self, container: str, create: bool) -> None:
         settings = self.account.settings
         own = {settings.container_name(base) for base in CONTAINERS}
         # The app's own containers hold other workspaces' data and snapshots; the
-        # Functions host keeps its keys in azure-webjobs-secrets.
-        if container in own or container.startswith("azure-webjobs-"):
+        # Functions host keeps its keys in azure-webjobs-secrets; Flex Consumption
+        # deploys the app's code from app-package-*; $logs and $web are the account's.
+        if container in own or container.startswith(RESERVED_CONTAINER_PREFIXES):
             raise BadRequestError(
                 f"container {container!r} belongs to the app and cannot be a datastore",
                 target="ContainerName",

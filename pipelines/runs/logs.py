@@ -15,6 +15,9 @@ from pipelines.store import StorageAccount
 LOG_KINDS = ("STDOUT", "STDERR", "JobLog")
 # An append blob block is at most 4 MiB.
 MAX_BLOCK = 4 * 1024 * 1024
+# What a log route answers at most (the end of a longer log), and what a step may write.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+MAX_LOG_BYTES = 256 * 1024 * 1024
 
 
 def log_blob_name(workspace: str, run_id: str, node_id: str, attempt: int, kind: str) -> str:
@@ -33,23 +36,34 @@ class StepLogs:
         return self.container.get_blob_client(log_blob_name(workspace, run_id, node_id, attempt, kind))
 
     def read(self, workspace: str, run_id: str, node_id: str, attempt: int, kind: str) -> str:
+        """The log's text; of a log over MAX_ANSWER_BYTES, its end (a step that printed
+        gigabytes must not make every log request read them all)."""
+        blob = self.blob(workspace, run_id, node_id, attempt, kind)
         try:
-            data = self.blob(workspace, run_id, node_id, attempt, kind).download_blob().readall()
+            size = blob.get_blob_properties().size
+            start = max(0, size - MAX_ANSWER_BYTES)
+            data = blob.download_blob(offset=start, length=size - start).readall() if size else b""
         except ResourceNotFoundError:
             return ""
-        return data.decode("utf-8", errors="replace")
+        text = data.decode("utf-8", errors="replace")
+        return f"[... the first {start} bytes are not shown ...]\n{text}" if start else text
 
 
 class LogWriter:
-    """Appends to one append blob; created on first write."""
+    """Appends to one append blob; created on first write; at most MAX_LOG_BYTES kept."""
 
-    def __init__(self, blob: BlobClient) -> None:
+    def __init__(self, blob: BlobClient, limit: int | None = None) -> None:
         self.blob = blob
         self._created = False
+        self._written = 0
+        self._limit = MAX_LOG_BYTES if limit is None else limit
 
     def append(self, data: bytes) -> None:
-        if not data:
+        if not data or self._written > self._limit:
             return
+        if self._written + len(data) > self._limit:
+            data = data[: self._limit - self._written] + b"\n[... log truncated: over the limit of this step ...]\n"
+        self._written += len(data)
         if not self._created:
             try:
                 self.blob.create_append_blob(content_settings=None)
