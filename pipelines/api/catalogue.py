@@ -22,6 +22,7 @@ from pipelines.catalogue import Endpoint, Endpoints, PublishedPipeline, Publishe
 from pipelines.errors import BadRequestError
 from pipelines.settings import get_settings
 from pipelines.store import get_account
+from pipelines.text import pick
 
 bp = func.Blueprint()
 
@@ -101,14 +102,6 @@ def active_only(ctx: RequestContext) -> bool:
     if value.lower() in ("false", "0"):
         return False
     raise BadRequestError("activeOnly must be true or false", target="activeOnly")
-
-
-def pick(body: dict[str, Any], name: str) -> Any:
-    """A body key matched case-insensitively (CONTRACT.md §2)."""
-    for key, value in body.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # -- snapshots and publishing ------------------------------------------------------------------------

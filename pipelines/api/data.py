@@ -29,6 +29,7 @@ from pipelines.data.uploads import (
 )
 from pipelines.errors import BadRequestError
 from pipelines.store import get_account
+from pipelines.text import pick
 
 bp = func.Blueprint()
 
@@ -111,14 +112,6 @@ def dataset_entity(dataset: Dataset) -> DatasetEntity:
 
 
 # -- request helpers -------------------------------------------------------------------------------
-def pick(body: dict[str, Any], name: str) -> Any:
-    """A body key matched case-insensitively (CONTRACT.md §2)."""
-    for key, value in body.items():
-        if key.lower() == name.lower():
-            return value
-    return None
-
-
 def flag(value: Any, target: str) -> bool:
     if value is None or value == "":
         return False

@@ -28,7 +28,6 @@ from pipelines.runs.repository import RunRepository, utcnow
 from pipelines.runs.request import Resolved, SubmitRequest, resolve
 from pipelines.store import StorageAccount, Table, etag_of
 
-
 # A key whose run is still not written this long after the key was: its request died.
 ABANDONED_KEY = timedelta(seconds=60)
 

@@ -23,6 +23,7 @@ from pipelines.runs.request import parse_submit
 from pipelines.runs.service import RunService, Target, request_fingerprint
 from pipelines.store import StorageAccount, Table, etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
+from pipelines.text import pick
 from pipelines.triggers.model import (
     MAX_EVENT_TYPES,
     NAME,
@@ -84,15 +85,8 @@ def _from_entity(entity: Mapping[str, Any]) -> Trigger:
     )
 
 
-def _pick(body: Mapping[str, Any], name: str) -> Any:
-    for k, v in body.items():
-        if k.lower() == name.lower():
-            return v
-    return None
-
-
 def _optional_text(body: Mapping[str, Any], name: str) -> str | None:
-    value = _pick(body, name)
+    value = pick(body, name)
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > 1024:
@@ -129,19 +123,19 @@ class Triggers:
             )
         if trigger.pipeline_version and trigger.pipeline_id:
             raise BadRequestError("PipelineVersion goes with an endpoint", target="PipelineVersion")
-        event_types = _pick(body, "EventTypes") or []
+        event_types = pick(body, "EventTypes") or []
         if not isinstance(event_types, list) or len(event_types) > MAX_EVENT_TYPES or not all(
             isinstance(t, str) and t for t in event_types
         ):
             raise BadRequestError(f"EventTypes must be a list of at most {MAX_EVENT_TYPES} names", target="EventTypes")
         trigger.event_types = list(event_types)
-        request = _pick(body, "Request") or {}
+        request = pick(body, "Request") or {}
         if not isinstance(request, Mapping):
             raise BadRequestError("Request must be the submit body to send, an object", target="Request")
         check_placeholders(request, target="Request")
         parse_submit(request)  # the shape of the body, before any event fills it
         trigger.request = dict(request)
-        status = _pick(body, "EntityStatus")
+        status = pick(body, "EntityStatus")
         trigger.status = EntityStatus.parse(status) if status is not None else EntityStatus.ACTIVE
         self._target(trigger)  # 404 for an unknown pipeline or endpoint
         existing = self.table.get(PARTITION, key(workspace, name))
