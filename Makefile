@@ -21,8 +21,10 @@ node_modules/.installed: package.json package-lock.json
 run: setup
 	$(PY) -m pipelines.devhost --example
 
-# The whole test suite against a real Azurite that the tests start themselves.
+# Lint (unused names, undefined names, import order), then the whole test suite
+# against a real Azurite that the tests start themselves.
 test: setup
+	$(PY) -m ruff check --select F,I pipelines tests bench function_app.py
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
