@@ -221,15 +221,19 @@ class PublishedPipelines:
         return PublishedPipeline.from_entity(entity)
 
     def definition(self, pipeline: PublishedPipeline) -> PipelineDefinition:
-        cached = _definitions.get(pipeline.workspace, pipeline.graph_id)
+        return self.graph(pipeline.workspace, pipeline.graph_id)
+
+    def graph(self, workspace: str, graph_id: str) -> PipelineDefinition:
+        """A published definition by its graph id (what a run records): from memory once read."""
+        cached = _definitions.get(workspace, graph_id)
         if cached is not None:
             return cached
-        raw = self.graphs.download_blob(f"{pipeline.workspace}/{pipeline.graph_id}.json").readall()
+        raw = self.graphs.download_blob(f"{workspace}/{graph_id}.json").readall()
         parsed = PipelineDefinition.model_validate_json(raw)
-        if graph_id_of(parsed) != pipeline.graph_id:
+        if graph_id_of(parsed) != graph_id:
             # The graph blob is named by its own hash: anything else was changed after publish.
-            raise PipelinesError(f"the definition of pipeline {pipeline.id!r} does not match its graph id")
-        _definitions.put(pipeline.workspace, pipeline.graph_id, parsed)
+            raise PipelinesError(f"the graph {graph_id!r} does not match its id")
+        _definitions.put(workspace, graph_id, parsed)
         return parsed
 
     def list(

@@ -42,6 +42,7 @@ from pipelines.data.staging import DataError, DataStager
 from pipelines.runs.engine import Outcome
 from pipelines.runs.logs import LogWriter, StepLogs, output_prefix
 from pipelines.runs.model import Run, TaskStatus
+from pipelines.settings import Settings
 from pipelines.store import StorageAccount
 from pipelines.worker.process import run_process
 from pipelines.worker.snapshots import SnapshotCache
@@ -57,6 +58,11 @@ WITHHELD_FROM_STEPS = (
 
 class StagingError(Exception):
     """An input could not be staged: the step fails without running."""
+
+
+def effective_timeout(step: StepSpec, settings: Settings) -> int:
+    """The step's own timeout or the default, never over the cap under functionTimeout."""
+    return min(step.timeout_seconds or settings.step_timeout_seconds, settings.max_step_timeout_seconds)
 
 
 def work_root(account: StorageAccount) -> Path:
@@ -112,8 +118,7 @@ class Executor:
                 f"step {step.name!r} attempt {job.attempt}: running {step.script_name}"
                 f" with {len(argv) - 4} arguments\n".encode()
             )
-            settings = self.account.settings
-            timeout = min(step.timeout_seconds or settings.step_timeout_seconds, settings.max_step_timeout_seconds)
+            timeout = effective_timeout(step, self.account.settings)
             result = run_process(
                 argv,
                 cwd=str(code),

@@ -28,7 +28,7 @@ from pipelines.runs.engine import Outcome
 from pipelines.runs.model import StepMessage, TaskStatus
 from pipelines.runs.repository import RunRepository, utcnow
 from pipelines.store import StorageAccount
-from pipelines.worker.executor import Executor, StepJob
+from pipelines.worker.executor import Executor, StepJob, effective_timeout
 
 log = logging.getLogger("pipelines.worker")
 T = TypeVar("T")
@@ -177,12 +177,8 @@ def _retrying(action: Callable[[], T], tries: int = 5) -> T:
 def _timeouts(account: StorageAccount, run: Any) -> dict[str, int]:
     """Each step's effective timeout (the definition is cached in memory: no I/O after the first)."""
     published = PublishedPipelines(account)
-    definition = published.definition(published.get(run.workspace, run.pipeline_id))
-    settings = account.settings
-    return {
-        s.id: min(s.timeout_seconds or settings.step_timeout_seconds, settings.max_step_timeout_seconds)
-        for s in definition.steps
-    }
+    definition = published.graph(run.workspace, run.graph_id)
+    return {s.id: effective_timeout(s, account.settings) for s in definition.steps}
 
 
 def _run_claimed(
@@ -192,7 +188,7 @@ def _run_claimed(
     message = StepMessage(run.workspace, run.id, node_id, attempt)
     try:
         published = PublishedPipelines(account)
-        definition = published.definition(published.get(run.workspace, run.pipeline_id))
+        definition = published.graph(run.workspace, run.graph_id)
         spec = next(s for s in definition.steps if s.id == node_id)
         job = StepJob(run, definition, spec, attempt, token)
         with Watcher(repository, message, token) as watcher:
