@@ -367,3 +367,11 @@ def test_an_idempotency_key_whose_request_died_is_free_again(service, workspace)
     # THEN it gets a new run rather than a 409 for a day
     assert retried.status_code == 200, retried.text
     assert retried.json()["Id"] != first
+
+
+def test_parent_run_id_may_come_in_the_body_too(service, workspace) -> None:
+    published = publish(workspace, load_pipeline(EXAMPLE), "parent")
+    url = f"/PipelineRuns/PipelineSubmit/{published.id}"
+    assert service.post(url, json={"ParentRunId": "from-body"}).json()["ParentRunId"] == "from-body"
+    both = service.post(url, params={"parentRunId": "from-query"}, json={"ParentRunId": "from-body"}).json()
+    assert both["ParentRunId"] == "from-query"

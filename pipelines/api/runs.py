@@ -88,7 +88,7 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> PipelineRunEntity:
         target,
         request,
         principal=ctx.principal,
-        parent_run_id=ctx.query("parentRunId"),
+        parent_run_id=ctx.query("parentRunId") or request.parent_run_id,
         idempotency_key=idempotency_key_of(ctx.request.headers),
         fingerprint=request_fingerprint(ctx.route.name, target.pipeline.id + "|" + (target.version or ""), ctx.request.get_body() or b""),
     )

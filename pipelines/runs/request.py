@@ -42,6 +42,7 @@ class SubmitRequest:
     continue_on_step_failure: bool | None = None
     schedule_id: str | None = None
     display_name: str | None = None
+    parent_run_id: str | None = None
 
 
 def parse_submit(body: Any) -> SubmitRequest:
@@ -97,6 +98,7 @@ def parse_submit(body: Any) -> SubmitRequest:
         properties=strings("Properties"),
         schedule_id=text("ScheduleId"),
         display_name=text("DisplayName"),
+        parent_run_id=text("ParentRunId"),
     )
     flag = values.get("ContinueRunOnStepFailure")
     if flag is not None:

@@ -1,0 +1,247 @@
+"""openapi.json: current with the route table, complete, valid OpenAPI 3.1, every reference resolvable."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+from pipelines.api import catalogue, data, health, openapi, runs, triggers
+from pipelines.api.http import error_body
+from pipelines.api.routes import ROUTES, Route
+from pipelines.auth.permissions import Permission
+from pipelines.client import Workspace, publish
+from pipelines.client.publish import load_pipeline
+from pipelines.errors import ErrorDetail, InvalidParameterError
+from pipelines.triggers.model import Trigger
+from tests.service import ROOT, Service, token
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return openapi.document()
+
+
+def expected_paths(template: str) -> list[str]:
+    """`{version?}` is two paths (without and with the segment); `{*path}` is `{path}`."""
+    path = "/" + re.sub(r"\{\*(\w+)\}", r"{\1}", template)
+    optional = re.findall(r"\{(\w+)\?\}", path)
+    if not optional:
+        return [path]
+    name = optional[0]
+    return [path.replace(f"/{{{name}?}}", ""), path.replace(f"{{{name}?}}", f"{{{name}}}")]
+
+
+def resolve(doc: dict[str, Any], pointer: str) -> Any:
+    assert pointer.startswith("#/"), pointer
+    node: Any = doc
+    for part in pointer[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        assert isinstance(node, dict) and part in node, f"{pointer} does not resolve"
+        node = node[part]
+    return node
+
+
+def references(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in references(value)]
+    if isinstance(node, list):
+        return [r for item in node for r in references(item)]
+    return []
+
+
+def test_the_committed_file_is_what_the_route_table_generates() -> None:
+    committed = openapi.OPENAPI_PATH.read_text(encoding="utf-8")
+    assert committed == openapi.render(), "openapi.json is stale: run python -m pipelines.api.openapi"
+    assert openapi.main(["--check"]) == 0
+
+
+def test_check_fails_on_a_stale_file_and_writing_fixes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = tmp_path / "openapi.json"
+    stale.write_text("{}\n", encoding="utf-8")
+    monkeypatch.setattr(openapi, "OPENAPI_PATH", stale)
+    assert openapi.main(["--check"]) == 1
+    assert openapi.main([]) == 0
+    assert openapi.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("route", list(ROUTES.values()), ids=lambda r: r.name)
+def test_every_route_is_documented_with_its_role(doc: dict[str, Any], route: Route) -> None:
+    anonymous = route.permission is Permission.ANONYMOUS
+    for path in expected_paths(route.template):
+        for method in route.methods:
+            operation = doc["paths"].get(path, {}).get(method.lower())
+            assert operation is not None, f"{method} {path} ({route.name}) is not documented"
+            assert operation["x-required-role"] == route.permission.value
+            assert route.permission.value in operation["description"]
+            assert operation["security"] == ([] if anonymous else [{"bearer": [route.permission.value]}])
+            parameters = [resolve(doc, p["$ref"]) if "$ref" in p else p for p in operation["parameters"]]
+            in_path = {p["name"] for p in parameters if p["in"] == "path"}
+            assert in_path == set(re.findall(r"\{(\w+)\}", path))
+            assert "200" in operation["responses"]
+            if not anonymous:
+                for status in ("400", "401", "403", "500"):
+                    assert status in operation["responses"], f"{route.name} lacks {status}"
+
+
+def test_no_operation_is_documented_that_the_route_table_lacks(doc: dict[str, Any]) -> None:
+    expected = {
+        (method.lower(), path)
+        for route in ROUTES.values()
+        for path in expected_paths(route.template)
+        for method in route.methods
+    }
+    documented = {(method, path) for path, item in doc["paths"].items() for method in item}
+    assert documented == expected
+    ids = [op["operationId"] for item in doc["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_the_document_is_valid_openapi_3_1(doc: dict[str, Any]) -> None:
+    assert doc["openapi"].startswith("3.1")
+    assert [server["url"] for server in doc["servers"]] == ["http://127.0.0.1:7071/api"]
+    validate(doc)
+    validate(json.loads(openapi.OPENAPI_PATH.read_text(encoding="utf-8")))
+
+
+def test_every_reference_resolves(doc: dict[str, Any]) -> None:
+    found = references(doc)
+    assert len(found) > 100
+    for pointer in set(found):
+        resolve(doc, pointer)
+
+
+@pytest.mark.parametrize("route", list(ROUTES.values()), ids=lambda r: r.name)
+def test_paged_routes_document_paging(doc: dict[str, Any], route: Route) -> None:
+    """A handler that pages (page_request) documents BatchSize, top, continuationToken, x-ms-continuation."""
+    modules = (catalogue, runs, data, triggers, health)
+    handler = next(getattr(m, route.name) for m in modules if hasattr(m, route.name))
+    pages = "page_request(" in inspect.getsource(handler)
+    for path in expected_paths(route.template):
+        for method in route.methods:
+            operation = doc["paths"][path][method.lower()]
+            refs = {p.get("$ref", "").rsplit("/", 1)[-1] for p in operation["parameters"]}
+            assert ({"BatchSize", "top", "continuationToken"} <= refs) == pages
+            assert ("x-ms-continuation" in operation["responses"]["200"]["headers"]) == pages
+            if pages:
+                answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+                assert answer["type"] == "array"
+
+
+def schema_validator(doc: dict[str, Any], name: str) -> Draft202012Validator:
+    root = {"$ref": f"#/components/schemas/{name}", "components": doc["components"]}
+    return Draft202012Validator(root)
+
+
+def test_the_error_schema_matches_the_error_mapper(doc: dict[str, Any]) -> None:
+    detail = ErrorDetail("InvalidParameter", "no such parameter", "x")
+    error = InvalidParameterError("bad", target="x", details=[detail])
+    body = error_body(error, "req-1")
+    schema_validator(doc, "Error").validate(body)
+    assert set(doc["components"]["schemas"]["Error"]["required"]) == set(body)
+
+
+def test_the_hand_written_trigger_schema_matches_the_handler(doc: dict[str, Any]) -> None:
+    trigger = Trigger(workspace="w", name="t", endpoint_name="e", event_types=["x"])
+    entity = triggers.trigger_entity(trigger)
+    schema_validator(doc, "EventTriggerEntity").validate(entity)
+    assert set(doc["components"]["schemas"]["EventTriggerEntity"]["required"]) == set(entity)
+
+
+# -- the running app answers what the document says -------------------------------------------------------
+def operation_for(doc: dict[str, Any], method: str, url: str) -> dict[str, Any]:
+    """The documented operation a request hit: literal segments beat parameters, as the host routes."""
+    path = "/" + url.split("/api/", 1)[1].split("?", 1)[0]
+    candidates = []
+    for template, item in doc["paths"].items():
+        # A parameter is one segment; the catch-all {path} is the rest of the URL.
+        pattern = re.sub(r"\\\{(\w+)\\\}", lambda m: ".+" if m.group(1) == "path" else "[^/]+",
+                         re.escape(template))
+        if method.lower() in item and re.fullmatch(pattern, path):
+            candidates.append((template.count("{"), item[method.lower()]))
+    assert candidates, f"{method} {path} is not documented"
+    return min(candidates, key=lambda c: c[0])[1]
+
+
+def check(doc: dict[str, Any], response: httpx.Response) -> Any:
+    """The answer's status is documented for its operation, and its body fits the documented schema."""
+    operation = operation_for(doc, response.request.method, str(response.request.url))
+    documented = operation["responses"].get(str(response.status_code))
+    assert documented is not None, f"{response.request.url}: {response.status_code} is not documented"
+    if "$ref" in documented:
+        documented = resolve(doc, documented["$ref"])
+    (media, content), = documented["content"].items()
+    assert response.headers["content-type"].startswith(media)
+    body = response.json() if media == "application/json" else response.text
+    Draft202012Validator({**content["schema"], "components": doc["components"]}).validate(body)
+    for header in documented.get("headers", {}):
+        if header != "x-ms-continuation":
+            assert header in response.headers, f"{response.request.url}: no {header}"
+    return body
+
+
+def test_the_running_app_answers_as_documented(doc: dict[str, Any], host: Any) -> None:
+    service = Service(host.base_url)
+    workspace = Workspace(base_url=host.base_url + "/api", resource_group="rg", name="ws1",
+                          token_provider=lambda: token())
+    check(doc, httpx.get(host.base_url + "/api/health", timeout=60))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("step.py", "print('hello')\n")
+    snapshot = archive.getvalue()
+    check(doc, service.put(f"/Snapshots/{hashlib.sha256(snapshot).hexdigest()}", content=snapshot))
+    pipeline = publish(workspace, load_pipeline(ROOT / "examples" / "compare"), "p", "d", "1.0")
+    check(doc, service.get(f"/Pipelines/{pipeline.id}"))
+    check(doc, service.get("/Pipelines", headers={"BatchSize": "1"}))
+    check(doc, service.put(f"/Pipelines/{pipeline.id}/status", json="Active"))
+    check(doc, service.get("/Pipelines/nope"))  # 404: the Error schema
+    check(doc, service.call("GET", "/Pipelines", roles=["Nobody"]))  # 403
+    create = {"Name": "ep", "PipelineId": pipeline.id}
+    endpoint = check(doc, service.post("/PipelineEndpoints/Create", json=create))
+    check(doc, service.post("/PipelineEndpoints/Create", json=create))  # 409
+    check(doc, service.get(f"/PipelineEndpoints/Id/{endpoint['Id']}"))
+    check(doc, service.get("/PipelineEndpoints/Name", params={"name": "ep"}))
+    check(doc, service.get("/PipelineEndpoints"))
+    check(doc, service.get(f"/PipelineEndpoints/{endpoint['Id']}/pipelines"))
+    check(doc, service.put(f"/PipelineEndpoints/{endpoint['Id']}", json={"Etag": "stale"}))  # 412
+    check(doc, service.put(f"/PipelineEndpoints/{endpoint['Id']}", json={"Description": "x"}))
+    run = check(doc, service.post("/PipelineRuns/PipelineEndpointSubmit/Name", params={"name": "ep"},
+                                  json={"ParameterAssignments": {"pipeline_arg": 20}}))
+    check(doc, service.post(f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint['Id']}/0", json={}))
+    unknown = {"ParameterAssignments": {"x": 1}}
+    check(doc, service.post(f"/PipelineRuns/PipelineSubmit/{pipeline.id}", json=unknown))  # 400
+    check(doc, service.get(f"/PipelineRuns/{run['Id']}"))
+    check(doc, service.get(f"/PipelineRuns/Pipeline/{pipeline.id}", params={"top": "1"}))
+    service.wait_run(run["Id"])
+    graph = f"/PipelineRuns/{run['Id']}/Graph"
+    node = next(iter(check(doc, service.post(f"{graph}/AllNodes/Status"))))
+    check(doc, service.post(f"{graph}/Shareable/STDOUT", json=[node]))
+    check(doc, service.get(f"{graph}/Shareable/stderr", params={"nodeId": node}))
+    check(doc, service.call("DELETE", f"/PipelineRuns/{run['Id']}/Execution"))
+    check(doc, service.get("/Datastores"))
+    check(doc, service.get("/Datastores/workspaceblobstore"))
+    check(doc, service.put("/Datastores/workspaceblobstore/files/in/a.csv", content=b"a,b\n1,2\n"))
+    dataset = check(doc, service.post("/Datasets", json={
+        "Name": "d", "DatasetType": "Tabular",
+        "Paths": [{"DataStoreName": "workspaceblobstore", "RelativePath": "in/a.csv"}]}))
+    check(doc, service.get(f"/Datasets/{dataset['Id']}"))
+    check(doc, service.get("/Datasets/Name", params={"name": "d"}))
+    check(doc, service.get("/Datasets"))
+    trigger = {"PipelineEndpointName": "ep", "Request": {"Tags": {"a": "{subject}"}}}
+    check(doc, service.put("/EventTriggers/t", json=trigger))
+    check(doc, service.get("/EventTriggers/t"))
+    check(doc, service.get("/EventTriggers"))
+    check(doc, service.call("DELETE", "/EventTriggers/t"))
