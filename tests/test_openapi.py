@@ -23,6 +23,7 @@ from pipelines.auth.permissions import Permission
 from pipelines.client import Workspace, publish
 from pipelines.client.publish import load_pipeline
 from pipelines.errors import ErrorDetail, InvalidParameterError
+from pipelines.runs.template import RunTemplate
 from pipelines.triggers.model import Trigger
 from tests.service import ROOT, Service, token
 
@@ -155,7 +156,7 @@ def test_the_error_schema_matches_the_error_mapper(doc: dict[str, Any]) -> None:
 
 
 def test_the_hand_written_trigger_schema_matches_the_handler(doc: dict[str, Any]) -> None:
-    trigger = Trigger(workspace="w", name="t", endpoint_name="e", event_types=["x"])
+    trigger = Trigger(workspace="w", name="t", template=RunTemplate(endpoint_name="e"), event_types=["x"])
     entity = triggers.trigger_entity(trigger)
     schema_validator(doc, "EventTriggerEntity").validate(entity)
     assert set(doc["components"]["schemas"]["EventTriggerEntity"]["required"]) == set(entity)

@@ -25,6 +25,7 @@ from typing import Any
 
 from pipelines.api.contract import EntityStatus
 from pipelines.errors import BadRequestError
+from pipelines.runs.template import RunTemplate
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_.]*)\}")
@@ -38,14 +39,10 @@ class Trigger:
     workspace: str
     name: str
     description: str | None = None
-    pipeline_id: str | None = None
-    endpoint_id: str | None = None
-    endpoint_name: str | None = None
-    pipeline_version: str | None = None
+    template: RunTemplate = field(default_factory=RunTemplate)  # its request holds placeholders
     event_types: list[str] = field(default_factory=list)
     subject_begins_with: str | None = None
     subject_ends_with: str | None = None
-    request: dict[str, Any] = field(default_factory=dict)  # the submit body, with placeholders
     status: EntityStatus = EntityStatus.ACTIVE
     created: datetime | None = None
     modified: datetime | None = None

@@ -19,8 +19,8 @@ from typing import Any
 from pipelines.api.contract import EntityStatus, now
 from pipelines.auth.permissions import Principal
 from pipelines.errors import BadRequestError, NotFoundError, PipelinesError
-from pipelines.runs.request import parse_submit
-from pipelines.runs.service import RunService, Target, request_fingerprint
+from pipelines.runs.service import RunService
+from pipelines.runs.template import RunTemplate, optional_text
 from pipelines.store import StorageAccount, Table, etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 from pipelines.text import pick
@@ -51,14 +51,10 @@ def _to_entity(trigger: Trigger) -> dict[str, Any]:
         "Workspace": trigger.workspace,
         "Name": trigger.name,
         "Description": trigger.description,
-        "PipelineId": trigger.pipeline_id,
-        "EndpointId": trigger.endpoint_id,
-        "EndpointName": trigger.endpoint_name,
-        "PipelineVersion": trigger.pipeline_version,
+        **trigger.template.entity_fields(),
         "EventTypes": json_text(trigger.event_types),
         "SubjectBeginsWith": trigger.subject_begins_with,
         "SubjectEndsWith": trigger.subject_ends_with,
-        "Request": json_text(trigger.request),
         "Status": int(trigger.status),
         "Created": time_text(trigger.created),
         "Modified": time_text(trigger.modified),
@@ -70,28 +66,15 @@ def _from_entity(entity: Mapping[str, Any]) -> Trigger:
         workspace=entity["Workspace"],
         name=entity["Name"],
         description=entity.get("Description"),
-        pipeline_id=entity.get("PipelineId"),
-        endpoint_id=entity.get("EndpointId"),
-        endpoint_name=entity.get("EndpointName"),
-        pipeline_version=entity.get("PipelineVersion"),
+        template=RunTemplate.from_entity(entity),
         event_types=parse_json(entity.get("EventTypes"), []),
         subject_begins_with=entity.get("SubjectBeginsWith"),
         subject_ends_with=entity.get("SubjectEndsWith"),
-        request=parse_json(entity.get("Request"), {}),
         status=EntityStatus(entity.get("Status", 0)),
         created=parse_time(entity.get("Created")),
         modified=parse_time(entity.get("Modified")),
         etag=etag_of(entity),
     )
-
-
-def _optional_text(body: Mapping[str, Any], name: str) -> str | None:
-    value = pick(body, name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 1024:
-        raise BadRequestError(f"{name} must be a string of 1024 characters at most", target=name)
-    return value
 
 
 class Triggers:
@@ -105,39 +88,25 @@ class Triggers:
         """Create or replace a trigger; its target must exist and its request must parse."""
         if not NAME.match(name):
             raise BadRequestError("trigger names are letters, digits, '_' and '-' (100 at most)", target="name")
+        template = RunTemplate.parse(body)
+        check_placeholders(template.request, target="Request")
         trigger = Trigger(
             workspace=workspace,
             name=name,
-            description=_optional_text(body, "Description"),
-            pipeline_id=_optional_text(body, "PipelineId"),
-            endpoint_id=_optional_text(body, "PipelineEndpointId"),
-            endpoint_name=_optional_text(body, "PipelineEndpointName"),
-            pipeline_version=_optional_text(body, "PipelineVersion"),
-            subject_begins_with=_optional_text(body, "SubjectBeginsWith"),
-            subject_ends_with=_optional_text(body, "SubjectEndsWith"),
+            description=optional_text(body, "Description"),
+            template=template,
+            subject_begins_with=optional_text(body, "SubjectBeginsWith"),
+            subject_ends_with=optional_text(body, "SubjectEndsWith"),
         )
-        targets = [t for t in (trigger.pipeline_id, trigger.endpoint_id, trigger.endpoint_name) if t]
-        if len(targets) != 1:
-            raise BadRequestError(
-                "give exactly one of PipelineId, PipelineEndpointId, PipelineEndpointName", target="PipelineId"
-            )
-        if trigger.pipeline_version and trigger.pipeline_id:
-            raise BadRequestError("PipelineVersion goes with an endpoint", target="PipelineVersion")
         event_types = pick(body, "EventTypes") or []
         if not isinstance(event_types, list) or len(event_types) > MAX_EVENT_TYPES or not all(
             isinstance(t, str) and t for t in event_types
         ):
             raise BadRequestError(f"EventTypes must be a list of at most {MAX_EVENT_TYPES} names", target="EventTypes")
         trigger.event_types = list(event_types)
-        request = pick(body, "Request") or {}
-        if not isinstance(request, Mapping):
-            raise BadRequestError("Request must be the submit body to send, an object", target="Request")
-        check_placeholders(request, target="Request")
-        parse_submit(request)  # the shape of the body, before any event fills it
-        trigger.request = dict(request)
         status = pick(body, "EntityStatus")
         trigger.status = EntityStatus.parse(status) if status is not None else EntityStatus.ACTIVE
-        self._target(trigger)  # 404 for an unknown pipeline or endpoint
+        template.target(self.runs, workspace)  # 404 for an unknown pipeline or endpoint
         existing = self.table.get(PARTITION, key(workspace, name))
         trigger.created = parse_time(existing.get("Created")) if existing else now()
         trigger.modified = now()
@@ -163,14 +132,6 @@ class Triggers:
         self.get(workspace, name)  # 404 when unknown
         self.table.delete(PARTITION, key(workspace, name))
         _forget_cache()
-
-    def _target(self, trigger: Trigger) -> Target:
-        if trigger.pipeline_id:
-            return self.runs.pipeline_target(trigger.workspace, trigger.pipeline_id)
-        return self.runs.endpoint_target(
-            trigger.workspace, endpoint_id=trigger.endpoint_id, name=trigger.endpoint_name,
-            version=trigger.pipeline_version,
-        )
 
     # -- events --------------------------------------------------------------------------------------
     def active(self) -> list[Trigger]:
@@ -198,14 +159,10 @@ class Triggers:
                 continue
             try:
                 scope = (self.account.settings.container_name("workspaceblobstore"), trigger.workspace)
-                body = fill(trigger.request, event, scope)
-                request = parse_submit(body)
-                request.run_source = request.run_source or "EventGrid"
-                target = self._target(trigger)
-                run = self.runs.submit(
-                    trigger.workspace, target, request, principal=EVENT_GRID,
+                run = trigger.template.start(
+                    self.runs, trigger.workspace, fill(trigger.template.request, event, scope),
+                    principal=EVENT_GRID, run_source="EventGrid",
                     idempotency_key=f"eventgrid|{trigger.name}|{event.id}",
-                    fingerprint=request_fingerprint("event", trigger.name, json_text(body).encode()),
                 )
             except (TemplateError, PipelinesError) as exc:
                 status = getattr(exc, "status", 400)
