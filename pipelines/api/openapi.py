@@ -265,6 +265,42 @@ HAND_WRITTEN: dict[str, JSON] = {
          "PipelineVersion", "EventTypes", "SubjectBeginsWith", "SubjectEndsWith", "Request", "EntityStatus",
          "Etag", "CreatedDate", "LastModifiedDate"),
     ),
+    "ScheduleRequest": obj(
+        {
+            "Description": text(),
+            "PipelineId": text(), "PipelineEndpointId": text(), "PipelineEndpointName": text(),
+            "PipelineVersion": text("With an endpoint only."),
+            "Recurrence": ref("Recurrence"),
+            "Request": {**ref("SubmitRequest"), "description": "The submit body of every run it starts."},
+            "EntityStatus": ref("EntityStatusValue"),
+        },
+        ("Recurrence",),
+        description="Exactly one of PipelineId, PipelineEndpointId, PipelineEndpointName names the target.",
+    ),
+    "Recurrence": obj(
+        {
+            "Frequency": {"enum": ["Minute", "Hour", "Day", "Week", "Month"]},
+            "Interval": {"type": "integer", "minimum": 1, "maximum": 1000},
+            "StartTime": text("ISO 8601; UTC when it names no offset. Default: when created."),
+            "TimeZone": {"enum": ["UTC"], "description": "Only UTC."},
+        },
+        ("Frequency", "Interval"),
+        description="Fires at StartTime + k x Interval; a fire time missed while nothing ran is not made up.",
+    ),
+    "ScheduleEntity": obj(
+        {
+            "Name": text(), "Description": NULLABLE_TEXT, "PipelineId": NULLABLE_TEXT,
+            "PipelineEndpointId": NULLABLE_TEXT, "PipelineEndpointName": NULLABLE_TEXT,
+            "PipelineVersion": NULLABLE_TEXT, "Recurrence": ref("Recurrence"),
+            "Request": {"type": "object", "description": "The submit body of every run it starts."},
+            "EntityStatus": {"type": "integer", "description": _ENTITY_STATUS},
+            "LastFiredTime": NULLABLE_TEXT,
+            "Etag": NULLABLE_TEXT, "CreatedDate": NULLABLE_TEXT, "LastModifiedDate": NULLABLE_TEXT,
+        },
+        ("Name", "Description", "PipelineId", "PipelineEndpointId", "PipelineEndpointName",
+         "PipelineVersion", "Recurrence", "Request", "EntityStatus", "LastFiredTime",
+         "Etag", "CreatedDate", "LastModifiedDate"),
+    ),
     "TriggerDeleted": obj({"Name": text(), "Deleted": {"const": True}}, ("Name", "Deleted")),
     "Health": obj(
         {"Status": {"enum": ["Healthy", "Unhealthy"]},
@@ -479,6 +515,12 @@ OPERATIONS: dict[str, Op] = {
     "get_trigger": Op("Get an event trigger", ref("EventTriggerEntity"), errors={404: "Unknown trigger."}),
     "list_triggers": Op("List event triggers", array("EventTriggerEntity"), "The whole list, not paged."),
     "delete_trigger": Op("Delete an event trigger", ref("TriggerDeleted"), errors={404: "Unknown trigger."}),
+    "put_schedule": Op("Create or replace a schedule", ref("ScheduleEntity"),
+                       body=Body(ref("ScheduleRequest")),
+                       errors={404: "Unknown target pipeline or endpoint."}),
+    "get_schedule": Op("Get a schedule", ref("ScheduleEntity"), errors={404: "Unknown schedule."}),
+    "list_schedules": Op("List schedules", array("ScheduleEntity"), "The whole list, not paged."),
+    "delete_schedule": Op("Delete a schedule", ref("TriggerDeleted"), errors={404: "Unknown schedule."}),
 }
 
 QUERY: dict[str, tuple[JSON, str]] = {

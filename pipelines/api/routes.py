@@ -78,6 +78,11 @@ _TABLE: tuple[Route, ...] = (
     Route("get_trigger", ("GET",), WS + "/EventTriggers/{triggerName}", R),
     Route("list_triggers", ("GET",), WS + "/EventTriggers", R),
     Route("delete_trigger", ("DELETE",), WS + "/EventTriggers/{triggerName}", P),
+    # -- schedules ----------------------------------------------------------------------
+    Route("put_schedule", ("PUT",), WS + "/Schedules/{scheduleName}", P),
+    Route("get_schedule", ("GET",), WS + "/Schedules/{scheduleName}", R),
+    Route("list_schedules", ("GET",), WS + "/Schedules", R),
+    Route("delete_schedule", ("DELETE",), WS + "/Schedules/{scheduleName}", P),
 )
 
 ROUTES: dict[str, Route] = {route.name: route for route in _TABLE}

@@ -1,0 +1,126 @@
+"""Schedules: recurrences as pure logic, and firing against the local host and Azurite."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pipelines.client import Workspace, publish
+from pipelines.errors import BadRequestError
+from pipelines.schedules.model import Recurrence, Schedule
+from tests import pipelines_for_tests as make
+from tests.service import Service, assert_error, token
+
+T0 = datetime(2026, 1, 31, 9, 0, tzinfo=timezone.utc)
+
+
+def recurrence(frequency: str, interval: int = 1, start: datetime = T0) -> Recurrence:
+    return Recurrence.parse({"Frequency": frequency, "Interval": interval, "StartTime": start.isoformat()},
+                            default_start=start)
+
+
+def test_fire_times_step_by_interval_and_months_by_the_calendar() -> None:
+    assert recurrence("Minute", 15).latest_due(T0 + timedelta(minutes=44)) == T0 + timedelta(minutes=30)
+    assert recurrence("Hour", 2).latest_due(T0 + timedelta(hours=5)) == T0 + timedelta(hours=4)
+    assert recurrence("Week").latest_due(T0 + timedelta(days=13)) == T0 + timedelta(days=7)
+    monthly = recurrence("Month")
+    assert monthly.latest_due(datetime(2026, 3, 1, tzinfo=timezone.utc)) == datetime(2026, 2, 28, 9, tzinfo=timezone.utc)
+    assert monthly.latest_due(datetime(2026, 3, 31, 9, tzinfo=timezone.utc)) == datetime(2026, 3, 31, 9, tzinfo=timezone.utc)
+    assert monthly.latest_due(T0 - timedelta(seconds=1)) is None
+
+
+def test_a_schedule_fires_each_fire_time_once_and_never_the_past_before_it_existed() -> None:
+    schedule = Schedule("ws", "s", recurrence("Minute", 10), created=T0 + timedelta(minutes=25))
+    # created at 09:25: 09:00, 09:10 and 09:20 are not made up
+    assert schedule.due(T0 + timedelta(minutes=26)) is None
+    assert schedule.due(T0 + timedelta(minutes=31)) == T0 + timedelta(minutes=30)
+    schedule.last_fired = T0 + timedelta(minutes=30)
+    assert schedule.due(T0 + timedelta(minutes=39)) is None
+    # a timer that was down for an hour fires the latest fire time only
+    assert schedule.due(T0 + timedelta(minutes=95)) == T0 + timedelta(minutes=90)
+
+
+@pytest.mark.parametrize("bad", [
+    {"Frequency": "Fortnight", "Interval": 1}, {"Frequency": "Day", "Interval": 0},
+    {"Frequency": "Day", "Interval": "2"}, {"Frequency": "Day", "Interval": 1, "StartTime": "soon"},
+    {"Frequency": "Day", "Interval": 1, "TimeZone": "Pacific Standard Time"}, "daily",
+])
+def test_bad_recurrences_are_refused_naming_the_key(bad: object) -> None:
+    with pytest.raises(BadRequestError) as refused:
+        Recurrence.parse(bad, default_start=T0)
+    assert (refused.value.target or "").startswith("Recurrence")
+
+
+@pytest.fixture
+def service(host) -> Service:
+    return Service(host.base_url)
+
+
+@pytest.fixture
+def workspace(host) -> Workspace:
+    return Workspace(base_url=host.base_url + "/api", resource_group="rg", name="ws1", token_provider=lambda: token())
+
+
+def test_a_due_schedule_starts_one_run_however_many_instances_fire_it(service, workspace, tmp_path) -> None:
+    from pipelines.schedules.service import Schedules
+    from pipelines.store import get_account
+
+    # GIVEN a schedule every 5 minutes from a minute ago
+    published = publish(workspace, make.parameters_echo(tmp_path / "code", {"pipeline_arg": 10}), "nightly")
+    start = datetime.now(timezone.utc) - timedelta(minutes=1)
+    created = service.put("/Schedules/every-5", json={
+        "PipelineId": published.id,
+        "Recurrence": {"Frequency": "Minute", "Interval": 5, "StartTime": start.isoformat()},
+        "Request": {"ExperimentName": "scheduled", "ParameterAssignments": {"pipeline_arg": "7"}},
+    })
+    assert created.status_code == 200, created.text
+    assert created.json()["Recurrence"]["Frequency"] == "Minute" and created.json()["LastFiredTime"] is None
+    # WHEN its next fire time comes, and three instances' timers fire at that moment
+    moment = start + timedelta(minutes=5, seconds=1)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: Schedules(get_account()).fire_due(moment), range(3)))
+    # THEN one run started, from the schedule, and the schedule knows it fired
+    [run] = service.get(f"/PipelineRuns/Pipeline/{published.id}").json()
+    assert run["RunSource"] == "Schedule" and run["ScheduleId"] == "every-5"
+    assert run["RunHistoryExperimentName"] == "scheduled" and run["ParameterAssignments"] == {"pipeline_arg": "7"}
+    assert service.get("/Schedules/every-5").json()["LastFiredTime"] is not None
+    assert service.wait_run(run["Id"])["Status"]["StatusCode"] == 3
+    # and the same moment again fires nothing more
+    assert Schedules(get_account()).fire_due(moment) == []
+    assert len(service.get(f"/PipelineRuns/Pipeline/{published.id}").json()) == 1
+
+
+def test_disabled_schedules_and_disabled_targets_start_nothing(service, workspace, tmp_path) -> None:
+    from pipelines.client import PublishedPipeline
+    from pipelines.schedules.service import Schedules
+    from pipelines.store import get_account
+
+    published = publish(workspace, make.single(tmp_path / "code", "print(1)\n"), "p")
+    start = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    recurrence_body = {"Frequency": "Minute", "Interval": 5, "StartTime": start}
+    service.put("/Schedules/off", json={"PipelineId": published.id, "Recurrence": recurrence_body,
+                                        "EntityStatus": "Disabled"})
+    service.put("/Schedules/on", json={"PipelineId": published.id, "Recurrence": recurrence_body})
+    PublishedPipeline.get(workspace, published.id).disable()
+    happened = Schedules(get_account()).fire_due(datetime.now(timezone.utc) + timedelta(minutes=5))
+    assert len(happened) == 1 and "skipped" in happened[0]  # "on" tried; the pipeline refused it
+    assert service.get(f"/PipelineRuns/Pipeline/{published.id}").json() == []
+
+
+def test_schedules_are_read_listed_deleted_and_checked(service, workspace, tmp_path) -> None:
+    published = publish(workspace, make.single(tmp_path / "code", "print(1)\n"), "p")
+    daily = {"Frequency": "Day", "Interval": 1}
+    assert service.put("/Schedules/daily", json={"PipelineId": published.id, "Recurrence": daily}).status_code == 200
+    assert [s["Name"] for s in service.get("/Schedules").json()] == ["daily"]
+    assert Service(service.base_url, workspace="ws2").get("/Schedules").json() == []
+    assert_error(service.put("/Schedules/x", json={"PipelineId": "nope", "Recurrence": daily}), 404, "NotFound")
+    assert_error(service.put("/Schedules/x", json={"PipelineId": published.id}), 400)
+    assert_error(service.put("/Schedules/x", json={"PipelineId": published.id, "Recurrence": {"Frequency": "Day"}}), 400)
+    assert_error(service.put("/Schedules/x", json={"PipelineId": published.id, "Recurrence": daily,
+                                                   "Request": {"ParameterAssignments": []}}), 400)
+    assert_error(service.put("/Schedules/x", json={"PipelineId": published.id, "Recurrence": daily},
+                             roles=["Pipelines.Read"]), 403, "Forbidden")
+    assert service.call("DELETE", "/Schedules/daily").status_code == 200
+    assert_error(service.get("/Schedules/daily"), 404, "NotFound")
