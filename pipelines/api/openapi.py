@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from pipelines.api.data import DatasetEntity, DatastoreEntity, UploadEntity
 from pipelines.api.routes import ROUTES, Route
 from pipelines.auth.permissions import GRANTS, Permission
 from pipelines.authoring.definition import PipelineDefinition
+from pipelines.generated import write_or_check
 
 JSON = dict[str, Any]
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "openapi.json"
@@ -656,16 +656,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    rendered = render()
-    if "--check" in args:
-        current = OPENAPI_PATH.read_text(encoding="utf-8") if OPENAPI_PATH.exists() else ""
-        if current != rendered:
-            print(f"{OPENAPI_PATH} is stale; run python -m pipelines.api.openapi", file=sys.stderr)
-            return 1
-        return 0
-    OPENAPI_PATH.write_text(rendered, encoding="utf-8")
-    return 0
+    return write_or_check(OPENAPI_PATH, render(), "python -m pipelines.api.openapi", argv)
 
 
 if __name__ == "__main__":

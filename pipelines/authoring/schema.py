@@ -7,10 +7,10 @@ python -m pipelines.authoring.schema --check  # exit 1 when it is stale
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from pipelines.authoring.definition import definition_json_schema
+from pipelines.generated import write_or_check
 
 SCHEMA_PATH = Path(__file__).with_name("definition.schema.json")
 
@@ -21,16 +21,7 @@ def render_schema() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    text = render_schema()
-    if "--check" in args:
-        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
-        if current != text:
-            print(f"{SCHEMA_PATH} is stale; run python -m pipelines.authoring.schema", file=sys.stderr)
-            return 1
-        return 0
-    SCHEMA_PATH.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(SCHEMA_PATH, render_schema(), "python -m pipelines.authoring.schema", argv)
 
 
 if __name__ == "__main__":

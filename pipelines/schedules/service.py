@@ -17,12 +17,13 @@ from typing import Any
 
 from pipelines.api.contract import EntityStatus, now
 from pipelines.auth.permissions import Principal
-from pipelines.errors import BadRequestError, EtagMismatchError, NotFoundError, PipelinesError
+from pipelines.errors import BadRequestError, EtagMismatchError, PipelinesError
 from pipelines.runs.service import RunService
 from pipelines.runs.template import RunTemplate, optional_text
 from pipelines.schedules.model import Recurrence, Schedule
 from pipelines.store import StorageAccount, Table, etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
+from pipelines.store.named import NamedRows
 from pipelines.text import pick
 from pipelines.triggers.model import NAME
 
@@ -67,13 +68,14 @@ def _from_entity(entity: Mapping[str, Any]) -> Schedule:
 class Schedules:
     def __init__(self, account: StorageAccount) -> None:
         self.table = Table(account.table("Schedules"))
+        self.rows = NamedRows(self.table, PARTITION, "schedule", _from_entity)
         self.runs = RunService(account)
 
     def put(self, workspace: str, name: str, body: Mapping[str, Any]) -> Schedule:
         """Create or replace a schedule; its target must exist and its request must parse."""
         if not NAME.match(name):
             raise BadRequestError("schedule names are letters, digits, '_' and '-' (100 at most)", target="name")
-        existing = self.table.get(PARTITION, key(workspace, name))
+        existing = self.rows.find(workspace, name)
         created = parse_time(existing.get("Created")) if existing else None
         stamp = now()
         template = RunTemplate.parse(body)
@@ -95,22 +97,13 @@ class Schedules:
         return schedule
 
     def get(self, workspace: str, name: str) -> Schedule:
-        entity = self.table.get(PARTITION, key(workspace, name))
-        if entity is None:
-            raise NotFoundError(f"schedule {name!r} was not found", target=name)
-        return _from_entity(entity)
+        return self.rows.get(workspace, name)
 
     def list(self, workspace: str) -> list[Schedule]:
-        prefix = key(workspace, "")
-        rows = self.table.query_all(
-            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            parameters={"pk": PARTITION, "low": prefix, "high": prefix[:-1] + "}"},
-        )
-        return [_from_entity(row) for row in rows]
+        return self.rows.list(workspace)
 
     def delete(self, workspace: str, name: str) -> None:
-        self.get(workspace, name)  # 404 when unknown
-        self.table.delete(PARTITION, key(workspace, name))
+        self.rows.delete(workspace, name)
 
     def fire_due(self, moment: datetime | None = None) -> list[str]:
         """Start a run for every active schedule with a fire time due; what happened, per schedule.
@@ -120,8 +113,7 @@ class Schedules:
         """
         moment = moment or now()
         happened = []
-        rows = self.table.query_all("PartitionKey eq @pk and Status eq 0", parameters={"pk": PARTITION})
-        for schedule in (_from_entity(row) for row in rows):
+        for schedule in self.rows.active():
             due = schedule.due(moment)
             if due is None:
                 continue

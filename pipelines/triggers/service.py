@@ -18,11 +18,12 @@ from typing import Any
 
 from pipelines.api.contract import EntityStatus, now
 from pipelines.auth.permissions import Principal
-from pipelines.errors import BadRequestError, NotFoundError, PipelinesError
+from pipelines.errors import BadRequestError, PipelinesError
 from pipelines.runs.service import RunService
 from pipelines.runs.template import RunTemplate, optional_text
 from pipelines.store import StorageAccount, Table, etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
+from pipelines.store.named import NamedRows
 from pipelines.text import pick
 from pipelines.triggers.model import (
     MAX_EVENT_TYPES,
@@ -81,6 +82,7 @@ class Triggers:
     def __init__(self, account: StorageAccount) -> None:
         self.account = account
         self.table = Table(account.table("Triggers"))
+        self.rows = NamedRows(self.table, PARTITION, "event trigger", _from_entity)
         self.runs = RunService(account)
 
     # -- registration -------------------------------------------------------------------------------
@@ -107,7 +109,7 @@ class Triggers:
         status = pick(body, "EntityStatus")
         trigger.status = EntityStatus.parse(status) if status is not None else EntityStatus.ACTIVE
         template.target(self.runs, workspace)  # 404 for an unknown pipeline or endpoint
-        existing = self.table.get(PARTITION, key(workspace, name))
+        existing = self.rows.find(workspace, name)
         trigger.created = parse_time(existing.get("Created")) if existing else now()
         trigger.modified = now()
         trigger.etag = self.table.upsert(_to_entity(trigger))
@@ -115,22 +117,13 @@ class Triggers:
         return trigger
 
     def get(self, workspace: str, name: str) -> Trigger:
-        entity = self.table.get(PARTITION, key(workspace, name))
-        if entity is None:
-            raise NotFoundError(f"event trigger {name!r} was not found", target=name)
-        return _from_entity(entity)
+        return self.rows.get(workspace, name)
 
     def list(self, workspace: str) -> list[Trigger]:
-        prefix = key(workspace, "")
-        rows = self.table.query_all(
-            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-            parameters={"pk": PARTITION, "low": prefix, "high": prefix[:-1] + "}"},
-        )
-        return [_from_entity(row) for row in rows]
+        return self.rows.list(workspace)
 
     def delete(self, workspace: str, name: str) -> None:
-        self.get(workspace, name)  # 404 when unknown
-        self.table.delete(PARTITION, key(workspace, name))
+        self.rows.delete(workspace, name)
         _forget_cache()
 
     # -- events --------------------------------------------------------------------------------------
@@ -139,8 +132,7 @@ class Triggers:
             cached = _cache.get(self.table.client.table_name)
             if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
                 return cached[1]
-        rows = self.table.query_all("PartitionKey eq @pk and Status eq 0", parameters={"pk": PARTITION})
-        triggers = [_from_entity(row) for row in rows]
+        triggers = self.rows.active()
         with _cache_lock:
             _cache[self.table.client.table_name] = (time.monotonic(), triggers)
         return triggers
