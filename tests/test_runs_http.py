@@ -284,6 +284,11 @@ def test_a_step_whose_message_is_poisoned_fails_with_the_reason(service, workspa
     published = publish(workspace, pipeline, "poisoned")
     run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"]
     second = next(node for node, s in service.steps(run_id).items() if s["Name"] == "second")
+    # (once the first step runs: poisoning earlier would rightly cancel it while still queued)
+    deadline = time.monotonic() + 30
+    while not any(s["Name"] == "first" and s["StatusCode"] == 2 for s in service.steps(run_id).values()):
+        assert time.monotonic() < deadline, "the first step never started"
+        time.sleep(0.05)
     # WHEN the host moves the second step's message to the poison queue (as after maxDequeueCount failures)
     account = get_account()
     poison = account.queue(account.settings.poison_queue_name)
