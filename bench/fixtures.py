@@ -81,7 +81,7 @@ class Api:
     @property
     def workspace(self) -> Workspace:
         return Workspace(
-            base_url=self.base_url + "/api",
+            base_url=self.base_url,
             resource_group=RESOURCE_GROUP,
             name=self.workspace_name,
             token_provider=lambda: self.token,

@@ -284,7 +284,7 @@ output SERVICE_API_URI string = api.outputs.uri
 output SERVICE_API_IDENTITY_NAME string = identity.outputs.name
 output SERVICE_API_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 // What the project's client and CLI read (pipelines/client/workspace.py).
-output PIPELINES_BASE_URL string = '${api.outputs.uri}/api'
+output PIPELINES_BASE_URL string = api.outputs.uri
 output PIPELINES_AUDIENCE string = appIdUri
 // The topic the postdeploy hook subscribes the function to; empty when enableBlobEvents is
 // off (the hook is then off too: it reads PIPELINES_BLOB_EVENTS, this parameter's source).

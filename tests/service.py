@@ -17,11 +17,11 @@ import httpx
 from pipelines.auth import devissuer
 
 ROOT = Path(__file__).resolve().parents[1]
-VECTORS = ROOT.parent / "shared" / "vectors"
+VECTORS = ROOT / "tests" / "data" / "vectors"
 ALL_ROLES = ("Pipelines.Read", "Pipelines.Submit", "Pipelines.Publish", "Pipelines.Admin")
 
 WS_PATH = (
-    "/api/pipelines/v1.0/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg"
+    "/pipelines/v1.0/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg"
     "/providers/Microsoft.MachineLearningServices/workspaces/{workspace}"
 )
 

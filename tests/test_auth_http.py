@@ -28,7 +28,7 @@ from tests.test_auth_support import (  # noqa: F401 - fixtures
 )
 
 WS = (
-    "http://127.0.0.1:7071/api/pipelines/v1.0/subscriptions/sub/resourceGroups/rg/providers/"
+    "http://127.0.0.1:7071/pipelines/v1.0/subscriptions/sub/resourceGroups/rg/providers/"
     "Microsoft.MachineLearningServices/workspaces/ws"
 )
 PARAMS = {"subscriptionId": "sub", "resourceGroupName": "rg", "workspaceName": "ws"}

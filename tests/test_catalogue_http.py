@@ -31,7 +31,7 @@ def service(host) -> Service:
 
 @pytest.fixture
 def workspace(host) -> Workspace:
-    return Workspace(base_url=host.base_url + "/api", resource_group="rg", name="ws1", token_provider=lambda: token())
+    return Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
 
 
 def test_publish_the_example_read_list_disable_enable(service: Service, workspace: Workspace) -> None:
@@ -48,7 +48,7 @@ def test_publish_the_example_read_list_disable_enable(service: Service, workspac
     assert entity["ParameterAssignments"] == {"pipeline_arg": "10"}
     assert entity["TotalRunSteps"] == 1
     assert entity["Url"].endswith(f"/PipelineRuns/PipelineSubmit/{published.id}")
-    assert entity["Url"].startswith(service.base_url + "/api/pipelines/v1.0/subscriptions/")
+    assert entity["Url"].startswith(service.base_url + "/pipelines/v1.0/subscriptions/")
     # listed while active
     listed = service.get("/Pipelines", params={"activeOnly": "true"}).json()
     assert [p["Id"] for p in listed] == [published.id]

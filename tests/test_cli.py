@@ -13,7 +13,7 @@ from tests.service import ROOT
 def cli(host, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINES_")}
     return subprocess.run(
-        [sys.executable, "-m", "pipelines", *args, "--base-url", host.base_url + "/api", "--workspace", "ws1"],
+        [sys.executable, "-m", "pipelines", *args, "--base-url", host.base_url, "--workspace", "ws1"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
 

@@ -49,7 +49,7 @@ def service(host) -> Service:
 @pytest.fixture
 def workspace(host) -> Workspace:
     return Workspace(
-        base_url=host.base_url + "/api", resource_group="rg", name="ws1", token_provider=lambda: token()
+        base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token()
     )
 
 
@@ -593,7 +593,7 @@ def test_uploads_whole_in_parts_and_refusals(service, workspace, tmp_path, monke
 def test_the_command_line_uploads_registers_and_shows(host, tmp_path) -> None:
     env = {
         **os.environ,
-        "PIPELINES_BASE_URL": host.base_url + "/api",
+        "PIPELINES_BASE_URL": host.base_url,
         "PIPELINES_RESOURCE_GROUP": "rg",
         "PIPELINES_WORKSPACE": "ws1",
     }

@@ -201,7 +201,7 @@ def test_unreadable_body_answers_400_json(http_host: DevHost) -> None:
 
 
 def test_project_app_answers_health(host: DevHost) -> None:
-    answer = httpx.get(f"{host.base_url}/api/health", timeout=10)
+    answer = httpx.get(f"{host.base_url}/health", timeout=10)
     assert answer.status_code == 200, answer.text
     assert answer.json()["Status"] == "Healthy"
 
@@ -501,7 +501,7 @@ def test_cli_starts_azurite_serves_and_stops_everything(tmp_path: Any) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        _serve_until_healthy(process, f"http://127.0.0.1:{port}/api/health")
+        _serve_until_healthy(process, f"http://127.0.0.1:{port}/health")
         if importlib.util.find_spec("pipelines.auth.devissuer") is not None:
             keys = httpx.get(f"http://127.0.0.1:{port}/.devissuer/keys", timeout=5)
             assert keys.status_code == 200 and keys.json()["keys"]
@@ -534,7 +534,7 @@ def test_cli_uses_a_running_azurite_and_leaves_it_running(
         stderr=subprocess.STDOUT,
     )
     try:
-        _serve_until_healthy(process, f"http://127.0.0.1:{port}/api/health")
+        _serve_until_healthy(process, f"http://127.0.0.1:{port}/health")
     finally:
         output = _stop(process)
     assert process.returncode == 0, output

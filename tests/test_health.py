@@ -11,7 +11,7 @@ from pipelines.store.account import reset_account
 
 
 def test_health_answers_200_without_a_token(host) -> None:
-    response = httpx.get(host.base_url + "/api/health", timeout=30)
+    response = httpx.get(host.base_url + "/health", timeout=30)
     assert response.status_code == 200
     assert response.json() == {"Status": "Healthy", "Storage": {"table": "ok", "blob": "ok", "queue": "ok"}}
 
@@ -32,7 +32,7 @@ def test_health_answers_503_when_storage_does_not(monkeypatch: pytest.MonkeyPatc
     reset_account()
     with running_host(dev_issuer=True) as host:
         # WHEN the health route is asked
-        response = httpx.get(host.base_url + "/api/health", timeout=60)
+        response = httpx.get(host.base_url + "/health", timeout=60)
     # THEN it says so with 503, and nothing of the settings
     assert response.status_code == 503
     body = response.json()

@@ -17,7 +17,7 @@ from tests.service import Service, token
 def test_no_malformed_request_gets_a_500(host, tmp_path):
     """Odd bodies, route values, headers and query strings: each a 4xx with the error JSON, never a 5xx."""
     svc = Service(host.base_url)
-    ws = Workspace(base_url=host.base_url + "/api", resource_group="rg", name="ws1", token_provider=lambda: token())
+    ws = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
     p = publish(ws, make.single(tmp_path / "c", "print('hi')\n", parameters=[PipelineParameter("n", 1), PipelineParameter("s", "x"), PipelineParameter("f", 1.5), PipelineParameter("b", True)], arguments=["--n", PipelineParameter("n", 1)]), "p1")
     out: list[tuple[str, int, str]] = []
     def chk(label, r):

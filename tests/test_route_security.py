@@ -24,7 +24,7 @@ def served_routes(host) -> list[tuple[str, str, str]]:
         template = template.text
         path = re.sub(r"\{(\w+)\??\}", lambda m: "ws1" if m.group(1) == "workspaceName" else f"x-{m.group(1)}", template)
         for method in methods or ["GET", "POST"]:
-            found.append((entry.name, method.upper(), f"{host.base_url}/api/{path}"))
+            found.append((entry.name, method.upper(), f"{host.base_url}/{path}"))
     return found
 
 
@@ -69,7 +69,7 @@ def test_each_role_reaches_what_the_table_grants_and_nothing_else(host, role: Pe
 
 
 def test_a_token_without_roles_is_forbidden(host) -> None:
-    url = f"{host.base_url}/api/" + ROUTES["list_pipelines"].template.replace("{workspaceName}", "ws1")
+    url = f"{host.base_url}/" + ROUTES["list_pipelines"].template.replace("{workspaceName}", "ws1")
     response = httpx.get(url, headers={"Authorization": f"Bearer {token([])}"}, timeout=30)
     assert response.status_code == 403
 
@@ -79,7 +79,7 @@ def test_the_mint_command_gives_a_token_the_running_host_accepts(host) -> None:
         [sys.executable, "-m", "pipelines", "token", "--roles", "Pipelines.Read"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
     ).stdout.strip()
-    url = f"{host.base_url}/api/" + ROUTES["list_pipelines"].template.replace("{workspaceName}", "ws1")
+    url = f"{host.base_url}/" + ROUTES["list_pipelines"].template.replace("{workspaceName}", "ws1")
     url = re.sub(r"\{\w+\}", "x", url)
     response = httpx.get(url, headers={"Authorization": f"Bearer {minted}"}, timeout=30)
     assert response.status_code == 200, response.text

@@ -38,7 +38,7 @@ def service(host) -> Service:
 
 @pytest.fixture
 def workspace(host) -> Workspace:
-    return Workspace(base_url=host.base_url + "/api", resource_group="rg", name="ws1", token_provider=lambda: token())
+    return Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
 
 
 def the_only_step(service: Service, run_id: str) -> str:

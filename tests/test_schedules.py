@@ -60,7 +60,7 @@ def service(host) -> Service:
 
 @pytest.fixture
 def workspace(host) -> Workspace:
-    return Workspace(base_url=host.base_url + "/api", resource_group="rg", name="ws1", token_provider=lambda: token())
+    return Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
 
 
 def test_a_due_schedule_starts_one_run_however_many_instances_fire_it(service, workspace, tmp_path) -> None:

@@ -35,7 +35,7 @@ def service(host) -> Service:
 
 @pytest.fixture
 def workspace(host) -> Workspace:
-    return Workspace(base_url=host.base_url + "/api", resource_group="rg", name="ws1", token_provider=lambda: token())
+    return Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
 
 
 def blob_created(path: str, container: str = "workspaceblobstore", event_id: str | None = None) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def same_shape(actual: Any, expected: Any, path: str = "$") -> None:
 def test_a_vector_is_accepted_and_answered_in_the_old_shape(host, tmp_path: Path, name: str) -> None:
     parameters, headers, via_endpoint = CASES[name]
     service = Service(host.base_url)
-    workspace = Workspace(base_url=host.base_url + "/api", resource_group="rg", name="ws1", token_provider=lambda: token())
+    workspace = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
     published = publish(workspace, make.parameters_echo(tmp_path / "code", parameters), "My_Pipeline")
     raw = (VECTORS / name).read_bytes()
     if via_endpoint:

@@ -34,7 +34,7 @@ def start_host(env: dict[str, str], azurite, log: Path) -> tuple[subprocess.Pope
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
                 return process, base
         except httpx.HTTPError:
             pass
@@ -57,7 +57,7 @@ def test_a_killed_worker_does_not_strand_the_run(storage_env, azurite, tmp_path:
     first, base = start_host(env, azurite, tmp_path / "first.log")
     second = None
     try:
-        workspace = Workspace(base_url=base + "/api", name="ws1", token_provider=lambda: token())
+        workspace = Workspace(base_url=base, name="ws1", token_provider=lambda: token())
         pipeline = make.single(tmp_path / "code", f"""
             mark({str(marker)!r}, "start")
             pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))

@@ -107,7 +107,7 @@ $base = $base.TrimEnd('/')
 
 # Wake the host (Flex Consumption scales to zero): it creates the key when it starts, and
 # must answer Event Grid's validation request in time.
-try { Invoke-WebRequest -Uri "$base/api/health" -TimeoutSec 60 -UseBasicParsing | Out-Null } catch { }
+try { Invoke-WebRequest -Uri "$base/health" -TimeoutSec 60 -UseBasicParsing | Out-Null } catch { }
 
 Say "getting the eventgrid_extension system key of $app..."
 $key = ''

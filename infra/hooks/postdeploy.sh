@@ -119,7 +119,7 @@ base=${base%/}
 # Wake the host (Flex Consumption scales to zero): it creates the key when it starts, and
 # must answer Event Grid's validation request in time.
 if command -v curl >/dev/null 2>&1; then
-  curl -s -o /dev/null --max-time 60 "$base/api/health" || true
+  curl -s -o /dev/null --max-time 60 "$base/health" || true
 fi
 
 say "getting the eventgrid_extension system key of $app..."

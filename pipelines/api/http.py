@@ -89,23 +89,36 @@ class RequestContext:
         return name
 
     @property
-    def workspace_url(self) -> str:
-        """The absolute `{WS}` prefix of this request, for `Url` keys in answers."""
+    def base_url(self) -> str:
+        """Where the app's routes start: `PIPELINES_PUBLIC_BASE_URL`, else what this request
+        reached (scheme, host and any route prefix in front of the route's first segment)."""
         from pipelines.settings import get_settings
 
-        base = get_settings().public_base_url
-        if not base:
-            url = self.request.url
-            match = re.match(r"^(https?://[^/]+)", url)
-            base = match.group(1) if match else ""
-            base += "/api"
-        ws = self.route.template.split("/providers/")[0]
-        ws = ws.replace("{subscriptionId}", self.param("subscriptionId"))
-        ws = ws.replace("{resourceGroupName}", self.param("resourceGroupName"))
+        configured = get_settings().public_base_url
+        if configured:
+            return configured.rstrip("/")
+        url = self.request.url.split("?", 1)[0]
+        first = "/" + self.route.template.split("/", 1)[0] + "/"
+        match = re.match(r"^(https?://[^/]+)", url)
+        at = url.find(first, len(match.group(1)) if match else 0)
+        return url[:at] if at >= 0 else (match.group(1) if match else "")
+
+    def scope_path(self) -> str:
+        """`subscriptions/{s}/resourceGroups/{rg}/providers/.../workspaces/{ws}` of this request."""
         return (
-            f"{base.rstrip('/')}/{ws}/providers/Microsoft.MachineLearningServices/workspaces/"
-            f"{self.workspace}"
+            f"subscriptions/{self.param('subscriptionId')}/resourceGroups/{self.param('resourceGroupName')}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
         )
+
+    @property
+    def workspace_url(self) -> str:
+        """The absolute `{WS}` prefix of this request (the pipelines family), for `Url` keys."""
+        return f"{self.base_url}/pipelines/v1.0/{self.scope_path()}"
+
+    @property
+    def history_url(self) -> str:
+        """The absolute `{HS}` prefix of this request (the run-history family)."""
+        return f"{self.base_url}/history/v1.0/{self.scope_path()}"
 
     # -- body -------------------------------------------------------------------------
     def json(self, *, empty: Any = None) -> Any:

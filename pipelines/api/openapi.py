@@ -32,7 +32,7 @@ from pipelines.generated import write_or_check
 
 JSON = dict[str, Any]
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "openapi.json"
-SERVER = "http://127.0.0.1:7071/api"
+SERVER = "http://127.0.0.1:7071"
 
 
 # -- schema helpers -------------------------------------------------------------------------------

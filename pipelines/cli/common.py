@@ -12,7 +12,7 @@ __all__ = ["add_workspace_options", "print_json", "workspace_of"]
 
 def add_workspace_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("service")
-    group.add_argument("--base-url", help="the API base URL (default: $PIPELINES_BASE_URL or http://127.0.0.1:7071/api)")
+    group.add_argument("--base-url", help="the API base URL (default: $PIPELINES_BASE_URL or http://127.0.0.1:7071)")
     group.add_argument("--workspace", help="workspace name (default: $PIPELINES_WORKSPACE or 'default')")
     group.add_argument("--subscription", help="subscription id segment of the URL")
     group.add_argument("--resource-group", help="resource group segment of the URL")

@@ -48,7 +48,7 @@ def register(subparsers: Subparsers) -> None:
         ),
         epilog=(
             "example:\n  curl -H \"Authorization: Bearer $(python -m pipelines token "
-            "--roles Pipelines.Read)\" http://127.0.0.1:7071/api/..."
+            "--roles Pipelines.Read)\" http://127.0.0.1:7071/pipelines/v1.0/..."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -20,7 +20,7 @@ import requests
 
 from pipelines.errors import PipelinesError
 
-DEFAULT_BASE_URL = "http://127.0.0.1:7071/api"
+DEFAULT_BASE_URL = "http://127.0.0.1:7071"
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 DEFAULT_RESOURCE_GROUP = "local"
 DEFAULT_WORKSPACE = "default"

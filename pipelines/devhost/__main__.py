@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         if args.example and not stop.is_set():
             publish_example(host.base_url)
         print(
-            f"Development host ready: {host.base_url}/{host.options.route_prefix}  (Ctrl+C stops)", flush=True
+            f"Development host ready: {host.base_url}/{host.options.route_prefix}".rstrip("/") + "  (Ctrl+C stops)", flush=True
         )
         while not stop.wait(0.5):  # a timed wait, so signal handlers always get to run
             pass

@@ -33,7 +33,7 @@ def _already_published(workspace: Workspace) -> PipelineEndpoint | None:
 
 
 def publish_example(base_url: str) -> None:
-    workspace = Workspace.from_env(base_url=base_url.rstrip("/") + "/api")
+    workspace = Workspace.from_env(base_url=base_url.rstrip("/"))
     endpoint = _already_published(workspace)
     if endpoint is not None:
         published = endpoint.get_pipeline()

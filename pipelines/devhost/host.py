@@ -5,7 +5,7 @@ thread; queue and timer triggers by threads of their own. `start()` returns once
 the socket is listening; `stop()` ends every thread it started.
 
     with DevHost(app, host_json) as host:
-        httpx.get(f"{host.base_url}/api/health")
+        httpx.get(f"{host.base_url}/health")
 """
 
 from __future__ import annotations
