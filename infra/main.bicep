@@ -65,7 +65,7 @@ param apiAppIdUri string = ''
 @description('Comma-separated tenant ids whose tokens are accepted. Default: the tenant of this subscription.')
 param allowedTenantIds string = ''
 
-@description('Accept https://management.azure.com tokens from the client ids below (old SDK v1 clients). Off by default; see CONTRACT.md section 5.')
+@description('Accept https://management.azure.com tokens from the client ids below (old SDK v1 clients). Off by default; see docs/contract.md section 5.')
 param migrationMode bool = false
 
 @description('Comma-separated client application ids allowed to use management tokens while migrationMode is on.')

@@ -1,7 +1,7 @@
 """One exception tree for the whole package.
 
 Every error the API can answer with is a `PipelinesError`: it carries its HTTP
-status and the stable `Code` of the contract (`../shared/CONTRACT.md` §4), so a
+status and the stable `Code` of the contract (`docs/contract.md` §4), so a
 single mapper in `pipelines.api.http` turns any of them into the error JSON.
 Context is passed as keyword arguments (`target`, `details`), not only formatted
 into the message.

@@ -21,7 +21,7 @@ def whole_number(text: str) -> int | None:
 
 
 def pick(body: Mapping[str, Any], name: str) -> Any:
-    """A key of a JSON object matched case-insensitively (CONTRACT.md §2: clients
+    """A key of a JSON object matched case-insensitively (docs/contract.md §2: clients
     send both `Tags` and `tags`); None when absent."""
     for key, value in body.items():
         if isinstance(key, str) and key.lower() == name.lower():

@@ -96,7 +96,7 @@ class Service:
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """The contract's error JSON (CONTRACT.md §4), with the given status and code."""
+    """The contract's error JSON (docs/contract.md §4), with the given status and code."""
     assert response.status_code == status, (response.status_code, response.text)
     body = response.json()
     assert set(body) == {"Error", "Correlation"}, body

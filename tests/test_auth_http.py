@@ -69,7 +69,7 @@ def test_no_token_is_a_401_with_a_bearer_challenge_and_the_contract_error() -> N
     # GIVEN / WHEN a request without Authorization
     response = submit({})
 
-    # THEN 401, `WWW-Authenticate: Bearer`, and the error JSON of CONTRACT.md §4
+    # THEN 401, `WWW-Authenticate: Bearer`, and the error JSON of docs/contract.md §4
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     error = body(response)

@@ -1,4 +1,4 @@
-"""No request, however malformed, makes the service answer 500 (CONTRACT.md §4: a 500 is a bug).
+"""No request, however malformed, makes the service answer 500 (docs/contract.md §4: a 500 is a bug).
 
 Bodies, route values, headers and query strings that clients should never
 send, each answered with a 4xx and the contract's error JSON.

@@ -1,4 +1,4 @@
-"""The request bodies real clients send (../shared/vectors), posted byte for byte.
+"""The request bodies real clients send (tests/data/vectors), posted byte for byte.
 
 Each goes to a pipeline whose parameters match, with the headers its client
 sends; each answer must parse as `expected-run-entity.json` does and the run

@@ -1,4 +1,4 @@
-"""Wire models of the old service (CONTRACT.md §3): PascalCase lives only here.
+"""Wire models of the old service (docs/contract.md §3): PascalCase lives only here.
 
 Keys are written exactly as the old AutoRest client reads them (it matches keys
 case-sensitively); fields inside the package are snake_case and the aliases
@@ -25,7 +25,7 @@ class EntityStatus(IntEnum):
 
     @classmethod
     def parse(cls, value: Any, *, target: str = "EntityStatus") -> EntityStatus:
-        """Both forms arrive on input: 0 / "Active" (CONTRACT.md §3)."""
+        """Both forms arrive on input: 0 / "Active" (docs/contract.md §3)."""
         if isinstance(value, bool):
             raise BadRequestError("EntityStatus must be 0, 1, 2 or a status name", target=target)
         if isinstance(value, int):

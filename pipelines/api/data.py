@@ -1,4 +1,4 @@
-"""Routes of datastores and datasets (the project's own; CONTRACT.md §1 leaves them to us).
+"""Routes of datastores and datasets (the project's own; docs/contract.md §1 leaves them to us).
 
 In the contract's style: under the workspace prefix, PascalCase entities,
 answers 200, errors as the contract's error JSON, lists as bare arrays paged

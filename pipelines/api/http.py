@@ -122,7 +122,7 @@ class RequestContext:
 
     # -- body -------------------------------------------------------------------------
     def json(self, *, empty: Any = None) -> Any:
-        """The body parsed as JSON whatever the Content-Type says (CONTRACT.md §2)."""
+        """The body parsed as JSON whatever the Content-Type says (docs/contract.md §2)."""
         raw = self.request.get_body() or b""
         if not raw.strip():
             if empty is None:

@@ -125,7 +125,7 @@ HAND_WRITTEN: dict[str, JSON] = {
             "Correlation": obj({"RequestId": text()}, ("RequestId",)),
         },
         ("Error", "Correlation"),
-        "Every error answer (CONTRACT.md §4).",
+        "Every error answer (docs/contract.md §4).",
     ),
     "ErrorDetail": obj({"Code": text(), "Message": text(), "Target": NULLABLE_TEXT},
                        ("Code", "Message", "Target")),
@@ -158,7 +158,7 @@ HAND_WRITTEN: dict[str, JSON] = {
             "AzDevOpsCallBackInfo": {"description": "Accepted and never stored (it holds a token)."},
         },
         description=(
-            "The submit body of every submit route (CONTRACT.md §2). Keys are matched case-insensitively"
+            "The submit body of every submit route (docs/contract.md §2). Keys are matched case-insensitively"
             " (`tags` and `Tags`); unknown keys are ignored; `{}` or no body is valid. An unknown or"
             " uncoercible assignment is a 400 listing every bad key in `Details`."
         ),
@@ -626,7 +626,7 @@ def document() -> JSON:
             "version": "1.0",
             "description": (
                 "The wire contract of Azure ML SDK v1 published pipelines and pipeline endpoints"
-                " (../shared/CONTRACT.md), and the project's own routes. Generated from"
+                " (docs/contract.md), and the project's own routes. Generated from"
                 " pipelines/api/routes.py by `python -m pipelines.api.openapi`: do not edit by hand."
                 " Success is always 200; list routes answer bare JSON arrays."
             ),

@@ -1,4 +1,4 @@
-"""Paging of list routes (CONTRACT.md §1, our choice).
+"""Paging of list routes (docs/contract.md §1, our choice).
 
 The caller asks for a page size with the `BatchSize` header (the old client
 sends it) or `?top=`; when more remain, the answer carries `x-ms-continuation`,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pipelines.auth.permissions import Permission
 
-# The workspace path of the old service (CONTRACT.md §1).
+# The workspace path of the old service (docs/contract.md §1).
 WS = (
     "pipelines/v1.0/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
     "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}"

@@ -31,7 +31,7 @@ def display(value: Any) -> str:
 
 
 def dataset_assignment(value: dict[str, Any]) -> dict[str, Any]:
-    """What the run resolved, in the request's own shape (CONTRACT.md §2)."""
+    """What the run resolved, in the request's own shape (docs/contract.md §2)."""
     if value.get("kind") == "dataset":
         reference = {"Id": value.get("id"), "Name": value.get("name"), "Version": str(value.get("version"))}
         return {"DataSetReference": reference}

@@ -1,7 +1,7 @@
 """Reading the access token from the `Authorization` header (RFC 6750).
 
 `Bearer` is the standard scheme; `Token` is what the Java sample in Microsoft's
-Azure ML docs sends (CONTRACT.md §5), so both are accepted.
+Azure ML docs sends (docs/contract.md §5), so both are accepted.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ PREFIX = "PIPELINES_AUTH_"
 # Where Entra ID publishes each tenant's OpenID configuration (and through it, its keys).
 ENTRA_OPENID_CONFIG = "https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration"
 
-# Audiences that old SDK v1 clients ask for (CONTRACT.md §5). Accepting them is
+# Audiences that old SDK v1 clients ask for (docs/contract.md §5). Accepting them is
 # only possible through migration mode, with an allow-list of client ids.
 MANAGEMENT_AUDIENCES = ("https://management.azure.com", "https://management.azure.com/")
 # Every audience of Azure Resource Manager: never a normal audience of this API,
@@ -88,7 +88,7 @@ class AuthSettings(BaseSettings):
     algorithms: CommaList = Field(default_factory=lambda: ["RS256"])
     clock_skew_seconds: int = Field(default=120, ge=0, le=900)
 
-    # -- migration mode (CONTRACT.md §5) ----------------------------------------------------
+    # -- migration mode (docs/contract.md §5) ----------------------------------------------------
     migration_mode: bool = False
     migration_client_ids: CommaList = Field(default_factory=list)
     migration_roles: CommaList = Field(

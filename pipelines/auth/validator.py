@@ -50,7 +50,7 @@ REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "tid"]
 
 
 def issuers(tenant: str) -> tuple[str, str]:
-    """The v1 and v2 issuer of a tenant (tokens of both endpoints are valid, CONTRACT.md §5)."""
+    """The v1 and v2 issuer of a tenant (tokens of both endpoints are valid, docs/contract.md §5)."""
     return f"https://sts.windows.net/{tenant}/", f"https://login.microsoftonline.com/{tenant}/v2.0"
 
 

@@ -2,7 +2,7 @@
 
 Clients send values as JSON numbers and booleans or as strings ("20",
 "True" from the old Python SDK, which str()-ed everything). The rules are
-strict on purpose (CONTRACT.md §2): a value that could mean two things is
+strict on purpose (docs/contract.md §2): a value that could mean two things is
 refused rather than guessed.
 
 - int: 20, "20", "+20", " 20 ", 20.0 (an integral number). Not "abc", 20.5,
@@ -16,7 +16,7 @@ refused rather than guessed.
   the old SDK would have sent it ("True", "20", "2.5"). Not null, lists or
   objects. At most MAX_STRING_VALUE characters, no NUL (argv cannot hold one).
 - dataset / datapath: the project's snake_case value ({"id"} / {"name",
-  "version"}, {"datastore", "path"}); the wire forms of CONTRACT.md §2 are the
+  "version"}, {"datastore", "path"}); the wire forms of docs/contract.md §2 are the
   API layer's to translate.
 """
 

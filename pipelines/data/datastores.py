@@ -4,7 +4,7 @@ Three kinds:
 
 - `workspace`: `workspaceblobstore`, which always exists and is never stored:
   the app's own container `workspaceblobstore`, under the folder
-  `{workspace}/`, because a workspace name is a namespace (CONTRACT.md §1)
+  `{workspace}/`, because a workspace name is a namespace (docs/contract.md §1)
   and one workspace must not read another's data through it.
 - `container`: another container of the app's own account, registered by name.
 - `account`: a container of another storage account, registered by its blob

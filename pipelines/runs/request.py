@@ -1,4 +1,4 @@
-"""The submit request body of the old service (CONTRACT.md §2), parsed and resolved.
+"""The submit request body of the old service (docs/contract.md §2), parsed and resolved.
 
 Keys are matched case-insensitively (clients send both `tags` and `Tags`);
 values are checked for type; parameter values are coerced to the declared types
@@ -141,7 +141,7 @@ def resolve(
     """Every parameter's value for this run: assigned (coerced) or the default.
 
     Every unknown name, uncoercible value and bad data reference is collected
-    and raised in one InvalidParameterError (CONTRACT.md §2: strict).
+    and raised in one InvalidParameterError (docs/contract.md §2: strict).
     """
     specs = {p.name: p for p in definition.parameters}
     problems: list[ErrorDetail] = []

@@ -30,7 +30,7 @@ def optional_text(body: Mapping[str, Any], name: str) -> str | None:
 @dataclass
 class RunTemplate:
     """One of `pipeline_id`, `endpoint_id`, `endpoint_name` (with an optional version),
-    and the submit body of CONTRACT.md §2 to send."""
+    and the submit body of docs/contract.md §2 to send."""
 
     pipeline_id: str | None = None
     endpoint_id: str | None = None
