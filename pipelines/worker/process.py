@@ -9,6 +9,7 @@ sinks in chunks, so a caller polling the log sees it grow while the step runs.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -37,26 +38,36 @@ class ProcessResult:
 
 
 def _pump(stream: object, sink: Sink, tail: bytearray | None, errors: list[BaseException]) -> None:
-    """Copy a pipe into its sink, batching writes (one storage call per chunk)."""
+    """Copy a pipe into its sink, batching writes (one storage call per chunk).
+
+    What was read is written within FLUSH_SECONDS even when the script then goes
+    quiet: the pipe is waited on with a timeout, so a line printed before a long
+    computation shows in the log while the computation runs.
+    """
     buffer = bytearray()
     last = time.monotonic()
     read = stream.read1  # type: ignore[attr-defined]
+    descriptor = stream.fileno()  # type: ignore[attr-defined]
     while True:
-        chunk = read(65536)
+        wait = max(0.0, FLUSH_SECONDS - (time.monotonic() - last)) if buffer else None
+        ready, _, _ = select.select([descriptor], [], [], wait)
+        chunk = read(65536) if ready else None
         if chunk:
             buffer += chunk
             if tail is not None:
                 tail += chunk
                 del tail[:-STDERR_TAIL_BYTES]
         now = time.monotonic()
-        if buffer and (not chunk or len(buffer) >= FLUSH_BYTES or now - last >= FLUSH_SECONDS):
+        ended = chunk == b""
+        if buffer and (ended or len(buffer) >= FLUSH_BYTES or now - last >= FLUSH_SECONDS):
             try:
                 sink.append(bytes(buffer))
             except BaseException as exc:  # noqa: BLE001 - keep draining the pipe; report later
                 errors.append(exc)
             buffer.clear()
+        if not buffer:
             last = now
-        if not chunk:
+        if ended:
             return
 
 
