@@ -5,9 +5,11 @@ from __future__ import annotations
 from pipelines.api.catalogue import bp as catalogue_bp
 from pipelines.api.data import bp as data_bp
 from pipelines.api.health import bp as health_bp
+from pipelines.api.history import bp as history_bp
+from pipelines.api.outputs import bp as outputs_bp
 from pipelines.api.runs import bp as runs_bp
 from pipelines.api.schedules import bp as schedules_bp
 from pipelines.api.triggers import bp as triggers_bp
 from pipelines.worker.functions import bp as worker_bp
 
-BLUEPRINTS = [health_bp, catalogue_bp, runs_bp, data_bp, triggers_bp, schedules_bp, worker_bp]
+BLUEPRINTS = [health_bp, catalogue_bp, runs_bp, outputs_bp, history_bp, data_bp, triggers_bp, schedules_bp, worker_bp]

@@ -112,6 +112,13 @@ class PayloadTooLargeError(PipelinesError):
     code = "PayloadTooLarge"
 
 
+class RangeNotSatisfiableError(PipelinesError):
+    """A `Range` header this service cannot answer (past the end, or several ranges)."""
+
+    status = 416
+    code = "RangeNotSatisfiable"
+
+
 class StorageUnavailableError(PipelinesError):
     status = 503
     code = "ServiceUnavailable"

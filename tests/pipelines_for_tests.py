@@ -72,3 +72,51 @@ def parameters_echo(folder: Path, names_and_defaults: dict[str, object]) -> Pipe
     for name, default in names_and_defaults.items():
         arguments += [f"--{name}", PipelineParameter(name, default_value=default)]
     return Pipeline(steps=[PythonScriptStep("echo.py", name="echo", arguments=arguments, source_directory=folder)])
+
+
+PREDICTIONS = "id,score\n" + "".join(f"{i},{(i * 37) % 101 / 100:.2f}\n" for i in range(200))
+
+
+def scoring(folder: Path) -> Pipeline:
+    """train → score: score writes predictions.csv (and a file in a subfolder) to its output."""
+    write(folder, "train.py", """
+        p = argparse.ArgumentParser(); p.add_argument("--model")
+        a = p.parse_args()
+        pathlib.Path(a.model, "model.txt").write_text("weights 1 2 3")
+        print("trained")
+    """)
+    write(folder, "score.py", f"""
+        p = argparse.ArgumentParser(); p.add_argument("--model"); p.add_argument("--out")
+        a = p.parse_args()
+        assert pathlib.Path(a.model, "model.txt").read_text() == "weights 1 2 3"
+        pathlib.Path(a.out, "predictions.csv").write_text({PREDICTIONS!r})
+        pathlib.Path(a.out, "details").mkdir()
+        pathlib.Path(a.out, "details", "summary one.json").write_text('{{"rows": 200}}')
+        print("scored 200 rows")
+        print("a warning", file=sys.stderr)
+    """)
+    model, predictions = PipelineData("model"), PipelineData("predictions")
+    return Pipeline(steps=[
+        PythonScriptStep("train.py", name="train", arguments=["--model", model], outputs=[model],
+                         source_directory=folder),
+        PythonScriptStep("score.py", name="score", arguments=["--model", model, "--out", predictions],
+                         inputs=[model], outputs=[predictions], source_directory=folder),
+    ])
+
+
+def held(folder: Path, release: Path) -> Pipeline:
+    """One step that runs until the file `release` exists, and takes a second to stop when
+    told to (so a test sees the run CancelRequested before it is Canceled)."""
+    write(folder, "hold.py", f"""
+        import signal
+        def stopping(signum, frame):
+            print("stopping", flush=True)
+            time.sleep(1.5)
+            sys.exit(1)
+        signal.signal(signal.SIGTERM, stopping)
+        print("holding", flush=True)
+        while not pathlib.Path({str(release)!r}).exists():
+            time.sleep(0.05)
+        print("released")
+    """)
+    return Pipeline(steps=[PythonScriptStep("hold.py", name="hold", source_directory=folder)])

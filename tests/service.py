@@ -25,6 +25,8 @@ WS_PATH = (
     "/providers/Microsoft.MachineLearningServices/workspaces/{workspace}"
 )
 
+HS_PATH = WS_PATH.replace("/pipelines/v1.0/", "/history/v1.0/")
+
 PIPELINE_KEYS = {
     "Id", "Name", "Description", "Version", "EntityStatus", "Url", "TotalRunSteps", "GraphId",
     "ContinueRunOnStepFailure", "ParameterAssignments", "DataSetDefinitionValueAssignments", "Etag",
@@ -56,6 +58,11 @@ class Service:
     @property
     def ws(self) -> str:
         return self.base_url + WS_PATH.format(workspace=self.workspace)
+
+    @property
+    def hs(self) -> str:
+        """The run-history family's workspace prefix (`/history/v1.0/...`)."""
+        return self.base_url + HS_PATH.format(workspace=self.workspace)
 
     def headers(self, extra: dict[str, str] | None = None, roles: Sequence[str] | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token(roles or self.roles)}", **(extra or {})}

@@ -16,7 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from pipelines.api import catalogue, data, health, openapi, runs, schedules, triggers
+from pipelines.api import catalogue, data, health, history, openapi, outputs, runs, schedules, triggers
 from pipelines.api.http import error_body
 from pipelines.api.routes import ROUTES, Route
 from pipelines.auth.permissions import Permission
@@ -128,7 +128,7 @@ def test_every_reference_resolves(doc: dict[str, Any]) -> None:
 @pytest.mark.parametrize("route", list(ROUTES.values()), ids=lambda r: r.name)
 def test_paged_routes_document_paging(doc: dict[str, Any], route: Route) -> None:
     """A handler that pages (page_request) documents BatchSize, top, continuationToken, x-ms-continuation."""
-    modules = (catalogue, runs, data, triggers, schedules, health)
+    modules = (catalogue, runs, outputs, history, data, triggers, schedules, health)
     handler = next(getattr(m, route.name) for m in modules if hasattr(m, route.name))
     pages = "page_request(" in inspect.getsource(handler)
     for path in expected_paths(route.template):
@@ -231,6 +231,30 @@ def test_the_running_app_answers_as_documented(doc: dict[str, Any], host: Any) -
     node = next(iter(check(doc, service.post(f"{graph}/AllNodes/Status"))))
     check(doc, service.post(f"{graph}/Shareable/STDOUT", json=[node]))
     check(doc, service.get(f"{graph}/Shareable/stderr", params={"nodeId": node}))
+    check(doc, service.post(f"{graph}/Node/Status", json=[node]))
+    check(doc, service.post(f"{graph}/Node/StatusCode", json=[node]))
+    produced = check(doc, service.post(f"/PipelineRuns/{run['Id']}/Outputs", json=[node]))
+    listing = check(doc, service.get(produced["output_data"]["DataLocation"]["Uri"]))
+    check(doc, service.get(listing["Files"][0]["Url"]))
+    check(doc, service.get(listing["Files"][0]["Url"], headers={"Range": "bytes=0-3"}))  # 206
+    check(doc, service.get(listing["Files"][0]["Url"], headers={"Range": "bytes=999999-"}))  # 416
+    history_ = service.hs
+    check(doc, service.get(f"{history_}/runs/{run['Id']}"))
+    check(doc, service.get(f"{history_}/runs/{run['Id']}/details"))
+    check(doc, service.get(f"{history_}/experiments/p/runs/{run['Id']}"))
+    check(doc, service.get(f"{history_}/experiments/p/runs/{run['Id']}/details"))
+    check(doc, service.get(f"{history_}/experiments/p/runs/{run['Id']}/children", params={"$top": "1"}))
+    check(doc, service.get(f"{history_}/experiments/p/runs/{run['Id']}/metricsingest/wait"))
+    check(doc, service.post(f"{history_}/experiments/p/runs:query", json={"filter": "ParentRunId eq null"}))
+    check(doc, service.post(f"{history_}/experiments/p/runs:query", json={"filter": "Nope eq 1"}))  # 400
+    experiment = check(doc, service.get(f"{history_}/experiments/p"))
+    check(doc, service.get(f"{history_}/experiments"))
+    check(doc, service.post(f"{history_}/experiments:query", json={"filter": "name eq p"}))
+    check(doc, service.post(f"{history_}/experiments/fresh"))
+    check(doc, service.get(f"{history_}/experimentids/{experiment['experimentId']}"))
+    check(doc, service.get(f"{history_}/experimentids/{experiment['experimentId']}/runs/{run['Id']}"))
+    artifacts = f"/artifact/v2.0/{history_.split('/history/v1.0/', 1)[1]}/artifacts/prefix/contentinfo"
+    check(doc, service.get(f"{service.base_url}{artifacts}/ExperimentRun/dcid.{run['Id']}/user_logs"))
     check(doc, service.call("DELETE", f"/PipelineRuns/{run['Id']}/Execution"))
     check(doc, service.get("/Datastores"))
     check(doc, service.get("/Datastores/workspaceblobstore"))

@@ -157,3 +157,5 @@ class TaskStatusEntity(Wire):
     attempt: int | None = Field(default=None, alias="Attempt")
     exit_code: int | None = Field(default=None, alias="ExitCode")
     metrics: dict[str, Any] = Field(default_factory=dict, alias="Metrics")
+    # The step run's status as the run-history family words it ("Completed", "CancelRequested").
+    status: str | None = Field(default=None, alias="Status")

@@ -1,4 +1,4 @@
-"""`GET /api/health`: anonymous; 200 when storage answers, 503 when it does not.
+"""`GET /health`: anonymous; 200 when storage answers, 503 when it does not.
 
 It names which storage service does not answer, never why in detail: the
 route needs no token, so it tells nothing about the deployment's settings.

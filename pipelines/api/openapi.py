@@ -14,54 +14,37 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import core_schema
 
+from pipelines.api import openapi_history as history
 from pipelines.api.contract import PipelineEndpointEntity, PipelineEntity, PipelineRunEntity, TaskStatusEntity
 from pipelines.api.data import DatasetEntity, DatastoreEntity, UploadEntity
+from pipelines.api.openapi_parts import (
+    FLAG,
+    JSON,
+    LABELS,
+    NULLABLE_TEXT,
+    STRINGS,
+    Body,
+    Op,
+    array,
+    obj,
+    param,
+    ref,
+    text,
+    use,
+)
 from pipelines.api.routes import ROUTES, Route
 from pipelines.auth.permissions import GRANTS, Permission
 from pipelines.authoring.definition import PipelineDefinition
 from pipelines.generated import write_or_check
 
-JSON = dict[str, Any]
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "openapi.json"
 SERVER = "http://127.0.0.1:7071"
-
-
-# -- schema helpers -------------------------------------------------------------------------------
-def ref(name: str) -> JSON:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def array(name: str) -> JSON:
-    return {"type": "array", "items": ref(name)}
-
-
-def obj(properties: JSON, required: tuple[str, ...] = (), description: str | None = None) -> JSON:
-    schema: JSON = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = list(required)
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def text(description: str | None = None, **extra: Any) -> JSON:
-    return {"type": "string", **({"description": description} if description else {}), **extra}
-
-
-NULLABLE_TEXT: JSON = {"type": ["string", "null"]}
-SCALAR: JSON = {"type": ["string", "number", "boolean", "null"]}
-LABELS: JSON = {"type": "object", "additionalProperties": SCALAR, "description": "Scalars are kept as text."}
-STRINGS: JSON = {"type": "object", "additionalProperties": {"type": "string"}}
-FLAG: JSON = {"type": ["boolean", "string"], "description": "true or false (also the strings, or 1 and 0)."}
 
 
 class _AllRequired(GenerateJsonSchema):
@@ -85,6 +68,7 @@ MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (UploadEntity, "serialization"),
     (DatasetEntity, "serialization"),
     (PipelineDefinition, "validation"),
+    *history.MODELS,
 )
 
 _ENTITY_STATUS = "0 Active, 1 Deprecated, 2 Disabled."
@@ -329,23 +313,14 @@ def schemas() -> dict[str, JSON]:
             for member in sub.get("properties", {}).values():
                 member.pop("title", None)  # pydantic's "Graphid" and the like: noise beside the key
             add(name, sub)
-    for name, schema in HAND_WRITTEN.items():
+    for name, schema in (HAND_WRITTEN | history.HAND_WRITTEN).items():
         add(name, schema)
-    for (name, key), note in NOTES.items():
+    for (name, key), note in (NOTES | history.NOTES).items():
         found[name]["properties"][key]["description"] = note
     return dict(sorted(found.items()))
 
 
 # -- parameters, headers and responses -------------------------------------------------------------
-def param(name: str, where: str, schema: JSON, description: str, required: bool = False) -> JSON:
-    found: JSON = {"name": name, "in": where, "required": required, "schema": schema}
-    return found | ({"description": description} if description else {})
-
-
-def use(kind: str, name: str) -> JSON:
-    return {"$ref": f"#/components/{kind}/{name}"}
-
-
 PAGE_SIZE: JSON = {"type": "integer", "minimum": 1, "maximum": 1000}
 PARAMETERS: dict[str, JSON] = {
     "BatchSize": param("BatchSize", "header", PAGE_SIZE,
@@ -365,6 +340,7 @@ PARAMETERS: dict[str, JSON] = {
         " both must agree, else 400.")),
     "IfMatch": param("If-Match", "header", text(), "The endpoint's Etag; a stale one is a 412."),
     "overwrite": param("overwrite", "query", {"type": "boolean", "default": False}, "Replace what exists."),
+    **history.PARAMETERS,
 }
 HEADERS: dict[str, JSON] = {
     "RequestId": {"description": "The request id, as in Correlation.RequestId.", "schema": text()},
@@ -382,6 +358,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     412: ("PreconditionFailed", "A stale Etag (`PreconditionFailed`)."),
     413: ("PayloadTooLarge", "The body is over the size limit (`PayloadTooLarge`)."),
     500: ("InternalError", "Anything unexpected (`InternalError`); the body holds only a request id."),
+    416: ("RangeNotSatisfiable", "A Range outside the file, or more than one (`RangeNotSatisfiable`)."),
     503: ("ServiceUnavailable", "Storage does not answer (`ServiceUnavailable`)."),
 }
 
@@ -395,27 +372,6 @@ def error_response(status: int, description: str) -> JSON:
 
 
 # -- operations -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Body:
-    schema: JSON
-    media: str = "application/json"
-    required: bool = True
-    description: str = "Parsed as JSON whatever the Content-Type says."
-
-
-@dataclass(frozen=True)
-class Op:
-    summary: str
-    answer: JSON
-    description: str = ""
-    body: Body | None = None  # read on POST and PUT only
-    params: tuple[str, ...] = ()  # names in PARAMETERS, or "query:<name>" for a plain query string
-    errors: Mapping[int, str] = field(default_factory=dict)  # 404, 409, 412 ... and why
-    paged: bool = False
-    media: str = "application/json"
-    responses: Mapping[str, JSON] = field(default_factory=dict)
-
-
 SUBMIT = Body(ref("SubmitRequest"), required=False,
               description="Parsed as JSON whatever the Content-Type says; no body is `{}`.")
 SUBMIT_ERRORS = {404: "Unknown pipeline, endpoint, version or dataset.",
@@ -521,6 +477,7 @@ OPERATIONS: dict[str, Op] = {
     "get_schedule": Op("Get a schedule", ref("ScheduleEntity"), errors={404: "Unknown schedule."}),
     "list_schedules": Op("List schedules", array("ScheduleEntity"), "The whole list, not paged."),
     "delete_schedule": Op("Delete a schedule", ref("TriggerDeleted"), errors={404: "Unknown schedule."}),
+    **history.OPERATIONS,
 }
 
 QUERY: dict[str, tuple[JSON, str]] = {
@@ -530,6 +487,7 @@ QUERY: dict[str, tuple[JSON, str]] = {
     "part": ({"type": "integer", "minimum": 0}, "Stage this part (with uploadId)."),
     "parts": ({"type": "integer", "minimum": 1}, "Commit this many staged parts (with uploadId)."),
     "version": (text(), "A whole number, or latest (the default)."),
+    **history.QUERY,
 }
 REQUIRED_QUERY = {("get_endpoint_by_name", "name"), ("submit_endpoint_by_name", "name"),
                   ("get_dataset_by_name", "name")}
@@ -542,6 +500,7 @@ PATH: dict[str, tuple[JSON, str]] = {
     "snapshotHash": (text(pattern="^[0-9a-fA-F]{64}$"), "The sha256 of the zip."),
     "path": (text(), "Catch-all: the rest of the URL, slashes included (the route's `{*path}`)."),
     "triggerName": (text(pattern="^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"), "The trigger's name."),
+    **history.PATH,
 }
 
 

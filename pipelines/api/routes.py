@@ -12,11 +12,15 @@ from dataclasses import dataclass
 
 from pipelines.auth.permissions import Permission
 
-# The workspace path of the old service (docs/contract.md §1).
-WS = (
-    "pipelines/v1.0/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
+# The workspace path of the old service (docs/contract.md §1), and the same scope
+# in the run-history family (§6) and the artifact family SDK v1 lists logs from.
+SCOPE = (
+    "subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
     "/providers/Microsoft.MachineLearningServices/workspaces/{workspaceName}"
 )
+WS = "pipelines/v1.0/" + SCOPE
+HS = "history/v1.0/" + SCOPE
+AS = "artifact/v2.0/" + SCOPE
 
 R = Permission.READ
 S = Permission.SUBMIT
@@ -62,6 +66,29 @@ _TABLE: tuple[Route, ...] = (
     Route("cancel_run_execution", ("DELETE",), WS + "/PipelineRuns/{runId}/Execution", S),
     Route("get_step_statuses", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/AllNodes/Status", R),
     Route("get_step_log", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Shareable/{logType}", R),
+    Route("get_step_status", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Node/Status", R),
+    Route("get_step_status_code", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Node/StatusCode", R),
+    # -- step outputs back out --------------------------------------------------------------
+    Route("get_step_outputs", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Outputs", R),
+    Route("list_run_output_files", ("GET",), WS + "/PipelineRuns/{runId}/Steps/{nodeId}/Outputs/{outputName}", R),
+    Route(
+        "run_output_file", ("GET",), WS + "/PipelineRuns/{runId}/Steps/{nodeId}/Outputs/{outputName}/files/{*path}", R
+    ),
+    # -- run history (docs/contract.md §6), as SDK v1's generated client calls it ------------
+    Route("history_get_run", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}", R),
+    Route("history_get_workspace_run", ("GET",), HS + "/runs/{runId}", R),
+    Route("history_get_run_by_experiment_id", ("GET",), HS + "/experimentids/{experimentId}/runs/{runId}", R),
+    Route("history_get_run_details", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}/details", R),
+    Route("history_get_workspace_run_details", ("GET",), HS + "/runs/{runId}/details", R),
+    Route("history_get_children", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}/children", R),
+    Route("history_query_runs", ("POST",), HS + "/experiments/{experimentName}/runs:query", R),
+    Route("history_metrics_wait", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}/metricsingest/wait", R),
+    Route("history_list_experiments", ("GET",), HS + "/experiments", R),
+    Route("history_query_experiments", ("POST",), HS + "/experiments:query", R),
+    Route("history_get_experiment", ("GET",), HS + "/experiments/{experimentName}", R),
+    Route("history_create_experiment", ("POST",), HS + "/experiments/{experimentName}", S),
+    Route("history_get_experiment_by_id", ("GET",), HS + "/experimentids/{experimentId}", R),
+    Route("history_list_run_artifacts", ("GET",), AS + "/artifacts/prefix/contentinfo/ExperimentRun/{containerId}/{*path}", R),
     # -- datastores and datasets (issue 6) --------------------------------------
     Route("list_datastores", ("GET",), WS + "/Datastores", R),
     Route("create_datastore", ("POST",), WS + "/Datastores", P),

@@ -10,8 +10,10 @@ from pipelines.api.contract import PipelineRunEntity, RunStatusEntity, TaskStatu
 from pipelines.api.http import Reply, RequestContext, json_response, route
 from pipelines.api.paging import page_request, paged
 from pipelines.errors import BadRequestError, NotFoundError
+from pipelines.runs.engine import RunState
+from pipelines.runs.history import step_run_id, step_status_word
 from pipelines.runs.logs import LOG_KINDS, StepLogs
-from pipelines.runs.model import Run, RunStatus
+from pipelines.runs.model import TASK_STATUS_NAMES, Run, RunStatus, Step
 from pipelines.runs.request import parse_submit
 from pipelines.runs.service import RunService, Target, idempotency_key_of, request_fingerprint
 from pipelines.store import get_account
@@ -146,26 +148,51 @@ def list_pipeline_runs(ctx: RequestContext) -> Reply:
     return paged([run_entity(r) for r in runs], next_token)
 
 
+def task_status(run: Run, step: Step) -> TaskStatusEntity:
+    return TaskStatusEntity(
+        status_code=int(step.status),
+        status_detail=step.detail,
+        creation_time=wire_time(step.created),
+        schedule_time=wire_time(step.scheduled),
+        start_time=wire_time(step.started),
+        end_time=wire_time(step.ended),
+        run_id=step_run_id(run.id, step.node_id),
+        reuse_info=None,
+        name=step.name,
+        attempt=step.attempt,
+        exit_code=step.exit_code,
+        metrics=step.metrics,
+        status=step_status_word(step, run),
+    )
+
+
 @route(bp, "get_step_statuses")
 def get_step_statuses(ctx: RequestContext) -> dict[str, TaskStatusEntity]:
     state = service().state(ctx.workspace, ctx.param("runId"))
-    return {
-        step.node_id: TaskStatusEntity(
-            status_code=int(step.status),
-            status_detail=step.detail,
-            creation_time=wire_time(step.created),
-            schedule_time=wire_time(step.scheduled),
-            start_time=wire_time(step.started),
-            end_time=wire_time(step.ended),
-            run_id=f"{state.run.id}_{step.node_id}",
-            reuse_info=None,
-            name=step.name,
-            attempt=step.attempt,
-            exit_code=step.exit_code,
-            metrics=step.metrics,
-        )
-        for step in state.steps.values()
-    }
+    return {step.node_id: task_status(state.run, step) for step in state.steps.values()}
+
+
+def step_of(ctx: RequestContext) -> tuple[RunState, Step]:
+    """The run and the step a node-id-path request names (404 for either unknown)."""
+    state = service().state(ctx.workspace, ctx.param("runId"))
+    node_id = _node_id(ctx)
+    step = state.steps.get(node_id)
+    if step is None:
+        raise NotFoundError(f"run {state.run.id!r} has no step {node_id!r}", target="nodeId")
+    return state, step
+
+
+@route(bp, "get_step_status")
+def get_step_status(ctx: RequestContext) -> TaskStatusEntity:
+    state, step = step_of(ctx)
+    return task_status(state.run, step)
+
+
+@route(bp, "get_step_status_code")
+def get_step_status_code(ctx: RequestContext) -> str:
+    """The step's status as the JSON string SDK v1's `StepRun.get_status()` reads ("Finished")."""
+    _, step = step_of(ctx)
+    return TASK_STATUS_NAMES[step.status]
 
 
 def _node_id(ctx: RequestContext) -> str:
@@ -187,13 +214,8 @@ def get_step_log(ctx: RequestContext) -> func.HttpResponse:
     canonical = {k.lower(): k for k in LOG_KINDS}.get(kind.lower())
     if canonical is None:
         raise NotFoundError(f"no log called {kind!r}: STDOUT, STDERR or JobLog", target="logType")
-    runs = service()
-    state = runs.state(ctx.workspace, ctx.param("runId"))
-    node_id = _node_id(ctx)
-    step = state.steps.get(node_id)
-    if step is None:
-        raise NotFoundError(f"run {state.run.id!r} has no step {node_id!r}", target="nodeId")
-    text = StepLogs(runs.account).read(state.run.workspace, state.run.id, node_id, step.attempt, canonical)
+    state, step = step_of(ctx)
+    text = StepLogs(get_account()).read(state.run.workspace, state.run.id, step.node_id, step.attempt, canonical)
     return json_response(text, 200, {"Content-Type": "text/plain; charset=utf-8", "x-ms-request-id": ctx.request_id})
 
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from pipelines.client.history import HistoryRun, StepRun
 from pipelines.client.workspace import ServiceError, Workspace
 
 RUN_STATUS = {0: "NotStarted", 1: "Running", 2: "Failed", 3: "Finished", 4: "Canceled"}
@@ -253,6 +254,21 @@ class PipelineRun:
 
     def cancel(self) -> None:
         self.entity = self.workspace.request("POST", f"/PipelineRuns/{self.id}/Cancel").json()
+
+    # -- the run-history view of the same run ------------------------------------------------------
+    def get_details(self) -> dict[str, Any]:
+        """RunDetailsDto: status as a word, times, error, properties, logFiles."""
+        return HistoryRun(self.workspace, {"runId": self.id}).get_details()
+
+    def get_children(self) -> list[StepRun]:
+        """The step runs, in the published definition's order."""
+        children = HistoryRun.get(self.workspace, self.id).get_children()
+        return [child for child in children if isinstance(child, StepRun)]
+
+    get_steps = get_children
+
+    def find_step_run(self, name: str) -> list[StepRun]:
+        return [step for step in self.get_children() if step.name == name]
 
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float | None = None,
                             poll_seconds: float = 1.0, out: TextIO | None = None) -> str:

@@ -99,6 +99,11 @@ class Workspace:
             f"/workspaces/{self.name}"
         )
 
+    @property
+    def history_url(self) -> str:
+        """The same workspace in the run-history family (`/history/v1.0/...`)."""
+        return self.url.replace("/pipelines/v1.0/", "/history/v1.0/", 1)
+
     def _token(self) -> str:
         if self.token_provider is None:
             self.token_provider = default_token_provider(self.base_url)
@@ -113,14 +118,20 @@ class Workspace:
         data: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        stream: bool = False,
     ) -> requests.Response:
+        """`path` under the workspace URL, or an absolute URL of the same service."""
         all_headers = {"Authorization": f"Bearer {self._token()}", **dict(headers or {})}
         body = data
         if json_body is not None:
             body = json.dumps(json_body).encode()
             all_headers.setdefault("Content-Type", "application/json")
+        url = path if path.startswith(("http://", "https://")) else self.url + path
+        if not url.startswith(self.base_url.rstrip("/") + "/"):
+            # A URL from an answer (a log, an output file) gets the token only on this service.
+            raise PipelinesError(f"{url} is not on this service ({self.base_url}): no token is sent there")
         response = self._session.request(
-            method, self.url + path, data=body, params=params, headers=all_headers, timeout=self.timeout
+            method, url, data=body, params=params, headers=all_headers, timeout=self.timeout, stream=stream
         )
         if response.status_code >= 400:
             raise _service_error(response)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pipelines.runs.model import Run, RunStatus, Step, StepMessage, TaskStatus
+from pipelines.runs.model import OutputSummary, Run, RunStatus, Step, StepMessage, TaskStatus
 
 # A step whose worker vanished this many times is failed rather than retried forever.
 MAX_LOST_LEASES = 3
@@ -55,6 +55,7 @@ class Outcome:
     metrics: dict[str, object] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
     retryable: bool = True
+    summaries: dict[str, OutputSummary] = field(default_factory=dict)
 
 
 def backoff_seconds(attempt: int) -> int:
@@ -145,6 +146,7 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
     step.exit_code = outcome.exit_code
     step.metrics = dict(outcome.metrics)
     step.outputs = list(outcome.outputs)
+    step.output_summaries = dict(outcome.summaries)
     step.detail = outcome.detail
     step.lease_until = None
     t.steps_changed.add(node_id)

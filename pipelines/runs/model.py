@@ -46,6 +46,19 @@ class TaskStatus(IntEnum):
         return self in (TaskStatus.FAILED, TaskStatus.FINISHED, TaskStatus.CANCELED, TaskStatus.BYPASSED)
 
 
+# How the pipelines family names a step's StatusCode in words (SDK v1 `StepRun.get_status()`).
+TASK_STATUS_NAMES = {
+    TaskStatus.NOT_STARTED: "NotStarted",
+    TaskStatus.QUEUED: "Queued",
+    TaskStatus.RUNNING: "Running",
+    TaskStatus.FAILED: "Failed",
+    TaskStatus.FINISHED: "Finished",
+    TaskStatus.CANCELED: "Canceled",
+    TaskStatus.PARTIALLY_EXECUTED: "PartiallyExecuted",
+    TaskStatus.BYPASSED: "Bypassed",
+}
+
+
 def run_partition(workspace: str, run_id: str) -> str:
     return key(workspace, run_id)
 
@@ -54,11 +67,33 @@ def step_row(node_id: str) -> str:
     return key("step", node_id)
 
 
+@dataclass(frozen=True)
+class OutputSummary:
+    """What a step wrote to one output: the count and size of its files, and a digest
+    over their relative paths, sizes and contents (sha256 of the sorted lines
+    `path\tsize\tsha256`), computed by the worker while it uploads them."""
+
+    files: int
+    bytes: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files": self.files, "bytes": self.bytes, "sha256": self.sha256}
+
+    @classmethod
+    def from_json(cls, value: Any) -> OutputSummary | None:
+        try:
+            return cls(int(value["files"]), int(value["bytes"]), str(value["sha256"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
 @dataclass
 class Step:
     node_id: str
     name: str
     status: TaskStatus = TaskStatus.NOT_STARTED
+    index: int = 0  # the step's place in the published definition: the order of a run's children
     parents: list[str] = field(default_factory=list)
     attempt: int = 1
     max_retries: int = 0
@@ -74,6 +109,7 @@ class Step:
     ended: datetime | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
+    output_summaries: dict[str, OutputSummary] = field(default_factory=dict)
     etag: str | None = None
 
     def to_entity(self, partition: str) -> dict[str, Any]:
@@ -83,6 +119,7 @@ class Step:
             "NodeId": self.node_id,
             "Name": self.name,
             "Status": int(self.status),
+            "Index": self.index,
             "Parents": json_text(self.parents),
             "Attempt": self.attempt,
             "MaxRetries": self.max_retries,
@@ -98,6 +135,7 @@ class Step:
             "Ended": time_text(self.ended),
             "Metrics": json_text(self.metrics),
             "Outputs": json_text(self.outputs),
+            "OutputSummaries": json_text({name: o.to_json() for name, o in self.output_summaries.items()}),
         }
 
     @classmethod
@@ -106,6 +144,7 @@ class Step:
             node_id=entity["NodeId"],
             name=entity.get("Name", entity["NodeId"]),
             status=TaskStatus(entity.get("Status", 0)),
+            index=int(entity.get("Index", 0)),
             parents=parse_json(entity.get("Parents"), []),
             attempt=int(entity.get("Attempt", 1)),
             max_retries=int(entity.get("MaxRetries", 0)),
@@ -121,6 +160,11 @@ class Step:
             ended=parse_time(entity.get("Ended")),
             metrics=parse_json(entity.get("Metrics"), {}),
             outputs=parse_json(entity.get("Outputs"), []),
+            output_summaries={
+                name: summary
+                for name, value in parse_json(entity.get("OutputSummaries"), {}).items()
+                if (summary := OutputSummary.from_json(value)) is not None
+            },
             etag=etag_of(entity),
         )
 
@@ -135,6 +179,10 @@ class Run:
     detail: str | None = None
     experiment_name: str | None = None
     description: str | None = None
+    display_name: str | None = None
+    # Numbered per workspace, as the history service numbers runs; its steps take the
+    # numbers right after it (see pipelines.runs.numbering).
+    run_number: int | None = None
     run_source: str | None = None
     run_type: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -172,6 +220,8 @@ class Run:
             "Detail": self.detail,
             "ExperimentName": self.experiment_name,
             "Description": self.description,
+            "DisplayName": self.display_name,
+            "RunNumber": self.run_number,
             "RunSource": self.run_source,
             "RunType": self.run_type,
             "Parameters": json_text(self.parameters),
@@ -204,6 +254,8 @@ class Run:
             detail=entity.get("Detail"),
             experiment_name=entity.get("ExperimentName"),
             description=entity.get("Description"),
+            display_name=entity.get("DisplayName"),
+            run_number=entity.get("RunNumber"),
             run_source=entity.get("RunSource"),
             run_type=entity.get("RunType"),
             parameters=parse_json(entity.get("Parameters"), {}),

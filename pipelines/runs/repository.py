@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -21,6 +22,8 @@ from azure.data.tables import UpdateMode
 
 from pipelines.errors import EtagMismatchError, NotFoundError
 from pipelines.runs.engine import RunState, Transition
+from pipelines.runs.experiments import experiment_partition
+from pipelines.runs.history import experiment_of
 from pipelines.runs.model import RUN_ROW, Run, Step, run_partition
 from pipelines.store import StorageAccount, Table, key, messages
 
@@ -31,6 +34,8 @@ MAX_TRIES = 20
 ACTIVE = "active"
 # RowKeys of the per-pipeline run index sort newest first.
 _MAX_TICKS = 10**19
+# Writes that do not depend on each other (index rows in different partitions).
+_side_by_side = ThreadPoolExecutor(max_workers=8, thread_name_prefix="index-write")
 
 
 def newest_first_key(when: datetime, run_id: str) -> str:
@@ -64,17 +69,29 @@ class RunRepository:
 
     # -- create ------------------------------------------------------------------------------
     def create(self, state: RunState, transition: Transition) -> None:
-        """Index rows first (harmless pointers), then the run and its steps in one transaction."""
+        """Index rows first (harmless pointers), then the run and its steps in one transaction.
+
+        The index rows go in different partitions, so they cannot join the run's
+        transaction; they are written side by side rather than one after another.
+        """
         run = state.run
         assert run.created is not None
-        self.index.upsert({"PartitionKey": ACTIVE, "RowKey": key(run.workspace, run.id), "Created": run.created.isoformat()})
-        self.index.upsert(
+        created = run.created.isoformat()
+        rows = [
+            {"PartitionKey": ACTIVE, "RowKey": key(run.workspace, run.id), "Created": created},
             {
                 "PartitionKey": key(run.workspace, "pipeline", run.pipeline_id),
                 "RowKey": newest_first_key(run.created, run.id),
                 "RunId": run.id,
-            }
-        )
+            },
+            {
+                "PartitionKey": experiment_partition(run.workspace, experiment_of(run)),
+                "RowKey": newest_first_key(run.created, run.id),
+                "RunId": run.id,
+                "Created": created,
+            },
+        ]
+        list(_side_by_side.map(self.index.upsert, rows))  # list(): any failure is raised here
         operations: list[Any] = [("create", run.to_entity())]
         operations += [("create", step.to_entity(run.partition)) for step in state.steps.values()]
         results = self.runs.transact(operations)

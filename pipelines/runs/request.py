@@ -14,6 +14,7 @@ from typing import Any
 from pipelines.authoring.coercion import coerce_parameter
 from pipelines.authoring.definition import PipelineDefinition
 from pipelines.errors import BadRequestError, ErrorDetail, InvalidParameterError
+from pipelines.runs.experiments import experiment_name_problem
 
 # Canonical names of the keys we read; the rest are accepted and ignored.
 _KEYS = {
@@ -100,6 +101,11 @@ def parse_submit(body: Any) -> SubmitRequest:
         display_name=text("DisplayName"),
         parent_run_id=text("ParentRunId"),
     )
+    if request.experiment_name == "":
+        request.experiment_name = None  # as if absent: the pipeline's name is used
+    problem = experiment_name_problem(request.experiment_name) if request.experiment_name else None
+    if problem:
+        problems.append(ErrorDetail("UserError", f"ExperimentName {problem}", "ExperimentName"))
     flag = values.get("ContinueRunOnStepFailure")
     if flag is not None:
         if isinstance(flag, bool):

@@ -23,7 +23,9 @@ from pipelines.errors import (
 from pipelines.runs import engine
 from pipelines.runs.data import resolve_datapath, resolve_dataset
 from pipelines.runs.engine import RunState
+from pipelines.runs.experiments import Experiments, default_experiment_name
 from pipelines.runs.model import Run, Step
+from pipelines.runs.numbering import RunNumbers
 from pipelines.runs.repository import RunRepository, utcnow
 from pipelines.runs.request import Resolved, SubmitRequest, resolve
 from pipelines.store import StorageAccount, Table, etag_of
@@ -49,6 +51,8 @@ class RunService:
         self.endpoints = Endpoints(account, self.pipelines)
         self.repository = RunRepository(account)
         self.idempotency = Table(account.table("Idempotency"))
+        self.experiments = Experiments(account)
+        self.numbers = RunNumbers(account)
 
     # -- targets ---------------------------------------------------------------------------------
     def pipeline_target(self, workspace: str, pipeline_id: str) -> Target:
@@ -88,13 +92,15 @@ class RunService:
         )
         self._pin_data_defaults(workspace, definition, resolved)
         now = utcnow()
+        experiment = request.experiment_name or default_experiment_name(pipeline.name)
         run = Run(
             id=str(uuid.uuid4()),
             workspace=workspace,
             pipeline_id=pipeline.id,
             graph_id=pipeline.graph_id,
-            experiment_name=request.experiment_name or pipeline.name or "pipeline-runs",
+            experiment_name=experiment,
             description=request.description if request.description is not None else pipeline.name,
+            display_name=request.display_name,
             run_source=request.run_source or "API",
             run_type=request.run_type or "HTTP",
             parameters=resolved.parameters,
@@ -120,6 +126,8 @@ class RunService:
             existing = self._claim_idempotency(workspace, principal, idempotency_key, fingerprint, run.id, now)
             if existing is not None:
                 return existing
+        self.experiments.note(workspace, experiment, now)
+        run.run_number = self.numbers.take(workspace, 1 + len(definition.steps))
         state = RunState(run, steps_of(definition))
         transition = engine.initial(state, now, self.settings.step_lease_seconds)
         try:
@@ -240,8 +248,8 @@ def steps_of(definition: PipelineDefinition) -> dict[str, Step]:
     for edge in definition.edges:
         parents[edge.to_step].add(edge.from_step)
     return {
-        s.id: Step(node_id=s.id, name=s.name, parents=sorted(parents[s.id]), max_retries=s.max_retries)
-        for s in definition.steps
+        s.id: Step(node_id=s.id, name=s.name, index=index, parents=sorted(parents[s.id]), max_retries=s.max_retries)
+        for index, s in enumerate(definition.steps)
     }
 
 

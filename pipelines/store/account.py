@@ -19,7 +19,7 @@ from azure.storage.queue import QueueClient, QueueServiceClient
 from pipelines.settings import Settings
 
 # Names of the tables and containers the package uses (before the prefix).
-TABLES = ("Pipelines", "Endpoints", "Runs", "RunIndex", "Idempotency", "Datasets", "Datastores", "Triggers", "Schedules")
+TABLES = ("Pipelines", "Endpoints", "Runs", "RunIndex", "Experiments", "Idempotency", "Datasets", "Datastores", "Triggers", "Schedules")
 CONTAINERS = ("snapshots", "graphs", "runs", "workspaceblobstore")
 
 

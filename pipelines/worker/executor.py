@@ -14,6 +14,7 @@ The folder is removed once the outcome is known; the snapshot cache stays.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -41,7 +42,7 @@ from pipelines.catalogue import PublishedPipelines
 from pipelines.data.staging import DataError, DataStager
 from pipelines.runs.engine import Outcome
 from pipelines.runs.logs import LogWriter, StepLogs, output_prefix
-from pipelines.runs.model import Run, TaskStatus
+from pipelines.runs.model import OutputSummary, Run, TaskStatus
 from pipelines.settings import Settings
 from pipelines.store import StorageAccount
 from pipelines.worker.process import run_process
@@ -54,6 +55,24 @@ WITHHELD_FROM_STEPS = (
     "AzureWebJobs", "PIPELINES_AUTH_", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
     "WEBSITE_AUTH_", "CONTAINER_ENCRYPTION_KEY", "APPSETTING_AzureWebJobs",
 )
+
+
+class HashingReader:
+    """A file read for an upload, hashed and counted on the way."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.size = 0
+        self._hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.source.read(size)
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 class StagingError(Exception):
@@ -141,8 +160,8 @@ class Executor:
                 return Outcome(TaskStatus.FAILED, f"exit code {result.exit_code}: {tail}", result.exit_code, metrics)
             if not still_ours():
                 return None
-            uploaded = self._upload_outputs(job, outputs)
-            return Outcome(TaskStatus.FINISHED, None, 0, metrics, tuple(uploaded))
+            summaries = self._upload_outputs(job, outputs)
+            return Outcome(TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries)
         except StagingError as exc:
             joblog.append(f"could not stage the step: {exc}\n".encode())
             return Outcome(TaskStatus.FAILED, str(exc), None, retryable=False)
@@ -261,19 +280,30 @@ class Executor:
             count += 1
         return count
 
-    def _upload_outputs(self, job: StepJob, outputs: dict[str, Path]) -> list[str]:
+    def _upload_outputs(self, job: StepJob, outputs: dict[str, Path]) -> dict[str, OutputSummary]:
+        """Upload each output folder; returns what each holds (the digest is computed from
+        the bytes as they are read for the upload, so each file is read once)."""
+        summaries: dict[str, OutputSummary] = {}
         for name, folder in outputs.items():
             prefix = output_prefix(job.run.workspace, job.run.id, job.step.id, name)
             # A failed earlier attempt may have left files: the output is this attempt's alone.
             for blob in self.runs_container.list_blobs(name_starts_with=prefix):
                 self.runs_container.delete_blob(blob.name)
+            lines: list[str] = []
+            total = 0
             for path in sorted(folder.rglob("*")):
                 if path.is_file() and not path.is_symlink():
+                    relative = path.relative_to(folder).as_posix()
                     with open(path, "rb") as source:
+                        reader = HashingReader(source)
                         self.runs_container.upload_blob(
-                            prefix + path.relative_to(folder).as_posix(), source, overwrite=True
+                            prefix + relative, reader, length=path.stat().st_size, overwrite=True
                         )
-        return sorted(outputs)
+                    lines.append(f"{relative}\t{reader.size}\t{reader.hexdigest()}\n")
+                    total += reader.size
+            digest = hashlib.sha256("".join(lines).encode("utf-8", errors="surrogatepass")).hexdigest()
+            summaries[name] = OutputSummary(files=len(lines), bytes=total, sha256=digest)
+        return summaries
 
     @staticmethod
     def _metrics(path: Path) -> dict[str, Any]:

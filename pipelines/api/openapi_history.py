@@ -1,0 +1,175 @@
+"""OpenAPI entries of the run-history family and of step outputs (see `pipelines.api.openapi`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode
+
+from pipelines.api.history_contract import (
+    ExperimentDto,
+    PaginatedExperimentDto,
+    PaginatedRunDto,
+    QueryParamsDto,
+    RunDetailsDto,
+    RunDto,
+)
+from pipelines.api.openapi_parts import JSON, NULLABLE_TEXT, Body, Op, obj, param, ref, text, use
+
+MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
+    (RunDto, "serialization"),
+    (RunDetailsDto, "serialization"),
+    (PaginatedRunDto, "serialization"),
+    (ExperimentDto, "serialization"),
+    (PaginatedExperimentDto, "serialization"),
+    (QueryParamsDto, "validation"),
+)
+
+_STATUS_WORDS = "NotStarted, Queued, Running, CancelRequested, Completed, Failed or Canceled."
+NOTES: dict[tuple[str, str], str] = {
+    ("RunDto", "status"): _STATUS_WORDS + " A run being canceled reads CancelRequested until its steps stop.",
+    ("RunDto", "runType"): "azureml.PipelineRun for a pipeline run, azureml.StepRun for one of its steps.",
+    ("RunDto", "runId"): "A step run's id is {pipeline run id}_{node id}.",
+    ("RunDetailsDto", "logFiles"): "Log name to a URL that the same token reads (a step run's three logs).",
+    ("TaskStatusEntity", "Status"): "The step run's status in the run-history family's words.",
+    ("TaskStatusEntity", "RunId"): "The step run's id in the run-history family.",
+}
+
+_INT = {"type": ["integer", "null"]}
+HAND_WRITTEN: dict[str, JSON] = {
+    "NodeOutput": obj(
+        {
+            "DataTypeId": text(), "LogicalSizeInBytes": _INT, "PhysicalSizeInBytes": _INT,
+            "Hash": {**NULLABLE_TEXT, "description": "sha256 over the sorted lines `path\\tsize\\tsha256`."},
+            "FileCount": _INT,
+            "DataLocation": obj({
+                "StorageType": text(), "StorageId": NULLABLE_TEXT, "Uri": text("The output's listing."),
+                "DataReference": obj({
+                    "Type": {"const": "AzureBlob"},
+                    "AzureBlobReference": obj(
+                        {"AmlDataStoreName": text(), "Container": text(), "RelativePath": text(),
+                         "Uri": text("This service's listing of the output: the same token reads it."),
+                         "Account": NULLABLE_TEXT, "SasToken": NULLABLE_TEXT},
+                        ("AmlDataStoreName", "Container", "RelativePath", "Uri"),
+                    ),
+                }, ("Type", "AzureBlobReference")),
+            }, ("DataReference",)),
+        },
+        ("DataTypeId", "LogicalSizeInBytes", "Hash", "DataLocation"),
+    ),
+    "NodeOutputs": {"type": "object", "additionalProperties": ref("NodeOutput"),
+                    "description": "Output name to what the step wrote there; {} before the step finished."},
+    "OutputFiles": obj(
+        {
+            "Name": text(), "RunId": text(), "StepRunId": text(), "NodeId": text(), "StepName": text(),
+            "FileCount": _INT, "TotalSizeInBytes": _INT, "Hash": NULLABLE_TEXT,
+            "Files": {"type": "array", "items": obj(
+                {"Path": text("Relative to the output, '/'-separated."), "Size": {"type": "integer"},
+                 "LastModified": NULLABLE_TEXT, "Url": text("GET it with the same token; Range works.")},
+                ("Path", "Size", "LastModified", "Url"),
+            )},
+            "ContinuationToken": {**NULLABLE_TEXT, "description": "Pass back as ?continuationToken=."},
+        },
+        ("Name", "RunId", "StepRunId", "NodeId", "StepName", "Files", "ContinuationToken"),
+    ),
+    "ArtifactListing": obj(
+        {"value": {"type": "array", "maxItems": 0}, "continuationToken": {"type": "null"}},
+        ("value", "continuationToken"),
+        "Always empty: the logs are named by the run's details.",
+    ),
+    "StepStatusWord": {"enum": ["NotStarted", "Queued", "Running", "Failed", "Finished", "Canceled",
+                                "PartiallyExecuted", "Bypassed"]},
+}
+
+PARAMETERS: dict[str, JSON] = {
+    "Range": param("Range", "header", text(pattern="^bytes=\\d*-\\d*$"), (
+        "One range of bytes: bytes=first-last, bytes=first- or bytes=-count. At most 32 MiB are answered"
+        " (206, Content-Range says which).")),
+}
+QUERY: dict[str, tuple[JSON, str]] = {
+    "$filter": (text(), "OData subset: eq ne gt ge lt le, and, or, ( ) on Status, RunType, RunId, ParentRunId,"
+                        " RootRunId, Name, DisplayName, CreatedUtc, StartTimeUtc, EndTimeUtc, RunNumber,"
+                        " Tags/{key}, Properties/{key}."),
+    "$top": ({"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (default PIPELINES_PAGE_SIZE)."),
+    "$orderby": (text(), "CreatedUtc, StartTimeUtc, EndTimeUtc or RunNumber, then asc or desc; default:"
+                         " the definition's order."),
+    "$sortorder": ({"enum": ["asc", "desc"]}, "The direction when $orderby names none."),
+    "$continuationToken": (text(), "The last page's continuationToken."),
+    "viewType": ({"enum": ["ActiveOnly", "All", "ArchivedOnly"]}, "Experiments are never archived here."),
+    "top": ({"type": "integer", "minimum": 1, "maximum": 1000}, "Files per page (default 1000)."),
+}
+PATH: dict[str, tuple[JSON, str]] = {
+    "experimentName": (text(pattern="^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"), "The run's ExperimentName."),
+    "experimentId": (text(), "An experiment's experimentId."),
+    "runId": (text(), "A pipeline run id, or a step run id ({pipeline run id}_{node id}) on history routes."),
+    "nodeId": (text(), "The step's node id."),
+    "outputName": (text(), "The output's name (PipelineData name)."),
+    "containerId": (text(), "dcid.{runId}: the run's dataContainerId."),
+}
+
+RUN_DTO = ref("RunDto")
+NODE = Body(ref("NodeIdPath"), required=False)
+NODE_PARAMS = ("query:nodeId",)
+RUN_404 = {404: "Unknown run (or a run of another experiment)."}
+CHILDREN = ("query:$filter", "query:$top", "query:$orderby", "query:$sortorder", "query:$continuationToken")
+_PARTIAL: JSON = {
+    "206": {"description": "The bytes of the range asked for (at most 32 MiB); Content-Range says which.",
+            "headers": {"x-ms-request-id": use("headers", "RequestId"),
+                        "Content-Range": {"schema": text(), "description": "bytes first-last/size"}},
+            "content": {"application/octet-stream": {"schema": {"type": "string",
+                                                                "contentMediaType": "application/octet-stream"}}}},
+}
+
+OPERATIONS: dict[str, Op] = {
+    "get_step_status": Op("One step's status", ref("TaskStatusEntity"),
+                          "The step is named by `?nodeId=` or, on POST, by the body.", NODE, NODE_PARAMS,
+                          {404: "Unknown run or step."}),
+    "get_step_status_code": Op("One step's status as a word", ref("StepStatusWord"),
+                               "The JSON string SDK v1's StepRun.get_status() reads (\"Finished\").",
+                               NODE, NODE_PARAMS, {404: "Unknown run or step."}),
+    "get_step_outputs": Op("One step's outputs", ref("NodeOutputs"),
+                           "As SDK v1's StepRun.get_outputs() reads them; each Uri lists the output's files.",
+                           NODE, NODE_PARAMS, {404: "Unknown run or step."}),
+    "list_run_output_files": Op("The files of a step's output", ref("OutputFiles"),
+                                params=("query:top", "continuationToken"),
+                                errors={404: "Unknown run, step or output, or the output is not written yet."}),
+    "run_output_file": Op(
+        "A file of a step's output", {"type": "string", "contentMediaType": "application/octet-stream"},
+        "Without Range: the whole file, up to 32 MiB (a larger one is a 400 asking for ranges).",
+        params=("Range",), media="application/octet-stream", responses=_PARTIAL,
+        errors={400: "An unsafe path (.., encoded or not), or a file over 32 MiB asked for without Range.",
+                404: "Unknown run, step, output or file.", 416: "A Range outside the file, or several."},
+    ),
+    "history_get_run": Op("A run (pipeline run or step run)", RUN_DTO, errors=RUN_404),
+    "history_get_workspace_run": Op("A run by id alone", RUN_DTO, errors={404: "Unknown run."}),
+    "history_get_run_by_experiment_id": Op("A run, by its experiment's id", RUN_DTO,
+                                           errors={404: "Unknown experiment or run."}),
+    "history_get_run_details": Op("A run's details", ref("RunDetailsDto"), errors=RUN_404),
+    "history_get_workspace_run_details": Op("A run's details by id alone", ref("RunDetailsDto"),
+                                            errors={404: "Unknown run."}),
+    "history_get_children": Op("A run's children: a pipeline run's step runs", ref("PaginatedRunDto"),
+                               "In the published definition's order unless $orderby says otherwise.",
+                               params=CHILDREN, errors=RUN_404),
+    "history_query_runs": Op(
+        "Query an experiment's runs", ref("PaginatedRunDto"),
+        "Pipeline runs and step runs (`ParentRunId eq null` keeps pipeline runs). Newest first; a filter on"
+        " unfinished statuses reads only the runs in flight. A page may hold fewer than `top` runs and still"
+        " carry a continuationToken: follow it until it is null.",
+        Body(ref("QueryParamsDto"), required=False), errors={404: "Unknown experiment."},
+    ),
+    "history_metrics_wait": Op("Wait for a run's metrics", obj({}),
+                               "Answers at once: runs here keep no metrics in flight.", errors=RUN_404),
+    "history_list_experiments": Op("The experiments of the workspace", ref("PaginatedExperimentDto"),
+                                   params=("query:$filter", "query:viewType")),
+    "history_query_experiments": Op("Query experiments", ref("PaginatedExperimentDto"),
+                                    "Filter on name, experimentId, createdUtc.",
+                                    Body(ref("QueryParamsDto"), required=False)),
+    "history_get_experiment": Op("An experiment", ref("ExperimentDto"), errors={404: "Unknown experiment."}),
+    "history_create_experiment": Op("Create an experiment (no run yet)", ref("ExperimentDto"),
+                                    "An existing one is answered as it is.",
+                                    errors={400: "The name is not a valid experiment name."}),
+    "history_get_experiment_by_id": Op("An experiment by id", ref("ExperimentDto"),
+                                       errors={404: "Unknown experiment."}),
+    "history_list_run_artifacts": Op("A run's artifacts under a prefix", ref("ArtifactListing"),
+                                     "SDK v1's get_details() lists user_logs and system_logs here.",
+                                     errors={404: "Unknown run."}),
+}

@@ -1,0 +1,203 @@
+"""Step outputs back out: what a step wrote, listed and downloaded with the caller's token.
+
+- `POST .../PipelineRuns/{runId}/Outputs`, body the node id path (`["<nodeId>"]`):
+  `{outputName: NodeOutput}` as SDK v1's `StepRun.get_outputs()` reads it; the
+  `Uri` in its `AzureBlobReference` is this service's listing of the output.
+- `GET .../PipelineRuns/{runId}/Steps/{nodeId}/Outputs/{outputName}`: the
+  output's files (path, size, download URL), paged.
+- `GET .../files/{path}` under it: the bytes, with `Range` (206). An answer holds
+  at most 32 MiB: a larger file is read in ranges (the client, the CLI and the
+  Java and C# callers do), so it never sits whole in the app's memory. A GET
+  without `Range` of a file over that size is a 400 that says so, never a
+  truncated 200.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+import azure.functions as func
+
+from pipelines.api.http import RequestContext, route
+from pipelines.api.runs import step_of
+from pipelines.authoring.paths import UnsafePathError, safe_relative_path
+from pipelines.catalogue import PublishedPipelines
+from pipelines.errors import BadRequestError, NotFoundError, RangeNotSatisfiableError
+from pipelines.runs.engine import RunState
+from pipelines.runs.history import step_run_id
+from pipelines.runs.model import Step, TaskStatus
+from pipelines.runs.outputs import MAX_FILES_PAGE, MAX_PART, OutputFile, StepOutputs
+from pipelines.runs.repository import RunRepository
+from pipelines.store import get_account
+from pipelines.text import whole_number
+
+bp = func.Blueprint()
+
+# Where step outputs are said to live (NodeOutput.AmlDataStoreName): Azure ML's name
+# for the store of run artifacts. Here it is the app's `runs` container.
+OUTPUT_STORE = "workspaceartifactstore"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _output_url(ctx: RequestContext, run_id: str, node_id: str, output: str) -> str:
+    return f"{ctx.workspace_url}/PipelineRuns/{quote(run_id)}/Steps/{quote(node_id)}/Outputs/{quote(output)}"
+
+
+def _declared_outputs(state: RunState, step: Step) -> list[str]:
+    definition = PublishedPipelines(get_account()).graph(state.run.workspace, state.run.graph_id)
+    spec = next((s for s in definition.steps if s.id == step.node_id), None)
+    return [o.name for o in spec.outputs] if spec else list(step.outputs)
+
+
+@route(bp, "get_step_outputs")
+def get_step_outputs(ctx: RequestContext) -> dict[str, Any]:
+    """The outputs the step has written (none before it finished)."""
+    state, step = step_of(ctx)
+    if step.status is not TaskStatus.FINISHED:
+        return {}
+    container = get_account().settings.container_name("runs")
+    answer: dict[str, Any] = {}
+    for name in step.outputs:
+        summary = step.output_summaries.get(name)
+        url = _output_url(ctx, state.run.id, step.node_id, name)
+        answer[name] = {
+            "DataTypeId": "AnyDirectory",
+            "LogicalSizeInBytes": summary.bytes if summary else None,
+            "PhysicalSizeInBytes": summary.bytes if summary else None,
+            "Hash": summary.sha256 if summary else None,
+            "FileCount": summary.files if summary else None,
+            "DataLocation": {
+                "StorageType": "AzureBlob",
+                "StorageId": None,
+                "Uri": url,
+                "DataReference": {
+                    "Type": "AzureBlob",
+                    "AzureBlobReference": {
+                        "AmlDataStoreName": OUTPUT_STORE,
+                        "Container": container,
+                        "RelativePath": f"{state.run.workspace}/{state.run.id}/{step.node_id}/outputs/{name}",
+                        "Uri": url,
+                        "Account": None,
+                        "SasToken": None,
+                    },
+                },
+            },
+        }
+    return answer
+
+
+def _output_of(ctx: RequestContext) -> tuple[RunState, Step, str]:
+    """The run, step and output a path names: 404 naming whichever is unknown."""
+    state = RunRepository(get_account()).load(ctx.workspace, ctx.param("runId"))
+    node_id = ctx.param("nodeId")
+    step = state.steps.get(node_id)
+    if step is None:
+        raise NotFoundError(f"run {state.run.id!r} has no step {node_id!r}", target="nodeId")
+    output = ctx.param("outputName")
+    if output not in _declared_outputs(state, step):
+        raise NotFoundError(f"step {step.name!r} has no output {output!r}", target="outputName")
+    if output not in step.outputs:
+        raise NotFoundError(
+            f"output {output!r} of step {step.name!r} is not written yet (the step is {step.status.name.lower()})",
+            target="outputName",
+        )
+    return state, step, output
+
+
+@route(bp, "list_run_output_files")
+def list_run_output_files(ctx: RequestContext) -> dict[str, Any]:
+    state, step, output = _output_of(ctx)
+    raw_top = ctx.query("top")
+    top = whole_number(raw_top) if raw_top else MAX_FILES_PAGE
+    if top is None or not 1 <= top <= MAX_FILES_PAGE:
+        raise BadRequestError(f"top must be a whole number from 1 to {MAX_FILES_PAGE}", target="top")
+    files, marker = StepOutputs(get_account()).files(
+        state.run.workspace, state.run.id, step.node_id, output, page_size=top, marker=ctx.query("continuationToken")
+    )
+    base = _output_url(ctx, state.run.id, step.node_id, output)
+    summary = step.output_summaries.get(output)
+    return {
+        "Name": output,
+        "RunId": state.run.id,
+        "StepRunId": step_run_id(state.run.id, step.node_id),
+        "NodeId": step.node_id,
+        "StepName": step.name,
+        "FileCount": summary.files if summary else None,
+        "TotalSizeInBytes": summary.bytes if summary else None,
+        "Hash": summary.sha256 if summary else None,
+        "Files": [_file_entry(base, f) for f in files],
+        "ContinuationToken": marker,
+    }
+
+
+def _file_entry(base: str, file: OutputFile) -> dict[str, Any]:
+    return {
+        "Path": file.path,
+        "Size": file.size,
+        "LastModified": file.last_modified.isoformat() if file.last_modified else None,
+        "Url": f"{base}/files/{quote(file.path)}",
+    }
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive of a `Range: bytes=...` header; None without one.
+
+    One range only; `bytes=a-`, `bytes=a-b` and `bytes=-n` (the last n bytes).
+    At most MAX_PART bytes are answered: a longer range is cut, and the answer's
+    `Content-Range` says which bytes it holds."""
+    if header is None or not header.strip():
+        return None
+    match = _RANGE.match(header.strip().replace(" ", ""))
+    if match is None or (not match.group(1) and not match.group(2)):
+        raise RangeNotSatisfiableError(
+            f"the Range header {header!r} is not one range of bytes (bytes=first-last)",
+            target="Range", headers={"Content-Range": f"bytes */{size}"},
+        )
+    first_text, last_text = match.groups()
+    if first_text:
+        first = int(first_text)
+        last = int(last_text) if last_text else size - 1
+    else:
+        first = max(0, size - int(last_text))
+        last = size - 1
+    if first >= size or last < first:
+        raise RangeNotSatisfiableError(
+            f"the file has {size} bytes: the range {header!r} is outside it",
+            target="Range", headers={"Content-Range": f"bytes */{size}"},
+        )
+    return first, min(last, size - 1, first + MAX_PART - 1)
+
+
+@route(bp, "run_output_file")
+def run_output_file(ctx: RequestContext) -> func.HttpResponse:
+    state, step, output = _output_of(ctx)
+    try:
+        path = safe_relative_path(ctx.param("path"))
+    except UnsafePathError as exc:
+        raise BadRequestError(f"the file path {exc}", target="path") from None
+    outputs = StepOutputs(get_account())
+    run = state.run
+    file = outputs.stat(run.workspace, run.id, step.node_id, output, path)
+    headers = {
+        "Content-Type": "application/octet-stream",
+        "Accept-Ranges": "bytes",
+        "ETag": file.etag or "",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
+        "x-ms-request-id": ctx.request_id,
+    }
+    wanted = byte_range(ctx.header("Range"), file.size)
+    if wanted is None:
+        if file.size > MAX_PART:
+            raise BadRequestError(
+                f"{path!r} has {file.size} bytes: ask for it in parts with a Range header"
+                f" (bytes=first-last, at most {MAX_PART} bytes each)",
+                target="Range",
+            )
+        body = outputs.read(run.workspace, run.id, step.node_id, output, path, 0, file.size)
+        return func.HttpResponse(body, status_code=200, headers=headers)
+    first, last = wanted
+    body = outputs.read(run.workspace, run.id, step.node_id, output, path, first, last - first + 1)
+    headers["Content-Range"] = f"bytes {first}-{last}/{file.size}"
+    return func.HttpResponse(body, status_code=206, headers=headers)

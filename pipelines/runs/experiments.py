@@ -1,0 +1,135 @@
+"""Experiments: the names runs are submitted under (`ExperimentName`), as the
+run-history service lists them.
+
+An experiment exists once a run is submitted to it. Table `Experiments` holds one
+row per experiment (PartitionKey the workspace, RowKey a digest of the name, so
+any name is a valid key); a submit writes it only the first time this process
+sees the name (insert-if-absent, remembered in memory), so a busy experiment
+costs no write per run. The experiment's runs are indexed newest first in
+`RunIndex` (`{workspace}|experiment|{digest}`), written with the run; its last
+run's time is read from there (one row), not kept up to date on every submit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipelines.errors import AlreadyExistsError, NotFoundError
+from pipelines.runs.history import experiment_id
+from pipelines.store import StorageAccount, Table, key
+from pipelines.store.codec import parse_time, time_text
+
+# Azure ML's rule for experiment names (SDK v1 `_valid_experiment_name`), in ASCII:
+# the name is a path segment of every history route.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+
+_seen: set[tuple[str, str, str]] = set()
+_seen_lock = threading.Lock()
+
+
+def experiment_name_problem(name: str) -> str | None:
+    if _NAME.match(name):
+        return None
+    return "must be 1 to 255 letters, digits, '_' or '-', starting with a letter or digit"
+
+
+def default_experiment_name(pipeline_name: str | None) -> str:
+    """A valid experiment name from a published pipeline's name (which may hold spaces)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", pipeline_name or "")[:255]
+    if not cleaned or not cleaned[0].isalnum():
+        cleaned = ("pipeline_" + cleaned)[:255] if cleaned else "pipeline-runs"
+    return cleaned
+
+
+def name_digest(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
+
+
+def experiment_partition(workspace: str, name: str) -> str:
+    """The `RunIndex` partition of an experiment's runs, newest first."""
+    return key(workspace, "experiment", name_digest(name))
+
+
+@dataclass
+class Experiment:
+    id: str
+    name: str
+    workspace: str
+    created: datetime | None
+    last_run: datetime | None = None
+
+    def filter_value(self, field: str, key: str | None) -> object:
+        """What an experiments query filters on (`name eq X`); experiments have no tags."""
+        return {"Name": self.name, "ExperimentId": self.id, "CreatedUtc": self.created}.get(field)
+
+
+class Experiments:
+    def __init__(self, account: StorageAccount) -> None:
+        self.table = Table(account.table("Experiments"))
+        self.index = Table(account.table("RunIndex"))
+
+    def note(self, workspace: str, name: str, when: datetime) -> None:
+        """Make sure the experiment exists (a submit calls this; cheap after the first)."""
+        seen = (self.table.client.table_name, workspace, name)
+        if seen in _seen:
+            return
+        try:
+            self.table.insert(
+                {
+                    "PartitionKey": workspace,
+                    "RowKey": name_digest(name),
+                    "Name": name,
+                    "ExperimentId": experiment_id(workspace, name),
+                    "Created": time_text(when),
+                }
+            )
+        except AlreadyExistsError:
+            pass
+        with _seen_lock:
+            _seen.add(seen)
+
+    def get(self, workspace: str, name: str) -> Experiment:
+        entity = self.table.get(workspace, name_digest(name))
+        if entity is None:
+            raise NotFoundError(f"experiment {name!r} was not found", target=name)
+        experiment = self._decode(workspace, entity)
+        experiment.last_run = self.last_run(workspace, name)
+        return experiment
+
+    def by_id(self, workspace: str, experiment_id: str) -> Experiment:
+        rows = self.table.query_all(
+            "PartitionKey eq @pk and ExperimentId eq @id", parameters={"pk": workspace, "id": experiment_id}
+        )
+        if not rows:
+            raise NotFoundError(f"experiment {experiment_id!r} was not found", target=experiment_id)
+        experiment = self._decode(workspace, rows[0])
+        experiment.last_run = self.last_run(workspace, experiment.name)
+        return experiment
+
+    def list(self, workspace: str) -> list[Experiment]:
+        """Every experiment of the workspace, by name, each with its last run's time."""
+        rows = self.table.query_all("PartitionKey eq @pk", parameters={"pk": workspace})
+        found = sorted((self._decode(workspace, row) for row in rows), key=lambda e: e.name)
+        for experiment in found:
+            experiment.last_run = self.last_run(workspace, experiment.name)
+        return found
+
+    def last_run(self, workspace: str, name: str) -> datetime | None:
+        page, _ = self.index.query_page(
+            "PartitionKey eq @pk", parameters={"pk": experiment_partition(workspace, name)}, page_size=1
+        )
+        return parse_time(page[0].get("Created")) if page else None
+
+    @staticmethod
+    def _decode(workspace: str, entity: dict[str, object]) -> Experiment:
+        name = str(entity["Name"])
+        return Experiment(
+            id=str(entity.get("ExperimentId") or experiment_id(workspace, name)),
+            name=name,
+            workspace=workspace,
+            created=parse_time(entity.get("Created")),
+        )

@@ -1,0 +1,101 @@
+"""A step's outputs in Blob storage, read back: list an output's files, read their bytes.
+
+The worker uploads each output folder under
+`runs/{workspace}/{run id}/{node id}/outputs/{output}/` (see `logs.output_prefix`)
+once the script exits 0, and records what it holds (`OutputSummary`). Callers
+read them through the app with their own token: in Azure only the app's identity
+holds a storage role. An answer carries at most `MAX_PART` bytes, so a file of
+any size is read in ranges and never sits whole in the app's memory.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+from pipelines.errors import BadRequestError, NotFoundError
+from pipelines.runs.logs import output_prefix
+from pipelines.store import StorageAccount
+
+# The most one answer carries (the same bound as one upload request).
+MAX_PART = 32 * 1024 * 1024
+MAX_FILES_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    path: str  # relative to the output folder, '/'-separated
+    size: int
+    last_modified: datetime | None
+    etag: str | None
+    content_type: str | None = None
+
+
+class StepOutputs:
+    def __init__(self, account: StorageAccount) -> None:
+        self.container = account.container("runs")
+
+    def files(
+        self, workspace: str, run_id: str, node_id: str, output: str, *, page_size: int, marker: str | None
+    ) -> tuple[list[OutputFile], str | None]:
+        """One page of the output's files, by path, and the marker of the next page."""
+        prefix = output_prefix(workspace, run_id, node_id, output)
+        pages = self.container.list_blobs(name_starts_with=prefix, results_per_page=page_size).by_page(
+            continuation_token=_decode_marker(marker)
+        )
+        try:
+            page = list(next(pages))
+        except StopIteration:
+            page = []
+        except HttpResponseError as exc:
+            if exc.status_code == 400:  # a marker storage does not know
+                raise BadRequestError("continuationToken is not one this service issued", target="continuationToken") from None
+            raise
+        found = [
+            OutputFile(
+                path=blob.name[len(prefix):],
+                size=int(blob.size or 0),
+                last_modified=blob.last_modified,
+                etag=blob.etag,
+                content_type=blob.content_settings.content_type if blob.content_settings else None,
+            )
+            for blob in page
+            if blob.name[len(prefix):]
+        ]
+        return found, _encode_marker(pages.continuation_token)
+
+    def stat(self, workspace: str, run_id: str, node_id: str, output: str, path: str) -> OutputFile:
+        blob = self.container.get_blob_client(output_prefix(workspace, run_id, node_id, output) + path)
+        try:
+            properties = blob.get_blob_properties()
+        except ResourceNotFoundError:
+            raise NotFoundError(f"output {output!r} has no file {path!r}", target=path) from None
+        return OutputFile(path, int(properties.size), properties.last_modified, properties.etag)
+
+    def read(self, workspace: str, run_id: str, node_id: str, output: str, path: str, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset` (at most MAX_PART)."""
+        if length > MAX_PART:
+            raise ValueError("a read is at most MAX_PART bytes")
+        if length == 0:
+            return b""
+        blob = self.container.get_blob_client(output_prefix(workspace, run_id, node_id, output) + path)
+        try:
+            return blob.download_blob(offset=offset, length=length).readall()
+        except ResourceNotFoundError:
+            raise NotFoundError(f"output {output!r} has no file {path!r}", target=path) from None
+
+
+def _encode_marker(marker: str | None) -> str | None:
+    return base64.urlsafe_b64encode(marker.encode()).decode().rstrip("=") if marker else None
+
+
+def _decode_marker(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequestError("continuationToken is not one this service issued", target="continuationToken") from None
