@@ -4,9 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup system-packages run test bench clean
 
 setup: $(STAMP) node_modules/.installed
+
+# Debian packages of the Java and C# callers' tests (installs nothing when present).
+system-packages:
+	scripts/system-packages.sh
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,13 +21,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch node_modules/.installed
 
-# The local host on http://127.0.0.1:7071/api with Azurite, and the example published.
+# The local host on http://127.0.0.1:7071 with Azurite, and the example published.
 run: setup
 	$(PY) -m pipelines.devhost --example
 
 # Lint (unused names, undefined names, import order), then the whole test suite
 # against a real Azurite that the tests start themselves.
-test: setup
+test: setup system-packages
 	$(PY) -m ruff check --select F,I pipelines tests bench function_app.py
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
