@@ -5,6 +5,8 @@
 3. The storage floor of that submit (the same storage calls, bare SDK), and the ratio.
 4. Step hand-off and run throughput for a linear pipeline of trivial steps, with
    the worker's own timings of where a step's time goes.
+5. Run history: `runs/{id}/details` and `runs:query` with 10 and 10,000 runs in
+   the experiment (issue 9).
 
 Everything runs on this machine: one Azurite (in memory), the development host
 in a child process (phase A without its queue worker, phase B with it, each
@@ -25,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import breakdown, handoff, lookup, submit
+from bench import breakdown, handoff, history, lookup, submit
 from bench.fixtures import Api, linear, one_step
 from bench.report import Section, render_json, render_table
 from bench.stack import (
@@ -40,6 +42,7 @@ from pipelines.client import PipelineEndpoint
 from pipelines.devhost import azurite as azurite_mod
 
 WORKSPACE = "bench"
+HISTORY_WORKSPACE = "bench-history"
 ENDPOINT = "bench-endpoint"
 
 
@@ -52,6 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     parser.add_argument("--sizes", type=_ints, default=(10, 10_000), help="catalogue sizes for figure 1")
     parser.add_argument("--lookup-samples", type=int, default=200, help="lookups per size and kind")
+    parser.add_argument("--history-sizes", type=_ints, default=(10, 10_000), help="runs in the experiment, figure 5")
+    parser.add_argument("--history-samples", type=int, default=100, help="reads per size and kind, figure 5")
     parser.add_argument("--submits", type=int, default=200, help="timed submits per concurrency setting")
     parser.add_argument("--concurrency", type=_ints, default=(1, 16), help="client counts for figures 2-3")
     parser.add_argument("--steps", type=int, default=5, help="length of the linear pipeline of figure 4")
@@ -99,6 +104,11 @@ def catalogue_phase(args: argparse.Namespace, connection: str, tmp: Path) -> lis
         sections = [lookup.measure(api, published.id, ENDPOINT, args.sizes, args.lookup_samples)]
         progress(f"figures 2-3: {args.submits} submits and floor calls at {args.concurrency} clients")
         sections.append(submit.measure(api, published.id, args.concurrency, args.submits))
+        # A workspace of its own: the submits above left hundreds of runs waiting in "bench".
+        reader = Api(host.base_url, HISTORY_WORKSPACE)
+        pipeline = reader.publish(one_step(tmp / "code-history"), "bench-history")
+        progress(f"figure 5: run history at {', '.join(f'{s:,}' for s in args.history_sizes)} runs")
+        sections.append(history.measure(reader, pipeline.id, args.history_sizes, args.history_samples))
     return sections
 
 

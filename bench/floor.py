@@ -4,23 +4,28 @@ The storage calls a submit by pipeline id makes (without an idempotency key),
 in its order, with its payloads:
 
 1. point read of the pipeline row (table `Pipelines`);
-2. two index upserts (table `RunIndex`: the active-runs row, the per-pipeline row);
+2. three index upserts, side by side as the service writes them (table `RunIndex`:
+   the active-runs row, the per-pipeline row, the per-experiment row);
 3. one entity-group transaction creating the run row and its step rows (table `Runs`);
 4. one queue message per step without parents.
 
 The row payloads are copies of a run the service really wrote, under a new run
-id. Each client thread has its own service clients (connections).
+id. Each client thread has its own service clients (connections). The calls a
+submit makes only now and then are left out: the experiment's row (once per
+experiment and process) and a block of run numbers (once per 100 numbers).
 """
 
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from azure.data.tables import TableServiceClient, UpdateMode
 from azure.storage.queue import QueueClient
 
+from pipelines.runs.experiments import experiment_partition
 from pipelines.runs.model import RUN_ROW, StepMessage, run_partition
 from pipelines.runs.repository import ACTIVE, newest_first_key
 from pipelines.settings import get_settings
@@ -49,6 +54,7 @@ class FloorSubmit:
         self.workspace = workspace
         self.pipeline_id = pipeline_id
         self.template = template
+        self.side_by_side = ThreadPoolExecutor(max_workers=3)
         self.first_steps = [
             row["NodeId"] for row in template if row["RowKey"] != RUN_ROW and row.get("Parents", "[]") == "[]"
         ]
@@ -58,17 +64,14 @@ class FloorSubmit:
         self.pipelines.get_entity(ws, pipeline_id)
         run_id = str(uuid.uuid4())
         created = datetime.now(UTC)
-        self.index.upsert_entity(
-            {"PartitionKey": ACTIVE, "RowKey": key(ws, run_id), "Created": created.isoformat()}, mode=UpdateMode.REPLACE
-        )
-        self.index.upsert_entity(
-            {
-                "PartitionKey": key(ws, "pipeline", pipeline_id),
-                "RowKey": newest_first_key(created, run_id),
-                "RunId": run_id,
-            },
-            mode=UpdateMode.REPLACE,
-        )
+        rows = [
+            {"PartitionKey": ACTIVE, "RowKey": key(ws, run_id), "Created": created.isoformat()},
+            {"PartitionKey": key(ws, "pipeline", pipeline_id), "RowKey": newest_first_key(created, run_id),
+             "RunId": run_id},
+            {"PartitionKey": experiment_partition(ws, "bench"), "RowKey": newest_first_key(created, run_id),
+             "RunId": run_id, "Created": created.isoformat()},
+        ]
+        list(self.side_by_side.map(lambda row: self.index.upsert_entity(row, mode=UpdateMode.REPLACE), rows))
         partition = run_partition(ws, run_id)
         rows = [
             {**row, "PartitionKey": partition, **({"RunId": run_id} if row["RowKey"] == RUN_ROW else {})}
@@ -80,5 +83,6 @@ class FloorSubmit:
         return run_id
 
     def close(self) -> None:
+        self.side_by_side.shutdown()
         for client in (self.pipelines, self.index, self.runs, self.queue):
             client.close()
