@@ -119,6 +119,12 @@ class RangeNotSatisfiableError(PipelinesError):
     code = "RangeNotSatisfiable"
 
 
-class StorageUnavailableError(PipelinesError):
+class ServiceUnavailableError(PipelinesError):
+    """The service cannot answer now: an outage or a deployment to fix, not a bug."""
+
     status = 503
     code = "ServiceUnavailable"
+
+
+class StorageUnavailableError(ServiceUnavailableError):
+    """Storage does not answer (or refuses the app's identity)."""

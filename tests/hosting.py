@@ -86,3 +86,15 @@ def running_host(
                     yield host
                 finally:
                     _reset_auth()
+
+
+def http_only_app() -> func.FunctionApp:
+    """The project's app without its worker blueprint: nothing takes a step off the queue."""
+    from pipelines.blueprints import BLUEPRINTS
+    from pipelines.worker.functions import bp as worker_bp
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    for blueprint in BLUEPRINTS:
+        if blueprint is not worker_bp:
+            app.register_functions(blueprint)
+    return app

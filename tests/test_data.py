@@ -151,8 +151,8 @@ def test_another_account_is_reached_with_the_managed_identity(account) -> None:
     from azure.identity import DefaultAzureCredential
 
     assert store.kind == "account"
-    assert location.container.url == "https://lakeacct.blob.core.windows.net/raw-data"
-    assert isinstance(location.container.credential, DefaultAzureCredential)
+    assert location.container.client.url == "https://lakeacct.blob.core.windows.net/raw-data"
+    assert isinstance(location.container.client.credential, DefaultAzureCredential)
     assert location.prefix == ""
 
 
@@ -242,7 +242,7 @@ def test_a_file_dataset_lists_downloads_and_mounts(tmp_path: Path) -> None:
 
 # -- the registry on Azurite -----------------------------------------------------------------------
 def upload(account, workspace: str, path: str, text: str) -> None:
-    account.container("workspaceblobstore").upload_blob(f"{workspace}/{path}", text.encode(), overwrite=True)
+    account.container("workspaceblobstore").write(f"{workspace}/{path}", text.encode(), overwrite=True)
 
 
 def test_concurrent_registrations_of_one_name_get_distinct_versions(account) -> None:

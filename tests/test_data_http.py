@@ -562,7 +562,7 @@ def test_uploads_whole_in_parts_and_refusals(service, workspace, tmp_path, monke
     answer = store.upload_file(big, "blobs/big.bin")
     # THEN it is committed from its parts, whole, under the workspace's folder of workspaceblobstore
     assert answer["Committed"] is True and answer["Size"] == 300 * 1024
-    blob = get_account().container("workspaceblobstore").download_blob("ws1/blobs/big.bin").readall()
+    blob = get_account().container("workspaceblobstore").read("ws1/blobs/big.bin")
     assert blob == big.read_bytes()
     # an existing file is refused without overwrite (and skipped by upload_files), replaced with it
     with pytest.raises(ServiceError) as exists:

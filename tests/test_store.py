@@ -96,11 +96,11 @@ def test_logs_answer_their_end_and_stop_growing_at_their_limit(account, monkeypa
     from pipelines.runs import logs
 
     monkeypatch.setattr(logs, "MAX_ANSWER_BYTES", 10)
-    writer = logs.LogWriter(logs.StepLogs(account).blob("ws", "r", "n", 1, "STDOUT"), limit=30)
+    writer = logs.StepLogs(account).writer("ws", "r", "n", 1, "STDOUT", limit=30)
     writer.append(b"0123456789" * 2)
     writer.append(b"abcdefghij" * 2)  # crosses the limit: cut, with a note
     writer.append(b"never written")
     text = logs.StepLogs(account).read("ws", "r", "n", 1, "STDOUT")
     assert text.startswith("[... the first ") and "never" not in text
-    full = logs.StepLogs(account).blob("ws", "r", "n", 1, "STDOUT").download_blob().readall()
+    full = logs.StepLogs(account).container.read(logs.log_blob_name("ws", "r", "n", 1, "STDOUT"))
     assert full.startswith(b"0123456789" * 2 + b"abcdefghij") and b"log truncated" in full

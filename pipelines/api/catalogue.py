@@ -8,7 +8,6 @@ from typing import Any
 import azure.functions as func
 
 from pipelines.api.contract import (
-    EntityStatus,
     PipelineEndpointEntity,
     PipelineEntity,
     PipelineVersion,
@@ -23,6 +22,7 @@ from pipelines.errors import BadRequestError
 from pipelines.settings import get_settings
 from pipelines.store import get_account
 from pipelines.text import pick
+from pipelines.vocabulary import EntityStatus
 
 bp = func.Blueprint()
 
@@ -53,7 +53,8 @@ def defaults_of(definition: PipelineDefinition) -> tuple[dict[str, str], dict[st
 
 
 def pipeline_entity(ctx: RequestContext, record: PublishedPipeline, published: PublishedPipelines) -> PipelineEntity:
-    scalars, data = defaults_of(published.definition(record))
+    definition = published.definition(record)
+    scalars, data = defaults_of(definition)
     return PipelineEntity(
         id=record.id,
         name=record.name,
@@ -71,6 +72,7 @@ def pipeline_entity(ctx: RequestContext, record: PublishedPipeline, published: P
         last_modified_date=wire_time(record.modified),
         properties=record.properties,
         snapshot_id=record.snapshot,
+        parameter_types={spec.name: spec.type for spec in definition.parameters},
     )
 
 

@@ -9,42 +9,9 @@ not: every model serialises every field, `None` included.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from enum import IntEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from pipelines.errors import BadRequestError
-from pipelines.text import whole_number
-
-
-class EntityStatus(IntEnum):
-    ACTIVE = 0
-    DEPRECATED = 1
-    DISABLED = 2
-
-    @classmethod
-    def parse(cls, value: Any, *, target: str = "EntityStatus") -> EntityStatus:
-        """Both forms arrive on input: 0 / "Active" (docs/contract.md §3)."""
-        if isinstance(value, bool):
-            raise BadRequestError("EntityStatus must be 0, 1, 2 or a status name", target=target)
-        if isinstance(value, int):
-            try:
-                return cls(value)
-            except ValueError:
-                pass
-        if isinstance(value, str):
-            text = value.strip()
-            number = whole_number(text)
-            if number is not None:
-                return cls.parse(number, target=target)
-            for member in cls:
-                if member.name.lower() == text.lower():
-                    return member
-        raise BadRequestError(
-            f"EntityStatus must be one of Active, Deprecated, Disabled (or 0, 1, 2), not {value!r}",
-            target=target,
-        )
 
 
 def wire_time(value: datetime | None) -> str | None:
@@ -52,10 +19,6 @@ def wire_time(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Wire(BaseModel):
@@ -80,8 +43,10 @@ class PipelineEntity(Wire):
     created_date: str | None = Field(alias="CreatedDate")
     last_modified_date: str | None = Field(alias="LastModifiedDate")
     properties: dict[str, str] = Field(alias="Properties")
-    # Our own additions (extra keys are allowed): the code identity of the pipeline.
+    # Our own additions (extra keys are allowed): the code identity of the pipeline, and
+    # each parameter's declared type (int, float, bool, string, dataset, datapath).
     snapshot_id: str | None = Field(default=None, alias="SnapshotId")
+    parameter_types: dict[str, str] = Field(default_factory=dict, alias="ParameterTypes")
 
 
 class PipelineVersion(Wire):
@@ -157,5 +122,7 @@ class TaskStatusEntity(Wire):
     attempt: int | None = Field(default=None, alias="Attempt")
     exit_code: int | None = Field(default=None, alias="ExitCode")
     metrics: dict[str, Any] = Field(default_factory=dict, alias="Metrics")
-    # The step run's status as the run-history family words it ("Completed", "CancelRequested").
+    # The step run's status as the run-history family words it ("Completed", "CancelRequested"),
+    # and the node ids of the steps it waits for (the graph's edges).
     status: str | None = Field(default=None, alias="Status")
+    parents: list[str] = Field(default_factory=list, alias="Parents")

@@ -35,9 +35,9 @@ from pipelines.runs.experiments import Experiment, Experiments, experiment_name_
 from pipelines.runs.history import TARGET, HistoryRecord
 from pipelines.runs.query import EXPERIMENT_FIELDS, matches, parse_filter
 from pipelines.runs.reader import HistoryReader, Query
-from pipelines.runs.repository import utcnow
 from pipelines.store import get_account
 from pipelines.text import whole_number
+from pipelines.vocabulary import now
 
 bp = func.Blueprint()
 
@@ -55,7 +55,7 @@ def reader() -> HistoryReader:
 
 
 # -- answers ----------------------------------------------------------------------------------------------
-def run_dto(ctx: RequestContext, record: HistoryRecord, submitted_by: str | None = None) -> RunDto:
+def run_dto(ctx: RequestContext, record: HistoryRecord) -> RunDto:
     cancel_uri = None
     if record.node_id is None and not record.finished:
         cancel_uri = f"{ctx.workspace_url}/PipelineRuns/{record.run_id}/Cancel"
@@ -79,7 +79,10 @@ def run_dto(ctx: RequestContext, record: HistoryRecord, submitted_by: str | None
         error=error_response(record),
         data_container_id=f"dcid.{record.run_id}",
         cancel_uri=cancel_uri,
-        created_by=CreatedBy(user_object_id=submitted_by, user_name=submitted_by) if submitted_by else None,
+        created_by=(
+            CreatedBy(user_object_id=record.submitted_by, user_name=record.submitted_by_name or record.submitted_by)
+            if record.submitted_by else None
+        ),
     )
 
 
@@ -160,7 +163,7 @@ def experiment_dto(experiment: Experiment) -> ExperimentDto:
 # -- one run ---------------------------------------------------------------------------------------------
 def _one(ctx: RequestContext, experiment: str | None) -> RunDto:
     record, state = reader().find(ctx.workspace, ctx.param("runId"), experiment)
-    return run_dto(ctx, record, state.run.submitted_by)
+    return run_dto(ctx, record)
 
 
 @route(bp, "history_get_run")
@@ -266,7 +269,7 @@ def history_create_experiment(ctx: RequestContext) -> ExperimentDto:
     if problem:
         raise BadRequestError(f"the experiment name {problem}", target="experimentName")
     experiments = Experiments(get_account())
-    experiments.note(ctx.workspace, name, utcnow())
+    experiments.note(ctx.workspace, name, now())
     return experiment_dto(experiments.get(ctx.workspace, name))
 
 

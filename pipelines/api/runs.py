@@ -163,6 +163,7 @@ def task_status(run: Run, step: Step) -> TaskStatusEntity:
         exit_code=step.exit_code,
         metrics=step.metrics,
         status=step_status_word(step, run),
+        parents=list(step.parents),
     )
 
 

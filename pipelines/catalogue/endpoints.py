@@ -22,10 +22,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.data.tables import UpdateMode
-
-from pipelines.api.contract import EntityStatus, now
 from pipelines.catalogue.published import PublishedPipeline, PublishedPipelines
 from pipelines.errors import (
     AlreadyExistsError,
@@ -35,9 +31,10 @@ from pipelines.errors import (
     EtagMismatchError,
     NotFoundError,
 )
-from pipelines.store import StorageAccount, Table, etag_of, key
+from pipelines.store import Operation, StorageAccount, Table, create_op, delete_op, etag_of, key, replace_op
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 from pipelines.text import whole_number
+from pipelines.vocabulary import EntityStatus, now
 
 MAX_UNGUARDED_TRIES = 5
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$")
@@ -160,8 +157,8 @@ class Endpoints:
         try:
             self.table.transact(
                 [
-                    ("create", {"PartitionKey": workspace, "RowKey": name_row(name), "EndpointId": endpoint.id}),
-                    ("create", endpoint.to_entity()),
+                    create_op({"PartitionKey": workspace, "RowKey": name_row(name), "EndpointId": endpoint.id}),
+                    create_op(endpoint.to_entity()),
                 ]
             )
         except AlreadyExistsError:
@@ -308,13 +305,13 @@ class Endpoints:
         return self.update(workspace, endpoint_id, body, None)
 
     def _write(self, current: Endpoint, updated: Endpoint) -> None:
-        operations: list[Any] = []
+        operations: list[Operation] = []
         if updated.name.lower() != current.name.lower():
             operations += [
-                ("create", {"PartitionKey": current.workspace, "RowKey": name_row(updated.name), "EndpointId": current.id}),
-                ("delete", {"PartitionKey": current.workspace, "RowKey": name_row(current.name)}),
+                create_op({"PartitionKey": current.workspace, "RowKey": name_row(updated.name), "EndpointId": current.id}),
+                delete_op(current.workspace, name_row(current.name)),
             ]
-        operations.append(("update", updated.to_entity(), {"mode": UpdateMode.REPLACE, "etag": current.etag, "match_condition": MatchConditions.IfNotModified}))
+        operations.append(replace_op(updated.to_entity(), current.etag))
         try:
             self.table.transact(operations)
         except AlreadyExistsError:

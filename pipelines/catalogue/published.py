@@ -20,14 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-
-from pipelines.api.contract import EntityStatus, now
 from pipelines.authoring.definition import PipelineDefinition, parse_definition, validate_definition
 from pipelines.authoring.snapshot import validate_snapshot
-from pipelines.errors import BadRequestError, EntityDisabledError, ErrorDetail, NotFoundError, PipelinesError
-from pipelines.store import StorageAccount, Table, etag_of, key
+from pipelines.errors import (
+    AlreadyExistsError,
+    BadRequestError,
+    EntityDisabledError,
+    ErrorDetail,
+    NotFoundError,
+    PipelinesError,
+)
+from pipelines.store import MissingBlobError, StorageAccount, Table, etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
+from pipelines.vocabulary import EntityStatus, now
 
 _MAX_TEXT = 4096
 MAX_DEFAULTS_CHARS = 16 * 1024
@@ -137,21 +142,20 @@ class PublishedPipelines:
     def upload_snapshot(self, workspace: str, sha256: str, data: bytes) -> dict[str, Any]:
         """Store a code snapshot once, under its hash; the same upload twice stores nothing new."""
         names = validate_snapshot(data, sha256, self.account.settings.max_snapshot_bytes)
-        blob = self.snapshots.get_blob_client(self.snapshot_blob(workspace, sha256))
         try:
-            blob.upload_blob(data, overwrite=False)
+            self.snapshots.write(self.snapshot_blob(workspace, sha256), data, overwrite=False)
             created = True
-        except ResourceExistsError:
+        except AlreadyExistsError:
             created = False  # content-addressed: what is there is the same bytes
         return {"Hash": sha256, "Size": len(data), "Files": len(names), "Created": created}
 
     def snapshot_exists(self, workspace: str, sha256: str) -> bool:
-        return bool(self.snapshots.get_blob_client(self.snapshot_blob(workspace, sha256)).exists())
+        return self.snapshots.exists(self.snapshot_blob(workspace, sha256))
 
     def download_snapshot(self, workspace: str, sha256: str) -> bytes:
         try:
-            return self.snapshots.download_blob(self.snapshot_blob(workspace, sha256)).readall()
-        except ResourceNotFoundError:
+            return self.snapshots.read(self.snapshot_blob(workspace, sha256))
+        except MissingBlobError:
             raise NotFoundError(f"code snapshot {sha256!r} was not found", target=sha256) from None
 
     # -- publish -----------------------------------------------------------------------------
@@ -190,8 +194,8 @@ class PublishedPipelines:
         graph_id = graph_id_of(parsed)
         body = json.dumps(parsed.model_dump(mode="json"), sort_keys=True).encode()
         try:
-            self.graphs.upload_blob(f"{workspace}/{graph_id}.json", body, overwrite=False)
-        except ResourceExistsError:
+            self.graphs.write(f"{workspace}/{graph_id}.json", body, overwrite=False)
+        except AlreadyExistsError:
             pass  # the same graph published before: content-addressed
         stamp = now()
         record = PublishedPipeline(
@@ -228,7 +232,7 @@ class PublishedPipelines:
         cached = _definitions.get(workspace, graph_id)
         if cached is not None:
             return cached
-        raw = self.graphs.download_blob(f"{workspace}/{graph_id}.json").readall()
+        raw = self.graphs.read(f"{workspace}/{graph_id}.json")
         parsed = PipelineDefinition.model_validate_json(raw)
         if graph_id_of(parsed) != graph_id:
             # The graph blob is named by its own hash: anything else was changed after publish.

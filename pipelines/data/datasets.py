@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pipelines.data.datastores import Datastores
 from pipelines.data.patterns import PatternError, check_pattern, expand
 from pipelines.errors import AlreadyExistsError, BadRequestError, ConflictError, ErrorDetail, NotFoundError
-from pipelines.store import StorageAccount, Table
+from pipelines.store import StorageAccount, Table, create_op
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 from pipelines.text import whole_number
 
@@ -317,8 +317,8 @@ class Datasets:
             try:
                 self.table.transact(
                     [
-                        ("create", dataset.to_entity(id_row(dataset.id))),
-                        ("create", dataset.to_entity(name_row(name, dataset.version))),
+                        create_op(dataset.to_entity(id_row(dataset.id))),
+                        create_op(dataset.to_entity(name_row(name, dataset.version))),
                     ]
                 )
                 return dataset

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pipelines.data.locations import BlobLocation, remote_container
+from pipelines.data.locations import BlobLocation
 from pipelines.errors import AlreadyExistsError, BadRequestError, ConflictError, ErrorDetail, NotFoundError
 from pipelines.store import StorageAccount, Table, etag_of
 from pipelines.store.account import CONTAINERS
@@ -241,7 +241,7 @@ class Datastores:
         return wanted
 
     def _is_own_account(self, account_url: str | None) -> bool:
-        own = urlsplit(self.account.blobs.url).hostname or ""
+        own = urlsplit(self.account.blob_url).hostname or ""
         return bool(account_url) and (urlsplit(account_url).hostname or "").lower() == own.lower()
 
     def _check_own_container(self, container: str, create: bool) -> None:
@@ -255,8 +255,8 @@ class Datastores:
                 f"container {container!r} belongs to the app and cannot be a datastore",
                 target="ContainerName",
             )
-        client = self.account.blobs.get_container_client(container)
-        if client.exists():
+        blobs = self.account.container_named(container)
+        if blobs.container_exists():
             return
         if not create:
             raise BadRequestError(
@@ -264,12 +264,7 @@ class Datastores:
                 " (CreateIfNotExists creates it)",
                 target="ContainerName",
             )
-        from azure.core.exceptions import ResourceExistsError
-
-        try:
-            client.create_container()
-        except ResourceExistsError:
-            pass
+        blobs.create()
 
     def remove(self, workspace: str, name: str) -> Datastore:
         """Forget a datastore (its data stays); refused while a runnable pipeline's defaults use it."""
@@ -298,8 +293,6 @@ class Datastores:
         if store.kind == "workspace":
             return BlobLocation(self.account.container(DEFAULT_DATASTORE), f"{store.workspace}/")
         if store.kind == "container":
-            return BlobLocation(self.account.blobs.get_container_client(store.container))
+            return BlobLocation(self.account.container_named(store.container))
         assert store.account_url is not None
-        return BlobLocation(
-            remote_container(store.account_url, store.container, self.account.settings.storage_client_id)
-        )
+        return BlobLocation(self.account.remote_container(store.account_url, store.container))

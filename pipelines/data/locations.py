@@ -7,53 +7,29 @@ container is added in one place and never forgotten.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
-from azure.storage.blob import BlobClient, ContainerClient
+from pipelines.store import Blobs
 
 
 @dataclass(frozen=True)
 class BlobLocation:
-    container: ContainerClient
+    container: Blobs
     # "" for a container of its own, "{workspace}/" for workspaceblobstore.
     prefix: str = ""
 
     def blob_name(self, path: str) -> str:
         return self.prefix + path
 
-    def blob(self, path: str) -> BlobClient:
-        return self.container.get_blob_client(self.blob_name(path))
-
     def exists(self, path: str) -> bool:
-        return bool(self.blob(path).exists())
+        return self.container.exists(self.blob_name(path))
 
     def names_under(self, prefix: str) -> Iterator[str]:
         """Datastore paths (without this location's folder) that start with `prefix`."""
-        for item in self.container.list_blobs(name_starts_with=self.prefix + prefix):
+        for item in self.container.list(self.prefix + prefix):
             yield item.name[len(self.prefix) :]
 
     def download(self, path: str, sink: IO[bytes]) -> int:
-        return int(self.container.download_blob(self.blob_name(path), max_concurrency=4).readinto(sink))
-
-
-@functools.lru_cache(maxsize=4)
-def managed_identity(client_id: str | None) -> Any:
-    """One credential per process: it caches its tokens, so build it once."""
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential(managed_identity_client_id=client_id)
-
-
-def remote_container(account_url: str, container: str, client_id: str | None) -> ContainerClient:
-    """A container of another account, reached with the app's identity (no key, no SAS stored).
-
-    Locally `DefaultAzureCredential` falls back to the developer's login
-    (Azure CLI, VS Code); in Azure it is the app's managed identity, which
-    needs `Storage Blob Data Reader` (or Contributor, to upload) on that account.
-    """
-    return ContainerClient(
-        account_url=account_url, container_name=container, credential=managed_identity(client_id)
-    )
+        return self.container.read_into(self.blob_name(path), sink, concurrency=4)

@@ -15,13 +15,9 @@ import base64
 import re
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError
-from azure.storage.blob import BlobBlock
-
 from pipelines.data.locations import BlobLocation
 from pipelines.data.patterns import GLOB_CHARACTERS, PatternError, check_pattern
-from pipelines.errors import BadRequestError, ConflictError
+from pipelines.errors import AlreadyExistsError, BadRequestError, ConflictError
 from pipelines.text import whole_number
 
 # The largest body of one upload request; the client sends 8 MiB parts.
@@ -70,32 +66,27 @@ def _exists_error(path: str) -> ConflictError:
 
 def upload_whole(location: BlobLocation, path: str, data: bytes, *, overwrite: bool) -> None:
     try:
-        location.blob(path).upload_blob(data, overwrite=overwrite)
-    except ResourceExistsError:
+        location.container.write(location.blob_name(path), data, overwrite=overwrite)
+    except AlreadyExistsError:
         raise _exists_error(path) from None
 
 
 def stage_part(
     location: BlobLocation, path: str, upload_id: str, part: int, data: bytes, *, overwrite: bool
 ) -> None:
-    blob = location.blob(path)
-    if part == 0 and not overwrite and blob.exists():
+    if part == 0 and not overwrite and location.exists(path):
         raise _exists_error(path)  # say so before the client sends every part
-    blob.stage_block(_block_id(upload_id, part), data)
+    location.container.stage_block(location.blob_name(path), _block_id(upload_id, part), data)
 
 
 def commit_parts(location: BlobLocation, path: str, upload_id: str, parts: int, *, overwrite: bool) -> int:
     """Make the staged parts 0..parts-1 the blob's content; returns its size."""
-    blob = location.blob(path)
-    conditions: dict[str, Any] = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
+    blocks = [_block_id(upload_id, n) for n in range(parts)]
     try:
-        blob.commit_block_list([BlobBlock(_block_id(upload_id, n)) for n in range(parts)], **conditions)
-    except (ResourceExistsError, ResourceModifiedError):
+        return location.container.commit_blocks(location.blob_name(path), blocks, overwrite=overwrite)
+    except AlreadyExistsError:
         raise _exists_error(path) from None
-    except HttpResponseError as exc:
-        if exc.status_code == 400:
-            raise BadRequestError(
-                f"parts 0 to {parts - 1} of upload {upload_id} were not all staged", target="parts"
-            ) from None
-        raise
-    return int(blob.get_blob_properties().size)
+    except BadRequestError:
+        raise BadRequestError(
+            f"parts 0 to {parts - 1} of upload {upload_id} were not all staged", target="parts"
+        ) from None

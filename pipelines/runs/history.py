@@ -135,6 +135,8 @@ class HistoryRecord:
     error: HistoryError | None = None
     attempt: int | None = None
     index: int = 0
+    submitted_by: str | None = None  # the caller's object or app id
+    submitted_by_name: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -202,6 +204,8 @@ def pipeline_record(run: Run) -> HistoryRecord:
         tags=dict(run.tags),
         properties=properties,
         error=error,
+        submitted_by=run.submitted_by,
+        submitted_by_name=run.submitted_by_name,
     )
 
 
@@ -243,4 +247,6 @@ def step_record(run: Run, step: Step) -> HistoryRecord:
         error=error,
         attempt=step.attempt,
         index=step.index,
+        submitted_by=run.submitted_by,
+        submitted_by_name=run.submitted_by_name,
     )

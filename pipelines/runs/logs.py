@@ -7,10 +7,7 @@ grow; the read side answers the latest attempt's text.
 
 from __future__ import annotations
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.blob import BlobClient
-
-from pipelines.store import StorageAccount
+from pipelines.store import Blobs, StorageAccount
 
 LOG_KINDS = ("STDOUT", "STDERR", "JobLog")
 # An append blob block is at most 4 MiB.
@@ -32,28 +29,28 @@ class StepLogs:
     def __init__(self, account: StorageAccount) -> None:
         self.container = account.container("runs")
 
-    def blob(self, workspace: str, run_id: str, node_id: str, attempt: int, kind: str) -> BlobClient:
-        return self.container.get_blob_client(log_blob_name(workspace, run_id, node_id, attempt, kind))
+    def writer(self, workspace: str, run_id: str, node_id: str, attempt: int, kind: str,
+               limit: int | None = None) -> LogWriter:
+        return LogWriter(self.container, log_blob_name(workspace, run_id, node_id, attempt, kind), limit)
 
     def read(self, workspace: str, run_id: str, node_id: str, attempt: int, kind: str) -> str:
         """The log's text; of a log over MAX_ANSWER_BYTES, its end (a step that printed
         gigabytes must not make every log request read them all)."""
-        blob = self.blob(workspace, run_id, node_id, attempt, kind)
-        try:
-            size = blob.get_blob_properties().size
-            start = max(0, size - MAX_ANSWER_BYTES)
-            data = blob.download_blob(offset=start, length=size - start).readall() if size else b""
-        except ResourceNotFoundError:
+        name = log_blob_name(workspace, run_id, node_id, attempt, kind)
+        info = self.container.info(name)
+        if info is None or not info.size:
             return ""
-        text = data.decode("utf-8", errors="replace")
+        start = max(0, info.size - MAX_ANSWER_BYTES)
+        text = self.container.read(name, offset=start, length=info.size - start).decode("utf-8", errors="replace")
         return f"[... the first {start} bytes are not shown ...]\n{text}" if start else text
 
 
 class LogWriter:
     """Appends to one append blob; created on first write; at most MAX_LOG_BYTES kept."""
 
-    def __init__(self, blob: BlobClient, limit: int | None = None) -> None:
-        self.blob = blob
+    def __init__(self, container: Blobs, name: str, limit: int | None = None) -> None:
+        self.container = container
+        self.name = name
         self._created = False
         self._written = 0
         self._limit = MAX_LOG_BYTES if limit is None else limit
@@ -65,10 +62,7 @@ class LogWriter:
             data = data[: self._limit - self._written] + b"\n[... log truncated: over the limit of this step ...]\n"
         self._written += len(data)
         if not self._created:
-            try:
-                self.blob.create_append_blob(content_settings=None)
-            except ResourceExistsError:
-                pass
+            self.container.create_append(self.name)
             self._created = True
         for start in range(0, len(data), MAX_BLOCK):
-            self.blob.append_block(data[start : start + MAX_BLOCK])
+            self.container.append(self.name, data[start : start + MAX_BLOCK])

@@ -195,6 +195,7 @@ class Run:
     endpoint_id: str | None = None
     pipeline_version: str | None = None
     submitted_by: str | None = None
+    submitted_by_name: str | None = None  # the caller's name from its token, when it has one
     continue_on_step_failure: bool = False
     cancel_requested: bool = False
     total_steps: int = 0
@@ -234,6 +235,7 @@ class Run:
             "EndpointId": self.endpoint_id,
             "PipelineVersion": self.pipeline_version,
             "SubmittedBy": self.submitted_by,
+            "SubmittedByName": self.submitted_by_name,
             "ContinueOnStepFailure": self.continue_on_step_failure,
             "CancelRequested": self.cancel_requested,
             "TotalSteps": self.total_steps,
@@ -268,6 +270,7 @@ class Run:
             endpoint_id=entity.get("EndpointId"),
             pipeline_version=entity.get("PipelineVersion"),
             submitted_by=entity.get("SubmittedBy"),
+            submitted_by_name=entity.get("SubmittedByName"),
             continue_on_step_failure=bool(entity.get("ContinueOnStepFailure", False)),
             cancel_requested=bool(entity.get("CancelRequested", False)),
             total_steps=int(entity.get("TotalSteps", 0)),

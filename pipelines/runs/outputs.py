@@ -14,11 +14,9 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-
 from pipelines.errors import BadRequestError, NotFoundError
 from pipelines.runs.logs import output_prefix
-from pipelines.store import StorageAccount
+from pipelines.store import MissingBlobError, StorageAccount
 
 # The most one answer carries (the same bound as one upload request).
 MAX_PART = 32 * 1024 * 1024
@@ -31,7 +29,6 @@ class OutputFile:
     size: int
     last_modified: datetime | None
     etag: str | None
-    content_type: str | None = None
 
 
 class StepOutputs:
@@ -43,37 +40,19 @@ class StepOutputs:
     ) -> tuple[list[OutputFile], str | None]:
         """One page of the output's files, by path, and the marker of the next page."""
         prefix = output_prefix(workspace, run_id, node_id, output)
-        pages = self.container.list_blobs(name_starts_with=prefix, results_per_page=page_size).by_page(
-            continuation_token=_decode_marker(marker)
-        )
-        try:
-            page = list(next(pages))
-        except StopIteration:
-            page = []
-        except HttpResponseError as exc:
-            if exc.status_code == 400:  # a marker storage does not know
-                raise BadRequestError("continuationToken is not one this service issued", target="continuationToken") from None
-            raise
+        page, next_marker = self.container.page(prefix, page_size, _decode_marker(marker))
         found = [
-            OutputFile(
-                path=blob.name[len(prefix):],
-                size=int(blob.size or 0),
-                last_modified=blob.last_modified,
-                etag=blob.etag,
-                content_type=blob.content_settings.content_type if blob.content_settings else None,
-            )
+            OutputFile(path=blob.name[len(prefix):], size=blob.size, last_modified=blob.last_modified, etag=blob.etag)
             for blob in page
             if blob.name[len(prefix):]
         ]
-        return found, _encode_marker(pages.continuation_token)
+        return found, _encode_marker(next_marker)
 
     def stat(self, workspace: str, run_id: str, node_id: str, output: str, path: str) -> OutputFile:
-        blob = self.container.get_blob_client(output_prefix(workspace, run_id, node_id, output) + path)
-        try:
-            properties = blob.get_blob_properties()
-        except ResourceNotFoundError:
-            raise NotFoundError(f"output {output!r} has no file {path!r}", target=path) from None
-        return OutputFile(path, int(properties.size), properties.last_modified, properties.etag)
+        info = self.container.info(output_prefix(workspace, run_id, node_id, output) + path)
+        if info is None:
+            raise NotFoundError(f"output {output!r} has no file {path!r}", target=path)
+        return OutputFile(path, info.size, info.last_modified, info.etag)
 
     def read(self, workspace: str, run_id: str, node_id: str, output: str, path: str, offset: int, length: int) -> bytes:
         """`length` bytes from `offset` (at most MAX_PART)."""
@@ -81,10 +60,9 @@ class StepOutputs:
             raise ValueError("a read is at most MAX_PART bytes")
         if length == 0:
             return b""
-        blob = self.container.get_blob_client(output_prefix(workspace, run_id, node_id, output) + path)
         try:
-            return blob.download_blob(offset=offset, length=length).readall()
-        except ResourceNotFoundError:
+            return self.container.read(output_prefix(workspace, run_id, node_id, output) + path, offset, length)
+        except MissingBlobError:
             raise NotFoundError(f"output {output!r} has no file {path!r}", target=path) from None
 
 

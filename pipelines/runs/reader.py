@@ -244,10 +244,10 @@ class HistoryReader:
     def _history_groups(self, workspace: str, partition: str, start: str | None, with_steps: bool,
                         top: int) -> Iterator[tuple[str, list[HistoryRecord]]]:
         """Index rows and their runs, read a chunk at a time: the first chunk is the page
-        size and one (enough when the filter keeps every run), later ones grow."""
+        size (all it takes when the filter keeps every run), later ones grow."""
         condition = "PartitionKey eq @pk" + (" and RowKey ge @start" if start else "")
         continuation: str | None = None
-        chunk = min(top + 1, 200)
+        chunk = min(top, 200)
         while True:
             rows, continuation = self.index.query_page(
                 condition, parameters={"pk": partition, "start": start or ""}, page_size=chunk,

@@ -14,18 +14,16 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
-
-from azure.core import MatchConditions
-from azure.data.tables import UpdateMode
+from datetime import datetime
+from typing import TypeVar
 
 from pipelines.errors import EtagMismatchError, NotFoundError
 from pipelines.runs.engine import RunState, Transition
 from pipelines.runs.experiments import experiment_partition
 from pipelines.runs.history import experiment_of
 from pipelines.runs.model import RUN_ROW, Run, Step, run_partition
-from pipelines.store import StorageAccount, Table, key, messages
+from pipelines.store import Operation, StorageAccount, Table, create_op, key, messages, replace_op
+from pipelines.vocabulary import now
 
 log = logging.getLogger("pipelines.runs")
 
@@ -92,21 +90,20 @@ class RunRepository:
             },
         ]
         list(_side_by_side.map(self.index.upsert, rows))  # list(): any failure is raised here
-        operations: list[Any] = [("create", run.to_entity())]
-        operations += [("create", step.to_entity(run.partition)) for step in state.steps.values()]
+        operations = [create_op(run.to_entity())]
+        operations += [create_op(step.to_entity(run.partition)) for step in state.steps.values()]
         results = self.runs.transact(operations)
         run.etag = results[0]["etag"]  # the run as written: no read-back needed
         self.send(transition)
 
     # -- change ---------------------------------------------------------------------------------
     def commit(self, state: RunState, transition: Transition) -> None:
-        operations: list[Any] = []
-        condition = {"mode": UpdateMode.REPLACE, "match_condition": MatchConditions.IfNotModified}
+        operations: list[Operation] = []
         if transition.run_changed:
-            operations.append(("update", state.run.to_entity(), {**condition, "etag": state.run.etag}))
+            operations.append(replace_op(state.run.to_entity(), state.run.etag))
         for node_id in sorted(transition.steps_changed):
             step = state.steps[node_id]
-            operations.append(("update", step.to_entity(state.run.partition), {**condition, "etag": step.etag}))
+            operations.append(replace_op(step.to_entity(state.run.partition), step.etag))
         if operations:
             self.runs.transact(operations)
         self.send(transition)
@@ -155,17 +152,10 @@ class RunRepository:
         found = []
         for row in rows:
             workspace, _, run_id = row["RowKey"].partition("|")
-            created = datetime.fromisoformat(row["Created"]) if row.get("Created") else utcnow()
+            created = datetime.fromisoformat(row["Created"]) if row.get("Created") else now()
             found.append((workspace, run_id, created))
         return found
 
     def forget_active(self, workspace: str, run_id: str) -> None:
         self.index.delete(ACTIVE, key(workspace, run_id))
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def later(seconds: float) -> datetime:
-    return utcnow() + timedelta(seconds=seconds)

@@ -26,9 +26,10 @@ from pipelines.runs.engine import RunState
 from pipelines.runs.experiments import Experiments, default_experiment_name
 from pipelines.runs.model import Run, Step
 from pipelines.runs.numbering import RunNumbers
-from pipelines.runs.repository import RunRepository, utcnow
+from pipelines.runs.repository import RunRepository
 from pipelines.runs.request import Resolved, SubmitRequest, resolve
 from pipelines.store import StorageAccount, Table, etag_of
+from pipelines.vocabulary import now
 
 # A key whose run is still not written this long after the key was: its request died.
 ABANDONED_KEY = timedelta(seconds=60)
@@ -91,7 +92,7 @@ class RunService:
             resolve_dataset=lambda n, t, v: resolve_dataset(self.account, workspace, n, t, v),
         )
         self._pin_data_defaults(workspace, definition, resolved)
-        now = utcnow()
+        created = now()
         experiment = request.experiment_name or default_experiment_name(pipeline.name)
         run = Run(
             id=str(uuid.uuid4()),
@@ -113,23 +114,24 @@ class RunService:
             endpoint_id=target.endpoint_id,
             pipeline_version=target.version,
             submitted_by=principal.identity if principal else None,
+            submitted_by_name=principal.name if principal else None,
             continue_on_step_failure=(
                 request.continue_on_step_failure
                 if request.continue_on_step_failure is not None
                 else pipeline.continue_on_step_failure
             ),
             total_steps=len(definition.steps),
-            created=now,
-            modified=now,
+            created=created,
+            modified=created,
         )
         if idempotency_key:
-            existing = self._claim_idempotency(workspace, principal, idempotency_key, fingerprint, run.id, now)
+            existing = self._claim_idempotency(workspace, principal, idempotency_key, fingerprint, run.id, created)
             if existing is not None:
                 return existing
-        self.experiments.note(workspace, experiment, now)
+        self.experiments.note(workspace, experiment, created)
         run.run_number = self.numbers.take(workspace, 1 + len(definition.steps))
         state = RunState(run, steps_of(definition))
-        transition = engine.initial(state, now, self.settings.step_lease_seconds)
+        transition = engine.initial(state, created, self.settings.step_lease_seconds)
         try:
             self.repository.create(state, transition)
         except Exception:
@@ -235,7 +237,7 @@ class RunService:
 
     def cancel(self, workspace: str, run_id: str) -> Run:
         lease = self.settings.step_lease_seconds
-        self.repository.mutate(workspace, run_id, lambda s: (None, engine.cancel(s, utcnow(), lease)))
+        self.repository.mutate(workspace, run_id, lambda s: (None, engine.cancel(s, now(), lease)))
         return self.repository.get_run(workspace, run_id)
 
     def list_for_pipeline(self, workspace: str, pipeline_id: str, *, page_size: int, continuation: str | None) -> tuple[list[Run], str | None]:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pipelines.api.contract import EntityStatus
 from pipelines.errors import BadRequestError
 from pipelines.runs.template import RunTemplate
 from pipelines.text import pick
+from pipelines.vocabulary import EntityStatus
 
 FREQUENCIES = {"Minute": 60, "Hour": 3600, "Day": 86400, "Week": 7 * 86400, "Month": None}
 MAX_INTERVAL = 1000

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pipelines.api.contract import EntityStatus, now
 from pipelines.auth.permissions import Principal
 from pipelines.errors import BadRequestError, EtagMismatchError, PipelinesError
 from pipelines.runs.service import RunService
@@ -26,6 +25,7 @@ from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 from pipelines.store.named import NamedRows
 from pipelines.text import pick
 from pipelines.triggers.model import NAME
+from pipelines.vocabulary import EntityStatus, now
 
 log = logging.getLogger("pipelines.schedules")
 

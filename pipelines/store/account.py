@@ -3,20 +3,68 @@
 Locally a connection string (the emulator); in Azure an identity-based
 connection (`AzureWebJobsStorage__accountName`) with `DefaultAzureCredential`, so
 no account key is ever needed there.
+
+Every call is bounded. The SDKs' defaults (a read may wait 300 s, tables retry
+10 times, blobs back off 15 s and more) would hold an HTTP request for minutes
+when storage stops answering. Two patiences instead:
+
+- `INTERACTIVE` for HTTP routes: a silent storage is given up on within about
+  8.5 s (two reads of 4 s and a short pause), so a caller gets a 503 with
+  `Retry-After` inside 10 s;
+- `BACKGROUND` for the worker and timers: more retries and long blob reads (step
+  inputs and outputs are large); a silent table is given up on within about 25 s,
+  the invocation fails, and the host delivers the message again later.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import LinearRetry as BlobRetry
+from azure.storage.queue import LinearRetry as QueueRetry
 from azure.storage.queue import QueueClient, QueueServiceClient
 
 from pipelines.settings import Settings
+from pipelines.store.blobs import Blobs
+from pipelines.store.failures import translated
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long one storage call may take: connect, each read, retries and the pause between."""
+
+    connect_seconds: float
+    read_seconds: float  # a table or queue call's wait for each read of its answer
+    blob_read_seconds: float  # the same for blobs, whose answers can be large
+    retries: int
+    pause_seconds: float
+
+    def table_options(self) -> dict[str, Any]:
+        return {
+            "connection_timeout": self.connect_seconds, "read_timeout": self.read_seconds,
+            "retry_total": self.retries, "retry_backoff_factor": self.pause_seconds,
+            "retry_backoff_max": self.pause_seconds * 4,
+        }
+
+    def blob_options(self) -> dict[str, Any]:
+        policy = BlobRetry(backoff=self.pause_seconds, retry_total=self.retries, random_jitter_range=0)  # type: ignore[arg-type]
+        return {"connection_timeout": self.connect_seconds, "read_timeout": self.blob_read_seconds,
+                "retry_policy": policy}
+
+    def queue_options(self) -> dict[str, Any]:
+        policy = QueueRetry(backoff=self.pause_seconds, retry_total=self.retries, random_jitter_range=0)  # type: ignore[arg-type]
+        return {"connection_timeout": self.connect_seconds, "read_timeout": self.read_seconds, "retry_policy": policy}
+
+
+INTERACTIVE = Patience(connect_seconds=3, read_seconds=4, blob_read_seconds=4, retries=1, pause_seconds=0.5)
+BACKGROUND = Patience(connect_seconds=5, read_seconds=5, blob_read_seconds=60, retries=3, pause_seconds=1)
 
 # Names of the tables and containers the package uses (before the prefix).
 TABLES = ("Pipelines", "Endpoints", "Runs", "RunIndex", "Experiments", "Idempotency", "Datasets", "Datastores", "Triggers", "Schedules")
@@ -26,13 +74,15 @@ CONTAINERS = ("snapshots", "graphs", "runs", "workspaceblobstore")
 class StorageAccount:
     """Service clients for one account, and the names of this app's resources."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, patience: Patience = INTERACTIVE) -> None:
         self.settings = settings
+        self.patience = patience
+        tables, blobs, queues = patience.table_options(), patience.blob_options(), patience.queue_options()
         if settings.storage_connection:
             conn = _expand_development_storage(settings.storage_connection)
-            self.tables = TableServiceClient.from_connection_string(conn)
-            self.blobs = BlobServiceClient.from_connection_string(conn)
-            self.queues = QueueServiceClient.from_connection_string(conn)
+            self.tables = TableServiceClient.from_connection_string(conn, **tables)
+            self.blobs = BlobServiceClient.from_connection_string(conn, **blobs)
+            self.queues = QueueServiceClient.from_connection_string(conn, **queues)
         else:
             from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
@@ -47,9 +97,10 @@ class StorageAccount:
             blob = settings.storage_blob_uri or f"https://{name}.blob.core.windows.net"
             queue = settings.storage_queue_uri or f"https://{name}.queue.core.windows.net"
             table = settings.storage_table_uri or f"https://{name}.table.core.windows.net"
-            self.tables = TableServiceClient(endpoint=table, credential=credential)
-            self.blobs = BlobServiceClient(account_url=blob, credential=credential)
-            self.queues = QueueServiceClient(account_url=queue, credential=credential)
+            self.credential = credential
+            self.tables = TableServiceClient(endpoint=table, credential=credential, **tables)
+            self.blobs = BlobServiceClient(account_url=blob, credential=credential, **blobs)
+            self.queues = QueueServiceClient(account_url=queue, credential=credential, **queues)
         self._ensured = False
         self._lock = threading.Lock()
 
@@ -57,8 +108,28 @@ class StorageAccount:
     def table(self, base: str) -> TableClient:
         return self.tables.get_table_client(self.settings.table_name(base))
 
-    def container(self, base: str) -> ContainerClient:
-        return self.blobs.get_container_client(self.settings.container_name(base))
+    def container(self, base: str) -> Blobs:
+        """One of the app's own containers, by its base name ("runs", "graphs", ...)."""
+        return Blobs(self.blobs.get_container_client(self.settings.container_name(base)))
+
+    def container_named(self, name: str) -> Blobs:
+        """A container of this account by its full name (a registered datastore's)."""
+        return Blobs(self.blobs.get_container_client(name))
+
+    @property
+    def blob_url(self) -> str:
+        return str(self.blobs.url)
+
+    def remote_container(self, account_url: str, name: str) -> Blobs:
+        """A container of another account, reached with the app's identity (no key, no SAS stored).
+
+        Locally `DefaultAzureCredential` falls back to the developer's login (Azure
+        CLI, VS Code); in Azure it is the app's managed identity, which needs
+        `Storage Blob Data Reader` (or Contributor, to upload) on that account.
+        """
+        credential = _identity(self.settings.storage_client_id)
+        return Blobs(ContainerClient(account_url=account_url, container_name=name, credential=credential,
+                                     **self.patience.blob_options()))
 
     def queue(self, name: str) -> QueueClient:
         return self.queues.get_queue_client(name)
@@ -71,16 +142,13 @@ class StorageAccount:
         """Create every table, container and queue if absent (idempotent, once per process)."""
         if self._ensured:
             return
-        with self._lock:
+        with self._lock, translated():
             if self._ensured:
                 return
             for base in TABLES:
                 self.tables.create_table_if_not_exists(self.settings.table_name(base))
             for base in CONTAINERS:
-                try:
-                    self.container(base).create_container()
-                except ResourceExistsError:
-                    pass
+                self.container(base).create()
             for name in self.queue_names():
                 try:
                     self.queue(name).create_queue()
@@ -108,6 +176,14 @@ class StorageAccount:
         return result
 
 
+@functools.lru_cache(maxsize=4)
+def _identity(client_id: str | None) -> Any:
+    """One credential per process: it caches its tokens, so build it once."""
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=client_id)
+
+
 def _expand_development_storage(conn: str) -> str:
     """`UseDevelopmentStorage=true` as the SDKs understand it, on the default ports."""
     if conn.strip().rstrip(";").lower() != "usedevelopmentstorage=true":
@@ -122,22 +198,28 @@ def _expand_development_storage(conn: str) -> str:
     )
 
 
-_account: StorageAccount | None = None
+_accounts: dict[Patience, StorageAccount] = {}
 _account_lock = threading.Lock()
 
 
-def get_account() -> StorageAccount:
-    """The process-wide account, created on first use and its resources ensured."""
-    global _account
-    if _account is None:
+def get_account(patience: Patience = INTERACTIVE) -> StorageAccount:
+    """The process-wide account of this patience, created on first use, its resources ensured."""
+    account = _accounts.get(patience)
+    if account is None:
         with _account_lock:
-            if _account is None:
+            account = _accounts.get(patience)
+            if account is None:
                 from pipelines.settings import get_settings
 
-                account = StorageAccount(get_settings())
+                account = StorageAccount(get_settings(), patience)
                 account.ensure()
-                _account = account
-    return _account
+                _accounts[patience] = account
+    return account
+
+
+def get_worker_account() -> StorageAccount:
+    """The account for the worker and timers: patient with large transfers (`BACKGROUND`)."""
+    return get_account(BACKGROUND)
 
 
 _probe: StorageAccount | None = None
@@ -155,6 +237,6 @@ def get_probe_account() -> StorageAccount:
 
 
 def reset_account() -> None:
-    global _account, _probe
-    _account = None
+    global _probe
+    _accounts.clear()
     _probe = None

@@ -14,6 +14,8 @@ from typing import Any
 
 from azure.storage.queue import QueueClient
 
+from pipelines.store.failures import translated
+
 
 def encode(payload: Mapping[str, Any]) -> str:
     raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
@@ -33,4 +35,5 @@ def decode(body: bytes | str) -> dict[str, Any]:
 
 
 def send(queue: QueueClient, payload: Mapping[str, Any], *, delay_seconds: int | None = None) -> None:
-    queue.send_message(encode(payload), visibility_timeout=delay_seconds or None)
+    with translated():
+        queue.send_message(encode(payload), visibility_timeout=delay_seconds or None)

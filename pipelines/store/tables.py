@@ -2,7 +2,9 @@
 
 The SDK's 409 (entity exists) and 412 (ETag changed) become the package's own
 `AlreadyExistsError` and `EtagMismatchError`, so callers never import
-azure.core to handle a lost race.
+azure.core to handle a lost race; any other storage error is translated by
+`failures.translated` (an outage is a 503). Transactions are built with
+`create_op` / `replace_op`, so callers never name the SDK's update modes either.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
+    HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -27,6 +30,24 @@ from pipelines.errors import (
     EtagMismatchError,
     NotFoundError,
 )
+from pipelines.store.failures import translated
+
+Operation = tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]
+
+
+def create_op(entity: Mapping[str, Any]) -> Operation:
+    """A transaction operation: insert, failing the batch if the key exists."""
+    return ("create", entity)
+
+
+def delete_op(partition: str, row: str) -> Operation:
+    """A transaction operation: delete the row."""
+    return ("delete", {"PartitionKey": partition, "RowKey": row})
+
+
+def replace_op(entity: Mapping[str, Any], etag: str | None) -> Operation:
+    """A transaction operation: replace, failing the batch if the row changed since `etag`."""
+    return ("update", entity, {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified})
 
 Entity = dict[str, Any]
 
@@ -78,11 +99,16 @@ class Table:
     def __init__(self, client: TableClient) -> None:
         self.client = client
 
+    @property
+    def name(self) -> str:
+        return str(self.client.table_name)
+
     def get(self, partition: str, row: str) -> Entity | None:
-        try:
-            return self.client.get_entity(partition, row)  # type: ignore[no-any-return]
-        except ResourceNotFoundError:
-            return None
+        with translated():
+            try:
+                return self.client.get_entity(partition, row)  # type: ignore[no-any-return]
+            except ResourceNotFoundError:
+                return None
 
     def get_required(self, partition: str, row: str, *, what: str, target: str) -> Entity:
         entity = self.get(partition, row)
@@ -92,61 +118,64 @@ class Table:
 
     def insert(self, entity: Mapping[str, Any]) -> str:
         """Insert if absent; AlreadyExistsError when the key is taken. Returns the ETag."""
-        check_entity_size(entity)
-        try:
-            meta = self.client.create_entity(entity)
-        except ResourceExistsError:
-            raise AlreadyExistsError(
-                "the entity already exists", target=str(entity.get("RowKey"))
-            ) from None
-        return meta["etag"]  # type: ignore[no-any-return]
+        with translated():
+            check_entity_size(entity)
+            try:
+                meta = self.client.create_entity(entity)
+            except ResourceExistsError:
+                raise AlreadyExistsError(
+                    "the entity already exists", target=str(entity.get("RowKey"))
+                ) from None
+            return meta["etag"]  # type: ignore[no-any-return]
 
     def replace(self, entity: Mapping[str, Any], etag: str) -> str:
         """Compare-and-swap: replace only if unchanged since `etag` was read."""
-        check_entity_size(entity)
-        try:
-            meta = self.client.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise EtagMismatchError(
-                "the entity changed since it was read", target=str(entity.get("RowKey"))
-            ) from None
-        return meta["etag"]  # type: ignore[no-any-return]
+        with translated():
+            check_entity_size(entity)
+            try:
+                meta = self.client.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                raise EtagMismatchError(
+                    "the entity changed since it was read", target=str(entity.get("RowKey"))
+                ) from None
+            return meta["etag"]  # type: ignore[no-any-return]
 
     def merge(self, entity: Mapping[str, Any], etag: str | None = None) -> str:
         """Merge properties; with `etag`, only if unchanged."""
-        check_entity_size(entity)
-        kwargs: dict[str, Any] = {"mode": UpdateMode.MERGE}
-        if etag is not None:
-            kwargs.update(etag=etag, match_condition=MatchConditions.IfNotModified)
-        try:
-            meta = self.client.update_entity(entity, **kwargs)
-        except (ResourceModifiedError, ResourceNotFoundError):
-            raise EtagMismatchError(
-                "the entity changed since it was read", target=str(entity.get("RowKey"))
-            ) from None
-        return meta["etag"]  # type: ignore[no-any-return]
+        with translated():
+            check_entity_size(entity)
+            kwargs: dict[str, Any] = {"mode": UpdateMode.MERGE}
+            if etag is not None:
+                kwargs.update(etag=etag, match_condition=MatchConditions.IfNotModified)
+            try:
+                meta = self.client.update_entity(entity, **kwargs)
+            except (ResourceModifiedError, ResourceNotFoundError):
+                raise EtagMismatchError(
+                    "the entity changed since it was read", target=str(entity.get("RowKey"))
+                ) from None
+            return meta["etag"]  # type: ignore[no-any-return]
 
     def upsert(self, entity: Mapping[str, Any]) -> str:
-        check_entity_size(entity)
-        meta = self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
-        return meta["etag"]  # type: ignore[no-any-return]
+        with translated():
+            check_entity_size(entity)
+            meta = self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            return meta["etag"]  # type: ignore[no-any-return]
 
     def delete(self, partition: str, row: str, etag: str | None = None) -> None:
-        kwargs: dict[str, Any] = {}
-        if etag is not None:
-            kwargs.update(etag=etag, match_condition=MatchConditions.IfNotModified)
-        try:
-            self.client.delete_entity(partition, row, **kwargs)
-        except ResourceModifiedError:
-            raise EtagMismatchError("the entity changed since it was read", target=row) from None
-        except ResourceNotFoundError:
-            pass
+        with translated():
+            kwargs: dict[str, Any] = {}
+            if etag is not None:
+                kwargs.update(etag=etag, match_condition=MatchConditions.IfNotModified)
+            try:
+                self.client.delete_entity(partition, row, **kwargs)
+            except ResourceModifiedError:
+                raise EtagMismatchError("the entity changed since it was read", target=row) from None
+            except ResourceNotFoundError:
+                pass
 
-    def transact(
-        self, operations: Sequence[tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]]
-    ) -> list[dict[str, Any]]:
+    def transact(self, operations: Sequence[Operation]) -> list[dict[str, Any]]:
         """One entity-group transaction (same partition, at most 100 operations).
 
         Returns each operation's metadata (its new ETag among them), in order.
@@ -154,16 +183,17 @@ class Table:
         A conflict on any operation (an insert that finds its key, an ETag that
         changed) fails the whole batch and becomes the package's own error.
         """
-        for operation in operations:
-            check_entity_size(operation[1])
-        try:
-            return self.client.submit_transaction(list(operations))  # type: ignore[arg-type,no-any-return]
-        except TableTransactionError as exc:
-            if exc.status_code == 409:
-                raise AlreadyExistsError("an entity of the batch already exists") from None
-            if exc.status_code in (412, 404):
-                raise EtagMismatchError("an entity of the batch changed since it was read") from None
-            raise
+        with translated():
+            for operation in operations:
+                check_entity_size(operation[1])
+            try:
+                return self.client.submit_transaction(list(operations))  # type: ignore[arg-type,no-any-return]
+            except TableTransactionError as exc:
+                if exc.status_code == 409:
+                    raise AlreadyExistsError("an entity of the batch already exists") from None
+                if exc.status_code in (412, 404):
+                    raise EtagMismatchError("an entity of the batch changed since it was read") from None
+                raise
 
     def query_page(
         self,
@@ -175,20 +205,29 @@ class Table:
         select: Iterable[str] | None = None,
     ) -> tuple[list[Entity], str | None]:
         """One page of a query and an opaque token for the next (None at the end)."""
-        pager = self.client.query_entities(
-            filter,
-            parameters=dict(parameters or {}),
-            results_per_page=page_size,
-            select=list(select) if select else None,
-        ).by_page(continuation_token=decode_continuation(continuation))
-        try:
-            page = list(next(pager))
-        except StopIteration:
-            page = []
-        return page, encode_continuation(pager.continuation_token)
+        with translated():
+            pager = self.client.query_entities(
+                filter,
+                parameters=dict(parameters or {}),
+                results_per_page=page_size,
+                select=list(select) if select else None,
+            ).by_page(continuation_token=decode_continuation(continuation))
+            try:
+                page = list(next(pager))
+            except StopIteration:
+                page = []
+            except HttpResponseError as exc:
+                if exc.status_code != 400 or not continuation:
+                    raise
+                # A token that decodes but names keys storage does not know.
+                raise BadRequestError(
+                    "continuationToken is not one this service issued", target="continuationToken"
+                ) from None
+            return page, encode_continuation(pager.continuation_token)
 
     def query_all(self, filter: str, *, parameters: Mapping[str, Any] | None = None) -> list[Entity]:
-        return list(self.client.query_entities(filter, parameters=dict(parameters or {})))
+        with translated():
+            return list(self.client.query_entities(filter, parameters=dict(parameters or {})))
 
 
 def encode_continuation(token: Any) -> str | None:

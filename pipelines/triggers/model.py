@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipelines.api.contract import EntityStatus
 from pipelines.errors import BadRequestError
 from pipelines.runs.template import RunTemplate
+from pipelines.vocabulary import EntityStatus
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_.]*)\}")

@@ -16,7 +16,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pipelines.api.contract import EntityStatus, now
 from pipelines.auth.permissions import Principal
 from pipelines.errors import BadRequestError, PipelinesError
 from pipelines.runs.service import RunService
@@ -34,6 +33,7 @@ from pipelines.triggers.model import (
     check_placeholders,
     fill,
 )
+from pipelines.vocabulary import EntityStatus, now
 
 log = logging.getLogger("pipelines.triggers")
 

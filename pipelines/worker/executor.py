@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
 from pydantic import BaseModel
 
 from pipelines.authoring.coercion import format_parameter
@@ -41,10 +40,10 @@ from pipelines.authoring.definition import (
 from pipelines.catalogue import PublishedPipelines
 from pipelines.data.staging import DataError, DataStager
 from pipelines.runs.engine import Outcome
-from pipelines.runs.logs import LogWriter, StepLogs, output_prefix
+from pipelines.runs.logs import StepLogs, output_prefix
 from pipelines.runs.model import OutputSummary, Run, TaskStatus
 from pipelines.settings import Settings
-from pipelines.store import StorageAccount
+from pipelines.store import Blobs, MissingBlobError, StorageAccount
 from pipelines.worker.process import run_process
 from pipelines.worker.snapshots import SnapshotCache
 
@@ -119,7 +118,7 @@ class Executor:
         """
         run, step = job.run, job.step
         folder = work_root(self.account) / "steps" / run.id / step.id / f"{job.attempt}-{job.claim[:8]}"
-        joblog = LogWriter(self.logs.blob(run.workspace, run.id, step.id, job.attempt, "JobLog"))
+        joblog = self.logs.writer(run.workspace, run.id, step.id, job.attempt, "JobLog")
         try:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
@@ -143,8 +142,8 @@ class Executor:
                 cwd=str(code),
                 env=self._environment(folder),
                 timeout=timeout,
-                stdout=LogWriter(self.logs.blob(run.workspace, run.id, step.id, job.attempt, "STDOUT")),
-                stderr=LogWriter(self.logs.blob(run.workspace, run.id, step.id, job.attempt, "STDERR")),
+                stdout=self.logs.writer(run.workspace, run.id, step.id, job.attempt, "STDOUT"),
+                stderr=self.logs.writer(run.workspace, run.id, step.id, job.attempt, "STDERR"),
                 should_stop=should_stop,
             )
             joblog.append(f"exit code {result.exit_code} after {result.seconds:.2f}s\n".encode())
@@ -262,9 +261,9 @@ class Executor:
         return {"kind": spec.kind, "path": str(path)}
 
     @staticmethod
-    def _download_prefix(container: Any, prefix: str, target: Path) -> int:
+    def _download_prefix(container: Blobs, prefix: str, target: Path) -> int:
         count = 0
-        for blob in container.list_blobs(name_starts_with=prefix):
+        for blob in container.list(prefix):
             relative = blob.name[len(prefix):]
             if not relative or relative.endswith("/"):
                 continue
@@ -274,8 +273,8 @@ class Executor:
             destination.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with open(destination, "wb") as sink:
-                    container.download_blob(blob.name).readinto(sink)
-            except ResourceNotFoundError:
+                    container.read_into(blob.name, sink)
+            except MissingBlobError:
                 continue
             count += 1
         return count
@@ -287,8 +286,7 @@ class Executor:
         for name, folder in outputs.items():
             prefix = output_prefix(job.run.workspace, job.run.id, job.step.id, name)
             # A failed earlier attempt may have left files: the output is this attempt's alone.
-            for blob in self.runs_container.list_blobs(name_starts_with=prefix):
-                self.runs_container.delete_blob(blob.name)
+            self.runs_container.delete_under(prefix)
             lines: list[str] = []
             total = 0
             for path in sorted(folder.rglob("*")):
@@ -296,8 +294,8 @@ class Executor:
                     relative = path.relative_to(folder).as_posix()
                     with open(path, "rb") as source:
                         reader = HashingReader(source)
-                        self.runs_container.upload_blob(
-                            prefix + relative, reader, length=path.stat().st_size, overwrite=True
+                        self.runs_container.write(
+                            prefix + relative, reader, length=path.stat().st_size, overwrite=True  # type: ignore[arg-type]
                         )
                     lines.append(f"{relative}\t{reader.size}\t{reader.hexdigest()}\n")
                     total += reader.size

@@ -19,19 +19,20 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from azure.core.exceptions import AzureError
-
 from pipelines.catalogue import PublishedPipelines
-from pipelines.errors import NotFoundError
+from pipelines.errors import NotFoundError, StorageUnavailableError
 from pipelines.runs import engine
 from pipelines.runs.engine import Outcome
 from pipelines.runs.model import StepMessage, TaskStatus
-from pipelines.runs.repository import RunRepository, utcnow
-from pipelines.store import StorageAccount
+from pipelines.runs.repository import RunRepository
+from pipelines.store import StorageAccount, StorageError
+from pipelines.vocabulary import now
 from pipelines.worker.executor import Executor, StepJob, effective_timeout
 
 log = logging.getLogger("pipelines.worker")
 T = TypeVar("T")
+# Storage, not the step, failed: the message goes back to the queue and is tried again.
+STORAGE_FAULTS = (StorageUnavailableError, StorageError)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 CANCEL_POLL_SECONDS = 1.0
@@ -90,7 +91,7 @@ class Watcher:
 
 
 def _heartbeat(state: engine.RunState, node_id: str, token: str, lease: int) -> tuple[tuple[bool, bool], engine.Transition]:
-    ours, canceled, transition = engine.heartbeat(state, node_id, token, utcnow(), lease)
+    ours, canceled, transition = engine.heartbeat(state, node_id, token, now(), lease)
     return (ours, canceled), transition
 
 
@@ -109,7 +110,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
         token, state = repository.mutate(
             message.workspace,
             message.run_id,
-            lambda s: engine.claim(s, message.node_id, message.attempt, WORKER_ID, utcnow(), lease),
+            lambda s: engine.claim(s, message.node_id, message.attempt, WORKER_ID, now(), lease),
         )
     except NotFoundError:
         return "no such run"
@@ -142,7 +143,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
                 message.workspace,
                 message.run_id,
                 lambda s: engine.complete_and_continue(
-                    s, done_node, done_token, done_outcome, utcnow(), lease, WORKER_ID, fits
+                    s, done_node, done_token, done_outcome, now(), lease, WORKER_ID, fits
                 ),
             )
         )
@@ -168,7 +169,7 @@ def _retrying(action: Callable[[], T], tries: int = 5) -> T:
     for attempt in range(tries - 1):
         try:
             return action()
-        except AzureError:
+        except STORAGE_FAULTS:
             log.warning("storage failed while recording a step; trying again", exc_info=True)
             time.sleep(min(0.5 * 2**attempt, 8.0))
     return action()
@@ -193,7 +194,7 @@ def _run_claimed(
         job = StepJob(run, definition, spec, attempt, token)
         with Watcher(repository, message, token) as watcher:
             return Executor(account).execute(job, watcher.should_stop, lambda: _still_ours(repository, message, token))
-    except AzureError:
+    except STORAGE_FAULTS:
         # Storage, not the step, failed (fetching code or data, writing logs). Failing
         # the step would fail runs that did nothing wrong: raise instead, and the
         # step runs again once its lease expires (the sweeper counts lost leases).
@@ -215,7 +216,7 @@ def handle_poison_message(account: StorageAccount, payload: dict[str, Any], dequ
             message.run_id,
             lambda s: (
                 None,
-                engine.fail_step(s, message.node_id, reason, utcnow(), repository.lease_seconds, message.attempt),
+                engine.fail_step(s, message.node_id, reason, now(), repository.lease_seconds, message.attempt),
             ),
         )
     except NotFoundError:
@@ -239,11 +240,11 @@ def sweep(account: StorageAccount) -> int:
 def _sweep_one(repository: RunRepository, workspace: str, run_id: str, created: Any) -> None:
     try:
         _, state = repository.mutate(
-            workspace, run_id, lambda s: (None, engine.sweep(s, utcnow(), repository.lease_seconds))
+            workspace, run_id, lambda s: (None, engine.sweep(s, now(), repository.lease_seconds))
         )
     except NotFoundError:
         # Its submit never committed, or is committing right now: wait before forgetting.
-        if utcnow() - created > timedelta(minutes=5):
+        if now() - created > timedelta(minutes=5):
             repository.forget_active(workspace, run_id)
         return
     if state.run.status.terminal:
