@@ -275,12 +275,23 @@ class StepSpec(_Model):
 
 
 class EdgeSpec(_Model):
-    """Data flows from an output of one step into an input of another."""
+    """Data flows from an output of one step into an input of another; an edge without
+    output and input only orders the steps (SDK v1's `step.run_after(other)`)."""
 
     from_step: NodeId
-    from_output: Identifier
+    from_output: Identifier | None = None
     to_step: NodeId
-    to_input: Identifier
+    to_input: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> EdgeSpec:
+        if (self.from_output is None) != (self.to_input is None):
+            raise ValueError("an edge names both an output and an input, or neither (an ordering edge)")
+        return self
+
+    @property
+    def orders_only(self) -> bool:
+        return self.from_output is None
 
 
 class PipelineDefinition(_Model):
@@ -495,6 +506,28 @@ def _input_problem(spec: InputSpec, parameters: dict[str, ParameterSpec]) -> str
     return None
 
 
+def _check_data_edge(
+    edge: EdgeSpec, index: int, sink: StepSpec, seen: dict[tuple[str, str], int], problems: Problems
+) -> None:
+    """An edge that carries data feeds one input, once, as that input says."""
+    target = f"edges[{index}]"
+    assert edge.to_input is not None
+    key = (edge.to_step, edge.to_input)
+    if key in seen:
+        problems.add(INVALID_GRAPH, f"edge {index}: input {edge.to_input!r} of step {sink.name!r} is fed twice", target)
+    seen[key] = index
+    matching = [spec for spec in sink.inputs if spec.name == edge.to_input]
+    if not matching:
+        problems.add(INVALID_GRAPH, f"edge {index}: step {sink.name!r} has no input {edge.to_input!r}", target)
+    elif (matching[0].kind, matching[0].source_step, matching[0].source_output) != (
+        "step_output",
+        edge.from_step,
+        edge.from_output,
+    ):
+        problems.add(INVALID_GRAPH, f"edge {index} disagrees with input {edge.to_input!r} of step {sink.name!r}",
+                     target)
+
+
 def _check_edges(
     defn: PipelineDefinition, steps: dict[str, tuple[int, StepSpec]], problems: Problems
 ) -> None:
@@ -507,7 +540,7 @@ def _check_edges(
         sink = steps.get(edge.to_step)
         if source is None:
             problems.add(INVALID_GRAPH, f"edge {index} comes from unknown step {edge.from_step!r}", target)
-        elif edge.from_output not in {output.name for output in source[1].outputs}:
+        elif not edge.orders_only and edge.from_output not in {output.name for output in source[1].outputs}:
             problems.add(
                 INVALID_GRAPH,
                 f"edge {index}: step {source[1].name!r} has no output {edge.from_output!r}",
@@ -516,31 +549,11 @@ def _check_edges(
         if sink is None:
             problems.add(INVALID_GRAPH, f"edge {index} goes to unknown step {edge.to_step!r}", target)
             continue
-        key = (edge.to_step, edge.to_input)
-        if key in seen:
-            problems.add(
-                INVALID_GRAPH,
-                f"edge {index}: input {edge.to_input!r} of step {sink[1].name!r} is fed twice",
-                target,
-            )
-        seen[key] = index
-        matching = [spec for spec in sink[1].inputs if spec.name == edge.to_input]
-        if not matching:
-            problems.add(
-                INVALID_GRAPH,
-                f"edge {index}: step {sink[1].name!r} has no input {edge.to_input!r}",
-                target,
-            )
-        elif (matching[0].kind, matching[0].source_step, matching[0].source_output) != (
-            "step_output",
-            edge.from_step,
-            edge.from_output,
-        ):
-            problems.add(
-                INVALID_GRAPH,
-                f"edge {index} disagrees with input {edge.to_input!r} of step {sink[1].name!r}",
-                target,
-            )
+        if edge.orders_only:
+            if edge.from_step == edge.to_step:
+                problems.add(INVALID_GRAPH, f"edge {index}: step {sink[1].name!r} cannot run after itself", target)
+        else:
+            _check_data_edge(edge, index, sink[1], seen, problems)
         if source is not None:
             graph[edge.to_step].add(edge.from_step)
             if source[0] >= sink[0]:

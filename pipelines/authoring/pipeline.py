@@ -1,9 +1,10 @@
 """`Pipeline`: steps wired by the data they exchange, checked as a whole.
 
 As in the old SDK, the graph is not drawn by hand: a step that lists a
-`PipelineData` in its outputs runs before every step that reads it. Building
-a `Pipeline` checks everything at once and raises one
-`PipelineValidationError` listing every problem.
+`PipelineData` in its outputs runs before every step that reads it, and
+`b.run_after(a)` orders two steps that exchange no data. Building a `Pipeline`
+checks everything at once and raises one `PipelineValidationError` listing
+every problem.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Pipeline:
         self._ordered: list[ResolvedStep] = []
         self._parameters: dict[str, PipelineParameter] = {}
         self._producers: dict[int, ResolvedStep] = {}
+        self._after: dict[int, list[ResolvedStep]] = {}  # step index -> the steps it runs after
         self.validate()
 
     # -- checking -----------------------------------------------------------------
@@ -85,6 +87,7 @@ class Pipeline:
         self._check_settings(problems)
         resolved = self._resolve_steps(problems)
         self._producers = self._check_data(resolved, problems)
+        self._after = self._check_run_after(resolved, problems)
         self._parameters = self._check_parameters(resolved, problems)
         self._ordered = self._order(resolved, problems)
         problems.raise_if_any("the pipeline")
@@ -178,6 +181,32 @@ class Pipeline:
                     )
         return producers
 
+    def _check_run_after(self, steps: list[ResolvedStep], problems: Problems) -> dict[int, list[ResolvedStep]]:
+        """`b.run_after(a)`: `a` must be another step of this pipeline."""
+        by_object = {id(step.step): step for step in steps}
+        after: dict[int, list[ResolvedStep]] = {}
+        for step in steps:
+            for position, before in enumerate(step.step.run_after_steps):
+                target = f"steps[{step.index}].run_after[{position}]"
+                if not isinstance(before, PythonScriptStep):
+                    problems.add(
+                        INVALID_GRAPH,
+                        f"step {step.name!r} runs after {type(before).__name__}, which is not a step",
+                        target,
+                    )
+                elif before is step.step:
+                    problems.add(INVALID_GRAPH, f"step {step.name!r} cannot run after itself", target)
+                elif id(before) not in by_object:
+                    problems.add(
+                        INVALID_GRAPH,
+                        f"step {step.name!r} runs after step {before.name!r}, which is not in the pipeline"
+                        " (list it in steps)",
+                        target,
+                    )
+                elif all(other is not by_object[id(before)] for other in after.get(step.index, [])):
+                    after.setdefault(step.index, []).append(by_object[id(before)])
+        return after
+
     def _check_parameters(
         self, steps: list[ResolvedStep], problems: Problems
     ) -> dict[str, PipelineParameter]:
@@ -204,7 +233,7 @@ class Pipeline:
         except graphlib.CycleError as exc:
             cycle = " -> ".join(repr(by_index[index].name) for index in exc.args[1])
             problems.add(
-                INVALID_GRAPH, f"the steps form a cycle through their PipelineData: {cycle}", "steps"
+                INVALID_GRAPH, f"the steps form a cycle through their PipelineData and run_after: {cycle}", "steps"
             )
             return steps
         ordered: list[ResolvedStep] = []
@@ -216,11 +245,12 @@ class Pipeline:
         return ordered
 
     def _upstream(self, step: ResolvedStep) -> list[ResolvedStep]:
+        """The steps `step` waits for: the producers of its PipelineData inputs, and run_after's."""
         return [
             self._producers[id(bound.source)]
             for bound in step.inputs.values()
             if isinstance(bound.source, PipelineData) and id(bound.source) in self._producers
-        ]
+        ] + self._after.get(step.index, [])
 
     # -- the published form -----------------------------------------------------------
 
@@ -245,6 +275,7 @@ class Pipeline:
                     " (by .amlignore/.gitignore or a built-in exclusion)",
                     f"steps[{step.index}].script_name",
                 )
+        edges = self._edges(problems)
         problems.raise_if_any("the pipeline")
         specs = [self._step_spec(step, by_directory[step.source_directory][1]) for step in self._ordered]
         definition = PipelineDefinition(
@@ -252,7 +283,7 @@ class Pipeline:
             continue_on_step_failure=self.continue_on_step_failure,
             parameters=[parameter.to_spec() for parameter in self._parameters.values()],
             steps=specs,
-            edges=self._edges(),
+            edges=edges,
             snapshot=combined_snapshot_hash(spec.snapshot for spec in specs),
         )
         # What we publish must pass the server's own check; failing here is our bug.
@@ -296,7 +327,10 @@ class Pipeline:
             return InputSpec(name=bound.name, kind=bound.kind, parameter=source.name, mode=bound.mode)
         return InputSpec(name=bound.name, kind=bound.kind, fixed=source.to_value(), mode=bound.mode)
 
-    def _edges(self) -> list[EdgeSpec]:
+    def _edges(self, problems: Problems) -> list[EdgeSpec]:
+        """Data edges (an output into an input), then ordering edges for run_after (no data:
+        `from_output` and `to_input` are None), each pair once and only where no data edge
+        already orders it. The worker makes every edge's source a parent of its sink."""
         edges: list[EdgeSpec] = []
         for step in self._ordered:
             for bound in step.inputs.values():
@@ -310,6 +344,14 @@ class Pipeline:
                             to_input=bound.name,
                         )
                     )
+        ordered = {(edge.from_step, edge.to_step) for edge in edges}
+        for step in self._ordered:
+            for before in self._after.get(step.index, []):
+                pair = (node_id(before.name), node_id(step.name))
+                if pair in ordered:
+                    continue
+                ordered.add(pair)
+                edges.append(EdgeSpec(from_step=pair[0], to_step=pair[1]))
         return edges
 
     # -- publishing ---------------------------------------------------------------------

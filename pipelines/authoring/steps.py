@@ -82,6 +82,17 @@ class PythonScriptStep:
         self.timeout_seconds = timeout_seconds
         self.compute_target = compute_target
         self.runconfig = runconfig
+        self._run_after: list[Any] = []
+
+    def run_after(self, step: Any) -> None:
+        """Run this step only after `step` has finished, though no data passes between them
+        (SDK v1's `run_after`). Both must be in the pipeline's steps; checked when it is built."""
+        self._run_after.append(step)
+
+    @property
+    def run_after_steps(self) -> list[Any]:
+        """The steps given to `run_after`, in order."""
+        return list(self._run_after)
 
     def __repr__(self) -> str:
         return f"PythonScriptStep(name={self.name!r}, script_name={self.script_name!r})"

@@ -1,11 +1,17 @@
-"""`publish`, `pipeline ...` and `endpoint ...`: the catalogue from the command line."""
+"""`publish`, `pipeline ...` and `endpoint ...`: the catalogue from the command line.
+
+    pipelines publish ./my-pipeline --name My_Pipeline --version 1.0 --endpoint my-endpoint
+    pipelines pipeline list
+    pipelines endpoint versions my-endpoint
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING
 
-from pipelines.cli.common import add_workspace_options, print_json, workspace_of
+from pipelines.cli.common import add_workspace_options, workspace_of
+from pipelines.cli.output import Column, emit, entity_status_column, time_column
 
 if TYPE_CHECKING:
     from pipelines.cli import Subparsers
@@ -60,6 +66,27 @@ def register(subparsers: Subparsers) -> None:
         sub.set_defaults(handler=_endpoint)
 
 
+PIPELINE_COLUMNS = [
+    Column.key("Id"),
+    Column.key("Name"),
+    Column.key("Version"),
+    entity_status_column(),
+    Column.key("Steps", "TotalRunSteps"),
+    time_column("Created", "CreatedDate"),
+    Column.key("Description", wrap=True),
+]
+
+ENDPOINT_COLUMNS = [
+    Column.key("Name"),
+    Column.key("Id"),
+    Column.key("Default version", "DefaultVersion"),
+    Column("Versions", lambda e: len(e.get("PipelineVersionList") or [])),
+    entity_status_column(),
+    time_column("Created", "CreatedDate"),
+    Column.key("Description", wrap=True),
+]
+
+
 def _publish(args: argparse.Namespace) -> int:
     from pipelines.client import publish_folder
 
@@ -67,7 +94,11 @@ def _publish(args: argparse.Namespace) -> int:
         workspace_of(args), args.folder, name=args.name, version=args.version,
         description=args.description, endpoint=args.endpoint,
     )
-    print_json(published.entity if endpoint is None else {**published.entity, "PipelineEndpoint": endpoint.entity})
+    answer = published.entity if endpoint is None else {**published.entity, "PipelineEndpoint": endpoint.entity}
+    columns = list(PIPELINE_COLUMNS)
+    if endpoint is not None:
+        columns[-1] = Column.key("Endpoint", "PipelineEndpoint", "Name")
+    emit(args, answer, columns)
     return 0
 
 
@@ -76,14 +107,14 @@ def _pipeline(args: argparse.Namespace) -> int:
 
     workspace = workspace_of(args)
     if args.verb == "list":
-        print_json([p.entity for p in PublishedPipeline.list(workspace, active_only=not args.all)])
+        emit(args, [p.entity for p in PublishedPipeline.list(workspace, active_only=not args.all)], PIPELINE_COLUMNS)
         return 0
     pipeline = PublishedPipeline.get(workspace, args.id)
     if args.verb == "disable":
         pipeline.disable()
     elif args.verb == "enable":
         pipeline.enable()
-    print_json(pipeline.entity)
+    emit(args, pipeline.entity, PIPELINE_COLUMNS)
     return 0
 
 
@@ -92,11 +123,11 @@ def _endpoint(args: argparse.Namespace) -> int:
 
     workspace = workspace_of(args)
     if args.verb == "list":
-        print_json([e.entity for e in PipelineEndpoint.list(workspace, active_only=not args.all)])
+        emit(args, [e.entity for e in PipelineEndpoint.list(workspace, active_only=not args.all)], ENDPOINT_COLUMNS)
         return 0
     if args.verb == "create":
         pipeline = PublishedPipeline.get(workspace, args.pipeline_id)
-        print_json(PipelineEndpoint.publish(workspace, args.name, args.description, pipeline).entity)
+        emit(args, PipelineEndpoint.publish(workspace, args.name, args.description, pipeline).entity, ENDPOINT_COLUMNS)
         return 0
     if args.verb == "show" and args.id:
         endpoint = PipelineEndpoint.get(workspace, id=args.id)
@@ -114,7 +145,11 @@ def _endpoint(args: argparse.Namespace) -> int:
     elif args.verb == "archive":
         endpoint.archive()
     elif args.verb == "versions":
-        print_json(endpoint.list_versions())
+        default = endpoint.default_version
+        emit(args, endpoint.list_versions(), [
+            Column.key("Version"), Column.key("Pipeline", "PipelineId"),
+            Column("Default", lambda v: "default" if str(v.get("Version")) == default else ""),
+        ])
         return 0
-    print_json(endpoint.entity)
+    emit(args, endpoint.entity, ENDPOINT_COLUMNS)
     return 0

@@ -1,21 +1,39 @@
-"""Options every service command takes: where the service is, which workspace."""
+"""Options every service command takes: where the service is, which workspace, how to print."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-__all__ = ["add_workspace_options", "print_json", "workspace_of"]
+from pipelines.cli.output import add_output_options
+from pipelines.errors import PipelinesError
+
+__all__ = [
+    "UsageError",
+    "add_workspace_options",
+    "data_assignments",
+    "pairs",
+    "read_json_file",
+    "workspace_of",
+]
 
 
-def add_workspace_options(parser: argparse.ArgumentParser) -> None:
+class UsageError(PipelinesError):
+    """The command line itself is wrong (exit status 2, as argparse's own errors)."""
+
+
+def add_workspace_options(parser: argparse.ArgumentParser, *, output: bool = True,
+                          output_long_name: str = "--output") -> None:
     group = parser.add_argument_group("service")
     group.add_argument("--base-url", help="the API base URL (default: $PIPELINES_BASE_URL or http://127.0.0.1:7071)")
     group.add_argument("--workspace", help="workspace name (default: $PIPELINES_WORKSPACE or 'default')")
     group.add_argument("--subscription", help="subscription id segment of the URL")
     group.add_argument("--resource-group", help="resource group segment of the URL")
+    if output:
+        add_output_options(parser, long_name=output_long_name)
 
 
 def workspace_of(args: argparse.Namespace) -> Any:
@@ -27,6 +45,45 @@ def workspace_of(args: argparse.Namespace) -> Any:
     )
 
 
-def print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+def pairs(values: list[str], option: str) -> dict[str, str]:
+    """`NAME=VALUE` items of a repeated option."""
+    found: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{option} must look like NAME=VALUE, not {item!r}")
+        found[name] = value
+    return found
+
+
+def data_assignments(datapaths: list[str], datasets: list[str]) -> dict[str, Any]:
+    """`--datapath NAME=DATASTORE/PATH` and `--dataset NAME=ID` as the submit body's two keys."""
+    body: dict[str, Any] = {}
+    paths: dict[str, Any] = {}
+    for name, value in pairs(datapaths, "--datapath").items():
+        store, sep, path = value.partition("/")
+        if not sep or not store or not path:
+            raise UsageError(f"--datapath {name}= must be DATASTORE/PATH, not {value!r}")
+        paths[name] = {"DataStoreName": store, "RelativePath": path}
+    if paths:
+        body["DataPathAssignments"] = paths
+    chosen = {name: {"SavedDataSetReference": {"Id": dataset_id}}
+              for name, dataset_id in pairs(datasets, "--dataset").items()}
+    if chosen:
+        body["DataSetDefinitionValueAssignments"] = chosen
+    return body
+
+
+def read_json_file(path: str) -> dict[str, Any]:
+    """A JSON object from a file (`-` reads standard input)."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--file {path}: {exc.strerror or exc}") from None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--file {path}: not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"--file {path}: must hold a JSON object")
+    return value

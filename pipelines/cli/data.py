@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from pipelines.cli.common import add_workspace_options, print_json, workspace_of
+from pipelines.cli.common import UsageError, add_workspace_options, workspace_of
+from pipelines.cli.output import Column, emit, time_column
 
 if TYPE_CHECKING:
     from pipelines.cli import Subparsers
@@ -93,14 +94,40 @@ def _dataset_parser(subparsers: Subparsers) -> None:
         sub.set_defaults(handler=_dataset)
 
 
+DATASTORE_COLUMNS = [
+    Column.key("Name"),
+    Column.key("Container", "ContainerName"),
+    Column("Account", lambda d: d.get("AccountUrl") or "the app's"),
+    Column("Default", lambda d: "default" if d.get("IsDefault") else ""),
+    Column.key("Description", wrap=True),
+]
+
+
+def _paths(dataset: dict[str, object]) -> str:
+    paths = dataset.get("Paths")
+    if not isinstance(paths, list):
+        return ""
+    return ", ".join(f"{p.get('DataStoreName')}/{p.get('RelativePath')}" for p in paths if isinstance(p, dict))
+
+
+DATASET_COLUMNS = [
+    Column.key("Name"),
+    Column.key("Version"),
+    Column.key("Type", "DatasetType"),
+    Column.key("Id"),
+    Column("Paths", _paths, wrap=True),
+    time_column("Created", "CreatedDate"),
+]
+
+
 def _datastore(args: argparse.Namespace) -> int:
     from pipelines.client import Datastore
 
     workspace = workspace_of(args)
     if args.verb == "list":
-        print_json([store.entity for store in Datastore.list(workspace)])
+        emit(args, [store.entity for store in Datastore.list(workspace)], DATASTORE_COLUMNS)
     elif args.verb == "show":
-        print_json(Datastore.get(workspace, args.name).entity)
+        emit(args, Datastore.get(workspace, args.name).entity, DATASTORE_COLUMNS)
     elif args.verb == "register":
         store = Datastore.register(
             workspace,
@@ -111,17 +138,18 @@ def _datastore(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             create_if_not_exists=args.create,
         )
-        print_json(store.entity)
+        emit(args, store.entity, DATASTORE_COLUMNS)
     elif args.verb == "remove":
         store = Datastore.get(workspace, args.name)
         store.unregister()
-        print_json(store.entity)
+        emit(args, store.entity, DATASTORE_COLUMNS)
     elif args.verb == "upload":
         store = Datastore.get(workspace, args.name)
         written = store.upload(
             args.source, target_path=args.target_path, overwrite=args.overwrite, show_progress=not args.quiet
         )
-        print_json({"DataStoreName": store.name, "Uploaded": written})
+        emit(args, {"DataStoreName": store.name, "Uploaded": written}, [Column("Uploaded", lambda path: path)],
+             rows=lambda answer: list(answer["Uploaded"]))
     return 0
 
 
@@ -130,17 +158,17 @@ def _dataset(args: argparse.Namespace) -> int:
 
     workspace = workspace_of(args)
     if args.verb == "list":
-        print_json([dataset.entity for dataset in Dataset.list(workspace, name=args.name)])
+        emit(args, [dataset.entity for dataset in Dataset.list(workspace, name=args.name)], DATASET_COLUMNS)
         return 0
     if args.verb == "show":
         if bool(args.id) == bool(args.name):
-            raise SystemExit("error: give a dataset id, or --name (and --version)")
+            raise UsageError("give a dataset id, or --name (and --version)")
         found = (
             Dataset.get_by_id(workspace, args.id)
             if args.id
             else Dataset.get_by_name(workspace, args.name, args.version)
         )
-        print_json(found.entity)
+        emit(args, found.entity, DATASET_COLUMNS)
         return 0
     paths = [(args.datastore, path) for path in args.path]
     validate = not args.no_validate
@@ -158,5 +186,5 @@ def _dataset(args: argparse.Namespace) -> int:
     registered = definition.register(
         workspace, args.name, description=args.description, create_new_version=args.new_version
     )
-    print_json(registered.entity)
+    emit(args, registered.entity, DATASET_COLUMNS)
     return 0

@@ -1,17 +1,25 @@
-"""`run submit|show|list|steps|logs|download|cancel|wait`: runs from the command line."""
+"""`run submit|show|list|steps|logs|download|cancel|wait`: runs from the command line.
+
+    pipelines run submit --endpoint compare-endpoint --param pipeline_arg=20 --wait
+    pipelines run list --experiment nightly --status Failed
+    pipelines run steps <run id>
+    pipelines run logs <run id> compare --kind STDERR
+"""
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pipelines.cli.common import add_workspace_options, print_json, workspace_of
+from pipelines.cli.common import UsageError, add_workspace_options, data_assignments, pairs, workspace_of
+from pipelines.cli.output import Column, duration_column, emit, status_column, time_column
 
 if TYPE_CHECKING:
     from pipelines.cli import Subparsers
+
+HISTORY_STATUSES = ["NotStarted", "Queued", "Running", "CancelRequested", "Completed", "Failed", "Canceled"]
 
 
 def register(subparsers: Subparsers) -> None:
@@ -29,113 +37,214 @@ def register(subparsers: Subparsers) -> None:
                         help="a DataPathAssignment (repeat)")
     submit.add_argument("--dataset", action="append", default=[], metavar="NAME=DATASET_ID",
                         help="a DataSetDefinitionValueAssignment by registered dataset id (repeat)")
-    submit.add_argument("--wait", action="store_true", help="wait for the run to end, showing progress")
-    show = verbs.add_parser("show", help="print a run")
+    submit.add_argument("--wait", action="store_true",
+                        help="wait for the run to end, streaming each step's output to stderr; then print the run")
+    show = verbs.add_parser("show", help="a run: its status, experiment, pipeline and times")
     show.add_argument("run_id")
-    steps = verbs.add_parser("steps", help="print the status of every step")
+    steps = verbs.add_parser("steps", help="every step of a run: status, attempt, start, duration")
     steps.add_argument("run_id")
-    logs = verbs.add_parser("logs", help="print a step's log")
+    logs = verbs.add_parser("logs", help="print a step's log (its STDOUT, or --kind STDERR)")
     logs.add_argument("run_id")
     logs.add_argument("step", help="step name or node id")
     logs.add_argument("--kind", default="STDOUT", choices=["STDOUT", "STDERR", "JobLog"])
     listing = verbs.add_parser("list", help="list runs, newest first (the run-history view)")
     listing.add_argument("--experiment", help="one experiment (default: every experiment of the workspace)")
-    listing.add_argument("--status", action="append", default=[],
-                         choices=["NotStarted", "Queued", "Running", "CancelRequested", "Completed", "Failed",
-                                  "Canceled"], help="only runs with this status (repeat for several)")
+    listing.add_argument("--status", action="append", default=[], choices=HISTORY_STATUSES,
+                         help="only runs with this status (repeat for several)")
     listing.add_argument("--top", type=int, default=20, help="at most this many runs (default 20)")
     download = verbs.add_parser("download", help="download a run's step outputs")
     download.add_argument("run_id")
     download.add_argument("--step", help="only this step (name or node id)")
-    download.add_argument("--output", help="only this output")
+    download.add_argument("--output", dest="output_name", metavar="OUTPUT", help="only this output")
     download.add_argument("-d", "--directory", default=".", help="where to put them: DIR/<step>/<output>/...")
     download.add_argument("--overwrite", action="store_true", help="replace files that exist")
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
     cancel = verbs.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run_id")
-    wait = verbs.add_parser("wait", help="wait for a run to end, showing progress")
+    wait = verbs.add_parser("wait", help="wait for a run to end, streaming each step's output to stderr")
     wait.add_argument("run_id")
-    wait.add_argument("--timeout", type=float, default=None)
-    for sub in (submit, show, listing, steps, logs, download, cancel, wait):
+    wait.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                      help="give up waiting after this long (exit status 5; the run goes on)")
+    for sub in (submit, show, listing, steps, cancel, wait):
         add_workspace_options(sub)
+    add_workspace_options(logs, output=False)  # a log is text, printed as it is
+    # `run download --output NAME` names a step output: the format is -o/--output-format there.
+    add_workspace_options(download, output_long_name="--output-format")
+    for sub in (submit, show, listing, steps, logs, download, cancel, wait):
         sub.set_defaults(handler=_run)
 
 
-def _pairs(values: list[str], what: str) -> dict[str, str]:
-    pairs = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"error: {what} must look like NAME=VALUE, not {item!r}")
-        pairs[name] = value
-    return pairs
+# -- tables ------------------------------------------------------------------------------------------------
+def _run_status(entity: Any) -> str:
+    from pipelines.client.status import run_status
+
+    return run_status(entity)
 
 
+RUN_COLUMNS = [
+    Column.key("Id"),
+    status_column("Status", _run_status),
+    Column.key("Experiment", "RunHistoryExperimentName"),
+    Column.key("Pipeline", "PipelineId"),
+    Column.key("Version", "PipelineVersion"),
+    Column.key("Source", "RunSource"),
+    time_column("Created", "Status", "CreationTime"),
+    duration_column("Duration", lambda e: (e.get("Status") or {}).get("CreationTime"),
+                    lambda e: (e.get("Status") or {}).get("EndTime")),
+    Column.key("Detail", "Status", "StatusDetail", wrap=True),
+]
+
+
+def _step_status(step: Any) -> str:
+    from pipelines.client.status import step_status
+
+    return step_status(step)
+
+
+STEP_COLUMNS = [
+    Column.key("Step", "Name"),
+    status_column("Status", _step_status),
+    Column.key("Attempt"),
+    time_column("Started", "StartTime"),
+    duration_column("Duration", lambda s: s.get("StartTime"), lambda s: s.get("EndTime")),
+    Column.key("Exit code", "ExitCode"),
+    Column.key("Detail", "StatusDetail", wrap=True),
+]
+
+
+def _history_columns(experiments: dict[str, str]) -> list[Column]:
+    return [
+        Column.key("Run", "runId"),
+        Column("Experiment", lambda dto: experiments.get(dto.get("experimentId"), "")),
+        status_column("Status", lambda dto: str(dto.get("status") or "")),
+        time_column("Created", "createdUtc"),
+        duration_column("Duration", lambda dto: dto.get("startTimeUtc"), lambda dto: dto.get("endTimeUtc")),
+        Column.key("Description", "description", wrap=True),
+    ]
+
+
+def step_rows(steps: dict[str, Any]) -> list[dict[str, Any]]:
+    """The AllNodes/Status answer as rows: started steps in the order they started, then the rest."""
+    rows = [{"NodeId": node_id, **status} for node_id, status in steps.items()]
+    return sorted(rows, key=lambda r: (r.get("StartTime") is None, str(r.get("StartTime") or ""),
+                                       str(r.get("Name") or r["NodeId"])))
+
+
+# -- the handler ------------------------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
-    from pipelines.client import PipelineEndpoint, PipelineRun, PublishedPipeline
+    from pipelines.client import PipelineRun
 
     workspace = workspace_of(args)
     if args.verb == "submit":
-        datapaths: dict[str, Any] = {}
-        for name, value in _pairs(args.datapath, "--datapath").items():
-            store, _, path = value.partition("/")
-            datapaths[name] = {"DataStoreName": store, "RelativePath": path}
-        datasets = {
-            name: {"SavedDataSetReference": {"Id": dataset_id}}
-            for name, dataset_id in _pairs(args.dataset, "--dataset").items()
-        }
-        options: dict[str, Any] = {}
-        if datapaths:
-            options["datapath_assignments"] = datapaths
-        if datasets:
-            options["dataset_assignments"] = datasets
-        parameters = _pairs(args.param, "--param")
-        if args.pipeline_id:
-            run = PublishedPipeline.get(workspace, args.pipeline_id).submit(args.experiment, parameters, **options)
-        else:
-            endpoint = PipelineEndpoint.get(workspace, name=args.endpoint)
-            run = endpoint.submit(args.experiment, parameters, args.version, **options)
-        print_json(run.entity)
-        if args.wait:
-            status = run.wait_for_completion(show_output=True, out=sys.stderr)
-            return 0 if status == "Finished" else 1
-        return 0
+        return _submit(workspace, args)
     if args.verb == "list":
-        print_json(_list_runs(workspace, args.experiment, args.status, args.top))
+        _list_runs(workspace, args)
         return 0
     run = PipelineRun(workspace, {"Id": args.run_id})
     if args.verb == "download":
         return _download(run, args)
     if args.verb == "show":
-        print_json(run.refresh().entity)
+        emit(args, run.refresh().entity, RUN_COLUMNS)
     elif args.verb == "steps":
-        print_json(run.get_step_statuses())
+        emit(args, run.get_step_statuses(), STEP_COLUMNS, rows=step_rows)
     elif args.verb == "logs":
-        sys.stdout.write(run.get_log(run.find_step(args.step), args.kind))
+        return _logs(run, args)
     elif args.verb == "cancel":
         run.cancel()
-        print_json(run.entity)
+        emit(args, run.entity, RUN_COLUMNS)
     elif args.verb == "wait":
-        status = run.wait_for_completion(show_output=True, timeout_seconds=args.timeout)
-        print(json.dumps({"Id": run.id, "Status": status}))
-        return 0 if status == "Finished" else 1
+        status = _wait(run, args.timeout)
+        emit(args, {"Id": run.id, "Status": status}, [Column.key("Id"), Column.key("Status", status=True)])
+        return _exit_of(status)
     return 0
 
 
-def _list_runs(workspace: Any, experiment: str | None, statuses: list[str], top: int) -> list[dict[str, Any]]:
+def _submit(workspace: Any, args: argparse.Namespace) -> int:
+    from pipelines.client import PipelineEndpoint, PublishedPipeline
+
+    body = data_assignments(args.datapath, args.dataset)
+    options: dict[str, Any] = {}
+    if "DataPathAssignments" in body:
+        options["datapath_assignments"] = body["DataPathAssignments"]
+    if "DataSetDefinitionValueAssignments" in body:
+        options["dataset_assignments"] = body["DataSetDefinitionValueAssignments"]
+    parameters = pairs(args.param, "--param")
+    if args.pipeline_id:
+        if args.version:
+            raise UsageError("--version goes with --endpoint (a published pipeline has one version)")
+        run = PublishedPipeline.get(workspace, args.pipeline_id).submit(args.experiment, parameters, **options)
+    else:
+        endpoint = PipelineEndpoint.get(workspace, name=args.endpoint)
+        run = endpoint.submit(args.experiment, parameters, pipeline_version=args.version, **options)
+    if not args.wait:
+        emit(args, run.entity, RUN_COLUMNS)
+        return 0
+    submitted = dict(run.entity)
+    status = _wait(run, None)
+    # The run as it ended, with what the submit answered (the assignments as sent) kept.
+    emit(args, {**submitted, **run.entity}, RUN_COLUMNS)
+    return _exit_of(status)
+
+
+def _wait(run: Any, timeout: float | None) -> str:
+    try:
+        return str(run.wait_for_completion(show_output=True, timeout_seconds=timeout, out=sys.stderr))
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}; it goes on: pipelines run wait {run.id}") from None
+    except KeyboardInterrupt:
+        print(f"\nstopped waiting; run {run.id} goes on (pipelines run wait {run.id}, pipelines run cancel {run.id})",
+              file=sys.stderr)
+        raise
+
+
+def _exit_of(status: str) -> int:
+    from pipelines.cli import EXIT_OK, EXIT_RUN_FAILED
+
+    return EXIT_OK if status == "Finished" else EXIT_RUN_FAILED
+
+
+def _logs(run: Any, args: argparse.Namespace) -> int:
+    from pipelines.client.status import STEP_ENDED, step_status
+
+    node_id = run.find_step(args.step)
+    text = run.get_log(node_id, args.kind)
+    sys.stdout.write(text)
+    if text.strip():
+        return 0
+    step = run.get_step_statuses().get(node_id, {})  # the status now, not when the step was found
+    name = step.get("Name") or node_id
+    word = step_status(step)
+    if step.get("StartTime") is None and word not in STEP_ENDED:
+        print(f"step {name!r} has not started ({word}): no {args.kind} yet", file=sys.stderr)
+        return 0
+    note = f"step {name!r} wrote nothing to {args.kind}"
+    if word in ("Failed", "Canceled"):
+        detail = step.get("StatusDetail")
+        note += f"; it {word}" + (f": {detail}" if detail else "")
+    if args.kind != "STDERR":
+        note += f"\nits errors, if any: pipelines run logs {run.id} {args.step} --kind STDERR"
+    print(note, file=sys.stderr)
+    return 0
+
+
+def _list_runs(workspace: Any, args: argparse.Namespace) -> None:
     """Pipeline runs as RunDto, newest first, from one experiment or from all of them."""
     from pipelines.client import Experiment
 
-    if top < 1:
-        raise SystemExit("error: --top must be at least 1")
-    status_filter = " or ".join(f"Status eq '{status}'" for status in statuses) or None
-    experiments = [Experiment(workspace, experiment)] if experiment else Experiment.list(workspace)
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
+    status_filter = " or ".join(f"Status eq '{status}'" for status in args.status) or None
+    experiments = [Experiment(workspace, args.experiment)] if args.experiment else Experiment.list(workspace)
     found: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
     for each in experiments:
         # Each experiment answers newest first: its first `top` are all it can add.
-        found += [run.dto for run in itertools.islice(each.get_runs(filter=status_filter), top)]
+        runs = [run.dto for run in itertools.islice(each.get_runs(filter=status_filter), args.top)]
+        for dto in runs:
+            names[str(dto.get("experimentId"))] = each.name
+        found += runs
     found.sort(key=lambda dto: str(dto.get("createdUtc") or ""), reverse=True)
-    return found[:top]
+    emit(args, found[: args.top], _history_columns(names))
 
 
 def _download(run: Any, args: argparse.Namespace) -> int:
@@ -149,19 +258,19 @@ def _download(run: Any, args: argparse.Namespace) -> int:
         steps = [s for s in steps if args.step in (s.name, s.node_id)]
         if not steps:
             raise PipelinesError(f"run {run.id} has no step {args.step!r}")
-    downloaded = 0
+    downloaded: list[dict[str, str]] = []
     for step in steps:
         outputs = step.get_outputs()
-        if args.output:
-            if args.output not in outputs and args.step:
-                raise PipelinesError(f"step {step.name!r} has no output {args.output!r} written"
+        if args.output_name:
+            if args.output_name not in outputs and args.step:
+                raise PipelinesError(f"step {step.name!r} has no output {args.output_name!r} written"
                                      f" (its outputs: {', '.join(sorted(outputs)) or 'none yet'})")
-            outputs = {k: v for k, v in outputs.items() if k == args.output}
+            outputs = {k: v for k, v in outputs.items() if k == args.output_name}
         for name, reference in sorted(outputs.items()):
             folder = reference.download(Path(args.directory) / str(step.name), overwrite=args.overwrite,
                                         show_progress=not args.no_progress)
-            print(folder)
-            downloaded += 1
+            downloaded.append({"Step": str(step.name), "Output": name, "Folder": folder})
     if not downloaded:
         raise PipelinesError(f"run {run.id} has no output written{' by that step' if args.step else ''} yet")
+    emit(args, downloaded)
     return 0

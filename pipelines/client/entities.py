@@ -15,14 +15,27 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from pipelines.client.history import HistoryRun, StepRun
+from pipelines.client.status import (
+    ENTITY_STATUS,
+    RUN_ENDED,
+    RUN_STATUS,
+    TASK_STATUS,
+    entity_status,
+    run_status,
+)
 from pipelines.client.workspace import ServiceError, Workspace
+from pipelines.errors import PipelinesError
 
-RUN_STATUS = {0: "NotStarted", 1: "Running", 2: "Failed", 3: "Finished", 4: "Canceled"}
-TASK_STATUS = {
-    0: "NotStarted", 1: "Queued", 2: "Running", 3: "Failed", 4: "Finished", 5: "Canceled",
-    6: "PartiallyExecuted", 7: "Bypassed",
-}
-ENTITY_STATUS = {0: "Active", 1: "Deprecated", 2: "Disabled"}
+__all__ = ["ENTITY_STATUS", "RUN_STATUS", "TASK_STATUS", "PipelineEndpoint", "PipelineRun", "PublishedPipeline",
+           "RunFailedError"]
+
+
+class RunFailedError(PipelinesError):
+    """`wait_for_completion(raise_on_error=True)` of a run that did not finish."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _submit_body(
@@ -34,8 +47,11 @@ def _submit_body(
     tags: dict[str, str] | None = None,
     description: str | None = None,
     continue_on_step_failure: bool | None = None,
+    parent_run_id: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"RunSource": "SDK", "ParameterAssignments": dict(pipeline_parameters or {})}
+    if parent_run_id:
+        body["ParentRunId"] = parent_run_id
     if experiment_name:
         body["ExperimentName"] = experiment_name
     if datapath_assignments:
@@ -75,7 +91,7 @@ class PublishedPipeline:
 
     @property
     def status(self) -> str:
-        return ENTITY_STATUS.get(self.entity.get("EntityStatus", 0), "Active")
+        return entity_status(self.entity.get("EntityStatus"))
 
     @classmethod
     def get(cls, workspace: Workspace, id: str) -> PublishedPipeline:
@@ -95,12 +111,29 @@ class PublishedPipeline:
     def enable(self) -> None:
         self._set_status("Active")
 
-    def submit(self, experiment_name: str | None = None, pipeline_parameters: dict[str, Any] | None = None,
-               *, idempotency_key: str | None = None, **options: Any) -> PipelineRun:
+    @classmethod
+    def get_all(cls, workspace: Workspace, active_only: bool = True) -> list[PublishedPipeline]:
+        """SDK v1's older name of `list`."""
+        return cls.list(workspace, active_only)
+
+    def submit(self, *args: Any, idempotency_key: str | None = None, **options: Any) -> PipelineRun:
+        """`submit(experiment_name, pipeline_parameters=None, parent_run_id=None, ...)`.
+
+        SDK v1 took the workspace first (`published.submit(ws, "experiment", {...})`);
+        a leading workspace is accepted and ignored (this pipeline's own is used).
+        """
+        if args and isinstance(args[0], Workspace):
+            args = args[1:]
+        names = ("experiment_name", "pipeline_parameters", "parent_run_id")
+        if len(args) > len(names):
+            raise TypeError(f"submit() takes at most {len(names)} positional arguments after the workspace")
+        given = {**dict(zip(names, args)), **options}
+        experiment_name = given.pop("experiment_name", None)
+        pipeline_parameters = given.pop("pipeline_parameters", None)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         entity = self.workspace.request(
             "POST", f"/PipelineRuns/PipelineSubmit/{self.id}",
-            json_body=_submit_body(experiment_name, pipeline_parameters, **options), headers=headers,
+            json_body=_submit_body(experiment_name, pipeline_parameters, **given), headers=headers,
         ).json()
         return PipelineRun(self.workspace, entity)
 
@@ -197,23 +230,39 @@ class PipelineEndpoint:
     def reactivate(self, name: str | None = None) -> None:
         self._put({"EntityStatus": 0, **({"Name": name} if name else {})})
 
+    @classmethod
+    def get_all(cls, workspace: Workspace, active_only: bool = True) -> list[PipelineEndpoint]:
+        """SDK v1's older name of `list`."""
+        return cls.list(workspace, active_only)
+
     def submit(self, experiment_name: str | None = None, pipeline_parameters: dict[str, Any] | None = None,
-               pipeline_version: str | None = None, *, idempotency_key: str | None = None, **options: Any) -> PipelineRun:
+               parent_run_id: str | None = None, pipeline_version: str | None = None, *,
+               idempotency_key: str | None = None, **options: Any) -> PipelineRun:
+        """SDK v1's arguments in its order; `pipeline_version` None runs the default version."""
         path = f"/PipelineRuns/PipelineEndpointSubmit/Id/{self.id}"
         if pipeline_version is not None:
             path += f"/{pipeline_version}"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        entity = self.workspace.request(
-            "POST", path, json_body=_submit_body(experiment_name, pipeline_parameters, **options), headers=headers
-        ).json()
+        body = _submit_body(experiment_name, pipeline_parameters, parent_run_id=parent_run_id, **options)
+        entity = self.workspace.request("POST", path, json_body=body, headers=headers).json()
         return PipelineRun(self.workspace, entity)
 
 
 @dataclass
 class PipelineRun:
+    """A pipeline run. `PipelineRun.get(ws, run_id)`; SDK v1's `PipelineRun(experiment, run_id)`
+    works too."""
+
     workspace: Workspace
     entity: dict[str, Any]
     _steps: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.workspace, Workspace) and isinstance(getattr(self.workspace, "workspace", None),
+                                                                     Workspace):
+            self.workspace = self.workspace.workspace  # an Experiment, as SDK v1 took
+        if isinstance(self.entity, str):
+            self.entity = {"Id": self.entity}
 
     @property
     def id(self) -> str:
@@ -232,7 +281,8 @@ class PipelineRun:
         return self
 
     def get_status(self) -> str:
-        return RUN_STATUS[self.refresh().entity["Status"]["StatusCode"]]
+        """NotStarted, Running, Failed, Finished or Canceled (the status code in words)."""
+        return run_status(self.refresh().entity)
 
     def get_step_statuses(self) -> dict[str, Any]:
         self._steps = self.workspace.request("POST", f"/PipelineRuns/{self.id}/Graph/AllNodes/Status").json()
@@ -271,24 +321,27 @@ class PipelineRun:
         return [step for step in self.get_children() if step.name == name]
 
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float | None = None,
-                            poll_seconds: float = 1.0, out: TextIO | None = None) -> str:
-        """Poll until the run ends; with `show_output`, print each step's changes as they happen."""
-        out = out or sys.stdout
-        deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
-        seen: dict[str, int] = {}
-        while True:
-            status = self.get_status()
-            if show_output:
-                for node_id, step in self.get_step_statuses().items():
-                    code = step["StatusCode"]
-                    if seen.get(node_id) != code:
-                        seen[node_id] = code
-                        detail = f" ({step['StatusDetail']})" if step.get("StatusDetail") else ""
-                        print(f"  {step.get('Name', node_id)}: {TASK_STATUS[code]}{detail}", file=out, flush=True)
-            if status in ("Finished", "Failed", "Canceled"):
-                if show_output:
-                    print(f"run {self.id}: {status}", file=out, flush=True)
-                return status
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"run {self.id} still {status} after {timeout_seconds}s")
-            time.sleep(poll_seconds)
+                            raise_on_error: bool = False, *, poll_seconds: float = 1.0,
+                            out: TextIO | None = None) -> str:
+        """Poll until the run ends and answer its status (Finished, Failed, Canceled).
+
+        With `show_output` (as SDK v1), print to `out` (default stdout) each step's status
+        changes and its STDOUT and STDERR as they are written, with the time elapsed
+        (`pipelines.client.watch`). `raise_on_error` raises `RunFailedError` for a run that
+        did not finish (SDK v1 raised by default; here the default answers the status).
+        `TimeoutError` after `timeout_seconds`; the run goes on.
+        """
+        if show_output:
+            from pipelines.client.watch import RunWatcher
+
+            status = RunWatcher(self, out or sys.stdout, poll_seconds=poll_seconds).watch(timeout_seconds)
+        else:
+            deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+            while (status := self.get_status()) not in RUN_ENDED:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"run {self.id} is still {status} after {timeout_seconds:g} s")
+                time.sleep(poll_seconds)
+        if raise_on_error and status != "Finished":
+            detail = (self.entity.get("Status") or {}).get("StatusDetail")
+            raise RunFailedError(f"run {self.id} ended {status}" + (f": {detail}" if detail else ""), status)
+        return status

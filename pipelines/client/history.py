@@ -78,6 +78,27 @@ class Experiment:
         items = paginated(workspace, "GET", f"{workspace.history_url}/experiments")
         return [cls(workspace, item["name"], item) for item in items]
 
+    def submit(self, config: Any, tags: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
+        """SDK v1's `experiment.submit(published_pipeline_or_endpoint, pipeline_parameters=...)`.
+
+        A `PublishedPipeline` or a `PipelineEndpoint` starts a run in this experiment. A
+        `Pipeline` that is not published is refused: runs here are of published pipelines.
+        """
+        from pipelines.authoring import Pipeline
+        from pipelines.client.entities import PipelineEndpoint, PublishedPipeline
+
+        if isinstance(config, Pipeline):
+            raise PipelinesError(
+                "experiment.submit(pipeline): only published pipelines run here; publish it first"
+                " (pipeline.publish(name=...)) and submit that", target="config")
+        if not isinstance(config, (PublishedPipeline, PipelineEndpoint)):
+            raise PipelinesError(f"experiment.submit() takes a PublishedPipeline or a PipelineEndpoint, not"
+                                 f" {type(config).__name__}", target="config")
+        options = {key: kwargs[key] for key in ("parent_run_id", "continue_on_step_failure") if key in kwargs}
+        if tags:
+            options["tags"] = dict(tags)
+        return config.submit(self.name, kwargs.get("pipeline_parameters"), **options)
+
     def get_runs(self, type: str | None = None, tags: Mapping[str, str] | None = None,
                  status: str | None = None, include_children: bool = False,
                  filter: str | None = None) -> Iterator[HistoryRun]:
@@ -182,6 +203,16 @@ class StepRun(HistoryRun):
             "POST", f"/PipelineRuns/{quote(self.pipeline_run_id)}/Graph/Shareable/{kind}", json_body=[self.node_id]
         ).text
 
+    def get_stdout_log(self) -> str:
+        """SDK v1's name: the step's STDOUT (latest attempt)."""
+        return self.get_log("STDOUT")
+
+    def get_stderr_log(self) -> str:
+        return self.get_log("STDERR")
+
+    def get_job_log(self) -> str:
+        return self.get_log("JobLog")
+
 
 @dataclass
 class OutputFile:
@@ -201,6 +232,19 @@ class PortDataReference:
     @property
     def uri(self) -> str:
         return str(self.node_output["DataLocation"]["DataReference"]["AzureBlobReference"]["Uri"])
+
+    @property
+    def datastore_name(self) -> str | None:
+        """SDK v1's `PortDataReference.datastore_name`."""
+        return self._blob_reference().get("AmlDataStoreName")
+
+    @property
+    def path_on_datastore(self) -> str | None:
+        return self._blob_reference().get("RelativePath")
+
+    def _blob_reference(self) -> dict[str, Any]:
+        location = self.node_output.get("DataLocation") or {}
+        return dict((location.get("DataReference") or {}).get("AzureBlobReference") or {})
 
     @property
     def size(self) -> int | None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pipelines.authoring import Pipeline
 from pipelines.client.entities import PipelineEndpoint, PublishedPipeline
 from pipelines.client.workspace import ServiceError, Workspace
+from pipelines.errors import PipelinesError
 
 
 def publish(
@@ -38,20 +42,69 @@ def publish(
     return PublishedPipeline(workspace, entity)
 
 
+class PipelineFolderError(PipelinesError):
+    """A folder that cannot be published: no pipeline.py, no build(), or build() failed."""
+
+
 def load_pipeline(folder: str | Path) -> Pipeline:
-    """Import `pipeline.py` from a folder and call its `build()`."""
-    path = Path(folder).resolve() / "pipeline.py"
+    """Import `pipeline.py` from a folder and call its `build()`.
+
+    Both run with the folder as the current directory and first on `sys.path`, as if
+    `python pipeline.py` were run there: `source_directory="."` is the folder, and the
+    file may import its neighbours. Errors name the file and say what is missing.
+    """
+    root = Path(folder).expanduser().resolve()
+    if not root.is_dir():
+        raise PipelineFolderError(f"{folder}: no such folder", target=str(folder))
+    path = root / "pipeline.py"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: a pipeline folder holds a pipeline.py with build()")
-    spec = importlib.util.spec_from_file_location(f"_pipeline_{abs(hash(str(path)))}", path)
+        raise PipelineFolderError(
+            f"{folder}: no pipeline.py (a pipeline folder holds a pipeline.py whose build() returns a Pipeline)",
+            target=str(path),
+        )
+    spec = importlib.util.spec_from_file_location(f"_pipeline_{hashlib.sha256(bytes(path)).hexdigest()[:16]}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    built = module.build()
+    with contextlib.chdir(root), _first_on_path(str(root)):
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+        except PipelinesError:
+            raise
+        except Exception as exc:
+            raise PipelineFolderError(f"{path}: importing it raised {_describe(exc)}", target=str(path)) from exc
+        build = getattr(module, "build", None)
+        if not callable(build):
+            raise PipelineFolderError(f"{path} has no build() function: define build() -> Pipeline",
+                                      target=str(path))
+        try:
+            built = build()
+        except PipelinesError:
+            raise  # PipelineValidationError and friends say it well already
+        except Exception as exc:
+            raise PipelineFolderError(f"{path}: build() raised {_describe(exc)}", target=str(path)) from exc
     if not isinstance(built, Pipeline):
-        raise TypeError(f"{path}: build() must return a pipelines.authoring.Pipeline")
+        raise PipelineFolderError(
+            f"{path}: build() returned {type(built).__name__}, not a pipelines.authoring.Pipeline", target=str(path)
+        )
     return built
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _first_on_path(folder: str) -> Iterator[None]:
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        try:
+            sys.path.remove(folder)
+        except ValueError:
+            pass
 
 
 def publish_folder(

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -68,17 +69,49 @@ def default_token_provider(base_url: str) -> Callable[[], str]:
     return lambda: credential.get_token(scope).token
 
 
-@dataclass
+@dataclass(init=False)
 class Workspace:
-    """A workspace of the service, addressed as the old SDK's REST URLs do."""
+    """A workspace of the service, addressed as the old SDK's REST URLs do.
 
-    base_url: str = DEFAULT_BASE_URL
-    subscription_id: str = DEFAULT_SUBSCRIPTION
-    resource_group: str = DEFAULT_RESOURCE_GROUP
-    name: str = DEFAULT_WORKSPACE
-    token_provider: Callable[[], str] | None = None
-    timeout: float = 60.0
-    _session: requests.Session = field(default_factory=requests.Session, repr=False)
+    Without `base_url`, the service is at `$PIPELINES_BASE_URL` (else 127.0.0.1:7071).
+    SDK v1's constructor is accepted too: `Workspace(subscription_id, resource_group,
+    workspace_name)` (positional, the first not a URL) or with those keywords; `auth`
+    is ignored (tokens: see the module).
+    """
+
+    base_url: str
+    subscription_id: str
+    resource_group: str
+    name: str
+    token_provider: Callable[[], str] | None
+    timeout: float
+    _session: requests.Session = field(repr=False)
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        subscription_id: str = DEFAULT_SUBSCRIPTION,
+        resource_group: str = DEFAULT_RESOURCE_GROUP,
+        name: str = DEFAULT_WORKSPACE,
+        token_provider: Callable[[], str] | None = None,
+        timeout: float = 60.0,
+        *,
+        workspace_name: str | None = None,
+        auth: Any = None,
+        **ignored: Any,
+    ) -> None:
+        if base_url is not None and "://" not in base_url:
+            # SDK v1: Workspace(subscription_id, resource_group, workspace_name)
+            base_url, subscription_id, resource_group, name = None, base_url, subscription_id, resource_group
+        if base_url is None:
+            base_url = os.environ.get("PIPELINES_BASE_URL", DEFAULT_BASE_URL)
+        self.base_url = base_url
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.name = workspace_name or name
+        self.token_provider = token_provider
+        self.timeout = timeout
+        self._session = requests.Session()
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Workspace:
@@ -90,6 +123,44 @@ class Workspace:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @classmethod
+    def get(cls, name: str, auth: Any = None, subscription_id: str | None = None, resource_group: str | None = None,
+            **ignored: Any) -> Workspace:
+        """SDK v1's `Workspace.get(name, subscription_id=, resource_group=)`; the service's address
+        comes from `PIPELINES_BASE_URL` (SDK v1 knew Azure's), `auth` is ignored (see the module)."""
+        return cls.from_env(name=name, subscription_id=subscription_id, resource_group=resource_group)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None, auth: Any = None, _logger: Any = None,
+                    _file_name: str | None = None, **overrides: Any) -> Workspace:
+        """SDK v1's `Workspace.from_config()`: the `config.json` it wrote (`subscription_id`,
+        `resource_group`, `workspace_name`), read from `path` (a file or a folder), else from
+        the current folder or the nearest parent holding `config.json` or `.azureml/config.json`.
+
+        The address of this service is not in that file: `PIPELINES_BASE_URL`, or a
+        `pipelines_base_url` key added to it. `auth` is ignored (see the module).
+        """
+        found = _find_config(Path(path) if path is not None else None, _file_name or "config.json")
+        try:
+            config = json.loads(found.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise PipelinesError(f"{found}: cannot read it as a workspace config.json: {exc}") from None
+        if not isinstance(config, dict):
+            raise PipelinesError(f"{found}: a workspace config.json holds an object")
+        values = {
+            "base_url": config.get("pipelines_base_url"),
+            "subscription_id": config.get("subscription_id"),
+            "resource_group": config.get("resource_group"),
+            "name": config.get("workspace_name"),
+        }
+        return cls.from_env(**{**{k: v for k, v in values.items() if v}, **overrides})
+
+    def get_default_datastore(self) -> Any:
+        """`workspaceblobstore`, as SDK v1's `ws.get_default_datastore()`."""
+        from pipelines.client.data import Datastore
+
+        return Datastore.get_default(self)
 
     @property
     def url(self) -> str:
@@ -151,6 +222,17 @@ class Workspace:
             if not token:
                 return items
             query["continuationToken"] = token
+
+
+def _find_config(path: Path | None, file_name: str) -> Path:
+    if path is not None and path.is_file():
+        return path
+    start = (path or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        for candidate in (folder / file_name, folder / ".azureml" / file_name):
+            if candidate.is_file():
+                return candidate
+    raise PipelinesError(f"no {file_name} (or .azureml/{file_name}) in {start} or a folder above it")
 
 
 def _service_error(response: requests.Response) -> ServiceError:
