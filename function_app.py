@@ -1,6 +1,8 @@
 """Entry point of the Function app: checks the settings, creates the app, registers the blueprints.
 
-Logic lives in the `pipelines` package; see README.md.
+Logic lives in the `pipelines` package; see README.md. A setting that is missing
+or malformed is logged by name and leaves the app answering 503 (see
+`pipelines/startup.py`), rather than failing the host's indexing.
 """
 
 import azure.functions as func

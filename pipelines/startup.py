@@ -1,16 +1,47 @@
-"""Start-up checks: a missing or malformed setting stops the app with its name.
+"""Start-up checks: a missing or malformed setting is named, and the app stays up.
 
-`function_app.py` calls `check_configuration()` while the host indexes the app,
-so a misconfigured deployment fails at start (the host logs the message and
-serves nothing) instead of answering 500 on its first request.
+`function_app.py` calls `check_configuration()` while the host indexes the app.
+Raising there would make indexing fail: the host would load no function at all
+and answer every route with 404, which says nothing. Instead each problem is
+logged with the setting it names (the host's log, Application Insights), the
+functions are registered, and until the settings are fixed every route but
+`/health` answers 503 and `/health` reports the configuration as invalid.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+
 from pipelines.auth import check_auth_settings
+from pipelines.errors import ConfigurationError
 from pipelines.settings import get_settings
 
+log = logging.getLogger("pipelines.startup")
 
-def check_configuration() -> None:
-    get_settings()
-    check_auth_settings()
+_problems: list[str] = []
+
+
+def _steps_queue_is_set() -> None:
+    # The queue triggers bind to %PIPELINES_STEPS_QUEUE%: the host resolves it from the
+    # app settings and has no default, whatever the app's own settings default to.
+    if not os.environ.get("PIPELINES_STEPS_QUEUE"):
+        raise ConfigurationError("PIPELINES_STEPS_QUEUE must be set: the queue triggers bind to it")
+
+
+def check_configuration() -> list[str]:
+    """Check the settings; log and remember each problem (its message names the setting)."""
+    found: list[str] = []
+    for check in (get_settings, check_auth_settings, _steps_queue_is_set):
+        try:
+            check()
+        except ConfigurationError as error:
+            found.append(error.message)
+    for problem in found:
+        log.error("configuration: %s", problem)
+    _problems[:] = found
+    return found
+
+
+def configuration_problems() -> list[str]:
+    return list(_problems)

@@ -13,7 +13,10 @@ from pipelines.store.account import reset_account
 def test_health_answers_200_without_a_token(host) -> None:
     response = httpx.get(host.base_url + "/health", timeout=30)
     assert response.status_code == 200
-    assert response.json() == {"Status": "Healthy", "Storage": {"table": "ok", "blob": "ok", "queue": "ok"}}
+    from pipelines.version import __version__
+
+    assert response.json() == {"Status": "Healthy", "Configuration": "valid",
+                               "Storage": {"table": "ok", "blob": "ok", "queue": "ok"}, "Version": __version__}
 
 
 def test_health_answers_503_when_storage_does_not(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,7 @@
 // account, which publishes its Blob Storage events (Microsoft.Storage.BlobCreated, ...).
 //
 // Only the topic is created here. The event subscription that hands the events to the
-// function `start_runs_from_events` (pipelines/api/triggers.py) is created after the code
+// function `start_runs_from_events` (pipelines/triggers/functions.py) is created after the code
 // is deployed, by the postdeploy hook of azure.yaml (infra/hooks/postdeploy.sh, .ps1):
 // on Flex Consumption the function does not exist while this template runs, and Event
 // Grid checks its endpoint when the subscription is created (it sends a validation event

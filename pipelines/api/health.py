@@ -11,6 +11,8 @@ import logging
 import azure.functions as func
 
 from pipelines.api.http import Reply, RequestContext, route
+from pipelines.startup import configuration_problems
+from pipelines.version import __version__
 
 bp = func.Blueprint()
 log = logging.getLogger("pipelines.api")
@@ -20,13 +22,22 @@ log = logging.getLogger("pipelines.api")
 def health(ctx: RequestContext) -> Reply:
     from pipelines.store.account import get_probe_account
 
-    try:
-        services = get_probe_account().ping()
-    except Exception:  # noqa: BLE001 - whatever stops storage from answering is "unhealthy"
-        log.warning("health: storage is not reachable", exc_info=True)
-        services = {"table": "unavailable", "blob": "unavailable", "queue": "unavailable"}
-    healthy = all(state == "ok" for state in services.values())
+    unreached = {"table": "unavailable", "blob": "unavailable", "queue": "unavailable"}
+    configured = not configuration_problems()
+    services = unreached
+    if configured:
+        try:
+            services = get_probe_account().ping()
+        except Exception:  # noqa: BLE001 - whatever stops storage from answering is "unhealthy"
+            log.warning("health: storage is not reachable", exc_info=True)
+    healthy = configured and all(state == "ok" for state in services.values())
     return Reply(
-        {"Status": "Healthy" if healthy else "Unhealthy", "Storage": services},
+        {
+            "Status": "Healthy" if healthy else "Unhealthy",
+            # Which settings are wrong is in the app's log: this route needs no token.
+            "Configuration": "valid" if configured else "invalid: the app's log names the settings",
+            "Storage": services,
+            "Version": __version__,
+        },
         status=200 if healthy else 503,
     )

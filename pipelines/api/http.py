@@ -26,7 +26,9 @@ from pipelines.errors import (
     BadRequestError,
     PayloadTooLargeError,
     PipelinesError,
+    ServiceUnavailableError,
 )
+from pipelines.startup import configuration_problems
 from pipelines.text import whole_number
 
 log = logging.getLogger("pipelines.api")
@@ -214,6 +216,9 @@ def handle(
     request_id = str(uuid.uuid4())
     ctx = RequestContext(request=request, route=route, request_id=request_id)
     try:
+        if configuration_problems() and route.permission is not Permission.ANONYMOUS:
+            # The host's log names the settings (pipelines/startup.py); callers learn only that.
+            raise ServiceUnavailableError("the app's settings are not valid: its log names them")
         if route.permission is not Permission.ANONYMOUS:
             ctx.principal = authenticate_request(request)
             ctx.principal.require(route.permission)
@@ -241,9 +246,11 @@ def handle(
 
 
 def _check_size(request: func.HttpRequest, max_bytes: int | None) -> None:
-    from pipelines.settings import get_settings
+    from pipelines.settings import Settings, get_settings
 
-    limit = max_bytes or get_settings().max_request_bytes
+    # With settings that do not parse (only /health gets this far), the default limit holds.
+    default = Settings.model_fields["max_request_bytes"].default
+    limit = max_bytes or (default if configuration_problems() else get_settings().max_request_bytes)
     declared = request.headers.get("content-length")
     size = whole_number(declared) if declared else None
     if declared and (size is None or size > limit):

@@ -1,9 +1,8 @@
-"""Routes of schedules (the project's own, under the workspace prefix), and the timer
-that fires them."""
+"""Routes of schedules (the project's own, under the workspace prefix). The timer that
+fires them is `pipelines.schedules.functions`."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import azure.functions as func
@@ -15,7 +14,6 @@ from pipelines.schedules.service import Schedules
 from pipelines.store import get_account
 
 bp = func.Blueprint()
-log = logging.getLogger("pipelines.schedules")
 
 
 def schedule_entity(schedule: Schedule) -> dict[str, Any]:
@@ -53,12 +51,3 @@ def list_schedules(ctx: RequestContext) -> list[dict[str, Any]]:
 def delete_schedule(ctx: RequestContext) -> Reply:
     Schedules(get_account()).delete(ctx.workspace, ctx.param("scheduleName"))
     return Reply({"Name": ctx.param("scheduleName"), "Deleted": True})
-
-
-@bp.function_name("fire_schedules")
-@bp.timer_trigger(arg_name="timer", schedule="*/20 * * * * *", run_on_startup=False)
-def fire_schedules(timer: func.TimerRequest) -> None:
-    """Every 20 s: start the runs of schedules whose fire time has come."""
-    happened = Schedules(get_account()).fire_due()
-    if happened:
-        log.info("schedules: %s", "; ".join(happened))

@@ -1,9 +1,8 @@
-"""Routes of event triggers (the project's own, under the workspace prefix), and the
-Event Grid function that starts runs from events."""
+"""Routes of event triggers (the project's own, under the workspace prefix). The Event
+Grid function that starts runs from events is `pipelines.triggers.functions`."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import azure.functions as func
@@ -11,11 +10,10 @@ import azure.functions as func
 from pipelines.api.contract import wire_time
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.store import get_account
-from pipelines.triggers.model import Event, Trigger
+from pipelines.triggers.model import Trigger
 from pipelines.triggers.service import Triggers
 
 bp = func.Blueprint()
-log = logging.getLogger("pipelines.triggers")
 
 
 def trigger_entity(trigger: Trigger) -> dict[str, Any]:
@@ -54,19 +52,3 @@ def list_triggers(ctx: RequestContext) -> list[dict[str, Any]]:
 def delete_trigger(ctx: RequestContext) -> Reply:
     Triggers(get_account()).delete(ctx.workspace, ctx.param("triggerName"))
     return Reply({"Name": ctx.param("triggerName"), "Deleted": True})
-
-
-@bp.function_name("start_runs_from_events")
-@bp.event_grid_trigger(arg_name="event")
-def start_runs_from_events(event: func.EventGridEvent) -> None:
-    """Event Grid delivers here (/runtime/webhooks/eventgrid?functionName=start_runs_from_events,
-    protected by the host's system key in Azure); every matching trigger starts a run."""
-    happened = Triggers(get_account()).start_runs(Event(
-        id=event.id,
-        event_type=event.event_type,
-        subject=event.subject or "",
-        topic=event.topic,
-        event_time=event.event_time.isoformat() if event.event_time else None,
-        data=event.get_json(),
-    ))
-    log.info("event %s (%s %s): %s", event.id, event.event_type, event.subject, "; ".join(happened) or "no trigger")

@@ -6,7 +6,7 @@ import logging
 
 import azure.functions as func
 
-from pipelines.store import get_account, messages
+from pipelines.store import get_worker_account, messages
 from pipelines.worker.handler import handle_poison_message, handle_step_message, sweep
 
 log = logging.getLogger("pipelines.worker")
@@ -22,21 +22,23 @@ STEPS_QUEUE = "%PIPELINES_STEPS_QUEUE%"
 @bp.queue_trigger(arg_name="msg", queue_name=STEPS_QUEUE, connection="AzureWebJobsStorage")
 def run_step(msg: func.QueueMessage) -> None:
     """Execute one step of a run. Raising lets the host retry the message, then poison it."""
-    outcome = handle_step_message(get_account(), messages.decode(msg.get_body()))
+    outcome = handle_step_message(get_worker_account(), messages.decode(msg.get_body()))
     log.info("message %s (delivery %s): %s", msg.id, msg.dequeue_count, outcome)
 
 
 @bp.function_name("fail_poisoned_step")
 @bp.queue_trigger(arg_name="msg", queue_name=STEPS_QUEUE + "-poison", connection="AzureWebJobsStorage")
 def fail_poisoned_step(msg: func.QueueMessage) -> None:
-    outcome = handle_poison_message(get_account(), messages.decode(msg.get_body()), msg.dequeue_count)
+    outcome = handle_poison_message(get_worker_account(), messages.decode(msg.get_body()), msg.dequeue_count)
     log.warning("poisoned message %s: %s", msg.id, outcome)
 
 
 @bp.function_name("sweep_stranded_steps")
-@bp.timer_trigger(arg_name="timer", schedule="*/15 * * * * *", run_on_startup=True)
+# Not on start-up: every instance that starts (scale-out, a restart) would sweep at once;
+# the first tick is at most 15 s away.
+@bp.timer_trigger(arg_name="timer", schedule="*/15 * * * * *", run_on_startup=False)
 def sweep_stranded_steps(timer: func.TimerRequest) -> None:
     """Every 15 s: queue again the steps a lost message or a dead worker stranded."""
-    touched = sweep(get_account())
+    touched = sweep(get_worker_account())
     if touched:
         log.info("sweep looked at %d active runs", touched)
