@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages run test bench clean
+.PHONY: setup system-packages run test bench clean studio
 
-setup: $(STAMP) node_modules/.installed
+setup: $(STAMP) node_modules/.installed studio
 
 # Debian packages of the Java and C# callers' tests (installs nothing when present).
 system-packages:
@@ -21,6 +21,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch node_modules/.installed
+
+# The studio's page: studio/ built into pipelines/studio/static (committed, shipped as it is;
+# tests/test_studio.py fails when it is stale). Deployment runs this before packaging.
+studio: node_modules/.installed
+	npm run --silent build:studio
 
 # The local host on http://127.0.0.1:7071 with Azurite, and the example published.
 run: setup

@@ -16,7 +16,18 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from pipelines.api import catalogue, data, health, history, openapi, outputs, runs, schedules, triggers
+from pipelines.api import (
+    catalogue,
+    data,
+    health,
+    history,
+    openapi,
+    outputs,
+    runs,
+    schedules,
+    studio,
+    triggers,
+)
 from pipelines.api.http import error_body
 from pipelines.api.routes import ROUTES, Route
 from pipelines.auth.permissions import Permission
@@ -128,7 +139,7 @@ def test_every_reference_resolves(doc: dict[str, Any]) -> None:
 @pytest.mark.parametrize("route", list(ROUTES.values()), ids=lambda r: r.name)
 def test_paged_routes_document_paging(doc: dict[str, Any], route: Route) -> None:
     """A handler that pages (page_request) documents BatchSize, top, continuationToken, x-ms-continuation."""
-    modules = (catalogue, runs, outputs, history, data, triggers, schedules, health)
+    modules = (catalogue, runs, outputs, history, data, triggers, schedules, health, studio)
     handler = next(getattr(m, route.name) for m in modules if hasattr(m, route.name))
     pages = "page_request(" in inspect.getsource(handler)
     for path in expected_paths(route.template):

@@ -288,9 +288,11 @@ HAND_WRITTEN: dict[str, JSON] = {
     "TriggerDeleted": obj({"Name": text(), "Deleted": {"const": True}}, ("Name", "Deleted")),
     "Health": obj(
         {"Status": {"enum": ["Healthy", "Unhealthy"]},
+         "Configuration": text('"valid", else "invalid: ..." (the app\'s log names the settings)'),
          "Storage": obj({s: text('"ok", else "unavailable ..."') for s in ("table", "blob", "queue")},
-                        ("table", "blob", "queue"))},
-        ("Status", "Storage"),
+                        ("table", "blob", "queue")),
+         "Version": text("The app's version.")},
+        ("Status", "Configuration", "Storage", "Version"),
     ),
 }
 
@@ -478,6 +480,17 @@ OPERATIONS: dict[str, Op] = {
     "list_schedules": Op("List schedules", array("ScheduleEntity"), "The whole list, not paged."),
     "delete_schedule": Op("Delete a schedule", ref("TriggerDeleted"), errors={404: "Unknown schedule."}),
     **history.OPERATIONS,
+    "studio": Op("The studio's page", {"type": "string"}, "The web page (docs/studio.md); its data calls carry"
+                 " the user's token.", media="text/html"),
+    "studio_files": Op("A file of the studio", {"type": "string"}, "A built file (JavaScript, CSS), `config.json`"
+                       " (sign-in settings, nothing secret), or the page for any other path without a dot.",
+                       errors={404: "No such file."}, media="text/html",
+                       responses={"200": {"description": "The file; its Content-Type says what it is.",
+                                          "headers": {"x-ms-request-id": use("headers", "RequestId")},
+                                          "content": {"text/html": {"schema": {"type": "string"}},
+                                                      "text/javascript": {"schema": {"type": "string"}},
+                                                      "text/css": {"schema": {"type": "string"}},
+                                                      "application/json": {"schema": {"type": "object"}}}}}),
 }
 
 QUERY: dict[str, tuple[JSON, str]] = {

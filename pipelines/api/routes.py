@@ -110,6 +110,9 @@ _TABLE: tuple[Route, ...] = (
     Route("get_schedule", ("GET",), WS + "/Schedules/{scheduleName}", R),
     Route("list_schedules", ("GET",), WS + "/Schedules", R),
     Route("delete_schedule", ("DELETE",), WS + "/Schedules/{scheduleName}", P),
+    # -- the studio's page: static files only, anonymous; its data calls carry the user's token ----
+    Route("studio", ("GET",), "studio", A),
+    Route("studio_files", ("GET",), "studio/{*path}", A),
 )
 
 ROUTES: dict[str, Route] = {route.name: route for route in _TABLE}

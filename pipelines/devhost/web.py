@@ -8,6 +8,7 @@ answers use the contract's error JSON (`pipelines.api.http.error_response`).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 import uuid
@@ -27,6 +28,7 @@ from pipelines.devhost.functions import FunctionEntry, invoke_async
 from pipelines.devhost.routing import RouteTable, split_path
 from pipelines.errors import (
     BadRequestError,
+    ForbiddenError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
@@ -36,6 +38,8 @@ from pipelines.errors import (
 log = logging.getLogger("pipelines.devhost")
 
 JWKS_PATH = ".devissuer/keys"
+# A development token for the studio's page (docs/studio.md): `?roles=` a comma list.
+TOKEN_PATH = ".devissuer/token"
 
 
 def _segments_equal(actual: list[str], expected: list[str]) -> bool:
@@ -75,6 +79,33 @@ def to_asgi_response(value: Any) -> Response:
         )
     response.raw_headers.extend((k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in pairs)
     return response
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+def dev_token(request: Request) -> func.HttpResponse:
+    """A development token, for a page of this machine only: the caller and the `Host` it
+    asked for must both be loopback (no other machine, and no DNS-rebound page, gets one)."""
+    if request.method != "GET":
+        raise MethodNotAllowedError("development tokens are read with GET")
+    host = request.url.hostname or ""  # from the Host header, without its port
+    if not (request.client and _loopback(request.client.host) and _loopback(host)):
+        raise ForbiddenError("development tokens are handed out on the loopback address only")
+    from pipelines.auth.devissuer import DEFAULT_ROLES, mint
+
+    roles = [role.strip() for role in (request.query_params.get("roles") or "").split(",") if role.strip()]
+    unknown = sorted(set(roles) - set(DEFAULT_ROLES))
+    if unknown:
+        raise BadRequestError(f"unknown roles {unknown}: pick from {list(DEFAULT_ROLES)}", target="roles")
+    lifetime = 3600
+    token = mint(roles or DEFAULT_ROLES, lifetime_seconds=lifetime)
+    return json_response({"access_token": token, "token_type": "Bearer", "expires_in": lifetime}, 200,
+                         {"Cache-Control": "no-store"})
 
 
 class HostApplication:
@@ -126,6 +157,8 @@ class HostApplication:
             if request.method not in ("GET", "HEAD"):
                 raise MethodNotAllowedError("the development JWKS is read with GET")
             return to_asgi_response(json_response(self.jwks()))
+        if self.jwks and _segments_equal(path, TOKEN_PATH.split("/")):
+            return to_asgi_response(dev_token(request))
         if _segments_equal(path, eventgrid.WEBHOOK_PATH.split("/")):
             if request.method not in ("POST", "OPTIONS"):
                 raise MethodNotAllowedError("the Event Grid webhook takes POST")
