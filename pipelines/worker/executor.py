@@ -98,9 +98,9 @@ class StepJob:
 
 
 class Executor:
-    def __init__(self, account: StorageAccount) -> None:
+    def __init__(self, account: StorageAccount, pipelines: PublishedPipelines | None = None) -> None:
         self.account = account
-        self.pipelines = PublishedPipelines(account)
+        self.pipelines = pipelines or PublishedPipelines(account)
         self.runs_container = account.container("runs")
         self.logs = StepLogs(account)
         self.snapshots = SnapshotCache(work_root(account) / "snapshots", self.pipelines)
@@ -263,7 +263,7 @@ class Executor:
     @staticmethod
     def _download_prefix(container: Blobs, prefix: str, target: Path) -> int:
         count = 0
-        for blob in container.list(prefix):
+        for blob in container.listing(prefix):
             relative = blob.name[len(prefix):]
             if not relative or relative.endswith("/"):
                 continue

@@ -19,11 +19,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from pipelines.authoring.definition import PipelineDefinition
 from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import NotFoundError, StorageUnavailableError
 from pipelines.runs import engine
 from pipelines.runs.engine import Outcome
-from pipelines.runs.model import StepMessage, TaskStatus
+from pipelines.runs.model import Run, StepMessage, TaskStatus
 from pipelines.runs.repository import RunRepository
 from pipelines.store import StorageAccount, StorageError
 from pipelines.vocabulary import now
@@ -119,20 +120,27 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
     started = time.monotonic()
     settings = account.settings
     budget = settings.max_step_timeout_seconds  # what one invocation may spend, under functionTimeout
+    # One catalogue and one executor per message; the published definition is read once
+    # (graphs never change) and serves every step this invocation runs.
+    published = PublishedPipelines(account)
+    executor = Executor(account, published)
+    read: list[PipelineDefinition] = []
 
-    timeouts: dict[str, int] = {}
+    def definition() -> PipelineDefinition:
+        if not read:
+            read.append(published.graph(state.run.workspace, state.run.graph_id))
+        return read[0]
 
     def fits(node: str) -> bool:
         """Room left in this invocation for the step's whole timeout and its staging."""
-        if not timeouts:
-            timeouts.update(_timeouts(account, state.run))
-        timeout = timeouts.get(node, settings.step_timeout_seconds)
+        spec = next((s for s in definition().steps if s.id == node), None)
+        timeout = effective_timeout(spec, settings) if spec else settings.step_timeout_seconds
         return time.monotonic() - started + timeout + STAGING_ALLOWANCE_SECONDS <= budget
 
     node_id, attempt = message.node_id, message.attempt
     happened: list[str] = []
     while True:
-        outcome = _run_claimed(account, repository, state.run, node_id, attempt, token)
+        outcome = _run_claimed(executor, definition, repository, state.run, node_id, attempt, token)
         if outcome is None:
             happened.append(f"step {node_id}: lease lost")
             break
@@ -175,25 +183,23 @@ def _retrying(action: Callable[[], T], tries: int = 5) -> T:
     return action()
 
 
-def _timeouts(account: StorageAccount, run: Any) -> dict[str, int]:
-    """Each step's effective timeout (the definition is cached in memory: no I/O after the first)."""
-    published = PublishedPipelines(account)
-    definition = published.graph(run.workspace, run.graph_id)
-    return {s.id: effective_timeout(s, account.settings) for s in definition.steps}
-
-
 def _run_claimed(
-    account: StorageAccount, repository: RunRepository, run: Any, node_id: str, attempt: int, token: str
+    executor: Executor,
+    definition: Callable[[], PipelineDefinition],
+    repository: RunRepository,
+    run: Run,
+    node_id: str,
+    attempt: int,
+    token: str,
 ) -> Outcome | None:
     """Run a step this worker holds the lease of; None when the lease was lost."""
     message = StepMessage(run.workspace, run.id, node_id, attempt)
     try:
-        published = PublishedPipelines(account)
-        definition = published.graph(run.workspace, run.graph_id)
-        spec = next(s for s in definition.steps if s.id == node_id)
-        job = StepJob(run, definition, spec, attempt, token)
+        graph = definition()
+        spec = next(s for s in graph.steps if s.id == node_id)
+        job = StepJob(run, graph, spec, attempt, token)
         with Watcher(repository, message, token) as watcher:
-            return Executor(account).execute(job, watcher.should_stop, lambda: _still_ours(repository, message, token))
+            return executor.execute(job, watcher.should_stop, lambda: _still_ours(repository, message, token))
     except STORAGE_FAULTS:
         # Storage, not the step, failed (fetching code or data, writing logs). Failing
         # the step would fail runs that did nothing wrong: raise instead, and the
