@@ -112,7 +112,7 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings, read once; a bad environment raises ConfigurationError naming it."""
     try:
-        return Settings()  # type: ignore[call-arg]
+        return Settings()
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

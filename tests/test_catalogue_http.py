@@ -183,14 +183,14 @@ def test_snapshots_are_content_addressed_and_refused_when_unsafe(service: Servic
     assert service.put(f"/Snapshots/{digest}", content=data).json()["Created"] is True
     assert service.put(f"/Snapshots/{digest}", content=data).json()["Created"] is False
     container = get_account().container("snapshots")
-    assert [b.name for b in container.list("")] == [f"ws1/sha256/{digest}.zip"]
+    assert [b.name for b in container.listing("")] == [f"ws1/sha256/{digest}.zip"]
     # unsafe zips: 400, nothing stored
     for evil in (_zip({"../evil.py": b"x"}), _zip({"/abs.py": b"x"})):
         evil_digest = hashlib.sha256(evil).hexdigest()
         assert_error(service.put(f"/Snapshots/{evil_digest}", content=evil), 400)
     # a hash that does not match the bytes
     assert_error(service.put(f"/Snapshots/{'0' * 64}", content=data), 400)
-    assert [b.name for b in container.list("")] == [f"ws1/sha256/{digest}.zip"]
+    assert [b.name for b in container.listing("")] == [f"ws1/sha256/{digest}.zip"]
 
 
 def test_publishing_needs_the_snapshots_first(service: Service) -> None:

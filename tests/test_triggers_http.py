@@ -98,7 +98,7 @@ def test_a_blob_that_lands_starts_a_run_that_reads_it(service, workspace, host, 
     local = tmp_path / "day.csv"
     local.write_text("v\n42\n")
     Datastore.get(workspace, "workspaceblobstore").upload_file(local, "incoming/day.csv", overwrite=True)
-    [landed] = [b.name for b in get_account().container("workspaceblobstore").list("ws1/")]
+    [landed] = [b.name for b in get_account().container("workspaceblobstore").listing("ws1/")]
     assert landed == "ws1/incoming/day.csv"
     # WHEN Event Grid delivers the BlobCreated event of that blob, twice (at least once)
     event = blob_created(landed, container=container)

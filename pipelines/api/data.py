@@ -27,6 +27,7 @@ from pipelines.data.uploads import (
     stage_part,
     upload_whole,
 )
+from pipelines.data.usage import pipelines_using
 from pipelines.errors import BadRequestError
 from pipelines.store import get_account
 from pipelines.text import pick
@@ -182,7 +183,10 @@ def get_datastore(ctx: RequestContext) -> DatastoreEntity:
 @route(bp, "remove_datastore")
 def remove_datastore(ctx: RequestContext) -> DatastoreEntity:
     """Forget the datastore (its files stay); 409 while a runnable published pipeline's defaults use it."""
-    return datastore_entity(datastores().remove(ctx.workspace, ctx.param("datastoreName")))
+    name = ctx.param("datastoreName")
+    return datastore_entity(
+        datastores().remove(ctx.workspace, name, lambda: pipelines_using(get_account(), ctx.workspace, name))
+    )
 
 
 @route(bp, "upload_datastore_file", max_bytes=lambda: UPLOAD_REQUEST_BYTES)

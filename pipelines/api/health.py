@@ -12,6 +12,7 @@ import azure.functions as func
 
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.startup import configuration_problems
+from pipelines.store.account import get_probe_account
 from pipelines.version import __version__
 
 bp = func.Blueprint()
@@ -20,8 +21,6 @@ log = logging.getLogger("pipelines.api")
 
 @route(bp, "health")
 def health(ctx: RequestContext) -> Reply:
-    from pipelines.store.account import get_probe_account
-
     unreached = {"table": "unavailable", "blob": "unavailable", "queue": "unavailable"}
     configured = not configuration_problems()
     services = unreached

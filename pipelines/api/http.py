@@ -21,6 +21,7 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from pipelines.api.routes import ROUTES, Route
+from pipelines.auth import authenticate
 from pipelines.auth.permissions import Permission, Principal
 from pipelines.errors import (
     BadRequestError,
@@ -28,6 +29,7 @@ from pipelines.errors import (
     PipelinesError,
     ServiceUnavailableError,
 )
+from pipelines.settings import Settings, get_settings
 from pipelines.startup import configuration_problems
 from pipelines.text import whole_number
 
@@ -94,8 +96,6 @@ class RequestContext:
     def base_url(self) -> str:
         """Where the app's routes start: `PIPELINES_PUBLIC_BASE_URL`, else what this request
         reached (scheme, host and any route prefix in front of the route's first segment)."""
-        from pipelines.settings import get_settings
-
         configured = get_settings().public_base_url
         if configured:
             return configured.rstrip("/")
@@ -205,8 +205,6 @@ Handler = Callable[[RequestContext], Any]
 
 def authenticate_request(request: func.HttpRequest) -> Principal:
     # Imported here: the validator reads its settings on first use, not at import.
-    from pipelines.auth import authenticate
-
     return authenticate(request.headers)
 
 
@@ -246,8 +244,6 @@ def handle(
 
 
 def _check_size(request: func.HttpRequest, max_bytes: int | None) -> None:
-    from pipelines.settings import Settings, get_settings
-
     # With settings that do not parse (only /health gets this far), the default limit holds.
     default = Settings.model_fields["max_request_bytes"].default
     limit = max_bytes or (default if configuration_problems() else get_settings().max_request_bytes)

@@ -206,7 +206,7 @@ def _node_id(ctx: RequestContext) -> str:
         body = [body]
     if not isinstance(body, list) or not body or not all(isinstance(p, str) for p in body):
         raise BadRequestError('the body must be the node id path, e.g. ["<nodeId>"], or pass ?nodeId=', target="nodeId")
-    return body[-1]
+    return str(body[-1])
 
 
 @route(bp, "get_step_log")

@@ -12,6 +12,7 @@ Layout (all keys scoped by workspace):
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import threading
@@ -242,7 +243,7 @@ class PublishedPipelines:
 
     def list(
         self, workspace: str, *, active_only: bool, page_size: int, continuation: str | None
-    ) -> tuple[list[PublishedPipeline], str | None]:
+    ) -> tuple[builtins.list[PublishedPipeline], str | None]:
         query = "PartitionKey eq @ws" + (" and Status eq 0" if active_only else "")
         page, token = self.table.query_page(
             query, parameters={"ws": workspace}, page_size=page_size, continuation=continuation

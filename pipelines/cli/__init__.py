@@ -30,7 +30,7 @@ import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pipelines.errors import PipelinesError
+from pipelines.errors import ErrorDetail, PipelinesError
 from pipelines.version import __version__
 
 if TYPE_CHECKING:
@@ -171,10 +171,8 @@ def _classify(exc: BaseException) -> tuple[int, str]:
     return EXIT_ERROR, f"unexpected {type(exc).__name__}{': ' + text if text else ''} (--debug shows where)"
 
 
-def _body_details(exc: PipelinesError) -> list[object]:
-    """The `Details` of a service error's JSON body, as ErrorDetail-like objects."""
-    from pipelines.errors import ErrorDetail
-
+def _body_details(exc: PipelinesError) -> list[ErrorDetail]:
+    """The `Details` of a service error's JSON body, as ErrorDetails."""
     body = getattr(exc, "body", None)
     error = body.get("Error") if isinstance(body, dict) else None
     items = error.get("Details") if isinstance(error, dict) else None

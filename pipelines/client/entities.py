@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,9 +34,9 @@ __all__ = ["ENTITY_STATUS", "RUN_STATUS", "TASK_STATUS", "PipelineEndpoint", "Pi
 class RunFailedError(PipelinesError):
     """`wait_for_completion(raise_on_error=True)` of a run that did not finish."""
 
-    def __init__(self, message: str, status: str) -> None:
+    def __init__(self, message: str, run_status: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.run_status = run_status
 
 
 def _submit_body(
@@ -112,7 +113,7 @@ class PublishedPipeline:
         self._set_status("Active")
 
     @classmethod
-    def get_all(cls, workspace: Workspace, active_only: bool = True) -> list[PublishedPipeline]:
+    def get_all(cls, workspace: Workspace, active_only: bool = True) -> builtins.list[PublishedPipeline]:
         """SDK v1's older name of `list`."""
         return cls.list(workspace, active_only)
 
@@ -206,10 +207,10 @@ class PipelineEndpoint:
     def get_default_version(self) -> str:
         return self.default_version
 
-    def list_versions(self) -> list[dict[str, str]]:
+    def list_versions(self) -> builtins.list[dict[str, str]]:
         return list(self.entity["PipelineVersionList"])
 
-    def list_pipelines(self, active_only: bool = True) -> list[PublishedPipeline]:
+    def list_pipelines(self, active_only: bool = True) -> builtins.list[PublishedPipeline]:
         items = self.workspace.get_json(f"/PipelineEndpoints/{self.id}/pipelines", params={"activeOnly": str(active_only).lower()})
         return [PublishedPipeline(self.workspace, item) for item in items]
 
@@ -231,7 +232,7 @@ class PipelineEndpoint:
         self._put({"EntityStatus": 0, **({"Name": name} if name else {})})
 
     @classmethod
-    def get_all(cls, workspace: Workspace, active_only: bool = True) -> list[PipelineEndpoint]:
+    def get_all(cls, workspace: Workspace, active_only: bool = True) -> builtins.list[PipelineEndpoint]:
         """SDK v1's older name of `list`."""
         return cls.list(workspace, active_only)
 
@@ -310,14 +311,14 @@ class PipelineRun:
         """RunDetailsDto: status as a word, times, error, properties, logFiles."""
         return HistoryRun(self.workspace, {"runId": self.id}).get_details()
 
-    def get_children(self) -> list[StepRun]:
+    def get_children(self) -> builtins.list[StepRun]:
         """The step runs, in the published definition's order."""
         children = HistoryRun.get(self.workspace, self.id).get_children()
         return [child for child in children if isinstance(child, StepRun)]
 
     get_steps = get_children
 
-    def find_step_run(self, name: str) -> list[StepRun]:
+    def find_step_run(self, name: str) -> builtins.list[StepRun]:
         return [step for step in self.get_children() if step.name == name]
 
     def wait_for_completion(self, show_output: bool = True, timeout_seconds: float | None = None,

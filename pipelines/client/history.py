@@ -94,7 +94,9 @@ class Experiment:
         if not isinstance(config, (PublishedPipeline, PipelineEndpoint)):
             raise PipelinesError(f"experiment.submit() takes a PublishedPipeline or a PipelineEndpoint, not"
                                  f" {type(config).__name__}", target="config")
-        options = {key: kwargs[key] for key in ("parent_run_id", "continue_on_step_failure") if key in kwargs}
+        options: dict[str, Any] = {
+            key: kwargs[key] for key in ("parent_run_id", "continue_on_step_failure") if key in kwargs
+        }
         if tags:
             options["tags"] = dict(tags)
         return config.submit(self.name, kwargs.get("pipeline_parameters"), **options)

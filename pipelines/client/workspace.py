@@ -102,10 +102,9 @@ class Workspace:
     ) -> None:
         if base_url is not None and "://" not in base_url:
             # SDK v1: Workspace(subscription_id, resource_group, workspace_name)
-            base_url, subscription_id, resource_group, name = None, base_url, subscription_id, resource_group
-        if base_url is None:
-            base_url = os.environ.get("PIPELINES_BASE_URL", DEFAULT_BASE_URL)
-        self.base_url = base_url
+            subscription_id, resource_group, name = base_url, subscription_id, resource_group
+            base_url = None
+        self.base_url = base_url if base_url is not None else os.environ.get("PIPELINES_BASE_URL", DEFAULT_BASE_URL)
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.name = workspace_name or name
@@ -115,7 +114,7 @@ class Workspace:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Workspace:
-        values = {
+        values: dict[str, Any] = {
             "base_url": os.environ.get("PIPELINES_BASE_URL", DEFAULT_BASE_URL),
             "subscription_id": os.environ.get("PIPELINES_SUBSCRIPTION_ID", DEFAULT_SUBSCRIPTION),
             "resource_group": os.environ.get("PIPELINES_RESOURCE_GROUP", DEFAULT_RESOURCE_GROUP),

@@ -16,7 +16,9 @@ every lookup at submit time is one point read.
 
 from __future__ import annotations
 
+import builtins
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -155,7 +157,7 @@ class Datastores:
 
     def list(
         self, workspace: str, *, page_size: int, continuation: str | None
-    ) -> tuple[list[Datastore], str | None]:
+    ) -> tuple[builtins.list[Datastore], str | None]:
         """The built-in datastore first, then the registered ones by name, `page_size` at a time."""
         query = "PartitionKey eq @ws"
         parameters = {"ws": workspace}
@@ -266,14 +268,15 @@ class Datastores:
             )
         blobs.create()
 
-    def remove(self, workspace: str, name: str) -> Datastore:
-        """Forget a datastore (its data stays); refused while a runnable pipeline's defaults use it."""
-        from pipelines.data.usage import pipelines_using
+    def remove(self, workspace: str, name: str, in_use_by: Callable[[], builtins.list[tuple[str, str | None]]]) -> Datastore:
+        """Forget a datastore (its data stays); refused while a runnable pipeline's defaults use it.
 
+        `in_use_by()` names those pipelines (`pipelines.data.usage.pipelines_using`, which
+        reads datasets: it is passed in, so datastores need not know datasets)."""
         if name == DEFAULT_DATASTORE:
             raise BadRequestError(f"{DEFAULT_DATASTORE!r} is built in and cannot be removed", target=name)
         store = self.get(workspace, name)
-        users = pipelines_using(self.account, workspace, name)
+        users = in_use_by()
         if users:
             raise ConflictError(
                 f"datastore {name!r} is used by {len(users)} published pipeline(s); disable them first",

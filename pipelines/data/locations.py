@@ -28,7 +28,7 @@ class BlobLocation:
 
     def names_under(self, prefix: str) -> Iterator[str]:
         """Datastore paths (without this location's folder) that start with `prefix`."""
-        for item in self.container.list(self.prefix + prefix):
+        for item in self.container.listing(self.prefix + prefix):
             yield item.name[len(self.prefix) :]
 
     def download(self, path: str, sink: IO[bytes]) -> int:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pipelines.authoring.definition import DataPathValue, DatasetValue, PipelineDefinition
 from pipelines.catalogue import PublishedPipeline, PublishedPipelines
+from pipelines.data.datasets import Datasets
 from pipelines.store import StorageAccount
 
 _DISABLED = 2
@@ -63,8 +64,6 @@ _memo = _Memo()
 
 def pipelines_using(account: StorageAccount, workspace: str, datastore: str) -> list[tuple[str, str | None]]:
     """(pipeline id, name) of every runnable published pipeline whose defaults use `datastore`."""
-    from pipelines.data.datasets import Datasets
-
     published = PublishedPipelines(account)
     rows: list[dict[str, Any]] = []
     token: str | None = None

@@ -16,6 +16,7 @@ from pipelines.authoring.paths import UnsafePathError
 from pipelines.authoring.paths import safe_relative_path as _checked_path
 from pipelines.data.datastores import DEFAULT_DATASTORE, NAME, Datastores
 from pipelines.errors import BadRequestError
+from pipelines.runs.datasets import lookup_dataset
 from pipelines.store import StorageAccount
 
 __all__ = ["DEFAULT_DATASTORE", "resolve_datapath", "resolve_dataset", "safe_relative_path"]
@@ -70,8 +71,6 @@ def resolve_dataset(
             )
         if not isinstance(reference, Mapping):
             raise BadRequestError(f"{name!r}: {form} must be an object", target=name)
-        from pipelines.runs.datasets import lookup_dataset
-
         return lookup_dataset(
             account, workspace, name, _lowered(reference), saved=form_lower == "saveddatasetreference"
         )

@@ -300,10 +300,10 @@ def only_unfinished(tree: Node | None) -> bool:
     """True when no run that has ended (Completed, Failed, Canceled) can match."""
     if tree is None:
         return False
-    for word in FINISHED_WORDS:
-        if _decide(tree, lambda c, w=word: _compare(w, c) if c.field == "Status" else None) is not False:
-            return False
-    return True
+    def by_status(word: str) -> Decide:
+        return lambda c: _compare(word, c) if c.field == "Status" else None
+
+    return all(_decide(tree, by_status(word)) is False for word in FINISHED_WORDS)
 
 
 def may_match_steps(tree: Node | None) -> bool:

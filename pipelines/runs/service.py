@@ -12,6 +12,7 @@ from typing import Any
 from pipelines.auth.permissions import Principal
 from pipelines.authoring.definition import PipelineDefinition
 from pipelines.catalogue import Endpoints, PublishedPipeline, PublishedPipelines
+from pipelines.data.staging import DataError, DataStager
 from pipelines.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -144,8 +145,6 @@ class RunService:
         """Data parameters the request left alone keep their published default, resolved
         now: the run records the exact dataset version, so registering a newer one
         later changes nothing for it (and an unknown default is a 400, not a failed run)."""
-        from pipelines.data.staging import DataError, DataStager
-
         stager = DataStager(self.account, workspace)
         problems: list[ErrorDetail] = []
         for spec in definition.parameters:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from azure.storage.blob import LinearRetry as BlobRetry
 from azure.storage.queue import LinearRetry as QueueRetry
 from azure.storage.queue import QueueClient, QueueServiceClient
 
-from pipelines.settings import Settings
+from pipelines.settings import EMULATOR_ACCOUNT, EMULATOR_KEY, Settings, get_settings
 from pipelines.store.blobs import Blobs
 from pipelines.store.failures import translated
 
@@ -158,10 +158,10 @@ class StorageAccount:
 
     def ping(self, timeout: float = 3.0) -> dict[str, str]:
         """One cheap call per service, without retries: which answer and which don't."""
-        options = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
+        options: dict[str, Any] = {"retry_total": 0, "connection_timeout": timeout, "read_timeout": timeout}
         # Listing one item is what the data roles the app holds allow; service
         # properties would need management-plane read and answer 403 in Azure.
-        checks = {
+        checks: dict[str, Callable[[], object]] = {
             "table": lambda: next(iter(self.tables.list_tables(results_per_page=1, **options).by_page()), None),
             "blob": lambda: next(iter(self.blobs.list_containers(results_per_page=1, **options).by_page()), None),
             "queue": lambda: next(iter(self.queues.list_queues(results_per_page=1, **options).by_page()), None),
@@ -188,8 +188,6 @@ def _expand_development_storage(conn: str) -> str:
     """`UseDevelopmentStorage=true` as the SDKs understand it, on the default ports."""
     if conn.strip().rstrip(";").lower() != "usedevelopmentstorage=true":
         return conn
-    from pipelines.settings import EMULATOR_ACCOUNT, EMULATOR_KEY
-
     base = "http://127.0.0.1"
     return (
         f"DefaultEndpointsProtocol=http;AccountName={EMULATOR_ACCOUNT};AccountKey={EMULATOR_KEY};"
@@ -209,8 +207,6 @@ def get_account(patience: Patience = INTERACTIVE) -> StorageAccount:
         with _account_lock:
             account = _accounts.get(patience)
             if account is None:
-                from pipelines.settings import get_settings
-
                 account = StorageAccount(get_settings(), patience)
                 account.ensure()
                 _accounts[patience] = account
@@ -230,8 +226,6 @@ def get_probe_account() -> StorageAccount:
     answer fast (no retries, no creation) whether storage answers or not."""
     global _probe
     if _probe is None:
-        from pipelines.settings import get_settings
-
         _probe = StorageAccount(get_settings())
     return _probe
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -98,14 +98,14 @@ class Blobs:
             except ResourceNotFoundError:
                 raise _missing(name) from None
 
-    def list(self, prefix: str) -> Iterator[BlobInfo]:
+    def listing(self, prefix: str) -> Iterator[BlobInfo]:
         """Every blob whose name starts with `prefix`, by name (pages fetched as iterated)."""
         with translated():
             for blob in self.client.list_blobs(name_starts_with=prefix):
                 yield BlobInfo(blob.name, int(blob.size or 0), blob.last_modified, blob.etag)
 
     def page(self, prefix: str, page_size: int, marker: str | None) -> tuple[list[BlobInfo], str | None]:
-        """One page of `list`, and the marker of the next (None at the end). A marker storage
+        """One page of `listing`, and the marker of the next (None at the end). A marker storage
         does not know is a `BadRequestError`."""
         pages = self.client.list_blobs(name_starts_with=prefix, results_per_page=page_size).by_page(
             continuation_token=marker
@@ -120,7 +120,7 @@ class Blobs:
                     raise
                 raise BadRequestError("continuationToken is not one this service issued",
                                       target="continuationToken") from None
-        return found, pages.continuation_token or None
+        return found, cast(Any, pages).continuation_token or None
 
     # -- write ------------------------------------------------------------------------------------
     def write(self, name: str, data: bytes | IO[bytes], *, length: int | None = None, overwrite: bool) -> None:
@@ -140,7 +140,7 @@ class Blobs:
                 pass
 
     def delete_under(self, prefix: str) -> int:
-        names = [blob.name for blob in self.list(prefix)]
+        names = [blob.name for blob in self.listing(prefix)]
         for name in names:
             self.delete(name)
         return len(names)

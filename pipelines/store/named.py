@@ -7,6 +7,7 @@ timer or an event needs) one partition query.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -40,7 +41,7 @@ class NamedRows(Generic[R]):
         )
         return [self.decode(row) for row in rows]
 
-    def active(self) -> list[R]:
+    def active(self) -> builtins.list[R]:
         rows = self.table.query_all("PartitionKey eq @pk and Status eq 0", parameters={"pk": self.partition})
         return [self.decode(row) for row in rows]
 

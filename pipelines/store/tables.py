@@ -13,7 +13,7 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -106,7 +106,7 @@ class Table:
     def get(self, partition: str, row: str) -> Entity | None:
         with translated():
             try:
-                return self.client.get_entity(partition, row)  # type: ignore[no-any-return]
+                return self.client.get_entity(partition, row)
             except ResourceNotFoundError:
                 return None
 
@@ -187,7 +187,8 @@ class Table:
             for operation in operations:
                 check_entity_size(operation[1])
             try:
-                return self.client.submit_transaction(list(operations))  # type: ignore[arg-type,no-any-return]
+                results = self.client.submit_transaction(list(operations))
+                return [dict(result) for result in results]
             except TableTransactionError as exc:
                 if exc.status_code == 409:
                     raise AlreadyExistsError("an entity of the batch already exists") from None
@@ -213,7 +214,7 @@ class Table:
                 select=list(select) if select else None,
             ).by_page(continuation_token=decode_continuation(continuation))
             try:
-                page = list(next(pager))
+                page: list[Entity] = list(next(pager))
             except StopIteration:
                 page = []
             except HttpResponseError as exc:
@@ -223,7 +224,7 @@ class Table:
                 raise BadRequestError(
                     "continuationToken is not one this service issued", target="continuationToken"
                 ) from None
-            return page, encode_continuation(pager.continuation_token)
+            return page, encode_continuation(cast(Any, pager).continuation_token)
 
     def query_all(self, filter: str, *, parameters: Mapping[str, Any] | None = None) -> list[Entity]:
         with translated():
