@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import importlib.util
 import json
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pipelines.data.patterns import PatternError, check_pattern, compile_pattern
 from pipelines.data.staging import DataError, DataStager, _local_names
 from pipelines.errors import BadRequestError, ConflictError
 from pipelines.runs.data import safe_relative_path
-from pipelines.runtime import FileDataset, Run, TabularDataset
+from pipelines.runtime import FileDataset, Run, StagedInput, StepContext, TabularDataset
 
 ESCAPES = [
     "../secret.csv",
@@ -176,7 +177,7 @@ def test_a_tabular_dataset_reads_every_file_as_one_table(tmp_path: Path) -> None
         "options": {"separator": ",", "header": True, "encoding": "utf-8"},
     }
     # WHEN the script reads it
-    data = Run({"input_datasets": {"scoring": entry}}).input_datasets["scoring"]
+    data = Run(StepContext.from_json({"input_datasets": {"scoring": entry}})).input_datasets["scoring"]
     # THEN one table, one header, in the dataset's order; the identity is the registration's
     assert isinstance(data, TabularDataset)
     assert data.columns == ["x", "y"]
@@ -198,14 +199,14 @@ def test_separator_encoding_and_no_header(tmp_path: Path) -> None:
         "options": {"separator": ";", "header": False, "encoding": "iso8859-1"},
     }
     # WHEN it is read / THEN columns are named Column1, Column2 (the old SDK's names)
-    data = TabularDataset("t", entry)
+    data = TabularDataset("t", StagedInput.from_json(entry))
     assert data.to_records() == [{"Column1": "é", "Column2": "1"}, {"Column1": "ü", "Column2": "2"}]
 
 
 def test_pandas_is_imported_only_when_asked(tmp_path: Path) -> None:
     # GIVEN a staged table
     write(tmp_path / "d" / "x.csv", "a,b\n1,2\n")
-    data = TabularDataset("t", {"root": str(tmp_path / "d"), "path": str(tmp_path / "d"), "files": ["x.csv"]})
+    data = TabularDataset("t", StagedInput.from_json({"root": str(tmp_path / "d"), "path": str(tmp_path / "d"), "files": ["x.csv"]}))
     # WHEN the frame is asked for
     # THEN pandas reads it when installed; without pandas the error says what needs nothing
     if importlib.util.find_spec("pandas") is None:
@@ -227,7 +228,7 @@ def test_a_file_dataset_lists_downloads_and_mounts(tmp_path: Path) -> None:
         "files": ["img/1.png", "img/2.png"],
     }
     # WHEN the script lists, copies and "mounts" it
-    data = Run({"input_datasets": {"images": entry}}).input_datasets["images"]
+    data = Run(StepContext.from_json({"input_datasets": {"images": entry}})).input_datasets["images"]
     # THEN it sees the files, in order, wherever it asks for them
     assert type(data) is FileDataset
     assert data.to_path() == ["img/1.png", "img/2.png"]
@@ -312,13 +313,13 @@ def test_staging_downloads_a_dataset_and_writes_what_the_runtime_reads(account, 
     staged = DataStager(account, "ws1").stage(dataset.resolution(), tmp_path / "logs")
     # THEN the matching files of this workspace are on disk, in name order, ready for the runtime
     assert staged.files == ["2025/01.csv", "2026/01.csv", "2026/02.csv"]
-    table = TabularDataset("logs", json.loads(json.dumps(staged.manifest())))
+    table = TabularDataset("logs", StagedInput.from_json(json.loads(json.dumps(asdict(staged)))))  # as written, read back
     assert [row[0] for row in table.to_csv_rows()] == ["in/2025/01.csv", "in/2026/01.csv", "in/2026/02.csv"]
     # a datapath to one file hands over the file itself; nothing there is an error
     single = DataStager(account, "ws1").stage(
         {"kind": "datapath", "datastore": "workspaceblobstore", "path": "in/notes.txt"}, tmp_path / "one"
     )
-    assert single.path.read_text() == "v\nin/notes.txt\n"
+    assert Path(single.path).read_text() == "v\nin/notes.txt\n"
     with pytest.raises(DataError, match="nothing found"):
         DataStager(account, "ws1").stage(
             {"kind": "datapath", "datastore": "workspaceblobstore", "path": "in/none.csv"}, tmp_path / "none"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,37 +24,12 @@ from pipelines.data.datastores import Datastores
 from pipelines.data.locations import BlobLocation
 from pipelines.data.patterns import PatternError, check_pattern, expand, is_glob
 from pipelines.errors import BadRequestError
+from pipelines.runtime.context import StagedInput
 from pipelines.store import StorageAccount
 
 
 class DataError(Exception):
     """The data of an input cannot be found or read."""
-
-
-@dataclass
-class StagedData:
-    """What the runtime needs to hand an input to the script (`Run.input_datasets`)."""
-
-    kind: str  # "dataset" or "datapath"
-    type: str  # "tabular" or "file"
-    root: Path  # the folder holding the files
-    path: Path  # what the script's argument gets: the folder, or the file of a one-file datapath
-    files: list[str] = field(default_factory=list)  # relative to root, in reading order
-    dataset: dict[str, Any] | None = None  # id, name, version
-    options: dict[str, Any] = field(default_factory=dict)
-    sources: list[dict[str, str]] = field(default_factory=list)
-
-    def manifest(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "type": self.type,
-            "root": str(self.root),
-            "path": str(self.path),
-            "files": self.files,
-            "dataset": self.dataset,
-            "options": self.options,
-            "sources": self.sources,
-        }
 
 
 class DataStager:
@@ -93,7 +67,8 @@ class DataStager:
         return found.resolution()
 
     # -- staging ------------------------------------------------------------------------------------
-    def stage(self, resolution: Mapping[str, Any], target: Path) -> StagedData:
+    def stage(self, resolution: Mapping[str, Any], target: Path) -> StagedInput:
+        """Download the input's files into `target`; what the runtime hands the script."""
         if resolution.get("kind") == "datapath":
             sources = [{"datastore": str(resolution["datastore"]), "path": str(resolution["path"])}]
         else:
@@ -142,12 +117,12 @@ class DataStager:
         dataset = None
         if kind == "dataset":
             dataset = {k: resolution.get(k) for k in ("id", "name", "version")}
-        return StagedData(
+        return StagedInput(
             kind=kind,
             # A datapath has no registered type: the runtime offers the table reading too.
             type=str(resolution.get("type", "tabular")),
-            root=root,
-            path=(root / local[0]) if single_file else root,
+            root=str(root),
+            path=str(root / local[0]) if single_file else str(root),
             files=local,
             dataset=dataset,
             options=dict(resolution.get("options") or {}),

@@ -21,33 +21,34 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pipelines.runtime.context import StagedInput, StepContext
 from pipelines.runtime.datasets import FileDataset, MountContext, TabularDataset, dataset_of
 
-__all__ = ["FileDataset", "MountContext", "Run", "TabularDataset"]
+__all__ = ["FileDataset", "MountContext", "Run", "StagedInput", "StepContext", "TabularDataset"]
 
 
 class Run:
-    def __init__(self, context: dict[str, Any]) -> None:
-        self._context = context
-        self.id: str = context.get("run_id", "offline")
-        self.experiment_name: str | None = context.get("experiment_name")
-        self.parameters: dict[str, Any] = dict(context.get("parameters", {}))
-        self.inputs: dict[str, str] = dict(context.get("inputs", {}))
-        self.outputs: dict[str, str] = dict(context.get("outputs", {}))
-        self.tags: dict[str, str] = dict(context.get("tags", {}))
-        self.step: dict[str, Any] = dict(context.get("step", {}))
+    def __init__(self, context: StepContext) -> None:
+        self.context = context
+        self.id: str = context.run_id
+        self.experiment_name: str | None = context.experiment_name
+        self.parameters: dict[str, Any] = dict(context.parameters)
+        self.inputs: dict[str, str] = dict(context.inputs)
+        self.outputs: dict[str, str] = dict(context.outputs)
+        self.tags: dict[str, str] = dict(context.tags)
+        self.step: dict[str, Any] = {"id": context.step.id, "name": context.step.name, "attempt": context.step.attempt}
         # Keyed by the consumption name the step gave its input, never the parameter's name.
         self.input_datasets: dict[str, FileDataset] = {
-            name: dataset_of(name, entry) for name, entry in dict(context.get("input_datasets", {})).items()
+            name: dataset_of(name, staged) for name, staged in context.input_datasets.items()
         }
-        self._metrics_path = context.get("metrics_path")
+        self._metrics_path = context.metrics_path
 
     @classmethod
     def get_context(cls) -> Run:
         path = os.environ.get("PIPELINES_STEP_CONTEXT")
         if not path:
-            return cls({})
-        return cls(json.loads(Path(path).read_text()))
+            return cls(StepContext.offline())
+        return cls(StepContext.read(Path(path)))
 
     @property
     def offline(self) -> bool:

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pipelines.runtime.context import StagedInput
+
 __all__ = ["FileDataset", "MountContext", "TabularDataset", "dataset_of"]
 
 
@@ -57,17 +59,17 @@ class MountContext:
 class FileDataset:
     """The files of a data input, staged on local disk."""
 
-    def __init__(self, name: str, entry: dict[str, Any]) -> None:
+    def __init__(self, name: str, staged: StagedInput) -> None:
         self.input_name = name
-        self.kind: str = entry.get("kind", "dataset")
-        self.path: str = str(entry.get("path", ""))
-        self.root: str = str(entry.get("root") or self.path)
-        self._files: list[str] | None = entry.get("files")
-        identity = entry.get("dataset") or {}
+        self.kind: str = staged.kind
+        self.path: str = staged.path
+        self.root: str = staged.root or staged.path
+        self._files: list[str] | None = staged.files
+        identity = staged.dataset or {}
         self.id: str | None = identity.get("id")
         self.name: str | None = identity.get("name")
         self.version: int | None = identity.get("version")
-        self.sources: list[dict[str, str]] = list(entry.get("sources") or [])
+        self.sources: list[dict[str, str]] = list(staged.sources)
 
     def __repr__(self) -> str:
         what = f"{self.name} v{self.version}" if self.name else self.kind
@@ -120,9 +122,9 @@ class FileDataset:
 class TabularDataset(FileDataset):
     """Delimited files read as one table: the header comes from the first file."""
 
-    def __init__(self, name: str, entry: dict[str, Any]) -> None:
-        super().__init__(name, entry)
-        options = entry.get("options") or {}
+    def __init__(self, name: str, staged: StagedInput) -> None:
+        super().__init__(name, staged)
+        options = staged.options
         self.separator: str = options.get("separator", ",")
         self.header: bool = bool(options.get("header", True))
         self.encoding: str = options.get("encoding", "utf-8")
@@ -183,8 +185,8 @@ class TabularDataset(FileDataset):
         return frame
 
 
-def dataset_of(name: str, entry: dict[str, Any]) -> FileDataset:
+def dataset_of(name: str, staged: StagedInput) -> FileDataset:
     """File datasets list files; tabular datasets and datapaths also read as tables."""
-    if entry.get("type") == "file" and entry.get("kind") == "dataset":
-        return FileDataset(name, entry)
-    return TabularDataset(name, entry)
+    if staged.type == "file" and staged.kind == "dataset":
+        return FileDataset(name, staged)
+    return TabularDataset(name, staged)

@@ -42,6 +42,7 @@ from pipelines.data.staging import DataError, DataStager
 from pipelines.runs.engine import Outcome
 from pipelines.runs.logs import StepLogs, output_prefix
 from pipelines.runs.model import OutputSummary, Run, TaskStatus
+from pipelines.runtime.context import StagedInput, StepContext, StepInfo
 from pipelines.settings import Settings
 from pipelines.store import Blobs, MissingBlobError, StorageAccount
 from pipelines.worker.process import run_process
@@ -124,14 +125,13 @@ class Executor:
             folder.mkdir(parents=True)
             code = folder / "code"
             shutil.copytree(self.snapshots.path(run.workspace, step.snapshot), code)
-            inputs = self._stage_inputs(job, folder / "inputs")
+            inputs, data = self._stage_inputs(job, folder / "inputs")
             outputs = {o.name: folder / "outputs" / o.name for o in step.outputs}
             for path in outputs.values():
                 path.mkdir(parents=True)
             argv = [sys.executable, "-m", "pipelines.runtime.launch", step.script_name]
             argv += self._arguments(job, inputs, outputs)
-            context = self._context(job, inputs, outputs, folder)
-            (folder / "context.json").write_text(json.dumps(context))
+            self._context(job, inputs, data, outputs, folder).write(folder / "context.json")
             joblog.append(
                 f"step {step.name!r} attempt {job.attempt}: running {step.script_name}"
                 f" with {len(argv) - 4} arguments\n".encode()
@@ -182,26 +182,23 @@ class Executor:
                 argv.append(str(outputs[arg.name]))
         return argv
 
-    def _context(self, job: StepJob, inputs: dict[str, Path], outputs: dict[str, Path], folder: Path) -> dict[str, Any]:
-        return {
-            "run_id": job.run.id,
-            "workspace": job.run.workspace,
-            "experiment_name": job.run.experiment_name,
-            "pipeline_id": job.run.pipeline_id,
-            "step": {"id": job.step.id, "name": job.step.name, "attempt": job.attempt},
-            "parameters": job.run.parameters,
-            "inputs": {name: str(path) for name, path in inputs.items()},
-            "outputs": {name: str(path) for name, path in outputs.items()},
-            # By consumption name (the script never sees the parameter's name): what
-            # staging wrote beside each input, so the runtime can list and read it.
-            "input_datasets": {
-                spec.name: self._staged_manifest(folder / "inputs", inputs[spec.name], spec)
-                for spec in job.step.inputs
-                if spec.kind in ("dataset", "datapath")
-            },
-            "metrics_path": str(folder / "metrics.jsonl"),
-            "tags": job.run.tags,
-        }
+    def _context(
+        self, job: StepJob, inputs: dict[str, Path], data: dict[str, StagedInput], outputs: dict[str, Path],
+        folder: Path,
+    ) -> StepContext:
+        return StepContext(
+            run_id=job.run.id,
+            workspace=job.run.workspace,
+            experiment_name=job.run.experiment_name,
+            pipeline_id=job.run.pipeline_id,
+            step=StepInfo(job.step.id, job.step.name, job.attempt),
+            parameters=job.run.parameters,
+            inputs={name: str(path) for name, path in inputs.items()},
+            outputs={name: str(path) for name, path in outputs.items()},
+            input_datasets=data,
+            metrics_path=str(folder / "metrics.jsonl"),
+            tags=job.run.tags,
+        )
 
     def _environment(self, folder: Path) -> dict[str, str]:
         env = dict(os.environ)
@@ -217,18 +214,22 @@ class Executor:
         return env
 
     # -- inputs and outputs ------------------------------------------------------------------------
-    def _stage_inputs(self, job: StepJob, root: Path) -> dict[str, Path]:
-        staged: dict[str, Path] = {}
+    def _stage_inputs(self, job: StepJob, root: Path) -> tuple[dict[str, Path], dict[str, StagedInput]]:
+        """Every input on local disk: its path, and for data inputs what staging put there
+        (by consumption name: what `Run.input_datasets` lists)."""
+        paths: dict[str, Path] = {}
+        data: dict[str, StagedInput] = {}
         for spec in job.step.inputs:
             target = root / spec.name
             target.mkdir(parents=True)
             if spec.kind == "step_output":
                 prefix = output_prefix(job.run.workspace, job.run.id, spec.source_step or "", spec.source_output or "")
                 self._download_prefix(self.runs_container, prefix, target)
-                staged[spec.name] = target
+                paths[spec.name] = target
             else:
-                staged[spec.name] = self._stage_data(job, spec, target)
-        return staged
+                data[spec.name] = self._stage_data(job, spec, target)
+                paths[spec.name] = Path(data[spec.name].path)
+        return paths, data
 
     def _data_value(self, job: StepJob, spec: InputSpec) -> dict[str, Any]:
         """What the run recorded for the input's parameter, else the published default or fixed value."""
@@ -242,23 +243,14 @@ class Executor:
         fixed = spec.fixed
         return fixed.model_dump() if fixed is not None else {}
 
-    def _stage_data(self, job: StepJob, spec: InputSpec, target: Path) -> Path:
+    def _stage_data(self, job: StepJob, spec: InputSpec, target: Path) -> StagedInput:
         stager = DataStager(self.account, job.run.workspace)
         try:
             # A default "latest" is the newest version registered when the run was created.
             resolution = stager.resolve(self._data_value(job, spec), as_of=job.run.created)
-            staged = stager.stage(resolution, target)
+            return stager.stage(resolution, target)
         except DataError as exc:
             raise StagingError(f"input {spec.name!r}: {exc}") from None
-        (target.parent / f"{spec.name}.manifest.json").write_text(json.dumps(staged.manifest()))
-        return staged.path
-
-    @staticmethod
-    def _staged_manifest(root: Path, path: Path, spec: InputSpec) -> dict[str, Any]:
-        manifest = root / f"{spec.name}.manifest.json"  # beside the input's folder, written by _stage_data
-        if manifest.is_file():
-            return dict(json.loads(manifest.read_text()))
-        return {"kind": spec.kind, "path": str(path)}
 
     @staticmethod
     def _download_prefix(container: Blobs, prefix: str, target: Path) -> int:
