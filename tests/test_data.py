@@ -15,7 +15,8 @@ from pipelines.data import Datasets, Datastores
 from pipelines.data.datasets import MAX_VERSION, TabularOptions, name_row, normalise_encoding
 from pipelines.data.datastores import normalise_account_url
 from pipelines.data.patterns import PatternError, check_pattern, compile_pattern, expand, literal_prefix
-from pipelines.data.staging import DataError, DataStager, _local_names
+from pipelines.data.references import DataError, References
+from pipelines.data.staging import DataStager, _local_names
 from pipelines.errors import BadRequestError, ConflictError
 from pipelines.runs.data import safe_relative_path
 from pipelines.runtime import FileDataset, Run, StagedInput, StepContext, TabularDataset
@@ -277,8 +278,7 @@ def test_the_latest_as_a_run_saw_it_never_changes(account) -> None:
     moment = datetime.now(timezone.utc)
     registry.register("ws1", name="full", dataset_type="tabular", paths=[("workspaceblobstore", "d/x.csv")])
     # WHEN the worker resolves the default "latest full" for a run created at that moment
-    stager = DataStager(account, "ws1")
-    resolved = stager.resolve({"id": None, "name": "full", "version": None}, as_of=moment)
+    resolved = References(account, "ws1").recorded({"id": None, "name": "full", "version": None}, as_of=moment)
     # THEN it is version 1, whatever was registered after
     assert (resolved["id"], resolved["version"]) == (first.id, 1)
     assert registry.get_by_name("ws1", "full").version == 2

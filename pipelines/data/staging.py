@@ -5,66 +5,29 @@ step's `inputs/{name}` folder (there is no mount: a Function app has no FUSE,
 and a local copy behaves the same on a laptop, in tests and in Azure). The
 cost is the disk: an input must fit the worker's temporary storage.
 
-A run's record says what to stage: a registered dataset pinned at submit
-(id, version, paths, options), a datapath, or nothing when the step uses the
-pipeline's default, which is then resolved here, "the latest" meaning the
-newest version registered when the run was created.
+What to stage is a resolution (`pipelines.data.references`): a registered
+dataset pinned at submit (id, version, paths, options), or a datapath.
 """
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.data.datasets import Datasets, parse_version
 from pipelines.data.datastores import Datastores
 from pipelines.data.locations import BlobLocation
 from pipelines.data.patterns import PatternError, check_pattern, expand, is_glob
-from pipelines.errors import BadRequestError
+from pipelines.data.references import DataError
 from pipelines.runtime.context import StagedInput
 from pipelines.store import StorageAccount
-
-
-class DataError(Exception):
-    """The data of an input cannot be found or read."""
 
 
 class DataStager:
     def __init__(self, account: StorageAccount, workspace: str) -> None:
         self.workspace = workspace
         self.datastores = Datastores(account)
-        self.datasets = Datasets(account)
-
-    # -- what to stage ----------------------------------------------------------------------------
-    def resolve(self, value: Mapping[str, Any], *, as_of: datetime | None) -> dict[str, Any]:
-        """A run's recorded value, or a definition's default / fixed value, as a resolution."""
-        if value.get("kind") == "dataset" and "paths" in value:
-            return dict(value)  # pinned at submit
-        if "datastore" in value and "path" in value:
-            return {"kind": "datapath", "datastore": value["datastore"], "path": value["path"]}
-        dataset_id, name = value.get("id"), value.get("name")
-        if dataset_id:
-            found = self.datasets.find(self.workspace, str(dataset_id))
-        elif name:
-            try:
-                version = parse_version(value.get("version"))
-            except BadRequestError as exc:
-                raise DataError(exc.message) from None
-            if version is None and as_of is not None:
-                found = self.datasets.latest_as_of(self.workspace, str(name), as_of)
-            else:
-                found = self.datasets.find_by_name(self.workspace, str(name), version)
-        else:
-            raise DataError(f"the value {dict(value)!r} names no dataset and no datapath")
-        if found is None:
-            wanted = dataset_id or f"{name}" + (
-                f" version {value.get('version')}" if value.get("version") else ""
-            )
-            raise DataError(f"dataset {wanted!r} is not registered in workspace {self.workspace!r}")
-        return found.resolution()
 
     # -- staging ------------------------------------------------------------------------------------
     def stage(self, resolution: Mapping[str, Any], target: Path) -> StagedInput:

@@ -2,9 +2,10 @@
 
 A run may point a datapath parameter at another blob path
 (`DataPathAssignments`) or a dataset parameter at another dataset
-(`DataSetDefinitionValueAssignments`) without republishing. This module checks
-and resolves those references; what it returns is recorded on the run, so
-the run keeps reading what it was given whatever is registered later.
+(`DataSetDefinitionValueAssignments`) without republishing. This module reads
+those wire forms and resolves them with `pipelines.data.references` (the one
+resolver); what it returns is recorded on the run, so the run keeps reading what
+it was given whatever is registered later.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 
 from pipelines.authoring.paths import UnsafePathError
 from pipelines.authoring.paths import safe_relative_path as _checked_path
-from pipelines.data.datastores import DEFAULT_DATASTORE, NAME, Datastores
+from pipelines.data.datastores import DEFAULT_DATASTORE, NAME
+from pipelines.data.references import DataError, References
 from pipelines.errors import BadRequestError
-from pipelines.runs.datasets import lookup_dataset
 from pipelines.store import StorageAccount
 
 __all__ = ["DEFAULT_DATASTORE", "resolve_datapath", "resolve_dataset", "safe_relative_path"]
@@ -39,6 +40,7 @@ def _lowered(value: Mapping[Any, Any]) -> dict[str, Any]:
 def resolve_datapath(
     account: StorageAccount, workspace: str, name: str, param_type: str, value: Any
 ) -> dict[str, str]:
+    """`{"DataStoreName", "RelativePath"}` (keys in any case): a path on a registered datastore."""
     if not isinstance(value, Mapping):
         raise BadRequestError(f'{name!r} must be {{"DataStoreName": ..., "RelativePath": ...}}', target=name)
     lowered = _lowered(value)
@@ -46,16 +48,18 @@ def resolve_datapath(
     if not isinstance(store, str) or not NAME.match(store):
         raise BadRequestError(f"{name!r}: DataStoreName must name a datastore", target=name)
     path = safe_relative_path(lowered.get("relativepath"), target=name)
-    if Datastores(account).find(workspace, store) is None:
-        raise BadRequestError(
-            f"{name!r}: datastore {store!r} is not registered in this workspace", target=name
-        )
+    try:
+        References(account, workspace).datapath(store, path)
+    except DataError as exc:
+        raise BadRequestError(f"{name!r}: {exc}", target=name) from None
     return {"datastore": store, "path": path}
 
 
 def resolve_dataset(
     account: StorageAccount, workspace: str, name: str, param_type: str, value: Any
 ) -> dict[str, Any]:
+    """One of `SavedDataSetReference {Id}`, `DataSetReference {Id | Name, Version}`,
+    `LiteralValue {DataStoreName, RelativePath}`: what the run records."""
     if not isinstance(value, Mapping) or len(value) != 1:
         raise BadRequestError(
             f"{name!r} must hold one of SavedDataSetReference, DataSetReference, LiteralValue", target=name
@@ -64,16 +68,24 @@ def resolve_dataset(
     form_lower = str(form).lower()
     if form_lower == "literalvalue":
         return {"kind": "datapath", **resolve_datapath(account, workspace, name, param_type, reference)}
-    if form_lower in ("saveddatasetreference", "datasetreference"):
-        if param_type != "dataset":
-            raise BadRequestError(
-                f"{name!r} is a datapath parameter: give it a LiteralValue, not a {form}", target=name
-            )
-        if not isinstance(reference, Mapping):
-            raise BadRequestError(f"{name!r}: {form} must be an object", target=name)
-        return lookup_dataset(
-            account, workspace, name, _lowered(reference), saved=form_lower == "saveddatasetreference"
+    if form_lower not in ("saveddatasetreference", "datasetreference"):
+        raise BadRequestError(
+            f"{name!r}: {form!r} is not SavedDataSetReference, DataSetReference or LiteralValue", target=name
         )
-    raise BadRequestError(
-        f"{name!r}: {form!r} is not SavedDataSetReference, DataSetReference or LiteralValue", target=name
-    )
+    if param_type != "dataset":
+        raise BadRequestError(f"{name!r} is a datapath parameter: give it a LiteralValue, not a {form}", target=name)
+    if not isinstance(reference, Mapping):
+        raise BadRequestError(f"{name!r}: {form} must be an object", target=name)
+    lowered = _lowered(reference)
+    dataset_id, dataset_name = lowered.get("id"), lowered.get("name")
+    for key, item in (("Id", dataset_id), ("Name", dataset_name)):
+        if item is not None and not isinstance(item, str):
+            raise BadRequestError(f"{name!r}: {key} must be a string", target=name)
+    if form_lower == "saveddatasetreference" and not dataset_id:
+        raise BadRequestError(f"{name!r}: SavedDataSetReference needs the dataset's Id", target=name)
+    try:
+        return References(account, workspace).dataset(
+            dataset_id=dataset_id or None, name=dataset_name or None, version=lowered.get("version")
+        )
+    except DataError as exc:
+        raise BadRequestError(f"{name!r}: {exc}", target=name) from None

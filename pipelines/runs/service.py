@@ -12,7 +12,7 @@ from typing import Any
 from pipelines.auth.permissions import Principal
 from pipelines.authoring.definition import PipelineDefinition
 from pipelines.catalogue import Endpoints, PublishedPipeline, PublishedPipelines
-from pipelines.data.staging import DataError, DataStager
+from pipelines.data.references import DataError, References
 from pipelines.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -145,14 +145,14 @@ class RunService:
         """Data parameters the request left alone keep their published default, resolved
         now: the run records the exact dataset version, so registering a newer one
         later changes nothing for it (and an unknown default is a 400, not a failed run)."""
-        stager = DataStager(self.account, workspace)
+        references = References(self.account, workspace)
         problems: list[ErrorDetail] = []
         for spec in definition.parameters:
             if spec.type not in ("dataset", "datapath") or spec.name in resolved.datasets or spec.name in resolved.datapaths:
                 continue
             default = spec.default.model_dump(exclude_none=True)  # type: ignore[union-attr]
             try:
-                value = stager.resolve(default, as_of=None)
+                value = references.recorded(default, as_of=None)
             except DataError as exc:
                 problems.append(ErrorDetail("InvalidParameter", f"the default of {spec.name!r}: {exc}", spec.name))
                 continue

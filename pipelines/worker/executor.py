@@ -38,7 +38,8 @@ from pipelines.authoring.definition import (
     StepSpec,
 )
 from pipelines.catalogue import PublishedPipelines
-from pipelines.data.staging import DataError, DataStager
+from pipelines.data.references import DataError, References
+from pipelines.data.staging import DataStager
 from pipelines.runs.engine import Outcome
 from pipelines.runs.logs import StepLogs, output_prefix
 from pipelines.runs.model import OutputSummary, Run, TaskStatus
@@ -244,11 +245,12 @@ class Executor:
         return fixed.model_dump() if fixed is not None else {}
 
     def _stage_data(self, job: StepJob, spec: InputSpec, target: Path) -> StagedInput:
-        stager = DataStager(self.account, job.run.workspace)
         try:
             # A default "latest" is the newest version registered when the run was created.
-            resolution = stager.resolve(self._data_value(job, spec), as_of=job.run.created)
-            return stager.stage(resolution, target)
+            resolution = References(self.account, job.run.workspace).recorded(
+                self._data_value(job, spec), as_of=job.run.created
+            )
+            return DataStager(self.account, job.run.workspace).stage(resolution, target)
         except DataError as exc:
             raise StagingError(f"input {spec.name!r}: {exc}") from None
 
