@@ -10,6 +10,7 @@ Everything here is pure logic: no storage, no HTTP.
 
 from __future__ import annotations
 
+from pipelines.authoring.checks import validate_definition
 from pipelines.authoring.coercion import coerce_parameter, format_parameter
 from pipelines.authoring.data import DataPath, DataPathComputeBinding, DatasetRef, PipelineData
 from pipelines.authoring.definition import (
@@ -29,7 +30,6 @@ from pipelines.authoring.definition import (
     StepSpec,
     definition_json_schema,
     parse_definition,
-    validate_definition,
 )
 from pipelines.authoring.inputs import DataPathInput, DatasetConsumptionConfig
 from pipelines.authoring.parameters import PipelineParameter

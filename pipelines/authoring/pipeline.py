@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pipelines.authoring.checks import validate_definition
 from pipelines.authoring.data import PipelineData
 from pipelines.authoring.definition import (
     MAX_DESCRIPTION_LENGTH,
@@ -24,7 +25,6 @@ from pipelines.authoring.definition import (
     OutputSpec,
     PipelineDefinition,
     StepSpec,
-    validate_definition,
 )
 from pipelines.authoring.parameters import PipelineParameter
 from pipelines.authoring.snapshot import build_snapshot, combined_snapshot_hash

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipelines.authoring.definition import PipelineDefinition, parse_definition, validate_definition
+from pipelines.authoring.checks import validate_definition
+from pipelines.authoring.definition import PipelineDefinition, parse_definition
 from pipelines.authoring.snapshot import validate_snapshot
 from pipelines.errors import (
     AlreadyExistsError,
