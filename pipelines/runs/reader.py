@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -136,6 +135,37 @@ def _sort_position(value: Any) -> list[Any]:
     return list(value)
 
 
+class _IndexRows:
+    """An experiment's index rows, (row key, run id) newest first, fetched a page at a time."""
+
+    def __init__(self, index: Table, condition: str, parameters: dict[str, Any], first_page: int) -> None:
+        self.index, self.condition, self.parameters = index, condition, parameters
+        self.page_size = first_page
+        self.buffer: list[tuple[str, str]] = []
+        self.continuation: str | None = None
+        self.ended = False
+
+    def _fill(self, wanted: int) -> None:
+        while len(self.buffer) < wanted and not self.ended:
+            rows, self.continuation = self.index.query_page(
+                self.condition, parameters=self.parameters, page_size=self.page_size,
+                continuation=self.continuation, select=["RowKey", "RunId"],
+            )
+            self.buffer += [(str(row["RowKey"]), str(row["RunId"])) for row in rows]
+            self.ended = not self.continuation
+            self.page_size = min(self.page_size * 2, 200)
+
+    def take(self, count: int) -> list[tuple[str, str]]:
+        self._fill(count)
+        taken, self.buffer = self.buffer[:count], self.buffer[count:]
+        return taken
+
+    def peek(self) -> bool:
+        """Whether another row follows (usually already read with the page)."""
+        self._fill(1)
+        return bool(self.buffer)
+
+
 class HistoryReader:
     def __init__(self, account: StorageAccount) -> None:
         self.repository = RunRepository(account)
@@ -219,52 +249,39 @@ class HistoryReader:
     def _from_history(self, workspace: str, experiment: str, query: Query, tree: Any, with_steps: bool,
                       fingerprint: str, position: dict[str, Any] | None) -> Page:
         """Walk the experiment's index newest first from the token's position: {k: the
-        index row to start at, s: how many of its records were already answered}."""
+        index row to start at, s: how many of its records were already answered}.
+
+        Index rows are read a page at a time, one more than the page needs (so whether
+        more remain is known without another query); runs are read only for the rows
+        the page still has room for, side by side."""
         start = _text(position.get("k")) if position else None
         skip = _whole(position.get("s")) if position else 0
         partition = experiment_partition(workspace, experiment)
+        rows = self._index_rows(partition, start, query.top + 1)
         found: list[HistoryRecord] = []
         scanned = 0
-        for row_key, group in self._history_groups(workspace, partition, start, with_steps, query.top):
-            records = [r for r in group if matches(tree, r)]
-            if row_key == start:
-                records = records[skip:]
-            else:
-                skip = 0
-            room = query.top - len(found)
-            found.extend(records[:room])
-            scanned += 1
-            if len(records) > room:
-                return Page(found, encode_token(fingerprint, k=row_key, s=skip + room))
-            if len(found) >= query.top or scanned >= SCAN_LIMIT:
-                more = self._has_after(partition, row_key)
-                return Page(found, encode_token(fingerprint, k=row_key, s=skip + len(records)) if more else None)
+        while len(found) < query.top and scanned < SCAN_LIMIT:
+            batch = rows.take(min(query.top - len(found), SCAN_LIMIT - scanned))
+            if not batch:
+                return Page(found, None)
+            groups = self._groups(workspace, [run_id for _, run_id in batch], with_steps)
+            for (row_key, _), group in zip(batch, groups, strict=True):
+                scanned += 1
+                records = [r for r in group if matches(tree, r)]
+                already = skip if row_key == start else 0
+                records = records[already:]
+                room = query.top - len(found)
+                found.extend(records[:room])
+                if len(records) > room:
+                    return Page(found, encode_token(fingerprint, k=row_key, s=already + room))
+                if len(found) >= query.top or scanned >= SCAN_LIMIT:
+                    more = rows.peek()
+                    return Page(found, encode_token(fingerprint, k=row_key, s=already + len(records)) if more else None)
         return Page(found, None)
 
-    def _history_groups(self, workspace: str, partition: str, start: str | None, with_steps: bool,
-                        top: int) -> Iterator[tuple[str, list[HistoryRecord]]]:
-        """Index rows and their runs, read a chunk at a time: the first chunk is the page
-        size (all it takes when the filter keeps every run), later ones grow."""
+    def _index_rows(self, partition: str, start: str | None, first: int) -> _IndexRows:
         condition = "PartitionKey eq @pk" + (" and RowKey ge @start" if start else "")
-        continuation: str | None = None
-        chunk = min(top, 200)
-        while True:
-            rows, continuation = self.index.query_page(
-                condition, parameters={"pk": partition, "start": start or ""}, page_size=chunk,
-                continuation=continuation, select=["RowKey", "RunId"],
-            )
-            groups = self._groups(workspace, [str(row["RunId"]) for row in rows], with_steps)
-            yield from zip((str(row["RowKey"]) for row in rows), groups, strict=True)
-            if not continuation:
-                return
-            chunk = min(chunk * 2, 200)
-
-    def _has_after(self, partition: str, row_key: str) -> bool:
-        rows, _ = self.index.query_page(
-            "PartitionKey eq @pk and RowKey gt @after", parameters={"pk": partition, "after": row_key},
-            page_size=1, select=["RowKey"],
-        )
-        return bool(rows)
+        return _IndexRows(self.index, condition, {"pk": partition, "start": start or ""}, min(first, 200))
 
     def _active_run_ids(self, workspace: str) -> list[str]:
         prefix = key(workspace, "")
