@@ -72,7 +72,11 @@ def running_host(
             from function_app import app as project_app
         app = project_app
     use_issuer = _truthy(os.environ.get("PIPELINES_DEV_ISSUER")) if dev_issuer is None else dev_issuer
-    with _environment({"PIPELINES_DEV_ISSUER": "true"} if use_issuer else {}):
+    settings: dict[str, str] = {"PIPELINES_DEV_ISSUER": "true"} if use_issuer else {}
+    # The worker's thread pool as the app is deployed (infra/main.bicep, the example
+    # settings): every sync invocation shares it, timers included.
+    settings.setdefault("PYTHON_THREADPOOL_THREAD_COUNT", os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "24"))
+    with _environment(settings):
         host = DevHost(app, project_host_json() if host_json is None else host_json, port=0, **options)
         with host:
             issuer_env: dict[str, str] = {}

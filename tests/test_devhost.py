@@ -1,39 +1,29 @@
-"""The development host: real sockets, real Azurite, small apps defined here.
+"""The development host over HTTP: routing, the answers the host makes itself, requests as seen.
 
-Pure parts (route templates, NCRONTAB, host.json) have unit tests at the end;
-the CLI is run as a subprocess and must leave no Azurite behind.
+Real sockets and a real Azurite; small apps defined here. The other files:
+test_devhost_queues.py (queue and timer triggers), test_devhost_worker.py (the
+worker's one thread pool), test_devhost_eventgrid.py (the webhook),
+test_devhost_cli.py (`python -m pipelines.devhost`, local.settings.json) and
+test_devhost_units.py (route order, NCRONTAB, host.json, the worker's load
+checks). pipelines/devhost/README.md maps each imitated behaviour of the
+Functions host to its test. Helpers shared by those files live here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import importlib.util
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, MutableMapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.functions as func
 import httpx
 import pytest
-from azure.core.exceptions import ResourceExistsError
-from azure.functions.timer import TimerRequest
-from azure.storage.queue import QueueClient
 
-from pipelines.devhost import azurite as azurite_mod
 from pipelines.devhost.host import DevHost
-from pipelines.devhost.hostconfig import HostOptions, parse_timespan
-from pipelines.devhost.ncrontab import ScheduleError, parse_schedule
-from pipelines.devhost.routing import RouteTable, RouteTemplate, split_path
-from tests.conftest import ROOT, unique_prefix
 from tests.hosting import running_host
 
 # Fast polling and retries, so queue tests take fractions of a second.
@@ -97,6 +87,11 @@ def http_app() -> func.FunctionApp:
     def boom(req: func.HttpRequest) -> func.HttpResponse:
         raise RuntimeError("secret detail that must not reach the client")
 
+    @app.route(route="returns/{kind}")
+    def returns(req: func.HttpRequest) -> Any:
+        # What the worker can turn into an answer: HttpResponse and str, nothing else.
+        return {"text": "plain", "none": None, "dict": {"a": 1}, "bytes": b"raw"}[req.route_params["kind"]]
+
     return app
 
 
@@ -129,6 +124,18 @@ def test_http_function_gets_route_params_query_headers_and_body(client: httpx.Cl
     assert seen["url"].endswith("/api/items/42/more?a=1&a=2&b=x")
 
 
+def test_query_keys_merge_ignoring_case_and_empty_values_are_dropped(client: httpx.Client) -> None:
+    # WHEN a query repeats a key in two spellings, has an empty value, and a header is repeated
+    answer = client.get(
+        "/api/items/1?Key=1&key=2&empty=&b=x", headers=[("X-Test", "a"), ("X-Test", "b")]
+    )
+    seen = answer.json()
+    # THEN the host's query collection merged the key (first spelling), left out the empty one,
+    # and joined the header's values with a bare comma (StringValues.ToString)
+    assert seen["query"] == {"Key": "1,2", "b": "x"}
+    assert seen["header"] == "a,b"
+
+
 def test_optional_parameter_may_be_absent(client: httpx.Client) -> None:
     seen = client.get("/api/items/7").json()
     assert seen["function"] == "echo"
@@ -138,37 +145,72 @@ def test_optional_parameter_may_be_absent(client: httpx.Client) -> None:
 def test_literal_segment_wins_over_parameter_and_matches_any_case(client: httpx.Client) -> None:
     assert client.get("/api/items/special").json()["function"] == "special"
     assert client.get("/API/Items/SPECIAL").json()["function"] == "special"
-    # a constrained parameter is more specific than a plain one
+    # a constrained parameter is tried before a plain one
     assert client.get("/api/items/12").json()["function"] == "echo"
     assert client.get("/api/items/other").json() == {"function": "by_name", "route": {"name": "other"}}
 
 
-def test_unknown_route_answers_404_json(client: httpx.Client) -> None:
-    for path in ("/api/nothing/here", "/elsewhere", "/api/items/1/2/3"):
-        answer = client.get(path)
-        assert answer.status_code == 404, path
-        error = answer.json()
-        assert error["Error"]["Code"] == "NotFound"
-        assert error["Error"]["Details"] == []
-        assert error["Correlation"]["RequestId"]
+def test_unknown_route_and_wrong_method_answer_404_with_an_empty_body(client: httpx.Client) -> None:
+    # an unknown path, a path outside the route prefix, a path longer than any template,
+    # and known routes asked with a method they do not take (DELETE; HEAD on a GET route)
+    for method, path in [
+        ("GET", "/api/nothing/here"),
+        ("GET", "/elsewhere"),
+        ("GET", "/api/items/1/2/3"),
+        ("DELETE", "/api/items/special"),
+        ("HEAD", "/api/items/special"),
+        ("PUT", "/api/items/5"),
+    ]:
+        answer = client.request(method, path)
+        assert answer.status_code == 404, (method, path)
+        assert answer.content == b"", (method, path)
+        assert "allow" not in answer.headers
 
 
-def test_wrong_method_answers_405_json(client: httpx.Client) -> None:
-    answer = client.delete("/api/items/special")
-    assert answer.status_code == 405
-    assert answer.json()["Error"]["Code"] == "MethodNotAllowed"
-    assert answer.headers["allow"] == "GET"
+def test_a_route_that_refuses_the_method_lets_the_next_route_answer(storage_env: dict[str, str]) -> None:
+    # GIVEN a GET-only literal route and a catch-all after it
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="files/readme", methods=["GET"])
+    def readme(req: func.HttpRequest) -> str:
+        return "readme"
+
+    @app.route(route="files/{*path}")
+    def anything(req: func.HttpRequest) -> str:
+        return "catch-all " + req.route_params.get("path", "")
+
+    with running_host(app, host_json={}) as started, httpx.Client(base_url=started.base_url) as http:
+        assert http.get("/api/files/readme").text == "readme"
+        # WHEN the literal route is asked with POST THEN the catch-all takes it, as the host's router does
+        assert http.post("/api/files/readme").text == "catch-all readme"
 
 
-def test_failing_function_answers_500_and_the_host_keeps_serving(client: httpx.Client) -> None:
+def test_failing_function_answers_500_with_an_empty_body(client: httpx.Client) -> None:
     answer = client.get("/api/boom")
     assert answer.status_code == 500
-    assert answer.json()["Error"]["Code"] == "InternalError"
-    assert "secret" not in answer.text and "Traceback" not in answer.text
-    assert client.get("/api/items/special").status_code == 200
+    assert answer.content == b""
+    assert client.get("/api/items/special").status_code == 200  # the host keeps serving
 
 
-def test_unreadable_body_answers_400_json(http_host: DevHost) -> None:
+def test_only_an_http_response_or_a_str_is_an_answer(client: httpx.Client) -> None:
+    text = client.get("/api/returns/text")
+    assert (text.status_code, text.text) == (200, "plain")
+    assert text.headers["content-type"].startswith("text/plain")
+    # None, a dict and bytes fail the invocation in the worker (HttpResponseConverter.encode)
+    for kind in ("none", "dict", "bytes"):
+        answer = client.get(f"/api/returns/{kind}")
+        assert (answer.status_code, answer.content) == (500, b""), kind
+
+
+def test_the_root_is_the_host_home_page(client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = client.get("/")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    monkeypatch.setenv("AzureWebJobsDisableHomepage", "true")
+    assert client.get("/").status_code == 204
+
+
+def test_unreadable_body_answers_400_with_an_empty_body(http_host: DevHost) -> None:
     # GIVEN the host's ASGI application and a client that goes away mid-body
     # (a socket cannot make the server see this reliably, so the app is driven directly)
     application = http_host.application
@@ -187,7 +229,7 @@ def test_unreadable_body_answers_400_json(http_host: DevHost) -> None:
         "path": "/api/items/1",
         "raw_path": b"/api/items/1",
         "query_string": b"",
-        "headers": [(b"host", b"test")],
+        "headers": [(b"host", b"test"), (b"content-length", b"10")],
         "scheme": "http",
         "server": ("127.0.0.1", 80),
         "http_version": "1.1",
@@ -195,9 +237,74 @@ def test_unreadable_body_answers_400_json(http_host: DevHost) -> None:
     }
     # WHEN it is dispatched
     asyncio.run(application(scope, receive, send))
-    # THEN the answer is the contract's 400
+    # THEN the answer is a bare 400
     assert sent[0]["status"] == 400
-    assert json.loads(sent[1]["body"])["Error"]["Code"] == "UserError"
+    assert sent[1]["body"] == b""
+
+
+def test_a_body_over_the_host_limit_answers_500(
+    storage_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the host's limit lowered to 10 bytes
+    monkeypatch.setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "10")
+    with running_host(http_app(), host_json={}) as started, httpx.Client(base_url=started.base_url) as http:
+        assert http.post("/api/items/1", content=b"x" * 10).json()["body"] == "x" * 10
+        # WHEN a function's request is over it THEN binding fails: 500, not 413 (host issue #10519)
+        over = http.post("/api/items/1", content=b"x" * 11)
+        assert (over.status_code, over.content) == (500, b"")
+        # and a path no function answers is still a 404: the body is never read
+        assert http.post("/api/nothing", content=b"x" * 11).status_code == 404
+
+
+def test_a_chunked_body_reaches_the_function_empty(client: httpx.Client) -> None:
+    # The host reads a function's body only when Content-Length is above 0 (ToRpcHttp).
+    def chunks() -> Iterator[bytes]:
+        yield b"part one, "
+        yield b"part two"
+
+    assert client.post("/api/items/1", content=chunks()).json()["body"] == ""
+    assert client.post("/api/items/1", content=b"sized").json()["body"] == "sized"
+
+
+def test_route_prefix_comes_from_host_json(storage_env: dict[str, str]) -> None:
+    for prefix, path in (("v1/x", "/v1/x/items/special"), ("", "/items/special")):
+        host_json = {"extensions": {"http": {"routePrefix": prefix}}}
+        with running_host(http_app(), host_json=host_json) as started:
+            assert httpx.get(started.base_url + path, timeout=5).status_code == 200, prefix
+            assert httpx.get(started.base_url + "/api/items/special", timeout=5).status_code == 404, prefix
+
+
+def test_reserved_and_conflicting_routes_disable_their_function(storage_env: dict[str, str]) -> None:
+    # GIVEN routes in the host's own space, and two functions on one route and method
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="admin/things")
+    def admin_things(req: func.HttpRequest) -> str:
+        return "never"
+
+    @app.route(route="runtimes")
+    def runtimes(req: func.HttpRequest) -> str:
+        return "never"
+
+    @app.route(route="dup", methods=["GET"])
+    def first(req: func.HttpRequest) -> str:
+        return "first"
+
+    @app.route(route="DUP", methods=["GET", "POST"])
+    def second(req: func.HttpRequest) -> str:
+        return "second"
+
+    @app.route(route="dup", methods=["DELETE"])
+    def third(req: func.HttpRequest) -> str:
+        return "third"
+
+    with running_host(app, host_json={}) as started, httpx.Client(base_url=started.base_url) as http:
+        # THEN the host disables them at indexing (ScriptHost.ValidateFunction) and serves the others
+        assert sorted(started.disabled) == ["admin_things", "runtimes", "second"]
+        assert http.get("/api/admin/things").status_code == 404
+        assert http.get("/api/dup").text == "first"
+        assert http.post("/api/dup").status_code == 404  # `second` is disabled whole
+        assert http.delete("/api/dup").text == "third"  # no method in common: no conflict
 
 
 def test_project_app_answers_health(host: DevHost) -> None:
@@ -243,351 +350,3 @@ def test_the_same_app_can_be_hosted_twice(storage_env: dict[str, str]) -> None:
     for _ in range(2):
         with running_host(app, host_json={}) as started:
             assert httpx.get(f"{started.base_url}/api/items/special", timeout=5).status_code == 200
-
-
-def test_stop_leaves_no_threads(storage_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DEVHOST_TEST_QUEUE", unique_prefix())
-    app, _ = queue_app()
-    before = set(threading.enumerate())
-    with running_host(app, host_json=FAST_QUEUES) as started:
-        httpx.get(f"{started.base_url}/api/anything", timeout=5)
-    wait_for(lambda: set(threading.enumerate()) <= before, timeout=5)
-
-
-# -- queues -----------------------------------------------------------------------------------------
-def queue_app(*, fail: bool = False, sleep: float = 0.0) -> tuple[func.FunctionApp, list[func.QueueMessage]]:
-    app = func.FunctionApp()
-    received: list[func.QueueMessage] = []
-
-    # `%...%` is resolved from the environment, as the host resolves app settings.
-    @app.queue_trigger(arg_name="msg", queue_name="%DEVHOST_TEST_QUEUE%", connection="AzureWebJobsStorage")
-    def work(msg: func.QueueMessage) -> None:
-        received.append(msg)
-        time.sleep(sleep)
-        if fail:
-            raise RuntimeError("this message always fails")
-
-    return app, received
-
-
-@pytest.fixture
-def queue_name(storage_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
-    name = f"{unique_prefix()}-work"
-    monkeypatch.setenv("DEVHOST_TEST_QUEUE", name)
-    return name
-
-
-def _queue(storage_env: dict[str, str], name: str) -> QueueClient:
-    client = QueueClient.from_connection_string(storage_env["AzureWebJobsStorage"], name)
-    with contextlib.suppress(ResourceExistsError):
-        client.create_queue()
-    return client
-
-
-def _count(client: QueueClient) -> int:
-    try:
-        return int(client.get_queue_properties().approximate_message_count or 0)
-    except Exception:  # noqa: BLE001 - not created yet
-        return 0
-
-
-def test_queue_function_receives_a_base64_message(storage_env: dict[str, str], queue_name: str) -> None:
-    app, received = queue_app()
-    queue = _queue(storage_env, queue_name)
-    with running_host(app, host_json=FAST_QUEUES):
-        # WHEN a base64 message arrives
-        queue.send_message(b64('{"step": 1}'))
-        # THEN the function gets the decoded body, first delivery, and the message is deleted
-        wait_for(lambda: received)
-        message = received[0]
-        assert message.get_json() == {"step": 1}
-        assert message.dequeue_count == 1
-        assert message.id and message.pop_receipt
-        assert isinstance(message.insertion_time, datetime)
-        wait_for(lambda: _count(queue) == 0)
-
-
-def test_failing_message_moves_to_poison_after_max_dequeue_count(
-    storage_env: dict[str, str], queue_name: str
-) -> None:
-    app, received = queue_app(fail=True)
-    queue = _queue(storage_env, queue_name)
-    poison = QueueClient.from_connection_string(storage_env["AzureWebJobsStorage"], f"{queue_name}-poison")
-    with running_host(app, host_json=FAST_QUEUES):
-        queue.send_message(b64("doomed"))
-        wait_for(lambda: _count(poison) == 1)
-        # THEN it was tried maxDequeueCount (2) times, and now lives only in the poison queue, as sent
-        assert [m.dequeue_count for m in received] == [1, 2]
-        wait_for(lambda: _count(queue) == 0)  # copied first, then deleted: never lost
-        assert [m.content for m in poison.receive_messages()] == [b64("doomed")]
-
-
-def test_message_that_is_not_base64_goes_to_poison_unprocessed(
-    storage_env: dict[str, str], queue_name: str
-) -> None:
-    app, received = queue_app()
-    queue = _queue(storage_env, queue_name)
-    poison = QueueClient.from_connection_string(storage_env["AzureWebJobsStorage"], f"{queue_name}-poison")
-    with running_host(app, host_json=FAST_QUEUES):
-        queue.send_message("{not base64}")
-        wait_for(lambda: _count(poison) == 1)
-        assert received == []
-
-
-def test_long_running_message_stays_invisible_while_it_runs(
-    storage_env: dict[str, str], queue_name: str
-) -> None:
-    # GIVEN a processing visibility of 2 s (renewed every second) and a step taking 3.5 s
-    app, received = queue_app(sleep=3.5)
-    queue = _queue(storage_env, queue_name)
-    with running_host(app, host_json=FAST_QUEUES, processing_visibility=timedelta(seconds=2)):
-        queue.send_message(b64("slow"))
-        wait_for(lambda: _count(queue) == 0, timeout=10)
-    # THEN it ran once: renewals kept it from being delivered again meanwhile
-    assert [m.dequeue_count for m in received] == [1]
-
-
-# -- timers and Event Grid ----------------------------------------------------------------------------
-def test_timer_fires_on_schedule_and_on_startup(storage_env: dict[str, str]) -> None:
-    app = func.FunctionApp()
-    fired: list[TimerRequest] = []
-    started_fired: list[TimerRequest] = []
-
-    @app.timer_trigger(schedule="*/1 * * * * *", arg_name="timer")
-    def every_second(timer: TimerRequest) -> None:
-        fired.append(timer)
-
-    @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True)
-    def yearly(timer: TimerRequest) -> None:
-        started_fired.append(timer)
-
-    with running_host(app, host_json={}):
-        wait_for(lambda: len(fired) >= 2, timeout=5)
-        wait_for(lambda: started_fired, timeout=2)
-    assert fired[0].past_due is False
-    assert fired[0].schedule_status["Next"]
-
-
-def event_grid_app() -> tuple[func.FunctionApp, list[func.EventGridEvent]]:
-    app = func.FunctionApp()
-    received: list[func.EventGridEvent] = []
-
-    @app.event_grid_trigger(arg_name="event")
-    def on_event(event: func.EventGridEvent) -> None:
-        if event.subject == "fail":
-            raise RuntimeError("cannot handle it")
-        received.append(event)
-
-    return app, received
-
-
-def test_event_grid_webhook_validates_and_delivers(storage_env: dict[str, str]) -> None:
-    app, received = event_grid_app()
-    with running_host(app, host_json={}) as started, httpx.Client(base_url=started.base_url) as http:
-        url = "/runtime/webhooks/EventGrid?functionName=on_event"
-        # WHEN Event Grid validates the subscription
-        answer = http.post(
-            url,
-            headers={"aeg-event-type": "SubscriptionValidation"},
-            json=[
-                {
-                    "id": "v",
-                    "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
-                    "data": {"validationCode": "CODE-1"},
-                }
-            ],
-        )
-        # THEN the code is echoed, and the function is not called
-        assert answer.status_code == 200
-        assert answer.json() == {"validationResponse": "CODE-1"}
-        assert received == []
-        # WHEN it delivers an Event Grid event and a CloudEvent
-        answer = http.post(
-            url,
-            headers={"aeg-event-type": "Notification"},
-            json=[
-                {
-                    "id": "e1",
-                    "topic": "/t",
-                    "subject": "blob/a",
-                    "eventType": "Blob.Created",
-                    "eventTime": "2024-05-01T10:00:00.1234567Z",
-                    "data": {"size": 3},
-                    "dataVersion": "1",
-                },
-                {
-                    "specversion": "1.0",
-                    "id": "c1",
-                    "source": "/src",
-                    "subject": "s",
-                    "type": "Custom.Done",
-                    "time": "2024-05-01T10:00:01Z",
-                    "data": {"ok": True},
-                },
-            ],
-        )
-        # THEN the function ran once per event with the mapped fields
-        assert answer.status_code == 202
-        assert [(e.id, e.topic, e.subject, e.event_type, e.get_json()) for e in received] == [
-            ("e1", "/t", "blob/a", "Blob.Created", {"size": 3}),
-            ("c1", "/src", "s", "Custom.Done", {"ok": True}),
-        ]
-        assert received[0].event_time == datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=UTC)
-        assert received[0].data_version == "1"
-
-
-def test_event_grid_webhook_errors(storage_env: dict[str, str]) -> None:
-    app, _ = event_grid_app()
-    with running_host(app, host_json={}) as started, httpx.Client(base_url=started.base_url) as http:
-        unknown = http.post("/runtime/webhooks/eventgrid?functionName=nope", json=[])
-        assert unknown.status_code == 404
-        assert unknown.json()["Error"]["Code"] == "NotFound"
-        failed = http.post(
-            "/runtime/webhooks/EventGrid?functionName=ON_EVENT",
-            headers={"aeg-event-type": "Notification"},
-            json=[{"id": "x", "subject": "fail", "eventType": "t", "data": {}}],
-        )
-        assert failed.status_code == 500
-        assert failed.json()["Error"]["Code"] == "InternalError"
-
-
-# -- the command line ---------------------------------------------------------------------------------
-def _cli_env(tmp_path: Any) -> dict[str, str]:
-    env = dict(os.environ)  # the autouse fixture already removed ambient storage settings
-    prefix = unique_prefix()
-    env["PIPELINES_NAME_PREFIX"] = prefix
-    env["PIPELINES_STEPS_QUEUE"] = f"{prefix}-steps"
-    env["PIPELINES_DEV_KEY_DIR"] = str(tmp_path / "devkeys")  # not the developer's .devkeys
-    return env
-
-
-def _serve_until_healthy(process: subprocess.Popen[bytes], url: str) -> None:
-    def healthy() -> bool:
-        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-        try:
-            return httpx.get(url, timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_for(healthy, timeout=40, interval=0.2)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> str:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    return process.stdout.read().decode() if process.stdout else ""
-
-
-def test_cli_starts_azurite_serves_and_stops_everything(tmp_path: Any) -> None:
-    port = azurite_mod.free_port()
-    ports = (azurite_mod.free_port(), azurite_mod.free_port(), azurite_mod.free_port())
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.devhost",
-            "--port",
-            str(port),
-            "--azurite-ports",
-            ",".join(map(str, ports)),
-        ],
-        cwd=ROOT,
-        env=_cli_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _serve_until_healthy(process, f"http://127.0.0.1:{port}/health")
-        if importlib.util.find_spec("pipelines.auth.devissuer") is not None:
-            keys = httpx.get(f"http://127.0.0.1:{port}/.devissuer/keys", timeout=5)
-            assert keys.status_code == 200 and keys.json()["keys"]
-    finally:
-        output = _stop(process)
-    assert process.returncode == 0, output
-    # No orphan: Azurite, in its own process group, went down with the host.
-    emulator = azurite_mod.Azurite("127.0.0.1", *ports)
-    wait_for(lambda: not any(azurite_mod._port_open("127.0.0.1", p) for p in emulator.ports), timeout=5)
-
-
-def test_cli_uses_a_running_azurite_and_leaves_it_running(
-    azurite: azurite_mod.Azurite, tmp_path: Any
-) -> None:
-    port = azurite_mod.free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.devhost",
-            "--port",
-            str(port),
-            "--use-running-azurite",
-            "--azurite-ports",
-            ",".join(map(str, azurite.ports)),
-        ],
-        cwd=ROOT,
-        env=_cli_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _serve_until_healthy(process, f"http://127.0.0.1:{port}/health")
-    finally:
-        output = _stop(process)
-    assert process.returncode == 0, output
-    assert azurite.answering()
-
-
-# -- pure parts -----------------------------------------------------------------------------------------
-def _resolve(table: RouteTable[str], method: str, path: str) -> tuple[str | None, dict[str, str]]:
-    resolution = table.resolve(method, split_path(path))
-    return resolution.target, resolution.route_params
-
-
-def test_route_templates() -> None:
-    table: RouteTable[str] = RouteTable()
-    table.add("files/{*path}", None, "catch_all")
-    table.add("files/readme", ["GET"], "literal")
-    table.add("files/{name}.{ext}", None, "mixed")
-    table.add("users/{id:guid}", None, "guid")
-    table.add("users/{name:alpha:minlength(2)}", None, "alpha")
-    table.add("pages/{page=1}", None, "default")
-    assert _resolve(table, "GET", "files/README/") == ("literal", {})
-    assert _resolve(table, "GET", "files/a.txt") == ("mixed", {"name": "a", "ext": "txt"})
-    assert _resolve(table, "GET", "files/a/b%20c") == ("catch_all", {"path": "a/b c"})
-    assert _resolve(table, "GET", "files") == ("catch_all", {})
-    uid = "0f8fad5b-d9cb-469f-a165-70867728950e"
-    assert _resolve(table, "GET", f"users/{uid}") == ("guid", {"id": uid})
-    assert _resolve(table, "GET", "users/Bob") == ("alpha", {"name": "Bob"})
-    assert _resolve(table, "GET", "users/b") == (None, {})
-    assert _resolve(table, "GET", "pages") == ("default", {"page": "1"})
-    assert table.resolve("POST", split_path("files/readme")).target == "catch_all"
-    with pytest.raises(ValueError):
-        RouteTemplate.parse("a/{*rest}/b")
-
-
-def test_ncrontab_schedules() -> None:
-    start = datetime(2024, 1, 1, 0, 0, 0, tzinfo=UTC)  # a Monday
-    assert parse_schedule("*/5 * * * * *").next_after(start) == start + timedelta(seconds=5)
-    assert parse_schedule("0 30 9 * * Mon-Fri").next_after(start) == start.replace(hour=9, minute=30)
-    # day and weekday must both match (NCrontab): the next Friday the 13th
-    assert parse_schedule("0 0 0 13 * 5").next_after(start) == datetime(2024, 9, 13, tzinfo=UTC)
-    assert parse_schedule("0 15,45 * * * *").next_after(start.replace(minute=20)) == start.replace(minute=45)
-    assert parse_schedule("00:00:30").next_after(start) == start + timedelta(seconds=30)
-    for bad in ("* * * *", "61 * * * * *", "*/0 * * * * *", "0 0 0 * * Funday"):
-        with pytest.raises(ScheduleError):
-            parse_schedule(bad)
-
-
-def test_host_json_options() -> None:
-    options = HostOptions.from_host_json(FAST_QUEUES)
-    assert options.route_prefix == "api"
-    assert options.queues.max_polling_interval == timedelta(milliseconds=200)
-    assert options.queues.max_dequeue_count == 2
-    defaults = HostOptions.from_host_json({"extensions": {"http": {"routePrefix": ""}}})
-    assert defaults.route_prefix == ""
-    assert defaults.queues.batch_size == 16 and defaults.queues.new_batch_threshold == 8
-    assert parse_timespan("1.02:03:04.5") == timedelta(days=1, hours=2, minutes=3, seconds=4.5)

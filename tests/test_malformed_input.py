@@ -110,5 +110,7 @@ def test_no_malformed_request_gets_a_500(host, tmp_path):
     failures = [(label, status, text) for label, status, text in out if status >= 500]
     assert failures == [], "\n".join(f"{s} {label}" for label, s, _ in failures)
     for label, status, text in out:
+        if status == 404 and not text:
+            continue  # no route matched (a path the client normalised away): the host's empty 404
         if status >= 400:
             assert text.startswith('{"Error":'), (label, text)

@@ -67,10 +67,13 @@ def _truthy(value: str | None) -> bool:
 
 
 def load_local_settings(path: Path, example: Path | None = None) -> None:
-    """`Values` of local.settings.json into the environment; what is already set wins, as in Core Tools.
+    """`Values` of local.settings.json into the environment, as Core Tools does it.
 
-    Without the file (a fresh clone: it is git-ignored) the committed example is
-    read instead, so `make run` works out of the box; it holds emulator values only.
+    A variable already set (and not empty) wins and the file's value is skipped
+    with a notice (`StartHostAction.UpdateEnvironmentVariables` in
+    azure-functions-core-tools). Without the file (a fresh clone: it is
+    git-ignored) the committed example is read instead, so `make run` works out
+    of the box; it holds emulator values only.
     """
     if not path.exists():
         if example is None or not example.exists():
@@ -79,7 +82,13 @@ def load_local_settings(path: Path, example: Path | None = None) -> None:
         path = example
     values: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")).get("Values") or {}
     for name, value in values.items():
-        os.environ.setdefault(name, "" if value is None else str(value))
+        if os.environ.get(name):
+            log.info(
+                "Skipping '%s' from local settings as it's already defined in current environment variables.",
+                name,
+            )
+            continue
+        os.environ[name] = "" if value is None else str(value)
     log.info("loaded %d settings from %s", len(values), path.name)
 
 

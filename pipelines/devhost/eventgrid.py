@@ -1,89 +1,107 @@
-"""Event Grid triggers through the webhook Core Tools exposes.
+"""Event Grid triggers through the host's webhook, `/runtime/webhooks/EventGrid?functionName=NAME`.
 
-`POST /runtime/webhooks/EventGrid?functionName=NAME`
-(https://learn.microsoft.com/azure/azure-functions/event-grid-how-tos#local-testing-with-viewer-web-app):
+As the host answers it: `HostController.ExtensionWebHookHandler` (azure-functions-host
+4.x) takes GET, PUT, POST, DELETE and OPTIONS on `runtime/webhooks/{extensionName}`
+(the extension name ignoring case) and hands the request to the Event Grid
+extension (azure-sdk-for-net `sdk/eventgrid/Microsoft.Azure.WebJobs.Extensions.EventGrid`,
+`EventGridExtensionConfigProvider` and `HttpRequestProcessor`):
 
-- `aeg-event-type: SubscriptionValidation` answers the handshake with
-  `{"validationResponse": <data.validationCode>}`;
-- `aeg-event-type: Notification` (or no header: CloudEvents deliveries carry
-  none) calls the function once per event and answers 202; 500 if any failed,
-  so Event Grid retries the batch;
-- `OPTIONS` with `WebHook-Request-Origin` is the CloudEvents abuse-protection
-  handshake.
+- `functionName` missing or not a function's exact name (the lookup is
+  case-sensitive): 404 `cannot find function: 'NAME'` (text).
+- `OPTIONS`: the CloudEvents abuse-protection handshake, 200 with
+  `Webhook-Allowed-Origin` (the request's origin when it is an Event Grid cloud,
+  else `eventgrid.azure.net`).
+- `aeg-event-type: SubscriptionValidation` (any case): 200
+  `{"validationResponse": <data.validationCode of the first event>}`; the
+  function is not called.
+- `aeg-event-type: Notification`: the body is a JSON array of events or one
+  object; the function runs once per event, all at once, and the answer is 202,
+  or 500 `Exception while executing function: Functions.NAME` (text) if any
+  failed, so Event Grid retries the whole delivery.
+- `aeg-event-type: Unsubscribe`: 202. Anything else, no header included: 400.
 
-Bodies are a JSON array of Event Grid schema events, or CloudEvents 1.0 objects
-(an array, or one object in structured mode), mapped onto the same event type.
+Each event reaches the function through the library's own converter
+(`azure.functions.eventgrid.EventGridEventInConverter`), as the worker does:
+an Event Grid schema event becomes `func.EventGridEvent`, a CloudEvent
+(`specversion`) a `func.CloudEvent`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import re
 from collections.abc import Mapping
-from concurrent.futures import Executor
-from datetime import datetime
 from typing import Any
 
 import azure.functions as func
+from azure.functions.eventgrid import EventGridEventInConverter
+from azure.functions.meta import Datum
 
-from pipelines.api.http import error_response, json_response
-from pipelines.devhost.functions import FunctionEntry, invoke_async
-from pipelines.errors import BadRequestError, NotFoundError, PipelinesError
+from pipelines.devhost.functions import FunctionEntry
+from pipelines.devhost.worker import Worker
 
 WEBHOOK_PATH = "runtime/webhooks/eventgrid"
+# The webhook's verbs ([AcceptVerbs] on ExtensionWebHookHandler): others fall through to the functions.
+WEBHOOK_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "OPTIONS"})
+_CLOUD_ORIGINS = (
+    "eventgrid.azure.net",
+    "eventgrid.azure.us",
+    "eventgrid.azure.eaglex.ic.gov",
+    "eventgrid.azure.microsoft.scloud",
+    "eventgrid.azure.cn",
+)
 
 
-def parse_events(body: bytes) -> list[dict[str, Any]]:
+class WebhookError(ValueError):
+    """A body the extension cannot read: it throws, and the host answers 500."""
+
+
+def _text(status: int, text: str = "") -> func.HttpResponse:
+    return func.HttpResponse(text, status_code=status, mimetype="text/plain", charset="utf-8")
+
+
+def _json(body: bytes) -> Any:
     try:
-        value = json.loads(body.decode("utf-8-sig") or "null")
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequestError("the Event Grid delivery is not valid JSON") from None
-    events = [value] if isinstance(value, dict) else value
-    if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
-        raise BadRequestError("an Event Grid delivery is a JSON array of events")
-    return events
+        return json.loads(body.decode("utf-8-sig") or "null")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WebhookError(f"the Event Grid delivery is not JSON: {exc}") from None
 
 
-def _event_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    # Event Grid sends 7 fractional digits (.NET ticks); Python reads at most 6.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+def _validation_code(body: bytes) -> str:
+    events = _json(body)
     try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def to_function_event(event: Mapping[str, Any]) -> func.EventGridEvent:
-    """An Event Grid schema event, or a CloudEvent mapped field by field."""
-    if "specversion" in event:
-        return func.EventGridEvent(
-            id=str(event.get("id", "")),
-            data=event.get("data"),  # type: ignore[arg-type]
-            topic=str(event.get("source", "")),
-            subject=str(event.get("subject", "")),
-            event_type=str(event.get("type", "")),
-            event_time=_event_time(event.get("time")),
-            data_version=str(event.get("dataversion", "")),
-        )
-    return func.EventGridEvent(
-        id=str(event.get("id", "")),
-        data=event.get("data"),  # type: ignore[arg-type]
-        topic=str(event.get("topic", "")),
-        subject=str(event.get("subject", "")),
-        event_type=str(event.get("eventType", "")),
-        event_time=_event_time(event.get("eventTime")),
-        data_version=str(event.get("dataVersion", "")),
-    )
-
-
-def _validation_code(events: list[dict[str, Any]]) -> str:
-    data = events[0].get("data") if events else None
-    code = data.get("validationCode") if isinstance(data, dict) else None
-    if not code:
-        raise BadRequestError("a SubscriptionValidation event carries data.validationCode")
+        if isinstance(events, list):
+            code = events[0]["data"]["validationCode"]
+        elif isinstance(events, dict):
+            data = events["data"]  # CloudEvents: the data may arrive as JSON text
+            code = (json.loads(data) if isinstance(data, str) else data)["validationCode"]
+        else:
+            raise WebhookError("the Event Grid delivery is neither an object nor an array")
+    except (LookupError, TypeError, ValueError) as exc:
+        raise WebhookError(f"a SubscriptionValidation event carries data.validationCode ({exc!r})") from None
     return str(code)
+
+
+def parse_events(body: bytes) -> list[Any]:
+    value = _json(body)
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return value
+    raise WebhookError("the Event Grid delivery is neither an object nor an array")
+
+
+def to_function_event(event: Any) -> Any:
+    """An event as the worker hands it to the function (EventGridEvent or CloudEvent)."""
+    return EventGridEventInConverter.decode(Datum(json.dumps(event), "json"), trigger_metadata=None)
+
+
+async def _invoke(entry: FunctionEntry, event: Any, worker: Worker) -> bool:
+    try:
+        value = to_function_event(event)
+    except Exception:  # noqa: BLE001 - the worker fails the invocation when the binding fails
+        return False
+    return (await worker.invoke_async(entry, value)).succeeded
 
 
 async def handle_webhook(
@@ -93,43 +111,27 @@ async def handle_webhook(
     params: Mapping[str, str],
     body: bytes,
     functions: Mapping[str, FunctionEntry],
-    executor: Executor,
-    request_id: str,
+    worker: Worker,
 ) -> func.HttpResponse:
-    """Answer one webhook call; `functions` is keyed by lower-cased function name."""
-    try:
-        name = next((v for k, v in params.items() if k.lower() == "functionname"), None)
-        if not name:
-            raise BadRequestError("the query parameter functionName is required", target="functionName")
-        entry = functions.get(name.lower())
-        if entry is None:
-            raise NotFoundError(f"no Event Grid function named {name!r}", target="functionName")
-        if method == "OPTIONS":
-            origin = headers.get("webhook-request-origin")
-            if not origin:
-                raise BadRequestError(
-                    "an OPTIONS call is the CloudEvents handshake: WebHook-Request-Origin is missing"
-                )
-            return func.HttpResponse(
-                status_code=200, headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*"}
-            )
-        kind = (headers.get("aeg-event-type") or "Notification").lower()
-        if kind == "unsubscribe":
-            return func.HttpResponse(status_code=202)
+    """Answer one webhook call; `functions` maps each Event Grid function's exact name."""
+    # HttpUtility.ParseQueryString: the key ignores case, the function name does not.
+    name = next((value for key, value in params.items() if key.lower() == "functionname"), "")
+    entry = functions.get(name)
+    if entry is None:
+        return _text(404, f"cannot find function: '{name}'")
+    if method == "OPTIONS":
+        origin = headers.get("webhook-request-origin", "")
+        allowed = origin if origin in _CLOUD_ORIGINS else _CLOUD_ORIGINS[0]
+        return func.HttpResponse(status_code=200, headers={"Webhook-Allowed-Origin": allowed})
+    kind = (headers.get("aeg-event-type") or "").lower()
+    if kind == "subscriptionvalidation":
+        return _text(200, json.dumps({"validationResponse": _validation_code(body)}))
+    if kind == "notification":
         events = parse_events(body)
-        if kind == "subscriptionvalidation":
-            return json_response({"validationResponse": _validation_code(events)})
-        if kind != "notification":
-            raise BadRequestError(f"unknown aeg-event-type {headers.get('aeg-event-type')!r}")
-        failed = []
-        for event in events:
-            outcome = await invoke_async(entry, to_function_event(event), executor)
-            if not outcome.succeeded:
-                failed.append(str(event.get("id", "")))
-        if failed:
-            return error_response(
-                PipelinesError(f"function {entry.name!r} failed for events {', '.join(failed)}"), request_id
-            )
+        results = await asyncio.gather(*(_invoke(entry, event, worker) for event in events))
+        if not all(results):
+            return _text(500, f"Exception while executing function: Functions.{entry.name}")
         return func.HttpResponse(status_code=202)
-    except PipelinesError as error:
-        return error_response(error, request_id)
+    if kind == "unsubscribe":
+        return func.HttpResponse(status_code=202)
+    return func.HttpResponse(status_code=400)

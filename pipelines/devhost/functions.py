@@ -1,30 +1,31 @@
-"""The functions of an app, read once from `FunctionApp.get_functions()`, and how to call one.
+"""The functions of an app, read once from `FunctionApp.get_functions()`, checked as the worker checks them.
 
-The Python worker binds arguments by parameter name: the trigger's `name`, plus
-`context` for the invocation context. Sync functions run in a thread pool and
-async ones on an event loop, as the worker does
-(https://learn.microsoft.com/azure/azure-functions/python-scale-performance-reference#async).
+The Python worker (azure-functions-python-worker 4.x, `functions.Registry`)
+binds arguments by parameter name: the trigger's `name`, and a parameter named
+exactly `context` for the invocation context. Any other parameter, a trigger
+name without a parameter, or a trigger annotation its converter refuses is a
+`FunctionLoadError`; in the v2 programming model that fails the indexing of the
+whole app (`Dispatcher._handle__functions_metadata_request`), so the host loads
+no function at all. The development host refuses to start instead
+(`FunctionLoadError`), which says the same thing louder.
+
+Triggers and bindings the development host cannot drive (blob, Service Bus,
+output bindings...) are skipped with a warning: the real host would run them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import inspect
-import logging
 import threading
-import time
-import uuid
+import typing
 import weakref
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
-
-log = logging.getLogger("pipelines.devhost")
+from azure.functions import meta
 
 # Trigger types the development host can drive.
 HTTP = "httpTrigger"
@@ -33,11 +34,13 @@ TIMER = "timerTrigger"
 EVENT_GRID = "eventGridTrigger"
 SUPPORTED_TRIGGERS = (HTTP, QUEUE, TIMER, EVENT_GRID)
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 class UnsupportedFunctionError(ValueError):
     """A function uses a trigger or binding the development host cannot provide."""
+
+
+class FunctionLoadError(RuntimeError):
+    """A function the Python worker itself would refuse to load (and with it, the whole app)."""
 
 
 def _plain(value: Any) -> Any:
@@ -60,32 +63,61 @@ class FunctionEntry:
     trigger: Mapping[str, Any]  # the trigger binding, with plain (wire) values
     function: Callable[..., Any]
     arg_name: str
-    context_arg: str | None = None
+    requires_context: bool = False
     is_async: bool = False
+    # An output binding named `$return` (HTTP functions have one): only then may it return a value.
+    has_return: bool = False
 
     def setting(self, key: str) -> Any:
         """A trigger attribute by its binding key (`queueName`, `route`, ...)."""
         return self.trigger.get(key)
 
 
-def _context_parameter(function: Callable[..., Any], arg_name: str, name: str) -> str | None:
-    """Check every parameter can be bound; return the one that takes the context, if any."""
-    context_arg = None
-    for parameter in inspect.signature(function).parameters.values():
-        if parameter.name == arg_name:
-            continue
-        annotation = parameter.annotation
-        if parameter.name == "context" or annotation is func.Context or annotation == "func.Context":
-            context_arg = parameter.name
-        elif parameter.default is inspect.Parameter.empty and parameter.kind not in (
-            inspect.Parameter.VAR_POSITIONAL,
-            inspect.Parameter.VAR_KEYWORD,
-        ):
-            raise UnsupportedFunctionError(
-                f"function {name!r}: parameter {parameter.name!r} is bound to nothing the "
-                "development host provides (only the trigger and `context` are)"
+def _check_parameters(function: Callable[..., Any], name: str, arg_name: str, trigger_type: str) -> bool:
+    """The worker's load-time checks (`Registry.is_context_required`, `validate_function_params`).
+
+    Returns whether the function takes `context`.
+    """
+    try:
+        annotations = typing.get_type_hints(function)
+    except Exception as exc:  # noqa: BLE001 - the worker lets this fail the load too
+        raise FunctionLoadError(f"function {name!r}: its annotations cannot be resolved ({exc})") from exc
+    params = set(inspect.signature(function).parameters)
+    requires_context = "context" in params and arg_name != "context"
+    if requires_context:
+        params.discard("context")
+        annotation = annotations.get("context")
+        if annotation is not None and not (isinstance(annotation, type) and annotation.__name__ == "Context"):
+            raise FunctionLoadError(
+                f"function {name!r}: the 'context' parameter is expected to be of type "
+                f"azure.functions.Context, got {annotation!r}"
             )
-    return context_arg
+    if params - {arg_name}:
+        raise FunctionLoadError(
+            f"function {name!r}: the following parameters are declared in Python but not "
+            f"in function.json: {sorted(params - {arg_name})}"
+        )
+    if arg_name not in params:
+        raise FunctionLoadError(
+            f"function {name!r}: the following parameters are declared in function.json but "
+            f"not in Python: {[arg_name]}"
+        )
+    annotation = annotations.get(arg_name)
+    if annotation is not None:
+        if not isinstance(annotation, type):
+            raise FunctionLoadError(f"function {name!r}: binding {arg_name} has invalid non-type annotation")
+        if annotation in (str, bytes):
+            # The worker binds these through its "generic" converter (the raw body): not imitated.
+            raise UnsupportedFunctionError(
+                f"function {name!r}: a {trigger_type} bound as {annotation.__name__} is not supported"
+            )
+        converter = meta.get_binding_registry().get(trigger_type)
+        if converter is not None and not converter.check_input_type_annotation(annotation):
+            raise FunctionLoadError(
+                f"function {name!r}: type of {arg_name} binding in function.json {trigger_type!r} "
+                f"does not match its Python annotation {getattr(annotation, '__name__', annotation)!r}"
+            )
+    return requires_context
 
 
 # `FunctionApp.get_functions()` works once per app: it records every name it
@@ -105,7 +137,10 @@ def app_functions(app: func.FunctionApp) -> list[func.Function]:
 
 
 def index_functions(app: func.FunctionApp) -> tuple[list[FunctionEntry], list[str]]:
-    """The app's functions the host can run, and one reason per function it skips."""
+    """The app's functions the host can run, and one reason per function it skips.
+
+    Raises `FunctionLoadError` for a function the worker would refuse to load.
+    """
     entries: list[FunctionEntry] = []
     skipped: list[str] = []
     for function in app_functions(app):
@@ -116,6 +151,7 @@ def index_functions(app: func.FunctionApp) -> tuple[list[FunctionEntry], list[st
             continue
         trigger_dict = _plain(trigger.get_dict_repr())
         trigger_type = str(trigger_dict.get("type"))
+        has_return = False
         try:
             if trigger_type not in SUPPORTED_TRIGGERS:
                 raise UnsupportedFunctionError(f"function {name!r}: trigger {trigger_type} is not supported")
@@ -125,6 +161,7 @@ def index_functions(app: func.FunctionApp) -> tuple[list[FunctionEntry], list[st
                     continue
                 # The HTTP answer is the function's return value: nothing to bind.
                 if binding_dict.get("type") == "http" and binding_dict.get("name") == "$return":
+                    has_return = True
                     continue
                 raise UnsupportedFunctionError(
                     f"function {name!r}: binding {binding_dict.get('type')} "
@@ -132,7 +169,7 @@ def index_functions(app: func.FunctionApp) -> tuple[list[FunctionEntry], list[st
                 )
             user_function = function.get_user_function()
             arg_name = str(trigger_dict["name"])
-            context_arg = _context_parameter(user_function, arg_name, name)
+            requires_context = _check_parameters(user_function, name, arg_name, trigger_type)
         except UnsupportedFunctionError as exc:
             skipped.append(str(exc))
             continue
@@ -143,157 +180,9 @@ def index_functions(app: func.FunctionApp) -> tuple[list[FunctionEntry], list[st
                 trigger=trigger_dict,
                 function=user_function,
                 arg_name=arg_name,
-                context_arg=context_arg,
+                requires_context=requires_context,
                 is_async=inspect.iscoroutinefunction(user_function),
+                has_return=has_return,
             )
         )
     return entries, skipped
-
-
-# -- invocation ------------------------------------------------------------------------------
-class _TraceContext:
-    """Duck-typed like the worker's: azure.functions exports no concrete one."""
-
-    def __init__(self) -> None:
-        self._parent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"
-
-    @property
-    def trace_state(self) -> str:
-        return ""
-
-    @property
-    def trace_parent(self) -> str:
-        return self._parent
-
-    @property
-    def attributes(self) -> dict[str, str]:
-        return {}
-
-
-class _RetryContext:
-    @property
-    def retry_count(self) -> int:
-        return 0
-
-    @property
-    def max_retry_count(self) -> int:
-        return 0
-
-    @property
-    def exception(self) -> None:
-        return None
-
-
-class InvocationContext(func.Context):
-    """The `context` argument: what the worker's own context carries."""
-
-    def __init__(self, function_name: str) -> None:
-        self._invocation_id = str(uuid.uuid4())
-        self._function_name = function_name
-        self._local = threading.local()
-        self._local.invocation_id = self._invocation_id
-        self._trace = _TraceContext()
-        self._retry = _RetryContext()
-
-    @property
-    def invocation_id(self) -> str:
-        return self._invocation_id
-
-    @property
-    def thread_local_storage(self) -> threading.local:  # type: ignore[override]
-        return self._local
-
-    @property
-    def function_name(self) -> str:
-        return self._function_name
-
-    @property
-    def function_directory(self) -> str:
-        return str(ROOT)
-
-    @property
-    def trace_context(self) -> _TraceContext:  # type: ignore[override]
-        return self._trace
-
-    @property
-    def retry_context(self) -> _RetryContext:  # type: ignore[override]
-        return self._retry
-
-
-@dataclass
-class Outcome:
-    """What one invocation did: its return value, or the exception it raised."""
-
-    function: str
-    succeeded: bool
-    value: Any = None
-    error: BaseException | None = None
-    duration_ms: float = 0.0
-    invocation_id: str = field(default="")
-
-
-def _arguments(entry: FunctionEntry, trigger_value: Any, context: InvocationContext) -> dict[str, Any]:
-    arguments = {entry.arg_name: trigger_value}
-    if entry.context_arg:
-        arguments[entry.context_arg] = context
-    return arguments
-
-
-def _finish(entry: FunctionEntry, context: InvocationContext, started: float, outcome: Outcome) -> Outcome:
-    outcome.duration_ms = (time.perf_counter() - started) * 1000
-    outcome.invocation_id = context.invocation_id
-    state = "Succeeded" if outcome.succeeded else "Failed"
-    if outcome.error is not None:
-        # The traceback goes to the log (as the host's does), never into an answer.
-        log.error(
-            "Executed '%s' (%s, %s, Id=%s, Duration=%.0fms)",
-            entry.name,
-            entry.trigger_type,
-            state,
-            context.invocation_id,
-            outcome.duration_ms,
-            exc_info=outcome.error,
-        )
-    else:
-        log.info(
-            "Executed '%s' (%s, %s, Id=%s, Duration=%.0fms)",
-            entry.name,
-            entry.trigger_type,
-            state,
-            context.invocation_id,
-            outcome.duration_ms,
-        )
-    return outcome
-
-
-def invoke_blocking(entry: FunctionEntry, trigger_value: Any) -> Outcome:
-    """Run one invocation in the calling thread (async functions get their own loop)."""
-    context = InvocationContext(entry.name)
-    started = time.perf_counter()
-    try:
-        result = entry.function(**_arguments(entry, trigger_value, context))
-        if inspect.isawaitable(result):
-            result = asyncio.run(_await(result))
-        outcome = Outcome(entry.name, True, value=result)
-    except Exception as exc:  # noqa: BLE001 - a failing function is an outcome, not a host crash
-        outcome = Outcome(entry.name, False, error=exc)
-    return _finish(entry, context, started, outcome)
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
-
-
-async def invoke_async(entry: FunctionEntry, trigger_value: Any, executor: Executor) -> Outcome:
-    """Run one invocation from the server's event loop: sync functions go to `executor`."""
-    if not entry.is_async:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, invoke_blocking, entry, trigger_value)
-    context = InvocationContext(entry.name)
-    started = time.perf_counter()
-    try:
-        value = await entry.function(**_arguments(entry, trigger_value, context))
-        outcome = Outcome(entry.name, True, value=value)
-    except Exception as exc:  # noqa: BLE001 - see invoke_blocking
-        outcome = Outcome(entry.name, False, error=exc)
-    return _finish(entry, context, started, outcome)

@@ -1,8 +1,16 @@
 """`DevHost`: runs a `FunctionApp` locally, in place of Azure Functions Core Tools.
 
 HTTP triggers (and the Event Grid webhook) are served by uvicorn on a background
-thread; queue and timer triggers by threads of their own. `start()` returns once
-the socket is listening; `stop()` ends every thread it started.
+thread; queue and timer triggers are polled and scheduled by threads of their
+own. Every invocation, whatever its trigger, runs in the one `Worker`: sync
+functions on its single thread pool, async ones on its event loop
+(`pipelines.devhost.worker`). `start()` returns once the socket is listening;
+`stop()` ends every thread it started. README.md in this folder lists what is
+imitated and what is not.
+
+A function the host would disable at indexing (a route it reserves or that
+another function already has, a `%Setting%` that does not resolve, a bad queue
+name or schedule) is logged as the host logs it and left out; the others run.
 
     with DevHost(app, host_json) as host:
         httpx.get(f"{host.base_url}/health")
@@ -16,7 +24,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -27,9 +34,11 @@ import uvicorn
 from pipelines.devhost.functions import EVENT_GRID, HTTP, QUEUE, TIMER, FunctionEntry, index_functions
 from pipelines.devhost.hostconfig import HostOptions
 from pipelines.devhost.queues import PROCESSING_VISIBILITY, QueuePoller
-from pipelines.devhost.routing import RouteTable
+from pipelines.devhost.routing import RouteTable, RouteTemplateError
 from pipelines.devhost.timers import TimerRunner
 from pipelines.devhost.web import JWKS_PATH, HostApplication
+from pipelines.devhost.worker import Worker
+from pipelines.errors import ConfigurationError
 
 log = logging.getLogger("pipelines.devhost")
 
@@ -51,7 +60,7 @@ def _dev_issuer_jwks() -> Callable[[], dict[str, Any]] | None:
     except ImportError as exc:
         log.warning("PIPELINES_DEV_ISSUER is set but pipelines.auth.devissuer is unavailable (%s)", exc)
         return None
-    return jwks  # type: ignore[no-any-return]
+    return jwks
 
 
 def display_host(host: str) -> str:
@@ -61,12 +70,6 @@ def display_host(host: str) -> str:
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host else host
-
-
-def _thread_pool_size() -> int | None:
-    # The worker's own setting for its sync thread pool; None lets Python choose.
-    value = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "")
-    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 class DevHost:
@@ -89,15 +92,21 @@ class DevHost:
         self.functions, skipped = index_functions(app)
         for reason in skipped:
             log.warning("skipped %s", reason)
-        # Templates are parsed now, so a bad route fails here rather than on a request.
+        # Functions the host disables at indexing, with why.
+        self.disabled: dict[str, str] = {}
+        # Templates are parsed now, so a bad route is reported here rather than on a request.
         self.routes: RouteTable[FunctionEntry] = RouteTable()
         for entry in self._of(HTTP):
-            self.routes.add(str(entry.setting("route") or entry.name), entry.setting("methods"), entry)
-        self.event_grid = {entry.name.lower(): entry for entry in self._of(EVENT_GRID)}
+            route = str(entry.setting("route") or "").strip() or entry.name
+            try:
+                self.routes.add(route, entry.setting("methods"), entry, entry.name)
+            except RouteTemplateError as exc:
+                self._disable(entry, exc)
+        self.event_grid = {entry.name: entry for entry in self._of(EVENT_GRID)}
+        self.worker: Worker | None = None
         self._stopping = threading.Event()
         self._pollers: list[QueuePoller] = []
         self._timers: list[TimerRunner] = []
-        self._executor: ThreadPoolExecutor | None = None
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self._started = False
@@ -105,7 +114,15 @@ class DevHost:
         self.application: HostApplication | None = None
 
     def _of(self, trigger_type: str) -> list[FunctionEntry]:
-        return [entry for entry in self.functions if entry.trigger_type == trigger_type]
+        return [
+            entry
+            for entry in self.functions
+            if entry.trigger_type == trigger_type and entry.name not in self.disabled
+        ]
+
+    def _disable(self, entry: FunctionEntry, reason: Exception) -> None:
+        self.disabled[entry.name] = str(reason)
+        log.error("Function 'Functions.%s' failed indexing and will be disabled: %s", entry.name, reason)
 
     @property
     def base_url(self) -> str:
@@ -119,17 +136,28 @@ class DevHost:
             raise DevHostError("the host is already started")
         self._stopping.clear()
         try:
-            # Settings-dependent parts first: a missing app setting fails before anything runs.
-            self._pollers = [
-                QueuePoller(
-                    entry,
-                    self.options.queues,
-                    self._stopping,
-                    processing_visibility=self.processing_visibility,
-                )
-                for entry in self._of(QUEUE)
-            ]
-            self._timers = [TimerRunner(entry, self._stopping) for entry in self._of(TIMER)]
+            self.worker = Worker()
+            self.worker.start()
+            self._pollers = []
+            for entry in self._of(QUEUE):
+                try:
+                    self._pollers.append(
+                        QueuePoller(
+                            entry,
+                            self.options.queues,
+                            self._stopping,
+                            self.worker,
+                            processing_visibility=self.processing_visibility,
+                        )
+                    )
+                except ConfigurationError as exc:  # the host: "'%X%' does not resolve to a value"
+                    self._disable(entry, exc)
+            self._timers = []
+            for entry in self._of(TIMER):
+                try:
+                    self._timers.append(TimerRunner(entry, self._stopping, self.worker))
+                except ConfigurationError as exc:
+                    self._disable(entry, exc)
             jwks = _dev_issuer_jwks()
             self._start_server(jwks)
             self._started = True
@@ -160,12 +188,12 @@ class DevHost:
                 f"cannot listen on {self.host}:{self._requested_port}: {exc.strerror}"
             ) from exc
         self.port = int(sock.getsockname()[1])
-        self._executor = ThreadPoolExecutor(_thread_pool_size(), thread_name_prefix="devhost-http")
+        assert self.worker is not None
         self.application = HostApplication(
             routes=self.routes,
             event_grid=self.event_grid,
             route_prefix=self.options.route_prefix,
-            executor=self._executor,
+            worker=self.worker,
             max_request_bytes=self.options.max_request_bytes,
             jwks=jwks,
         )
@@ -195,18 +223,20 @@ class DevHost:
             return
         self._stopping.set()
         deadline = time.monotonic() + self.shutdown_timeout
+        stuck = []
         if self._server is not None and self._server_thread is not None:
             self._server.should_exit = True
             self._server_thread.join(max(1.0, deadline - time.monotonic()))
-        stuck = []
+            if self._server_thread.is_alive():
+                stuck.append("HTTP requests")
         for poller in self._pollers:
             if not poller.join(max(0.0, deadline - time.monotonic())):
                 stuck.append(poller.entry.name)
         for timer in self._timers:
             if not timer.join(max(0.0, deadline - time.monotonic())):
                 stuck.append(timer.entry.name)
-        if self._executor is not None:
-            self._executor.shutdown(wait=not stuck, cancel_futures=True)
+        if self.worker is not None:
+            self.worker.stop(wait=not stuck)
         sock = getattr(self, "_socket", None)
         if sock is not None:
             sock.close()
@@ -214,7 +244,7 @@ class DevHost:
             log.warning("stopped with invocations still running: %s", ", ".join(stuck))
         self._server = None
         self._server_thread = None
-        self._executor = None
+        self.worker = None
         self._pollers = []
         self._timers = []
         self._started = False
@@ -247,6 +277,8 @@ class DevHost:
                 f"{entry.name}: eventGridTrigger "
                 f"{self.base_url}/runtime/webhooks/EventGrid?functionName={entry.name}"
             )
+        for name, reason in sorted(self.disabled.items()):
+            lines.append(f"{name}: disabled ({reason})")
         return lines
 
     def _log_listening(self, serves_jwks: bool) -> None:

@@ -2,8 +2,12 @@
 and `%AppSetting%` binding expressions.
 
 Keys are looked up case-insensitively, as the Functions host binds its options.
-Defaults are those of the Storage Queues extension v5
-(https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#hostjson-settings).
+Defaults and limits are those of the Storage Queues extension v5 (`QueuesOptions`,
+azure-sdk-for-net `sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Queues`;
+https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue#hostjson-settings):
+batchSize 16 (1..32), newBatchThreshold `batchSize / 2 * processors` (1 processor on
+Consumption plans), maxPollingInterval 1 minute (at least 100 ms), visibilityTimeout 0,
+maxDequeueCount 5 (at least 1), messageEncoding base64.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ _TIMESPAN = re.compile(
     r"^(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{1,2}):(?P<s>\d{1,2})(?:\.(?P<f>\d{1,7}))?$"
 )
 
-# The Functions host refuses request bodies over 100 MB unless told otherwise.
+# The Functions host refuses request bodies over 100 MB unless told otherwise
+# (azure-functions-host `ScriptConstants.DefaultMaxRequestBodySize`, given to Kestrel in Program.cs).
 _DEFAULT_MAX_BODY = 104_857_600
+# QueuePollingIntervals.Minimum: the first poll after messages were found, and the least maxPollingInterval.
+MIN_POLLING_INTERVAL = timedelta(milliseconds=100)
 
 
 def parse_timespan(text: str, *, name: str = "value") -> timedelta:
@@ -76,6 +83,7 @@ class QueueOptions:
         batch_size = int(_lookup(section, "batchSize") or cls.batch_size)
         if not 1 <= batch_size <= 32:
             raise ConfigurationError("host.json extensions.queues.batchSize must be 1..32")
+        processors = os.cpu_count() or 1
         threshold = _lookup(section, "newBatchThreshold")
         polling = _lookup(section, "maxPollingInterval")
         visibility = _lookup(section, "visibilityTimeout")
@@ -85,7 +93,7 @@ class QueueOptions:
             raise ConfigurationError("host.json extensions.queues.messageEncoding must be base64 or none")
         options = cls(
             batch_size=batch_size,
-            new_batch_threshold=int(threshold) if threshold is not None else batch_size // 2,
+            new_batch_threshold=int(threshold) if threshold is not None else batch_size // 2 * processors,
             max_polling_interval=(
                 parse_timespan(polling, name="host.json extensions.queues.maxPollingInterval")
                 if polling is not None
@@ -101,6 +109,12 @@ class QueueOptions:
         )
         if options.max_dequeue_count < 1:
             raise ConfigurationError("host.json extensions.queues.maxDequeueCount must be at least 1")
+        if options.new_batch_threshold < 0:
+            raise ConfigurationError("host.json extensions.queues.newBatchThreshold must not be negative")
+        if options.max_polling_interval < MIN_POLLING_INTERVAL:
+            raise ConfigurationError(
+                "host.json extensions.queues.maxPollingInterval must be at least 00:00:00.1"
+            )
         return options
 
 
@@ -115,10 +129,11 @@ class HostOptions:
         extensions = _lookup(host_json, "extensions") or {}
         http = _lookup(extensions, "http") or {}
         prefix = _lookup(http, "routePrefix")
-        # The host's own override of the body limit (an app setting, not host.json).
-        limit = os.environ.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
+        # The host's own override of the body limit (an app setting, not host.json), read with
+        # long.TryParse by `HttpRequestBodySizeMiddleware`: anything else leaves the default.
+        limit = (os.environ.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT") or "").strip()
         return cls(
             route_prefix=("api" if prefix is None else str(prefix)).strip("/"),
             queues=QueueOptions.from_section(_lookup(extensions, "queues")),
-            max_request_bytes=int(limit) if limit and limit.isdigit() else _DEFAULT_MAX_BODY,
+            max_request_bytes=int(limit) if limit.isdigit() else _DEFAULT_MAX_BODY,
         )

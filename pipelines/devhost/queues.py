@@ -1,17 +1,29 @@
-"""Queue triggers, driven with the semantics of the Functions Storage Queues extension.
+"""Queue triggers, driven with the semantics of the Functions Storage Queues extension v5.
 
-- A batch of `batchSize` messages is fetched; another once no more than
-  `newBatchThreshold` are still running, so up to batchSize + newBatchThreshold
-  run at once, as the extension documents
-  (https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#concurrency).
-- An empty queue is polled less and less often, up to `maxPollingInterval`.
-- A message being processed stays invisible: it is fetched with a 10-minute
-  visibility timeout that is renewed half-way for as long as the function runs,
-  so a long step is not delivered twice while alive.
+From `QueueListener`, `QueueProcessor` and `QueueListenerFactory` (azure-sdk-for-net,
+`sdk/storage/Microsoft.Azure.WebJobs.Extensions.Storage.Queues`), see also
+https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#concurrency:
+
+- A batch of up to `batchSize` messages is fetched with a 10-minute visibility
+  timeout, renewed half-way for as long as the invocation lasts. The next batch
+  is fetched as soon as no more than `newBatchThreshold` are still being
+  processed, so up to batchSize + newBatchThreshold run at once per function.
+  "Being processed" includes waiting for a thread of the worker's one pool
+  (`pipelines.devhost.worker`): a fetched message may wait there, invisible.
+- An empty queue (or a failed poll, or a queue that does not exist: the trigger
+  never creates it) is polled less and less often: a randomised exponential
+  back-off from 100 ms up to `maxPollingInterval` (`RandomizedExponentialBackoffStrategy`),
+  back to 100 ms once messages were found.
 - Success deletes the message. Failure makes it visible again after
   `visibilityTimeout`; once it has been dequeued `maxDequeueCount` times it is
-  copied, as is, to `<queue>-poison` and deleted. A body that is not valid base64
-  (with `messageEncoding: base64`) can never succeed and goes there at once.
+  copied, as is, to `<queue>-poison` and deleted. A message dequeued more often
+  than that (a host died while running it) goes there without running. A body
+  that is not valid base64 (with `messageEncoding: base64`) goes there at once
+  (the extension's `MessageDecodingFailed` handler).
+- A queue whose name ends in `-poison`, or whose poison name would be too long,
+  has no poison queue: a failed message is left invisible (no release, so it
+  comes back after the 10 minutes), and one over `maxDequeueCount`, or not
+  base64, is left there without running, for ever.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import base64
 import binascii
 import logging
 import os
+import random
 import re
 import threading
 import time
@@ -27,13 +40,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.functions.queue import QueueMessage as FunctionQueueMessage
 from azure.storage.queue import LinearRetry, QueueClient, QueueServiceClient
 from azure.storage.queue import QueueMessage as StorageQueueMessage
 
-from pipelines.devhost.functions import FunctionEntry, invoke_blocking
-from pipelines.devhost.hostconfig import QueueOptions, resolve_binding_expression
+from pipelines.devhost.functions import FunctionEntry
+from pipelines.devhost.hostconfig import MIN_POLLING_INTERVAL, QueueOptions, resolve_binding_expression
+from pipelines.devhost.worker import Worker
 from pipelines.errors import ConfigurationError
 from pipelines.store.account import _expand_development_storage
 
@@ -41,12 +55,24 @@ log = logging.getLogger("pipelines.devhost")
 
 # The extension's own visibility timeout while a message is being processed.
 PROCESSING_VISIBILITY = timedelta(minutes=10)
-# The first poll after messages were found, and the start of the back-off.
-_MIN_POLLING_INTERVAL = 0.1
 _DEFAULT_CONNECTION = "AzureWebJobsStorage"
+_POISON_SUFFIX = "-poison"
+# Azure queue names: 3-63 characters, lower-case letters, digits and single hyphens inside.
+_QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
 
 
 # -- configuration -----------------------------------------------------------------------------
+def valid_queue_name(name: str) -> bool:
+    return 3 <= len(name) <= 63 and bool(_QUEUE_NAME.match(name))
+
+
+def poison_queue_name(name: str) -> str | None:
+    """`QueueListenerFactory.CreatePoisonQueueReference`: none for a poison queue, or a name too long."""
+    if name.endswith(_POISON_SUFFIX) or not valid_queue_name(name + _POISON_SUFFIX):
+        return None
+    return name + _POISON_SUFFIX
+
+
 def queue_service(connection: str | None) -> QueueServiceClient:
     """The queue service of a binding's `connection`, found the way the host finds it.
 
@@ -78,11 +104,37 @@ def queue_service(connection: str | None) -> QueueServiceClient:
     raise ConfigurationError(f"queue connection {name!r}: set {name} to a connection string")
 
 
-def ensure_queue(client: QueueClient) -> None:
-    try:
-        client.create_queue()
-    except ResourceExistsError:
-        pass
+class PollingBackoff:
+    """`RandomizedExponentialBackoffStrategy(QueuePollingIntervals.Minimum, maxPollingInterval)`.
+
+    From the minimum, each empty poll adds `minimum * 2^(n-1) * U(0.8, 1.2)` until
+    the maximum; finding messages starts again from the minimum.
+    """
+
+    RANDOMIZATION = 0.2
+
+    def __init__(self, maximum: float, minimum: float = MIN_POLLING_INTERVAL.total_seconds(),
+                 rng: random.Random | None = None) -> None:
+        self.minimum = minimum
+        self.maximum = max(minimum, maximum)
+        self._rng = rng or random.Random()
+        self._current = 0.0
+        self._exponent = 0
+
+    def next_delay(self, found_messages: bool) -> float:
+        if found_messages:
+            self._current, self._exponent = self.minimum, 1
+        elif self._current != self.maximum:
+            interval = self.minimum
+            if self._exponent > 0:
+                factor = self._rng.uniform(1 - self.RANDOMIZATION, 1 + self.RANDOMIZATION)
+                interval += factor * 2 ** (self._exponent - 1) * self.minimum
+            if interval < self.maximum:
+                self._current = interval
+                self._exponent += 1
+            else:
+                self._current = self.maximum
+        return self._current
 
 
 # -- one message in flight ---------------------------------------------------------------------
@@ -99,13 +151,14 @@ class _Lease:
 
 
 class QueuePoller:
-    """Polls one queue for one function and runs its messages in a thread pool."""
+    """Polls one queue for one function; its messages run on the worker's shared pool."""
 
     def __init__(
         self,
         entry: FunctionEntry,
         options: QueueOptions,
         stopping: threading.Event,
+        worker: Worker,
         *,
         processing_visibility: timedelta = PROCESSING_VISIBILITY,
     ) -> None:
@@ -114,16 +167,24 @@ class QueuePoller:
         what = f"queue trigger {entry.name!r}"
         # Queue names are lowercase; the host lower-cases the resolved name.
         self.queue_name = resolve_binding_expression(str(entry.setting("queueName")), what=what).lower()
-        self.poison_name = f"{self.queue_name}-poison"
+        if not valid_queue_name(self.queue_name):
+            raise ConfigurationError(f"{what}: {self.queue_name!r} is not a valid queue name")
+        self.poison_name = poison_queue_name(self.queue_name)
         self.connection = entry.setting("connection") or _DEFAULT_CONNECTION
         self.connection = resolve_binding_expression(str(self.connection), what=what)
         service = queue_service(self.connection)
         self.queue = service.get_queue_client(self.queue_name)
-        self.poison = service.get_queue_client(self.poison_name)
+        self.poison: QueueClient | None = (
+            service.get_queue_client(self.poison_name) if self.poison_name else None
+        )
         self._stopping = stopping
+        self._worker = worker
         self._visibility = max(1, int(processing_visibility.total_seconds()))
-        self._workers = options.batch_size + options.new_batch_threshold
-        self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix=f"devhost-queue-{entry.name}")
+        # The host's side of each invocation: these threads wait for the worker, they
+        # do not run the function (the worker's pool does).
+        self._invocations = ThreadPoolExecutor(
+            options.batch_size + options.new_batch_threshold, thread_name_prefix=f"devhost-queue-{entry.name}"
+        )
         self._leases: dict[str, _Lease] = {}
         self._lock = threading.Condition()
         self._thread = threading.Thread(target=self._poll, name=f"devhost-poll-{entry.name}", daemon=True)
@@ -132,8 +193,6 @@ class QueuePoller:
         return f"{self.entry.name}: queue '{self.queue_name}' (connection {self.connection})"
 
     def start(self) -> None:
-        # The queue is created by the poller, not here: like the real host, the
-        # app starts (and answers health with 503) while storage does not answer.
         self._thread.start()
 
     def join(self, timeout: float) -> bool:
@@ -145,48 +204,41 @@ class QueuePoller:
             while self._leases and time.monotonic() < deadline:
                 self._lock.wait(min(0.1, max(0.0, deadline - time.monotonic())))
             drained = not self._leases
-        self._executor.shutdown(wait=drained, cancel_futures=True)
+        self._invocations.shutdown(wait=drained, cancel_futures=True)
         return drained and not self._thread.is_alive()
 
     # -- polling -----------------------------------------------------------------------------
     def _poll(self) -> None:
-        max_delay = max(_MIN_POLLING_INTERVAL, self.options.max_polling_interval.total_seconds())
-        while not self._stopping.is_set():
-            try:
-                self._poll_until_stopped(max_delay)
-            except Exception:
-                # A poller that dies silently would look like an empty queue: log, pause, go on.
-                log.exception("queue %s: the poller failed; restarting it", self.queue_name)
-                self._wait(max_delay)
-
-    def _poll_until_stopped(self, max_delay: float) -> None:
-        ensure_queue(self.queue)
-        delay = _MIN_POLLING_INTERVAL
+        backoff = PollingBackoff(self.options.max_polling_interval.total_seconds())
+        found_since_delay = False
         while not self._stopping.is_set():
             self._renew_due_leases()
             with self._lock:
                 busy = len(self._leases) > self.options.new_batch_threshold
-            if busy:
+            if busy:  # WaitForNewBatchThreshold
                 self._stopping.wait(min(0.1, self._visibility / 2))
                 continue
             try:
                 batch = self._receive()
-            except AzureError as exc:
-                log.warning(
-                    "queue %s: polling failed (%s); retrying", self.queue_name, exc.__class__.__name__
-                )
-                batch = []
-                delay = max_delay
-            if batch and self._stopping.is_set():
-                self._give_back(batch)
-                return
-            if batch:
-                delay = _MIN_POLLING_INTERVAL
+                if batch and self._stopping.is_set():
+                    self._give_back(batch)
+                    return
                 for message in batch:
                     self._dispatch(message)
-                continue
-            self._wait(delay)
-            delay = min(delay * 2, max_delay)
+            except ResourceNotFoundError:
+                batch = []  # the trigger does not create its queue: wait for it
+            except AzureError as exc:
+                log.warning("queue %s: polling failed (%s); backing off", self.queue_name, type(exc).__name__)
+                batch = []
+            except Exception:
+                # A poller that dies silently would look like an empty queue: log and go on.
+                log.exception("queue %s: polling failed; backing off", self.queue_name)
+                batch = []
+            if batch:
+                found_since_delay = True
+                continue  # the next batch as soon as the threshold allows
+            self._wait(backoff.next_delay(found_since_delay))
+            found_since_delay = False
 
     def _wait(self, seconds: float) -> None:
         """Sleep between polls, waking to renew leases that come due meanwhile."""
@@ -246,8 +298,8 @@ class QueuePoller:
             pop_receipt=message.pop_receipt,
         )
         try:
-            self._executor.submit(self._run, lease, trigger, message.content, count)
-        except RuntimeError:  # the executor is shutting down: leave the message to reappear
+            self._invocations.submit(self._run, lease, trigger, message.content, count)
+        except RuntimeError:  # shutting down: leave the message to reappear
             self._release(lease)
 
     def _decode(self, content: str | None) -> bytes | None:
@@ -263,13 +315,17 @@ class QueuePoller:
     # -- completion ----------------------------------------------------------------------------
     def _run(self, lease: _Lease, trigger: FunctionQueueMessage, content: str | None, count: int) -> None:
         try:
-            outcome = invoke_blocking(self.entry, trigger)
+            outcome = self._worker.invoke(self.entry, trigger)
             with lease.lock:
                 lease.done = True  # no more renewals; the receipt below is final
                 receipt = lease.pop_receipt
             try:
-                if outcome.succeeded:
+                if outcome.cancelled:  # the worker stopped before running it
+                    self.queue.update_message(lease.message_id, receipt, visibility_timeout=0)
+                elif outcome.succeeded:
                     self.queue.delete_message(lease.message_id, receipt)
+                elif self.poison is None:
+                    pass  # no poison queue: left invisible, so it is not retried in a fast loop
                 elif count >= self.options.max_dequeue_count:
                     self._to_poison(lease.message_id, receipt, content, count)
                 else:
@@ -292,6 +348,15 @@ class QueuePoller:
             self._lock.notify_all()
 
     def _to_poison(self, message_id: str, pop_receipt: str | None, content: str | None, count: int) -> None:
+        if self.poison is None:
+            log.error(
+                "queue %s: message %s cannot be processed and this queue has no poison queue: "
+                "it stays, invisible for %ds at a time, and never runs",
+                self.queue_name,
+                message_id,
+                self._visibility,
+            )
+            return
         log.warning(
             "queue %s: message %s moved to %s after %d deliveries",
             self.queue_name,
@@ -299,7 +364,10 @@ class QueuePoller:
             self.poison_name,
             count,
         )
-        ensure_queue(self.poison)
+        try:
+            self.poison.create_queue()
+        except AzureError:
+            pass  # it exists (or the send below says why not)
         self.poison.send_message(content or "")
         try:
             self.queue.delete_message(message_id, pop_receipt)

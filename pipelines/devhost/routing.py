@@ -6,14 +6,28 @@ inline constraints (several may be chained: `{id:int:min(1)}`), `{*rest}` /
 `{**rest}` catch-alls, and segments mixing literals and parameters
 (`{file}.{ext}`).
 
-When several templates match a path, the most specific wins, segment by segment:
-literal, then constrained parameter or mixed segment, then plain parameter, then
-catch-all (ASP.NET Core `RoutePrecedence.ComputeInbound`,
-https://github.com/dotnet/aspnetcore/blob/main/src/Http/Routing/src/Template/RoutePrecedence.cs).
+The host (azure-functions-host 4.x, `WebScriptHostHttpRoutesManager`) maps each
+function to a classic ASP.NET Core `Route` whose methods are an
+`HttpMethodRouteConstraint`, and tries them in the order
+`WebJobsRouteBuilder.Build` sorts them (azure-webjobs-sdk-extensions,
+`src/WebJobs.Extensions.Http/WebJobsRouteBuilder.cs`, `RouteComparison`),
+segment by segment: a literal before a parameter, two literals alphabetically
+(ordinal, ignoring case), two parameters by their number of inline constraints
+(more first), and a longer template before its own prefix. The first route that
+matches the path and whose method constraint accepts the request wins, so a
+route that matches with another method lets the next one try: no 405, and if
+none is left the host answers 404. Templates that compare equal (`files/{*path}`
+and `files/{name}`) keep the order they were registered in here; the host's
+`List.Sort` leaves their order unspecified, so do not rely on it.
+
+When indexing, the host (`ScriptHost.ValidateHttpFunction`, `HttpRoutesConflict`)
+refuses a route beginning with `admin` or `runtime` and a route equal (ignoring
+case) to another function's with a method in common; that function is disabled.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -33,6 +47,10 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 class RouteTemplateError(ValueError):
     pass
+
+
+class RouteConflictError(RouteTemplateError):
+    """The host refuses this function's route (reserved, or another function's)."""
 
 
 # -- constraints --------------------------------------------------------------------------------
@@ -114,7 +132,7 @@ class Parameter:
     catch_all: bool = False
     default: str | None = None
     checks: tuple[Callable[[str], bool], ...] = ()
-    constrained: bool = False
+    constraint_count: int = 0  # inline constraints written, known or not
 
     def accepts(self, value: str) -> bool:
         return all(check(value) for check in self.checks)
@@ -134,17 +152,6 @@ class Segment:
     def parameter(self) -> Parameter | None:
         part = self.parts[0]
         return part if len(self.parts) == 1 and isinstance(part, Parameter) else None
-
-    @property
-    def precedence(self) -> int:
-        if self.literal is not None:
-            return 1
-        parameter = self.parameter
-        if parameter is None:
-            return 2  # mixed segment
-        if parameter.catch_all:
-            return 4
-        return 2 if parameter.constrained else 3
 
 
 def _split_outside_parentheses(text: str, separator: str) -> list[str]:
@@ -190,7 +197,7 @@ def _parse_parameter(body: str, template: str) -> Parameter:
         catch_all=catch_all,
         default=default,
         checks=tuple(checks),
-        constrained=bool(constraints),
+        constraint_count=len(constraints),
     )
 
 
@@ -229,10 +236,6 @@ class RouteTemplate:
                     raise RouteTemplateError(f"route {template!r}: an optional parameter must be last")
         return cls(text, segments)
 
-    @property
-    def precedence(self) -> tuple[int, ...]:
-        return tuple(segment.precedence for segment in self.segments)
-
     def match(self, path: Sequence[str]) -> dict[str, str] | None:
         """Route values for `path` (raw, still percent-encoded segments), or None."""
         values: dict[str, str] = {}
@@ -270,9 +273,10 @@ def _match_segment(segment: Segment, value: str, values: dict[str, str]) -> bool
             return False
         values[parameter.name] = value
         return True
-    # A mixed segment: literals anchor the parameters between them.
+    # A mixed segment: literals anchor the parameters between them; ASP.NET Core matches
+    # it from the right, so `{file}.{ext}` takes `a.b.c` as `a.b` and `c` (greedy here).
     pattern = "".join(
-        re.escape(part) if isinstance(part, str) else f"(?P<{part.name}>.+?)" for part in segment.parts
+        re.escape(part) if isinstance(part, str) else f"(?P<{part.name}>.+)" for part in segment.parts
     )
     match = re.fullmatch(pattern, value, re.IGNORECASE)
     if not match:
@@ -286,9 +290,44 @@ def _match_segment(segment: Segment, value: str, values: dict[str, str]) -> bool
 
 
 # -- the table -------------------------------------------------------------------------------
+def _compare_text(a: str, b: str) -> int:
+    # .NET string.Compare(a, b, StringComparison.OrdinalIgnoreCase): upper-cased, code point order.
+    x, y = a.upper(), b.upper()
+    return (x > y) - (x < y)
+
+
+def compare_routes(x: RouteTemplate, y: RouteTemplate) -> int:
+    """`WebJobsRouteBuilder.RouteComparison`: negative when `x` is tried before `y`."""
+    for index, segment in enumerate(x.segments):
+        if len(y.segments) <= index:
+            return -1
+        # Only the first part of a segment counts (`{file}.{ext}` is a parameter, `v{n}` a literal).
+        first, other = segment.parts[0], y.segments[index].parts[0]
+        if isinstance(first, str) and isinstance(other, Parameter):
+            return -1
+        if isinstance(first, Parameter) and isinstance(other, str):
+            return 1
+        if isinstance(first, Parameter) and isinstance(other, Parameter):
+            if first.constraint_count != other.constraint_count:
+                return -1 if first.constraint_count > other.constraint_count else 1
+        elif isinstance(first, str) and isinstance(other, str):
+            comparison = _compare_text(first, other)
+            if comparison:
+                return comparison
+    return 1 if len(y.segments) > len(x.segments) else 0
+
+
+def check_route(template: str) -> None:
+    """`ScriptHost.ValidateHttpFunction`: routes in the host's own space are refused."""
+    if template.strip("/").lower().startswith(("admin", "runtime")):
+        raise RouteConflictError(
+            f"route {template!r}: the specified route conflicts with one or more built in routes"
+        )
+
+
 @dataclass(frozen=True)
 class Resolution(Generic[T]):
-    """A request's target, or why there is none (`allowed` non-empty: the method is wrong)."""
+    """A request's target, or none; `allowed` lists the methods of routes that matched the path."""
 
     target: T | None = None
     route_params: dict[str, str] = field(default_factory=dict)
@@ -300,27 +339,32 @@ class _Entry(Generic[T]):
     template: RouteTemplate
     methods: frozenset[str]  # empty: every method
     target: T
-    order: int
+    name: str
 
 
 class RouteTable(Generic[T]):
     def __init__(self) -> None:
         self._entries: list[_Entry[T]] = []
 
-    def add(self, template: str, methods: Iterable[str] | None, target: T) -> RouteTemplate:
+    def add(self, template: str, methods: Iterable[str] | None, target: T, name: str = "") -> RouteTemplate:
+        """Add one function's route; `RouteConflictError` when the host would disable it."""
+        check_route(template)
         parsed = RouteTemplate.parse(template)
         method_set = frozenset(method.upper() for method in methods or ())
         for entry in self._entries:
             overlap = not entry.methods or not method_set or entry.methods & method_set
             if entry.template.text.lower() == parsed.text.lower() and overlap:
-                log.warning("route %r is registered twice: the first registration wins", template)
-        self._entries.append(_Entry(parsed, method_set, target, len(self._entries)))
-        # Most specific first; ties keep a stable, readable order.
-        self._entries.sort(key=lambda e: (e.template.precedence, e.template.text.lower(), e.order))
+                raise RouteConflictError(
+                    f"route {template!r}: the route specified conflicts with the route defined by "
+                    f"function {entry.name!r}"
+                )
+        self._entries.append(_Entry(parsed, method_set, target, name))
+        # Python's sort is stable: templates that compare equal keep their registration order.
+        self._entries.sort(key=functools.cmp_to_key(lambda a, b: compare_routes(a.template, b.template)))
         return parsed
 
     def routes(self) -> list[tuple[RouteTemplate, frozenset[str], T]]:
-        """Every route, most specific first."""
+        """Every route, in the order they are tried."""
         return [(e.template, e.methods, e.target) for e in self._entries]
 
     def resolve(self, method: str, path: Sequence[str]) -> Resolution[T]:

@@ -1,8 +1,11 @@
-"""Timer triggers: one thread per timer function, firing on its schedule.
+"""Timer triggers: one host thread per timer function, firing on its schedule.
 
-As in the Functions host, a timer never overlaps itself: the next occurrence is
-computed after an invocation ends, so a run longer than the period skips the
-occurrences it covered instead of queueing them.
+As in the Functions host (`TimerListener`, azure-webjobs-sdk-extensions), a timer
+never overlaps itself: the next occurrence is computed after an invocation ends,
+so a run longer than the period skips the occurrences it covered instead of
+queueing them. The invocation itself runs on the worker's shared pool
+(`pipelines.devhost.worker`), where it may wait for a thread like any other.
+`runOnStartup` fires once when the host starts.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 from azure.functions.timer import TimerRequest
 
-from pipelines.devhost.functions import FunctionEntry, invoke_blocking
+from pipelines.devhost.functions import FunctionEntry
 from pipelines.devhost.hostconfig import resolve_binding_expression
 from pipelines.devhost.ncrontab import Schedule, parse_schedule
+from pipelines.devhost.worker import Worker
 
 log = logging.getLogger("pipelines.devhost")
 
@@ -28,8 +32,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 class TimerRunner:
-    def __init__(self, entry: FunctionEntry, stopping: threading.Event) -> None:
+    def __init__(self, entry: FunctionEntry, stopping: threading.Event, worker: Worker) -> None:
         self.entry = entry
+        self._worker = worker
         expression = resolve_binding_expression(str(entry.setting("schedule")), what=f"timer {entry.name!r}")
         self.schedule: Schedule = parse_schedule(expression)
         self.run_on_startup = bool(entry.setting("runOnStartup"))
@@ -61,7 +66,7 @@ class TimerRunner:
             schedule={"AdjustForDST": True},
         )
         self._last = scheduled
-        invoke_blocking(self.entry, request)
+        self._worker.invoke(self.entry, request)
 
     def _run(self) -> None:
         now = datetime.now(UTC)
