@@ -26,7 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_HTTP_THREADS = "devhost-http"
+# HTTP functions share the host's one thread pool with queues and timers: what runs
+# inside an HTTP invocation is marked on its thread while it runs.
+_http = threading.local()
 _SENT_MAX = 100_000
 
 
@@ -67,7 +69,22 @@ RECORDER = Recorder()
 
 
 def _on_http_thread() -> bool:
-    return threading.current_thread().name.startswith(_HTTP_THREADS)
+    return bool(getattr(_http, "active", False))
+
+
+def _mark_http_invocations() -> None:
+    from pipelines.api import http
+
+    original = http.handle
+
+    def handle(*args: Any, **kwargs: Any) -> Any:
+        _http.active = True
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _http.active = False
+
+    http.handle = handle  # type: ignore[assignment]
 
 
 def _timed(owner: Any, name: str, label: str) -> None:
@@ -100,6 +117,7 @@ def install() -> None:
     from pipelines.worker import executor, functions, handler
     from pipelines.worker.snapshots import SnapshotCache
 
+    _mark_http_invocations()
     _timed(functions, "handle_step_message", "step message, whole handler")
     _timed(RunRepository, "load", "run partition load (query)")
     _timed(Table, "transact", "table transaction")

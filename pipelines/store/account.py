@@ -103,18 +103,35 @@ class StorageAccount:
             self.queues = QueueServiceClient(account_url=queue, credential=credential, **queues)
         self._ensured = False
         self._lock = threading.Lock()
+        self._clients_lock = threading.Lock()
+        self._table_clients: dict[str, TableClient] = {}
+        self._container_clients: dict[str, ContainerClient] = {}
+        self._queue_clients: dict[str, QueueClient] = {}
 
     # -- clients by base name ----------------------------------------------------
+    # Clients are made once per name and shared: making one from a service client
+    # reuses that client's policies, and two threads making clients at once can tangle
+    # them (seen as "_SansIOHTTPPolicyRunner has no attribute 'next'"). Made clients
+    # are safe to share between threads.
     def table(self, base: str) -> TableClient:
-        return self.tables.get_table_client(self.settings.table_name(base))
+        name = self.settings.table_name(base)
+        with self._clients_lock:
+            client = self._table_clients.get(name)
+            if client is None:
+                client = self._table_clients[name] = self.tables.get_table_client(name)
+        return client
 
     def container(self, base: str) -> Blobs:
         """One of the app's own containers, by its base name ("runs", "graphs", ...)."""
-        return Blobs(self.blobs.get_container_client(self.settings.container_name(base)))
+        return self.container_named(self.settings.container_name(base))
 
     def container_named(self, name: str) -> Blobs:
         """A container of this account by its full name (a registered datastore's)."""
-        return Blobs(self.blobs.get_container_client(name))
+        with self._clients_lock:
+            client = self._container_clients.get(name)
+            if client is None:
+                client = self._container_clients[name] = self.blobs.get_container_client(name)
+        return Blobs(client)
 
     @property
     def blob_url(self) -> str:
@@ -132,7 +149,11 @@ class StorageAccount:
                                      **self.patience.blob_options()))
 
     def queue(self, name: str) -> QueueClient:
-        return self.queues.get_queue_client(name)
+        with self._clients_lock:
+            client = self._queue_clients.get(name)
+            if client is None:
+                client = self._queue_clients[name] = self.queues.get_queue_client(name)
+        return client
 
     def queue_names(self) -> Iterable[str]:
         return (self.settings.steps_queue_name, self.settings.poison_queue_name)
