@@ -244,3 +244,62 @@ def test_a_graph_changed_after_publish_is_refused_not_run(service: Service, work
     response = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={})
     assert response.status_code == 500
     assert service.get(f"/PipelineRuns/Pipeline/{published.id}").json() == []
+
+
+# -- an enabled endpoint never defaults to a disabled pipeline ---------------------------------------------------
+def test_a_disabled_version_cannot_become_the_default(service: Service, workspace: Workspace) -> None:
+    pipeline = load_pipeline(EXAMPLE)
+    first, second = (publish(workspace, pipeline, f"p{i}", None, f"{i}.0") for i in range(2))
+    endpoint = service.post("/PipelineEndpoints/Create", json={"Name": "ep", "PipelineId": first.id}).json()
+    url = f"/PipelineEndpoints/{endpoint['Id']}"
+    PipelineEndpoint.get(workspace, name="ep").add(second)
+    PublishedPipeline.get(workspace, second.id).disable()
+    # WHEN the disabled version is made the default: 409, saying which version and pipeline
+    refused = assert_error(service.put(url, json={"DefaultVersion": "1"}), 409, "EntityDisabled")["Error"]
+    assert "version '1'" in refused["Message"] and second.id in refused["Message"]
+    assert refused["Target"] == "DefaultVersion"
+    with pytest.raises(ServiceError):
+        PipelineEndpoint.get(workspace, name="ep").set_default_version(1)
+    assert service.get(f"/PipelineEndpoints/Id/{endpoint['Id']}").json()["DefaultVersion"] == "0"
+    # nor can an endpoint be created over it
+    created = service.post("/PipelineEndpoints/Create", json={"Name": "ep2", "PipelineId": second.id})
+    assert second.id in assert_error(created, 409, "EntityDisabled")["Error"]["Message"]
+    # a disabled endpoint may point at it, but is not enabled again while it does
+    assert service.put(url, json={"DefaultVersion": "1", "EntityStatus": "Disabled"}).status_code == 200
+    assert_error(service.put(url, json={"EntityStatus": "Active"}), 409, "EntityDisabled")
+    PublishedPipeline.get(workspace, second.id).enable()
+    assert service.put(url, json={"EntityStatus": "Active"}).json()["EntityStatus"] == 0
+
+
+def test_the_default_version_of_an_enabled_endpoint_is_not_disabled(service: Service, workspace: Workspace) -> None:
+    from pipelines.catalogue import Endpoints, PublishedPipelines
+    from pipelines.errors import ConflictError
+    from pipelines.store import get_account
+    from pipelines.vocabulary import EntityStatus
+
+    pipeline = load_pipeline(EXAMPLE)
+    first, second = (publish(workspace, pipeline, f"p{i}", None, f"{i}.0") for i in range(2))
+    front = PipelineEndpoint.publish(workspace, "front", None, first)
+    PipelineEndpoint.publish(workspace, "archived", None, first).archive()  # still runnable
+    PipelineEndpoint.publish(workspace, "off", None, second).disable()
+    account = get_account()
+    endpoints = Endpoints(account, PublishedPipelines(account))
+    # WHEN the default of two runnable endpoints is disabled: 409, naming both
+    with pytest.raises(ConflictError) as refused:
+        endpoints.set_pipeline_status("ws1", first.id, EntityStatus.DISABLED)
+    assert {d.target for d in refused.value.details} == {front.id, PipelineEndpoint.get(workspace, name="archived").id}
+    assert "'front'" in refused.value.message and "'archived'" in refused.value.message
+    assert service.get(f"/Pipelines/{first.id}").json()["EntityStatus"] == 0
+    # the default of a disabled endpoint only, or a version that is no default, is disabled
+    assert endpoints.set_pipeline_status("ws1", second.id, EntityStatus.DISABLED).status is EntityStatus.DISABLED
+    PublishedPipeline.get(workspace, second.id).enable()
+    front.add(second)
+    assert endpoints.set_pipeline_status("ws1", second.id, EntityStatus.DISABLED).status is EntityStatus.DISABLED
+    assert endpoints.set_pipeline_status("ws1", first.id, EntityStatus.DEPRECATED).status is EntityStatus.DEPRECATED
+
+
+def test_disabling_the_default_of_an_enabled_endpoint_over_http_is_409(service: Service, workspace: Workspace) -> None:
+    published = publish(workspace, load_pipeline(EXAMPLE), "p", None, "1.0")
+    PipelineEndpoint.publish(workspace, "front", None, published)
+    refused = service.put(f"/Pipelines/{published.id}/status", json="Disabled")
+    assert "'front'" in assert_error(refused, 409)["Error"]["Message"]

@@ -51,7 +51,12 @@ def test_publish_submit_wait_logs_disable(host) -> None:
     logs = cli(host, "run", "logs", run_id, "compare")
     assert "param1: 20" in logs.stdout
     assert json.loads(cli(host, "run", "show", run_id).stdout)["Status"]["StatusCode"] == 3
-    # a disabled pipeline refuses runs: the error goes to stderr, exit 1
+    # the endpoint's default version is not disabled while the endpoint runs: a 409 naming it
+    kept = cli(host, "pipeline", "disable", entity["Id"])
+    assert kept.returncode == 1 and "compare-endpoint" in kept.stderr and kept.stdout == ""
+    # once the endpoint is disabled, so can its pipeline be; a disabled pipeline refuses runs:
+    # the error goes to stderr, exit 1
+    assert cli(host, "endpoint", "disable", "compare-endpoint").returncode == 0
     assert json.loads(cli(host, "pipeline", "disable", entity["Id"]).stdout)["EntityStatus"] == 2
     refused = cli(host, "run", "submit", "--pipeline-id", entity["Id"])
     assert refused.returncode == 1 and "EntityDisabled" in refused.stderr and refused.stdout == ""

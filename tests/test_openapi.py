@@ -200,7 +200,7 @@ def check(doc: dict[str, Any], response: httpx.Response) -> Any:
     body = response.json() if media == "application/json" else response.text
     Draft202012Validator({**content["schema"], "components": doc["components"]}).validate(body)
     for header in documented.get("headers", {}):
-        if header != "x-ms-continuation":
+        if header not in ("x-ms-continuation", "x-ms-ignored-keys"):  # present only when there is something to say
             assert header in response.headers, f"{response.request.url}: no {header}"
     return body
 

@@ -380,3 +380,31 @@ def test_parent_run_id_may_come_in_the_body_too(service, workspace) -> None:
     assert service.post(url, json={"ParentRunId": "from-body"}).json()["ParentRunId"] == "from-body"
     both = service.post(url, params={"parentRunId": "from-query"}, json={"ParentRunId": "from-body"}).json()
     assert both["ParentRunId"] == "from-query"
+
+
+# -- unknown keys ------------------------------------------------------------------------------------------
+def test_a_near_miss_of_a_known_key_is_refused_naming_the_key_it_meant(service, workspace) -> None:
+    published = publish(workspace, load_pipeline(EXAMPLE), "keys")
+    url = f"/PipelineRuns/PipelineSubmit/{published.id}"
+    for sent, meant in (("ParamAssignments", "ParameterAssignments"), ("parameter_assignments", "ParameterAssignments"),
+                        ("ParameterAssignment", "ParameterAssignments"), ("ExperimentNmae", "ExperimentName"),
+                        ("Tag", "Tags"), ("DataPathAssignment", "DataPathAssignments")):
+        error = assert_error(service.post(url, json={sent: {}}), 400, "UserError")["Error"]
+        assert error["Target"] == sent and error["Message"] == f"unknown key {sent!r}: did you mean {meant!r}?"
+    # every problem in one answer
+    both = assert_error(service.post(url, json={"ParamAssignments": {}, "Tag": {}, "ExperimentName": "a b"}), 400)
+    assert {d["Target"] for d in both["Error"]["Details"]} == {"ParamAssignments", "Tag", "ExperimentName"}
+    assert service.get(f"/PipelineRuns/Pipeline/{published.id}").json() == []
+    # other unknown keys are accepted, as the old service did
+    accepted = service.post(url, json={"ParameterAssignments": {"pipeline_arg": 3}, "Flags": {}, "Callback": "x"})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["ParameterAssignments"] == {"pipeline_arg": "3"}
+
+
+def test_unknown_keys_a_submit_accepted_are_listed_in_a_header(service, workspace) -> None:
+    published = publish(workspace, load_pipeline(EXAMPLE), "keys")
+    url = f"/PipelineRuns/PipelineSubmit/{published.id}"
+    accepted = service.post(url, json={"ParameterAssignments": {"pipeline_arg": 3}, "Flags": {}, "Call back": "x"})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.headers["x-ms-ignored-keys"] == "Flags,Call%20back"
+    assert "x-ms-ignored-keys" not in service.post(url, json={}).headers

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from pipelines.api.automation_contract import recurrence_from_wire
 from pipelines.client import Workspace, publish
 from pipelines.errors import BadRequestError
+from pipelines.runs.template import Firings
 from pipelines.schedules.model import Recurrence, Schedule
 from tests import pipelines_for_tests as make
 from tests.service import Service, assert_error, token
@@ -17,8 +19,8 @@ T0 = datetime(2026, 1, 31, 9, 0, tzinfo=timezone.utc)
 
 
 def recurrence(frequency: str, interval: int = 1, start: datetime = T0) -> Recurrence:
-    return Recurrence.parse({"Frequency": frequency, "Interval": interval, "StartTime": start.isoformat()},
-                            default_start=start)
+    return recurrence_from_wire({"Frequency": frequency, "Interval": interval, "StartTime": start.isoformat()},
+                                default_start=start)
 
 
 def test_fire_times_step_by_interval_and_months_by_the_calendar() -> None:
@@ -36,7 +38,7 @@ def test_a_schedule_fires_each_fire_time_once_and_never_the_past_before_it_exist
     # created at 09:25: 09:00, 09:10 and 09:20 are not made up
     assert schedule.due(T0 + timedelta(minutes=26)) is None
     assert schedule.due(T0 + timedelta(minutes=31)) == T0 + timedelta(minutes=30)
-    schedule.last_fired = T0 + timedelta(minutes=30)
+    schedule.firings = Firings(last_fired=T0 + timedelta(minutes=30))
     assert schedule.due(T0 + timedelta(minutes=39)) is None
     # a timer that was down for an hour fires the latest fire time only
     assert schedule.due(T0 + timedelta(minutes=95)) == T0 + timedelta(minutes=90)
@@ -49,8 +51,21 @@ def test_a_schedule_fires_each_fire_time_once_and_never_the_past_before_it_exist
 ])
 def test_bad_recurrences_are_refused_naming_the_key(bad: object) -> None:
     with pytest.raises(BadRequestError) as refused:
-        Recurrence.parse(bad, default_start=T0)
+        recurrence_from_wire(bad, default_start=T0)
     assert (refused.value.target or "").startswith("Recurrence")
+    assert all((d.target or "").startswith("Recurrence") for d in refused.value.details)
+
+
+def test_a_recurrence_reads_keys_in_any_case_and_refuses_near_misses() -> None:
+    assert recurrence_from_wire({"frequency": "day", "INTERVAL": 2}, default_start=T0) == Recurrence("Day", 2, T0)
+    naive = recurrence_from_wire({"Frequency": "Hour", "Interval": 1, "StartTime": "2026-01-31T09:00:00"},
+                                 default_start=T0 - timedelta(days=9))
+    assert naive.start == T0  # UTC unless it says otherwise
+    with pytest.raises(BadRequestError) as refused:
+        recurrence_from_wire({"Frequency": "Day", "Intervall": 2}, default_start=T0)
+    targets = {d.target: d.message for d in refused.value.details}
+    assert "did you mean 'Interval'" in targets["Recurrence.Intervall"]
+    assert "Recurrence.Interval" in targets  # and the interval it lacks
 
 
 @pytest.fixture
@@ -85,7 +100,9 @@ def test_a_due_schedule_starts_one_run_however_many_instances_fire_it(service, w
     [run] = service.get(f"/PipelineRuns/Pipeline/{published.id}").json()
     assert run["RunSource"] == "Schedule" and run["ScheduleId"] == "every-5"
     assert run["RunHistoryExperimentName"] == "scheduled" and run["ParameterAssignments"] == {"pipeline_arg": "7"}
-    assert service.get("/Schedules/every-5").json()["LastFiredTime"] is not None
+    recorded = service.get("/Schedules/every-5").json()
+    assert recorded["LastFiredTime"] is not None and recorded["LastRunId"] == run["Id"]
+    assert recorded["SkippedCount"] == 0 and recorded["LastError"] is None
     assert service.wait_run(run["Id"])["Status"]["StatusCode"] == 3
     # and the same moment again fires nothing more
     assert Schedules(get_account()).fire_due(moment) == []
@@ -107,6 +124,9 @@ def test_disabled_schedules_and_disabled_targets_start_nothing(service, workspac
     happened = Schedules(get_account()).fire_due(datetime.now(timezone.utc) + timedelta(minutes=5))
     assert len(happened) == 1 and "skipped" in happened[0]  # "on" tried; the pipeline refused it
     assert service.get(f"/PipelineRuns/Pipeline/{published.id}").json() == []
+    refused = service.get("/Schedules/on").json()
+    assert refused["SkippedCount"] == 1 and refused["LastError"]["Code"] == "EntityDisabled"
+    assert service.get("/Schedules/off").json()["SkippedCount"] == 0
 
 
 def test_schedules_are_read_listed_deleted_and_checked(service, workspace, tmp_path) -> None:
@@ -124,3 +144,71 @@ def test_schedules_are_read_listed_deleted_and_checked(service, workspace, tmp_p
                              roles=["Pipelines.Read"]), 403, "Forbidden")
     assert service.call("DELETE", "/Schedules/daily").status_code == 200
     assert_error(service.get("/Schedules/daily"), 404, "NotFound")
+
+
+# -- no silent skips ----------------------------------------------------------------------------------------
+def test_a_schedule_request_is_checked_at_put_as_a_submit_checks_it(service, workspace, tmp_path) -> None:
+    published = publish(workspace, make.parameters_echo(tmp_path / "code", {"pipeline_arg": 10}), "p")
+    daily = {"Frequency": "Day", "Interval": 1}
+
+    def put(request: dict[str, object]) -> dict[str, object]:
+        body = assert_error(service.put("/Schedules/checked", json={
+            "PipelineId": published.id, "Recurrence": daily, "Request": request}), 400)
+        return body["Error"]
+
+    error = put({"ParameterAssignments": {"pipeline_arg": "abc", "nope": 1}})
+    assert error["Code"] == "InvalidParameter"
+    assert {d["Target"] for d in error["Details"]} == {"ParameterAssignments.pipeline_arg", "ParameterAssignments.nope"}
+    near = put({"ParamAssignments": {"pipeline_arg": 1}})
+    assert near["Target"] == "Request.ParamAssignments" and "'ParameterAssignments'" in near["Message"]
+    # a placeholder means nothing in a schedule's request: it is checked as the text it is
+    assert put({"ParameterAssignments": {"pipeline_arg": "{data.n}"}})["Code"] == "InvalidParameter"
+    assert service.put("/Schedules/checked", json={
+        "PipelineId": published.id, "Recurrence": daily, "Request": {"ParameterAssignments": {"pipeline_arg": "7"}},
+    }).status_code == 200
+
+
+def test_a_skipped_fire_time_is_recorded_once_and_a_later_run_too(service, workspace, tmp_path) -> None:
+    import concurrent.futures
+
+    from pipelines.client import PipelineEndpoint
+    from pipelines.schedules.service import Schedules
+    from pipelines.store import get_account
+
+    # GIVEN an endpoint and a schedule that sets its parameter
+    first = publish(workspace, make.parameters_echo(tmp_path / "one", {"pipeline_arg": 10}), "one")
+    second = publish(workspace, make.parameters_echo(tmp_path / "two", {"other": 10}), "two")
+    endpoint = PipelineEndpoint.publish(workspace, "front", None, first)
+    start = datetime.now(timezone.utc) - timedelta(minutes=1)
+    created = service.put("/Schedules/every-5", json={
+        "PipelineEndpointName": "front",
+        "Recurrence": {"Frequency": "Minute", "Interval": 5, "StartTime": start.isoformat()},
+        "Request": {"ParameterAssignments": {"pipeline_arg": 7}},
+    }).json()
+    assert (created["SkippedCount"], created["LastError"], created["LastRunId"]) == (0, None, None)
+    # WHEN its endpoint's default changes to a pipeline without that parameter, and three instances fire it
+    endpoint.add_default(second)
+    due = start + timedelta(minutes=5)
+    schedules = Schedules(get_account())  # one instance: its clients are made before the threads start
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: schedules.fire_due(due + timedelta(seconds=1)), range(3)))
+    # THEN the schedule says why that fire time started nothing, once, naming the key
+    skipped = service.get("/Schedules/every-5").json()
+    assert skipped["SkippedCount"] == 1 and skipped["LastRunId"] is None
+    error = skipped["LastError"]
+    assert error["Code"] == "InvalidParameter" and error["EventId"] is None
+    assert [d["Target"] for d in error["Details"]] == ["ParameterAssignments.pipeline_arg"]
+    assert "'pipeline_arg' is not a parameter of this pipeline" in error["Message"]
+    assert datetime.fromisoformat(error["FireTime"]) == due == datetime.fromisoformat(skipped["LastFiredTime"])
+    # WHEN the default is set back and the next fire time comes
+    endpoint.set_default_version("0")
+    Schedules(get_account()).fire_due(due + timedelta(minutes=5, seconds=1))
+    # THEN its run is recorded, and the error stays as history
+    [run] = service.get(f"/PipelineRuns/Pipeline/{first.id}").json()
+    fired = service.get("/Schedules/every-5").json()
+    assert fired["LastRunId"] == run["Id"] and fired["SkippedCount"] == 1 and fired["LastError"] == error
+    assert datetime.fromisoformat(fired["LastFiredTime"]) == due + timedelta(minutes=5)
+    # AND a PUT keeps what its firings recorded
+    kept = service.put("/Schedules/every-5", json={**fired, "Description": "changed"}).json()
+    assert (kept["LastRunId"], kept["SkippedCount"], kept["LastError"]) == (run["Id"], 1, error)
+    assert kept["Description"] == "changed" and kept["LastFiredTime"] == fired["LastFiredTime"]

@@ -266,10 +266,18 @@ def test_open_run_watch_read_a_log_and_download_an_output(desktop: Studio, examp
     desktop.check_view("pipeline")
 
 
-def test_disabling_the_pipeline_takes_the_run_button_away(desktop: Studio, example) -> None:
+def test_disabling_the_pipeline_takes_the_run_button_away(desktop: Studio, workspace: Workspace, example) -> None:
     page = desktop.page
     desktop.sign_in(("Pipelines.Submit", "Pipelines.Publish"))
+    # The endpoint's default version is kept while the endpoint runs: the service's 409 is shown.
     page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/pipelines/{example[0].id}")
+    page.get_by_role("link", name="Run this pipeline").wait_for()
+    page.get_by_role("button", name="Disable pipeline").click()
+    page.get_by_role("alert").filter(has_text="compare-endpoint").wait_for()
+    assert page.get_by_role("link", name="Run this pipeline").is_visible()
+    # A pipeline behind no endpoint is disabled, and its run button goes.
+    other = publish(workspace, load_pipeline(ROOT / "examples" / "compare"), "Alone", "no endpoint", "1.0")
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/pipelines/{other.id}")
     run_button = page.get_by_role("link", name="Run this pipeline")
     run_button.wait_for()
     page.get_by_role("button", name="Disable pipeline").click()
@@ -277,14 +285,12 @@ def test_disabling_the_pipeline_takes_the_run_button_away(desktop: Studio, examp
     assert run_button.count() == 0
     assert page.get_by_text("This pipeline is disabled").is_visible()
     desktop.check_view("pipeline-disabled")
-    # The endpoint's default version is that pipeline: its run button is gone too.
-    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints/compare-endpoint")
-    page.get_by_text("The default version's pipeline is disabled").wait_for()
-    assert page.get_by_role("link", name="Run this endpoint").count() == 0
-    # And the service agrees.
-    entity = httpx.get(example[0].entity["Url"].split("/PipelineRuns/")[0] + f"/Pipelines/{example[0].id}",
-                       headers={"Authorization": f"Bearer {devissuer.mint()}"}, timeout=30).json()
-    assert entity["EntityStatus"] == 2
+    # And the service agrees on both.
+    base = example[0].entity["Url"].split("/PipelineRuns/")[0]
+    headers = {"Authorization": f"Bearer {devissuer.mint()}"}
+    statuses = [httpx.get(f"{base}/Pipelines/{pipeline_id}", headers=headers, timeout=30).json()["EntityStatus"]
+                for pipeline_id in (example[0].id, other.id)]
+    assert statuses == [0, 2]
 
 
 def test_endpoint_actions_set_the_default_version_and_disable(desktop: Studio, workspace: Workspace, example) -> None:

@@ -173,8 +173,9 @@ def set_pipeline_status(ctx: RequestContext) -> PipelineEntity:
     if isinstance(value, dict):  # tolerate {"Status": ...} / {"EntityStatus": ...}
         value = pick(value, "EntityStatus") if pick(value, "EntityStatus") is not None else pick(value, "Status")
     status = EntityStatus.parse(value, target="status")
-    published, _ = services()
-    record = published.set_status(ctx.workspace, ctx.param("pipelineId"), status)
+    published, endpoints = services()
+    # Through the endpoints: disabling the default version of a runnable endpoint is a 409.
+    record = endpoints.set_pipeline_status(ctx.workspace, ctx.param("pipelineId"), status)
     return pipeline_entity(ctx, record, published)
 
 

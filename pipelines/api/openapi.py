@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import core_schema
 
+from pipelines.api import automation_contract as automation
 from pipelines.api import openapi_history as history
 from pipelines.api.contract import PipelineEndpointEntity, PipelineEntity, PipelineRunEntity, TaskStatusEntity
 from pipelines.api.data import DatasetEntity, DatastoreEntity, UploadEntity
@@ -69,6 +70,7 @@ MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (DatasetEntity, "serialization"),
     (PipelineDefinition, "validation"),
     *history.MODELS,
+    *automation.MODELS,
 )
 
 _ENTITY_STATUS = "0 Active, 1 Deprecated, 2 Disabled."
@@ -143,8 +145,10 @@ HAND_WRITTEN: dict[str, JSON] = {
         },
         description=(
             "The submit body of every submit route (docs/contract.md §2). Keys are matched case-insensitively"
-            " (`tags` and `Tags`); unknown keys are ignored; `{}` or no body is valid. An unknown or"
-            " uncoercible assignment is a 400 listing every bad key in `Details`."
+            " (`tags` and `Tags`); `{}` or no body is valid. An unknown or uncoercible assignment is a 400"
+            " listing every bad key in `Details`. A top-level key that is a near miss of a known one"
+            " (`ParamAssignments`) is a 400 naming the key it meant; other unknown keys are accepted and"
+            " named in the answer's `x-ms-ignored-keys` header."
         ),
     ),
     "DataSetAssignment": DATASET_ASSIGNMENT,
@@ -220,71 +224,6 @@ HAND_WRITTEN: dict[str, JSON] = {
         },
         ("Name", "DatasetType", "Paths"),
     ),
-    "EventTriggerRequest": obj(
-        {
-            "Description": text(),
-            "PipelineId": text(), "PipelineEndpointId": text(), "PipelineEndpointName": text(),
-            "PipelineVersion": text("With an endpoint only."),
-            "EventTypes": {"type": "array", "items": {"type": "string"}, "maxItems": 20,
-                           "description": "Empty or absent: every type."},
-            "SubjectBeginsWith": text(), "SubjectEndsWith": text(),
-            "Request": {**ref("SubmitRequest"), "description": (
-                "The submit body; strings may hold {id}, {eventType}, {subject}, {topic}, {eventTime},"
-                " {data.<key>}, {blobContainer}, {blobPath}, {blobName}, {datastorePath}.")},
-            "EntityStatus": ref("EntityStatusValue"),
-        },
-        description="Exactly one of PipelineId, PipelineEndpointId, PipelineEndpointName names the target.",
-    ),
-    "EventTriggerEntity": obj(
-        {
-            "Name": text(), "Description": NULLABLE_TEXT, "PipelineId": NULLABLE_TEXT,
-            "PipelineEndpointId": NULLABLE_TEXT, "PipelineEndpointName": NULLABLE_TEXT,
-            "PipelineVersion": NULLABLE_TEXT, "EventTypes": {"type": "array", "items": {"type": "string"}},
-            "SubjectBeginsWith": NULLABLE_TEXT, "SubjectEndsWith": NULLABLE_TEXT,
-            "Request": {"type": "object", "description": "The submit body, placeholders unfilled."},
-            "EntityStatus": {"type": "integer", "description": _ENTITY_STATUS},
-            "Etag": NULLABLE_TEXT, "CreatedDate": NULLABLE_TEXT, "LastModifiedDate": NULLABLE_TEXT,
-        },
-        ("Name", "Description", "PipelineId", "PipelineEndpointId", "PipelineEndpointName",
-         "PipelineVersion", "EventTypes", "SubjectBeginsWith", "SubjectEndsWith", "Request", "EntityStatus",
-         "Etag", "CreatedDate", "LastModifiedDate"),
-    ),
-    "ScheduleRequest": obj(
-        {
-            "Description": text(),
-            "PipelineId": text(), "PipelineEndpointId": text(), "PipelineEndpointName": text(),
-            "PipelineVersion": text("With an endpoint only."),
-            "Recurrence": ref("Recurrence"),
-            "Request": {**ref("SubmitRequest"), "description": "The submit body of every run it starts."},
-            "EntityStatus": ref("EntityStatusValue"),
-        },
-        ("Recurrence",),
-        description="Exactly one of PipelineId, PipelineEndpointId, PipelineEndpointName names the target.",
-    ),
-    "Recurrence": obj(
-        {
-            "Frequency": {"enum": ["Minute", "Hour", "Day", "Week", "Month"]},
-            "Interval": {"type": "integer", "minimum": 1, "maximum": 1000},
-            "StartTime": text("ISO 8601; UTC when it names no offset. Default: when created."),
-            "TimeZone": {"enum": ["UTC"], "description": "Only UTC."},
-        },
-        ("Frequency", "Interval"),
-        description="Fires at StartTime + k x Interval; a fire time missed while nothing ran is not made up.",
-    ),
-    "ScheduleEntity": obj(
-        {
-            "Name": text(), "Description": NULLABLE_TEXT, "PipelineId": NULLABLE_TEXT,
-            "PipelineEndpointId": NULLABLE_TEXT, "PipelineEndpointName": NULLABLE_TEXT,
-            "PipelineVersion": NULLABLE_TEXT, "Recurrence": ref("Recurrence"),
-            "Request": {"type": "object", "description": "The submit body of every run it starts."},
-            "EntityStatus": {"type": "integer", "description": _ENTITY_STATUS},
-            "LastFiredTime": NULLABLE_TEXT,
-            "Etag": NULLABLE_TEXT, "CreatedDate": NULLABLE_TEXT, "LastModifiedDate": NULLABLE_TEXT,
-        },
-        ("Name", "Description", "PipelineId", "PipelineEndpointId", "PipelineEndpointName",
-         "PipelineVersion", "Recurrence", "Request", "EntityStatus", "LastFiredTime",
-         "Etag", "CreatedDate", "LastModifiedDate"),
-    ),
     "TriggerDeleted": obj({"Name": text(), "Deleted": {"const": True}}, ("Name", "Deleted")),
     "Health": obj(
         {"Status": {"enum": ["Healthy", "Unhealthy"]},
@@ -319,6 +258,10 @@ def schemas() -> dict[str, JSON]:
         add(name, schema)
     for (name, key), note in (NOTES | history.NOTES).items():
         found[name]["properties"][key]["description"] = note
+    for (name, key), target in automation.LINKS.items():
+        member = found[name]["properties"][key]
+        found[name]["properties"][key] = {"allOf": [ref(target)], **({"description": member["description"]}
+                                                                   if "description" in member else {})}
     return dict(sorted(found.items()))
 
 
@@ -348,6 +291,9 @@ HEADERS: dict[str, JSON] = {
     "RequestId": {"description": "The request id, as in Correlation.RequestId.", "schema": text()},
     "Continuation": {"description": "Present when more remain: pass it back as ?continuationToken=.",
                      "schema": text()},
+    "IgnoredKeys": {"description": "The body's top-level keys that nothing read (accepted, as Azure ML accepted"
+                                   " them): percent-encoded, comma-separated.", "schema": text(),
+                    "x-header": "x-ms-ignored-keys"},
     "WWWAuthenticate": {"description": 'Bearer error="...", error_description="..."', "schema": text()},
 }
 ERRORS: dict[int, tuple[str, str]] = {
@@ -381,6 +327,16 @@ SUBMIT_ERRORS = {404: "Unknown pipeline, endpoint, version or dataset.",
                       " another body or still in progress (`UserError`)."}
 IDEMPOTENCY = ("IdempotencyKey", "ClientRequestId", "parentRunId")
 RUN = ref("PipelineRunEntity")
+_AUTOMATION_PUT = (
+    "When it is written active, its target must exist and be enabled, and its Request is checked against"
+    " the target's current parameters and data inputs as a submit checks them (placeholders for what"
+    " they can fill); a disabled one is checked when it is enabled. What it recorded of its firings"
+    " (LastFiredTime, LastRunId, LastError, SkippedCount) is kept. Keys match in any case; a near miss of"
+    " a known key is a 400 naming it; other unknown keys are ignored and listed in the"
+    " `x-ms-ignored-keys` header (percent-encoded, comma-separated; `Request.<key>` for the request's)."
+)
+_AUTOMATION_ERRORS = {404: "Unknown target pipeline, endpoint or version.",
+                      409: "The target pipeline or endpoint is disabled (`EntityDisabled`)."}
 BYTES = {"type": "string", "contentMediaType": "application/octet-stream"}
 
 OPERATIONS: dict[str, Op] = {
@@ -399,7 +355,10 @@ OPERATIONS: dict[str, Op] = {
     "list_pipelines": Op("List published pipelines", array("PipelineEntity"), params=("activeOnly",),
                          paged=True),
     "set_pipeline_status": Op("Set a published pipeline's status", ref("PipelineEntity"),
-                              body=Body(ref("PipelineStatusRequest")), errors={404: "Unknown pipeline."}),
+                              body=Body(ref("PipelineStatusRequest")),
+                              errors={404: "Unknown pipeline.",
+                                      409: "Disabling the default version of a runnable pipeline endpoint:"
+                                           " the answer names the endpoints."}),
     "create_endpoint": Op("Create a pipeline endpoint", ref("PipelineEndpointEntity"),
                           body=Body(ref("CreateEndpointRequest")),
                           errors={404: "Unknown PipelineId.", 409: "The name is taken (`UserError`)."}),
@@ -420,12 +379,13 @@ OPERATIONS: dict[str, Op] = {
                                   "The whole list, not paged.", params=("activeOnly",),
                                   errors={404: "Unknown endpoint."}),
     "submit_pipeline": Op("Run a published pipeline", RUN, body=SUBMIT, params=IDEMPOTENCY,
-                          errors=SUBMIT_ERRORS),
+                          errors=SUBMIT_ERRORS, headers=("IgnoredKeys",)),
     "submit_endpoint": Op("Run a pipeline endpoint (its default version, or the version given)", RUN,
-                          body=SUBMIT, params=("pipelineVersion", *IDEMPOTENCY), errors=SUBMIT_ERRORS),
+                          body=SUBMIT, params=("pipelineVersion", *IDEMPOTENCY), errors=SUBMIT_ERRORS,
+                          headers=("IgnoredKeys",)),
     "submit_endpoint_by_name": Op("Run a pipeline endpoint by name", RUN, body=SUBMIT,
                                   params=("query:name", "pipelineVersion", *IDEMPOTENCY),
-                                  errors=SUBMIT_ERRORS),
+                                  errors=SUBMIT_ERRORS, headers=("IgnoredKeys",)),
     "get_run": Op("Get a run", RUN, errors={404: "Unknown run."}),
     "list_pipeline_runs": Op("Runs of a published pipeline, newest first", array("PipelineRunEntity"),
                              paged=True, errors={404: "Unknown pipeline."}),
@@ -467,15 +427,15 @@ OPERATIONS: dict[str, Op] = {
                               params=("query:name", "query:version"),
                               errors={404: "Unknown dataset or version."}),
     "get_dataset": Op("Get a dataset", ref("DatasetEntity"), errors={404: "Unknown dataset."}),
-    "put_trigger": Op("Create or replace an event trigger", ref("EventTriggerEntity"),
-                      body=Body(ref("EventTriggerRequest")),
-                      errors={404: "Unknown target pipeline or endpoint."}),
+    "put_trigger": Op(
+        "Create or replace an event trigger", ref("EventTriggerEntity"), _AUTOMATION_PUT,
+        body=Body(ref("EventTriggerRequest")), errors=_AUTOMATION_ERRORS),
     "get_trigger": Op("Get an event trigger", ref("EventTriggerEntity"), errors={404: "Unknown trigger."}),
     "list_triggers": Op("List event triggers", array("EventTriggerEntity"), "The whole list, not paged."),
     "delete_trigger": Op("Delete an event trigger", ref("TriggerDeleted"), errors={404: "Unknown trigger."}),
-    "put_schedule": Op("Create or replace a schedule", ref("ScheduleEntity"),
-                       body=Body(ref("ScheduleRequest")),
-                       errors={404: "Unknown target pipeline or endpoint."}),
+    "put_schedule": Op(
+        "Create or replace a schedule", ref("ScheduleEntity"), _AUTOMATION_PUT,
+        body=Body(ref("ScheduleRequest")), errors=_AUTOMATION_ERRORS),
     "get_schedule": Op("Get a schedule", ref("ScheduleEntity"), errors={404: "Unknown schedule."}),
     "list_schedules": Op("List schedules", array("ScheduleEntity"), "The whole list, not paged."),
     "delete_schedule": Op("Delete a schedule", ref("TriggerDeleted"), errors={404: "Unknown schedule."}),
@@ -551,6 +511,8 @@ def operation(route: Route, method: str, path: str, op: Op, operation_id: str) -
     headers = {"x-ms-request-id": use("headers", "RequestId")}
     if op.paged:
         headers["x-ms-continuation"] = use("headers", "Continuation")
+    for name in op.headers:
+        headers[HEADERS[name]["x-header"]] = use("headers", name)
     answer = "OK."
     if op.answer.get("type") == "array":
         answer = "A bare JSON array" + (": a page; x-ms-continuation when more remain." if op.paged else ".")

@@ -70,3 +70,4 @@ class Op:
     paged: bool = False
     media: str = "application/json"
     responses: Mapping[str, JSON] = field(default_factory=dict)
+    headers: tuple[str, ...] = ()  # names in HEADERS the 200 answer may carry

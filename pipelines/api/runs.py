@@ -6,6 +6,7 @@ from typing import Any
 
 import azure.functions as func
 
+from pipelines.api.automation_contract import ignored_keys_header
 from pipelines.api.contract import PipelineRunEntity, RunStatusEntity, TaskStatusEntity, wire_time
 from pipelines.api.http import Reply, RequestContext, json_response, route
 from pipelines.api.paging import page_request, paged
@@ -14,7 +15,7 @@ from pipelines.runs.engine import RunState
 from pipelines.runs.history import step_run_id, step_status_word
 from pipelines.runs.logs import LOG_KINDS, StepLogs
 from pipelines.runs.model import TASK_STATUS_NAMES, Run, RunStatus, Step
-from pipelines.runs.request import parse_submit
+from pipelines.runs.request import read_submit
 from pipelines.runs.service import RunService, Target, idempotency_key_of, request_fingerprint
 from pipelines.store import get_account
 
@@ -81,8 +82,11 @@ def run_entity(run: Run) -> PipelineRunEntity:
 
 
 # -- submit -------------------------------------------------------------------------------------
-def _submit(ctx: RequestContext, resolve_target: Any) -> PipelineRunEntity:
-    request = parse_submit(ctx.json(empty={}))
+def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
+    """Every submit route: the run as written; the keys the body held that nothing read
+    (accepted, as Azure ML accepted them) are named in `x-ms-ignored-keys`."""
+    parsed = read_submit(ctx.json(empty={}))
+    request = parsed.request
     runs = service()
     target: Target = resolve_target(runs)
     run = runs.submit(
@@ -94,11 +98,11 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> PipelineRunEntity:
         idempotency_key=idempotency_key_of(ctx.request.headers),
         fingerprint=request_fingerprint(ctx.route.name, target.pipeline.id + "|" + (target.version or ""), ctx.request.get_body() or b""),
     )
-    return run_entity(run)
+    return Reply(run_entity(run), headers=ignored_keys_header(parsed.ignored_keys))
 
 
 @route(bp, "submit_pipeline")
-def submit_pipeline(ctx: RequestContext) -> PipelineRunEntity:
+def submit_pipeline(ctx: RequestContext) -> Reply:
     return _submit(ctx, lambda runs: runs.pipeline_target(ctx.workspace, ctx.param("pipelineId")))
 
 
@@ -114,7 +118,7 @@ def _version(ctx: RequestContext) -> str | None:
 
 
 @route(bp, "submit_endpoint")
-def submit_endpoint(ctx: RequestContext) -> PipelineRunEntity:
+def submit_endpoint(ctx: RequestContext) -> Reply:
     return _submit(
         ctx,
         lambda runs: runs.endpoint_target(
@@ -124,7 +128,7 @@ def submit_endpoint(ctx: RequestContext) -> PipelineRunEntity:
 
 
 @route(bp, "submit_endpoint_by_name")
-def submit_endpoint_by_name(ctx: RequestContext) -> PipelineRunEntity:
+def submit_endpoint_by_name(ctx: RequestContext) -> Reply:
     name = ctx.query("name")
     if not name:
         raise BadRequestError("the endpoint name is required: ?name=", target="name")

@@ -1,5 +1,6 @@
 """Routes of schedules (the project's own, under the workspace prefix). The timer that
-fires them is `pipelines.schedules.functions`."""
+fires them is `pipelines.schedules.functions`; the wire models are
+`pipelines.api.automation_contract`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import azure.functions as func
 
-from pipelines.api.contract import wire_time
+from pipelines.api import automation_contract as wire
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.schedules.model import Schedule
 from pipelines.schedules.service import Schedules
@@ -17,24 +18,17 @@ bp = func.Blueprint()
 
 
 def schedule_entity(schedule: Schedule) -> dict[str, Any]:
-    return {
-        "Name": schedule.name,
-        "Description": schedule.description,
-        **schedule.template.wire(),
-        "Recurrence": schedule.recurrence.wire(),
-        "EntityStatus": int(schedule.status),
-        "LastFiredTime": wire_time(schedule.last_fired),
-        "Etag": schedule.etag,
-        "CreatedDate": wire_time(schedule.created),
-        "LastModifiedDate": wire_time(schedule.modified),
-    }
+    """The answer of every schedule route (`ScheduleEntity`), as JSON."""
+    return wire.schedule_entity(schedule).model_dump(mode="json", by_alias=True)
 
 
 @route(bp, "put_schedule")
-def put_schedule(ctx: RequestContext) -> dict[str, Any]:
-    """Create or replace the schedule `scheduleName`."""
-    schedule = Schedules(get_account()).put(ctx.workspace, ctx.param("scheduleName"), ctx.json_object(empty_ok=False))
-    return schedule_entity(schedule)
+def put_schedule(ctx: RequestContext) -> Reply:
+    """Create or replace the schedule `scheduleName`; `x-ms-ignored-keys` lists the keys it did not read."""
+    body = ctx.json_object(empty_ok=False)
+    parsed = wire.schedule_from_wire(body, ctx.workspace, ctx.param("scheduleName"))
+    schedule = Schedules(get_account()).put(parsed.value)
+    return Reply(schedule_entity(schedule), headers=wire.ignored_keys_header(parsed.ignored_keys))
 
 
 @route(bp, "get_schedule")

@@ -1,5 +1,6 @@
 """Routes of event triggers (the project's own, under the workspace prefix). The Event
-Grid function that starts runs from events is `pipelines.triggers.functions`."""
+Grid function that starts runs from events is `pipelines.triggers.functions`; the wire
+models are `pipelines.api.automation_contract`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import azure.functions as func
 
-from pipelines.api.contract import wire_time
+from pipelines.api import automation_contract as wire
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.store import get_account
 from pipelines.triggers.model import Trigger
@@ -17,25 +18,16 @@ bp = func.Blueprint()
 
 
 def trigger_entity(trigger: Trigger) -> dict[str, Any]:
-    return {
-        "Name": trigger.name,
-        "Description": trigger.description,
-        **trigger.template.wire(),
-        "EventTypes": trigger.event_types,
-        "SubjectBeginsWith": trigger.subject_begins_with,
-        "SubjectEndsWith": trigger.subject_ends_with,
-        "EntityStatus": int(trigger.status),
-        "Etag": trigger.etag,
-        "CreatedDate": wire_time(trigger.created),
-        "LastModifiedDate": wire_time(trigger.modified),
-    }
+    """The answer of every trigger route (`EventTriggerEntity`), as JSON."""
+    return wire.trigger_entity(trigger).model_dump(mode="json", by_alias=True)
 
 
 @route(bp, "put_trigger")
-def put_trigger(ctx: RequestContext) -> dict[str, Any]:
-    """Create or replace the trigger `triggerName`."""
-    trigger = Triggers(get_account()).put(ctx.workspace, ctx.param("triggerName"), ctx.json_object(empty_ok=False))
-    return trigger_entity(trigger)
+def put_trigger(ctx: RequestContext) -> Reply:
+    """Create or replace the trigger `triggerName`; `x-ms-ignored-keys` lists the keys it did not read."""
+    parsed = wire.trigger_from_wire(ctx.json_object(empty_ok=False), ctx.workspace, ctx.param("triggerName"))
+    trigger = Triggers(get_account()).put(parsed.value)
+    return Reply(trigger_entity(trigger), headers=wire.ignored_keys_header(parsed.ignored_keys))
 
 
 @route(bp, "get_trigger")

@@ -10,10 +10,20 @@ Creating inserts both rows in one transaction, so of two concurrent creates of
 one name exactly one wins. Renaming swaps the name row in the same transaction
 that replaces the endpoint row on its ETag. Lookups by id or name are point
 reads (one or two), whatever the size of the workspace.
+
+A runnable endpoint (Active or Deprecated) never defaults to a disabled pipeline,
+which would make every submit to it a 409: creating an endpoint over a disabled
+pipeline, setting the default to a version whose pipeline is disabled, or
+enabling an endpoint whose default is, is a 409 naming the version and the
+pipeline; disabling a pipeline that is the default of a runnable endpoint
+(`set_pipeline_status`) is a 409 naming the endpoints. The pipeline's status and
+the endpoint live in two tables, so two such changes at the same moment can
+still cross; each one alone is checked.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import uuid
@@ -28,6 +38,7 @@ from pipelines.errors import (
     BadRequestError,
     ConflictError,
     EntityDisabledError,
+    ErrorDetail,
     EtagMismatchError,
     NotFoundError,
 )
@@ -139,7 +150,13 @@ class Endpoints:
         name = _valid_name(name)
         if not isinstance(pipeline_id, str) or not pipeline_id:
             raise BadRequestError("PipelineId is required", target="PipelineId")
-        self.pipelines.get(workspace, pipeline_id)  # 404 when unknown
+        pipeline = self.pipelines.get(workspace, pipeline_id)  # 404 when unknown
+        if pipeline.status is EntityStatus.DISABLED:
+            raise EntityDisabledError(
+                f"published pipeline {pipeline_id!r} is disabled: it cannot be the default (version '0') of"
+                f" pipeline endpoint {name!r}; enable it first",
+                target="PipelineId",
+            )
         stamp = now()
         endpoint = Endpoint(
             id=str(uuid.uuid4()),
@@ -184,7 +201,7 @@ class Endpoints:
 
     def list(
         self, workspace: str, *, active_only: bool, page_size: int, continuation: str | None
-    ) -> tuple[list[Endpoint], str | None]:
+    ) -> tuple[builtins.list[Endpoint], str | None]:
         # id rows only: RowKey in ['id|', 'id}') ('}' sorts right after '|').
         query = "PartitionKey eq @ws and RowKey ge 'id|' and RowKey lt 'id}'"
         if active_only:
@@ -194,7 +211,7 @@ class Endpoints:
         )
         return [Endpoint.from_entity(e) for e in page], token
 
-    def pipelines_of(self, endpoint: Endpoint, *, active_only: bool) -> list[PublishedPipeline]:
+    def pipelines_of(self, endpoint: Endpoint, *, active_only: bool) -> builtins.list[PublishedPipeline]:
         found = [self.pipelines.get(endpoint.workspace, v.pipeline_id) for v in endpoint.versions]
         return [p for p in found if not active_only or p.status is EntityStatus.ACTIVE]
 
@@ -245,15 +262,21 @@ class Endpoints:
                 f"DefaultVersion {updated.default_version!r} is not a version of this endpoint",
                 target="DefaultVersion",
             )
+        runnable = updated.status is not EntityStatus.DISABLED
+        newly_runnable = runnable and current.status is EntityStatus.DISABLED
+        if runnable and (updated.default_version != current.default_version or newly_runnable):
+            self._check_default(workspace, updated)
         updated.modified = now()
         self._write(current, updated)
         return self.get(workspace, endpoint_id)
 
-    def _merge_versions(self, workspace: str, current: list[Version], given: Any) -> list[Version]:
+    def _merge_versions(
+        self, workspace: str, current: builtins.list[Version], given: Any
+    ) -> builtins.list[Version]:
         if not isinstance(given, list) or not given:
             raise BadRequestError("PipelineVersionList must be a non-empty list", target="PipelineVersionList")
         existing = {v.version: v for v in current}
-        merged: list[Version] = []
+        merged: builtins.list[Version] = []
         seen_pipelines: set[str] = set()
         for index, item in enumerate(given):
             target = f"PipelineVersionList[{index}]"
@@ -287,6 +310,52 @@ class Endpoints:
             merged.append(Version(version, pipeline_id))
         return merged
 
+    def _check_default(self, workspace: str, endpoint: Endpoint) -> None:
+        default = endpoint.pipeline_for(None)
+        if self.pipelines.get(workspace, default.pipeline_id).status is EntityStatus.DISABLED:
+            raise EntityDisabledError(
+                f"version {default.version!r} of pipeline endpoint {endpoint.name!r} is published"
+                f" pipeline {default.pipeline_id!r}, which is disabled: it cannot be the default of an"
+                " enabled endpoint; enable the pipeline or choose another version",
+                target="DefaultVersion",
+            )
+
+    # -- the status of the pipelines behind endpoints ----------------------------------------------------
+    def defaulting_to(self, workspace: str, pipeline_id: str) -> builtins.list[Endpoint]:
+        """The runnable (Active or Deprecated) endpoints whose default version is `pipeline_id`:
+        one query over the workspace's endpoints, which are few beside its runs."""
+        rows = self.table.query_all(
+            "PartitionKey eq @ws and RowKey ge 'id|' and RowKey lt 'id}' and Status ne 2",
+            parameters={"ws": workspace},
+        )
+        endpoints = [Endpoint.from_entity(row) for row in rows]
+        return [e for e in endpoints if Version(e.default_version, pipeline_id) in e.versions]
+
+    def set_pipeline_status(
+        self, workspace: str, pipeline_id: str, status: EntityStatus
+    ) -> PublishedPipeline:
+        """A published pipeline's status (`PublishedPipelines.set_status`), except that a pipeline
+        that is the default version of a runnable endpoint is not disabled: 409 naming each one."""
+        if status is EntityStatus.DISABLED:
+            self.pipelines.get(workspace, pipeline_id)  # 404 first
+            defaults = self.defaulting_to(workspace, pipeline_id)
+            if defaults:
+                names = ", ".join(repr(e.name) for e in defaults)
+                raise ConflictError(
+                    f"published pipeline {pipeline_id!r} is the default version of pipeline endpoint(s)"
+                    f" {names}: set another default (or disable the endpoint) before disabling it",
+                    target=pipeline_id,
+                    details=[
+                        ErrorDetail(
+                            "EndpointDefault",
+                            f"pipeline endpoint {e.name!r} defaults to version {e.default_version!r}",
+                            e.id,
+                        )
+                        for e in defaults
+                    ],
+                )
+        return self.pipelines.set_status(workspace, pipeline_id, status)
+
     def add_version(self, workspace: str, endpoint_id: str, pipeline_id: str, *, make_default: bool) -> Endpoint:
         """Append a published pipeline as the next version (a no-op if it is already there)."""
         current = self.get(workspace, endpoint_id)
@@ -305,7 +374,7 @@ class Endpoints:
         return self.update(workspace, endpoint_id, body, None)
 
     def _write(self, current: Endpoint, updated: Endpoint) -> None:
-        operations: list[Operation] = []
+        operations: builtins.list[Operation] = []
         if updated.name.lower() != current.name.lower():
             operations += [
                 create_op({"PartitionKey": current.workspace, "RowKey": name_row(updated.name), "EndpointId": current.id}),

@@ -3,13 +3,20 @@
 Keys are matched case-insensitively (clients send both `tags` and `Tags`);
 values are checked for type; parameter values are coerced to the declared types
 and every bad key is reported at once, in one 400, before anything is written.
+
+Unknown top-level keys are accepted and ignored, as the old service did, so a
+caller that sends extra fields keeps working (`read_submit` lists them, for the
+`x-ms-ignored-keys` header); but a key that is a near miss of a known one
+(`ParamAssignments`, `parameter_assignments`, `Tag`) is a 400 naming the key it
+meant: ignoring it would run the pipeline with its defaults, silently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 from pipelines.authoring.coercion import coerce_parameter
 from pipelines.authoring.definition import PipelineDefinition
@@ -17,15 +24,13 @@ from pipelines.errors import BadRequestError, ErrorDetail, InvalidParameterError
 from pipelines.runs.experiments import experiment_name_problem
 
 # Canonical names of the keys we read; the rest are accepted and ignored.
-_KEYS = {
-    k.lower(): k
-    for k in (
-        "ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments",
-        "DataPathAssignments", "DataSetDefinitionValueAssignments", "Tags", "Properties",
-        "ContinueRunOnStepFailure", "ScheduleId", "EnableNotification", "DisplayName",
-        "AzDevOpsCallBackInfo", "ParentRunId",
-    )
-}
+SUBMIT_KEYS = (
+    "ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments",
+    "DataPathAssignments", "DataSetDefinitionValueAssignments", "Tags", "Properties",
+    "ContinueRunOnStepFailure", "ScheduleId", "EnableNotification", "DisplayName",
+    "AzDevOpsCallBackInfo", "ParentRunId",
+)
+_KEYS = {k.lower(): k for k in SUBMIT_KEYS}
 _TEXT_LIMIT = 4096
 
 
@@ -46,15 +51,123 @@ class SubmitRequest:
     parent_run_id: str | None = None
 
 
+# -- near misses -------------------------------------------------------------------------------------
+def _squashed(key: str) -> str:
+    return re.sub(r"[\s_.-]", "", key).lower()
+
+
+def _words(key: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)
+    return [w.lower() for w in re.split(r"[\s_.-]+", spaced) if w]
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and
+    transpositions of neighbours each count 1."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def _abbreviates(given: list[str], known: list[str]) -> bool:
+    """Word for word the known key, some words cut short (`ParamAssignments`)."""
+    if len(given) != len(known) or given == known:
+        return False
+    for word, full in zip(given, known, strict=True):
+        stem = word.removesuffix("s") if len(word) > 3 else word
+        if word != full and not (len(stem) >= 3 and full.startswith(stem)):
+            return False
+    return True
+
+
+def near_miss(key: str, known: Iterable[str]) -> str | None:
+    """The known key `key` was probably meant to be, or None.
+
+    Case-insensitively, ignoring `_`, `-`, `.` and spaces: the same letters, an edit
+    distance of at most 2 (at most 1 for keys of 4 letters or fewer: `Tags` is
+    not `Flags`), or the same words with some cut short (`Param` for `Parameter`).
+    A key that matches a known key exactly, in any case, is no near miss.
+    """
+    squashed = _squashed(key)
+    best: tuple[int, str] | None = None
+    for candidate in known:
+        if candidate.lower() == key.lower():
+            return None
+        target = _squashed(candidate)
+        limit = 1 if len(target) <= 4 else 2
+        distance = edit_distance(squashed, target)
+        if distance > limit:
+            distance = limit + 1 if _abbreviates(_words(key), _words(candidate)) else 99
+        if distance <= limit + 1 and (best is None or distance < best[0]):
+            best = (distance, candidate)
+    return best[1] if best else None
+
+
+def sort_keys(
+    body: Mapping[Any, Any], known: Iterable[str], *, silent: Iterable[str] = (), where: str = ""
+) -> tuple[dict[str, Any], list[str], list[ErrorDetail]]:
+    """Split an object's keys: the known ones (under their canonical names, matched in
+    any case), the ignored ones, and a problem for each near miss of a known key.
+
+    Keys in `silent` are known to be ignored (what an answer holds and a request
+    does not set): neither listed nor refused. `where` prefixes the targets.
+    """
+    canonical = {k.lower(): k for k in known}
+    quiet = {k.lower() for k in silent}
+    values: dict[str, Any] = {}
+    ignored: list[str] = []
+    problems: list[ErrorDetail] = []
+    for raw_key, value in body.items():
+        name = str(raw_key)
+        if name.lower() in canonical:
+            values[canonical[name.lower()]] = value
+        elif name.lower() in quiet:
+            continue
+        else:
+            meant = near_miss(name, canonical.values())
+            if meant is None:
+                ignored.append(where + name)
+            else:
+                problems.append(
+                    ErrorDetail("UserError", f"unknown key {name!r}: did you mean {meant!r}?", where + name)
+                )
+    return values, ignored, problems
+
+
+def refuse(problems: list[ErrorDetail]) -> BadRequestError:
+    """One 400 for every problem found: the first's message, or a count, and all in Details."""
+    message = problems[0].message if len(problems) == 1 else "the request body has errors"
+    return BadRequestError(message, target=problems[0].target, details=problems)
+
+
+# -- parsing -------------------------------------------------------------------------------------------
+class ParsedSubmit(NamedTuple):
+    request: SubmitRequest
+    ignored_keys: list[str]  # top-level keys accepted and ignored, as sent
+
+
 def parse_submit(body: Any) -> SubmitRequest:
+    """The submit body as a SubmitRequest; a 400 with every problem in Details."""
+    return read_submit(body).request
+
+
+def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> ParsedSubmit:
+    """`parse_submit`, with the keys it ignored.
+
+    `sample` is for a request kept to be sent later (an event trigger's), whose
+    strings may hold placeholders: values are checked as `sample` makes them
+    (each placeholder replaced by a stand-in), as far as they are known now.
+    """
     if not isinstance(body, Mapping):
         raise BadRequestError("the request body must be a JSON object")
-    values: dict[str, Any] = {}
-    for raw_key, value in body.items():
-        canonical = _KEYS.get(str(raw_key).lower())
-        if canonical is not None:
-            values[canonical] = value
-    problems: list[ErrorDetail] = []
+    values, ignored, problems = sort_keys(body, SUBMIT_KEYS)
 
     def text(name: str) -> str | None:
         value = values.get(name)
@@ -63,10 +176,7 @@ def parse_submit(body: Any) -> SubmitRequest:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             problems.append(ErrorDetail("UserError", f"{name} must be a string", name))
             return None
-        value = str(value)
-        if len(value) > _TEXT_LIMIT:
-            problems.append(ErrorDetail("UserError", f"{name} is over {_TEXT_LIMIT} characters", name))
-        return value
+        return str(value)
 
     def obj(name: str) -> dict[str, Any]:
         value = values.get(name)
@@ -103,9 +213,6 @@ def parse_submit(body: Any) -> SubmitRequest:
     )
     if request.experiment_name == "":
         request.experiment_name = None  # as if absent: the pipeline's name is used
-    problem = experiment_name_problem(request.experiment_name) if request.experiment_name else None
-    if problem:
-        problems.append(ErrorDetail("UserError", f"ExperimentName {problem}", "ExperimentName"))
     flag = values.get("ContinueRunOnStepFailure")
     if flag is not None:
         if isinstance(flag, bool):
@@ -114,10 +221,111 @@ def parse_submit(body: Any) -> SubmitRequest:
             request.continue_on_step_failure = flag.lower() == "true"
         else:
             problems.append(ErrorDetail("UserError", "ContinueRunOnStepFailure must be a boolean", "ContinueRunOnStepFailure"))
+    problems += text_problems(request, sample=sample)
     if problems:
-        raise BadRequestError(problems[0].message if len(problems) == 1 else "the request body has errors",
-                              target=problems[0].target, details=problems)
-    return request
+        raise refuse(problems)
+    return ParsedSubmit(request, ignored)
+
+
+_TEXT_FIELDS = (
+    ("ExperimentName", "experiment_name"), ("Description", "description"), ("RunSource", "run_source"),
+    ("RunType", "run_type"), ("ScheduleId", "schedule_id"), ("DisplayName", "display_name"),
+    ("ParentRunId", "parent_run_id"),
+)
+
+
+def text_problems(request: SubmitRequest, *, sample: Callable[[str], str] | None = None) -> list[ErrorDetail]:
+    """What is wrong with the request's texts: too long, or not an experiment name.
+
+    A request kept to be sent later is checked again once its placeholders are
+    filled (`check_texts`): what fills them is known only then.
+    """
+    problems = []
+    for name, attribute in _TEXT_FIELDS:
+        value = getattr(request, attribute)
+        if value is not None and len(value) > _TEXT_LIMIT:
+            problems.append(ErrorDetail("UserError", f"{name} is over {_TEXT_LIMIT} characters", name))
+    experiment = request.experiment_name
+    problem = experiment_name_problem(sample(experiment) if sample else experiment) if experiment else None
+    if problem:
+        problems.append(ErrorDetail("UserError", f"ExperimentName {problem}", "ExperimentName"))
+    return problems
+
+
+def check_texts(request: SubmitRequest) -> None:
+    """A 400 when a request (its placeholders filled) has a text no submit would take."""
+    problems = text_problems(request)
+    if problems:
+        raise refuse(problems)
+
+
+def texts(request: SubmitRequest) -> Iterator[tuple[str, str]]:
+    """Every string of the request, with the key that holds it (`Tags.owner`,
+    `DataPathAssignments.input.RelativePath`): where a template's placeholders can be."""
+    for name, attribute in _TEXT_FIELDS:
+        value = getattr(request, attribute)
+        if value is not None:
+            yield name, value
+    for name, mapping in (
+        ("ParameterAssignments", request.parameter_assignments),
+        ("DataPathAssignments", request.datapath_assignments),
+        ("DataSetDefinitionValueAssignments", request.dataset_assignments),
+        ("Tags", request.tags),
+        ("Properties", request.properties),
+    ):
+        for key, value in mapping.items():
+            yield from _strings_in(value, f"{name}.{key}")
+
+
+def _strings_in(value: Any, target: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield target, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings_in(item, f"{target}[{index}]")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings_in(item, f"{target}.{key}")
+
+
+def map_texts(
+    request: SubmitRequest,
+    text: Callable[[str, str], str],
+    parameter: Callable[[str, Any], Any] | None = None,
+) -> SubmitRequest:
+    """A copy with every string `s` at key `k` (as `texts` names them) made `text(k, s)`;
+    a parameter's value `v` is made `parameter(k, v)` when that is given."""
+    changed: dict[str, Any] = {
+        attribute: text(name, value)
+        for name, attribute in _TEXT_FIELDS
+        if (value := getattr(request, attribute)) is not None
+    }
+
+    def each(name: str, mapping: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: _map_strings(value, f"{name}.{key}", text) for key, value in mapping.items()}
+
+    params = request.parameter_assignments
+    changed.update(
+        parameter_assignments=(
+            {key: parameter(f"ParameterAssignments.{key}", v) for key, v in params.items()}
+            if parameter else each("ParameterAssignments", params)
+        ),
+        datapath_assignments=each("DataPathAssignments", request.datapath_assignments),
+        dataset_assignments=each("DataSetDefinitionValueAssignments", request.dataset_assignments),
+        tags={key: text(f"Tags.{key}", v) for key, v in request.tags.items()},
+        properties={key: text(f"Properties.{key}", v) for key, v in request.properties.items()},
+    )
+    return replace(request, **changed)
+
+
+def _map_strings(value: Any, target: str, text: Callable[[str, str], str]) -> Any:
+    if isinstance(value, str):
+        return text(target, value)
+    if isinstance(value, list):
+        return [_map_strings(item, f"{target}[{index}]", text) for index, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {key: _map_strings(item, f"{target}.{key}", text) for key, item in value.items()}
+    return value
 
 
 def _scalar_text(value: Any) -> str:
@@ -184,13 +392,18 @@ def resolve(
                 except BadRequestError as exc:
                     problems.append(ErrorDetail("InvalidParameter", exc.message, target))
     if problems:
-        raise InvalidParameterError(
-            problems[0].message if len(problems) == 1 else f"{len(problems)} parameter assignments are invalid",
-            target=problems[0].target,
-            details=problems,
-        )
+        raise invalid_assignments(problems)
     for name, spec in specs.items():
         if spec.type in ("dataset", "datapath"):
             continue
         parameters.setdefault(name, spec.default)
     return Resolved(parameters=parameters, datapaths=datapaths, datasets=datasets)
+
+
+def invalid_assignments(problems: list[ErrorDetail]) -> InvalidParameterError:
+    """The 400 of a submit's bad assignments: every one in Details."""
+    return InvalidParameterError(
+        problems[0].message if len(problems) == 1 else f"{len(problems)} parameter assignments are invalid",
+        target=problems[0].target,
+        details=problems,
+    )

@@ -4,18 +4,17 @@ recurrence=ScheduleRecurrence(frequency, interval, start_time))` did in SDK v1.
 A recurrence fires at `start + k × interval` (k = 0, 1, ...) in UTC; months are
 calendar months (31 January + 1 month is 28 or 29 February). A fire time that
 passed while nothing ran the timer is not made up: only the latest one due fires.
+`Firings.last_fired` is the last fire time handled, whether it started a run or
+was skipped (then `last_error.fire_time` is that time).
 """
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timedelta
 
-from pipelines.errors import BadRequestError
-from pipelines.runs.template import RunTemplate
-from pipelines.text import pick
+from pipelines.runs.template import Firings, RunTemplate
 from pipelines.vocabulary import EntityStatus
 
 FREQUENCIES = {"Minute": 60, "Hour": 3600, "Day": 86400, "Week": 7 * 86400, "Month": None}
@@ -31,34 +30,16 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 @dataclass(frozen=True)
 class Recurrence:
+    """Fire at `start + k × interval` units of `frequency` (one of FREQUENCIES), in UTC."""
+
     frequency: str
     interval: int
     start: datetime
 
-    @classmethod
-    def parse(cls, value: Any, *, default_start: datetime) -> Recurrence:
-        if not isinstance(value, dict):
-            raise BadRequestError("Recurrence must be {\"Frequency\", \"Interval\", \"StartTime\"}", target="Recurrence")
-        frequency = pick(value, "Frequency")
-        canonical = {f.lower(): f for f in FREQUENCIES}.get(str(frequency).lower())
-        if canonical is None:
-            raise BadRequestError(f"Frequency must be one of {', '.join(FREQUENCIES)}", target="Recurrence.Frequency")
-        interval = pick(value, "Interval")
-        if isinstance(interval, bool) or not isinstance(interval, int) or not 1 <= interval <= MAX_INTERVAL:
-            raise BadRequestError(f"Interval must be a whole number from 1 to {MAX_INTERVAL}", target="Recurrence.Interval")
-        start_text = pick(value, "StartTime")
-        start = default_start
-        if start_text is not None:
-            try:
-                start = datetime.fromisoformat(str(start_text).replace("Z", "+00:00"))
-            except ValueError:
-                raise BadRequestError("StartTime must be an ISO 8601 time", target="Recurrence.StartTime") from None
-            if start.tzinfo is None:
-                start = start.replace(tzinfo=timezone.utc)  # as the old SDK: UTC unless said otherwise
-        zone = pick(value, "TimeZone")
-        if zone not in (None, "UTC", "Coordinated Universal Time"):
-            raise BadRequestError("only UTC recurrences are supported", target="Recurrence.TimeZone")
-        return cls(canonical, interval, start.astimezone(timezone.utc))
+    def __post_init__(self) -> None:
+        valid = self.frequency in FREQUENCIES and 1 <= self.interval <= MAX_INTERVAL
+        if not valid or self.start.tzinfo is None:
+            raise ValueError(f"not a recurrence: {self!r}")
 
     def fire_time(self, k: int) -> datetime:
         seconds = FREQUENCIES[self.frequency]
@@ -80,10 +61,6 @@ class Recurrence:
             k -= 1
         return self.fire_time(k)
 
-    def wire(self) -> dict[str, Any]:
-        return {"Frequency": self.frequency, "Interval": self.interval,
-                "StartTime": self.start.isoformat(), "TimeZone": "UTC"}
-
 
 @dataclass
 class Schedule:
@@ -93,7 +70,7 @@ class Schedule:
     template: RunTemplate = field(default_factory=RunTemplate)
     description: str | None = None
     status: EntityStatus = EntityStatus.ACTIVE
-    last_fired: datetime | None = None
+    firings: Firings = field(default_factory=Firings)
     created: datetime | None = None
     modified: datetime | None = None
     etag: str | None = None
@@ -105,7 +82,7 @@ class Schedule:
         latest = self.recurrence.latest_due(now)
         if latest is None:
             return None
-        floor = self.last_fired
+        floor = self.firings.last_fired
         if floor is None and self.created is not None and self.created > self.recurrence.start:
             # Created after its start time: fire times before creation are not made up.
             floor = self.recurrence.latest_due(self.created - timedelta(microseconds=1))

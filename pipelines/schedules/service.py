@@ -1,29 +1,48 @@
 """Schedules in storage, and firing the ones that are due.
 
 Table `Schedules`, one partition (`schedules`), RowKey `{workspace}|{name}`: the
-timer reads every active schedule with one query. A fire time starts its run
-with the idempotency key `schedule|{workspace}|{name}|{fire time}`, then moves
-`LastFired` on the schedule's ETag: two instances firing the same schedule at
-the same moment start one run, and a crash between the two writes fires it
-again harmlessly (the key answers the first run).
+timer reads every active schedule with one query. A row holds `Definition` (the
+schedule as written: snake_case JSON of `ScheduleDefinition`), `Status`
+(queried), `Created`, `Modified`, and what its firings did (`Firings`:
+`LastFired`, the last fire time handled, `LastRunId`, `LastError`,
+`SkippedCount`), which a PUT keeps: changing a schedule must not fire the past
+again. Rows of the format before `Definition` are not read.
+
+A fire time starts its run with the idempotency key
+`schedule|{workspace}|{name}|{fire time}`, then records the firing with an ETag
+compare-and-swap that gives up once `LastFired` has reached that fire time: two
+instances firing the same schedule at the same moment start one run and count
+one skip, and a crash between the two writes fires it again harmlessly (the key
+answers the first run).
 """
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from pipelines.auth.permissions import Principal
-from pipelines.errors import BadRequestError, EtagMismatchError, PipelinesError
+from pipelines.errors import BadRequestError, PipelinesError
 from pipelines.runs.service import RunService
-from pipelines.runs.template import RunTemplate, optional_text
+from pipelines.runs.template import (
+    IDEMPOTENCY_KEY,
+    FiringError,
+    Firings,
+    RunTemplate,
+    keys_of,
+    record_firing,
+    save_definition,
+)
 from pipelines.schedules.model import Recurrence, Schedule
 from pipelines.store import StorageAccount, Table, etag_of, key
-from pipelines.store.codec import json_text, parse_json, parse_time, time_text
+from pipelines.store.codec import parse_time
 from pipelines.store.named import NamedRows
-from pipelines.text import pick
 from pipelines.triggers.model import NAME
 from pipelines.vocabulary import EntityStatus, now
 
@@ -33,33 +52,45 @@ PARTITION = "schedules"
 SCHEDULER = Principal(object_id=None, app_id=None, tenant_id=None, name="Schedule")
 
 
-def _to_entity(schedule: Schedule) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ScheduleDefinition:
+    """What a PUT writes (the row's `Definition`)."""
+
+    recurrence: Recurrence
+    template: RunTemplate
+    description: str | None = None
+
+
+_DEFINITION: TypeAdapter[ScheduleDefinition] = TypeAdapter(ScheduleDefinition)
+
+
+def _fields(schedule: Schedule) -> dict[str, Any]:
+    definition = ScheduleDefinition(schedule.recurrence, schedule.template, schedule.description)
     return {
-        "PartitionKey": PARTITION,
-        "RowKey": key(schedule.workspace, schedule.name),
         "Workspace": schedule.workspace,
         "Name": schedule.name,
-        "Description": schedule.description,
-        **schedule.template.entity_fields(),
-        "Recurrence": json_text(schedule.recurrence.wire()),
+        "Definition": _DEFINITION.dump_json(definition).decode(),
         "Status": int(schedule.status),
-        "LastFired": time_text(schedule.last_fired),
-        "Created": time_text(schedule.created),
-        "Modified": time_text(schedule.modified),
     }
 
 
 def _from_entity(entity: Mapping[str, Any]) -> Schedule:
-    created = parse_time(entity.get("Created")) or now()
+    try:
+        definition = _DEFINITION.validate_json(entity["Definition"])
+    except (KeyError, ValidationError):
+        raise PipelinesError(
+            f"schedule row {entity.get('RowKey')!r} is not in the current format:"
+            " delete it and create it again"
+        ) from None
     return Schedule(
         workspace=entity["Workspace"],
         name=entity["Name"],
-        description=entity.get("Description"),
-        template=RunTemplate.from_entity(entity),
-        recurrence=Recurrence.parse(parse_json(entity.get("Recurrence"), {}), default_start=created),
+        description=definition.description,
+        template=definition.template,
+        recurrence=definition.recurrence,
         status=EntityStatus(entity.get("Status", 0)),
-        last_fired=parse_time(entity.get("LastFired")),
-        created=created,
+        firings=Firings.from_entity(entity),
+        created=parse_time(entity.get("Created")),
         modified=parse_time(entity.get("Modified")),
         etag=etag_of(entity),
     )
@@ -71,45 +102,34 @@ class Schedules:
         self.rows = NamedRows(self.table, PARTITION, "schedule", _from_entity)
         self.runs = RunService(account)
 
-    def put(self, workspace: str, name: str, body: Mapping[str, Any]) -> Schedule:
-        """Create or replace a schedule; its target must exist and its request must parse."""
-        if not NAME.match(name):
+    def put(self, schedule: Schedule) -> Schedule:
+        """Create or replace a schedule (what it recorded of its firings is kept); an active
+        schedule's target must exist and be enabled, and take its request. A disabled schedule
+        fires nothing: its target is checked when it is enabled again."""
+        if not NAME.match(schedule.name):
             raise BadRequestError("schedule names are letters, digits, '_' and '-' (100 at most)", target="name")
-        existing = self.rows.find(workspace, name)
-        created = parse_time(existing.get("Created")) if existing else None
-        stamp = now()
-        template = RunTemplate.parse(body)
-        status = pick(body, "EntityStatus")
-        schedule = Schedule(
-            workspace=workspace,
-            name=name,
-            description=optional_text(body, "Description"),
-            template=template,
-            recurrence=Recurrence.parse(pick(body, "Recurrence"), default_start=stamp),
-            status=EntityStatus.parse(status) if status is not None else EntityStatus.ACTIVE,
-            # A replaced schedule keeps what it fired: changing it must not fire the past again.
-            last_fired=parse_time(existing.get("LastFired")) if existing else None,
-            created=created or stamp,
-            modified=stamp,
-        )
-        template.target(self.runs, workspace)  # 404 for an unknown pipeline or endpoint
-        schedule.etag = self.table.upsert(_to_entity(schedule))
-        return schedule
+        if schedule.status is EntityStatus.ACTIVE:
+            schedule.template.check(self.runs, schedule.workspace)
+        row = key(schedule.workspace, schedule.name)
+        save_definition(self.table, PARTITION, row, _fields(schedule), now())
+        return self.get(schedule.workspace, schedule.name)
 
     def get(self, workspace: str, name: str) -> Schedule:
         return self.rows.get(workspace, name)
 
-    def list(self, workspace: str) -> list[Schedule]:
+    def list(self, workspace: str) -> builtins.list[Schedule]:
         return self.rows.list(workspace)
 
     def delete(self, workspace: str, name: str) -> None:
         self.rows.delete(workspace, name)
 
-    def fire_due(self, moment: datetime | None = None) -> list[str]:
+    def fire_due(self, moment: datetime | None = None) -> builtins.list[str]:
         """Start a run for every active schedule with a fire time due; what happened, per schedule.
 
-        A schedule whose target refuses the run (disabled, deleted) is logged and
-        still moves on: retrying every tick would not change it.
+        A schedule whose target refuses the run (disabled, deleted, its parameters
+        changed) still moves on, since retrying every tick would not change it: the
+        skip is logged with the keys it names and recorded on the schedule
+        (`LastError`, `SkippedCount`).
         """
         moment = moment or now()
         happened = []
@@ -124,18 +144,44 @@ class Schedules:
                     run_source="Schedule", schedule_id=schedule.name,
                     idempotency_key=f"schedule|{schedule.workspace}|{schedule.name}|{due.isoformat()}",
                 )
-                happened.append(f"{label}: run {run.id}")
             except PipelinesError as exc:
                 if exc.status >= 500:
                     raise
-                log.warning("schedule %s skipped: %s", label, exc.message)
+                if exc.target == IDEMPOTENCY_KEY:
+                    # Its run was started by another instance (still writing it), or before
+                    # the schedule's request changed: not a skip, but this fire time is handled.
+                    happened.append(f"{label}: started elsewhere")
+                    self._record(schedule, due)
+                    continue
+                log.warning("schedule %s skipped: %s %s (keys: %s)",
+                            label, exc.code, exc.message, keys_of(exc))
                 happened.append(f"{label}: skipped ({exc.message})")
-            try:
-                self.table.merge(
-                    {"PartitionKey": PARTITION, "RowKey": key(schedule.workspace, schedule.name),
-                     "LastFired": time_text(due)},
-                    schedule.etag,
-                )
-            except EtagMismatchError:
-                pass  # another instance fired it, or it was changed: its idempotency key holds
+                self._record(schedule, due, error=FiringError.of(exc, at=now(), fire_time=due))
+                continue
+            happened.append(f"{label}: run {run.id}")
+            self._record(schedule, due, run_id=run.id)
         return happened
+
+    def _record(
+        self,
+        schedule: Schedule,
+        due: datetime,
+        *,
+        run_id: str | None = None,
+        error: FiringError | None = None,
+    ) -> None:
+        """Once per fire time: the first instance to record it wins, except that the run
+        of a fire time is recorded over a mere "handled" (an instance that found the
+        run in progress elsewhere)."""
+
+        def once(firings: Firings) -> Firings | None:
+            last = firings.last_fired
+            if run_id is not None:
+                if last is not None and (last > due or (last == due and firings.last_run_id == run_id)):
+                    return None
+                return firings.ran(due, run_id)
+            if last is not None and last >= due:
+                return None  # another instance handled this fire time (or a later one)
+            return firings.skipped(due, error) if error is not None else firings.handled(due)
+
+        record_firing(self.table, PARTITION, key(schedule.workspace, schedule.name), once)

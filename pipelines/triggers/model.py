@@ -13,6 +13,12 @@ Files of `workspaceblobstore` live in a folder per workspace
 (`workspaceblobstore/{workspace}/...`): `{datastorePath}` is the path below that
 folder, so `"RelativePath": "{datastorePath}"` points a datapath at the blob that
 just landed. For a blob elsewhere it is `{blobPath}`.
+
+What a placeholder can fill (checked when the trigger is written): any text, so a
+string parameter takes any placeholder anywhere in its value; an int, float or
+bool parameter only a value that is one whole `{data.<key>}` placeholder, since
+only the event's data holds numbers and booleans (its JSON value is passed as it
+is: `{"contentLength": 12}` fills an int; `"12"` would too, as a submit takes it).
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pipelines.errors import BadRequestError
-from pipelines.runs.template import RunTemplate
+from pipelines.errors import BadRequestError, ErrorDetail
+from pipelines.runs.request import SubmitRequest, map_texts, refuse, texts
+from pipelines.runs.template import Firings, RunTemplate
 from pipelines.vocabulary import EntityStatus
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -44,6 +51,7 @@ class Trigger:
     subject_begins_with: str | None = None
     subject_ends_with: str | None = None
     status: EntityStatus = EntityStatus.ACTIVE
+    firings: Firings = field(default_factory=Firings)
     created: datetime | None = None
     modified: datetime | None = None
     etag: str | None = None
@@ -87,46 +95,79 @@ class Event:
         return found
 
 
-class TemplateError(ValueError):
-    pass
+class TemplateError(BadRequestError):
+    """The event cannot fill a placeholder of the trigger's request."""
+
+    code = "PlaceholderNotFilled"
 
 
-def fill(template: Any, event: Event, scope: tuple[str, str] | None = None) -> Any:
-    """The submit body with every placeholder replaced by the event's value."""
-    if isinstance(template, str):
-        return _PLACEHOLDER.sub(lambda m: _lookup(m.group(1), event, scope), template)
-    if isinstance(template, list):
-        return [fill(item, event, scope) for item in template]
-    if isinstance(template, Mapping):
-        return {key: fill(value, event, scope) for key, value in template.items()}
-    return template
+class Placeholders:
+    """The `Blanks` of an event trigger's request: `{name}` placeholders."""
+
+    def holes(self, text: str) -> list[str]:
+        return _PLACEHOLDER.findall(text)
+
+    def whole_scalar(self, text: str) -> bool:
+        whole = _PLACEHOLDER.fullmatch(text)
+        return whole is not None and whole.group(1).startswith("data.")
+
+    def sample(self, text: str) -> str:
+        return _PLACEHOLDER.sub("x", text)
 
 
-def _lookup(name: str, event: Event, scope: tuple[str, str] | None) -> str:
+PLACEHOLDERS = Placeholders()
+
+
+def fill(request: SubmitRequest, event: Event, scope: tuple[str, str] | None = None) -> SubmitRequest:
+    """The request with every placeholder replaced by the event's value. A parameter
+    whose whole value is one `{data.<key>}` gets the event's JSON value (a number stays
+    a number); every other placeholder becomes text."""
+    values = event.values(scope)
+
+    def text(target: str, template: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: _text(_lookup(m.group(1), event, values, target)), template)
+
+    def parameter(target: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        whole = _PLACEHOLDER.fullmatch(value)
+        if whole is not None and whole.group(1).startswith("data."):
+            found = _lookup(whole.group(1), event, values, target)
+            if isinstance(found, (bool, int, float)):
+                return found
+        return text(target, value)
+
+    return map_texts(request, text, parameter)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _lookup(name: str, event: Event, values: Mapping[str, str], target: str) -> Any:
+    where = f"Request.{target}"
     if name.startswith("data."):
         value: Any = event.data
         for part in name[5:].split("."):
             if not isinstance(value, Mapping) or part not in value:
-                raise TemplateError(f"the event has no {name}")
+                raise TemplateError(f"the event has no {name} (for {where})", target=where)
             value = value[part]
         if isinstance(value, (dict, list)):
-            raise TemplateError(f"{name} is not a single value")
-        return "" if value is None else str(value)
-    values = event.values(scope)
+            raise TemplateError(f"{name} is not a single value (for {where})", target=where)
+        return value
     if name not in values:
-        raise TemplateError(f"the event has no {name} (not a Blob Storage event?)")
+        raise TemplateError(f"the event has no {name} (not a Blob Storage event?) (for {where})",
+                            target=where)
     return values[name]
 
 
-def check_placeholders(template: Any, *, target: str) -> None:
-    """Refuse, at registration, placeholders no event can fill."""
-    if isinstance(template, str):
-        for name in _PLACEHOLDER.findall(template):
-            if name not in _FIXED and not name.startswith("data."):
-                raise BadRequestError(f"unknown placeholder {{{name}}}", target=target)
-    elif isinstance(template, list):
-        for index, item in enumerate(template):
-            check_placeholders(item, target=f"{target}[{index}]")
-    elif isinstance(template, Mapping):
-        for key, value in template.items():
-            check_placeholders(value, target=f"{target}.{key}")
+def check_placeholders(request: SubmitRequest) -> None:
+    """Refuse, at registration, placeholders no event can fill (every one in Details)."""
+    problems = [
+        ErrorDetail("UserError", f"unknown placeholder {{{name}}}", f"Request.{target}")
+        for target, text in texts(request)
+        for name in _PLACEHOLDER.findall(text)
+        if name not in _FIXED and not name.startswith("data.")
+    ]
+    if problems:
+        raise refuse(problems)

@@ -1,0 +1,410 @@
+"""Wire models of event triggers and schedules (the project's own routes): PascalCase
+lives here; the services take `Trigger` and `Schedule` and answer them.
+
+Bodies are read as the submit body is: keys in any case; a key that is a near miss
+of a known one (`SubjectBeginWith`, `Intervall`) is a 400 naming the key it meant;
+other unknown keys are ignored and listed in the `x-ms-ignored-keys` header (with
+those of `Request`, as `Request.<key>`). What an answer holds and a body does not
+set (`Name`, `Etag`, the dates, `LastError`, ...) is ignored silently, so an answer
+can be sent back as it is. Every problem is reported at once, in one 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from urllib.parse import quote
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaMode
+
+from pipelines.api.contract import Wire, wire_time
+from pipelines.errors import BadRequestError, ErrorDetail
+from pipelines.runs.request import SubmitRequest, read_submit, refuse, sort_keys
+from pipelines.runs.template import FiringError, Firings, RunTemplate
+from pipelines.schedules.model import FREQUENCIES, MAX_INTERVAL, Recurrence, Schedule
+from pipelines.triggers.model import MAX_EVENT_TYPES, PLACEHOLDERS, Trigger
+from pipelines.vocabulary import EntityStatus, now
+
+MAX_TEXT = 1024
+IGNORED_KEYS_HEADER = "x-ms-ignored-keys"
+MAX_HEADER = 2048
+_ENTITY_STATUS = "0 Active, 1 Deprecated, 2 Disabled."
+_TARGET_KEYS = ("PipelineId", "PipelineEndpointId", "PipelineEndpointName")
+# Keys of an answer that a body does not set: ignored silently when sent back.
+_ANSWER_KEYS = ("Name", "Etag", "CreatedDate", "LastModifiedDate", "LastFiredTime", "LastRunId", "LastError",
+                "SkippedCount")
+
+Text = Annotated[StrictStr, Field(max_length=MAX_TEXT)]
+EventTypes = Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(max_length=MAX_EVENT_TYPES)]
+
+
+# -- bodies ----------------------------------------------------------------------------------------------
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _TemplateBody(_Body):
+    description: Text | None = Field(None, alias="Description")
+    pipeline_id: Text | None = Field(None, alias="PipelineId")
+    pipeline_endpoint_id: Text | None = Field(None, alias="PipelineEndpointId")
+    pipeline_endpoint_name: Text | None = Field(None, alias="PipelineEndpointName")
+    pipeline_version: Text | None = Field(None, alias="PipelineVersion", description="With an endpoint only.")
+    request: dict[str, Any] | None = Field(None, alias="Request", description=(
+        "The submit body of every run it starts, checked when written against the target's parameters and"
+        " data inputs as a submit checks them."))
+    entity_status: Any = Field(None, alias="EntityStatus", description="Default Active.")
+
+
+class EventTriggerRequest(_TemplateBody):
+    """Exactly one of PipelineId, PipelineEndpointId, PipelineEndpointName names the target. The
+    strings of Request may hold {id}, {eventType}, {subject}, {topic}, {eventTime}, {data.<key>},
+    {blobContainer}, {blobPath}, {blobName}, {datastorePath}: any of them in a string parameter's
+    value; an int, float or bool parameter only a whole {data.<key>}."""
+
+    event_types: EventTypes | None = Field(None, alias="EventTypes",
+                                           description="Empty or absent: every type.")
+    subject_begins_with: Text | None = Field(None, alias="SubjectBeginsWith")
+    subject_ends_with: Text | None = Field(None, alias="SubjectEndsWith")
+
+
+class RecurrenceRequest(_Body):
+    """Fires at StartTime + k x Interval; a fire time missed while nothing ran is not made up."""
+
+    frequency: str = Field(alias="Frequency", json_schema_extra={"enum": list(FREQUENCIES)},
+                           description="Any case.")
+    interval: StrictInt = Field(alias="Interval", ge=1, le=MAX_INTERVAL)
+    start_time: datetime | None = Field(
+        None, alias="StartTime", description="ISO 8601; UTC when it names no offset. Default: when written.")
+    time_zone: Literal["UTC", "Coordinated Universal Time"] | None = Field(None, alias="TimeZone",
+                                                                          description="Only UTC.")
+
+    @field_validator("frequency", mode="before")
+    @classmethod
+    def _frequency(cls, value: Any) -> str:
+        canonical = {f.lower(): f for f in FREQUENCIES}.get(str(value).lower())
+        if canonical is None:
+            raise ValueError("not a frequency")
+        return canonical
+
+    @field_validator("start_time", mode="before")
+    @classmethod
+    def _start_time(cls, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ValueError("not a time")
+        start = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)  # as the old SDK: UTC unless said otherwise
+        try:
+            return start.astimezone(timezone.utc)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time
+            raise ValueError("out of range") from None
+
+
+class ScheduleRequest(_TemplateBody):
+    """Exactly one of PipelineId, PipelineEndpointId, PipelineEndpointName names the target."""
+
+    recurrence: RecurrenceRequest = Field(alias="Recurrence")
+
+
+# The 400 of each key, as the routes have always said it.
+def _text_message(name: str) -> str:
+    return f"{name} must be a string of {MAX_TEXT} characters at most"
+
+
+_MESSAGES: dict[str, str] = {
+    **{name: _text_message(name) for name in (
+        "Description", *_TARGET_KEYS, "PipelineVersion", "SubjectBeginsWith", "SubjectEndsWith")},
+    "Request": "Request must be the submit body to send, an object",
+    "EventTypes": f"EventTypes must be a list of at most {MAX_EVENT_TYPES} names",
+    "Recurrence": 'Recurrence must be {"Frequency", "Interval", "StartTime"}',
+    "Recurrence.Frequency": f"Frequency must be one of {', '.join(FREQUENCIES)}",
+    "Recurrence.Interval": f"Interval must be a whole number from 1 to {MAX_INTERVAL}",
+    "Recurrence.StartTime": "StartTime must be an ISO 8601 time",
+    "Recurrence.TimeZone": "only UTC recurrences are supported",
+}
+_NESTED = {"Recurrence": RecurrenceRequest}
+
+B = TypeVar("B", bound=_TemplateBody)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[T]):
+    value: T
+    ignored_keys: list[str]
+
+
+def _aliases(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _problems_of(error: ValidationError, where: tuple[str, ...] = ()) -> list[ErrorDetail]:
+    found: list[ErrorDetail] = []
+    for item in error.errors(include_url=False):
+        loc = [*where, *(str(part) for part in item["loc"] if not isinstance(part, int))]
+        for size in range(len(loc), 0, -1):
+            target = ".".join(loc[:size])
+            if target in _MESSAGES:
+                detail = ErrorDetail("UserError", _MESSAGES[target], target)
+                break
+        else:
+            detail = ErrorDetail("UserError", f"{'.'.join(loc)}: {item['msg']}", ".".join(loc) or None)
+        if detail not in found:
+            found.append(detail)
+    return found
+
+
+def _read(model: type[B], body: Mapping[str, Any], *, sample: bool) -> tuple[B, SubmitRequest, list[str]]:
+    """The body as `model`, its Request as a SubmitRequest, the keys ignored; or one 400."""
+    values, ignored, problems = sort_keys(body, _aliases(model), silent=_ANSWER_KEYS)
+    for key, nested in _NESTED.items():
+        if isinstance(values.get(key), Mapping):
+            values[key], more, wrong = sort_keys(values[key], _aliases(nested), where=f"{key}.")
+            ignored += more
+            problems += wrong
+    parsed: B | None = None
+    try:
+        parsed = model.model_validate(values)
+    except ValidationError as exc:
+        problems += _problems_of(exc)
+    request = SubmitRequest()
+    raw_request = values.get("Request")
+    if isinstance(raw_request, Mapping):
+        try:
+            request, more = read_submit(raw_request, sample=PLACEHOLDERS.sample if sample else None)
+            ignored += [f"Request.{key}" for key in more]
+        except BadRequestError as exc:
+            problems += [_retarget(d, f"Request.{d.target}" if d.target else "Request")
+                         for d in exc.details or [ErrorDetail(exc.code, exc.message, exc.target)]]
+    if parsed is not None:
+        targets = [parsed.pipeline_id, parsed.pipeline_endpoint_id, parsed.pipeline_endpoint_name]
+        if len([t for t in targets if t]) != 1:
+            problems.append(ErrorDetail(
+                "UserError", "give exactly one of PipelineId, PipelineEndpointId, PipelineEndpointName",
+                "PipelineId"))
+        elif parsed.pipeline_version and parsed.pipeline_id:
+            problems.append(
+                ErrorDetail("UserError", "PipelineVersion goes with an endpoint", "PipelineVersion"))
+        if parsed.entity_status is not None:
+            try:
+                EntityStatus.parse(parsed.entity_status)
+            except BadRequestError as exc:
+                problems.append(ErrorDetail(exc.code, exc.message, exc.target))
+    if problems or parsed is None:
+        raise refuse(problems)
+    return parsed, request, ignored
+
+
+def _retarget(detail: ErrorDetail, target: str) -> ErrorDetail:
+    return ErrorDetail(detail.code, detail.message, target)
+
+
+def _template(body: _TemplateBody, request: SubmitRequest) -> RunTemplate:
+    return RunTemplate(
+        pipeline_id=body.pipeline_id, endpoint_id=body.pipeline_endpoint_id,
+        endpoint_name=body.pipeline_endpoint_name, pipeline_version=body.pipeline_version, request=request,
+    )
+
+
+def _status(body: _TemplateBody) -> EntityStatus:
+    return EntityStatus.ACTIVE if body.entity_status is None else EntityStatus.parse(body.entity_status)
+
+
+def trigger_from_wire(body: Mapping[str, Any], workspace: str, name: str) -> Parsed[Trigger]:
+    """A PUT body of .../EventTriggers/{name} as the Trigger to write."""
+    parsed, request, ignored = _read(EventTriggerRequest, body, sample=True)
+    trigger = Trigger(
+        workspace=workspace, name=name, description=parsed.description, template=_template(parsed, request),
+        event_types=list(parsed.event_types or []), subject_begins_with=parsed.subject_begins_with,
+        subject_ends_with=parsed.subject_ends_with, status=_status(parsed),
+    )
+    return Parsed(trigger, ignored)
+
+
+def schedule_from_wire(body: Mapping[str, Any], workspace: str, name: str) -> Parsed[Schedule]:
+    """A PUT body of .../Schedules/{name} as the Schedule to write (no StartTime: from now)."""
+    parsed, request, ignored = _read(ScheduleRequest, body, sample=False)
+    recurrence = parsed.recurrence
+    schedule = Schedule(
+        workspace=workspace, name=name, description=parsed.description, template=_template(parsed, request),
+        recurrence=Recurrence(recurrence.frequency, recurrence.interval, recurrence.start_time or now()),
+        status=_status(parsed),
+    )
+    return Parsed(schedule, ignored)
+
+
+def recurrence_from_wire(value: Any, *, default_start: datetime) -> Recurrence:
+    """A `Recurrence` object of a body; a 400 whose targets start with `Recurrence`."""
+    if not isinstance(value, Mapping):
+        raise refuse([ErrorDetail("UserError", _MESSAGES["Recurrence"], "Recurrence")])
+    values, _, problems = sort_keys(value, _aliases(RecurrenceRequest), where="Recurrence.")
+    try:
+        parsed = RecurrenceRequest.model_validate(values)
+    except ValidationError as exc:
+        raise refuse(problems + _problems_of(exc, ("Recurrence",))) from None
+    if problems:
+        raise refuse(problems)
+    return Recurrence(parsed.frequency, parsed.interval, parsed.start_time or default_start)
+
+
+def ignored_keys_header(keys: list[str]) -> dict[str, str]:
+    """`x-ms-ignored-keys`: the keys a body held that nothing read (percent-encoded, comma-separated)."""
+    listed: list[str] = []
+    for key in keys:
+        quoted = quote(key, safe="")
+        if sum(len(k) + 1 for k in listed) + len(quoted) > MAX_HEADER:
+            break  # a header is no place for a body's worth of keys: the first ones say enough
+        listed.append(quoted)
+    return {IGNORED_KEYS_HEADER: ",".join(listed)} if listed else {}
+
+
+# -- answers ---------------------------------------------------------------------------------------------
+class FiringErrorDetail(Wire):
+    code: str = Field(alias="Code")
+    message: str = Field(alias="Message")
+    target: str | None = Field(alias="Target")
+
+
+class FiringErrorEntity(Wire):
+    """Why the last firing that started no run did not: the error a submit would have answered."""
+
+    code: str = Field(alias="Code", description="InvalidParameter, EntityDisabled, NotFound, UserError,"
+                                                " PlaceholderNotFilled, ...")
+    message: str = Field(alias="Message", description="Names every key it is about.")
+    details: list[FiringErrorDetail] = Field(alias="Details")
+    time: str = Field(alias="Time")
+    event_id: str | None = Field(alias="EventId", description="The event it was (an event trigger).")
+    fire_time: str | None = Field(alias="FireTime", description="The fire time it was (a schedule).")
+
+
+class RecurrenceEntity(Wire):
+    frequency: str = Field(alias="Frequency")
+    interval: int = Field(alias="Interval")
+    start_time: str = Field(alias="StartTime")
+    time_zone: str = Field(alias="TimeZone")
+
+
+class _AutomationEntity(Wire):
+    name: str = Field(alias="Name")
+    description: str | None = Field(alias="Description")
+    pipeline_id: str | None = Field(alias="PipelineId")
+    pipeline_endpoint_id: str | None = Field(alias="PipelineEndpointId")
+    pipeline_endpoint_name: str | None = Field(alias="PipelineEndpointName")
+    pipeline_version: str | None = Field(alias="PipelineVersion")
+    request: dict[str, Any] = Field(alias="Request", description="The submit body, placeholders unfilled.")
+    entity_status: int = Field(alias="EntityStatus", description=_ENTITY_STATUS)
+    etag: str | None = Field(alias="Etag")
+    created_date: str | None = Field(alias="CreatedDate")
+    last_modified_date: str | None = Field(alias="LastModifiedDate")
+    last_fired_time: str | None = Field(alias="LastFiredTime", description=(
+        "When the last firing was (an event trigger: when its event came; a schedule: its fire time),"
+        " whether it started a run or not."))
+    last_run_id: str | None = Field(alias="LastRunId",
+                                    description="The run of the last firing that started one.")
+    last_error: FiringErrorEntity | None = Field(alias="LastError", description=(
+        "Why the last firing that started no run did not; kept after later runs (compare its Time)."))
+    skipped_count: int = Field(alias="SkippedCount", description="How many firings started no run.")
+
+
+class EventTriggerEntity(_AutomationEntity):
+    event_types: list[str] = Field(alias="EventTypes")
+    subject_begins_with: str | None = Field(alias="SubjectBeginsWith")
+    subject_ends_with: str | None = Field(alias="SubjectEndsWith")
+
+
+class ScheduleEntity(_AutomationEntity):
+    recurrence: RecurrenceEntity = Field(alias="Recurrence")
+
+
+# What OpenAPI documents (pipelines.api.openapi): bodies as read, answers as written; and
+# properties whose schema is one written there by hand (pydantic cannot refer to it).
+MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
+    (EventTriggerRequest, "validation"),
+    (ScheduleRequest, "validation"),
+    (EventTriggerEntity, "serialization"),
+    (ScheduleEntity, "serialization"),
+)
+LINKS: dict[tuple[str, str], str] = {
+    (body.__name__, key): schema
+    for body in (EventTriggerRequest, ScheduleRequest)
+    for key, schema in (("Request", "SubmitRequest"), ("EntityStatus", "EntityStatusValue"))
+}
+
+_REQUEST_TEXTS = (
+    ("ExperimentName", "experiment_name"), ("Description", "description"), ("RunSource", "run_source"),
+    ("RunType", "run_type"),
+)
+_REQUEST_MAPS = (
+    ("ParameterAssignments", "parameter_assignments"), ("DataPathAssignments", "datapath_assignments"),
+    ("DataSetDefinitionValueAssignments", "dataset_assignments"), ("Tags", "tags"),
+    ("Properties", "properties"),
+)
+_REQUEST_TAIL = (
+    ("ContinueRunOnStepFailure", "continue_on_step_failure"), ("ScheduleId", "schedule_id"),
+    ("DisplayName", "display_name"), ("ParentRunId", "parent_run_id"),
+)
+
+
+def request_wire(request: SubmitRequest) -> dict[str, Any]:
+    """The submit body a template sends, in the contract's keys; what it leaves unset is absent."""
+    body: dict[str, Any] = {}
+    for key, attribute in (*_REQUEST_TEXTS, *_REQUEST_MAPS, *_REQUEST_TAIL):
+        value = getattr(request, attribute)
+        if value is not None and value != {}:
+            body[key] = value
+    return body
+
+
+def _firing_error(error: FiringError | None) -> FiringErrorEntity | None:
+    if error is None:
+        return None
+    return FiringErrorEntity(
+        code=error.code, message=error.message, time=wire_time(error.time) or "",
+        details=[FiringErrorDetail(code=d.code, message=d.message, target=d.target) for d in error.details],
+        event_id=error.event_id, fire_time=wire_time(error.fire_time),
+    )
+
+
+def _common(name: str, description: str | None, template: RunTemplate, status: EntityStatus, firings: Firings,
+            etag: str | None, created: datetime | None, modified: datetime | None) -> dict[str, Any]:
+    return {
+        "name": name, "description": description, "pipeline_id": template.pipeline_id,
+        "pipeline_endpoint_id": template.endpoint_id, "pipeline_endpoint_name": template.endpoint_name,
+        "pipeline_version": template.pipeline_version, "request": request_wire(template.request),
+        "entity_status": int(status), "etag": etag, "created_date": wire_time(created),
+        "last_modified_date": wire_time(modified), "last_fired_time": wire_time(firings.last_fired),
+        "last_run_id": firings.last_run_id, "last_error": _firing_error(firings.last_error),
+        "skipped_count": firings.skipped_count,
+    }
+
+
+def trigger_entity(trigger: Trigger) -> EventTriggerEntity:
+    return EventTriggerEntity.model_validate({
+        **_common(trigger.name, trigger.description, trigger.template, trigger.status, trigger.firings,
+                  trigger.etag, trigger.created, trigger.modified),
+        "event_types": list(trigger.event_types), "subject_begins_with": trigger.subject_begins_with,
+        "subject_ends_with": trigger.subject_ends_with,
+    })
+
+
+def schedule_entity(schedule: Schedule) -> ScheduleEntity:
+    recurrence = schedule.recurrence
+    return ScheduleEntity.model_validate({
+        **_common(schedule.name, schedule.description, schedule.template, schedule.status, schedule.firings,
+                  schedule.etag, schedule.created, schedule.modified),
+        "recurrence": RecurrenceEntity(frequency=recurrence.frequency, interval=recurrence.interval,
+                                       start_time=recurrence.start.isoformat(), time_zone="UTC"),
+    })
