@@ -159,6 +159,33 @@ def test_expired_token_is_refused(keys: Keys) -> None:
     assert challenge(error).startswith('Bearer error="invalid_token"')
 
 
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("spelled", ["string", "boolean", "array"])
+def test_a_date_claim_that_is_not_a_json_number_is_refused(keys: Keys, claim: str, spelled: str) -> None:
+    # GIVEN a correctly signed token whose date claim is valid digits in a string (or not a number at all)
+    now = int(time.time())
+    dates = {"iat": now - 60, "nbf": now - 60, "exp": now + 3600}
+    value = {"string": str(dates[claim]), "boolean": True, "array": [dates[claim]]}[spelled]
+    token = sign(keys.current, claims(**{**dates, claim: value}))
+
+    # WHEN
+    error = refused(bearer(token))
+
+    # THEN it is a 401 naming the claim and the rule (RFC 7519: a NumericDate is a JSON number)
+    assert error.status == 401 and error.code == "Unauthorized"
+    assert f"{claim} claim must be a NumericDate" in error.message
+    assert challenge(error).startswith('Bearer error="invalid_token"')
+
+
+def test_a_fractional_date_is_a_number_and_is_accepted(keys: Keys) -> None:
+    # GIVEN NumericDates with fractions, as RFC 7519 allows
+    now = time.time()
+    token = sign(keys.current, claims(iat=now - 60.5, nbf=now - 60.5, exp=now + 3600.25))
+
+    # WHEN / THEN
+    assert authenticate(bearer(token)).tenant_id == TENANT
+
+
 def test_skew_is_configurable(keys: Keys, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN no tolerance at all
     monkeypatch.setenv("PIPELINES_AUTH_CLOCK_SKEW_SECONDS", "0")

@@ -7,7 +7,9 @@ The order of the checks matters:
    an HMAC "secret" would be the public key);
 2. the tenant (`tid`) must be allowed before any key is fetched, so a caller
    cannot make the app fetch keys of arbitrary tenants;
-3. PyJWT verifies the signature first, then issuer (v1 or v2 form of the
+3. `exp`, `nbf` and `iat` must be JSON numbers (RFC 7519's NumericDate; PyJWT
+   would accept digits in a string);
+4. PyJWT verifies the signature first, then issuer (v1 or v2 form of the
    token's own tenant), audience, `exp`, `nbf` and `iat` with the clock skew.
 
 Refusals are logged with their reason, never with the token.
@@ -47,6 +49,8 @@ from pipelines.errors import UnauthorizedError
 log = logging.getLogger("pipelines.auth")
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "tid"]
+# RFC 7519 §2: a NumericDate is a JSON number. PyJWT would turn the string "1700000000" into one.
+NUMERIC_DATES = ("exp", "nbf", "iat")
 
 
 def issuers(tenant: str) -> tuple[str, str]:
@@ -100,6 +104,10 @@ class TokenValidator:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise _refuse("the token header names no signing key (kid)")
+        for name in NUMERIC_DATES:
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise _refuse(f"the token's {name} claim must be a NumericDate (a JSON number), not {_show(value)}")
 
         tid = claims.get("tid")
         if not isinstance(tid, str) or not tid:
