@@ -208,6 +208,18 @@ def test_hostile_entries(
     assert fragment in excinfo.value.message
 
 
+@pytest.mark.parametrize("raw", [b"\x00", b"\x1b", b"\n", b"\x7f"])
+def test_a_control_character_in_a_raw_entry_name_is_refused(raw: bytes) -> None:
+    # GIVEN a zip whose central directory names an entry "run.py<NUL>.sh" (zipfile reads it as
+    # "run.py"; other unzip tools may read the whole name), built by patching the name's bytes
+    data = zip_of([("run.pyX.sh", b"print('hi')")]).replace(b"run.pyX.sh", b"run.py" + raw + b".sh")
+    assert data.count(b"run.py" + raw + b".sh") == 2  # local header and central directory
+    # WHEN it is checked THEN it is refused, naming the rule
+    with pytest.raises(BadRequestError) as excinfo:
+        check(data)
+    assert "control character" in excinfo.value.message
+
+
 def test_total_expansion_is_bounded() -> None:
     # Each entry compresses modestly, but together they expand past the limit.
     data = zip_of([(f"f{i}.bin", os.urandom(64 * 1024)) for i in range(10)])

@@ -178,6 +178,10 @@ def _refuse(message: str, entry: str | None = None) -> BadRequestError:
 
 
 def _entry_problem(info: zipfile.ZipInfo) -> str | None:
+    # `filename` is cut at a NUL by zipfile; `orig_filename` is the central directory's whole
+    # name, so other unzip tools cannot read a different name than the worker does.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in info.orig_filename):
+        return "has a control character (NUL included) in its name"
     name = info.filename
     file_type = stat.S_IFMT(info.external_attr >> 16)
     if file_type == stat.S_IFLNK:
