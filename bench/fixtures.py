@@ -60,7 +60,8 @@ def linear(folder: Path, length: int) -> Pipeline:
             inputs.append(outputs[i - 1])
         steps.append(
             PythonScriptStep(
-                "link.py", name=f"step{i}", arguments=arguments, inputs=inputs, outputs=[output], source_directory=folder
+                "link.py", name=f"step{i}", arguments=arguments, inputs=inputs, outputs=[output],
+                source_directory=folder,
             )
         )
     return Pipeline(steps=steps)

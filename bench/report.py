@@ -52,8 +52,9 @@ def _ms(value: float) -> str:
 def render_table(sections: list[Section], header: list[str]) -> str:
     width = max([len(r.label) for s in sections for r in s.rows] + [30])
     lines = list(header)
+    columns = f"{'figure':<{width}}  {'n':>5}  {'p50 ms':>8}  {'p95 ms':>8}  {'p99 ms':>8}  note"
     for section in sections:
-        lines += ["", f"== {section.title} ==", f"{'figure':<{width}}  {'n':>5}  {'p50 ms':>8}  {'p95 ms':>8}  {'p99 ms':>8}  note"]
+        lines += ["", f"== {section.title} ==", columns]
         for row in section.rows:
             if row.summary is not None:
                 s = row.summary

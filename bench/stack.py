@@ -7,6 +7,7 @@ server for one GIL, which would inflate every latency at 16 clients.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -129,10 +130,8 @@ class HostProcess:
         if process is None or process.poll() is not None:
             return
         assert process.stdin is not None
-        try:
+        with contextlib.suppress(OSError):
             process.stdin.close()
-        except OSError:
-            pass
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -67,7 +67,8 @@ def measure(api: Api, pipeline_id: str, concurrency: tuple[int, ...], total: int
             )
         )
     section.notes += [
-        "floor = point read of the pipeline row + 3 index upserts side by side + 1 transaction (run + step rows) + 1 queue send",
+        "floor = point read of the pipeline row + 3 index upserts side by side + 1 transaction (run + step rows)"
+        " + 1 queue send",
         "the host ran with no queue worker (HTTP functions only): submits do not share the CPU with steps",
     ]
     return section

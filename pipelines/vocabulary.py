@@ -6,7 +6,7 @@ do the wire models in `pipelines.api`, without either importing the other.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
@@ -16,7 +16,7 @@ from pipelines.text import whole_number
 
 def now() -> datetime:
     """The current time, in UTC (every stored time is UTC)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class EntityStatus(IntEnum):

@@ -10,12 +10,16 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pipelines.devhost import azurite as azurite_mod
 from pipelines.settings import reset_settings
 from pipelines.store.account import reset_account
+
+if TYPE_CHECKING:
+    from pipelines.devhost.host import DevHost
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,13 +71,6 @@ def _no_ambient_storage(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
     reset_settings()
     reset_account()
-
-
-# Imported here, with the fixture that needs it, so the fixtures above stay as they were.
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pipelines.devhost.host import DevHost
 
 
 @pytest.fixture

@@ -77,7 +77,9 @@ def java_caller(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     javac = _need_command("javac", "default-jdk-headless")
     java = _need_command("java", "default-jdk-headless")
     if not GSON_JAR.is_file():
-        pytest.fail(f"{GSON_JAR} is missing: `apt-get install libgoogle-gson-java` (.ci/run installs it)", pytrace=False)
+        pytest.fail(
+            f"{GSON_JAR} is missing: `apt-get install libgoogle-gson-java` (.ci/run installs it)", pytrace=False
+        )
     out = tmp_path_factory.mktemp("java-caller")
     _build([javac, "-Xlint:all", "-Werror", "-cp", str(GSON_JAR), "-d", str(out),
             str(CLIENTS / "java" / "PublishedPipelineCaller.java")], "the Java caller")

@@ -216,7 +216,9 @@ def test_pipeline_publish_method_uses_the_client(workspace: Workspace) -> None:
     assert PublishedPipeline.get(workspace, published.id).version == "3.1"
 
 
-def test_defaults_too_large_for_any_run_to_keep_are_refused_at_publish(service: Service, workspace: Workspace, tmp_path: Path) -> None:
+def test_defaults_too_large_for_any_run_to_keep_are_refused_at_publish(
+    service: Service, workspace: Workspace, tmp_path: Path
+) -> None:
     from pipelines.authoring import PipelineParameter
     from tests import pipelines_for_tests as make
 

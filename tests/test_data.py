@@ -6,7 +6,7 @@ import concurrent.futures
 import importlib.util
 import json
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -207,7 +207,8 @@ def test_separator_encoding_and_no_header(tmp_path: Path) -> None:
 def test_pandas_is_imported_only_when_asked(tmp_path: Path) -> None:
     # GIVEN a staged table
     write(tmp_path / "d" / "x.csv", "a,b\n1,2\n")
-    data = TabularDataset("t", StagedInput.from_json({"root": str(tmp_path / "d"), "path": str(tmp_path / "d"), "files": ["x.csv"]}))
+    entry = {"root": str(tmp_path / "d"), "path": str(tmp_path / "d"), "files": ["x.csv"]}
+    data = TabularDataset("t", StagedInput.from_json(entry))
     # WHEN the frame is asked for
     # THEN pandas reads it when installed; without pandas the error says what needs nothing
     if importlib.util.find_spec("pandas") is None:
@@ -275,7 +276,7 @@ def test_the_latest_as_a_run_saw_it_never_changes(account) -> None:
     first = registry.register(
         "ws1", name="full", dataset_type="tabular", paths=[("workspaceblobstore", "d/x.csv")]
     )
-    moment = datetime.now(timezone.utc)
+    moment = datetime.now(UTC)
     registry.register("ws1", name="full", dataset_type="tabular", paths=[("workspaceblobstore", "d/x.csv")])
     # WHEN the worker resolves the default "latest full" for a run created at that moment
     resolved = References(account, "ws1").recorded({"id": None, "name": "full", "version": None}, as_of=moment)
@@ -313,7 +314,8 @@ def test_staging_downloads_a_dataset_and_writes_what_the_runtime_reads(account, 
     staged = DataStager(account, "ws1").stage(dataset.resolution(), tmp_path / "logs")
     # THEN the matching files of this workspace are on disk, in name order, ready for the runtime
     assert staged.files == ["2025/01.csv", "2026/01.csv", "2026/02.csv"]
-    table = TabularDataset("logs", StagedInput.from_json(json.loads(json.dumps(asdict(staged)))))  # as written, read back
+    as_written = json.loads(json.dumps(asdict(staged)))  # as written, read back
+    table = TabularDataset("logs", StagedInput.from_json(as_written))
     assert [row[0] for row in table.to_csv_rows()] == ["in/2025/01.csv", "in/2026/01.csv", "in/2026/02.csv"]
     # a datapath to one file hands over the file itself; nothing there is an error
     single = DataStager(account, "ws1").stage(

@@ -181,10 +181,8 @@ def test_a_new_version_does_not_change_what_an_earlier_run_recorded(service, wor
             "scoring_data": {"DataSetReference": {"Name": "full", "Version": "1"}}
         }
     }
-    assert (
-        service.post(url, json=pinned).json()["DataSetDefinitionValueAssignments"]["scoring_data"]["DataSetReference"]["Version"]
-        == "1"
-    )
+    answered = service.post(url, json=pinned).json()
+    assert answered["DataSetDefinitionValueAssignments"]["scoring_data"]["DataSetReference"]["Version"] == "1"
 
 
 # -- datapaths and the request vectors -------------------------------------------------------------

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pipelines.runs import engine
 from pipelines.runs.engine import Outcome, RunState
 from pipelines.runs.model import Run, RunStatus, Step, TaskStatus
 
-T0 = datetime(2026, 11, 25, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 LEASE = 30
 
 
@@ -23,11 +23,14 @@ def queued(t: engine.Transition) -> list[str]:
     return sorted(m.node_id for m, _ in t.messages)
 
 
-def run_to_end(state: RunState, node: str, status: TaskStatus = TaskStatus.FINISHED, now: datetime = T0) -> engine.Transition:
+def run_to_end(
+    state: RunState, node: str, status: TaskStatus = TaskStatus.FINISHED, now: datetime = T0
+) -> engine.Transition:
     step = state.steps[node]
     token, _ = engine.claim(state, node, step.attempt, "w", now, LEASE)
     assert token is not None
-    return engine.complete(state, node, token, Outcome(status, exit_code=0 if status is TaskStatus.FINISHED else 1), now, LEASE)
+    outcome = Outcome(status, exit_code=0 if status is TaskStatus.FINISHED else 1)
+    return engine.complete(state, node, token, outcome, now, LEASE)
 
 
 DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}

@@ -5,7 +5,7 @@ the reader skip."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -32,7 +32,7 @@ from pipelines.runs.query import (
 )
 from pipelines.runs.reader import Query, decode_token, encode_token
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def a_run(**changes: object) -> Run:

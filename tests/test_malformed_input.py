@@ -18,7 +18,10 @@ def test_no_malformed_request_gets_a_500(host, tmp_path):
     """Odd bodies, route values, headers and query strings: each a 4xx with the error JSON, never a 5xx."""
     svc = Service(host.base_url)
     ws = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
-    p = publish(ws, make.single(tmp_path / "c", "print('hi')\n", parameters=[PipelineParameter("n", 1), PipelineParameter("s", "x"), PipelineParameter("f", 1.5), PipelineParameter("b", True)], arguments=["--n", PipelineParameter("n", 1)]), "p1")
+    parameters = [PipelineParameter("n", 1), PipelineParameter("s", "x"), PipelineParameter("f", 1.5),
+                  PipelineParameter("b", True)]
+    arguments = ["--n", PipelineParameter("n", 1)]
+    p = publish(ws, make.single(tmp_path / "c", "print('hi')\n", parameters=parameters, arguments=arguments), "p1")
     out: list[tuple[str, int, str]] = []
     def chk(label, r):
         out.append((label, r.status_code, r.text[:200]))
@@ -83,22 +86,29 @@ def test_no_malformed_request_gets_a_500(host, tmp_path):
     chk("status bool", svc.put(f"/Pipelines/{pid}/status", content=b'true'))
     chk("ep create bad", svc.post("/PipelineEndpoints/Create", json={"Name": ["x"], "PipelineId": pid}))
     chk("ep create nameobj", svc.post("/PipelineEndpoints/Create", json={"Name": "e1", "PipelineId": 5}))
-    chk("ep create props", svc.post("/PipelineEndpoints/Create", json={"Name": "e2", "PipelineId": pid, "Properties": [1]}))
-    chk("ep create tags", svc.post("/PipelineEndpoints/Create", json={"Name": "e3", "PipelineId": pid, "tags": {"a": {"b": 1}}}))
+    chk("ep create props",
+        svc.post("/PipelineEndpoints/Create", json={"Name": "e2", "PipelineId": pid, "Properties": [1]}))
+    chk("ep create tags",
+        svc.post("/PipelineEndpoints/Create", json={"Name": "e3", "PipelineId": pid, "tags": {"a": {"b": 1}}}))
     chk("ep create long", svc.post("/PipelineEndpoints/Create", json={"Name": "e"*2000, "PipelineId": pid}))
     chk("ep create slash", svc.post("/PipelineEndpoints/Create", json={"Name": "a/b", "PipelineId": pid}))
-    r = svc.post("/PipelineEndpoints/Create", json={"Name": "ok", "PipelineId": pid}); chk("ep ok", r)
+    r = svc.post("/PipelineEndpoints/Create", json={"Name": "ok", "PipelineId": pid})
+    chk("ep ok", r)
     eid = r.json().get("Id")
-    for b in [{"PipelineVersionList": None}, {"PipelineVersionList": [None]}, {"PipelineVersionList": [{"PipelineId": None}]},
-              {"PipelineVersionList": [{"Version": 5, "PipelineId": pid}]}, {"DefaultVersion": 0}, {"DefaultVersion": None},
+    for b in [{"PipelineVersionList": None}, {"PipelineVersionList": [None]},
+              {"PipelineVersionList": [{"PipelineId": None}]},
+              {"PipelineVersionList": [{"Version": 5, "PipelineId": pid}]},
+              {"DefaultVersion": 0}, {"DefaultVersion": None},
               {"EntityStatus": "x"}, {"Name": None}, {"Etag": 5}, {"Properties": "x"},
               {"PipelineVersionList": [{"Version": "99999999999999999999999999", "PipelineId": pid}]},
               {"PipelineVersionList": [{"Version": "-1", "PipelineId": pid}, {"PipelineId": pid}]},
-              {"PipelineVersionList": [{"Version": "0", "PipelineId": pid}, {"Version": "00", "PipelineId": pid}]}, "str", [1]]:
+              {"PipelineVersionList": [{"Version": "0", "PipelineId": pid}, {"Version": "00", "PipelineId": pid}]},
+              "str", [1]]:
         chk("ep put " + json.dumps(b)[:60], svc.put(f"/PipelineEndpoints/{eid}", content=json.dumps(b).encode()))
     chk("ep put es inf", svc.put(f"/PipelineEndpoints/{eid}", content=b'{"EntityStatus": 1e999}'))
     chk("log bad body", svc.post("/PipelineRuns/x/Graph/Shareable/STDOUT", content=b'[1]'))
-    r = svc.post(S, json={}); rid = r.json()["Id"]
+    r = svc.post(S, json={})
+    rid = r.json()["Id"]
     chk("log null", svc.post(f"/PipelineRuns/{rid}/Graph/Shareable/STDOUT", content=b'null'))
     chk("log obj", svc.post(f"/PipelineRuns/{rid}/Graph/Shareable/STDOUT", content=b'{"a":1}'))
     chk("log unknown node", svc.post(f"/PipelineRuns/{rid}/Graph/Shareable/STDOUT", json=["a|b"]))

@@ -50,7 +50,8 @@ def test_the_app_loads_from_the_package_alone(tmp_path: Path) -> None:
     env.update({"PYTHONPATH": str(tmp_path), "PIPELINES_STEPS_QUEUE": "pipeline-steps",
                 "AzureWebJobsStorage": "UseDevelopmentStorage=true", "PIPELINES_DEV_ISSUER": "true"})
     probe = "import function_app, sys; print(len(function_app.app.get_functions()));" \
-            "print([m for m in sys.modules if m.startswith(('pipelines.devhost', 'pipelines.cli', 'pipelines.client'))])"
+            "print([m for m in sys.modules" \
+            " if m.startswith(('pipelines.devhost', 'pipelines.cli', 'pipelines.client'))])"
     result = subprocess.run([sys.executable, "-I", "-c", probe.replace("import function_app", (
         f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import function_app"))],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

@@ -22,7 +22,9 @@ def served_routes(host) -> list[tuple[str, str, str]]:
     found = []
     for template, methods, entry in host.routes.routes():
         template = template.text
-        path = re.sub(r"\{(\w+)\??\}", lambda m: "ws1" if m.group(1) == "workspaceName" else f"x-{m.group(1)}", template)
+        path = re.sub(
+            r"\{(\w+)\??\}", lambda m: "ws1" if m.group(1) == "workspaceName" else f"x-{m.group(1)}", template
+        )
         for method in methods or ["GET", "POST"]:
             found.append((entry.name, method.upper(), f"{host.base_url}/{path}"))
     return found

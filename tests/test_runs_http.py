@@ -49,7 +49,11 @@ def the_only_step(service: Service, run_id: str) -> str:
 # -- the example, three ways of giving pipeline_arg ------------------------------------------------
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [({}, "10"), ({"ParameterAssignments": {"pipeline_arg": 20}}, "20"), ({"ParameterAssignments": {"pipeline_arg": "20"}}, "20")],
+    [
+        ({}, "10"),
+        ({"ParameterAssignments": {"pipeline_arg": 20}}, "20"),
+        ({"ParameterAssignments": {"pipeline_arg": "20"}}, "20"),
+    ],
 )
 def test_the_example_runs_to_finished_and_the_value_reaches_the_script(service, workspace, body, expected) -> None:
     published = publish(workspace, load_pipeline(EXAMPLE), "My_Pipeline", None, "1.0")
@@ -198,12 +202,19 @@ def test_endpoint_submits_resolve_default_or_asked_version(service, workspace, t
     assert by_default["PipelineEndpointId"] == endpoint.id
     in_path = service.post(f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}/1", json={}).json()
     assert (in_path["PipelineId"], in_path["PipelineVersion"]) == (second.id, "1")
-    in_query = service.post(f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}", params={"pipelineVersion": "1"}, json={}).json()
+    in_query = service.post(
+        f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}", params={"pipelineVersion": "1"}, json={}
+    ).json()
     assert in_query["PipelineVersion"] == "1"
-    by_name = service.post("/PipelineRuns/PipelineEndpointSubmit/Name", params={"name": "front", "pipelineVersion": "1"}, json={})
+    by_name = service.post(
+        "/PipelineRuns/PipelineEndpointSubmit/Name", params={"name": "front", "pipelineVersion": "1"}, json={}
+    )
     assert by_name.status_code == 200 and by_name.json()["PipelineId"] == second.id
     # both given and different
-    assert_error(service.post(f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}/0", params={"pipelineVersion": "1"}, json={}), 400)
+    conflicting = service.post(
+        f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}/0", params={"pipelineVersion": "1"}, json={}
+    )
+    assert_error(conflicting, 400)
     assert_error(service.post(f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}/9", json={}), 404, "NotFound")
     for run in (by_default, in_path, in_query):
         assert service.wait_run(run["Id"])["Status"]["StatusCode"] == 3
@@ -213,14 +224,17 @@ def test_endpoint_submits_resolve_default_or_asked_version(service, workspace, t
 def test_bad_submits_are_refused_and_write_no_run(service, workspace) -> None:
     published = publish(workspace, load_pipeline(EXAMPLE), "strict")
     url = f"/PipelineRuns/PipelineSubmit/{published.id}"
-    body = assert_error(service.post(url, json={"ParameterAssignments": {"nope": 1, "pipeline_arg": "abc"}}), 400, "InvalidParameter")
+    body = assert_error(
+        service.post(url, json={"ParameterAssignments": {"nope": 1, "pipeline_arg": "abc"}}), 400, "InvalidParameter"
+    )
     targets = {d["Target"] for d in body["Error"]["Details"]}
     assert targets == {"ParameterAssignments.nope", "ParameterAssignments.pipeline_arg"}
     assert_error(service.post(url, json={"ParameterAssignments": {"pipeline_arg": 2.5}}), 400, "InvalidParameter")
     assert_error(service.post(url, content=b'{"ExperimentName": '), 400, "UserError")
     assert_error(service.post(url, json=[{"ParameterAssignments": {}}]), 400, "UserError")
     assert_error(service.post(url, json={"Tags": "not an object"}), 400)
-    assert_error(service.post(url, json={"DataPathAssignments": {"pipeline_arg": {"DataStoreName": "workspaceblobstore", "RelativePath": "x"}}}), 400)
+    datapath = {"DataStoreName": "workspaceblobstore", "RelativePath": "x"}
+    assert_error(service.post(url, json={"DataPathAssignments": {"pipeline_arg": datapath}}), 400)
     assert_error(service.post("/PipelineRuns/PipelineSubmit/unknown", json={}), 404, "NotFound")
     assert_error(service.get("/PipelineRuns/unknown"), 404, "NotFound")
     assert_error(service.post("/PipelineRuns/unknown/Cancel"), 404, "NotFound")
@@ -262,7 +276,9 @@ def test_run_records_keep_what_was_asked(service, workspace) -> None:
     published = publish(workspace, load_pipeline(EXAMPLE), "rec")
     body = {"ExperimentName": "exp", "Description": "d", "RunSource": "EventGrid", "tags": {"team": "a"},
             "Properties": {"p": "1"}, "ContinueRunOnStepFailure": True}
-    run = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", params={"parentRunId": "parent-1"}, json=body).json()
+    run = service.post(
+        f"/PipelineRuns/PipelineSubmit/{published.id}", params={"parentRunId": "parent-1"}, json=body
+    ).json()
     assert run["RunHistoryExperimentName"] == "exp" and run["Description"] == "d"
     assert run["RunSource"] == "EventGrid" and run["tags"] == {"team": "a"} and run["Properties"] == {"p": "1"}
     assert run["ParentRunId"] == "parent-1"
@@ -352,7 +368,7 @@ def test_a_step_gets_no_storage_connection_or_identity_of_the_app(service, works
 
 
 def test_an_idempotency_key_whose_request_died_is_free_again(service, workspace) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import UTC, datetime, timedelta
 
     from pipelines.store import Table, get_account
 
@@ -365,7 +381,7 @@ def test_an_idempotency_key_whose_request_died_is_free_again(service, workspace)
     runs, keys = Table(account.table("Runs")), Table(account.table("Idempotency"))
     runs.delete(f"ws1|{first}", "run")
     [row] = keys.query_all("RunId eq @run", parameters={"run": first})
-    row["Created"] = (datetime.now(timezone.utc) - timedelta(minutes=2)).isoformat()
+    row["Created"] = (datetime.now(UTC) - timedelta(minutes=2)).isoformat()
     keys.upsert(row)
     # WHEN the client retries with the same key
     retried = service.post(url, json={}, headers={"Idempotency-Key": "k-died"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from pipelines.schedules.model import Recurrence, Schedule
 from tests import pipelines_for_tests as make
 from tests.service import Service, assert_error, token
 
-T0 = datetime(2026, 1, 31, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
 
 
 def recurrence(frequency: str, interval: int = 1, start: datetime = T0) -> Recurrence:
@@ -28,8 +28,8 @@ def test_fire_times_step_by_interval_and_months_by_the_calendar() -> None:
     assert recurrence("Hour", 2).latest_due(T0 + timedelta(hours=5)) == T0 + timedelta(hours=4)
     assert recurrence("Week").latest_due(T0 + timedelta(days=13)) == T0 + timedelta(days=7)
     monthly = recurrence("Month")
-    assert monthly.latest_due(datetime(2026, 3, 1, tzinfo=timezone.utc)) == datetime(2026, 2, 28, 9, tzinfo=timezone.utc)
-    assert monthly.latest_due(datetime(2026, 3, 31, 9, tzinfo=timezone.utc)) == datetime(2026, 3, 31, 9, tzinfo=timezone.utc)
+    assert monthly.latest_due(datetime(2026, 3, 1, tzinfo=UTC)) == datetime(2026, 2, 28, 9, tzinfo=UTC)
+    assert monthly.latest_due(datetime(2026, 3, 31, 9, tzinfo=UTC)) == datetime(2026, 3, 31, 9, tzinfo=UTC)
     assert monthly.latest_due(T0 - timedelta(seconds=1)) is None
 
 
@@ -84,7 +84,7 @@ def test_a_due_schedule_starts_one_run_however_many_instances_fire_it(service, w
 
     # GIVEN a schedule every 5 minutes from a minute ago
     published = publish(workspace, make.parameters_echo(tmp_path / "code", {"pipeline_arg": 10}), "nightly")
-    start = datetime.now(timezone.utc) - timedelta(minutes=1)
+    start = datetime.now(UTC) - timedelta(minutes=1)
     created = service.put("/Schedules/every-5", json={
         "PipelineId": published.id,
         "Recurrence": {"Frequency": "Minute", "Interval": 5, "StartTime": start.isoformat()},
@@ -115,13 +115,13 @@ def test_disabled_schedules_and_disabled_targets_start_nothing(service, workspac
     from pipelines.store import get_account
 
     published = publish(workspace, make.single(tmp_path / "code", "print(1)\n"), "p")
-    start = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    start = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     recurrence_body = {"Frequency": "Minute", "Interval": 5, "StartTime": start}
     service.put("/Schedules/off", json={"PipelineId": published.id, "Recurrence": recurrence_body,
                                         "EntityStatus": "Disabled"})
     service.put("/Schedules/on", json={"PipelineId": published.id, "Recurrence": recurrence_body})
     PublishedPipeline.get(workspace, published.id).disable()
-    happened = Schedules(get_account()).fire_due(datetime.now(timezone.utc) + timedelta(minutes=5))
+    happened = Schedules(get_account()).fire_due(datetime.now(UTC) + timedelta(minutes=5))
     assert len(happened) == 1 and "skipped" in happened[0]  # "on" tried; the pipeline refused it
     assert service.get(f"/PipelineRuns/Pipeline/{published.id}").json() == []
     refused = service.get("/Schedules/on").json()
@@ -137,7 +137,9 @@ def test_schedules_are_read_listed_deleted_and_checked(service, workspace, tmp_p
     assert Service(service.base_url, workspace="ws2").get("/Schedules").json() == []
     assert_error(service.put("/Schedules/x", json={"PipelineId": "nope", "Recurrence": daily}), 404, "NotFound")
     assert_error(service.put("/Schedules/x", json={"PipelineId": published.id}), 400)
-    assert_error(service.put("/Schedules/x", json={"PipelineId": published.id, "Recurrence": {"Frequency": "Day"}}), 400)
+    assert_error(
+        service.put("/Schedules/x", json={"PipelineId": published.id, "Recurrence": {"Frequency": "Day"}}), 400
+    )
     assert_error(service.put("/Schedules/x", json={"PipelineId": published.id, "Recurrence": daily,
                                                    "Request": {"ParameterAssignments": []}}), 400)
     assert_error(service.put("/Schedules/x", json={"PipelineId": published.id, "Recurrence": daily},
@@ -179,7 +181,7 @@ def test_a_skipped_fire_time_is_recorded_once_and_a_later_run_too(service, works
     first = publish(workspace, make.parameters_echo(tmp_path / "one", {"pipeline_arg": 10}), "one")
     second = publish(workspace, make.parameters_echo(tmp_path / "two", {"other": 10}), "two")
     endpoint = PipelineEndpoint.publish(workspace, "front", None, first)
-    start = datetime.now(timezone.utc) - timedelta(minutes=1)
+    start = datetime.now(UTC) - timedelta(minutes=1)
     created = service.put("/Schedules/every-5", json={
         "PipelineEndpointName": "front",
         "Recurrence": {"Frequency": "Minute", "Interval": 5, "StartTime": start.isoformat()},

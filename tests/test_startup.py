@@ -35,7 +35,9 @@ def _indexed(result: subprocess.CompletedProcess[str]) -> int:
 
 
 def test_no_storage_setting_is_named_and_every_function_still_loads() -> None:
-    complete = _indexed(_import_app({"AzureWebJobsStorage": "UseDevelopmentStorage=true", "PIPELINES_DEV_ISSUER": "true"}))
+    complete = _indexed(
+        _import_app({"AzureWebJobsStorage": "UseDevelopmentStorage=true", "PIPELINES_DEV_ISSUER": "true"})
+    )
     result = _import_app({"PIPELINES_DEV_ISSUER": "true"})
     assert _indexed(result) == complete > 20
     assert "AzureWebJobsStorage" in result.stderr

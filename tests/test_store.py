@@ -33,7 +33,9 @@ def test_transaction_is_all_or_nothing(account) -> None:
     table = Table(account.table("Runs"))
     table.insert({"PartitionKey": "r", "RowKey": "2"})
     with pytest.raises(AlreadyExistsError):
-        table.transact([("create", {"PartitionKey": "r", "RowKey": "1"}), ("create", {"PartitionKey": "r", "RowKey": "2"})])
+        table.transact(
+            [("create", {"PartitionKey": "r", "RowKey": "1"}), ("create", {"PartitionKey": "r", "RowKey": "2"})]
+        )
     assert table.get("r", "1") is None
 
 
@@ -77,7 +79,9 @@ def test_queue_message_round_trips_through_base64(account) -> None:
 
 def test_a_transaction_answers_the_etag_of_each_row(account) -> None:
     table = Table(account.table("Runs"))
-    results = table.transact([("create", {"PartitionKey": "p", "RowKey": "a"}), ("create", {"PartitionKey": "p", "RowKey": "b"})])
+    results = table.transact(
+        [("create", {"PartitionKey": "p", "RowKey": "a"}), ("create", {"PartitionKey": "p", "RowKey": "b"})]
+    )
     assert [r["etag"] for r in results] == [etag_of(table.get("p", "a")), etag_of(table.get("p", "b"))]
 
 

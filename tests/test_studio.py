@@ -84,7 +84,9 @@ def test_the_settings_say_how_to_sign_in(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("PIPELINES_DEV_ISSUER", "true")
     local = studio.config()
     assert local["signIn"] == "development" and local["tokenUrl"] == "/.devissuer/token"
-    assert local["workspace"] == {"subscriptionId": studio.DEFAULT_SUBSCRIPTION, "resourceGroup": "local", "name": "default"}
+    assert local["workspace"] == {
+        "subscriptionId": studio.DEFAULT_SUBSCRIPTION, "resourceGroup": "local", "name": "default"
+    }
     monkeypatch.delenv("PIPELINES_DEV_ISSUER")
     assert studio.config()["signIn"] == "unconfigured"
     tenant = "11111111-2222-3333-4444-555555555555"

@@ -46,7 +46,9 @@ def _unavailable(message: str) -> None:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        _unavailable(f"Chromium is not installed at {CHROMIUM}: `sudo apt-get install chromium` (or `make system-packages`)")
+        _unavailable(
+            f"Chromium is not installed at {CHROMIUM}: `sudo apt-get install chromium` (or `make system-packages`)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -335,7 +337,9 @@ def test_expired_forbidden_and_service_down_are_said_in_words(desktop: Studio, e
     desktop.open("/studio/")
     expired = devissuer.mint(extra_claims={"exp": int(time.time()) - 60, "iat": int(time.time()) - 4000,
                                            "nbf": int(time.time()) - 4000})
-    page.evaluate("token => sessionStorage.setItem('studio.session', JSON.stringify({token, source: 'pasted'}))", expired)
+    page.evaluate(
+        "token => sessionStorage.setItem('studio.session', JSON.stringify({token, source: 'pasted'}))", expired
+    )
     page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints")
     page.get_by_text("Your sign-in has expired").wait_for()
     desktop.check_view("signin-expired")
@@ -415,7 +419,9 @@ def ninety_nine_steps(folder: Path) -> Pipeline:
 
 
 @pytest.mark.slow
-def test_a_99_step_graph_is_legible_live_and_can_be_canceled(browser, host, workspace: Workspace, tmp_path: Path) -> None:
+def test_a_99_step_graph_is_legible_live_and_can_be_canceled(
+    browser, host, workspace: Workspace, tmp_path: Path
+) -> None:
     published = publish(workspace, ninety_nine_steps(tmp_path / "wide"), "Wide", "99 steps", "1.0")
     run = published.submit("wide", pipeline_parameters={})
     for tab in (Studio(browser, host.base_url, DESKTOP), Studio(browser, host.base_url, PHONE)):
@@ -435,7 +441,8 @@ def test_a_99_step_graph_is_legible_live_and_can_be_canceled(browser, host, work
                                 or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]), (a, b)
                 size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.node-name')).fontSize)")
                 assert size >= 12, size
-                page.get_by_role("button", name=re.compile(r"^stage0-transform-part00 Finished")).wait_for(timeout=60_000)
+                finished = page.get_by_role("button", name=re.compile(r"^stage0-transform-part00 Finished"))
+                finished.wait_for(timeout=60_000)
                 page.get_by_role("button", name=re.compile(r"^stage0-transform-part00")).click()
                 page.get_by_role("tab", name="Metrics").click()
                 page.get_by_role("cell", name="0.92, 0.61, 0.44, 0.35, 0.3, 0.28").wait_for()
@@ -506,6 +513,6 @@ def test_the_keyboard_reaches_every_control(desktop: Studio, example) -> None:
                     outline: getComputedStyle(e).outlineStyle}; }""")
         reached.add(info["text"])
         assert info["outline"] != "none" or info["text"] == "", info
-    for wanted in ("Skip to the content", "Run this endpoint", "Disable endpoint", "Copy the submit URL of compare-endpoint",
-                   "curl"):
+    for wanted in ("Skip to the content", "Run this endpoint", "Disable endpoint",
+                   "Copy the submit URL of compare-endpoint", "curl"):
         assert wanted in reached, (wanted, reached)

@@ -52,7 +52,9 @@ def blob_created(path: str, container: str = "workspaceblobstore", event_id: str
 
 
 def deliver(host, *events: dict[str, Any]) -> httpx.Response:
-    return httpx.post(host.base_url + WEBHOOK, json=list(events), headers={"aeg-event-type": "Notification"}, timeout=60)
+    return httpx.post(
+        host.base_url + WEBHOOK, json=list(events), headers={"aeg-event-type": "Notification"}, timeout=60
+    )
 
 
 def reader(folder: Path) -> Pipeline:
@@ -127,7 +129,9 @@ def test_events_that_do_not_match_start_nothing(service, workspace, host, tmp_pa
     assert runs_of(service, published.id) == []
 
 
-def test_a_trigger_whose_request_the_event_cannot_fill_is_skipped_not_retried(service, workspace, host, tmp_path) -> None:
+def test_a_trigger_whose_request_the_event_cannot_fill_is_skipped_not_retried(
+    service, workspace, host, tmp_path
+) -> None:
     published = publish(workspace, reader(tmp_path / "code"), "reader")
     service.put("/EventTriggers/needs-field", json={
         "PipelineId": published.id, "Request": {"ParameterAssignments": {"source": "{data.missing}"}},
@@ -146,10 +150,14 @@ def test_triggers_are_read_listed_deleted_and_checked(service, workspace, tmp_pa
     # refused: unknown target, two targets, unknown placeholder, bad name, bad request shape
     assert_error(service.put("/EventTriggers/t2", json={"PipelineId": "nope"}), 404, "NotFound")
     assert_error(service.put("/EventTriggers/t2", json={"PipelineId": published.id, "PipelineEndpointName": "e"}), 400)
-    assert_error(service.put("/EventTriggers/t2", json={"PipelineId": published.id, "Request": {"Description": "{nope}"}}), 400)
+    assert_error(
+        service.put("/EventTriggers/t2", json={"PipelineId": published.id, "Request": {"Description": "{nope}"}}), 400
+    )
     assert_error(service.put("/EventTriggers/bad.name", json={"PipelineId": published.id}), 400)
     assert_error(service.put("/EventTriggers/t2", json={"PipelineId": published.id, "Request": {"Tags": "x"}}), 400)
-    assert_error(service.put("/EventTriggers/t2", json={"PipelineId": published.id}, roles=["Pipelines.Read"]), 403, "Forbidden")
+    assert_error(
+        service.put("/EventTriggers/t2", json={"PipelineId": published.id}, roles=["Pipelines.Read"]), 403, "Forbidden"
+    )
     assert service.call("DELETE", "/EventTriggers/t1").status_code == 200
     assert_error(service.get("/EventTriggers/t1"), 404, "NotFound")
 
@@ -172,7 +180,9 @@ def details(response: httpx.Response) -> dict[str, str]:
     return {d["Target"]: d["Message"] for d in body["Error"]["Details"]}
 
 
-def test_a_request_is_checked_at_put_against_its_target_as_far_as_values_are_known(service, workspace, tmp_path) -> None:
+def test_a_request_is_checked_at_put_against_its_target_as_far_as_values_are_known(
+    service, workspace, tmp_path
+) -> None:
     published = publish(workspace, typed(tmp_path / "code"), "typed")
 
     def put(request: dict[str, Any], **extra: Any) -> httpx.Response:

@@ -24,8 +24,12 @@ EXPECTED = json.loads((VECTORS / "expected-run-entity.json").read_text())
 CASES: dict[str, tuple[dict[str, object], dict[str, str], bool]] = {
     "python-guide.json": ({"pipeline_arg": 10}, {"Content-Type": "application/json"}, False),
     "java-sample.txt": ({"pipeline_arg": 10}, {}, False),
-    "csharp-sample.json": ({"your-pipeline-parameter": "x"}, {"Content-Type": "application/json; charset=utf-8"}, False),
-    "sdk-v1.json": ({"pipeline_arg": 10, "flag": False}, {"Content-Type": "application/json-patch+json; charset=utf-8"}, False),
+    "csharp-sample.json": (
+        {"your-pipeline-parameter": "x"}, {"Content-Type": "application/json; charset=utf-8"}, False
+    ),
+    "sdk-v1.json": (
+        {"pipeline_arg": 10, "flag": False}, {"Content-Type": "application/json-patch+json; charset=utf-8"}, False
+    ),
     "endpoint-guide.json": ({"1": "a", "2": "b"}, {"Content-Type": "application/json"}, True),
     "empty.json": ({"pipeline_arg": 10}, {"Content-Type": "application/json"}, False),
     "devops-task.json": ({"pipeline_arg": 10}, {"Content-Type": "application/json"}, False),
@@ -84,5 +88,5 @@ def test_a_vector_is_accepted_and_answered_in_the_old_shape(host, tmp_path: Path
     same_shape(final, EXPECTED)
     [node] = service.steps(entity["Id"])
     log = service.log(entity["Id"], node)
-    for key, value in sent.get("ParameterAssignments", {}).items():
+    for value in sent.get("ParameterAssignments", {}).values():
         assert f"arg {value}" in log

@@ -26,10 +26,12 @@ from tests.service import ROOT, Service, token
 def start_host(env: dict[str, str], azurite, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     ports = ",".join(str(p) for p in azurite.ports)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.devhost", "--port", str(port), "--use-running-azurite", "--azurite-ports", ports],
-        cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    argv = [sys.executable, "-m", "pipelines.devhost", "--port", str(port), "--use-running-azurite",
+            "--azurite-ports", ports]
+    with open(log, "ab") as sink:  # the child has its own copy of the file
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
@@ -106,9 +106,9 @@ class RecurrenceRequest(_Body):
             raise ValueError("not a time")
         start = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if start.tzinfo is None:
-            start = start.replace(tzinfo=timezone.utc)  # as the old SDK: UTC unless said otherwise
+            start = start.replace(tzinfo=UTC)  # as the old SDK: UTC unless said otherwise
         try:
-            return start.astimezone(timezone.utc)
+            return start.astimezone(UTC)
         except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time
             raise ValueError("out of range") from None
 

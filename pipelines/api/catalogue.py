@@ -82,7 +82,9 @@ def endpoint_entity(ctx: RequestContext, endpoint: Endpoint) -> PipelineEndpoint
         name=endpoint.name,
         description=endpoint.description,
         default_version=endpoint.default_version,
-        pipeline_version_list=[PipelineVersion(version=v.version, pipeline_id=v.pipeline_id) for v in endpoint.versions],
+        pipeline_version_list=[
+            PipelineVersion(version=v.version, pipeline_id=v.pipeline_id) for v in endpoint.versions
+        ],
         entity_status=int(endpoint.status),
         url=f"{ctx.workspace_url}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}",
         swagger_url=None,
@@ -162,7 +164,9 @@ def get_pipeline(ctx: RequestContext) -> PipelineEntity:
 def list_pipelines(ctx: RequestContext) -> Reply:
     published, _ = services()
     size, token = page_request(ctx)
-    records, next_token = published.list(ctx.workspace, active_only=active_only(ctx), page_size=size, continuation=token)
+    records, next_token = published.list(
+        ctx.workspace, active_only=active_only(ctx), page_size=size, continuation=token
+    )
     return paged([pipeline_entity(ctx, r, published) for r in records], next_token)
 
 

@@ -8,7 +8,7 @@ not: every model serialises every field, `None` included.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +18,7 @@ def wire_time(value: datetime | None) -> str | None:
     """ISO 8601 with microseconds and offset, as the old service wrote it."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class Wire(BaseModel):

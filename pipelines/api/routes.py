@@ -88,7 +88,7 @@ _TABLE: tuple[Route, ...] = (
     Route("history_get_experiment", ("GET",), HS + "/experiments/{experimentName}", R),
     Route("history_create_experiment", ("POST",), HS + "/experiments/{experimentName}", S),
     Route("history_get_experiment_by_id", ("GET",), HS + "/experimentids/{experimentId}", R),
-    Route("history_list_run_artifacts", ("GET",), AS + "/artifacts/prefix/contentinfo/ExperimentRun/{containerId}/{*path}", R),
+    Route("history_list_run_artifacts", ("GET",), AS + "/artifacts/prefix/contentinfo/ExperimentRun/{containerId}/{*path}", R),  # noqa: E501
     # -- datastores and datasets (issue 6) --------------------------------------
     Route("list_datastores", ("GET",), WS + "/Datastores", R),
     Route("create_datastore", ("POST",), WS + "/Datastores", P),

@@ -96,7 +96,9 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
         principal=ctx.principal,
         parent_run_id=ctx.query("parentRunId") or request.parent_run_id,
         idempotency_key=idempotency_key_of(ctx.request.headers),
-        fingerprint=request_fingerprint(ctx.route.name, target.pipeline.id + "|" + (target.version or ""), ctx.request.get_body() or b""),
+        fingerprint=request_fingerprint(
+            ctx.route.name, target.pipeline.id + "|" + (target.version or ""), ctx.request.get_body() or b""
+        ),
     )
     return Reply(run_entity(run), headers=ignored_keys_header(parsed.ignored_keys))
 

@@ -377,7 +377,9 @@ class Endpoints:
         operations: builtins.list[Operation] = []
         if updated.name.lower() != current.name.lower():
             operations += [
-                create_op({"PartitionKey": current.workspace, "RowKey": name_row(updated.name), "EndpointId": current.id}),
+                create_op(
+                    {"PartitionKey": current.workspace, "RowKey": name_row(updated.name), "EndpointId": current.id}
+                ),
                 delete_op(current.workspace, name_row(current.name)),
             ]
         operations.append(replace_op(updated.to_entity(), current.etag))

@@ -13,6 +13,7 @@ Layout (all keys scoped by workspace):
 from __future__ import annotations
 
 import builtins
+import contextlib
 import hashlib
 import json
 import threading
@@ -195,10 +196,8 @@ class PublishedPipelines:
             )
         graph_id = graph_id_of(parsed)
         body = json.dumps(parsed.model_dump(mode="json"), sort_keys=True).encode()
-        try:
+        with contextlib.suppress(AlreadyExistsError):  # the same graph published before: content-addressed
             self.graphs.write(f"{workspace}/{graph_id}.json", body, overwrite=False)
-        except AlreadyExistsError:
-            pass  # the same graph published before: content-addressed
         stamp = now()
         record = PublishedPipeline(
             id=str(uuid.uuid4()),

@@ -100,10 +100,10 @@ def _add_debug_to_commands(parser: argparse.ArgumentParser, seen: set[int]) -> N
                 if id(sub) in seen:
                     continue
                 seen.add(id(sub))
-                if not any(isinstance(a, argparse._SubParsersAction) for a in sub._actions):
-                    if "--debug" not in sub._option_string_actions:
-                        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                                         help="on an error, show the traceback; log HTTP requests")
+                leaf = not any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+                if leaf and "--debug" not in sub._option_string_actions:
+                    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                                     help="on an error, show the traceback; log HTTP requests")
                 _add_debug_to_commands(sub, seen)
 
 

@@ -29,7 +29,8 @@ def register(subparsers: Subparsers) -> None:
 
     pipeline = subparsers.add_parser("pipeline", help="published pipelines: show, list, disable, enable")
     verbs = pipeline.add_subparsers(dest="verb", metavar="<verb>", required=True)
-    for verb, text in (("show", "print a published pipeline"), ("disable", "refuse new runs"), ("enable", "accept runs again")):
+    for verb, text in (("show", "print a published pipeline"), ("disable", "refuse new runs"),
+                       ("enable", "accept runs again")):
         sub = verbs.add_parser(verb, help=text)
         sub.add_argument("id")
         add_workspace_options(sub)
@@ -61,7 +62,8 @@ def register(subparsers: Subparsers) -> None:
                        ("versions", "list the versions")):
         sub = verbs.add_parser(verb, help=text)
         sub.add_argument("name")
-    for sub in (show, listing, create, add, default, *[verbs.choices[v] for v in ("disable", "enable", "archive", "versions")]):
+    for sub in (show, listing, create, add, default,
+                *[verbs.choices[v] for v in ("disable", "enable", "archive", "versions")]):
         add_workspace_options(sub)
         sub.set_defaults(handler=_endpoint)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
@@ -236,7 +236,7 @@ class ScheduleRecurrence:
     def wire(self) -> dict[str, Any]:
         body: dict[str, Any] = {"Frequency": self.frequency, "Interval": self.interval}
         if isinstance(self.start_time, datetime):
-            moment = self.start_time if self.start_time.tzinfo else self.start_time.replace(tzinfo=timezone.utc)
+            moment = self.start_time if self.start_time.tzinfo else self.start_time.replace(tzinfo=UTC)
             body["StartTime"] = moment.isoformat()
         elif self.start_time is not None:
             body["StartTime"] = str(self.start_time)
@@ -309,7 +309,8 @@ class Schedule(_Named):
     @classmethod
     def create_for_pipeline_endpoint(cls, workspace: Workspace, name: str, pipeline_endpoint_id: str,
                                      experiment_name: str | None = None, recurrence: ScheduleRecurrence | None = None,
-                                     description: str | None = None, pipeline_parameters: Mapping[str, Any] | None = None,
+                                     description: str | None = None,
+                                     pipeline_parameters: Mapping[str, Any] | None = None,
                                      **options: Any) -> Schedule:
         return cls.create(workspace, name, None, experiment_name, recurrence, description, pipeline_parameters,
                           pipeline_endpoint_id=pipeline_endpoint_id, **options)

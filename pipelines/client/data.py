@@ -240,7 +240,7 @@ def _path_body(path: PathLike | Sequence[PathLike]) -> list[dict[str, str]]:
         if isinstance(item, DataPath):
             store, relative = item.datastore_name, item.path_on_datastore
         elif isinstance(item, tuple) and len(item) == 2:
-            store = item[0] if isinstance(item[0], str) else str(getattr(item[0], "name"))
+            store = item[0] if isinstance(item[0], str) else str(item[0].name)
             relative = item[1]
         elif isinstance(item, str):
             store, relative = DEFAULT_DATASTORE, item

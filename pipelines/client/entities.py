@@ -128,7 +128,7 @@ class PublishedPipeline:
         names = ("experiment_name", "pipeline_parameters", "parent_run_id")
         if len(args) > len(names):
             raise TypeError(f"submit() takes at most {len(names)} positional arguments after the workspace")
-        given = {**dict(zip(names, args)), **options}
+        given = {**dict(zip(names, args, strict=False)), **options}  # fewer args than names is fine
         experiment_name = given.pop("experiment_name", None)
         pipeline_parameters = given.pop("pipeline_parameters", None)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
@@ -161,7 +161,9 @@ class PipelineEndpoint:
         return str(self.entity["Url"])
 
     @classmethod
-    def publish(cls, workspace: Workspace, name: str, description: str | None, pipeline: PublishedPipeline) -> PipelineEndpoint:
+    def publish(
+        cls, workspace: Workspace, name: str, description: str | None, pipeline: PublishedPipeline
+    ) -> PipelineEndpoint:
         entity = workspace.request(
             "POST", "/PipelineEndpoints/Create",
             json_body={"Name": name, "Description": description, "PipelineId": pipeline.id},
@@ -211,7 +213,9 @@ class PipelineEndpoint:
         return list(self.entity["PipelineVersionList"])
 
     def list_pipelines(self, active_only: bool = True) -> builtins.list[PublishedPipeline]:
-        items = self.workspace.get_json(f"/PipelineEndpoints/{self.id}/pipelines", params={"activeOnly": str(active_only).lower()})
+        items = self.workspace.get_json(
+            f"/PipelineEndpoints/{self.id}/pipelines", params={"activeOnly": str(active_only).lower()}
+        )
         return [PublishedPipeline(self.workspace, item) for item in items]
 
     def get_pipeline(self, version: str | None = None) -> PublishedPipeline:

@@ -70,7 +70,8 @@ class Experiment:
 
     def _get(self) -> dict[str, Any]:
         if not self._dto:
-            self._dto = self.workspace.request("GET", f"{self.workspace.history_url}/experiments/{quote(self.name)}").json()
+            url = f"{self.workspace.history_url}/experiments/{quote(self.name)}"
+            self._dto = self.workspace.request("GET", url).json()
         return self._dto
 
     @classmethod

@@ -101,10 +101,8 @@ def _first_on_path(folder: str) -> Iterator[None]:
     try:
         yield
     finally:
-        try:
+        with contextlib.suppress(ValueError):
             sys.path.remove(folder)
-        except ValueError:
-            pass
 
 
 def publish_folder(

@@ -8,7 +8,7 @@ Finished, a step's 3 is Failed. Print the words, never the codes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # PipelineRunEntity.Status.StatusCode (docs/contract.md §3).
@@ -70,7 +70,7 @@ def parse_time(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def seconds_between(start: Any, end: Any = None) -> float | None:
@@ -78,7 +78,7 @@ def seconds_between(start: Any, end: Any = None) -> float | None:
     began = parse_time(start)
     if began is None:
         return None
-    ended = parse_time(end) if end is not None else datetime.now(timezone.utc)
+    ended = parse_time(end) if end is not None else datetime.now(UTC)
     if ended is None:
         return None
     return max(0.0, (ended - began).total_seconds())

@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
@@ -228,7 +228,7 @@ class RunWatcher:
     def _start(self, view: Any, entity: dict[str, Any]) -> None:
         created = parse_time((entity.get("Status") or {}).get("CreationTime")) or parse_time(entity.get("CreatedDate"))
         if created is not None:  # elapsed counts from the run's creation, not from when we looked
-            self._offset = max(0.0, (datetime.now(timezone.utc) - created).total_seconds()) - (
+            self._offset = max(0.0, (datetime.now(UTC) - created).total_seconds()) - (
                 self.clock() - self._origin)
         view.line(f"PipelineRunId: {self.run.id}")
 

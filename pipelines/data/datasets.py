@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipelines.data.datastores import Datastores
@@ -312,7 +312,7 @@ class Datasets:
                 options=stored_options,
                 description=description,
                 tags=checked_tags,
-                created=datetime.now(timezone.utc),
+                created=datetime.now(UTC),
             )
             try:
                 self.table.transact(

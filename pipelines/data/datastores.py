@@ -20,7 +20,7 @@ import builtins
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -206,7 +206,7 @@ class Datastores:
             raise BadRequestError(
                 f"Description must be a string of at most {_MAX_DESCRIPTION} characters", target="Description"
             )
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         wanted = Datastore(
             workspace,
             name,
@@ -268,7 +268,9 @@ class Datastores:
             )
         blobs.create()
 
-    def remove(self, workspace: str, name: str, in_use_by: Callable[[], builtins.list[tuple[str, str | None]]]) -> Datastore:
+    def remove(
+        self, workspace: str, name: str, in_use_by: Callable[[], builtins.list[tuple[str, str | None]]]
+    ) -> Datastore:
         """Forget a datastore (its data stays); refused while a runnable pipeline's defaults use it.
 
         `in_use_by()` names those pipelines (`pipelines.data.usage.pipelines_using`, which

@@ -63,7 +63,7 @@ class DataStager:
         local = _local_names(matches)
         target.mkdir(parents=True, exist_ok=True)
         root = target.resolve()
-        for (store_name, path), relative in zip(matches, local):
+        for (store_name, path), relative in zip(matches, local, strict=True):
             destination = (root / relative).resolve()
             if not destination.is_relative_to(root):
                 raise DataError(f"{store_name}/{path} would be written outside the input folder")

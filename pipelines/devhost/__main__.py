@@ -173,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
         if args.example and not stop.is_set():
             publish_example(host.base_url)
         print(
-            f"Development host ready: {host.base_url}/{host.options.route_prefix}".rstrip("/") + "  (Ctrl+C stops)", flush=True
+            f"Development host ready: {host.base_url}/{host.options.route_prefix}".rstrip("/") + "  (Ctrl+C stops)",
+            flush=True,
         )
         print(f"Studio: {host.base_url}/{host.options.route_prefix}".rstrip("/") + "/studio/", flush=True)
         while not stop.wait(0.5):  # a timed wait, so signal handlers always get to run

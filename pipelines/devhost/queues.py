@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import os
 import random
@@ -265,10 +266,8 @@ class QueuePoller:
     def _give_back(self, batch: list[StorageQueueMessage]) -> None:
         """Make messages fetched while stopping visible now, not in 10 minutes."""
         for message in batch:
-            try:
+            with contextlib.suppress(AzureError):  # they reappear when their visibility ends
                 self.queue.update_message(message.id, message.pop_receipt, visibility_timeout=0)
-            except AzureError:
-                pass  # they reappear when their visibility ends
 
     def _dispatch(self, message: StorageQueueMessage) -> None:
         count = message.dequeue_count or 1
@@ -364,15 +363,11 @@ class QueuePoller:
             self.poison_name,
             count,
         )
-        try:
+        with contextlib.suppress(AzureError):  # it exists (or the send below says why not)
             self.poison.create_queue()
-        except AzureError:
-            pass  # it exists (or the send below says why not)
         self.poison.send_message(content or "")
-        try:
+        with contextlib.suppress(ResourceNotFoundError):  # already gone: another delivery completed it
             self.queue.delete_message(message_id, pop_receipt)
-        except ResourceNotFoundError:
-            pass  # already gone: another delivery completed it
 
     def _renew_due_leases(self) -> None:
         now = time.monotonic()

@@ -150,7 +150,12 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
     step.detail = outcome.detail
     step.lease_until = None
     t.steps_changed.add(node_id)
-    if outcome.status is TaskStatus.FAILED and outcome.retryable and step.attempt <= step.max_retries and not state.run.cancel_requested:
+    if (
+        outcome.status is TaskStatus.FAILED
+        and outcome.retryable
+        and step.attempt <= step.max_retries
+        and not state.run.cancel_requested
+    ):
         delay = backoff_seconds(step.attempt)
         step.attempt += 1
         _queue(state, step, now, lease, t, delay=delay)

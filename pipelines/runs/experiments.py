@@ -12,6 +12,7 @@ run's time is read from there (one row), not kept up to date on every submit.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
@@ -77,7 +78,7 @@ class Experiments:
         seen = (self.table.client.table_name, workspace, name)
         if seen in _seen:
             return
-        try:
+        with contextlib.suppress(AlreadyExistsError):
             self.table.insert(
                 {
                     "PartitionKey": workspace,
@@ -87,8 +88,6 @@ class Experiments:
                     "Created": time_text(when),
                 }
             )
-        except AlreadyExistsError:
-            pass
         with _seen_lock:
             _seen.add(seen)
 

@@ -54,7 +54,9 @@ class StepOutputs:
             raise NotFoundError(f"output {output!r} has no file {path!r}", target=path)
         return OutputFile(path, info.size, info.last_modified, info.etag)
 
-    def read(self, workspace: str, run_id: str, node_id: str, output: str, path: str, offset: int, length: int) -> bytes:
+    def read(
+        self, workspace: str, run_id: str, node_id: str, output: str, path: str, offset: int, length: int
+    ) -> bytes:
         """`length` bytes from `offset` (at most MAX_PART)."""
         if length > MAX_PART:
             raise ValueError("a read is at most MAX_PART bytes")

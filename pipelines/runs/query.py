@@ -30,7 +30,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pipelines.errors import BadRequestError
@@ -99,7 +99,9 @@ def _tokens(text: str) -> list[_Token]:
             try:
                 found.append(_Token("string", raw, at, json.loads(raw)))
             except ValueError:
-                raise BadRequestError(f"the filter has a string it cannot read at {at}: {raw!r}", target="filter") from None
+                raise BadRequestError(
+                    f"the filter has a string it cannot read at {at}: {raw!r}", target="filter"
+                ) from None
         elif kind != "space":
             found.append(_Token(kind, raw, at, raw))
         at = match.end()
@@ -111,7 +113,7 @@ def _parse_time(text: str, token: str) -> datetime:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise BadRequestError(f"the filter has a date it cannot read: {token!r}", target="filter") from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class _Parser:
@@ -214,7 +216,10 @@ class Fields:
 RUN_FIELDS = Fields(
     kinds={
         "status": ("Status", "status"),
-        **{name.lower(): (name, "text") for name in ("RunType", "RunId", "ParentRunId", "RootRunId", "Name", "DisplayName")},
+        **{
+            name.lower(): (name, "text")
+            for name in ("RunType", "RunId", "ParentRunId", "RootRunId", "Name", "DisplayName")
+        },
         **{name.lower(): (name, "time") for name in ("CreatedUtc", "StartTimeUtc", "EndTimeUtc")},
         "runnumber": ("RunNumber", "number"),
     },
@@ -338,7 +343,12 @@ def pinned_runs(tree: Node | None) -> set[str] | None:
 
 
 # -- ordering -------------------------------------------------------------------------------------
-ORDER_FIELDS = {"createdutc": "CreatedUtc", "starttimeutc": "StartTimeUtc", "endtimeutc": "EndTimeUtc", "runnumber": "RunNumber"}
+ORDER_FIELDS = {
+    "createdutc": "CreatedUtc",
+    "starttimeutc": "StartTimeUtc",
+    "endtimeutc": "EndTimeUtc",
+    "runnumber": "RunNumber",
+}
 
 
 @dataclass(frozen=True)

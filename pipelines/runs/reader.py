@@ -69,7 +69,9 @@ class Query:
     top: int
 
     @classmethod
-    def of(cls, filter: str | None, orderby: str | None, sortorder: str | None, top: int | None, default_top: int) -> Query:
+    def of(
+        cls, filter: str | None, orderby: str | None, sortorder: str | None, top: int | None, default_top: int
+    ) -> Query:
         parse_filter(filter)  # a malformed filter is a 400 before anything is read
         if top is not None and not 1 <= top <= MAX_TOP:
             raise BadRequestError(f"top must be a whole number from 1 to {MAX_TOP}", target="top")

@@ -110,7 +110,9 @@ class RunRepository:
         if state.run.status.terminal and transition.run_changed:
             self.index.delete(ACTIVE, key(state.run.workspace, state.run.id))
 
-    def mutate(self, workspace: str, run_id: str, change: Callable[[RunState], tuple[T, Transition]]) -> tuple[T, RunState]:
+    def mutate(
+        self, workspace: str, run_id: str, change: Callable[[RunState], tuple[T, Transition]]
+    ) -> tuple[T, RunState]:
         """Apply `change` to fresh state until it commits; returns its result and the state."""
         for attempt in range(MAX_TRIES):
             state = self.load(workspace, run_id)

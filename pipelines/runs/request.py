@@ -220,7 +220,9 @@ def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> Par
         elif isinstance(flag, str) and flag.lower() in ("true", "false"):
             request.continue_on_step_failure = flag.lower() == "true"
         else:
-            problems.append(ErrorDetail("UserError", "ContinueRunOnStepFailure must be a boolean", "ContinueRunOnStepFailure"))
+            problems.append(
+                ErrorDetail("UserError", "ContinueRunOnStepFailure must be a boolean", "ContinueRunOnStepFailure")
+            )
     problems += text_problems(request, sample=sample)
     if problems:
         raise refuse(problems)
@@ -367,7 +369,8 @@ def resolve(
             problems.append(ErrorDetail("InvalidParameter", f"{name!r} is not a parameter of this pipeline", target))
         elif spec.type in ("dataset", "datapath"):
             where = "DataSetDefinitionValueAssignments" if spec.type == "dataset" else "DataPathAssignments"
-            problems.append(ErrorDetail("InvalidParameter", f"{name!r} is a {spec.type} parameter: assign it in {where}", target))
+            message = f"{name!r} is a {spec.type} parameter: assign it in {where}"
+            problems.append(ErrorDetail("InvalidParameter", message, target))
         else:
             try:
                 parameters[name] = coerce_parameter(spec, value)
@@ -383,7 +386,9 @@ def resolve(
             spec = specs.get(name)
             target = f"{field_name}.{name}"
             if spec is None:
-                problems.append(ErrorDetail("InvalidParameter", f"{name!r} is not a parameter of this pipeline", target))
+                problems.append(
+                    ErrorDetail("InvalidParameter", f"{name!r} is not a parameter of this pipeline", target)
+                )
             elif spec.type != wanted and not (wanted == "dataset" and spec.type == "datapath"):
                 problems.append(ErrorDetail("InvalidParameter", f"{name!r} is not a {wanted} parameter", target))
             else:

@@ -62,9 +62,13 @@ class RunService:
         pipeline.ensure_runnable()
         return Target(pipeline)
 
-    def endpoint_target(self, workspace: str, *, endpoint_id: str | None, name: str | None, version: str | None) -> Target:
+    def endpoint_target(
+        self, workspace: str, *, endpoint_id: str | None, name: str | None, version: str | None
+    ) -> Target:
         endpoint = (
-            self.endpoints.get(workspace, endpoint_id) if endpoint_id else self.endpoints.get_by_name(workspace, name or "")
+            self.endpoints.get(workspace, endpoint_id)
+            if endpoint_id
+            else self.endpoints.get_by_name(workspace, name or "")
         )
         endpoint.ensure_runnable()
         chosen = endpoint.pipeline_for(version)
@@ -148,7 +152,11 @@ class RunService:
         references = References(self.account, workspace)
         problems: list[ErrorDetail] = []
         for spec in definition.parameters:
-            if spec.type not in ("dataset", "datapath") or spec.name in resolved.datasets or spec.name in resolved.datapaths:
+            if (
+                spec.type not in ("dataset", "datapath")
+                or spec.name in resolved.datasets
+                or spec.name in resolved.datapaths
+            ):
                 continue
             default = spec.default.model_dump(exclude_none=True)  # type: ignore[union-attr]
             try:
@@ -173,7 +181,13 @@ class RunService:
     ) -> Run | None:
         """Insert-if-absent the key → this run; if the key is known, answer the first run."""
         row = self._idempotency_row(principal, idem_key)
-        entity = {"PartitionKey": workspace, "RowKey": row, "RunId": run_id, "Created": now.isoformat(), "Fingerprint": fingerprint}
+        entity = {
+            "PartitionKey": workspace,
+            "RowKey": row,
+            "RunId": run_id,
+            "Created": now.isoformat(),
+            "Fingerprint": fingerprint,
+        }
         window = timedelta(seconds=self.settings.idempotency_window_seconds)
         for _ in range(5):
             try:
@@ -239,7 +253,9 @@ class RunService:
         self.repository.mutate(workspace, run_id, lambda s: (None, engine.cancel(s, now(), lease)))
         return self.repository.get_run(workspace, run_id)
 
-    def list_for_pipeline(self, workspace: str, pipeline_id: str, *, page_size: int, continuation: str | None) -> tuple[list[Run], str | None]:
+    def list_for_pipeline(
+        self, workspace: str, pipeline_id: str, *, page_size: int, continuation: str | None
+    ) -> tuple[list[Run], str | None]:
         self.pipelines.get(workspace, pipeline_id)  # 404 for an unknown pipeline
         return self.repository.list_for_pipeline(workspace, pipeline_id, page_size=page_size, continuation=continuation)
 

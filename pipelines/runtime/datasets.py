@@ -102,7 +102,7 @@ class FileDataset:
             return self.files()
         target = Path(target_path)
         copied: list[str] = []
-        for relative, source in zip(self.to_path(), self.files()):
+        for relative, source in zip(self.to_path(), self.files(), strict=True):
             destination = target / relative
             if destination.exists() and not overwrite:
                 raise FileExistsError(f"{destination} exists; pass overwrite=True to replace it")
@@ -160,7 +160,7 @@ class TabularDataset(FileDataset):
         columns = self.columns
         width = max([len(columns)] + [len(row) for row in rows]) if rows or columns else 0
         names = columns + [f"Column{n + 1}" for n in range(len(columns), width)]
-        return [dict(zip(names, row)) for row in rows]
+        return [dict(zip(names, row, strict=False)) for row in rows]  # a short row has fewer keys
 
     def to_pandas_dataframe(self) -> Any:
         """A pandas DataFrame of the whole table; pandas is imported here, on first use."""

@@ -18,6 +18,7 @@ when storage stops answering. Two patiences instead:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterable
@@ -67,7 +68,10 @@ INTERACTIVE = Patience(connect_seconds=3, read_seconds=4, blob_read_seconds=4, r
 BACKGROUND = Patience(connect_seconds=5, read_seconds=5, blob_read_seconds=60, retries=3, pause_seconds=1)
 
 # Names of the tables and containers the package uses (before the prefix).
-TABLES = ("Pipelines", "Endpoints", "Runs", "RunIndex", "Experiments", "Idempotency", "Datasets", "Datastores", "Triggers", "Schedules")
+TABLES = (
+    "Pipelines", "Endpoints", "Runs", "RunIndex", "Experiments", "Idempotency",
+    "Datasets", "Datastores", "Triggers", "Schedules",
+)
 CONTAINERS = ("snapshots", "graphs", "runs", "workspaceblobstore")
 
 
@@ -171,10 +175,8 @@ class StorageAccount:
             for base in CONTAINERS:
                 self.container(base).create()
             for name in self.queue_names():
-                try:
+                with contextlib.suppress(ResourceExistsError):
                     self.queue(name).create_queue()
-                except ResourceExistsError:
-                    pass
             self._ensured = True
 
     def ping(self, timeout: float = 3.0) -> dict[str, str]:

@@ -9,6 +9,7 @@ inside `pipelines.store` (see `failures.py`). A missing blob is a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -133,11 +134,8 @@ class Blobs:
 
     def delete(self, name: str) -> None:
         """Delete a blob; one that is already gone is fine."""
-        with translated():
-            try:
-                self.client.delete_blob(name)
-            except ResourceNotFoundError:
-                pass
+        with translated(), contextlib.suppress(ResourceNotFoundError):
+            self.client.delete_blob(name)
 
     def delete_under(self, prefix: str) -> int:
         names = [blob.name for blob in self.listing(prefix)]
@@ -170,13 +168,8 @@ class Blobs:
     # -- append blobs: logs written while a step runs ---------------------------------------------------
     def create_append(self, name: str) -> None:
         """Create an empty append blob unless it exists."""
-        with translated():
-            try:
-                self.client.get_blob_client(name).create_append_blob(
-                    match_condition=MatchConditions.IfMissing
-                )
-            except (ResourceExistsError, ResourceModifiedError):
-                pass
+        with translated(), contextlib.suppress(ResourceExistsError, ResourceModifiedError):
+            self.client.get_blob_client(name).create_append_blob(match_condition=MatchConditions.IfMissing)
 
     def append(self, name: str, data: bytes) -> None:
         with translated():

@@ -47,7 +47,8 @@ def delete_op(partition: str, row: str) -> Operation:
 
 def replace_op(entity: Mapping[str, Any], etag: str | None) -> Operation:
     """A transaction operation: replace, failing the batch if the row changed since `etag`."""
-    return ("update", entity, {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified})
+    options = {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+    return ("update", entity, options)
 
 Entity = dict[str, Any]
 

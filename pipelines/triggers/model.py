@@ -63,9 +63,7 @@ class Trigger:
             return False
         if self.subject_begins_with and not event.subject.startswith(self.subject_begins_with):
             return False
-        if self.subject_ends_with and not event.subject.endswith(self.subject_ends_with):
-            return False
-        return True
+        return not self.subject_ends_with or event.subject.endswith(self.subject_ends_with)
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,8 @@ class Executor:
             if isinstance(arg, LiteralArg):
                 argv.append(arg.value)
             elif isinstance(arg, ParameterArg):
-                argv.append(format_parameter(specs[arg.name], job.run.parameters.get(arg.name, specs[arg.name].default)))
+                spec = specs[arg.name]
+                argv.append(format_parameter(spec, job.run.parameters.get(arg.name, spec.default)))
             elif isinstance(arg, InputArg):
                 argv.append(str(inputs[arg.name]))
             elif isinstance(arg, OutputArg):

@@ -10,6 +10,7 @@ nothing is recorded from here.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -91,7 +92,9 @@ class Watcher:
                 log.warning("lease renewal of %s failed; retrying", m.node_id, exc_info=True)
 
 
-def _heartbeat(state: engine.RunState, node_id: str, token: str, lease: int) -> tuple[tuple[bool, bool], engine.Transition]:
+def _heartbeat(
+    state: engine.RunState, node_id: str, token: str, lease: int
+) -> tuple[tuple[bool, bool], engine.Transition]:
     ours, canceled, transition = engine.heartbeat(state, node_id, token, now(), lease)
     return (ours, canceled), transition
 
@@ -137,6 +140,14 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
         timeout = effective_timeout(spec, settings) if spec else settings.step_timeout_seconds
         return time.monotonic() - started + timeout + STAGING_ALLOWANCE_SECONDS <= budget
 
+    def record(node: str, held: str, outcome: Outcome) -> tuple[tuple[str, int, str] | None, engine.RunState]:
+        """Complete the step and take a step it made ready, in one transaction."""
+        return repository.mutate(
+            message.workspace,
+            message.run_id,
+            lambda s: engine.complete_and_continue(s, node, held, outcome, now(), lease, WORKER_ID, fits),
+        )
+
     node_id, attempt = message.node_id, message.attempt
     happened: list[str] = []
     while True:
@@ -145,16 +156,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
             happened.append(f"step {node_id}: lease lost")
             break
         happened.append(f"step {node_id} {outcome.status.name.lower()}")
-        done_node, done_token, done_outcome = node_id, token, outcome
-        taken, state = _retrying(
-            lambda: repository.mutate(
-                message.workspace,
-                message.run_id,
-                lambda s: engine.complete_and_continue(
-                    s, done_node, done_token, done_outcome, now(), lease, WORKER_ID, fits
-                ),
-            )
-        )
+        taken, state = _retrying(functools.partial(record, node_id, token, outcome))
         if taken is None:
             break
         node_id, attempt, token = taken

@@ -8,6 +8,7 @@ sinks in chunks, so a caller polling the log sees it grow while the step runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -81,10 +82,8 @@ def stop_group(process: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECON
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait()
 
 
@@ -131,10 +130,8 @@ def run_process(
                 stopped = reason
                 stop_group(process)
                 break
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=poll_seconds)
-            except subprocess.TimeoutExpired:
-                pass
     finally:
         stop_group(process)  # a no-op when it ended by itself; never leave an orphan
         for pump in pumps:
