@@ -15,8 +15,11 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from pydantic import BaseModel
 
 from pipelines.api import (
+    answers,
+    bodies,
     catalogue,
     data,
     health,
@@ -34,6 +37,7 @@ from pipelines.auth.permissions import Permission
 from pipelines.client import Workspace, publish
 from pipelines.client.publish import load_pipeline
 from pipelines.errors import ErrorDetail, InvalidParameterError
+from pipelines.runs.request import SUBMIT_KEYS
 from pipelines.runs.template import RunTemplate
 from pipelines.triggers.model import Trigger
 from tests.service import ROOT, Service, token
@@ -166,7 +170,55 @@ def test_the_error_schema_matches_the_error_mapper(doc: dict[str, Any]) -> None:
     assert set(doc["components"]["schemas"]["Error"]["required"]) == set(body)
 
 
-def test_the_hand_written_trigger_schema_matches_the_handler(doc: dict[str, Any]) -> None:
+def test_the_error_model_is_what_the_error_mapper_writes() -> None:
+    detail = ErrorDetail("InvalidParameter", "no such parameter", "x")
+    body = error_body(InvalidParameterError("bad", target="x", details=[detail]), "req-1")
+    assert answers.Error.model_validate(body).model_dump(mode="json") == body
+
+
+def test_the_submit_model_names_every_key_the_submit_reads() -> None:
+    assert sorted(f.alias or "" for f in bodies.SubmitRequest.model_fields.values()) == sorted(SUBMIT_KEYS)
+    read = bodies.SubmitRequest.model_validate({"ParameterAssignments": {"n": 20, "f": 2.5, "s": "20", "b": True}})
+    assert read.parameter_assignments == {"n": 20, "f": 2.5, "s": "20", "b": True}
+    assert [type(v) for v in read.parameter_assignments.values()] == [int, float, str, bool]  # 20 stays 20
+
+
+BODIES: list[tuple[str, Any]] = [
+    ("SubmitRequest", {}),
+    ("SubmitRequest", {
+        "ExperimentName": "e", "RunType": 1, "ParameterAssignments": {"n": 20, "s": "x"}, "Tags": {"a": 1, "b": None},
+        "DataPathAssignments": {"p": {"DataStoreName": "s", "RelativePath": "r"}},
+        "DataSetDefinitionValueAssignments": {
+            "d": {"SavedDataSetReference": {"Id": "i"}}, "e": {"DataSetReference": {"Name": "n", "Version": 1}},
+            "p": {"LiteralValue": {"DataStoreName": "s", "RelativePath": "r"}}},
+        "ContinueRunOnStepFailure": "true", "AzDevOpsCallBackInfo": {"x": 1}}),
+    ("PipelineStatusRequest", "Disabled"),
+    ("PipelineStatusRequest", 2),
+    ("PipelineStatusRequest", {"EntityStatus": "Active"}),
+    ("CreateEndpointRequest", {"Name": "ep", "PipelineId": "p", "tags": {"a": "b"}}),
+    ("UpdateEndpointRequest", {"Description": None, "EntityStatus": 1, "DefaultVersion": 3,
+                               "PipelineVersionList": [{"PipelineId": "p"}, {"Version": 3, "PipelineId": "q"}]}),
+    ("NodeIdPath", ["n"]),
+    ("NodeIdPath", "n"),
+    ("DatastoreRequest", {"Name": "s", "ContainerName": "c", "Overwrite": "true", "CreateIfNotExists": False}),
+    ("DatasetRequest", {"Name": "d", "DatasetType": "Tabular", "Separator": ";",
+                        "Paths": [{"DataStoreName": "s", "RelativePath": "in/*.csv"}]}),
+    ("DatasetRequest", {"Name": "d", "DatasetType": "File", "Paths": {"DataStoreName": "s", "RelativePath": "in"}}),
+]
+
+
+@pytest.mark.parametrize(("name", "body"), BODIES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(BODIES)])
+def test_a_body_fits_its_model_and_its_documented_schema_alike(doc: dict[str, Any], name: str, body: Any) -> None:
+    getattr(bodies, name).model_validate(body)
+    schema_validator(doc, name).validate(body)
+
+
+def same(model: type[BaseModel], body: Any) -> None:
+    """The answer is exactly what its wire model writes."""
+    assert model.model_validate(body).model_dump(mode="json") == body
+
+
+def test_the_trigger_schema_matches_the_handler(doc: dict[str, Any]) -> None:
     trigger = Trigger(workspace="w", name="t", template=RunTemplate(endpoint_name="e"), event_types=["x"])
     entity = triggers.trigger_entity(trigger)
     schema_validator(doc, "EventTriggerEntity").validate(entity)
@@ -209,17 +261,18 @@ def test_the_running_app_answers_as_documented(doc: dict[str, Any], host: Any) -
     service = Service(host.base_url)
     workspace = Workspace(base_url=host.base_url, resource_group="rg", name="ws1",
                           token_provider=lambda: token())
-    check(doc, httpx.get(host.base_url + "/health", timeout=60))
+    same(answers.Health, check(doc, httpx.get(host.base_url + "/health", timeout=60)))
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("step.py", "print('hello')\n")
     snapshot = archive.getvalue()
-    check(doc, service.put(f"/Snapshots/{hashlib.sha256(snapshot).hexdigest()}", content=snapshot))
+    same(answers.SnapshotUploaded,
+         check(doc, service.put(f"/Snapshots/{hashlib.sha256(snapshot).hexdigest()}", content=snapshot)))
     pipeline = publish(workspace, load_pipeline(ROOT / "examples" / "compare"), "p", "d", "1.0")
     check(doc, service.get(f"/Pipelines/{pipeline.id}"))
     check(doc, service.get("/Pipelines", headers={"BatchSize": "1"}))
     check(doc, service.put(f"/Pipelines/{pipeline.id}/status", json="Active"))
-    check(doc, service.get("/Pipelines/nope"))  # 404: the Error schema
+    same(answers.Error, check(doc, service.get("/Pipelines/nope")))  # 404: the Error schema
     check(doc, service.call("GET", "/Pipelines", roles=["Nobody"]))  # 403
     create = {"Name": "ep", "PipelineId": pipeline.id}
     endpoint = check(doc, service.post("/PipelineEndpoints/Create", json=create))
@@ -239,13 +292,17 @@ def test_the_running_app_answers_as_documented(doc: dict[str, Any], host: Any) -
     check(doc, service.get(f"/PipelineRuns/Pipeline/{pipeline.id}", params={"top": "1"}))
     service.wait_run(run["Id"])
     graph = f"/PipelineRuns/{run['Id']}/Graph"
-    node = next(iter(check(doc, service.post(f"{graph}/AllNodes/Status"))))
+    statuses = check(doc, service.post(f"{graph}/AllNodes/Status"))
+    same(answers.StepStatuses, statuses)
+    node = next(iter(statuses))
     check(doc, service.post(f"{graph}/Shareable/STDOUT", json=[node]))
     check(doc, service.get(f"{graph}/Shareable/stderr", params={"nodeId": node}))
     check(doc, service.post(f"{graph}/Node/Status", json=[node]))
-    check(doc, service.post(f"{graph}/Node/StatusCode", json=[node]))
+    same(answers.StepStatusWord, check(doc, service.post(f"{graph}/Node/StatusCode", json=[node])))
     produced = check(doc, service.post(f"/PipelineRuns/{run['Id']}/Outputs", json=[node]))
+    same(answers.NodeOutputs, produced)
     listing = check(doc, service.get(produced["output_data"]["DataLocation"]["Uri"]))
+    same(answers.OutputFiles, listing)
     check(doc, service.get(listing["Files"][0]["Url"]))
     check(doc, service.get(listing["Files"][0]["Url"], headers={"Range": "bytes=0-3"}))  # 206
     check(doc, service.get(listing["Files"][0]["Url"], headers={"Range": "bytes=999999-"}))  # 416
@@ -265,7 +322,8 @@ def test_the_running_app_answers_as_documented(doc: dict[str, Any], host: Any) -
     check(doc, service.get(f"{history_}/experimentids/{experiment['experimentId']}"))
     check(doc, service.get(f"{history_}/experimentids/{experiment['experimentId']}/runs/{run['Id']}"))
     artifacts = f"/artifact/v2.0/{history_.split('/history/v1.0/', 1)[1]}/artifacts/prefix/contentinfo"
-    check(doc, service.get(f"{service.base_url}{artifacts}/ExperimentRun/dcid.{run['Id']}/user_logs"))
+    same(answers.ArtifactListing,
+         check(doc, service.get(f"{service.base_url}{artifacts}/ExperimentRun/dcid.{run['Id']}/user_logs")))
     check(doc, service.call("DELETE", f"/PipelineRuns/{run['Id']}/Execution"))
     check(doc, service.get("/Datastores"))
     check(doc, service.get("/Datastores/workspaceblobstore"))
@@ -280,4 +338,4 @@ def test_the_running_app_answers_as_documented(doc: dict[str, Any], host: Any) -
     check(doc, service.put("/EventTriggers/t", json=trigger))
     check(doc, service.get("/EventTriggers/t"))
     check(doc, service.get("/EventTriggers"))
-    check(doc, service.call("DELETE", "/EventTriggers/t"))
+    same(answers.TriggerDeleted, check(doc, service.call("DELETE", "/EventTriggers/t")))

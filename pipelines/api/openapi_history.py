@@ -1,4 +1,7 @@
-"""OpenAPI entries of the run-history family and of step outputs (see `pipelines.api.openapi`)."""
+"""OpenAPI entries of the run-history family and of step outputs (see `pipelines.api.openapi`).
+
+Their schemas are the wire models of `pipelines.api.history_contract` and `pipelines.api.answers`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pipelines.api.history_contract import (
     RunDetailsDto,
     RunDto,
 )
-from pipelines.api.openapi_parts import JSON, NULLABLE_TEXT, Body, Op, obj, param, ref, text, use
+from pipelines.api.openapi_parts import JSON, Body, Op, obj, param, ref, text, use
 
 MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (RunDto, "serialization"),
@@ -32,52 +35,6 @@ NOTES: dict[tuple[str, str], str] = {
     ("RunDetailsDto", "logFiles"): "Log name to a URL that the same token reads (a step run's three logs).",
     ("TaskStatusEntity", "Status"): "The step run's status in the run-history family's words.",
     ("TaskStatusEntity", "RunId"): "The step run's id in the run-history family.",
-}
-
-_INT = {"type": ["integer", "null"]}
-HAND_WRITTEN: dict[str, JSON] = {
-    "NodeOutput": obj(
-        {
-            "DataTypeId": text(), "LogicalSizeInBytes": _INT, "PhysicalSizeInBytes": _INT,
-            "Hash": {**NULLABLE_TEXT, "description": "sha256 over the sorted lines `path\\tsize\\tsha256`."},
-            "FileCount": _INT,
-            "DataLocation": obj({
-                "StorageType": text(), "StorageId": NULLABLE_TEXT, "Uri": text("The output's listing."),
-                "DataReference": obj({
-                    "Type": {"const": "AzureBlob"},
-                    "AzureBlobReference": obj(
-                        {"AmlDataStoreName": text(), "Container": text(), "RelativePath": text(),
-                         "Uri": text("This service's listing of the output: the same token reads it."),
-                         "Account": NULLABLE_TEXT, "SasToken": NULLABLE_TEXT},
-                        ("AmlDataStoreName", "Container", "RelativePath", "Uri"),
-                    ),
-                }, ("Type", "AzureBlobReference")),
-            }, ("DataReference",)),
-        },
-        ("DataTypeId", "LogicalSizeInBytes", "Hash", "DataLocation"),
-    ),
-    "NodeOutputs": {"type": "object", "additionalProperties": ref("NodeOutput"),
-                    "description": "Output name to what the step wrote there; {} before the step finished."},
-    "OutputFiles": obj(
-        {
-            "Name": text(), "RunId": text(), "StepRunId": text(), "NodeId": text(), "StepName": text(),
-            "FileCount": _INT, "TotalSizeInBytes": _INT, "Hash": NULLABLE_TEXT,
-            "Files": {"type": "array", "items": obj(
-                {"Path": text("Relative to the output, '/'-separated."), "Size": {"type": "integer"},
-                 "LastModified": NULLABLE_TEXT, "Url": text("GET it with the same token; Range works.")},
-                ("Path", "Size", "LastModified", "Url"),
-            )},
-            "ContinuationToken": {**NULLABLE_TEXT, "description": "Pass back as ?continuationToken=."},
-        },
-        ("Name", "RunId", "StepRunId", "NodeId", "StepName", "Files", "ContinuationToken"),
-    ),
-    "ArtifactListing": obj(
-        {"value": {"type": "array", "maxItems": 0}, "continuationToken": {"type": "null"}},
-        ("value", "continuationToken"),
-        "Always empty: the logs are named by the run's details.",
-    ),
-    "StepStatusWord": {"enum": ["NotStarted", "Queued", "Running", "Failed", "Finished", "Canceled",
-                                "PartiallyExecuted", "Bypassed"]},
 }
 
 PARAMETERS: dict[str, JSON] = {

@@ -1,7 +1,10 @@
 """Pieces the OpenAPI generator is built from: schema helpers and operation records.
 
-Shared by `pipelines.api.openapi` (the generator and the pipelines family's
-operations) and `pipelines.api.openapi_history` (run history and outputs).
+Shared by `pipelines.api.openapi` (the generator), `pipelines.api.openapi_operations`
+(the pipelines family's operations) and `pipelines.api.openapi_history` (run history
+and outputs). Bodies and answers are wire models (`pipelines.api.bodies`,
+`pipelines.api.answers` and the `*contract` modules): the helpers here write the
+small schemas of parameters and of the few answers that are no JSON object.
 """
 
 from __future__ import annotations
@@ -33,13 +36,6 @@ def obj(properties: JSON, required: tuple[str, ...] = (), description: str | Non
 
 def text(description: str | None = None, **extra: Any) -> JSON:
     return {"type": "string", **({"description": description} if description else {}), **extra}
-
-
-NULLABLE_TEXT: JSON = {"type": ["string", "null"]}
-SCALAR: JSON = {"type": ["string", "number", "boolean", "null"]}
-LABELS: JSON = {"type": "object", "additionalProperties": SCALAR, "description": "Scalars are kept as text."}
-STRINGS: JSON = {"type": "object", "additionalProperties": {"type": "string"}}
-FLAG: JSON = {"type": ["boolean", "string"], "description": "true or false (also the strings, or 1 and 0)."}
 
 
 def param(name: str, where: str, schema: JSON, description: str, required: bool = False) -> JSON:

@@ -1,0 +1,192 @@
+"""The operations the OpenAPI document describes, one for each route of `pipelines.api.routes`.
+
+Every route needs an entry in `OPERATIONS` (the generator, `pipelines.api.openapi`,
+refuses to run otherwise), so a new route cannot go undocumented; the run-history
+family's and the step outputs' entries are `pipelines.api.openapi_history`'s.
+Bodies and answers name their schemas (`ref`): the wire models of `pipelines.api`.
+"""
+
+from __future__ import annotations
+
+from pipelines.api import openapi_history as history
+from pipelines.api.openapi_parts import JSON, Body, Op, array, param, ref, text, use
+
+# -- parameters --------------------------------------------------------------------------------------
+PAGE_SIZE: JSON = {"type": "integer", "minimum": 1, "maximum": 1000}
+PARAMETERS: dict[str, JSON] = {
+    "BatchSize": param("BatchSize", "header", PAGE_SIZE,
+                       "Page size (the old client sends it); default PIPELINES_PAGE_SIZE (100)."),
+    "top": param("top", "query", PAGE_SIZE, "Page size; wins over BatchSize."),
+    "continuationToken": param("continuationToken", "query", text(), "The last page's `x-ms-continuation`."),
+    "activeOnly": param("activeOnly", "query", {"type": "boolean", "default": True},
+                        "Hide deprecated and disabled entities (true, false, 1, 0)."),
+    "IdempotencyKey": param("Idempotency-Key", "header", text(maxLength=256), (
+        "The same key from the same caller within PIPELINES_IDEMPOTENCY_WINDOW_SECONDS answers the first run;"
+        " with another body it is a 409.")),
+    "ClientRequestId": param("x-ms-client-request-id", "header", text(maxLength=256),
+                             "The idempotency key when Idempotency-Key is absent."),
+    "parentRunId": param("parentRunId", "query", text(), "Recorded on the run as ParentRunId."),
+    "pipelineVersion": param("pipelineVersion", "query", text(), (
+        "The endpoint version to run; default: the endpoint's default. When the path names a version too,"
+        " both must agree, else 400.")),
+    "IfMatch": param("If-Match", "header", text(), "The endpoint's Etag; a stale one is a 412."),
+    "overwrite": param("overwrite", "query", {"type": "boolean", "default": False}, "Replace what exists."),
+    **history.PARAMETERS,
+}
+
+# -- operations -------------------------------------------------------------------------------------
+SUBMIT = Body(ref("SubmitRequest"), required=False,
+              description="Parsed as JSON whatever the Content-Type says; no body is `{}`.")
+SUBMIT_ERRORS = {404: "Unknown pipeline, endpoint, version or dataset.",
+                 409: "A disabled pipeline or endpoint (`EntityDisabled`), or an idempotency key reused with"
+                      " another body or still in progress (`UserError`)."}
+IDEMPOTENCY = ("IdempotencyKey", "ClientRequestId", "parentRunId")
+RUN = ref("PipelineRunEntity")
+_AUTOMATION_PUT = (
+    "When it is written active, its target must exist and be enabled, and its Request is checked against"
+    " the target's current parameters and data inputs as a submit checks them (placeholders for what"
+    " they can fill); a disabled one is checked when it is enabled. What it recorded of its firings"
+    " (LastFiredTime, LastRunId, LastError, SkippedCount) is kept. Keys match in any case; a near miss of"
+    " a known key is a 400 naming it; other unknown keys are ignored and listed in the"
+    " `x-ms-ignored-keys` header (percent-encoded, comma-separated; `Request.<key>` for the request's)."
+)
+_AUTOMATION_ERRORS = {404: "Unknown target pipeline, endpoint or version.",
+                      409: "The target pipeline or endpoint is disabled (`EntityDisabled`)."}
+BYTES = {"type": "string", "contentMediaType": "application/octet-stream"}
+
+OPERATIONS: dict[str, Op] = {
+    "health": Op("Storage health", ref("Health"), "200 when table, blob and queue storage answer.",
+                 responses={"503": {"description": "A storage service does not answer (Status Unhealthy).",
+                                    "headers": {"x-ms-request-id": use("headers", "RequestId")},
+                                    "content": {"application/json": {"schema": ref("Health")}}}}),
+    "upload_snapshot": Op(
+        "Upload a code snapshot", ref("SnapshotUploaded"),
+        "Stored once under its sha256; checked against traversal, links and zip bombs.",
+        Body({"type": "string", "contentMediaType": "application/zip"}, "application/zip",
+             description="The zip bytes (any Content-Type), at most PIPELINES_MAX_SNAPSHOT_BYTES (100 MiB)."),
+    ),
+    "publish_pipeline": Op("Publish a pipeline", ref("PipelineEntity"), body=Body(ref("PublishRequest"))),
+    "get_pipeline": Op("Get a published pipeline", ref("PipelineEntity"), errors={404: "Unknown pipeline."}),
+    "list_pipelines": Op("List published pipelines", array("PipelineEntity"), params=("activeOnly",),
+                         paged=True),
+    "set_pipeline_status": Op("Set a published pipeline's status", ref("PipelineEntity"),
+                              body=Body(ref("PipelineStatusRequest")),
+                              errors={404: "Unknown pipeline.",
+                                      409: "Disabling the default version of a runnable pipeline endpoint:"
+                                           " the answer names the endpoints."}),
+    "create_endpoint": Op("Create a pipeline endpoint", ref("PipelineEndpointEntity"),
+                          body=Body(ref("CreateEndpointRequest")),
+                          errors={404: "Unknown PipelineId.", 409: "The name is taken (`UserError`)."}),
+    "get_endpoint": Op("Get a pipeline endpoint", ref("PipelineEndpointEntity"),
+                       errors={404: "Unknown endpoint."}),
+    "get_endpoint_by_name": Op("Get a pipeline endpoint by name", ref("PipelineEndpointEntity"),
+                               params=("query:name",), errors={404: "Unknown endpoint."}),
+    "list_endpoints": Op("List pipeline endpoints", array("PipelineEndpointEntity"), params=("activeOnly",),
+                         paged=True),
+    "update_endpoint": Op(
+        "Update a pipeline endpoint", ref("PipelineEndpointEntity"),
+        "Default version, version list, name, description, status, properties, tags.",
+        Body(ref("UpdateEndpointRequest")), ("IfMatch",),
+        {404: "Unknown endpoint or pipeline.", 409: "The new name is taken (`UserError`).",
+         412: "The Etag (body or If-Match) is stale: read the endpoint again."},
+    ),
+    "list_endpoint_pipelines": Op("The published pipelines behind an endpoint", array("PipelineEntity"),
+                                  "The whole list, not paged.", params=("activeOnly",),
+                                  errors={404: "Unknown endpoint."}),
+    "submit_pipeline": Op("Run a published pipeline", RUN, body=SUBMIT, params=IDEMPOTENCY,
+                          errors=SUBMIT_ERRORS, headers=("IgnoredKeys",)),
+    "submit_endpoint": Op("Run a pipeline endpoint (its default version, or the version given)", RUN,
+                          body=SUBMIT, params=("pipelineVersion", *IDEMPOTENCY), errors=SUBMIT_ERRORS,
+                          headers=("IgnoredKeys",)),
+    "submit_endpoint_by_name": Op("Run a pipeline endpoint by name", RUN, body=SUBMIT,
+                                  params=("query:name", "pipelineVersion", *IDEMPOTENCY),
+                                  errors=SUBMIT_ERRORS, headers=("IgnoredKeys",)),
+    "get_run": Op("Get a run", RUN, errors={404: "Unknown run."}),
+    "list_pipeline_runs": Op("Runs of a published pipeline, newest first", array("PipelineRunEntity"),
+                             paged=True, errors={404: "Unknown pipeline."}),
+    "cancel_run": Op("Cancel a run", RUN, "Answers the run after the cancel.", errors={404: "Unknown run."}),
+    "cancel_run_execution": Op("Cancel a run", RUN, "Answers the run after the cancel.",
+                               errors={404: "Unknown run."}),
+    "get_step_statuses": Op("Step statuses of a run", ref("StepStatuses"), errors={404: "Unknown run."}),
+    "get_step_log": Op(
+        "A step's log", {"type": "string"}, "The step is named by `?nodeId=` or, on POST, by the body.",
+        Body(ref("NodeIdPath"), required=False), ("query:nodeId",),
+        {404: "Unknown run, step or log type."}, media="text/plain",
+    ),
+    "list_datastores": Op("List datastores", array("DatastoreEntity"), paged=True),
+    "create_datastore": Op("Register a datastore", ref("DatastoreEntity"), body=Body(ref("DatastoreRequest")),
+                           params=("overwrite",),
+                           errors={409: "Registered with another container, without Overwrite."}),
+    "get_datastore": Op("Get a datastore", ref("DatastoreEntity"), errors={404: "Unknown datastore."}),
+    "register_datastore": Op("Register a datastore by name", ref("DatastoreEntity"),
+                             body=Body(ref("DatastoreRequest")),
+                             params=("overwrite",),
+                             errors={409: "Registered with another container, without Overwrite."}),
+    "remove_datastore": Op("Remove a datastore", ref("DatastoreEntity"),
+                           "Forgets it (its files stay) and answers it; workspaceblobstore is a 400.",
+                           errors={404: "Unknown datastore.",
+                                   409: "Runnable published pipelines use it (`DatastoreInUse`)."}),
+    "upload_datastore_file": Op(
+        "Upload a file to a datastore", ref("UploadEntity"),
+        "Whole, or in parts: `?uploadId=&part=0..n-1`, then `?uploadId=&parts=n` commits them.",
+        Body(BYTES, "application/octet-stream", description="The bytes, at most 32 MiB per request."),
+        ("overwrite", "query:uploadId", "query:part", "query:parts"),
+        {404: "Unknown datastore.", 409: "The file exists and overwrite is not set."},
+    ),
+    "list_datasets": Op("List datasets, by name, newest version first", array("DatasetEntity"),
+                        params=("query:name",), paged=True),
+    "register_dataset": Op("Register a dataset (a new version of its name)", ref("DatasetEntity"),
+                           body=Body(ref("DatasetRequest")),
+                           errors={409: "The name exists and CreateNewVersion is false."}),
+    "get_dataset_by_name": Op("Get a dataset by name and version", ref("DatasetEntity"),
+                              params=("query:name", "query:version"),
+                              errors={404: "Unknown dataset or version."}),
+    "get_dataset": Op("Get a dataset", ref("DatasetEntity"), errors={404: "Unknown dataset."}),
+    "put_trigger": Op(
+        "Create or replace an event trigger", ref("EventTriggerEntity"), _AUTOMATION_PUT,
+        body=Body(ref("EventTriggerRequest")), errors=_AUTOMATION_ERRORS),
+    "get_trigger": Op("Get an event trigger", ref("EventTriggerEntity"), errors={404: "Unknown trigger."}),
+    "list_triggers": Op("List event triggers", array("EventTriggerEntity"), "The whole list, not paged."),
+    "delete_trigger": Op("Delete an event trigger", ref("TriggerDeleted"), errors={404: "Unknown trigger."}),
+    "put_schedule": Op(
+        "Create or replace a schedule", ref("ScheduleEntity"), _AUTOMATION_PUT,
+        body=Body(ref("ScheduleRequest")), errors=_AUTOMATION_ERRORS),
+    "get_schedule": Op("Get a schedule", ref("ScheduleEntity"), errors={404: "Unknown schedule."}),
+    "list_schedules": Op("List schedules", array("ScheduleEntity"), "The whole list, not paged."),
+    "delete_schedule": Op("Delete a schedule", ref("TriggerDeleted"), errors={404: "Unknown schedule."}),
+    **history.OPERATIONS,
+    "studio": Op("The studio's page", {"type": "string"}, "The web page (docs/studio.md); its data calls carry"
+                 " the user's token.", media="text/html"),
+    "studio_files": Op("A file of the studio", {"type": "string"}, "A built file (JavaScript, CSS), `config.json`"
+                       " (sign-in settings, nothing secret), or the page for any other path without a dot.",
+                       errors={404: "No such file."}, media="text/html",
+                       responses={"200": {"description": "The file; its Content-Type says what it is.",
+                                          "headers": {"x-ms-request-id": use("headers", "RequestId")},
+                                          "content": {"text/html": {"schema": {"type": "string"}},
+                                                      "text/javascript": {"schema": {"type": "string"}},
+                                                      "text/css": {"schema": {"type": "string"}},
+                                                      "application/json": {"schema": {"type": "object"}}}}}),
+}
+
+QUERY: dict[str, tuple[JSON, str]] = {
+    "name": (text(), "The name (the key `Name` works too)."),
+    "nodeId": (text(), "The step's node id."),
+    "uploadId": (text(), "Names a multi-part upload."),
+    "part": ({"type": "integer", "minimum": 0}, "Stage this part (with uploadId)."),
+    "parts": ({"type": "integer", "minimum": 1}, "Commit this many staged parts (with uploadId)."),
+    "version": (text(), "A whole number, or latest (the default)."),
+    **history.QUERY,
+}
+REQUIRED_QUERY = {("get_endpoint_by_name", "name"), ("submit_endpoint_by_name", "name"),
+                  ("get_dataset_by_name", "name")}
+PATH: dict[str, tuple[JSON, str]] = {
+    "subscriptionId": (text(), "Accepted as given, not interpreted."),
+    "resourceGroupName": (text(), "Accepted as given, not interpreted."),
+    "workspaceName": (text(pattern="^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"), "A namespace, not a boundary."),
+    "version": (text(), "An endpoint version (\"0\", \"1\", ...)."),
+    "logType": ({"enum": ["STDOUT", "STDERR", "JobLog"]}, "Any case."),
+    "snapshotHash": (text(pattern="^[0-9a-fA-F]{64}$"), "The sha256 of the zip."),
+    "path": (text(), "Catch-all: the rest of the URL, slashes included (the route's `{*path}`)."),
+    "triggerName": (text(pattern="^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"), "The trigger's name."),
+    **history.PATH,
+}
