@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages run test bench clean studio
+.PHONY: setup system-packages run test unit lint bench clean studio
 
 setup: $(STAMP) node_modules/.installed studio
 
@@ -23,7 +23,7 @@ node_modules/.installed: package.json package-lock.json
 	touch node_modules/.installed
 
 # The studio's page: studio/ built into pipelines/studio/static (committed, shipped as it is;
-# tests/test_studio.py fails when it is stale). Deployment runs this before packaging.
+# tests/integration/test_studio.py fails when it is stale). Deployment runs this before packaging.
 studio: node_modules/.installed
 	npm run --silent build:studio
 
@@ -31,11 +31,21 @@ studio: node_modules/.installed
 run: setup
 	$(PY) -m pipelines.devhost --example
 
-# Lint (unused names, undefined names, import order), then the whole test suite
-# against a real Azurite that the tests start themselves.
-test: setup system-packages
-	$(PY) -m ruff check --select F,I pipelines tests bench function_app.py
+# The gates (lint, the import contract, strict types), then the whole test suite:
+# tests/unit and tests/integration, the latter against a real Azurite that the tests
+# start themselves, real browsers and real Java and C# callers.
+test: setup system-packages lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Ruff (rules in pyproject.toml), the layers of pyproject's import contract, mypy strict.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
+
+# The unit tests alone: no Azurite, no Node, no browser; seconds.
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m bench

@@ -7,9 +7,11 @@ with every thread it started, when the block ends.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,3 +104,34 @@ def http_only_app() -> func.FunctionApp:
         if blueprint is not worker_bp:
             app.register_functions(blueprint)
     return app
+
+
+# -- shared by the development host's tests ---------------------------------------------------------
+# Fast polling and retries, so queue tests take fractions of a second.
+FAST_QUEUES = {
+    "version": "2.0",
+    "extensions": {
+        "queues": {
+            "batchSize": 4,
+            "newBatchThreshold": 2,
+            "maxPollingInterval": "00:00:00.200",
+            "visibilityTimeout": "00:00:00",
+            "maxDequeueCount": 2,
+            "messageEncoding": "base64",
+        }
+    },
+}
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()

@@ -1,0 +1,516 @@
+"""The studio in a real headless Chromium (Debian's `chromium`, driven by Playwright; no
+browser is downloaded) against the local host on Azurite: what a person does with it.
+
+Every view is photographed at 1440 and 375 px into docs/screenshots/ (docs/studio.md
+names them) and checked with axe-core (the pinned npm package): no serious or critical
+finding. Without Chromium these tests skip, saying what to install; in CI (`CI` set)
+they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pipelines.auth import devissuer
+from pipelines.authoring import Pipeline, PipelineData, PythonScriptStep
+from pipelines.client import Workspace, load_pipeline, publish, publish_folder
+from tests.service import ROOT
+
+CHROMIUM = Path(os.environ.get("PIPELINES_TEST_CHROMIUM", "/usr/bin/chromium"))
+# The flags the issue names: headless, no sandbox (root in CI), and nothing that calls home.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 375, "height": 812}
+WORKSPACE = "default"  # the studio's default workspace (PIPELINES_STUDIO_WORKSPACE)
+expect: Any = None  # playwright's expect, imported with the browser (the package may be missing)
+
+
+def _unavailable(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{message} (CI must run the browser tests: scripts/system-packages.sh installs it)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def host_env() -> dict[str, str]:
+    """A short step lease: tests here wait for a lost worker's lease to expire."""
+    return {"PIPELINES_STEP_LEASE_SECONDS": "6"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _unavailable(
+            f"Chromium is not installed at {CHROMIUM}: `sudo apt-get install chromium` (or `make system-packages`)"
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the Python package playwright is missing: `make setup` (pip install -r requirements-dev.txt)")
+    if not AXE.exists():
+        pytest.fail("axe-core is missing from node_modules: run `make setup` (npm ci)")
+    global expect
+    from playwright.sync_api import expect as playwright_expect
+
+    expect = playwright_expect
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def workspace(host) -> Workspace:
+    return Workspace(base_url=host.base_url, resource_group="local", name=WORKSPACE,
+                     token_provider=lambda: devissuer.mint())
+
+
+@pytest.fixture
+def example(workspace: Workspace):
+    """examples/compare behind compare-endpoint, as `make run` publishes it."""
+    published, endpoint = publish_folder(workspace, ROOT / "examples" / "compare", name="My_Published_Pipeline",
+                                         version="1.0", description="The compare example", endpoint="compare-endpoint")
+    return published, endpoint
+
+
+class Studio:
+    """One browser tab on the studio, with what a test needs around it."""
+
+    def __init__(self, browser: Any, base_url: str, viewport: dict[str, int]) -> None:
+        self.base_url = base_url
+        self.viewport = viewport
+        self.context = browser.new_context(viewport=viewport, accept_downloads=True)
+        self.context.add_init_script(path=str(AXE))  # injected by the browser itself: the page's CSP stays on
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.errors: list[str] = []
+        self.requests: list[tuple[float, str, str]] = []
+        self.page.on("pageerror", lambda error: self.errors.append(f"script error: {error}"))
+        self.page.on("console", self._console)
+        self.page.on("request", lambda r: self.requests.append((time.monotonic(), r.method, r.url)))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            self.errors.append(f"console: {message.text}")
+
+    @property
+    def size(self) -> str:
+        return "phone" if self.viewport["width"] < 800 else "desktop"
+
+    def open(self, path: str = "/studio/") -> None:
+        self.page.goto(self.base_url + path)
+
+    def sign_in(self, roles: tuple[str, ...] = ("Pipelines.Admin",)) -> None:
+        self.open("/studio/")
+        for role in devissuer.DEFAULT_ROLES:
+            box = self.page.locator(f"input[id='role-{role}']")
+            box.set_checked(role in roles)
+        self.page.get_by_role("button", name="Sign in as the local developer").click()
+        self.page.get_by_role("heading", name="Endpoints and pipelines").wait_for()
+
+    def check_view(self, name: str) -> None:
+        """Photograph the view and check it with axe-core: no serious or critical finding."""
+        self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_timeout(150)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{self.size}.png"), full_page=True)
+        found = self.page.evaluate(
+            """async () => {
+                const result = await axe.run(document, {resultTypes: ["violations"]});
+                return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                    nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}));
+            }"""
+        )
+        serious = [v for v in found if v["impact"] in ("serious", "critical")]
+        assert not serious, f"{name} ({self.size}): {serious}"
+        if self.size == "phone":
+            overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name}: the page is {overflow}px wider than a 375 px screen"
+        assert not self.errors, self.errors
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def desktop(browser, host) -> Iterator[Studio]:
+    tab = Studio(browser, host.base_url, DESKTOP)
+    yield tab
+    tab.close()
+
+
+@pytest.fixture
+def phone(browser, host) -> Iterator[Studio]:
+    tab = Studio(browser, host.base_url, PHONE)
+    yield tab
+    tab.close()
+
+
+def is_poll(method: str, url: str) -> bool:
+    return bool(re.search(r"/PipelineRuns/[^/]+(/Graph/AllNodes/Status|/Graph/Shareable/\w+)?(\?.*)?$", url))
+
+
+# -- the example, end to end --------------------------------------------------------------------------------
+def test_open_run_watch_read_a_log_and_download_an_output(desktop: Studio, example) -> None:
+    page = desktop.page
+    desktop.sign_in()
+    page.get_by_role("link", name="compare-endpoint").wait_for()
+    desktop.check_view("endpoints")
+
+    # The endpoint: status, versions with the default, the submit URL, calls to copy.
+    page.get_by_role("link", name="compare-endpoint").click()
+    page.get_by_role("heading", name=re.compile("compare-endpoint")).wait_for()
+    assert f"/PipelineEndpointSubmit/Id/{example[1].id}" in page.locator("#submit-url").inner_text()
+    assert page.get_by_role("button", name="Copy the submit URL of compare-endpoint").is_visible()
+    page.locator("#call-panel pre", has_text='"pipeline_arg": 10').wait_for()
+    page.get_by_role("tab", name="Java").click()
+    assert 'String body = """' in page.locator("#call-panel pre").inner_text()
+    page.get_by_role("tab", name="Python").focus()
+    page.keyboard.press("ArrowRight")  # the tabs follow the arrow keys
+    assert page.get_by_role("tab", name="Java").get_attribute("aria-selected") == "true"
+    assert page.get_by_text("Default", exact=True).first.is_visible()
+    desktop.check_view("endpoint")
+
+    # The run form: a bad value is refused by the service, and the message sits at the field.
+    page.get_by_role("link", name="Run this endpoint").click()
+    field = page.get_by_label("pipeline_arg")
+    assert field.input_value() == "10"
+    desktop.check_view("run-form")
+    field.fill("ten")
+    page.get_by_role("button", name="Submit run").click()
+    error = page.locator("#param-pipeline_arg-error")
+    error.wait_for()
+    assert "integer" in error.inner_text()
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "param-pipeline_arg-error" in (field.get_attribute("aria-describedby") or "")
+    desktop.check_view("run-form-error")
+
+    # A changed parameter: the run page shows the graph reaching Finished.
+    field.fill("25")
+    page.get_by_label("Experiment").fill("studio-test")
+    page.get_by_role("button", name="Add a tag").click()
+    page.get_by_label("Tag 1 name").fill("team")
+    page.get_by_label("Tag 1 value").fill("ml")
+    desktop.requests.clear()
+    page.get_by_role("button", name="Submit run").click()
+    page.wait_for_url(re.compile(r"/studio/w/default/runs/[0-9a-f-]{36}$"))
+    run_id = page.url.rsplit("/", 1)[-1]
+    page.get_by_role("button", name=re.compile(r"^compare Finished")).wait_for(timeout=90_000)
+    page.get_by_text(re.compile("^Ended ")).wait_for()  # the run itself has been read as ended
+    ended_at = time.monotonic()
+    page.wait_for_timeout(4000)
+    # Live updates asked at most once a second while the run was active, and nothing after it ended.
+    polls = [(t, m, u) for t, m, u in desktop.requests if is_poll(m, u)]
+    times = [t for t, _, _ in polls]
+    assert len(times) >= 3, polls
+    gaps = [b - a for a, b in zip(times[2:], times[3:], strict=False)]
+    assert all(gap >= 0.9 for gap in gaps), [round(g, 2) for g in gaps]
+    # One last read of the steps may follow the run's end; then nothing.
+    after = [u for t, _, u in desktop.requests if t > ended_at + 1.5 and "/studio/" not in u]
+    assert after == [], after
+    assert page.get_by_role("button", name="Cancel run").count() == 0
+    desktop.check_view("run")
+
+    # A step's log, its metrics and its outputs, with a download.
+    page.get_by_role("button", name=re.compile(r"^compare Finished")).click()
+    log = page.locator("pre.log-text")
+    log.wait_for()
+    assert "param1: 25" in log.inner_text()
+    assert page.url.endswith("?step=" + page.url.split("?step=", 1)[1])  # the step is in the URL: shareable
+    desktop.check_view("run-step-log")
+    page.get_by_role("tab", name="Metrics").click()
+    page.get_by_text("This step logged no metrics.").wait_for()
+    page.get_by_role("tab", name="Outputs").click()
+    page.get_by_text("summary.json").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download summary.json").click()
+    saved = Path(download.value.path()).read_text(encoding="utf-8")
+    assert '"param1": 25' in saved
+    desktop.check_view("run-step-outputs")
+    assert "team=ml" in page.locator("main").inner_text()
+
+    # Run history: the run, with its status in words, its duration and who started it.
+    page.get_by_role("link", name="Runs", exact=True).click()
+    page.get_by_role("heading", name="Run history").wait_for()
+    page.get_by_label("Experiment").select_option("studio-test")
+    page.get_by_role("button", name="Apply filters").click()
+    row = page.locator("tbody tr", has=page.get_by_text(run_id[:8]))
+    row.wait_for()
+    assert "Finished" in row.inner_text() and "Studio" in row.inner_text()
+    assert "experiment=studio-test" in page.url
+    desktop.check_view("runs")
+    page.get_by_label("Status").select_option("Failed")
+    page.get_by_role("button", name="Apply filters").click()
+    page.get_by_text("No runs match these filters").wait_for()
+
+    # The published pipeline behind it.
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/pipelines/{example[0].id}")
+    page.get_by_role("heading", name=re.compile("My_Published_Pipeline")).wait_for()
+    page.get_by_role("cell", name=re.compile("Finished")).first.wait_for()
+    desktop.check_view("pipeline")
+
+
+def test_disabling_the_pipeline_takes_the_run_button_away(desktop: Studio, workspace: Workspace, example) -> None:
+    page = desktop.page
+    desktop.sign_in(("Pipelines.Submit", "Pipelines.Publish"))
+    # The endpoint's default version is kept while the endpoint runs: the service's 409 is shown.
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/pipelines/{example[0].id}")
+    page.get_by_role("link", name="Run this pipeline").wait_for()
+    page.get_by_role("button", name="Disable pipeline").click()
+    page.get_by_role("alert").filter(has_text="compare-endpoint").wait_for()
+    assert page.get_by_role("link", name="Run this pipeline").is_visible()
+    # A pipeline behind no endpoint is disabled, and its run button goes.
+    other = publish(workspace, load_pipeline(ROOT / "examples" / "compare"), "Alone", "no endpoint", "1.0")
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/pipelines/{other.id}")
+    run_button = page.get_by_role("link", name="Run this pipeline")
+    run_button.wait_for()
+    page.get_by_role("button", name="Disable pipeline").click()
+    page.get_by_role("button", name="Enable pipeline").wait_for()
+    assert run_button.count() == 0
+    assert page.get_by_text("This pipeline is disabled").is_visible()
+    desktop.check_view("pipeline-disabled")
+    # And the service agrees on both.
+    base = example[0].entity["Url"].split("/PipelineRuns/")[0]
+    headers = {"Authorization": f"Bearer {devissuer.mint()}"}
+    statuses = [httpx.get(f"{base}/Pipelines/{pipeline_id}", headers=headers, timeout=30).json()["EntityStatus"]
+                for pipeline_id in (example[0].id, other.id)]
+    assert statuses == [0, 2]
+
+
+def test_endpoint_actions_set_the_default_version_and_disable(desktop: Studio, workspace: Workspace, example) -> None:
+    from pipelines.client import PipelineEndpoint
+
+    second = publish(workspace, load_pipeline(ROOT / "examples" / "compare"), "Second", "v2", "2.0")
+    PipelineEndpoint.get(workspace, name="compare-endpoint").add(second)
+    page = desktop.page
+    desktop.sign_in(("Pipelines.Admin",))
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints/compare-endpoint")
+    page.get_by_role("button", name="Make version 1 the default").click()
+    page.get_by_role("button", name="Make version 0 the default").wait_for()
+    assert page.locator("tr.is-default").inner_text().startswith("1")
+    page.get_by_role("button", name="Disable endpoint").click()
+    page.get_by_role("button", name="Enable endpoint").wait_for()
+    assert page.get_by_role("link", name="Run this endpoint").count() == 0
+    assert PipelineEndpoint.get(workspace, name="compare-endpoint").entity["EntityStatus"] == 2
+
+
+def test_a_read_only_token_sees_no_action_buttons(desktop: Studio, workspace: Workspace, example) -> None:
+    run = example[1].submit("read-only", pipeline_parameters={"pipeline_arg": 3})
+    run.wait_for_completion(show_output=False)
+    page = desktop.page
+    desktop.sign_in(("Pipelines.Read",))
+    assert "(Read)" in page.locator(".who").inner_text()
+    actions = re.compile(r"^(Run this|Disable|Enable|Make version|Cancel run)")
+    for path, heading in (("endpoints/compare-endpoint", "compare-endpoint"),
+                          (f"pipelines/{example[0].id}", "My_Published_Pipeline"),
+                          (f"runs/{run.id}", "Run ")):
+        page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/{path}")
+        page.get_by_role("heading", name=re.compile(heading)).first.wait_for()
+        page.wait_for_load_state("networkidle")
+        names = [b.inner_text() for b in page.get_by_role("button").all()] + \
+                [a.inner_text() for a in page.get_by_role("link").all()]
+        assert not [n for n in names if actions.match(n.strip())], (path, names)
+    desktop.check_view("read-only-run")
+
+
+# -- states in words ---------------------------------------------------------------------------------------------
+def test_expired_forbidden_and_service_down_are_said_in_words(desktop: Studio, example) -> None:
+    page = desktop.page
+    desktop.open("/studio/")
+    # the page is up (and done with its own session storage) before the test writes a session into it
+    page.get_by_role("button", name="Sign in as the local developer").wait_for()
+    expired = devissuer.mint(extra_claims={"exp": int(time.time()) - 60, "iat": int(time.time()) - 4000,
+                                           "nbf": int(time.time()) - 4000})
+    page.evaluate(
+        "token => sessionStorage.setItem('studio.session', JSON.stringify({token, source: 'pasted'}))", expired
+    )
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints")
+    page.get_by_text("Your sign-in has expired").wait_for()
+    desktop.check_view("signin-expired")
+
+    # A token without any of the studio's roles: 403s, said as such.
+    page.get_by_text("Or paste a token").click()
+    page.get_by_label(re.compile("A token from")).fill(devissuer.mint(roles=["Someone.Else"]))
+    page.get_by_role("button", name="Use this token").click()
+    page.get_by_text("Not allowed").first.wait_for()
+    assert "lacks the role" in page.locator("main").inner_text()
+    desktop.check_view("forbidden")
+    page.get_by_role("button", name="Sign out").click()
+
+    desktop.sign_in()
+    # The service down (no answer), then unable to reach its storage (503).
+    page.route(re.compile(r"/pipelines/v1\.0/"), lambda route: route.abort())
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints")
+    page.get_by_text("The service does not answer").first.wait_for()
+    desktop.errors.clear()  # the browser logs the aborted requests
+    desktop.check_view("service-down")
+    page.unroute(re.compile(r"/pipelines/v1\.0/"))
+    page.route(re.compile(r"/pipelines/v1\.0/"), lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"Error":{"Code":"ServiceUnavailable","Message":"storage","Target":null,"Details":[]},'
+             '"Correlation":{"RequestId":"r-1"}}'))
+    page.get_by_role("button", name="Try again").first.click()
+    page.get_by_text("The service is unavailable").first.wait_for()
+    page.unroute(re.compile(r"/pipelines/v1\.0/"))
+    # An unknown run is a 404 in words.
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/runs/00000000-0000-0000-0000-000000000000")
+    page.get_by_text("Not found").wait_for()
+
+
+# -- a 99-step pipeline, live, with metrics and a cancel -------------------------------------------------------------
+STEP_SCRIPT = """
+    import argparse, pathlib, time
+    from pipelines.runtime import Run
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name")
+    parser.add_argument("--out")
+    parser.add_argument("--inp", action="append", default=[])
+    parser.add_argument("--pause", type=float, default=0)
+    args = parser.parse_args()
+    run = Run.get_context()
+    if args.name == "s0_0":
+        for loss in (0.92, 0.61, 0.44, 0.35, 0.3, 0.28):
+            run.log("loss", loss)
+        run.log("accuracy", 0.93)
+    print("step", args.name, "read", len(args.inp), "inputs", flush=True)
+    time.sleep(args.pause)
+    pathlib.Path(args.out, "value.txt").write_text(args.name)
+"""
+
+
+def ninety_nine_steps(folder: Path) -> Pipeline:
+    """9 stages of 11 steps; each step reads the same step of the stage before, and that stage's first."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "step.py").write_text(textwrap.dedent(STEP_SCRIPT), encoding="utf-8")
+    outputs: dict[str, PipelineData] = {}
+    steps = []
+    for stage in range(9):
+        for part in range(11):
+            key = f"s{stage}_{part}"
+            out = PipelineData(f"out_{key}")
+            outputs[key] = out
+            inputs = [] if stage == 0 else [outputs[f"s{stage - 1}_{part}"]]
+            if stage and part:
+                inputs.append(outputs[f"s{stage - 1}_0"])
+            arguments: list[object] = ["--name", key, "--out", out, "--pause", "0" if stage == 0 else "2"]
+            for data in inputs:
+                arguments += ["--inp", data]
+            steps.append(PythonScriptStep(name=f"stage{stage}-transform-part{part:02d}", script_name="step.py",
+                                          source_directory=str(folder), arguments=arguments, inputs=inputs,
+                                          outputs=[out]))
+    return Pipeline(steps=steps, description="99 steps")
+
+
+@pytest.mark.slow
+def test_a_99_step_graph_is_legible_live_and_can_be_canceled(
+    browser, host, workspace: Workspace, tmp_path: Path
+) -> None:
+    published = publish(workspace, ninety_nine_steps(tmp_path / "wide"), "Wide", "99 steps", "1.0")
+    run = published.submit("wide", pipeline_parameters={})
+    for tab in (Studio(browser, host.base_url, DESKTOP), Studio(browser, host.base_url, PHONE)):
+        try:
+            page = tab.page
+            tab.sign_in()
+            page.goto(f"{tab.base_url}/studio/w/{WORKSPACE}/runs/{run.id}")
+            nodes = page.locator("button.node")
+            expect(nodes).to_have_count(99)
+            page.locator(".graph-edges path.edge").first.wait_for(state="attached")
+            assert page.locator(".graph-edges path.edge").count() == 11 * 8 + 10 * 8
+            if tab.size == "desktop":
+                boxes = [nodes.nth(i).bounding_box() for i in range(99)]
+                for i, a in enumerate(boxes):
+                    for b in boxes[i + 1:]:
+                        assert (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
+                                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"]), (a, b)
+                size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.node-name')).fontSize)")
+                assert size >= 12, size
+                finished = page.get_by_role("button", name=re.compile(r"^stage0-transform-part00 Finished"))
+                finished.wait_for(timeout=60_000)
+                page.get_by_role("button", name=re.compile(r"^stage0-transform-part00")).click()
+                page.get_by_role("tab", name="Metrics").click()
+                page.get_by_role("cell", name="0.92, 0.61, 0.44, 0.35, 0.3, 0.28").wait_for()
+                page.locator(".chart canvas").wait_for()
+            tab.check_view("run-99-steps")
+        finally:
+            tab.close()
+    # Cancel from the page: the run ends Canceled.
+    tab = Studio(browser, host.base_url, DESKTOP)
+    try:
+        page = tab.page
+        tab.sign_in()
+        page.goto(f"{tab.base_url}/studio/w/{WORKSPACE}/runs/{run.id}")
+        page.get_by_role("button", name="Cancel run").click()
+        page.locator(".toolbar .badge", has_text=re.compile("Canceling|Canceled")).wait_for()
+        page.locator(".toolbar .badge", has_text="Canceled").wait_for(timeout=90_000)
+        assert page.get_by_role("button", name="Cancel run").count() == 0
+    finally:
+        tab.close()
+
+
+# -- every view at 375 px ----------------------------------------------------------------------------------------
+def test_every_view_works_at_375_px(phone: Studio, example) -> None:
+    page = phone.page
+    run = example[1].submit("phone", pipeline_parameters={"pipeline_arg": 7})
+    run.wait_for_completion(show_output=False)
+    phone.open("/studio/")
+    page.get_by_role("heading", name="Sign in to the pipelines studio").wait_for()
+    phone.check_view("signin")
+    phone.sign_in()
+    phone.check_view("endpoints")
+    page.get_by_role("link", name="compare-endpoint").click()
+    page.get_by_role("heading", name=re.compile("compare-endpoint")).wait_for()
+    phone.check_view("endpoint")
+    page.get_by_role("link", name="Run this endpoint").click()
+    page.get_by_label("pipeline_arg").fill("x")
+    page.get_by_role("button", name="Submit run").click()
+    page.locator("#param-pipeline_arg-error").wait_for()
+    phone.check_view("run-form-error")
+    page.goto(f"{phone.base_url}/studio/w/{WORKSPACE}/runs/{run.id}")
+    page.get_by_role("button", name=re.compile(r"^compare Finished")).click()
+    page.locator("pre.log-text").wait_for()
+    phone.check_view("run-step-log")
+    page.get_by_role("tab", name="Outputs").click()
+    page.get_by_text("summary.json").wait_for()
+    phone.check_view("run-step-outputs")
+    page.get_by_role("link", name="Runs", exact=True).click()
+    page.locator("tbody tr").first.wait_for()
+    phone.check_view("runs")
+    page.goto(f"{phone.base_url}/studio/w/{WORKSPACE}/pipelines/{example[0].id}")
+    page.get_by_role("heading", name=re.compile("My_Published_Pipeline")).wait_for()
+    phone.check_view("pipeline")
+
+
+def test_the_keyboard_reaches_every_control(desktop: Studio, example) -> None:
+    """Tab from the top of the endpoint page: every button and link is reached, each with a visible focus."""
+    page = desktop.page
+    desktop.sign_in()
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints/compare-endpoint")
+    page.get_by_role("heading", name=re.compile("compare-endpoint")).wait_for()
+    page.wait_for_load_state("networkidle")
+    reached = set()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        info = page.evaluate("""() => { const e = document.activeElement;
+            if (e === document.body) return {text: '', outline: 'none'};
+            return {text: (e.getAttribute('aria-label') || e.innerText || e.id || '').trim(),
+                    outline: getComputedStyle(e).outlineStyle}; }""")
+        reached.add(info["text"])
+        assert info["outline"] != "none" or info["text"] == "", info
+    for wanted in ("Skip to the content", "Run this endpoint", "Disable endpoint",
+                   "Copy the submit URL of compare-endpoint", "curl"):
+        assert wanted in reached, (wanted, reached)

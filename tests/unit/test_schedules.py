@@ -1,0 +1,64 @@
+"""Schedules: recurrences as pure logic, and firing against the local host and Azurite."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pipelines.api.automation_contract import recurrence_from_wire
+from pipelines.errors import BadRequestError
+from pipelines.runs.template import Firings
+from pipelines.schedules.model import Recurrence, Schedule
+
+T0 = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
+
+
+def recurrence(frequency: str, interval: int = 1, start: datetime = T0) -> Recurrence:
+    return recurrence_from_wire({"Frequency": frequency, "Interval": interval, "StartTime": start.isoformat()},
+                                default_start=start)
+
+
+def test_fire_times_step_by_interval_and_months_by_the_calendar() -> None:
+    assert recurrence("Minute", 15).latest_due(T0 + timedelta(minutes=44)) == T0 + timedelta(minutes=30)
+    assert recurrence("Hour", 2).latest_due(T0 + timedelta(hours=5)) == T0 + timedelta(hours=4)
+    assert recurrence("Week").latest_due(T0 + timedelta(days=13)) == T0 + timedelta(days=7)
+    monthly = recurrence("Month")
+    assert monthly.latest_due(datetime(2026, 3, 1, tzinfo=UTC)) == datetime(2026, 2, 28, 9, tzinfo=UTC)
+    assert monthly.latest_due(datetime(2026, 3, 31, 9, tzinfo=UTC)) == datetime(2026, 3, 31, 9, tzinfo=UTC)
+    assert monthly.latest_due(T0 - timedelta(seconds=1)) is None
+
+
+def test_a_schedule_fires_each_fire_time_once_and_never_the_past_before_it_existed() -> None:
+    schedule = Schedule("ws", "s", recurrence("Minute", 10), created=T0 + timedelta(minutes=25))
+    # created at 09:25: 09:00, 09:10 and 09:20 are not made up
+    assert schedule.due(T0 + timedelta(minutes=26)) is None
+    assert schedule.due(T0 + timedelta(minutes=31)) == T0 + timedelta(minutes=30)
+    schedule.firings = Firings(last_fired=T0 + timedelta(minutes=30))
+    assert schedule.due(T0 + timedelta(minutes=39)) is None
+    # a timer that was down for an hour fires the latest fire time only
+    assert schedule.due(T0 + timedelta(minutes=95)) == T0 + timedelta(minutes=90)
+
+
+@pytest.mark.parametrize("bad", [
+    {"Frequency": "Fortnight", "Interval": 1}, {"Frequency": "Day", "Interval": 0},
+    {"Frequency": "Day", "Interval": "2"}, {"Frequency": "Day", "Interval": 1, "StartTime": "soon"},
+    {"Frequency": "Day", "Interval": 1, "TimeZone": "Pacific Standard Time"}, "daily",
+])
+def test_bad_recurrences_are_refused_naming_the_key(bad: object) -> None:
+    with pytest.raises(BadRequestError) as refused:
+        recurrence_from_wire(bad, default_start=T0)
+    assert (refused.value.target or "").startswith("Recurrence")
+    assert all((d.target or "").startswith("Recurrence") for d in refused.value.details)
+
+
+def test_a_recurrence_reads_keys_in_any_case_and_refuses_near_misses() -> None:
+    assert recurrence_from_wire({"frequency": "day", "INTERVAL": 2}, default_start=T0) == Recurrence("Day", 2, T0)
+    naive = recurrence_from_wire({"Frequency": "Hour", "Interval": 1, "StartTime": "2026-01-31T09:00:00"},
+                                 default_start=T0 - timedelta(days=9))
+    assert naive.start == T0  # UTC unless it says otherwise
+    with pytest.raises(BadRequestError) as refused:
+        recurrence_from_wire({"Frequency": "Day", "Intervall": 2}, default_start=T0)
+    targets = {d.target: d.message for d in refused.value.details}
+    assert "did you mean 'Interval'" in targets["Recurrence.Intervall"]
+    assert "Recurrence.Interval" in targets  # and the interval it lacks
