@@ -1,11 +1,12 @@
-"""Answer bodies that the handlers write as plain dicts, as wire models.
+"""The smaller answer bodies, as wire models: the handlers build them from here.
 
-The error JSON (`pipelines.api.http.error_body`), a stored snapshot
-(`PublishedPipelines.upload_snapshot`), step statuses and outputs
-(`pipelines.api.runs`, `pipelines.api.outputs`), a deleted trigger or schedule,
-the health answer and the empty artifact listing of the run-history family.
-OpenAPI documents them from here (`pipelines.api.openapi`); as every answer
-model, each serialises every field, `None` included (`pipelines.api.contract`).
+The error JSON (`pipelines.api.http.error_model`; `ErrorDetail` is also a firing's,
+`pipelines.api.automation_contract`), a stored snapshot (`catalogue.upload_snapshot`),
+step statuses and outputs (`pipelines.api.runs`, `pipelines.api.outputs`), a deleted
+trigger or schedule, the health answer and the empty artifact listing of the
+run-history family. OpenAPI documents them from here (`pipelines.api.openapi`); as
+every answer model, each serialises every field, `None` included
+(`pipelines.api.contract`).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaMode
 
+from pipelines.api import answers
 from pipelines.api.contract import Wire, wire_time
 from pipelines.errors import BadRequestError, ErrorDetail
 from pipelines.runs.request import SubmitRequest, read_submit, refuse, sort_keys
@@ -272,19 +273,13 @@ def ignored_keys_header(keys: list[str]) -> dict[str, str]:
 
 
 # -- answers ---------------------------------------------------------------------------------------------
-class FiringErrorDetail(Wire):
-    code: str = Field(alias="Code")
-    message: str = Field(alias="Message")
-    target: str | None = Field(alias="Target")
-
-
 class FiringErrorEntity(Wire):
     """Why the last firing that started no run did not: the error a submit would have answered."""
 
     code: str = Field(alias="Code", description="InvalidParameter, EntityDisabled, NotFound, UserError,"
                                                 " PlaceholderNotFilled, ...")
     message: str = Field(alias="Message", description="Names every key it is about.")
-    details: list[FiringErrorDetail] = Field(alias="Details")
+    details: list[answers.ErrorDetail] = Field(alias="Details")
     time: str = Field(alias="Time")
     event_id: str | None = Field(alias="EventId", description="The event it was (an event trigger).")
     fire_time: str | None = Field(alias="FireTime", description="The fire time it was (a schedule).")
@@ -373,7 +368,7 @@ def _firing_error(error: FiringError | None) -> FiringErrorEntity | None:
         return None
     return FiringErrorEntity(
         code=error.code, message=error.message, time=wire_time(error.time) or "",
-        details=[FiringErrorDetail(code=d.code, message=d.message, target=d.target) for d in error.details],
+        details=[answers.ErrorDetail(code=d.code, message=d.message, target=d.target) for d in error.details],
         event_id=error.event_id, fire_time=wire_time(error.fire_time),
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import azure.functions as func
 
+from pipelines.api.answers import SnapshotUploaded
 from pipelines.api.contract import (
     PipelineEndpointEntity,
     PipelineEntity,
@@ -110,13 +111,14 @@ def active_only(ctx: RequestContext) -> bool:
 
 # -- snapshots and publishing ------------------------------------------------------------------------
 @route(bp, "upload_snapshot", max_bytes=lambda: get_settings().max_snapshot_bytes)
-def upload_snapshot(ctx: RequestContext) -> dict[str, Any]:
+def upload_snapshot(ctx: RequestContext) -> SnapshotUploaded:
     """Store a zipped code snapshot under its sha256 (PUT the zip bytes)."""
     digest = ctx.param("snapshotHash").lower()
     if not _SHA256.match(digest):
         raise BadRequestError("the snapshot id is the sha256 of the zip, 64 hex digits", target="snapshotHash")
     published, _ = services()
-    return published.upload_snapshot(ctx.workspace, digest, ctx.request.get_body() or b"")
+    stored = published.upload_snapshot(ctx.workspace, digest, ctx.request.get_body() or b"")
+    return SnapshotUploaded(hash=stored.sha256, size=stored.size, files=stored.files, created=stored.created)
 
 
 @route(bp, "publish_pipeline")

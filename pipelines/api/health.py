@@ -10,6 +10,7 @@ import logging
 
 import azure.functions as func
 
+from pipelines.api.answers import Health, StorageHealth
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.startup import configuration_problems
 from pipelines.store.account import get_probe_account
@@ -21,22 +22,23 @@ log = logging.getLogger("pipelines.api")
 
 @route(bp, "health")
 def health(ctx: RequestContext) -> Reply:
-    unreached = {"table": "unavailable", "blob": "unavailable", "queue": "unavailable"}
     configured = not configuration_problems()
-    services = unreached
+    storage = StorageHealth(table="unavailable", blob="unavailable", queue="unavailable")
     if configured:
         try:
-            services = get_probe_account().ping()
+            states = get_probe_account().ping()
         except Exception:  # noqa: BLE001 - whatever stops storage from answering is "unhealthy"
             log.warning("health: storage is not reachable", exc_info=True)
-    healthy = configured and all(state == "ok" for state in services.values())
+        else:
+            storage = StorageHealth(table=states["table"], blob=states["blob"], queue=states["queue"])
+    healthy = configured and all(state == "ok" for state in (storage.table, storage.blob, storage.queue))
     return Reply(
-        {
-            "Status": "Healthy" if healthy else "Unhealthy",
+        Health(
+            status="Healthy" if healthy else "Unhealthy",
             # Which settings are wrong is in the app's log: this route needs no token.
-            "Configuration": "valid" if configured else "invalid: the app's log names the settings",
-            "Storage": services,
-            "Version": __version__,
-        },
+            configuration="valid" if configured else "invalid: the app's log names the settings",
+            storage=storage,
+            version=__version__,
+        ),
         status=200 if healthy else 503,
     )

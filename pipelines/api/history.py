@@ -15,6 +15,7 @@ from urllib.parse import quote
 import azure.functions as func
 from pydantic import ValidationError
 
+from pipelines.api.answers import ArtifactListing
 from pipelines.api.contract import wire_time
 from pipelines.api.history_contract import (
     CreatedBy,
@@ -298,7 +299,7 @@ def history_query_experiments(ctx: RequestContext) -> PaginatedExperimentDto:
 
 # -- the artifact listing SDK v1's get_details() makes -------------------------------------------------------
 @route(bp, "history_list_run_artifacts")
-def history_list_run_artifacts(ctx: RequestContext) -> dict[str, Any]:
+def history_list_run_artifacts(ctx: RequestContext) -> ArtifactListing:
     """SDK v1's `Run.get_details()` lists `user_logs` and `system_logs` of the run's
     data container here and fails unless the answer is 200. This service keeps no
     artifacts beside the logs that `details` already names: the listing is empty
@@ -308,4 +309,4 @@ def history_list_run_artifacts(ctx: RequestContext) -> dict[str, Any]:
     if not run_id:
         raise NotFoundError(f"no run has the data container {container!r}", target="containerId")
     reader().find(ctx.workspace, run_id)
-    return {"value": [], "continuationToken": None}
+    return ArtifactListing(value=[], continuation_token=None)

@@ -20,6 +20,7 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel
 
+from pipelines.api import answers
 from pipelines.api.routes import ROUTES, Route
 from pipelines.auth import authenticate
 from pipelines.auth.permissions import Permission, Principal
@@ -175,23 +176,27 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     )
 
 
+def error_model(error: PipelinesError, request_id: str) -> answers.Error:
+    """The error JSON (docs/contract.md §4) of `error`."""
+    return answers.Error(
+        error=answers.ErrorInfo(
+            code=error.code,
+            message=error.message,
+            target=error.target,
+            details=[answers.ErrorDetail(code=d.code, message=d.message, target=d.target) for d in error.details],
+        ),
+        correlation=answers.Correlation(request_id=request_id),
+    )
+
+
 def error_body(error: PipelinesError, request_id: str) -> dict[str, Any]:
-    return {
-        "Error": {
-            "Code": error.code,
-            "Message": error.message,
-            "Target": error.target,
-            "Details": [
-                {"Code": d.code, "Message": d.message, "Target": d.target} for d in error.details
-            ],
-        },
-        "Correlation": {"RequestId": request_id},
-    }
+    """The error JSON as a dict: what `error_response` writes."""
+    return error_model(error, request_id).model_dump(mode="json", by_alias=True)
 
 
 def error_response(error: PipelinesError, request_id: str) -> func.HttpResponse:
     headers = {"x-ms-request-id": request_id, **error.headers}
-    return json_response(error_body(error, request_id), error.status, headers)
+    return json_response(error_model(error, request_id), error.status, headers)
 
 
 def internal_error_response(request_id: str) -> func.HttpResponse:

@@ -7,8 +7,8 @@ Paths, methods and roles come from `pipelines.api.routes.ROUTES`; every route
 needs an entry in `OPERATIONS` (`pipelines.api.openapi_operations`; the
 generator refuses to run otherwise), so a new route cannot go undocumented.
 Schemas come from the pydantic wire models: answers as they are written,
-bodies as they are read (`pipelines.api.bodies` and `pipelines.api.answers`
-for those the handlers still read or answer as plain dicts).
+bodies as they are read (`pipelines.api.bodies` for those the handlers still
+read as plain dicts; `pipelines.api.answers` holds the smaller answers).
 """
 
 from __future__ import annotations

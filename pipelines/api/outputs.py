@@ -15,11 +15,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import quote
 
 import azure.functions as func
 
+from pipelines.api.answers import (
+    AzureBlobReference,
+    DataLocation,
+    DataReference,
+    NodeOutput,
+    NodeOutputs,
+    OutputFileEntity,
+    OutputFiles,
+)
 from pipelines.api.http import RequestContext, route
 from pipelines.api.runs import step_of
 from pipelines.authoring.paths import UnsafePathError, safe_relative_path
@@ -27,7 +35,7 @@ from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import BadRequestError, NotFoundError, RangeNotSatisfiableError
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import step_run_id
-from pipelines.runs.model import Step, TaskStatus
+from pipelines.runs.model import OutputSummary, Step, TaskStatus
 from pipelines.runs.outputs import MAX_FILES_PAGE, MAX_PART, OutputFile, StepOutputs
 from pipelines.runs.repository import RunRepository
 from pipelines.store import get_account
@@ -52,40 +60,48 @@ def _declared_outputs(state: RunState, step: Step) -> list[str]:
 
 
 @route(bp, "get_step_outputs")
-def get_step_outputs(ctx: RequestContext) -> dict[str, Any]:
+def get_step_outputs(ctx: RequestContext) -> NodeOutputs:
     """The outputs the step has written (none before it finished)."""
     state, step = step_of(ctx)
     if step.status is not TaskStatus.FINISHED:
-        return {}
+        return NodeOutputs({})
     container = get_account().settings.container_name("runs")
-    answer: dict[str, Any] = {}
-    for name in step.outputs:
-        summary = step.output_summaries.get(name)
-        url = _output_url(ctx, state.run.id, step.node_id, name)
-        answer[name] = {
-            "DataTypeId": "AnyDirectory",
-            "LogicalSizeInBytes": summary.bytes if summary else None,
-            "PhysicalSizeInBytes": summary.bytes if summary else None,
-            "Hash": summary.sha256 if summary else None,
-            "FileCount": summary.files if summary else None,
-            "DataLocation": {
-                "StorageType": "AzureBlob",
-                "StorageId": None,
-                "Uri": url,
-                "DataReference": {
-                    "Type": "AzureBlob",
-                    "AzureBlobReference": {
-                        "AmlDataStoreName": OUTPUT_STORE,
-                        "Container": container,
-                        "RelativePath": f"{state.run.workspace}/{state.run.id}/{step.node_id}/outputs/{name}",
-                        "Uri": url,
-                        "Account": None,
-                        "SasToken": None,
-                    },
-                },
-            },
-        }
-    return answer
+    return NodeOutputs({
+        name: _node_output(
+            _output_url(ctx, state.run.id, step.node_id, name),
+            container,
+            f"{state.run.workspace}/{state.run.id}/{step.node_id}/outputs/{name}",
+            step.output_summaries.get(name),
+        )
+        for name in step.outputs
+    })
+
+
+def _node_output(url: str, container: str, path: str, summary: OutputSummary | None) -> NodeOutput:
+    """One output as SDK v1 reads it: both `Uri` keys are this service's listing of it."""
+    return NodeOutput(
+        data_type_id="AnyDirectory",
+        logical_size_in_bytes=summary.bytes if summary else None,
+        physical_size_in_bytes=summary.bytes if summary else None,
+        hash=summary.sha256 if summary else None,
+        file_count=summary.files if summary else None,
+        data_location=DataLocation(
+            storage_type="AzureBlob",
+            storage_id=None,
+            uri=url,
+            data_reference=DataReference(
+                type="AzureBlob",
+                azure_blob_reference=AzureBlobReference(
+                    aml_data_store_name=OUTPUT_STORE,
+                    container=container,
+                    relative_path=path,
+                    uri=url,
+                    account=None,
+                    sas_token=None,
+                ),
+            ),
+        ),
+    )
 
 
 def _output_of(ctx: RequestContext) -> tuple[RunState, Step, str]:
@@ -107,7 +123,7 @@ def _output_of(ctx: RequestContext) -> tuple[RunState, Step, str]:
 
 
 @route(bp, "list_run_output_files")
-def list_run_output_files(ctx: RequestContext) -> dict[str, Any]:
+def list_run_output_files(ctx: RequestContext) -> OutputFiles:
     state, step, output = _output_of(ctx)
     raw_top = ctx.query("top")
     top = whole_number(raw_top) if raw_top else MAX_FILES_PAGE
@@ -118,27 +134,27 @@ def list_run_output_files(ctx: RequestContext) -> dict[str, Any]:
     )
     base = _output_url(ctx, state.run.id, step.node_id, output)
     summary = step.output_summaries.get(output)
-    return {
-        "Name": output,
-        "RunId": state.run.id,
-        "StepRunId": step_run_id(state.run.id, step.node_id),
-        "NodeId": step.node_id,
-        "StepName": step.name,
-        "FileCount": summary.files if summary else None,
-        "TotalSizeInBytes": summary.bytes if summary else None,
-        "Hash": summary.sha256 if summary else None,
-        "Files": [_file_entry(base, f) for f in files],
-        "ContinuationToken": marker,
-    }
+    return OutputFiles(
+        name=output,
+        run_id=state.run.id,
+        step_run_id=step_run_id(state.run.id, step.node_id),
+        node_id=step.node_id,
+        step_name=step.name,
+        file_count=summary.files if summary else None,
+        total_size_in_bytes=summary.bytes if summary else None,
+        hash=summary.sha256 if summary else None,
+        files=[_file_entry(base, f) for f in files],
+        continuation_token=marker,
+    )
 
 
-def _file_entry(base: str, file: OutputFile) -> dict[str, Any]:
-    return {
-        "Path": file.path,
-        "Size": file.size,
-        "LastModified": file.last_modified.isoformat() if file.last_modified else None,
-        "Url": f"{base}/files/{quote(file.path)}",
-    }
+def _file_entry(base: str, file: OutputFile) -> OutputFileEntity:
+    return OutputFileEntity(
+        path=file.path,
+        size=file.size,
+        last_modified=file.last_modified.isoformat() if file.last_modified else None,
+        url=f"{base}/files/{quote(file.path)}",
+    )
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:

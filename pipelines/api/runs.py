@@ -6,6 +6,7 @@ from typing import Any
 
 import azure.functions as func
 
+from pipelines.api.answers import StepStatuses, StepStatusWord
 from pipelines.api.automation_contract import ignored_keys_header
 from pipelines.api.contract import PipelineRunEntity, RunStatusEntity, TaskStatusEntity, wire_time
 from pipelines.api.http import Reply, RequestContext, json_response, route
@@ -174,9 +175,9 @@ def task_status(run: Run, step: Step) -> TaskStatusEntity:
 
 
 @route(bp, "get_step_statuses")
-def get_step_statuses(ctx: RequestContext) -> dict[str, TaskStatusEntity]:
+def get_step_statuses(ctx: RequestContext) -> StepStatuses:
     state = service().state(ctx.workspace, ctx.param("runId"))
-    return {step.node_id: task_status(state.run, step) for step in state.steps.values()}
+    return StepStatuses({step.node_id: task_status(state.run, step) for step in state.steps.values()})
 
 
 def step_of(ctx: RequestContext) -> tuple[RunState, Step]:
@@ -196,10 +197,11 @@ def get_step_status(ctx: RequestContext) -> TaskStatusEntity:
 
 
 @route(bp, "get_step_status_code")
-def get_step_status_code(ctx: RequestContext) -> str:
+def get_step_status_code(ctx: RequestContext) -> StepStatusWord:
     """The step's status as the JSON string SDK v1's `StepRun.get_status()` reads ("Finished")."""
     _, step = step_of(ctx)
-    return TASK_STATUS_NAMES[step.status]
+    # Validated rather than constructed: TASK_STATUS_NAMES is typed `str`, the model a Literal of its words.
+    return StepStatusWord.model_validate(TASK_STATUS_NAMES[step.status])
 
 
 def _node_id(ctx: RequestContext) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import azure.functions as func
 
 from pipelines.api import automation_contract as wire
+from pipelines.api.answers import TriggerDeleted
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.schedules.model import Schedule
 from pipelines.schedules.service import Schedules
@@ -44,4 +45,4 @@ def list_schedules(ctx: RequestContext) -> list[dict[str, Any]]:
 @route(bp, "delete_schedule")
 def delete_schedule(ctx: RequestContext) -> Reply:
     Schedules(get_account()).delete(ctx.workspace, ctx.param("scheduleName"))
-    return Reply({"Name": ctx.param("scheduleName"), "Deleted": True})
+    return Reply(TriggerDeleted(name=ctx.param("scheduleName"), deleted=True))

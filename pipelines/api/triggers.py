@@ -9,6 +9,7 @@ from typing import Any
 import azure.functions as func
 
 from pipelines.api import automation_contract as wire
+from pipelines.api.answers import TriggerDeleted
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.store import get_account
 from pipelines.triggers.model import Trigger
@@ -43,4 +44,4 @@ def list_triggers(ctx: RequestContext) -> list[dict[str, Any]]:
 @route(bp, "delete_trigger")
 def delete_trigger(ctx: RequestContext) -> Reply:
     Triggers(get_account()).delete(ctx.workspace, ctx.param("triggerName"))
-    return Reply({"Name": ctx.param("triggerName"), "Deleted": True})
+    return Reply(TriggerDeleted(name=ctx.param("triggerName"), deleted=True))

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from pipelines.catalogue.endpoints import Endpoint, Endpoints, Version
-from pipelines.catalogue.published import PublishedPipeline, PublishedPipelines
+from pipelines.catalogue.published import PublishedPipeline, PublishedPipelines, StoredSnapshot
 
-__all__ = ["Endpoint", "Endpoints", "PublishedPipeline", "PublishedPipelines", "Version"]
+__all__ = ["Endpoint", "Endpoints", "PublishedPipeline", "PublishedPipelines", "StoredSnapshot", "Version"]

@@ -128,6 +128,17 @@ class DefinitionCache:
 _definitions = DefinitionCache()
 
 
+@dataclass(frozen=True)
+class StoredSnapshot:
+    """A code snapshot uploaded: its hash, its size in bytes, how many files the zip
+    holds, and whether this upload stored it (false when the same bytes were there)."""
+
+    sha256: str
+    size: int
+    files: int
+    created: bool
+
+
 class PublishedPipelines:
     """Publishing, reading, listing and the status of published pipelines."""
 
@@ -142,7 +153,7 @@ class PublishedPipelines:
     def snapshot_blob(workspace: str, sha256: str) -> str:
         return f"{workspace}/sha256/{sha256}.zip"
 
-    def upload_snapshot(self, workspace: str, sha256: str, data: bytes) -> dict[str, Any]:
+    def upload_snapshot(self, workspace: str, sha256: str, data: bytes) -> StoredSnapshot:
         """Store a code snapshot once, under its hash; the same upload twice stores nothing new."""
         names = validate_snapshot(data, sha256, self.account.settings.max_snapshot_bytes)
         try:
@@ -150,7 +161,7 @@ class PublishedPipelines:
             created = True
         except AlreadyExistsError:
             created = False  # content-addressed: what is there is the same bytes
-        return {"Hash": sha256, "Size": len(data), "Files": len(names), "Created": created}
+        return StoredSnapshot(sha256=sha256, size=len(data), files=len(names), created=created)
 
     def snapshot_exists(self, workspace: str, sha256: str) -> bool:
         return self.snapshots.exists(self.snapshot_blob(workspace, sha256))
