@@ -132,13 +132,21 @@ class RequestContext:
                 raise BadRequestError("the request body is empty; JSON was expected")
             return empty
         try:
-            return json.loads(raw.decode("utf-8-sig"))
+            value = json.loads(raw.decode("utf-8-sig"))
         except UnicodeDecodeError:
             raise BadRequestError("the request body is not UTF-8 text") from None
         except ValueError as exc:
             raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
         except RecursionError:
             raise BadRequestError("the request body is nested too deeply") from None
+        where = _lone_surrogate(value)
+        if where is not None:
+            raise BadRequestError(
+                f"the request body holds an unpaired surrogate escape (\\ud800-\\udfff alone) at {where}:"
+                " it is not Unicode text",
+                target=where,
+            )
+        return value
 
     def json_object(self, *, empty_ok: bool = True) -> dict[str, Any]:
         value = self.json(empty={} if empty_ok else None)
@@ -147,6 +155,28 @@ class RequestContext:
                 f"the request body must be a JSON object, not {_json_kind(value)}"
             )
         return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """Where a parsed JSON value holds a lone surrogate (json.loads keeps `"\\ud800"` as one; a
+    pair becomes one character), as a path such as `Tags.a[0]`; None when it holds none."""
+    pending: list[tuple[Any, str]] = [(value, "$")]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _SURROGATE.search(key):
+                    return f"{path} (a key)"
+                pending.append((child, key if path == "$" else f"{path}.{key}"))
+        elif isinstance(item, list):
+            pending.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+    return None
 
 
 def _json_kind(value: Any) -> str:

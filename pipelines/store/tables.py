@@ -72,10 +72,17 @@ MAX_ENTITY_BYTES = 1024 * 1024 - 4096  # room for keys, names and system propert
 
 
 def check_entity_size(entity: Mapping[str, Any]) -> None:
+    """Every string is Unicode text (no unpaired surrogate: Table storage would refuse it, or
+    keep what cannot be answered back as UTF-8) and fits its property; the record fits an entity."""
     total = 0
     for name, value in entity.items():
         if isinstance(value, str):
-            units = len(value.encode("utf-16-le", errors="surrogatepass")) // 2
+            try:
+                units = len(value.encode("utf-16-le")) // 2
+            except UnicodeEncodeError:
+                raise BadRequestError(
+                    f"{name} holds an unpaired surrogate (\\ud800-\\udfff alone): it is not Unicode text", target=name
+                ) from None
             if units > MAX_STRING_UNITS:
                 raise BadRequestError(
                     f"{name} is too large to keep ({units} characters; {MAX_STRING_UNITS} at most)", target=name

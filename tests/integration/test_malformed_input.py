@@ -124,3 +124,29 @@ def test_no_malformed_request_gets_a_500(host, tmp_path):
             continue  # no route matched (a path the client normalised away): the host's empty 404
         if status >= 400:
             assert text.startswith('{"Error":'), (label, text)
+
+
+def test_an_unpaired_surrogate_anywhere_in_a_body_is_a_400_naming_where(host, tmp_path):
+    # GIVEN a published pipeline, and bodies with "\ud800" escapes (JSON allows them; they are not text)
+    svc = Service(host.base_url)
+    ws = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
+    pipeline = publish(ws, make.single(tmp_path / "c", "print('hi')\n"), "p1")
+    submit = f"/PipelineRuns/PipelineSubmit/{pipeline.id}"
+    cases = {
+        b'{"ExperimentName":"\\ud800"}': "ExperimentName",
+        b'{"Description":"ok \\udfff"}': "Description",
+        b'{"Tags":{"k":["x","\\ud800"]}}': "Tags.k[1]",
+        b'{"Tags":{"\\ud800":"v"}}': "Tags (a key)",
+    }
+    for body, where in cases.items():
+        # WHEN it is submitted
+        answer = svc.post(submit, content=body, headers={"Content-Type": "application/json"})
+        # THEN it is refused before anything is stored, naming the place
+        assert answer.status_code == 400, (body, answer.text)
+        error = answer.json()["Error"]
+        assert error["Target"] == where and "unpaired surrogate" in error["Message"], (body, error)
+    # AND a real pair (an emoji escaped as two surrogates) is text, kept and answered back as it was
+    pair = b'{"Description":"\\ud83d\\ude00 ok"}'
+    kept = svc.post(submit, content=pair, headers={"Content-Type": "application/json"})
+    assert kept.status_code == 200 and kept.json()["Description"] == "\U0001f600 ok"
+    assert svc.get(f"/PipelineRuns/{kept.json()['Id']}").json()["Description"] == "\U0001f600 ok"

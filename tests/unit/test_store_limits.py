@@ -1,0 +1,38 @@
+"""What Table storage can keep, checked before any write: sizes and Unicode text."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.errors import BadRequestError
+from pipelines.store.tables import MAX_ENTITY_BYTES, MAX_STRING_UNITS, check_entity_size
+
+
+def test_text_that_fits_is_kept_astral_characters_included() -> None:
+    # GIVEN strings at the limit, one of them made of characters outside the BMP (two UTF-16 units each)
+    entity = {"PartitionKey": "ws", "RowKey": "r", "Name": "x" * MAX_STRING_UNITS,
+              "Emoji": "\U0001f600" * (MAX_STRING_UNITS // 2)}
+    # WHEN / THEN nothing is refused
+    check_entity_size(entity)
+
+
+def test_a_string_over_the_limit_is_a_400_naming_the_property() -> None:
+    with pytest.raises(BadRequestError) as refused:
+        check_entity_size({"Description": "\U0001f600" * (MAX_STRING_UNITS // 2 + 1)})
+    assert refused.value.target == "Description" and "too large to keep" in refused.value.message
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a\udfffb", "\ude00\ud83d"])
+def test_an_unpaired_surrogate_is_a_400_naming_the_property(text: str) -> None:
+    # GIVEN a string with a surrogate that is not half of a pair (json.loads gives one for "\ud800")
+    with pytest.raises(BadRequestError) as refused:
+        check_entity_size({"PartitionKey": "ws", "ExperimentName": text})
+    # THEN it is refused before storage sees it, naming the property and the rule
+    assert refused.value.target == "ExperimentName"
+    assert "unpaired surrogate" in refused.value.message
+
+
+def test_a_record_over_the_entity_limit_is_refused() -> None:
+    entity = {f"P{i}": "x" * MAX_STRING_UNITS for i in range(MAX_ENTITY_BYTES // (2 * MAX_STRING_UNITS) + 1)}
+    with pytest.raises(BadRequestError, match="the record is too large to keep"):
+        check_entity_size({"RowKey": "r", **entity})
