@@ -1,7 +1,7 @@
 """The smaller answer bodies, as wire models: the handlers build them from here.
 
 The error JSON (`pipelines.api.http.error_model`; `ErrorDetail` is also a firing's,
-`pipelines.api.automation_contract`), a stored snapshot (`catalogue.upload_snapshot`),
+`pipelines.api.automation_answers`), a stored snapshot (`catalogue.upload_snapshot`),
 step statuses and outputs (`pipelines.api.runs`, `pipelines.api.outputs`), a deleted
 trigger or schedule, the health answer and the empty artifact listing of the
 run-history family. OpenAPI documents them from here (`pipelines.api.openapi`); as

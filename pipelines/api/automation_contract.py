@@ -6,7 +6,8 @@ of a known one (`SubjectBeginWith`, `Intervall`) is a 400 naming the key it mean
 other unknown keys are ignored and listed in the `x-ms-ignored-keys` header (with
 those of `Request`, as `Request.<key>`). What an answer holds and a body does not
 set (`Name`, `Etag`, the dates, `LastError`, ...) is ignored silently, so an answer
-can be sent back as it is. Every problem is reported at once, in one 400.
+can be sent back as it is. Every problem is reported at once, in one 400. The
+answers are `pipelines.api.automation_answers`.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaMode
 
-from pipelines.api import answers
-from pipelines.api.contract import Wire, wire_time
+from pipelines.api.automation_answers import EventTriggerEntity, ScheduleEntity
 from pipelines.errors import BadRequestError, ErrorDetail
-from pipelines.runs.request import SubmitRequest, read_submit, refuse, sort_keys
-from pipelines.runs.template import FiringError, Firings, RunTemplate
+from pipelines.runs.body_keys import sort_keys
+from pipelines.runs.request import SubmitRequest, read_submit, refuse
+from pipelines.runs.template import RunTemplate
 from pipelines.schedules.model import FREQUENCIES, MAX_INTERVAL, Recurrence, Schedule
 from pipelines.triggers.model import MAX_EVENT_TYPES, PLACEHOLDERS, Trigger
 from pipelines.vocabulary import EntityStatus, now
@@ -40,7 +41,6 @@ from pipelines.vocabulary import EntityStatus, now
 MAX_TEXT = 1024
 IGNORED_KEYS_HEADER = "x-ms-ignored-keys"
 MAX_HEADER = 2048
-_ENTITY_STATUS = "0 Active, 1 Deprecated, 2 Disabled."
 _TARGET_KEYS = ("PipelineId", "PipelineEndpointId", "PipelineEndpointName")
 # Keys of an answer that a body does not set: ignored silently when sent back.
 _ANSWER_KEYS = ("Name", "Etag", "CreatedDate", "LastModifiedDate", "LastFiredTime", "LastRunId", "LastError",
@@ -272,57 +272,6 @@ def ignored_keys_header(keys: list[str]) -> dict[str, str]:
     return {IGNORED_KEYS_HEADER: ",".join(listed)} if listed else {}
 
 
-# -- answers ---------------------------------------------------------------------------------------------
-class FiringErrorEntity(Wire):
-    """Why the last firing that started no run did not: the error a submit would have answered."""
-
-    code: str = Field(alias="Code", description="InvalidParameter, EntityDisabled, NotFound, UserError,"
-                                                " PlaceholderNotFilled, ...")
-    message: str = Field(alias="Message", description="Names every key it is about.")
-    details: list[answers.ErrorDetail] = Field(alias="Details")
-    time: str = Field(alias="Time")
-    event_id: str | None = Field(alias="EventId", description="The event it was (an event trigger).")
-    fire_time: str | None = Field(alias="FireTime", description="The fire time it was (a schedule).")
-
-
-class RecurrenceEntity(Wire):
-    frequency: str = Field(alias="Frequency")
-    interval: int = Field(alias="Interval")
-    start_time: str = Field(alias="StartTime")
-    time_zone: str = Field(alias="TimeZone")
-
-
-class _AutomationEntity(Wire):
-    name: str = Field(alias="Name")
-    description: str | None = Field(alias="Description")
-    pipeline_id: str | None = Field(alias="PipelineId")
-    pipeline_endpoint_id: str | None = Field(alias="PipelineEndpointId")
-    pipeline_endpoint_name: str | None = Field(alias="PipelineEndpointName")
-    pipeline_version: str | None = Field(alias="PipelineVersion")
-    request: dict[str, Any] = Field(alias="Request", description="The submit body, placeholders unfilled.")
-    entity_status: int = Field(alias="EntityStatus", description=_ENTITY_STATUS)
-    etag: str | None = Field(alias="Etag")
-    created_date: str | None = Field(alias="CreatedDate")
-    last_modified_date: str | None = Field(alias="LastModifiedDate")
-    last_fired_time: str | None = Field(alias="LastFiredTime", description=(
-        "When the last firing was (an event trigger: when its event came; a schedule: its fire time),"
-        " whether it started a run or not."))
-    last_run_id: str | None = Field(alias="LastRunId",
-                                    description="The run of the last firing that started one.")
-    last_error: FiringErrorEntity | None = Field(alias="LastError", description=(
-        "Why the last firing that started no run did not; kept after later runs (compare its Time)."))
-    skipped_count: int = Field(alias="SkippedCount", description="How many firings started no run.")
-
-
-class EventTriggerEntity(_AutomationEntity):
-    event_types: list[str] = Field(alias="EventTypes")
-    subject_begins_with: str | None = Field(alias="SubjectBeginsWith")
-    subject_ends_with: str | None = Field(alias="SubjectEndsWith")
-
-
-class ScheduleEntity(_AutomationEntity):
-    recurrence: RecurrenceEntity = Field(alias="Recurrence")
-
 
 # What OpenAPI documents (pipelines.api.openapi): bodies as read, answers as written; and
 # properties whose schema is one written there by hand (pydantic cannot refer to it).
@@ -337,69 +286,3 @@ LINKS: dict[tuple[str, str], str] = {
     for body in (EventTriggerRequest, ScheduleRequest)
     for key, schema in (("Request", "SubmitRequest"), ("EntityStatus", "EntityStatusValue"))
 }
-
-_REQUEST_TEXTS = (
-    ("ExperimentName", "experiment_name"), ("Description", "description"), ("RunSource", "run_source"),
-    ("RunType", "run_type"),
-)
-_REQUEST_MAPS = (
-    ("ParameterAssignments", "parameter_assignments"), ("DataPathAssignments", "datapath_assignments"),
-    ("DataSetDefinitionValueAssignments", "dataset_assignments"), ("Tags", "tags"),
-    ("Properties", "properties"),
-)
-_REQUEST_TAIL = (
-    ("ContinueRunOnStepFailure", "continue_on_step_failure"), ("ScheduleId", "schedule_id"),
-    ("DisplayName", "display_name"), ("ParentRunId", "parent_run_id"),
-)
-
-
-def request_wire(request: SubmitRequest) -> dict[str, Any]:
-    """The submit body a template sends, in the contract's keys; what it leaves unset is absent."""
-    body: dict[str, Any] = {}
-    for key, attribute in (*_REQUEST_TEXTS, *_REQUEST_MAPS, *_REQUEST_TAIL):
-        value = getattr(request, attribute)
-        if value is not None and value != {}:
-            body[key] = value
-    return body
-
-
-def _firing_error(error: FiringError | None) -> FiringErrorEntity | None:
-    if error is None:
-        return None
-    return FiringErrorEntity(
-        code=error.code, message=error.message, time=wire_time(error.time) or "",
-        details=[answers.ErrorDetail(code=d.code, message=d.message, target=d.target) for d in error.details],
-        event_id=error.event_id, fire_time=wire_time(error.fire_time),
-    )
-
-
-def _common(name: str, description: str | None, template: RunTemplate, status: EntityStatus, firings: Firings,
-            etag: str | None, created: datetime | None, modified: datetime | None) -> dict[str, Any]:
-    return {
-        "name": name, "description": description, "pipeline_id": template.pipeline_id,
-        "pipeline_endpoint_id": template.endpoint_id, "pipeline_endpoint_name": template.endpoint_name,
-        "pipeline_version": template.pipeline_version, "request": request_wire(template.request),
-        "entity_status": int(status), "etag": etag, "created_date": wire_time(created),
-        "last_modified_date": wire_time(modified), "last_fired_time": wire_time(firings.last_fired),
-        "last_run_id": firings.last_run_id, "last_error": _firing_error(firings.last_error),
-        "skipped_count": firings.skipped_count,
-    }
-
-
-def trigger_entity(trigger: Trigger) -> EventTriggerEntity:
-    return EventTriggerEntity.model_validate({
-        **_common(trigger.name, trigger.description, trigger.template, trigger.status, trigger.firings,
-                  trigger.etag, trigger.created, trigger.modified),
-        "event_types": list(trigger.event_types), "subject_begins_with": trigger.subject_begins_with,
-        "subject_ends_with": trigger.subject_ends_with,
-    })
-
-
-def schedule_entity(schedule: Schedule) -> ScheduleEntity:
-    recurrence = schedule.recurrence
-    return ScheduleEntity.model_validate({
-        **_common(schedule.name, schedule.description, schedule.template, schedule.status, schedule.firings,
-                  schedule.etag, schedule.created, schedule.modified),
-        "recurrence": RecurrenceEntity(frequency=recurrence.frequency, interval=recurrence.interval,
-                                       start_time=recurrence.start.isoformat(), time_zone="UTC"),
-    })

@@ -1,6 +1,6 @@
 """Routes of schedules (the project's own, under the workspace prefix). The timer that
 fires them is `pipelines.schedules.functions`; the wire models are
-`pipelines.api.automation_contract`."""
+`pipelines.api.automation_contract` (bodies) and `automation_answers`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import azure.functions as func
 
+from pipelines.api import automation_answers
 from pipelines.api import automation_contract as wire
 from pipelines.api.answers import TriggerDeleted
 from pipelines.api.http import Reply, RequestContext, route
@@ -20,7 +21,7 @@ bp = func.Blueprint()
 
 def schedule_entity(schedule: Schedule) -> dict[str, Any]:
     """The answer of every schedule route (`ScheduleEntity`), as JSON."""
-    return wire.schedule_entity(schedule).model_dump(mode="json", by_alias=True)
+    return automation_answers.schedule_entity(schedule).model_dump(mode="json", by_alias=True)
 
 
 @route(bp, "put_schedule")

@@ -1,6 +1,6 @@
 """Routes of event triggers (the project's own, under the workspace prefix). The Event
 Grid function that starts runs from events is `pipelines.triggers.functions`; the wire
-models are `pipelines.api.automation_contract`."""
+models are `pipelines.api.automation_contract` (bodies) and `automation_answers`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import azure.functions as func
 
+from pipelines.api import automation_answers
 from pipelines.api import automation_contract as wire
 from pipelines.api.answers import TriggerDeleted
 from pipelines.api.http import Reply, RequestContext, route
@@ -20,7 +21,7 @@ bp = func.Blueprint()
 
 def trigger_entity(trigger: Trigger) -> dict[str, Any]:
     """The answer of every trigger route (`EventTriggerEntity`), as JSON."""
-    return wire.trigger_entity(trigger).model_dump(mode="json", by_alias=True)
+    return automation_answers.trigger_entity(trigger).model_dump(mode="json", by_alias=True)
 
 
 @route(bp, "put_trigger")

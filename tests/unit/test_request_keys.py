@@ -8,7 +8,8 @@ import pytest
 
 from pipelines.api.automation_contract import ignored_keys_header
 from pipelines.errors import BadRequestError
-from pipelines.runs.request import SUBMIT_KEYS, edit_distance, near_miss, read_submit
+from pipelines.runs.body_keys import edit_distance, near_miss
+from pipelines.runs.request import SUBMIT_KEYS, read_submit
 from tests.service import VECTORS
 
 
