@@ -1,8 +1,10 @@
 """Request bodies of the pipelines family and of datastores and datasets, as wire models.
 
 What the handlers read (`pipelines.runs.request`, `pipelines.api.catalogue`,
-`pipelines.api.data`, `pipelines.api.runs`), in the keys the contract writes:
-OpenAPI documents them from here (`pipelines.api.openapi`). The handlers match
+`pipelines.api.endpoint_requests`, `pipelines.api.data_requests`, `pipelines.api.runs`),
+in the keys the contract writes: OpenAPI documents them from here
+(`pipelines.api.openapi`); `tests/unit/test_request_bodies.py` holds the keys the
+endpoint and data parsers read to these models' aliases. The handlers match
 keys in any case and ignore unknown ones (`extra="ignore"` here). A key that
 may be left out is `omissible`: its null is read as absent, so the document
 shows its type alone; where null means something of its own (an endpoint's
@@ -26,7 +28,7 @@ FLAG_NOTE = "true or false (also the strings, or 1 and 0)."
 
 # Tags and Properties of a submit or a publish: scalars, each kept as its text.
 Labels = dict[str, str | int | float | bool | None]
-# true, false, "true", "false", "1", "0" (pipelines.api.data.flag).
+# true, false, "true", "false", "1", "0" (pipelines.api.data_requests.flag).
 Flag = bool | str | None
 
 

@@ -14,6 +14,7 @@ from pipelines.api.contract import (
     PipelineVersion,
     wire_time,
 )
+from pipelines.api.endpoint_requests import endpoint_change, new_endpoint
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.api.paging import page_request, paged
 from pipelines.authoring.coercion import format_parameter
@@ -188,15 +189,15 @@ def set_pipeline_status(ctx: RequestContext) -> PipelineEntity:
 # -- pipeline endpoints ----------------------------------------------------------------------------
 @route(bp, "create_endpoint")
 def create_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
-    body = ctx.json_object(empty_ok=False)
+    new = new_endpoint(ctx.json_object(empty_ok=False))
     _, endpoints = services()
     endpoint = endpoints.create(
         ctx.workspace,
-        name=pick(body, "Name"),
-        description=pick(body, "Description"),
-        pipeline_id=pick(body, "PipelineId"),
-        properties=pick(body, "Properties"),
-        tags=pick(body, "tags"),
+        name=new.name,
+        description=new.description,
+        pipeline_id=new.pipeline_id,
+        properties=new.properties,
+        tags=new.tags,
     )
     return endpoint_entity(ctx, endpoint)
 
@@ -223,21 +224,10 @@ def list_endpoints(ctx: RequestContext) -> Reply:
 
 @route(bp, "update_endpoint")
 def update_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
-    """PUT the whole entity; keys are matched as the contract writes them."""
-    body = ctx.json_object(empty_ok=False)
-    normalised = {_WIRE_KEYS.get(k.lower(), k): v for k, v in body.items()}
+    """PUT the whole entity; keys in any case (`endpoint_requests.endpoint_change`)."""
+    change = endpoint_change(ctx.json_object(empty_ok=False), ctx.header("If-Match"))
     _, endpoints = services()
-    endpoint = endpoints.update(ctx.workspace, ctx.param("endpointId"), normalised, ctx.header("If-Match"))
-    return endpoint_entity(ctx, endpoint)
-
-
-_WIRE_KEYS = {
-    k.lower(): k
-    for k in (
-        "Id", "Name", "Description", "DefaultVersion", "PipelineVersionList", "EntityStatus",
-        "Etag", "Properties", "tags",
-    )
-}
+    return endpoint_entity(ctx, endpoints.update(ctx.workspace, ctx.param("endpointId"), change))
 
 
 @route(bp, "list_endpoint_pipelines")

@@ -8,16 +8,14 @@ uploading and removing Pipelines.Publish (`pipelines/api/routes.py`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import azure.functions as func
 from pydantic import Field
 
 from pipelines.api.contract import Wire, wire_time
+from pipelines.api.data_requests import dataset_registration, datastore_registration, flag
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.api.paging import page_request, paged
-from pipelines.data import Dataset, Datasets, Datastore, Datastores, TabularOptions, parse_version
-from pipelines.data.datastores import check_name
+from pipelines.data import Dataset, Datasets, Datastore, Datastores, parse_version
 from pipelines.data.uploads import (
     UPLOAD_REQUEST_BYTES,
     check_part,
@@ -30,7 +28,6 @@ from pipelines.data.uploads import (
 from pipelines.data.usage import pipelines_using
 from pipelines.errors import BadRequestError
 from pipelines.store import get_account
-from pipelines.text import pick
 
 bp = func.Blueprint()
 
@@ -112,17 +109,7 @@ def dataset_entity(dataset: Dataset) -> DatasetEntity:
     )
 
 
-# -- request helpers -------------------------------------------------------------------------------
-def flag(value: Any, target: str) -> bool:
-    if value is None or value == "":
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "1", "false", "0"):
-        return value.lower() in ("true", "1")
-    raise BadRequestError(f"{target} must be true or false", target=target)
-
-
+# -- services --------------------------------------------------------------------------------------
 def datastores() -> Datastores:
     return Datastores(get_account())
 
@@ -139,15 +126,18 @@ def list_datastores(ctx: RequestContext) -> Reply:
     return paged([datastore_entity(s) for s in stores], next_token)
 
 
-def _register(ctx: RequestContext, name: str, body: dict[str, Any]) -> DatastoreEntity:
+def _register(ctx: RequestContext, path_name: str | None) -> DatastoreEntity:
+    given = datastore_registration(
+        ctx.json_object(empty_ok=False), path_name=path_name, overwrite_query=ctx.query("overwrite")
+    )
     store = datastores().register(
         ctx.workspace,
-        check_name(name),
-        container=pick(body, "ContainerName"),
-        account_url=pick(body, "AccountUrl") or None,
-        description=pick(body, "Description"),
-        overwrite=flag(pick(body, "Overwrite"), "Overwrite") or flag(ctx.query("overwrite"), "overwrite"),
-        create_if_not_exists=flag(pick(body, "CreateIfNotExists"), "CreateIfNotExists"),
+        given.name,
+        container=given.container,
+        account_url=given.account_url,
+        description=given.description,
+        overwrite=given.overwrite,
+        create_if_not_exists=given.create_if_not_exists,
     )
     return datastore_entity(store)
 
@@ -155,24 +145,13 @@ def _register(ctx: RequestContext, name: str, body: dict[str, Any]) -> Datastore
 @route(bp, "create_datastore")
 def create_datastore(ctx: RequestContext) -> DatastoreEntity:
     """Body: {"Name", "ContainerName", "AccountUrl"?, "Description"?, "Overwrite"?, "CreateIfNotExists"?}."""
-    body = ctx.json_object(empty_ok=False)
-    name = pick(body, "Name")
-    if not isinstance(name, str):
-        raise BadRequestError("Name is required", target="Name")
-    return _register(ctx, name, body)
+    return _register(ctx, None)
 
 
 @route(bp, "register_datastore")
 def register_datastore(ctx: RequestContext) -> DatastoreEntity:
     """The same registration again answers the datastore unchanged; another one needs Overwrite."""
-    body = ctx.json_object(empty_ok=False)
-    name = ctx.param("datastoreName")
-    given = pick(body, "Name")
-    if given is not None and given != name:
-        raise BadRequestError(
-            f"Name {given!r} differs from the datastore in the path {name!r}", target="Name"
-        )
-    return _register(ctx, name, body)
+    return _register(ctx, ctx.param("datastoreName"))
 
 
 @route(bp, "get_datastore")
@@ -229,41 +208,22 @@ def upload_datastore_file(ctx: RequestContext) -> UploadEntity:
 
 
 # -- datasets --------------------------------------------------------------------------------------
-def _paths_of(value: Any) -> list[tuple[Any, Any]]:
-    items = [value] if isinstance(value, dict) else value
-    if not isinstance(items, list):
-        raise BadRequestError('Paths must be a list of {"DataStoreName", "RelativePath"}', target="Paths")
-    paths: list[tuple[Any, Any]] = []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise BadRequestError('each path is {"DataStoreName", "RelativePath"}', target=f"Paths[{index}]")
-        paths.append((pick(item, "DataStoreName"), pick(item, "RelativePath")))
-    return paths
-
-
 @route(bp, "register_dataset")
 def register_dataset(ctx: RequestContext) -> DatasetEntity:
     """Body: {"Name", "DatasetType": "Tabular"|"File", "Paths": [{"DataStoreName", "RelativePath"}],
     "Separator"?, "Header"?, "Encoding"?, "Description"?, "Tags"?, "CreateNewVersion"? (true),
     "Validate"? (true)}."""
-    body = ctx.json_object(empty_ok=False)
-    raw_type = pick(body, "DatasetType")
-    dataset_type = raw_type.lower() if isinstance(raw_type, str) else raw_type
-    options = None
-    if dataset_type == "tabular":
-        options = TabularOptions.parse(pick(body, "Separator"), pick(body, "Header"), pick(body, "Encoding"))
-    create_new = pick(body, "CreateNewVersion")
-    validate = pick(body, "Validate")
+    given = dataset_registration(ctx.json_object(empty_ok=False))
     dataset = datasets().register(
         ctx.workspace,
-        name=pick(body, "Name"),
-        dataset_type=dataset_type,
-        paths=_paths_of(pick(body, "Paths")),
-        options=options,
-        description=pick(body, "Description"),
-        tags=pick(body, "Tags"),
-        create_new_version=True if create_new is None else flag(create_new, "CreateNewVersion"),
-        validate=True if validate is None else flag(validate, "Validate"),
+        name=given.name,
+        dataset_type=given.dataset_type,
+        paths=given.paths,
+        options=given.options,
+        description=given.description,
+        tags=given.tags,
+        create_new_version=given.create_new_version,
+        validate=given.validate,
     )
     return dataset_entity(dataset)
 

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from pipelines.catalogue.endpoints import Endpoint, Endpoints, Version
+from pipelines.catalogue.endpoint_changes import KEEP, EndpointChange, Keep, Version, VersionChange
+from pipelines.catalogue.endpoints import Endpoint, Endpoints
 from pipelines.catalogue.published import PublishedPipeline, PublishedPipelines, StoredSnapshot
 
-__all__ = ["Endpoint", "Endpoints", "PublishedPipeline", "PublishedPipelines", "StoredSnapshot", "Version"]
+__all__ = [
+    "KEEP",
+    "Endpoint",
+    "EndpointChange",
+    "Endpoints",
+    "Keep",
+    "PublishedPipeline",
+    "PublishedPipelines",
+    "StoredSnapshot",
+    "Version",
+    "VersionChange",
+]

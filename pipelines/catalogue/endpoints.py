@@ -11,6 +11,9 @@ one name exactly one wins. Renaming swaps the name row in the same transaction
 that replaces the endpoint row on its ETag. Lookups by id or name are point
 reads (one or two), whatever the size of the workspace.
 
+The service takes typed values: an update is an `EndpointChange`
+(`endpoint_changes.py`); the wire bodies are read in `pipelines.api.endpoint_requests`.
+
 A runnable endpoint (Active or Deprecated) never defaults to a disabled pipeline,
 which would make every submit to it a 409: creating an endpoint over a disabled
 pipeline, setting the default to a version whose pipeline is disabled, or
@@ -32,6 +35,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from pipelines.catalogue.endpoint_changes import (
+    KEEP,
+    EndpointChange,
+    Keep,
+    Version,
+    VersionChange,
+    merge_versions,
+    next_version,
+)
 from pipelines.catalogue.published import PublishedPipeline, PublishedPipelines
 from pipelines.errors import (
     AlreadyExistsError,
@@ -44,17 +56,19 @@ from pipelines.errors import (
 )
 from pipelines.store import Operation, StorageAccount, Table, create_op, delete_op, etag_of, key, replace_op
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
-from pipelines.text import whole_number
 from pipelines.vocabulary import EntityStatus, now
 
 MAX_UNGUARDED_TRIES = 5
+MAX_TEXT = 4096
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$")
+NAME_RULE = (
+    "Name must start with a letter or digit and hold letters, digits, '_', '-', '.' or spaces (255 at most)"
+)
+STALE_ETAG = "the pipeline endpoint changed since it was read; read it again"
 
 
-@dataclass(frozen=True)
-class Version:
-    version: str
-    pipeline_id: str
+def text_rule(target: str) -> str:
+    return f"{target} must be a string of {MAX_TEXT} characters at most"
 
 
 @dataclass
@@ -126,11 +140,6 @@ def name_row(name: str) -> str:
     return key("name", name.lower())
 
 
-def next_version(versions: list[Version]) -> str:
-    numbers = [n for n in (whole_number(v.version) for v in versions) if n is not None]
-    return str(max(numbers) + 1 if numbers else 0)
-
-
 class Endpoints:
     def __init__(self, account: StorageAccount, pipelines: PublishedPipelines) -> None:
         self.table = Table(account.table("Endpoints"))
@@ -141,15 +150,14 @@ class Endpoints:
         self,
         workspace: str,
         *,
-        name: Any,
-        description: Any,
-        pipeline_id: Any,
-        properties: Any = None,
-        tags: Any = None,
+        name: str,
+        description: str | None,
+        pipeline_id: str,
+        properties: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> Endpoint:
+        """A new endpoint whose version "0", its default, is `pipeline_id`."""
         name = _valid_name(name)
-        if not isinstance(pipeline_id, str) or not pipeline_id:
-            raise BadRequestError("PipelineId is required", target="PipelineId")
         pipeline = self.pipelines.get(workspace, pipeline_id)  # 404 when unknown
         if pipeline.status is EntityStatus.DISABLED:
             raise EntityDisabledError(
@@ -162,12 +170,12 @@ class Endpoints:
             id=str(uuid.uuid4()),
             workspace=workspace,
             name=name,
-            description=_optional_text(description, "Description"),
+            description=_checked_text(description, "Description"),
             default_version="0",
             versions=[Version("0", pipeline_id)],
             status=EntityStatus.ACTIVE,
-            properties=_string_map(properties, "Properties"),
-            tags=_string_map(tags, "tags"),
+            properties=dict(properties or {}),
+            tags=dict(tags or {}),
             created=stamp,
             modified=stamp,
         )
@@ -216,47 +224,46 @@ class Endpoints:
         return [p for p in found if not active_only or p.status is EntityStatus.ACTIVE]
 
     # -- update ----------------------------------------------------------------------------------
-    def update(self, workspace: str, endpoint_id: str, body: Mapping[str, Any], if_match: str | None) -> Endpoint:
+    def update(self, workspace: str, endpoint_id: str, change: EndpointChange) -> Endpoint:
         """Read-modify-write of the whole entity (PUT), guarded by its ETag.
 
-        Keys absent from the body keep their value. A new version without a
-        `Version` number gets the next one; existing versions keep their pipeline.
+        Fields the change keeps keep their value. A new version without a
+        number gets the next one; existing versions keep their pipeline.
         """
-        expected = body.get("Etag") or if_match
-        if expected:
-            return self._update_once(workspace, endpoint_id, body, expected)
+        if change.etag:
+            return self._update_once(workspace, endpoint_id, change, change.etag)
         # No ETag from the caller: last writer wins, but never a lost update of
         # our own read-modify-write: a write that raced another is redone.
         for _ in range(MAX_UNGUARDED_TRIES - 1):
             try:
-                return self._update_once(workspace, endpoint_id, body, None)
+                return self._update_once(workspace, endpoint_id, change, None)
             except EtagMismatchError:
                 continue
-        return self._update_once(workspace, endpoint_id, body, None)
+        return self._update_once(workspace, endpoint_id, change, None)
 
-    def _update_once(self, workspace: str, endpoint_id: str, body: Mapping[str, Any], expected: str | None) -> Endpoint:
+    def _update_once(self, workspace: str, endpoint_id: str, change: EndpointChange, expected: str | None) -> Endpoint:
         current = self.get(workspace, endpoint_id)
         if expected and expected != current.etag:
-            raise EtagMismatchError(
-                "the pipeline endpoint changed since it was read; read it again", target="Etag"
-            )
-        if "Id" in body and body["Id"] not in (None, endpoint_id):
+            raise EtagMismatchError(STALE_ETAG, target="Etag")
+        if change.id not in (None, endpoint_id):
             raise BadRequestError("Id in the body does not match the path", target="Id")
         updated = replace(current)
-        if "Name" in body:
-            updated.name = _valid_name(body["Name"])
-        if "Description" in body:
-            updated.description = _optional_text(body["Description"], "Description")
-        if "Properties" in body:
-            updated.properties = _string_map(body["Properties"], "Properties")
-        if "tags" in body or "Tags" in body:
-            updated.tags = _string_map(body.get("tags", body.get("Tags")), "tags")
-        if "EntityStatus" in body and body["EntityStatus"] is not None:
-            updated.status = EntityStatus.parse(body["EntityStatus"])
-        if "PipelineVersionList" in body:
-            updated.versions = self._merge_versions(workspace, current.versions, body["PipelineVersionList"])
-        if "DefaultVersion" in body and body["DefaultVersion"] is not None:
-            updated.default_version = str(body["DefaultVersion"])
+        if not isinstance(change.name, Keep):
+            updated.name = _valid_name(change.name)
+        if not isinstance(change.description, Keep):
+            updated.description = _checked_text(change.description, "Description")
+        if not isinstance(change.properties, Keep):
+            updated.properties = dict(change.properties)
+        if not isinstance(change.tags, Keep):
+            updated.tags = dict(change.tags)
+        if not isinstance(change.status, Keep):
+            updated.status = change.status
+        if not isinstance(change.versions, Keep):
+            updated.versions = merge_versions(
+                current.versions, change.versions, lambda pipeline_id: self.pipelines.get(workspace, pipeline_id)
+            )
+        if not isinstance(change.default_version, Keep):
+            updated.default_version = change.default_version
         if updated.default_version not in {v.version for v in updated.versions}:
             raise BadRequestError(
                 f"DefaultVersion {updated.default_version!r} is not a version of this endpoint",
@@ -269,46 +276,6 @@ class Endpoints:
         updated.modified = now()
         self._write(current, updated)
         return self.get(workspace, endpoint_id)
-
-    def _merge_versions(
-        self, workspace: str, current: builtins.list[Version], given: Any
-    ) -> builtins.list[Version]:
-        if not isinstance(given, list) or not given:
-            raise BadRequestError("PipelineVersionList must be a non-empty list", target="PipelineVersionList")
-        existing = {v.version: v for v in current}
-        merged: builtins.list[Version] = []
-        seen_pipelines: set[str] = set()
-        for index, item in enumerate(given):
-            target = f"PipelineVersionList[{index}]"
-            if not isinstance(item, Mapping) or not isinstance(item.get("PipelineId"), str):
-                raise BadRequestError("each version needs a PipelineId", target=target)
-            pipeline_id = item["PipelineId"]
-            version = item.get("Version")
-            if version in (None, ""):
-                version = next_version(current + merged)
-            version = str(version)
-            if whole_number(version) is None or version != version.strip():
-                raise BadRequestError(f"version {version!r} must be a whole number", target=target)
-            if version in existing and existing[version].pipeline_id != pipeline_id:
-                raise BadRequestError(
-                    f"version {version!r} already points to pipeline {existing[version].pipeline_id!r};"
-                    " a new pipeline is a new version",
-                    target=target,
-                )
-            if version not in existing and int(version) < int(next_version(current)):
-                raise BadRequestError(
-                    f"version {version!r} was used before; the next version is {next_version(current)!r}",
-                    target=target,
-                )
-            if any(v.version == version for v in merged):
-                raise BadRequestError(f"version {version!r} appears twice", target=target)
-            if pipeline_id in seen_pipelines:
-                raise BadRequestError(f"pipeline {pipeline_id!r} appears twice", target=target)
-            if version not in existing:
-                self.pipelines.get(workspace, pipeline_id)  # 404 when unknown
-            seen_pipelines.add(pipeline_id)
-            merged.append(Version(version, pipeline_id))
-        return merged
 
     def _check_default(self, workspace: str, endpoint: Endpoint) -> None:
         default = endpoint.pipeline_for(None)
@@ -365,13 +332,12 @@ class Endpoints:
             self.pipelines.get(workspace, pipeline_id)
             versions.append(Version(next_version(versions), pipeline_id))
         chosen = existing[0] if existing else versions[-1]
-        body: dict[str, Any] = {
-            "Etag": current.etag,
-            "PipelineVersionList": [{"Version": v.version, "PipelineId": v.pipeline_id} for v in versions],
-        }
-        if make_default:
-            body["DefaultVersion"] = chosen.version
-        return self.update(workspace, endpoint_id, body, None)
+        change = EndpointChange(
+            etag=current.etag,
+            versions=tuple(VersionChange(v.version, v.pipeline_id) for v in versions),
+            default_version=chosen.version if make_default else KEEP,
+        )
+        return self.update(workspace, endpoint_id, change)
 
     def _write(self, current: Endpoint, updated: Endpoint) -> None:
         operations: builtins.list[Operation] = []
@@ -391,27 +357,13 @@ class Endpoints:
             ) from None
 
 
-def _valid_name(value: Any) -> str:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise BadRequestError(
-            "Name must start with a letter or digit and hold letters, digits, '_', '-', '.' or spaces"
-            " (255 at most)",
-            target="Name",
-        )
+def _valid_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise BadRequestError(NAME_RULE, target="Name")
     return value
 
 
-def _optional_text(value: Any, target: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 4096:
-        raise BadRequestError(f"{target} must be a string of 4096 characters at most", target=target)
+def _checked_text(value: str | None, target: str) -> str | None:
+    if value is not None and len(value) > MAX_TEXT:
+        raise BadRequestError(text_rule(target), target=target)
     return value
-
-
-def _string_map(value: Any, target: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise BadRequestError(f"{target} must be an object of strings", target=target)
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}

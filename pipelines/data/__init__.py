@@ -7,16 +7,11 @@ run resolves at submit in `pipelines.runs.data`, what a step gets on disk in
 
 from __future__ import annotations
 
-from pipelines.data.datasets import (
-    DATASET_TYPES,
-    DataPathRef,
-    Dataset,
-    Datasets,
-    TabularOptions,
-    parse_version,
-)
+from pipelines.data.datasets import DATASET_TYPES, DataPathRef, Dataset, Datasets, DatasetType
 from pipelines.data.datastores import DEFAULT_DATASTORE, Datastore, Datastores
 from pipelines.data.locations import BlobLocation
+from pipelines.data.references import parse_version
+from pipelines.data.tabular import TabularOptions
 
 __all__ = [
     "DATASET_TYPES",
@@ -24,6 +19,7 @@ __all__ = [
     "BlobLocation",
     "DataPathRef",
     "Dataset",
+    "DatasetType",
     "Datasets",
     "Datastore",
     "Datastores",

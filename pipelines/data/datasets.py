@@ -16,26 +16,28 @@ Table `Datasets`, one partition per workspace, two rows per registration
   first: "the latest" is the first row of a range query with top=1, and
   two registrations racing for the same next version collide on this key
   (insert-if-absent), so the loser reads the new latest and tries the next.
+
+Registering takes typed values (paths as `DataPathRef`s, a tabular dataset's
+`TabularOptions`); a request body is read into them in `pipelines.api.data_requests`.
 """
 
 from __future__ import annotations
 
-import codecs
 import random
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipelines.data.datastores import Datastores
 from pipelines.data.patterns import PatternError, check_pattern, expand
+from pipelines.data.tabular import TabularOptions
 from pipelines.errors import AlreadyExistsError, BadRequestError, ConflictError, ErrorDetail, NotFoundError
 from pipelines.store import StorageAccount, Table, create_op
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
-from pipelines.text import whole_number
 
 DatasetType = Literal["tabular", "file"]
 DATASET_TYPES: tuple[str, ...] = ("tabular", "file")
@@ -48,54 +50,11 @@ MAX_VERSION = 9_999_999_999
 MAX_PATHS = 32
 MAX_PATHS_CHARS = 8192
 MAX_TAGS = 50
-_MAX_TEXT = 4096
+MAX_TEXT = 4096
+NAME_RULE = "a dataset name is 1 to 255 letters, digits, '_', '-' and '.', starting with a letter or digit"
+DESCRIPTION_RULE = f"Description must be a string of at most {MAX_TEXT} characters"
+TAGS_RULE = f"Tags must be an object of at most {MAX_TAGS} strings"
 _REGISTER_ATTEMPTS = 50
-
-# The old SDK's encoding names (azureml.data.dataset_type_definitions.FileEncoding), and Python's.
-_ENCODINGS = {
-    "utf8": "utf-8",
-    "iso88591": "iso-8859-1",
-    "latin1": "latin-1",
-    "ascii": "ascii",
-    "utf16": "utf-16",
-    "utf32": "utf-32",
-    "utf8bom": "utf-8-sig",
-    "windows1252": "cp1252",
-}
-
-
-@dataclass(frozen=True)
-class TabularOptions:
-    separator: str = ","
-    header: bool = True
-    encoding: str = "utf-8"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"separator": self.separator, "header": self.header, "encoding": self.encoding}
-
-    @classmethod
-    def parse(cls, separator: Any = None, header: Any = None, encoding: Any = None) -> TabularOptions:
-        sep = "," if separator is None else separator
-        if not isinstance(sep, str) or len(sep) != 1 or sep in '\r\n"':
-            raise BadRequestError(
-                "Separator must be one character (not a quote or a line break)", target="Separator"
-            )
-        head = True if header is None else header
-        if not isinstance(head, bool):
-            raise BadRequestError(
-                "Header must be true (each file starts with the column names) or false", target="Header"
-            )
-        return cls(sep, head, normalise_encoding("utf-8" if encoding is None else encoding))
-
-
-def normalise_encoding(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise BadRequestError("Encoding must be a text encoding such as utf8 or latin1", target="Encoding")
-    wanted = _ENCODINGS.get(value.lower().replace("-", "").replace("_", ""), value)
-    try:
-        return codecs.lookup(wanted).name
-    except LookupError:
-        raise BadRequestError(f"Encoding {value!r} is not a known text encoding", target="Encoding") from None
 
 
 @dataclass(frozen=True)
@@ -181,17 +140,6 @@ def _name_range(name: str | None) -> tuple[str, str]:
     return base + "|", base + "}"
 
 
-def parse_version(value: Any, target: str = "Version") -> int | None:
-    """A version as the wire carries it ("3", 3); None, "" and "latest" mean the latest."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "latest")):
-        return None
-    if isinstance(value, str) and whole_number(value) is not None:
-        value = whole_number(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
-        raise BadRequestError(f"a dataset version is a whole number from 1, not {value!r}", target=target)
-    return value
-
-
 class Datasets:
     def __init__(self, account: StorageAccount) -> None:
         self.account = account
@@ -270,29 +218,25 @@ class Datasets:
         self,
         workspace: str,
         *,
-        name: Any,
-        dataset_type: Any,
-        paths: Iterable[tuple[Any, Any]],
+        name: str,
+        dataset_type: DatasetType,
+        paths: Sequence[DataPathRef],
         options: TabularOptions | None = None,
-        description: Any = None,
-        tags: Any = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
         create_new_version: bool = True,
         validate: bool = True,
     ) -> Dataset:
-        if not isinstance(name, str) or not NAME.match(name):
-            raise BadRequestError(
-                "a dataset name is 1 to 255 letters, digits, '_', '-' and '.',"
-                " starting with a letter or digit",
-                target="Name",
-            )
-        if dataset_type not in DATASET_TYPES:
-            raise BadRequestError("DatasetType must be Tabular or File", target="DatasetType")
-        if description is not None and (not isinstance(description, str) or len(description) > _MAX_TEXT):
-            raise BadRequestError(
-                f"Description must be a string of at most {_MAX_TEXT} characters", target="Description"
-            )
-        checked_tags = _check_tags(tags)
-        refs = self._check_paths(workspace, list(paths), validate)
+        """A new registration of `name`: version 1, or the next one (409 if not `create_new_version`).
+
+        Each path is a file, folder or glob on a registered datastore; with `validate`, one that
+        matches no file is refused. Every bad path is named in the one 400."""
+        if not NAME.match(name):
+            raise BadRequestError(NAME_RULE, target="Name")
+        if description is not None and len(description) > MAX_TEXT:
+            raise BadRequestError(DESCRIPTION_RULE, target="Description")
+        checked_tags = _check_tags(tags or {})
+        refs = self._check_paths(workspace, paths, validate)
         stored_options = (options or TabularOptions()).to_dict() if dataset_type == "tabular" else {}
         for attempt in range(_REGISTER_ATTEMPTS):
             latest = self.find_by_name(workspace, name)
@@ -327,7 +271,7 @@ class Datasets:
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
         raise ConflictError(f"dataset {name!r}: too many concurrent registrations; try again", target="Name")
 
-    def _check_paths(self, workspace: str, raw: list[tuple[Any, Any]], validate: bool) -> list[DataPathRef]:
+    def _check_paths(self, workspace: str, raw: Sequence[DataPathRef], validate: bool) -> list[DataPathRef]:
         if not raw:
             raise BadRequestError("a dataset needs at least one path", target="Paths")
         if len(raw) > MAX_PATHS:
@@ -336,18 +280,14 @@ class Datasets:
             )
         problems: list[ErrorDetail] = []
         refs: list[DataPathRef] = []
-        for index, (store_name, path) in enumerate(raw):
+        for index, requested in enumerate(raw):
             target = f"Paths[{index}]"
-            store = self.datastores.find(workspace, store_name) if isinstance(store_name, str) else None
+            store = self.datastores.find(workspace, requested.datastore)
             if store is None:
-                problems.append(
-                    ErrorDetail(
-                        "UserError", f"datastore {store_name!r} is not registered in this workspace", target
-                    )
-                )
+                problems.append(ErrorDetail("UserError", unregistered_datastore(requested.datastore), target))
                 continue
             try:
-                pattern = check_pattern(path)
+                pattern = check_pattern(requested.path)
             except PatternError as exc:
                 problems.append(ErrorDetail("UserError", f"RelativePath: {exc}", target))
                 continue
@@ -355,7 +295,7 @@ class Datasets:
                 location = self.datastores.location(store)
                 if not expand(pattern, location.exists, location.names_under):
                     problems.append(
-                        ErrorDetail("UserError", f"no file matches {store_name}/{pattern}", target)
+                        ErrorDetail("UserError", f"no file matches {requested.datastore}/{pattern}", target)
                     )
                     continue
             refs.append(DataPathRef(store.name, pattern))
@@ -364,11 +304,7 @@ class Datasets:
                 ErrorDetail("UserError", f"the paths are over {MAX_PATHS_CHARS} characters in all", "Paths")
             )
         if problems:
-            raise BadRequestError(
-                problems[0].message if len(problems) == 1 else f"{len(problems)} dataset paths are invalid",
-                target=problems[0].target,
-                details=problems,
-            )
+            raise invalid_paths(problems)
         return refs
 
     def list(
@@ -387,18 +323,27 @@ class Datasets:
         return [Dataset.from_entity(entity) for entity in page], token
 
 
-def _check_tags(tags: Any) -> dict[str, str]:
-    if tags is None:
-        return {}
-    if not isinstance(tags, Mapping) or len(tags) > MAX_TAGS:
-        raise BadRequestError(f"Tags must be an object of at most {MAX_TAGS} strings", target="Tags")
-    out: dict[str, str] = {}
+def unregistered_datastore(name: object) -> str:
+    return f"datastore {name!r} is not registered in this workspace"
+
+
+def invalid_paths(problems: list[ErrorDetail]) -> BadRequestError:
+    """The 400 of a registration's bad paths: every one in Details."""
+    return BadRequestError(
+        problems[0].message if len(problems) == 1 else f"{len(problems)} dataset paths are invalid",
+        target=problems[0].target,
+        details=problems,
+    )
+
+
+def tag_rule(tag: str) -> str:
+    return f"Tags.{tag} must be a short string"
+
+
+def _check_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    if len(tags) > MAX_TAGS:
+        raise BadRequestError(TAGS_RULE, target="Tags")
     for tag, value in tags.items():
-        if (
-            not isinstance(value, (str, int, float, bool))
-            or len(str(tag)) > 256
-            or len(str(value)) > _MAX_TEXT
-        ):
-            raise BadRequestError(f"Tags.{tag} must be a short string", target=f"Tags.{tag}")
-        out[str(tag)] = str(value)
-    return out
+        if len(tag) > 256 or len(value) > MAX_TEXT:
+            raise BadRequestError(tag_rule(tag), target=f"Tags.{tag}")
+    return dict(tags)

@@ -11,7 +11,8 @@ Three kinds:
   URL and reached with the app's managed identity. Nothing secret is stored.
 
 Table `Datastores`: PartitionKey = workspace, RowKey = datastore name, so
-every lookup at submit time is one point read.
+every lookup at submit time is one point read. Registering takes typed values;
+a request body is read into them in `pipelines.api.data_requests`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ _BLOB_HOST = re.compile(
     r"^[a-z0-9]{3,24}\.(?:blob\.core\.(?:windows\.net|chinacloudapi\.cn|usgovcloudapi\.net)"
     r"|z[0-9]{1,2}\.blob\.storage\.azure\.net)$"
 )
-_MAX_DESCRIPTION = 4096
+MAX_DESCRIPTION = 4096
+NAME_RULE = "a datastore name is 1 to 255 letters, digits and underscores"
+CONTAINER_RULE = "ContainerName must be a storage container name: 3 to 63 lowercase letters, digits and single dashes"
+DESCRIPTION_RULE = f"Description must be a string of at most {MAX_DESCRIPTION} characters"
 _AFTER_DEFAULT = {"datastores": "after-default"}
 
 
@@ -98,9 +102,9 @@ class Datastore:
         )
 
 
-def check_name(name: object, target: str = "Name") -> str:
-    if not isinstance(name, str) or not NAME.match(name):
-        raise BadRequestError("a datastore name is 1 to 255 letters, digits and underscores", target=target)
+def check_name(name: str, target: str = "Name") -> str:
+    if not NAME.match(name):
+        raise BadRequestError(NAME_RULE, target=target)
     return name
 
 
@@ -180,32 +184,24 @@ class Datastores:
         workspace: str,
         name: str,
         *,
-        container: Any,
-        account_url: Any = None,
-        description: Any = None,
+        container: str,
+        account_url: str | None = None,
+        description: str | None = None,
         overwrite: bool = False,
         create_if_not_exists: bool = False,
     ) -> Datastore:
-        """Register `name`; the same registration again is a no-op, another one needs `overwrite`."""
+        """Register `name`; the same registration again is a no-op, another one needs `overwrite`.
+
+        Without `account_url` (or with the app's own), `container` is one of the app's own account."""
         check_name(name)
         if name == DEFAULT_DATASTORE:
             raise BadRequestError(
                 f"{DEFAULT_DATASTORE!r} is built in and cannot be registered", target="Name"
             )
-        if not isinstance(container, str) or not _CONTAINER.match(container):
-            raise BadRequestError(
-                "ContainerName must be a storage container name:"
-                " 3 to 63 lowercase letters, digits and single dashes",
-                target="ContainerName",
-            )
-        if account_url is not None and not isinstance(account_url, str):
-            raise BadRequestError("AccountUrl must be a string", target="AccountUrl")
-        if description is not None and (
-            not isinstance(description, str) or len(description) > _MAX_DESCRIPTION
-        ):
-            raise BadRequestError(
-                f"Description must be a string of at most {_MAX_DESCRIPTION} characters", target="Description"
-            )
+        if not _CONTAINER.match(container):
+            raise BadRequestError(CONTAINER_RULE, target="ContainerName")
+        if description is not None and len(description) > MAX_DESCRIPTION:
+            raise BadRequestError(DESCRIPTION_RULE, target="Description")
         now = datetime.now(UTC)
         wanted = Datastore(
             workspace,

@@ -23,10 +23,15 @@ class PatternError(ValueError):
     """A path or glob that is unsafe or malformed."""
 
 
+def not_a_path(value: object) -> str:
+    """What is wrong with a path that is no string."""
+    return f"a path must be a string, not {type(value).__name__}"
+
+
 def check_pattern(value: object) -> str:
     """`value` in canonical form, or `PatternError` saying why not."""
     if not isinstance(value, str):
-        raise PatternError(f"a path must be a string, not {type(value).__name__}")
+        raise PatternError(not_a_path(value))
     try:
         path = safe_relative_path(value)
     except UnsafePathError as exc:

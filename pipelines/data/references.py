@@ -21,10 +21,23 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pipelines.data.datasets import Dataset, Datasets, parse_version
+from pipelines.data.datasets import MAX_VERSION, Dataset, Datasets
 from pipelines.data.datastores import Datastores
 from pipelines.errors import BadRequestError
 from pipelines.store import StorageAccount
+from pipelines.text import whole_number
+
+
+def parse_version(value: object, target: str = "Version") -> int | None:
+    """A dataset's version as a reference holds it: JSON recorded on a run or in a definition, a
+    submit's `DataSetReference`, a query string ("3", 3); None, "" and "latest" mean the latest."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "latest")):
+        return None
+    if isinstance(value, str) and whole_number(value) is not None:
+        value = whole_number(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VERSION:
+        raise BadRequestError(f"a dataset version is a whole number from 1, not {value!r}", target=target)
+    return value
 
 
 class DataError(Exception):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.data import Datasets, Datastores
+from pipelines.data import DataPathRef, Datasets, Datastores
 from pipelines.data.references import DataError, References
 from pipelines.data.staging import DataStager
 from pipelines.errors import ConflictError
@@ -49,7 +49,7 @@ def test_concurrent_registrations_of_one_name_get_distinct_versions(account) -> 
 
     def register(_: int) -> int:
         return registry.register(
-            "ws1", name="race", dataset_type="tabular", paths=[("workspaceblobstore", "d/x.csv")]
+            "ws1", name="race", dataset_type="tabular", paths=[DataPathRef("workspaceblobstore", "d/x.csv")]
         ).version
 
     # WHEN they run at once
@@ -68,10 +68,10 @@ def test_the_latest_as_a_run_saw_it_never_changes(account) -> None:
     upload(account, "ws1", "d/x.csv", "a\n1\n")
     registry = Datasets(account)
     first = registry.register(
-        "ws1", name="full", dataset_type="tabular", paths=[("workspaceblobstore", "d/x.csv")]
+        "ws1", name="full", dataset_type="tabular", paths=[DataPathRef("workspaceblobstore", "d/x.csv")]
     )
     moment = datetime.now(UTC)
-    registry.register("ws1", name="full", dataset_type="tabular", paths=[("workspaceblobstore", "d/x.csv")])
+    registry.register("ws1", name="full", dataset_type="tabular", paths=[DataPathRef("workspaceblobstore", "d/x.csv")])
     # WHEN the worker resolves the default "latest full" for a run created at that moment
     resolved = References(account, "ws1").recorded({"id": None, "name": "full", "version": None}, as_of=moment)
     # THEN it is version 1, whatever was registered after
@@ -84,14 +84,15 @@ def test_create_new_version_false_refuses_a_taken_name(account) -> None:
     upload(account, "ws1", "d/x.csv", "a\n1\n")
     registry = Datasets(account)
     registry.register(
-        "ws1", name="once", dataset_type="file", paths=[("workspaceblobstore", "d")], create_new_version=False
+        "ws1", name="once", dataset_type="file", paths=[DataPathRef("workspaceblobstore", "d")],
+        create_new_version=False,
     )
     with pytest.raises(ConflictError):
         registry.register(
             "ws1",
             name="once",
             dataset_type="file",
-            paths=[("workspaceblobstore", "d")],
+            paths=[DataPathRef("workspaceblobstore", "d")],
             create_new_version=False,
         )
 
@@ -102,7 +103,7 @@ def test_staging_downloads_a_dataset_and_writes_what_the_runtime_reads(account, 
         upload(account, "ws1", name, "v\n" + name + "\n")
     upload(account, "ws2", "in/2026/99.csv", "v\nother workspace\n")
     dataset = Datasets(account).register(
-        "ws1", name="logs", dataset_type="tabular", paths=[("workspaceblobstore", "in/*/0?.csv")]
+        "ws1", name="logs", dataset_type="tabular", paths=[DataPathRef("workspaceblobstore", "in/*/0?.csv")]
     )
     # WHEN the worker stages it
     staged = DataStager(account, "ws1").stage(dataset.resolution(), tmp_path / "logs")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.data.datasets import MAX_VERSION, TabularOptions, name_row, normalise_encoding
+from pipelines.data.datasets import MAX_VERSION, name_row
 from pipelines.data.datastores import normalise_account_url
 from pipelines.data.patterns import PatternError, check_pattern, compile_pattern, expand, literal_prefix
 from pipelines.data.staging import _local_names
+from pipelines.data.tabular import TabularOptions, normalise_encoding
 from pipelines.errors import BadRequestError
 from pipelines.runs.data import safe_relative_path
 from pipelines.runtime import FileDataset, Run, StagedInput, StepContext, TabularDataset
@@ -95,12 +96,12 @@ def test_version_rows_sort_newest_first() -> None:
 
 def test_tabular_options_and_encodings() -> None:
     # GIVEN / WHEN / THEN: defaults, the old SDK's encoding names, and refusals
-    assert TabularOptions.parse().to_dict() == {"separator": ",", "header": True, "encoding": "utf-8"}
+    assert TabularOptions.checked().to_dict() == {"separator": ",", "header": True, "encoding": "utf-8"}
     assert normalise_encoding("iso88591") == "iso8859-1"
     assert normalise_encoding("utf8") == "utf-8"
-    for bad in ({"separator": ";;"}, {"separator": "\n"}, {"header": "yes"}, {"encoding": "klingon"}):
+    for bad in ({"separator": ";;"}, {"separator": "\n"}, {"encoding": "klingon"}, {"encoding": ""}):
         with pytest.raises(BadRequestError):
-            TabularOptions.parse(**bad)
+            TabularOptions.checked(**bad)
 
 
 @pytest.mark.parametrize(
