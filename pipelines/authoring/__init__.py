@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from pipelines.authoring.checks import validate_definition
 from pipelines.authoring.coercion import coerce_parameter, format_parameter
-from pipelines.authoring.data import DataPath, DataPathComputeBinding, DatasetRef, PipelineData
+from pipelines.authoring.data import (
+    DataPath,
+    DataPathComputeBinding,
+    DataPathInput,
+    DatasetConsumptionConfig,
+    DatasetRef,
+    PipelineData,
+    PipelineParameter,
+)
 from pipelines.authoring.definition import (
     SCHEMA_VERSION,
     ArgSpec,
@@ -31,8 +39,6 @@ from pipelines.authoring.definition import (
     definition_json_schema,
     parse_definition,
 )
-from pipelines.authoring.inputs import DataPathInput, DatasetConsumptionConfig
-from pipelines.authoring.parameters import PipelineParameter
 from pipelines.authoring.pipeline import Pipeline, PipelineBundle, node_id
 from pipelines.authoring.snapshot import (
     build_snapshot,

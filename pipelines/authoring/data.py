@@ -1,22 +1,39 @@
-"""Data references of the authoring API: datasets, datapaths, intermediate data.
+"""What a step consumes, in the authoring API: data references, parameters, and their bindings.
 
 Named after the old SDK (`azureml.data`, `azureml.pipeline.core`) so existing
 pipeline code ports with an import change. These are plain values: nothing
-here reaches storage; the worker resolves them at run time.
+here reaches storage; the worker resolves them at run time. They refer to one
+another as the old SDK's did (`DataPath.as_input()` makes a `DataPathInput`, whose
+source may be a `PipelineParameter`, whose default may be a `DataPath`), so they
+live in one module.
+
+- Data references: `DataPath`, `DatasetRef`, `PipelineData`.
+- `PipelineParameter`: a value fixed at publish as a default, chosen per run. The
+  type is inferred from the default, as in the old SDK. `bool` is checked before
+  `int` because `True` is an `int` in Python, and a bool parameter typed as int
+  would turn "True" submissions into errors.
+- Bindings to a step's inputs. In the old SDK a datapath reaches a step as the tuple
+  `(datapath_or_parameter, DataPathComputeBinding(mode="mount"))` and a dataset as a
+  `DatasetConsumptionConfig`. Both forms are accepted; `DataPathInput` is the
+  explicit spelling of the tuple.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
-from pipelines.authoring.definition import DataPathValue, DatasetValue
+from pipelines.authoring.definition import (
+    DataPathValue,
+    DatasetValue,
+    ParameterSpec,
+    ParameterType,
+    default_problem,
+)
 from pipelines.authoring.names import display_name_problem, identifier_problem
 from pipelines.authoring.paths import UnsafePathError, safe_relative_path
 from pipelines.errors import ErrorDetail, InvalidParameterError
-
-if TYPE_CHECKING:
-    from pipelines.authoring.inputs import DataPathInput, DatasetConsumptionConfig
 
 Mode = Literal["mount", "download"]
 MODES: tuple[str, ...] = ("mount", "download")
@@ -75,8 +92,6 @@ class DatasetRef:
         return DatasetValue(id=self.id, name=self.name, version=self.version)
 
     def as_named_input(self, name: str) -> DatasetConsumptionConfig:
-        from pipelines.authoring.inputs import DatasetConsumptionConfig
-
         return DatasetConsumptionConfig(name, self)
 
 
@@ -125,8 +140,6 @@ class DataPath:
         return DataPathValue(datastore=self.datastore_name, path=self.path_on_datastore)
 
     def as_input(self, name: str | None = None, mode: Mode = "mount") -> DataPathInput:
-        from pipelines.authoring.inputs import DataPathInput
-
         input_name = name or self.name
         if input_name is None:
             raise invalid("a DataPath bound as an input needs a name", "datapath.name")
@@ -184,3 +197,167 @@ class PipelineData:
 
     def __repr__(self) -> str:
         return f"PipelineData({self.name!r})"
+
+
+# -- parameters ------------------------------------------------------------------------------------------
+ParameterDefault = bool | int | float | str | DatasetRef | DataPath
+
+
+def infer_parameter_type(value: object) -> ParameterType:
+    """The parameter type a default implies; `TypeError`-like errors for anything else."""
+    if isinstance(value, bool):  # before int: bool is a subclass of int
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, DatasetRef):
+        return "dataset"
+    if isinstance(value, DataPath):
+        return "datapath"
+    raise invalid(
+        f"a PipelineParameter default must be a str, int, float, bool, DatasetRef or DataPath,"
+        f" not {type(value).__name__}",
+        "default_value",
+    )
+
+
+def _plain(value: Any, type_: ParameterType) -> ParameterDefault:
+    """Drop subclasses (IntEnum, str enums): the definition stores JSON values."""
+    if type_ == "bool":
+        return bool(value)
+    if type_ == "int":
+        return int(value)
+    if type_ == "float":
+        return float(value)
+    if type_ == "string":
+        return str.__str__(value)
+    return value  # type: ignore[no-any-return]
+
+
+class PipelineParameter:
+    """A named run-time value with a default, like `azureml.pipeline.core.PipelineParameter`.
+
+    Two parameters are equal when name, type and default agree, so the same
+    parameter declared twice in a script is fine, but two different defaults
+    under one name are an error when the pipeline is built.
+    """
+
+    __slots__ = ("default_value", "name", "type")
+
+    def __init__(self, name: str, default_value: ParameterDefault) -> None:
+        reason = display_name_problem(name)
+        if reason:
+            raise invalid(f"parameter name {name!r} {reason}", "name")
+        type_ = infer_parameter_type(default_value)
+        if type_ == "float" and not math.isfinite(default_value):  # type: ignore[arg-type]
+            raise invalid(f"parameter {name!r}: default {default_value!r} is not a finite number", name)
+        value = _plain(default_value, type_)
+        if isinstance(value, (bool, int, float, str)):
+            reason = default_problem(type_, value)
+            if reason:
+                raise invalid(f"parameter {name!r}: {reason}", name)
+        self.name: str = name
+        self.default_value: ParameterDefault = value
+        self.type: ParameterType = type_
+
+    def _key(self) -> tuple[str, str, Any]:
+        return (self.name, self.type, self.default_value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PipelineParameter):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"PipelineParameter(name={self.name!r}, default_value={self.default_value!r})"
+
+    def to_spec(self) -> ParameterSpec:
+        default = self.default_value
+        value = default.to_value() if isinstance(default, (DatasetRef, DataPath)) else default
+        return ParameterSpec(name=self.name, type=self.type, default=value)
+
+
+# -- bindings to a step's inputs -------------------------------------------------------------------------
+DatasetMode = Literal["direct", "mount", "download"]
+
+
+def _check_input_name(name: object) -> str:
+    reason = identifier_problem(name)
+    if reason:
+        raise invalid(f"input name {name!r} {reason}", "name")
+    return name  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class DataPathInput:
+    """A datapath input: a fixed `DataPath` or a datapath `PipelineParameter`."""
+
+    name: str
+    source: DataPath | PipelineParameter
+    mode: Mode = "mount"
+
+    def __post_init__(self) -> None:
+        _check_input_name(self.name)
+        check_mode(self.mode, f"{self.name}.mode")
+        source = self.source
+        if isinstance(source, PipelineParameter):
+            if source.type != "datapath":
+                raise invalid(
+                    f"input {self.name!r}: parameter {source.name!r} is a {source.type}, not a datapath",
+                    self.name,
+                )
+        elif not isinstance(source, DataPath):
+            raise invalid(
+                f"input {self.name!r}: the source must be a DataPath or a datapath PipelineParameter,"
+                f" not {type(source).__name__}",
+                self.name,
+            )
+
+
+@dataclass(frozen=True)
+class DatasetConsumptionConfig:
+    """A dataset input, named as the step will see it, like the old SDK's class.
+
+    Mode "direct" (the old default, where the script received a dataset
+    object) is staged like "download": the worker puts the files on local
+    disk and the runtime hands the script their path under `name`.
+    """
+
+    name: str
+    dataset: DatasetRef | PipelineParameter
+    mode: DatasetMode = "direct"
+    path_on_compute: str | None = None  # accepted for compatibility; the worker chooses
+
+    def __post_init__(self) -> None:
+        _check_input_name(self.name)
+        if self.mode not in ("direct", "mount", "download"):
+            raise invalid(f"input {self.name!r}: mode must be direct, mount or download", self.name)
+        dataset = self.dataset
+        if isinstance(dataset, PipelineParameter):
+            if dataset.type != "dataset":
+                raise invalid(
+                    f"input {self.name!r}: parameter {dataset.name!r} is a {dataset.type}, not a dataset",
+                    self.name,
+                )
+        elif not isinstance(dataset, DatasetRef):
+            raise invalid(
+                f"input {self.name!r}: the dataset must be a DatasetRef or a dataset PipelineParameter,"
+                f" not {type(dataset).__name__}",
+                self.name,
+            )
+
+    @property
+    def staging_mode(self) -> Mode:
+        return "mount" if self.mode == "mount" else "download"
+
+    def as_mount(self) -> DatasetConsumptionConfig:
+        return replace(self, mode="mount")
+
+    def as_download(self) -> DatasetConsumptionConfig:
+        return replace(self, mode="download")

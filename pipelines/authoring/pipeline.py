@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pipelines.authoring.checks import validate_definition
-from pipelines.authoring.data import PipelineData
+from pipelines.authoring.data import PipelineData, PipelineParameter
 from pipelines.authoring.definition import (
     MAX_DESCRIPTION_LENGTH,
     EdgeSpec,
@@ -26,7 +26,6 @@ from pipelines.authoring.definition import (
     PipelineDefinition,
     StepSpec,
 )
-from pipelines.authoring.parameters import PipelineParameter
 from pipelines.authoring.snapshot import build_snapshot, combined_snapshot_hash
 from pipelines.authoring.steps import BoundInput, PythonScriptStep, ResolvedStep, resolve_step
 from pipelines.authoring.validation import (

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pipelines.authoring.data import DataPath, DataPathComputeBinding, DatasetRef, PipelineData
+from pipelines.authoring.data import (
+    DataPath,
+    DataPathComputeBinding,
+    DataPathInput,
+    DatasetConsumptionConfig,
+    DatasetRef,
+    PipelineData,
+    PipelineParameter,
+)
 from pipelines.authoring.definition import (
     MAX_LITERAL_LENGTH,
     SCALAR_PARAMETER_TYPES,
@@ -23,9 +31,7 @@ from pipelines.authoring.definition import (
     OutputArg,
     ParameterArg,
 )
-from pipelines.authoring.inputs import DataPathInput, DatasetConsumptionConfig
 from pipelines.authoring.names import display_name_problem, identifier_problem
-from pipelines.authoring.parameters import PipelineParameter
 from pipelines.authoring.paths import UnsafePathError, safe_relative_path
 from pipelines.authoring.validation import (
     INVALID_ARGUMENT,
