@@ -6,7 +6,8 @@ from __future__ import annotations
 from pipelines.client.automation import EventTrigger, Schedule, ScheduleRecurrence, UnsupportedError
 from pipelines.client.data import Dataset, Datastore, FileDataset, TabularDataset
 from pipelines.client.entities import PipelineEndpoint, PipelineRun, PublishedPipeline, RunFailedError
-from pipelines.client.history import Experiment, HistoryRun, PortDataReference, StepRun
+from pipelines.client.experiment import Experiment
+from pipelines.client.history import HistoryRun, PortDataReference, StepRun
 from pipelines.client.publish import PipelineFolderError, load_pipeline, publish, publish_folder
 from pipelines.client.workspace import ServiceError, Workspace
 

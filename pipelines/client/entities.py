@@ -24,6 +24,7 @@ from pipelines.client.status import (
     entity_status,
     run_status,
 )
+from pipelines.client.watch import RunWatcher
 from pipelines.client.workspace import ServiceError, Workspace
 from pipelines.errors import PipelinesError
 
@@ -337,8 +338,6 @@ class PipelineRun:
         `TimeoutError` after `timeout_seconds`; the run goes on.
         """
         if show_output:
-            from pipelines.client.watch import RunWatcher
-
             status = RunWatcher(self, out or sys.stdout, poll_seconds=poll_seconds).watch(timeout_seconds)
         else:
             deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds

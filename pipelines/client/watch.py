@@ -26,7 +26,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
+import requests
+
 from pipelines.client.status import RUN_ENDED, STEP_ENDED, parse_time, run_status, step_status
+from pipelines.client.workspace import ServiceError
 
 if TYPE_CHECKING:
     from pipelines.client.entities import PipelineRun
@@ -280,10 +283,6 @@ class RunWatcher:
 
 def _transient(exc: BaseException) -> bool:
     """A service restarting or a network blip: worth asking again."""
-    import requests
-
-    from pipelines.client.workspace import ServiceError
-
     if isinstance(exc, ServiceError):
         return exc.status == 429 or exc.status >= 500
     return isinstance(exc, (requests.ConnectionError, requests.Timeout))
