@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # a long step and still records why. A step's own timeout is capped by the maximum.
     step_timeout_seconds: int = Field(default=1500, alias="PIPELINES_STEP_TIMEOUT_SECONDS", gt=0)
     max_step_timeout_seconds: int = Field(default=1740, alias="PIPELINES_MAX_STEP_TIMEOUT_SECONDS", gt=0)
-    step_lease_seconds: int = Field(default=60, alias="PIPELINES_STEP_LEASE_SECONDS", gt=0)
+    step_lease_seconds: int = Field(default=15, alias="PIPELINES_STEP_LEASE_SECONDS", gt=0)
     idempotency_window_seconds: int = Field(
         default=24 * 3600, alias="PIPELINES_IDEMPOTENCY_WINDOW_SECONDS", gt=0
     )

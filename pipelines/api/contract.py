@@ -108,6 +108,24 @@ class PipelineRunEntity(Wire):
     start_time: str | None = Field(default=None, alias="StartTime")
 
 
+class AttemptEntity(Wire):
+    """One execution of a step (our addition): every claim by a worker is one, so a step
+    that ran twice (a retry, a lost worker) shows two."""
+
+    attempt: int = Field(alias="Attempt")
+    worker: str | None = Field(alias="Worker")
+    start_time: str | None = Field(alias="StartTime")
+    end_time: str | None = Field(alias="EndTime")
+    # Running, Finished, Failed, Canceled, or Lost (its worker stopped answering).
+    outcome: str = Field(alias="Outcome")
+    # Why it ended other than by its script: Retry, LeaseExpired, WorkerLost, Poisoned.
+    reason: str | None = Field(alias="Reason")
+    exit_code: int | None = Field(alias="ExitCode")
+    # When the script exited 0, written before the outputs were uploaded.
+    script_exit_time: str | None = Field(alias="ScriptExitTime")
+    detail: str | None = Field(alias="Detail")
+
+
 class TaskStatusEntity(Wire):
     status_code: int = Field(alias="StatusCode")
     status_detail: str | None = Field(alias="StatusDetail")
@@ -126,3 +144,4 @@ class TaskStatusEntity(Wire):
     # and the node ids of the steps it waits for (the graph's edges).
     status: str | None = Field(default=None, alias="Status")
     parents: list[str] = Field(default_factory=list, alias="Parents")
+    attempts: list[AttemptEntity] = Field(default_factory=list, alias="Attempts")

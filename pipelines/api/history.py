@@ -32,8 +32,9 @@ from pipelines.api.http import RequestContext, route
 from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import BadRequestError, NotFoundError
 from pipelines.runs.engine import RunState
-from pipelines.runs.experiments import Experiment, Experiments, experiment_name_problem
+from pipelines.runs.experiments import Experiment, Experiments
 from pipelines.runs.history import TARGET, HistoryRecord
+from pipelines.runs.model import Step
 from pipelines.runs.query import EXPERIMENT_FIELDS, matches, parse_filter
 from pipelines.runs.reader import HistoryReader, Query
 from pipelines.store import get_account
@@ -101,6 +102,7 @@ def details_dto(ctx: RequestContext, record: HistoryRecord, state: RunState) -> 
     definition = PublishedPipelines(get_account()).graph(run.workspace, run.graph_id)
     inputs: list[dict[str, Any]] = []
     log_files: dict[str, str] = {}
+    warnings: list[dict[str, str]] = []
     if record.node_id is None:
         parameters = {name: str(value) for name, value in run.parameters.items()}
         run_definition: dict[str, Any] = {
@@ -118,12 +120,14 @@ def details_dto(ctx: RequestContext, record: HistoryRecord, state: RunState) -> 
             "script": spec.script_name,
             "target": TARGET,
             "maxRetries": spec.max_retries,
+            "idempotent": spec.idempotent,
             "timeoutSeconds": spec.timeout_seconds,
             "inputs": [i.name for i in spec.inputs],
             "outputs": [o.name for o in spec.outputs],
             "environment": {"name": "function-app", "python": {"userManagedDependencies": True}},
         }
         consumed = {i.parameter for i in spec.inputs if i.parameter in run.data_assignments}
+        warnings = attempt_warnings(state.steps[record.node_id])
         base = f"{ctx.workspace_url}/PipelineRuns/{quote(run.id)}/Graph/Shareable"
         log_files = {name: f"{base}/{kind}?nodeId={quote(record.node_id)}" for name, kind in STEP_LOG_FILES.items()}
     for name in sorted(consumed):
@@ -145,11 +149,25 @@ def details_dto(ctx: RequestContext, record: HistoryRecord, state: RunState) -> 
         start_time_utc=wire_time(record.started),
         end_time_utc=wire_time(record.ended),
         error=error_response(record),
+        warnings=warnings,
         properties=record.properties,
         input_datasets=inputs,
         run_definition=run_definition,
         log_files=log_files,
     )
+
+
+def attempt_warnings(step: Step) -> list[dict[str, str]]:
+    """RunDetailsWarningDto entries: each earlier execution of the step that did not end
+    by its script (a lost worker, a retry), so a step run twice says so in its details."""
+    return [
+        {
+            "source": "pipelines",
+            "message": f"attempt {a.number} {a.outcome.lower()} ({a.reason})" + (f": {a.detail}" if a.detail else ""),
+        }
+        for a in step.attempts
+        if a.reason is not None
+    ]
 
 
 def experiment_dto(experiment: Experiment) -> ExperimentDto:
@@ -169,7 +187,7 @@ def _one(ctx: RequestContext, experiment: str | None) -> RunDto:
 
 @route(bp, "history_get_run")
 def history_get_run(ctx: RequestContext) -> RunDto:
-    return _one(ctx, ctx.param("experimentName"))
+    return _one(ctx, ctx.experiment_name)
 
 
 @route(bp, "history_get_workspace_run")
@@ -190,7 +208,7 @@ def _details(ctx: RequestContext, experiment: str | None) -> RunDetailsDto:
 
 @route(bp, "history_get_run_details")
 def history_get_run_details(ctx: RequestContext) -> RunDetailsDto:
-    return _details(ctx, ctx.param("experimentName"))
+    return _details(ctx, ctx.experiment_name)
 
 
 @route(bp, "history_get_workspace_run_details")
@@ -202,7 +220,7 @@ def history_get_workspace_run_details(ctx: RequestContext) -> RunDetailsDto:
 def history_metrics_wait(ctx: RequestContext) -> dict[str, Any]:
     """SDK v1 waits here after a cancel for metrics to be ingested: runs here keep no
     metrics in flight, so there is nothing to wait for once the run exists."""
-    reader().find(ctx.workspace, ctx.param("runId"), ctx.param("experimentName"))
+    reader().find(ctx.workspace, ctx.param("runId"), ctx.experiment_name)
     return {}
 
 
@@ -229,7 +247,7 @@ def history_get_children(ctx: RequestContext) -> PaginatedRunDto:
 
     query = Query.of(arg("filter"), arg("orderby"), arg("sortorder"), _top(arg("top"), "$top"), history.default_top)
     page = history.children(
-        ctx.workspace, ctx.param("experimentName"), ctx.param("runId"), query, arg("continuationToken")
+        ctx.workspace, ctx.experiment_name, ctx.param("runId"), query, arg("continuationToken")
     )
     return _paginated(ctx, page.records, page.continuation)
 
@@ -248,14 +266,14 @@ def history_query_runs(ctx: RequestContext) -> PaginatedRunDto:
     body = _query_body(ctx)
     history = reader()
     query = Query.of(body.filter, body.orderby, None, _top(body.top, "top"), history.default_top)
-    page = history.query(ctx.workspace, ctx.param("experimentName"), query, body.continuation_token)
+    page = history.query(ctx.workspace, ctx.experiment_name, query, body.continuation_token)
     return _paginated(ctx, page.records, page.continuation)
 
 
 # -- experiments -------------------------------------------------------------------------------------------
 @route(bp, "history_get_experiment")
 def history_get_experiment(ctx: RequestContext) -> ExperimentDto:
-    return experiment_dto(Experiments(get_account()).get(ctx.workspace, ctx.param("experimentName")))
+    return experiment_dto(Experiments(get_account()).get(ctx.workspace, ctx.experiment_name))
 
 
 @route(bp, "history_get_experiment_by_id")
@@ -265,10 +283,7 @@ def history_get_experiment_by_id(ctx: RequestContext) -> ExperimentDto:
 
 @route(bp, "history_create_experiment")
 def history_create_experiment(ctx: RequestContext) -> ExperimentDto:
-    name = ctx.param("experimentName")
-    problem = experiment_name_problem(name)
-    if problem:
-        raise BadRequestError(f"the experiment name {problem}", target="experimentName")
+    name = ctx.experiment_name
     experiments = Experiments(get_account())
     experiments.note(ctx.workspace, name, now())
     return experiment_dto(experiments.get(ctx.workspace, name))

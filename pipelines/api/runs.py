@@ -8,14 +8,14 @@ import azure.functions as func
 
 from pipelines.api.answers import StepStatuses, StepStatusWord
 from pipelines.api.automation_contract import ignored_keys_header
-from pipelines.api.contract import PipelineRunEntity, RunStatusEntity, TaskStatusEntity, wire_time
+from pipelines.api.contract import AttemptEntity, PipelineRunEntity, RunStatusEntity, TaskStatusEntity, wire_time
 from pipelines.api.http import Reply, RequestContext, json_response, route
 from pipelines.api.paging import page_request, paged
 from pipelines.errors import BadRequestError, NotFoundError
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import step_run_id, step_status_word
 from pipelines.runs.logs import LOG_KINDS, StepLogs
-from pipelines.runs.model import TASK_STATUS_NAMES, Run, RunStatus, Step
+from pipelines.runs.model import TASK_STATUS_NAMES, AttemptRecord, Run, RunStatus, Step
 from pipelines.runs.request import read_submit
 from pipelines.runs.service import RunService, Target, idempotency_key_of, request_fingerprint
 from pipelines.store import get_account
@@ -171,6 +171,21 @@ def task_status(run: Run, step: Step) -> TaskStatusEntity:
         metrics=step.metrics,
         status=step_status_word(step, run),
         parents=list(step.parents),
+        attempts=[attempt_entity(a) for a in step.attempts],
+    )
+
+
+def attempt_entity(record: AttemptRecord) -> AttemptEntity:
+    return AttemptEntity(
+        attempt=record.number,
+        worker=record.worker,
+        start_time=wire_time(record.started),
+        end_time=wire_time(record.ended),
+        outcome=record.outcome,
+        reason=record.reason,
+        exit_code=record.exit_code,
+        script_exit_time=wire_time(record.script_exited),
+        detail=record.detail,
     )
 
 

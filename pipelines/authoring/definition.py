@@ -260,6 +260,9 @@ class StepSpec(_Model):
     outputs: Annotated[list[OutputSpec], Field(max_length=MAX_ITEMS_PER_STEP)] = []
     allow_reuse: bool = True
     max_retries: Annotated[int, Field(ge=0, le=100)] = 0
+    # False: a run whose worker was lost after the script exited 0 fails the step instead of
+    # running it again (the script's effects happened; only its result was not recorded).
+    idempotent: bool = True
     timeout_seconds: Annotated[int, Field(gt=0)] | None = None
 
 

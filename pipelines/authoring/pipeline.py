@@ -308,6 +308,7 @@ class Pipeline:
             outputs=[OutputSpec(name=data.name, datastore=data.datastore_name) for data in step.outputs],
             allow_reuse=raw.allow_reuse,
             max_retries=raw.max_retries,
+            idempotent=raw.idempotent,
             timeout_seconds=raw.timeout_seconds,
         )
 

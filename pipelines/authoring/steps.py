@@ -58,6 +58,12 @@ class PythonScriptStep:
     does not change which code is published. `compute_target` and
     `runconfig` are accepted so existing code runs, and ignored: steps run in
     the worker's environment.
+
+    A step runs at least once: if its worker is lost after the script exited
+    but before the result was recorded, the step runs again as a new attempt.
+    `idempotent=False` (not in the old SDK) says running it twice would do
+    harm: such a step is failed with that reason instead of run again, unless
+    the run was submitted with `AllowStepReruns`.
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class PythonScriptStep:
         timeout_seconds: int | None = None,
         compute_target: Any = None,
         runconfig: Any = None,
+        idempotent: bool = True,
     ) -> None:
         self.script_name = script_name
         self.name = name if name is not None else script_name
@@ -88,6 +95,7 @@ class PythonScriptStep:
         self.timeout_seconds = timeout_seconds
         self.compute_target = compute_target
         self.runconfig = runconfig
+        self.idempotent = idempotent
         self._run_after: list[Any] = []
 
     def run_after(self, step: Any) -> None:
@@ -166,6 +174,8 @@ class _Resolver:
             self.problems.add(INVALID_STEP, f"step name {step.name!r} {reason}", f"{where}.name")
         if not isinstance(step.allow_reuse, bool):
             self.add(INVALID_STEP, "allow_reuse must be True or False", f"{where}.allow_reuse")
+        if not isinstance(step.idempotent, bool):
+            self.add(INVALID_STEP, "idempotent must be True or False", f"{where}.idempotent")
         retries = step.max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
             self.add(

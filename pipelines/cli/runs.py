@@ -101,10 +101,20 @@ def _step_status(step: Any) -> str:
     return step_status(step)
 
 
+def attempts_text(step: Any) -> str:
+    """The current attempt, and how the earlier ones ended: `2 (#1 lost: LeaseExpired)`."""
+    earlier = [
+        f"#{a.get('Attempt')} {str(a.get('Outcome') or '').lower()}" + (f": {a['Reason']}" if a.get("Reason") else "")
+        for a in (step.get("Attempts") or [])[:-1]
+    ]
+    current = str(step.get("Attempt") or "")
+    return f"{current} ({'; '.join(earlier)})" if earlier else current
+
+
 STEP_COLUMNS = [
     Column.key("Step", "Name"),
     status_column("Status", _step_status),
-    Column.key("Attempt"),
+    Column("Attempt", attempts_text, wrap=True),
     time_column("Started", "StartTime"),
     duration_column("Duration", lambda s: s.get("StartTime"), lambda s: s.get("EndTime")),
     Column.key("Exit code", "ExitCode"),

@@ -17,7 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pipelines.runs.model import OutputSummary, Run, RunStatus, Step, StepMessage, TaskStatus
+from pipelines.runs.model import (
+    AttemptOutcome,
+    AttemptReason,
+    OutputSummary,
+    Run,
+    RunStatus,
+    Step,
+    StepMessage,
+    TaskStatus,
+)
 
 # A step whose worker vanished this many times is failed rather than retried forever.
 MAX_LOST_LEASES = 3
@@ -58,6 +67,13 @@ class Outcome:
     summaries: dict[str, OutputSummary] = field(default_factory=dict)
 
 
+_OUTCOME_WORDS = {
+    TaskStatus.FINISHED: AttemptOutcome.FINISHED,
+    TaskStatus.FAILED: AttemptOutcome.FAILED,
+    TaskStatus.CANCELED: AttemptOutcome.CANCELED,
+}
+
+
 def backoff_seconds(attempt: int) -> int:
     """Delay before attempt `attempt + 1`: 1, 2, 4, ... seconds, capped."""
     return int(min(2 ** max(attempt - 1, 0), MAX_BACKOFF_SECONDS))
@@ -92,7 +108,10 @@ def claim(
 
     Nothing to do: the run ended or is being canceled, the message is for an
     older attempt, the step already ran, or another worker holds a live lease.
-    An expired lease (its worker died) is taken over.
+    An expired lease (its worker died and the queue delivered the message
+    again) is taken over as a new attempt: every execution is an attempt of
+    its own, so a step that ran twice says so. The claimed attempt's number is
+    `state.steps[node_id].attempt` afterwards.
     """
     t = Transition()
     step = state.steps.get(node_id)
@@ -111,6 +130,11 @@ def claim(
         return None, t
     if step.status not in (TaskStatus.QUEUED, TaskStatus.RUNNING):
         return None, t
+    # A running step here has no live lease: its worker is gone, its execution is lost,
+    # and this one is the next.
+    if step.status is TaskStatus.RUNNING and not _lost(state, step, now, AttemptReason.WORKER_LOST, t):
+        _advance(state, now, lease, t)
+        return None, t
     token = uuid.uuid4().hex
     step.status = TaskStatus.RUNNING
     step.claim = token
@@ -118,12 +142,68 @@ def claim(
     step.started = now
     step.lease_until = now + timedelta(seconds=lease)
     step.detail = None
+    step.exit_code = None
+    step.begin_attempt(worker, now)
     t.steps_changed.add(node_id)
     if run.status is RunStatus.NOT_STARTED:
         run.status = RunStatus.RUNNING
         run.started = now
         t.run_changed = True
     return token, t
+
+
+def _lost(state: RunState, step: Step, now: datetime, reason: str, t: Transition) -> bool:
+    """Close the execution of a step whose worker stopped answering; True when the step
+    may run again (as the next attempt), False when it was failed instead.
+
+    It is failed when its worker was lost too often, or when the step is not
+    idempotent and the lost execution's script had already exited 0 (its
+    effects happened; only its outputs were never recorded) and the run does
+    not allow such a step to run again.
+    """
+    record = step.current_attempt
+    t.steps_changed.add(step.node_id)
+    step.claim = None
+    step.lease_until = None
+    step.lost_leases += 1
+    exited = record is not None and record.script_exited is not None and record.exit_code == 0
+    if record is not None:
+        note = "its script exited 0, but its result was never recorded" if exited else None
+        record.close(AttemptOutcome.LOST, now, reason, note)
+    if exited and not step.idempotent and not state.run.allow_step_reruns:
+        _end(step, TaskStatus.FAILED, now, (
+            f"attempt {step.attempt}'s worker was lost after its script exited 0 and before its result was "
+            "recorded; the step is not idempotent, so it was not run again (submit with "
+            "AllowStepReruns: true to allow it)"
+        ))
+        return False
+    if step.lost_leases >= MAX_LOST_LEASES:
+        _end(step, TaskStatus.FAILED, now, f"the worker running this step was lost {step.lost_leases} times")
+        return False
+    step.attempt += 1
+    return True
+
+
+def _end(step: Step, status: TaskStatus, now: datetime, detail: str | None) -> None:
+    step.status = status
+    step.detail = detail
+    step.ended = now
+    step.claim = None
+    step.lease_until = None
+
+
+def script_exited(state: RunState, node_id: str, token: str, exit_code: int, now: datetime, lease: int) -> tuple[
+    bool, Transition
+]:
+    """The worker's note that the script exited (before it uploads the outputs): it renews
+    the lease and records the exit on the attempt. False when the step is no longer ours."""
+    ours, _, t = heartbeat(state, node_id, token, now, lease)
+    step = state.steps[node_id] if ours else None
+    record = step.current_attempt if step is not None else None
+    if record is not None:
+        record.exit_code = exit_code
+        record.script_exited = now
+    return ours, t
 
 
 def heartbeat(state: RunState, node_id: str, token: str, now: datetime, lease: int) -> tuple[bool, bool, Transition]:
@@ -144,6 +224,9 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
     if step is None or step.claim != token or step.status is not TaskStatus.RUNNING:
         return t  # the lease was lost: another worker owns the step now
     step.exit_code = outcome.exit_code
+    record = step.current_attempt
+    if record is not None:
+        record.exit_code = outcome.exit_code
     step.metrics = dict(outcome.metrics)
     step.outputs = list(outcome.outputs)
     step.output_summaries = dict(outcome.summaries)
@@ -157,10 +240,14 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
         and not state.run.cancel_requested
     ):
         delay = backoff_seconds(step.attempt)
+        if record is not None:
+            record.close(AttemptOutcome.FAILED, now, AttemptReason.RETRY, outcome.detail)
         step.attempt += 1
         _queue(state, step, now, lease, t, delay=delay)
         step.detail = f"attempt {step.attempt - 1} failed, retrying in {delay}s: {outcome.detail or ''}".rstrip(": ")
         return t
+    if record is not None:
+        record.close(_OUTCOME_WORDS[outcome.status], now, None, outcome.detail)
     step.status = outcome.status
     step.ended = now
     step.claim = None
@@ -221,11 +308,10 @@ def fail_step(
         live = step.status is TaskStatus.RUNNING and step.lease_until is not None and step.lease_until > now
         if step.attempt != attempt or live:
             return t
-    step.status = TaskStatus.FAILED
-    step.detail = reason
-    step.ended = now
-    step.claim = None
-    step.lease_until = None
+    record = step.current_attempt
+    if record is not None:
+        record.close(AttemptOutcome.FAILED, now, AttemptReason.POISONED, reason)
+    _end(step, TaskStatus.FAILED, now, reason)
     t.steps_changed.add(node_id)
     _advance(state, now, lease, t)
     return t
@@ -259,22 +345,15 @@ def sweep(state: RunState, now: datetime, lease: int) -> Transition:
             _queue(state, step, now, lease, t)
         elif step.status is TaskStatus.RUNNING:
             if state.run.cancel_requested:
-                step.status = TaskStatus.CANCELED
-                step.ended = now
-                step.claim = None
+                record = step.current_attempt
+                if record is not None:
+                    record.close(AttemptOutcome.LOST, now, AttemptReason.LEASE_EXPIRED)
+                _end(step, TaskStatus.CANCELED, now, "the run was canceled; the step's worker was lost")
                 t.steps_changed.add(step.node_id)
                 continue
-            step.lost_leases += 1
-            lost = step.lost_leases
-            if lost >= MAX_LOST_LEASES:
-                step.status = TaskStatus.FAILED
-                step.detail = f"the worker running this step was lost {lost} times"
-                step.ended = now
-                step.claim = None
-                t.steps_changed.add(step.node_id)
-                continue
-            _queue(state, step, now, lease, t)
-            step.detail = "the worker running this step was lost; queued again"
+            if _lost(state, step, now, AttemptReason.LEASE_EXPIRED, t):
+                _queue(state, step, now, lease, t)
+                step.detail = f"attempt {step.attempt - 1}'s worker was lost; attempt {step.attempt} queued"
     _advance(state, now, lease, t)
     return t
 

@@ -88,6 +88,76 @@ class OutputSummary:
             return None
 
 
+class AttemptOutcome:
+    """How one execution of a step ended, in words (`Attempts[].Outcome`)."""
+
+    RUNNING = "Running"
+    FINISHED = "Finished"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+    LOST = "Lost"  # its worker stopped answering: the script may or may not have finished
+
+
+class AttemptReason:
+    """Why an execution ended other than by its script's own outcome (`Attempts[].Reason`)."""
+
+    RETRY = "Retry"  # it failed and the step has retries left: a new attempt is queued
+    LEASE_EXPIRED = "LeaseExpired"  # the sweeper found its lease expired and queued the step again
+    WORKER_LOST = "WorkerLost"  # the queue redelivered its message and another worker took the step over
+    POISONED = "Poisoned"  # its message failed every delivery
+
+
+# The attempts a step row keeps (the newest); more only happen with many retries.
+MAX_ATTEMPT_RECORDS = 20
+ATTEMPT_DETAIL_CHARS = 300
+
+
+@dataclass
+class AttemptRecord:
+    """One execution of a step: every claim by a worker starts one.
+
+    `script_exited` is written when the script has exited 0 and its outputs are
+    about to be uploaded: if the worker is lost after that, the record says the
+    script finished although its result was never recorded.
+    """
+
+    number: int
+    worker: str | None
+    started: datetime | None
+    ended: datetime | None = None
+    outcome: str = AttemptOutcome.RUNNING
+    reason: str | None = None
+    exit_code: int | None = None
+    script_exited: datetime | None = None
+    detail: str | None = None
+
+    def close(self, outcome: str, now: datetime, reason: str | None = None, detail: str | None = None) -> None:
+        self.outcome = outcome
+        self.ended = now
+        self.reason = reason
+        if detail is not None:
+            self.detail = detail[:ATTEMPT_DETAIL_CHARS]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.number, "w": self.worker, "s": time_text(self.started), "e": time_text(self.ended),
+            "o": self.outcome, "r": self.reason, "x": self.exit_code, "xt": time_text(self.script_exited),
+            "d": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> AttemptRecord | None:
+        try:
+            return cls(
+                number=int(value["n"]), worker=value.get("w"), started=parse_time(value.get("s")),
+                ended=parse_time(value.get("e")), outcome=str(value.get("o") or AttemptOutcome.RUNNING),
+                reason=value.get("r"), exit_code=value.get("x"), script_exited=parse_time(value.get("xt")),
+                detail=value.get("d"),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
 @dataclass
 class Step:
     node_id: str
@@ -97,6 +167,8 @@ class Step:
     parents: list[str] = field(default_factory=list)
     attempt: int = 1
     max_retries: int = 0
+    # False: an execution lost after its script exited 0 is not run again (see `AttemptReason`).
+    idempotent: bool = True
     lost_leases: int = 0
     claim: str | None = None
     worker: str | None = None
@@ -110,7 +182,19 @@ class Step:
     metrics: dict[str, Any] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     output_summaries: dict[str, OutputSummary] = field(default_factory=dict)
+    attempts: list[AttemptRecord] = field(default_factory=list)
     etag: str | None = None
+
+    @property
+    def current_attempt(self) -> AttemptRecord | None:
+        """The record of the execution under way, if one is."""
+        last = self.attempts[-1] if self.attempts else None
+        return last if last is not None and last.outcome == AttemptOutcome.RUNNING else None
+
+    def begin_attempt(self, worker: str | None, now: datetime) -> AttemptRecord:
+        record = AttemptRecord(self.attempt, worker, now)
+        self.attempts = [*self.attempts, record][-MAX_ATTEMPT_RECORDS:]
+        return record
 
     def to_entity(self, partition: str) -> dict[str, Any]:
         return {
@@ -123,6 +207,7 @@ class Step:
             "Parents": json_text(self.parents),
             "Attempt": self.attempt,
             "MaxRetries": self.max_retries,
+            "Idempotent": self.idempotent,
             "LostLeases": self.lost_leases,
             "Claim": self.claim,
             "Worker": self.worker,
@@ -136,6 +221,7 @@ class Step:
             "Metrics": json_text(self.metrics),
             "Outputs": json_text(self.outputs),
             "OutputSummaries": json_text({name: o.to_json() for name, o in self.output_summaries.items()}),
+            "Attempts": json_text([a.to_json() for a in self.attempts]),
         }
 
     @classmethod
@@ -148,6 +234,7 @@ class Step:
             parents=parse_json(entity.get("Parents"), []),
             attempt=int(entity.get("Attempt", 1)),
             max_retries=int(entity.get("MaxRetries", 0)),
+            idempotent=bool(entity.get("Idempotent", True)),
             lost_leases=int(entity.get("LostLeases", 0)),
             claim=entity.get("Claim"),
             worker=entity.get("Worker"),
@@ -165,6 +252,11 @@ class Step:
                 for name, value in parse_json(entity.get("OutputSummaries"), {}).items()
                 if (summary := OutputSummary.from_json(value)) is not None
             },
+            attempts=[
+                record
+                for value in parse_json(entity.get("Attempts"), [])
+                if (record := AttemptRecord.from_json(value)) is not None
+            ],
             etag=etag_of(entity),
         )
 
@@ -197,6 +289,8 @@ class Run:
     submitted_by: str | None = None
     submitted_by_name: str | None = None  # the caller's name from its token, when it has one
     continue_on_step_failure: bool = False
+    # A step that is not idempotent may run again after its script exited 0 unrecorded.
+    allow_step_reruns: bool = False
     cancel_requested: bool = False
     total_steps: int = 0
     created: datetime | None = None
@@ -237,6 +331,7 @@ class Run:
             "SubmittedBy": self.submitted_by,
             "SubmittedByName": self.submitted_by_name,
             "ContinueOnStepFailure": self.continue_on_step_failure,
+            "AllowStepReruns": self.allow_step_reruns,
             "CancelRequested": self.cancel_requested,
             "TotalSteps": self.total_steps,
             "Created": time_text(self.created),
@@ -272,6 +367,7 @@ class Run:
             submitted_by=entity.get("SubmittedBy"),
             submitted_by_name=entity.get("SubmittedByName"),
             continue_on_step_failure=bool(entity.get("ContinueOnStepFailure", False)),
+            allow_step_reruns=bool(entity.get("AllowStepReruns", False)),
             cancel_requested=bool(entity.get("CancelRequested", False)),
             total_steps=int(entity.get("TotalSteps", 0)),
             created=parse_time(entity.get("Created")),

@@ -265,7 +265,10 @@ def steps_of(definition: PipelineDefinition) -> dict[str, Step]:
     for edge in definition.edges:
         parents[edge.to_step].add(edge.from_step)
     return {
-        s.id: Step(node_id=s.id, name=s.name, index=index, parents=sorted(parents[s.id]), max_retries=s.max_retries)
+        s.id: Step(
+            node_id=s.id, name=s.name, index=index, parents=sorted(parents[s.id]), max_retries=s.max_retries,
+            idempotent=s.idempotent,
+        )
         for index, s in enumerate(definition.steps)
     }
 

@@ -111,12 +111,15 @@ class Executor:
         self,
         job: StepJob,
         should_stop: Callable[[], str | None],
-        still_ours: Callable[[], bool] = lambda: True,
+        exited: Callable[[int], bool] = lambda exit_code: True,
     ) -> Outcome | None:
         """Run the step; None when the lease was lost (another worker owns it now).
 
-        `still_ours()` is asked right before outputs are uploaded: a worker that
-        lost its lease must not overwrite what the step's new owner writes.
+        `exited(0)` is called right before outputs are uploaded: it records on
+        the attempt that the script exited 0 (so a worker lost from here on
+        leaves a record saying the script finished) and answers whether the
+        step is still ours: a worker that lost its lease must not overwrite
+        what the step's new owner writes.
         """
         run, step = job.run, job.step
         folder = work_root(self.account) / "steps" / run.id / step.id / f"{job.attempt}-{job.claim[:8]}"
@@ -158,7 +161,7 @@ class Executor:
             if result.exit_code != 0:
                 tail = result.stderr_tail.strip()[-DETAIL_TAIL_CHARS:]
                 return Outcome(TaskStatus.FAILED, f"exit code {result.exit_code}: {tail}", result.exit_code, metrics)
-            if not still_ours():
+            if not exited(0):
                 return None
             summaries = self._upload_outputs(job, outputs)
             return Outcome(TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries)

@@ -41,6 +41,10 @@ CANCEL_POLL_SECONDS = 1.0
 # Time allowed for fetching code, staging inputs and uploading outputs around a
 # step, when deciding whether the next step still fits in this invocation.
 STAGING_ALLOWANCE_SECONDS = 60
+# How long a finished step's result is retried while storage is away (each try waits at most
+# RECORD_RETRY_MAX_PAUSE, so the record lands within that of storage's return).
+RECORD_PATIENCE_SECONDS = 180.0
+RECORD_RETRY_MAX_PAUSE = 2.0
 
 
 class Watcher:
@@ -120,6 +124,8 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
         return "no such run"
     if token is None:
         return "nothing to do"
+    # A take-over of a lost worker's step is a new attempt: the number is the step's now.
+    attempt = state.steps[message.node_id].attempt
     started = time.monotonic()
     settings = account.settings
     budget = settings.max_step_timeout_seconds  # what one invocation may spend, under functionTimeout
@@ -148,7 +154,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
             lambda s: engine.complete_and_continue(s, node, held, outcome, now(), lease, WORKER_ID, fits),
         )
 
-    node_id, attempt = message.node_id, message.attempt
+    node_id = message.node_id
     happened: list[str] = []
     while True:
         outcome = _run_claimed(executor, definition, repository, state.run, node_id, attempt, token)
@@ -163,26 +169,33 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
     return "; ".join(happened)
 
 
-def _still_ours(repository: RunRepository, message: StepMessage, token: str) -> bool:
-    """Renew the lease now; False when another worker has taken the step."""
-    (ours, _), _ = repository.mutate(
+def _script_exited(repository: RunRepository, message: StepMessage, token: str, exit_code: int) -> bool:
+    """Record the script's exit on the attempt and renew the lease; False when another
+    worker has taken the step."""
+    ours, _ = repository.mutate(
         message.workspace,
         message.run_id,
-        lambda s: _heartbeat(s, message.node_id, token, repository.lease_seconds),
+        lambda s: engine.script_exited(s, message.node_id, token, exit_code, now(), repository.lease_seconds),
     )
-    return bool(ours)
+    return ours
 
 
-def _retrying(action: Callable[[], T], tries: int = 5) -> T:
-    """Recording a finished step is worth a few tries while the lease is still ours:
-    giving up would make the step run again once the lease expires."""
-    for attempt in range(tries - 1):
+def _retrying(action: Callable[[], T], patience: float = RECORD_PATIENCE_SECONDS) -> T:
+    """Recording a finished step is worth trying for as long as storage may take to come
+    back: giving up would make the step run again once its lease expires. The claim
+    token keeps the record safe: once another worker has taken the step over, the
+    record changes nothing."""
+    deadline = time.monotonic() + patience
+    pause = 0.25
+    while True:
         try:
             return action()
         except STORAGE_FAULTS:
-            log.warning("storage failed while recording a step; trying again", exc_info=True)
-            time.sleep(min(0.5 * 2**attempt, 8.0))
-    return action()
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("storage failed while recording a step; trying again in %.2fs", pause, exc_info=True)
+            time.sleep(pause)
+            pause = min(pause * 2, RECORD_RETRY_MAX_PAUSE)
 
 
 def _run_claimed(
@@ -201,7 +214,9 @@ def _run_claimed(
         spec = next(s for s in graph.steps if s.id == node_id)
         job = StepJob(run, graph, spec, attempt, token)
         with Watcher(repository, message, token) as watcher:
-            return executor.execute(job, watcher.should_stop, lambda: _still_ours(repository, message, token))
+            return executor.execute(
+                job, watcher.should_stop, lambda code: _script_exited(repository, message, token, code)
+            )
     except STORAGE_FAULTS:
         # Storage, not the step, failed (fetching code or data, writing logs). Failing
         # the step would fail runs that did nothing wrong: raise instead, and the

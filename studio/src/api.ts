@@ -78,6 +78,18 @@ export interface PipelineRun {
   CreatedDate: string | null;
 }
 
+export interface AttemptStatus {
+  Attempt: number;
+  Worker: string | null;
+  StartTime: string | null;
+  EndTime: string | null;
+  Outcome: string;
+  Reason: string | null;
+  ExitCode: number | null;
+  ScriptExitTime: string | null;
+  Detail: string | null;
+}
+
 export interface TaskStatus {
   StatusCode: number;
   StatusDetail: string | null;
@@ -88,6 +100,8 @@ export interface TaskStatus {
   RunId: string | null;
   Name?: string | null;
   Attempt?: number | null;
+  // Every execution of the step (a retry, a lost worker): see docs/contract.md.
+  Attempts?: AttemptStatus[];
   ExitCode?: number | null;
   Metrics?: Record<string, unknown>;
   Status?: string | null;

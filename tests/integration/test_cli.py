@@ -387,6 +387,19 @@ def test_run_steps_table_rows_come_in_the_order_steps_started() -> None:
     assert [r["Name"] for r in rows] == ["first", "later", "waiting"] and rows[0]["NodeId"] == "a"
 
 
+def test_run_steps_says_how_earlier_attempts_ended() -> None:
+    from pipelines.cli.runs import attempts_text
+
+    ran_twice = {"Attempt": 3, "Attempts": [
+        {"Attempt": 1, "Outcome": "Lost", "Reason": "LeaseExpired"},
+        {"Attempt": 2, "Outcome": "Failed", "Reason": "Retry"},
+        {"Attempt": 3, "Outcome": "Finished", "Reason": None},
+    ]}
+    assert attempts_text(ran_twice) == "3 (#1 lost: LeaseExpired; #2 failed: Retry)"
+    assert attempts_text({"Attempt": 1, "Attempts": [{"Attempt": 1, "Outcome": "Finished"}]}) == "1"
+    assert attempts_text({"Attempt": 1}) == "1"  # a step not started yet has no attempts
+
+
 class _FakeRun:
     """A run that answers from a script of polls: (run status code, {node: step status}, {node: log})."""
 

@@ -107,6 +107,17 @@ def test_a_retried_step_succeeds_on_its_second_attempt(service, workspace, tmp_p
     [(node, step)] = service.steps(run_id).items()
     assert step["Attempt"] == 2 and step["StatusCode"] == 4
     assert "second attempt" in service.log(run_id, node)
+    # AND each attempt says how it ended, with its own times and exit code
+    first, second = step["Attempts"]
+    assert (first["Attempt"], first["Outcome"], first["Reason"], first["ExitCode"]) == (1, "Failed", "Retry", 1)
+    assert "first attempt fails on purpose" in first["Detail"]
+    assert (second["Attempt"], second["Outcome"], second["Reason"], second["ExitCode"]) == (2, "Finished", None, 0)
+    assert first["EndTime"] <= second["StartTime"]
+    # AND the step run's details in the history family warn of the failed attempt
+    details = service.get(f"{service.hs}/runs/{run_id}_{node}/details").json()
+    assert details["properties"]["attempt"] == "2"
+    assert [w["message"] for w in details["warnings"]] == [
+        "attempt 1 failed (Retry): exit code 1: first attempt fails on purpose"]
 
 
 def _alive(pid: int) -> bool:

@@ -23,7 +23,8 @@ import pytest
 from pipelines.auth import devissuer
 from pipelines.authoring import Pipeline, PipelineData, PythonScriptStep
 from pipelines.client import Workspace, load_pipeline, publish, publish_folder
-from tests.service import ROOT
+from tests import pipelines_for_tests as make
+from tests.service import ROOT, Service
 
 CHROMIUM = Path(os.environ.get("PIPELINES_TEST_CHROMIUM", "/usr/bin/chromium"))
 # The flags the issue names: headless, no sandbox (root in CI), and nothing that calls home.
@@ -262,6 +263,33 @@ def test_open_run_watch_read_a_log_and_download_an_output(desktop: Studio, examp
     page.get_by_role("heading", name=re.compile("My_Published_Pipeline")).wait_for()
     page.get_by_role("cell", name=re.compile("Finished")).first.wait_for()
     desktop.check_view("pipeline")
+
+
+def test_a_step_that_ran_twice_lists_its_attempts(desktop: Studio, workspace: Workspace, tmp_path: Path) -> None:
+    # GIVEN a run whose step failed once and finished on its retry
+    flag = tmp_path / "failed-once"
+    pipeline = make.single(tmp_path / "code", f"""
+        flag = pathlib.Path({str(flag)!r})
+        if not flag.exists():
+            flag.write_text("x")
+            sys.exit("the first attempt fails")
+    """, max_retries=1)
+    published = publish(workspace, pipeline, "retried")
+    service = Service(desktop.base_url, workspace=WORKSPACE)
+    run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"]
+    assert service.wait_run(run_id)["Status"]["StatusCode"] == 3
+    # WHEN its step is opened in the studio
+    page = desktop.page
+    desktop.sign_in()
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/runs/{run_id}")
+    page.get_by_role("button", name=re.compile(r"^main Finished")).click()
+    # THEN both attempts are listed with how they ended and why
+    table = page.get_by_role("table", name="Attempts")
+    table.wait_for()
+    rows = [row.inner_text().split("\t") for row in table.locator("tbody tr").all()]
+    assert [r[:2] for r in rows] == [["1", "Failed"], ["2", "Finished"]], rows
+    assert rows[0][3] == "1" and "Retry: exit code 1: the first attempt fails" in rows[0][4]
+    desktop.check_view("run-step-attempts")
 
 
 def test_disabling_the_pipeline_takes_the_run_button_away(desktop: Studio, workspace: Workspace, example) -> None:

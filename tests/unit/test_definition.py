@@ -142,6 +142,7 @@ def test_json_keys_are_snake_case(definition: PipelineDefinition) -> None:
         "outputs",
         "allow_reuse",
         "max_retries",
+        "idempotent",
         "timeout_seconds",
     }
     defaults = {p["name"]: (p["type"], p["default"]) for p in obj["parameters"]}

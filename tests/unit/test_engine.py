@@ -126,10 +126,11 @@ def test_sweep_requeues_a_stranded_step_and_fails_one_that_keeps_losing_workers(
     assert queued(engine.sweep(state, later, LEASE)) == ["a"]
     now = later
     for _ in range(engine.MAX_LOST_LEASES):
-        engine.claim(state, "a", 1, "w", now, LEASE)
+        engine.claim(state, "a", state.steps["a"].attempt, "w", now, LEASE)
         now += timedelta(seconds=LEASE + 1)
         engine.sweep(state, now, LEASE)
     assert state.steps["a"].status is TaskStatus.FAILED
+    assert attempts(state, "a") == [(n, "Lost", "LeaseExpired") for n in (1, 2, 3)]
     assert state.run.status is RunStatus.FAILED
 
 
@@ -214,3 +215,116 @@ def test_a_stale_poisoned_message_fails_nothing() -> None:
     later = T0 + timedelta(seconds=LEASE + 1)
     assert not engine.fail_step(state, "a", "poisoned", later, LEASE, attempt=2).empty
     assert state.steps["a"].status is TaskStatus.FAILED
+
+
+# -- attempts: every execution is one, and says how it ended ---------------------------------------
+
+
+def attempts(state: RunState, node: str) -> list[tuple[int, str, str | None]]:
+    return [(a.number, a.outcome, a.reason) for a in state.steps[node].attempts]
+
+
+def test_a_sweep_of_a_lost_worker_queues_the_next_attempt_and_the_old_message_is_stale() -> None:
+    state = build({"a": []})
+    engine.initial(state, T0, LEASE)
+    old, _ = engine.claim(state, "a", 1, "w1", T0, LEASE)
+    t = engine.sweep(state, T0 + timedelta(seconds=LEASE + 1), LEASE)
+    assert [(m.node_id, m.attempt) for m, _ in t.messages] == [("a", 2)]
+    assert attempts(state, "a") == [(1, "Lost", "LeaseExpired")]
+    # the first attempt's message, delivered again, takes nothing; the new one runs attempt 2
+    assert engine.claim(state, "a", 1, "w2", T0 + timedelta(seconds=LEASE + 2), LEASE)[0] is None
+    new, _ = engine.claim(state, "a", 2, "w2", T0 + timedelta(seconds=LEASE + 2), LEASE)
+    assert new is not None
+    done = Outcome(TaskStatus.FINISHED, exit_code=0)
+    engine.complete(state, "a", new, done, T0 + timedelta(seconds=LEASE + 3), LEASE)
+    assert attempts(state, "a") == [(1, "Lost", "LeaseExpired"), (2, "Finished", None)]
+    assert [a.worker for a in state.steps["a"].attempts] == ["w1", "w2"]
+    # the lost worker's late result changes nothing
+    assert engine.complete(state, "a", old, Outcome(TaskStatus.FAILED), T0, LEASE).empty
+
+
+def test_a_redelivered_message_that_takes_over_an_expired_lease_starts_a_new_attempt() -> None:
+    state = build({"a": []})
+    engine.initial(state, T0, LEASE)
+    engine.claim(state, "a", 1, "w1", T0, LEASE)
+    token, _ = engine.claim(state, "a", 1, "w2", T0 + timedelta(seconds=LEASE + 1), LEASE)
+    assert token is not None
+    assert state.steps["a"].attempt == 2
+    assert attempts(state, "a") == [(1, "Lost", "WorkerLost"), (2, "Running", None)]
+
+
+def test_a_retry_closes_the_failed_attempt_with_its_exit_code() -> None:
+    state = build({"a": []}, retries=1)
+    engine.initial(state, T0, LEASE)
+    run_to_end(state, "a", TaskStatus.FAILED)
+    run_to_end(state, "a", TaskStatus.FINISHED)
+    assert attempts(state, "a") == [(1, "Failed", "Retry"), (2, "Finished", None)]
+    assert [a.exit_code for a in state.steps["a"].attempts] == [1, 0]
+
+
+def lost_after_exit(*, idempotent: bool, allow_reruns: bool = False) -> RunState:
+    """A step whose script exited 0, whose worker then died before recording the result."""
+    state = build({"a": [], "b": ["a"]})
+    state.steps["a"].idempotent = idempotent
+    state.run.allow_step_reruns = allow_reruns
+    engine.initial(state, T0, LEASE)
+    token, _ = engine.claim(state, "a", 1, "w1", T0, LEASE)
+    assert token is not None
+    ours, _ = engine.script_exited(state, "a", token, 0, T0 + timedelta(seconds=1), LEASE)
+    assert ours
+    engine.sweep(state, T0 + timedelta(seconds=LEASE + 2), LEASE)
+    return state
+
+
+def test_an_idempotent_step_lost_after_its_script_exited_runs_again_and_says_so() -> None:
+    state = lost_after_exit(idempotent=True)
+    step = state.steps["a"]
+    assert step.status is TaskStatus.QUEUED and step.attempt == 2
+    first = step.attempts[0]
+    assert (first.outcome, first.reason, first.exit_code) == ("Lost", "LeaseExpired", 0)
+    assert first.script_exited is not None and "never recorded" in (first.detail or "")
+
+
+def test_a_step_that_is_not_idempotent_is_failed_not_run_again_after_an_unrecorded_exit() -> None:
+    state = lost_after_exit(idempotent=False)
+    step = state.steps["a"]
+    assert step.status is TaskStatus.FAILED and step.attempt == 1
+    assert "not idempotent" in (step.detail or "") and "AllowStepReruns" in (step.detail or "")
+    assert state.steps["b"].status is TaskStatus.CANCELED
+    assert state.run.status is RunStatus.FAILED
+
+
+def test_a_run_that_allows_reruns_runs_a_step_that_is_not_idempotent_again() -> None:
+    state = lost_after_exit(idempotent=False, allow_reruns=True)
+    assert state.steps["a"].status is TaskStatus.QUEUED and state.steps["a"].attempt == 2
+
+
+def test_a_step_that_is_not_idempotent_lost_while_its_script_ran_runs_again() -> None:
+    state = build({"a": []})
+    state.steps["a"].idempotent = False
+    engine.initial(state, T0, LEASE)
+    engine.claim(state, "a", 1, "w1", T0, LEASE)
+    engine.sweep(state, T0 + timedelta(seconds=LEASE + 1), LEASE)
+    assert state.steps["a"].status is TaskStatus.QUEUED and state.steps["a"].attempt == 2
+
+
+def test_a_poisoned_message_closes_its_attempt_as_poisoned() -> None:
+    state = build({"a": []})
+    engine.initial(state, T0, LEASE)
+    engine.claim(state, "a", 1, "w1", T0, LEASE)
+    engine.fail_step(state, "a", "poisoned", T0 + timedelta(seconds=LEASE + 1), LEASE, attempt=1)
+    assert attempts(state, "a") == [(1, "Failed", "Poisoned")]
+    assert state.steps["a"].status is TaskStatus.FAILED
+
+
+class Row(dict[str, object]):
+    """A table row as the SDK hands it back: a dict with metadata."""
+
+    metadata = {"etag": "e1"}
+
+
+def test_attempt_records_survive_the_table_row() -> None:
+    state = lost_after_exit(idempotent=True)
+    again = Step.from_entity(Row(state.steps["a"].to_entity("p")))
+    assert again.attempts == state.steps["a"].attempts
+    assert again.idempotent is True

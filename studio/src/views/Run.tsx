@@ -7,7 +7,7 @@
 // nothing more.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { NodeOutput, OutputListing, PipelineRun, RunDto, TaskStatus } from "../api";
+import type { AttemptStatus, NodeOutput, OutputListing, PipelineRun, RunDto, TaskStatus } from "../api";
 import { ApiError } from "../api";
 import { bytes, duration, runWord, shortId, stepWord, time, tone } from "../format";
 import { inferParents } from "../graph";
@@ -348,6 +348,7 @@ function StepPanel(props: {
           </>
         )}
       </dl>
+      <Attempts attempts={status.Attempts ?? []} />
       <div role="tablist" aria-label="Step" class="tabs">
         {tabs.map(([id, name], index) => (
           <button
@@ -372,6 +373,36 @@ function StepPanel(props: {
         {tab === "outputs" && <Outputs runId={props.runId} step={step} />}
       </div>
     </section>
+  );
+}
+
+// Every execution of the step when there was more than one: how each ended, and why.
+function Attempts({ attempts }: { attempts: AttemptStatus[] }) {
+  if (attempts.length < 2 && !attempts.some((a) => a.Reason)) return null;
+  return (
+    <table class="attempts">
+      <caption>Attempts</caption>
+      <thead>
+        <tr>
+          <th scope="col">#</th>
+          <th scope="col">Outcome</th>
+          <th scope="col">Started</th>
+          <th scope="col">Exit code</th>
+          <th scope="col">Why</th>
+        </tr>
+      </thead>
+      <tbody>
+        {attempts.map((a) => (
+          <tr key={a.Attempt}>
+            <td>{a.Attempt}</td>
+            <td>{a.Outcome}</td>
+            <td>{time(a.StartTime)}</td>
+            <td>{a.ExitCode ?? "—"}</td>
+            <td>{[a.Reason, a.Detail].filter(Boolean).join(": ") || "—"}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
