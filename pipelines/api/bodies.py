@@ -135,6 +135,9 @@ class SubmitRequest(_Body):
     properties: Labels | None = omissible("Properties", LABELS_NOTE)
     continue_on_step_failure: bool | str | None = omissible(
         "ContinueRunOnStepFailure", "true or false (or the strings): overrides the pipeline's.")
+    allow_step_reruns: bool | str | None = omissible(
+        "AllowStepReruns", "Our addition; true or false (or the strings). True: a step declared "
+        "idempotent=False runs again when its worker was lost after its script exited 0 (default: it fails).")
     schedule_id: str | None = omissible("ScheduleId")
     display_name: str | None = omissible("DisplayName")
     parent_run_id: str | None = omissible("ParentRunId", "Recorded on the run; ?parentRunId= wins.")

@@ -50,6 +50,7 @@ def _submit_body(
     description: str | None = None,
     continue_on_step_failure: bool | None = None,
     parent_run_id: str | None = None,
+    allow_step_reruns: bool = False,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"RunSource": "SDK", "ParameterAssignments": dict(pipeline_parameters or {})}
     if parent_run_id:
@@ -66,6 +67,8 @@ def _submit_body(
         body["Description"] = description
     if continue_on_step_failure is not None:
         body["ContinueRunOnStepFailure"] = continue_on_step_failure
+    if allow_step_reruns:
+        body["AllowStepReruns"] = True
     return body
 
 

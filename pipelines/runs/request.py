@@ -29,7 +29,7 @@ SUBMIT_KEYS = (
     "ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments",
     "DataPathAssignments", "DataSetDefinitionValueAssignments", "Tags", "Properties",
     "ContinueRunOnStepFailure", "ScheduleId", "EnableNotification", "DisplayName",
-    "AzDevOpsCallBackInfo", "ParentRunId",
+    "AzDevOpsCallBackInfo", "ParentRunId", "AllowStepReruns",
 )
 _KEYS = {k.lower(): k for k in SUBMIT_KEYS}
 _TEXT_LIMIT = 4096
@@ -47,6 +47,8 @@ class SubmitRequest:
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
     continue_on_step_failure: bool | None = None
+    # Our addition: a step declared idempotent=False may run again after its worker was lost.
+    allow_step_reruns: bool = False
     schedule_id: str | None = None
     display_name: str | None = None
     parent_run_id: str | None = None
@@ -124,16 +126,17 @@ def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> Par
     )
     if request.experiment_name == "":
         request.experiment_name = None  # as if absent: the pipeline's name is used
-    flag = values.get("ContinueRunOnStepFailure")
-    if flag is not None:
-        if isinstance(flag, bool):
-            request.continue_on_step_failure = flag
-        elif isinstance(flag, str) and flag.lower() in ("true", "false"):
-            request.continue_on_step_failure = flag.lower() == "true"
-        else:
-            problems.append(
-                ErrorDetail("UserError", "ContinueRunOnStepFailure must be a boolean", "ContinueRunOnStepFailure")
-            )
+    def flag(name: str) -> bool | None:
+        value = values.get(name)
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        problems.append(ErrorDetail("UserError", f"{name} must be a boolean", name))
+        return None
+
+    request.continue_on_step_failure = flag("ContinueRunOnStepFailure")
+    request.allow_step_reruns = bool(flag("AllowStepReruns"))
     problems += text_problems(request, sample=sample)
     if problems:
         raise refuse(problems)

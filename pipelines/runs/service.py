@@ -125,6 +125,7 @@ class RunService:
                 if request.continue_on_step_failure is not None
                 else pipeline.continue_on_step_failure
             ),
+            allow_step_reruns=request.allow_step_reruns,
             total_steps=len(definition.steps),
             created=created,
             modified=created,

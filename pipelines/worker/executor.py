@@ -14,6 +14,7 @@ The folder is removed once the outcome is known; the snapshot cache stays.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ from pipelines.worker.snapshots import SnapshotCache
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 MAX_METRICS_CHARS = 30_000
 DETAIL_TAIL_CHARS = 1000
+UPLOAD_THREADS = 8
 WITHHELD_FROM_STEPS = (
     "AzureWebJobs", "PIPELINES_AUTH_", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
     "WEBSITE_AUTH_", "CONTAINER_ENCRYPTION_KEY", "APPSETTING_AzureWebJobs",
@@ -279,27 +282,33 @@ class Executor:
 
     def _upload_outputs(self, job: StepJob, outputs: dict[str, Path]) -> dict[str, OutputSummary]:
         """Upload each output folder; returns what each holds (the digest is computed from
-        the bytes as they are read for the upload, so each file is read once)."""
+        the bytes as they are read for the upload, so each file is read once).
+
+        Files go up side by side (UPLOAD_THREADS at a time): the time between the
+        script's exit and its recorded result is the window in which a lost worker
+        makes the step run again, so it is kept short."""
         summaries: dict[str, OutputSummary] = {}
         for name, folder in outputs.items():
             prefix = output_prefix(job.run.workspace, job.run.id, job.step.id, name)
             # A failed earlier attempt may have left files: the output is this attempt's alone.
             self.runs_container.delete_under(prefix)
-            lines: list[str] = []
-            total = 0
-            for path in sorted(folder.rglob("*")):
-                if path.is_file() and not path.is_symlink():
-                    relative = path.relative_to(folder).as_posix()
-                    with open(path, "rb") as source:
-                        reader = HashingReader(source)
-                        self.runs_container.write(
-                            prefix + relative, reader, length=path.stat().st_size, overwrite=True  # type: ignore[arg-type]
-                        )
-                    lines.append(f"{relative}\t{reader.size}\t{reader.hexdigest()}\n")
-                    total += reader.size
+            files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
+            with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="upload") as pool:
+                uploaded = list(pool.map(functools.partial(self._upload_file, prefix, folder), files))
+            lines = [f"{relative}\t{size}\t{sha256}\n" for relative, size, sha256 in uploaded]
             digest = hashlib.sha256("".join(lines).encode("utf-8", errors="surrogatepass")).hexdigest()
-            summaries[name] = OutputSummary(files=len(lines), bytes=total, sha256=digest)
+            summaries[name] = OutputSummary(files=len(lines), bytes=sum(size for _, size, _ in uploaded), sha256=digest)
         return summaries
+
+    def _upload_file(self, prefix: str, folder: Path, path: Path) -> tuple[str, int, str]:
+        """(relative path, size, sha256) of one output file, uploaded."""
+        relative = path.relative_to(folder).as_posix()
+        with open(path, "rb") as source:
+            reader = HashingReader(source)
+            self.runs_container.write(
+                prefix + relative, reader, length=path.stat().st_size, overwrite=True  # type: ignore[arg-type]
+            )
+        return relative, reader.size, reader.hexdigest()
 
     @staticmethod
     def _metrics(path: Path) -> dict[str, Any]:

@@ -108,12 +108,12 @@ def test_a_killed_worker_does_not_strand_the_run(storage_env, azurite, tmp_path:
 
 
 def uploading(folder: Path, marker: Path, *, idempotent: bool) -> Pipeline:
-    """A step whose script ends quickly and leaves a thousand output files to upload:
+    """A step whose script ends quickly and leaves two thousand output files to upload:
     a window of a few seconds between its exit and its recorded result."""
     make.write(folder, "main.py", f"""
         p = argparse.ArgumentParser(); p.add_argument("--out"); a = p.parse_args()
         from pipelines.runtime import Run
-        for i in range(1000):
+        for i in range(2000):
             pathlib.Path(a.out, f"part-{{i:04}}.txt").write_text("x" * 512)
         mark({str(marker)!r}, f"exit {{Run.get_context().step['attempt']}}")
     """)
@@ -179,3 +179,13 @@ def test_a_step_that_is_not_idempotent_is_failed_rather_than_run_twice(storage_e
     assert lines == ["exit 1"]  # it ran once
     assert "not idempotent" in status["StatusDetail"]
     assert [(a["Attempt"], a["Outcome"], a["ExitCode"]) for a in status["Attempts"]] == [(1, "Lost", 0)]
+
+
+def test_a_run_that_allows_reruns_runs_a_step_that_is_not_idempotent_again(
+    storage_env, azurite, tmp_path: Path
+) -> None:
+    final, status, lines = kill_after_the_script_exited(
+        storage_env, azurite, tmp_path, idempotent=False, submit={"AllowStepReruns": "true"})
+    assert final["Status"]["StatusCode"] == 3, final
+    assert lines == ["exit 1", "exit 2"]
+    assert [(a["Attempt"], a["Outcome"]) for a in status["Attempts"]] == [(1, "Lost"), (2, "Finished")]

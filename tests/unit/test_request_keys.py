@@ -9,7 +9,7 @@ import pytest
 from pipelines.api.automation_contract import ignored_keys_header
 from pipelines.errors import BadRequestError
 from pipelines.runs.body_keys import edit_distance, near_miss
-from pipelines.runs.request import SUBMIT_KEYS, read_submit
+from pipelines.runs.request import SUBMIT_KEYS, parse_submit, read_submit
 from tests.service import VECTORS
 
 
@@ -66,3 +66,15 @@ def test_the_ignored_keys_header_cannot_carry_a_line_break() -> None:
     assert header == {"x-ms-ignored-keys": "a%20b,x%0D%0ASet-Cookie%3A%20y,%C3%BC%2C"}
     many = ignored_keys_header([f"key{i:04}" for i in range(1000)])["x-ms-ignored-keys"]
     assert len(many) <= 2048 and many.startswith("key0000,key0001,") and many.split(",")[-1].startswith("key")
+
+
+@pytest.mark.parametrize(("sent", "allowed"), [(True, True), ("true", True), ("False", False), (None, False)])
+def test_allow_step_reruns_is_a_boolean_or_its_string(sent: object, allowed: bool) -> None:
+    body = {} if sent is None else {"AllowStepReruns": sent}
+    assert parse_submit(body).allow_step_reruns is allowed
+
+
+def test_allow_step_reruns_of_another_kind_is_a_400_naming_it() -> None:
+    with pytest.raises(BadRequestError) as raised:
+        parse_submit({"AllowStepReruns": "yes"})
+    assert raised.value.target == "AllowStepReruns"
