@@ -239,8 +239,21 @@ def get_step_log(ctx: RequestContext) -> func.HttpResponse:
     if canonical is None:
         raise NotFoundError(f"no log called {kind!r}: STDOUT, STDERR or JobLog", target="logType")
     state, step = step_of(ctx)
-    text = StepLogs(get_account()).read(state.run.workspace, state.run.id, step.node_id, step.attempt, canonical)
+    attempt = attempt_of(ctx, step)
+    text = StepLogs(get_account()).read(state.run.workspace, state.run.id, step.node_id, attempt, canonical)
     return json_response(text, 200, {"Content-Type": "text/plain; charset=utf-8", "x-ms-request-id": ctx.request_id})
+
+
+def attempt_of(ctx: RequestContext, step: Step) -> int:
+    """`?attempt=N` (1 to the step's current attempt): that attempt's log; else the latest."""
+    sent = ctx.query("attempt")
+    if sent is None:
+        return step.attempt
+    if not sent.isascii() or not sent.isdigit() or not 1 <= int(sent) <= step.attempt:
+        raise BadRequestError(
+            f"attempt must be a number from 1 to {step.attempt} (the step's attempts so far)", target="attempt"
+        )
+    return int(sent)
 
 
 # -- cancel -----------------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ def register(subparsers: Subparsers) -> None:
     logs.add_argument("run_id")
     logs.add_argument("step", help="step name or node id")
     logs.add_argument("--kind", default="STDOUT", choices=["STDOUT", "STDERR", "JobLog"])
+    logs.add_argument("--attempt", type=int, help="the log of this attempt (1, 2, ...; `run steps` lists them); "
+                      "default: the latest")
     listing = verbs.add_parser("list", help="list runs, newest first (the run-history view)")
     listing.add_argument("--experiment", help="one experiment (default: every experiment of the workspace)")
     listing.add_argument("--status", action="append", default=[], choices=HISTORY_STATUSES,
@@ -217,7 +219,7 @@ def _logs(run: Any, args: argparse.Namespace) -> int:
     from pipelines.client.status import STEP_ENDED, step_status
 
     node_id = run.find_step(args.step)
-    text = run.get_log(node_id, args.kind)
+    text = run.get_log(node_id, args.kind, args.attempt)
     sys.stdout.write(text)
     if text.strip():
         return 0

@@ -297,9 +297,11 @@ class PipelineRun:
         self._steps = self.workspace.request("POST", f"/PipelineRuns/{self.id}/Graph/AllNodes/Status").json()
         return self._steps
 
-    def get_log(self, node_id: str, kind: str = "STDOUT") -> str:
+    def get_log(self, node_id: str, kind: str = "STDOUT", attempt: int | None = None) -> str:
+        """The step's log: of its latest attempt, or of `attempt` (1, 2, ...)."""
         return self.workspace.request(
-            "POST", f"/PipelineRuns/{self.id}/Graph/Shareable/{kind}", json_body=[node_id]
+            "POST", f"/PipelineRuns/{self.id}/Graph/Shareable/{kind}", json_body=[node_id],
+            params={"attempt": attempt} if attempt is not None else None,
         ).text
 
     def find_step(self, name_or_id: str) -> str:

@@ -126,9 +126,11 @@ class StepRun(HistoryRun):
             raise PipelinesError(f"step {self.name!r} has no output {name!r} (its outputs: {known})", target=name)
         return outputs[name]
 
-    def get_log(self, kind: str = "STDOUT") -> str:
+    def get_log(self, kind: str = "STDOUT", attempt: int | None = None) -> str:
+        """The step's log: of its latest attempt, or of `attempt` (1, 2, ...)."""
         return self.workspace.request(
-            "POST", f"/PipelineRuns/{quote(self.pipeline_run_id)}/Graph/Shareable/{kind}", json_body=[self.node_id]
+            "POST", f"/PipelineRuns/{quote(self.pipeline_run_id)}/Graph/Shareable/{kind}", json_body=[self.node_id],
+            params={"attempt": attempt} if attempt is not None else None,
         ).text
 
     def get_stdout_log(self) -> str:

@@ -118,6 +118,13 @@ def test_a_retried_step_succeeds_on_its_second_attempt(service, workspace, tmp_p
     assert details["properties"]["attempt"] == "2"
     assert [w["message"] for w in details["warnings"]] == [
         "attempt 1 failed (Retry): exit code 1: first attempt fails on purpose"]
+    # AND each attempt keeps its own logs: ?attempt= reads an earlier one
+    log_url = f"{service.ws}/PipelineRuns/{run_id}/Graph/Shareable/STDERR"
+    first_log = service.get(log_url, params={"nodeId": node, "attempt": "1"})
+    assert first_log.status_code == 200 and "first attempt fails on purpose" in first_log.text
+    assert "first attempt fails" not in service.get(log_url, params={"nodeId": node}).text  # the latest: attempt 2
+    for bad in ("3", "0", "one", "１"):
+        assert_error(service.get(log_url, params={"nodeId": node, "attempt": bad}), 400)
 
 
 def _alive(pid: int) -> bool:
