@@ -11,7 +11,6 @@ from enum import IntEnum
 from typing import Any
 
 from pipelines.errors import BadRequestError
-from pipelines.text import whole_number
 
 
 def now() -> datetime:
@@ -29,18 +28,17 @@ class EntityStatus(IntEnum):
         """Both forms arrive on input: 0 / "Active" (docs/contract.md §3)."""
         if isinstance(value, bool):
             raise BadRequestError("EntityStatus must be 0, 1, 2 or a status name", target=target)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's integer: 2.0 is 2
         if isinstance(value, int):
             try:
                 return cls(value)
             except ValueError:
                 pass
         if isinstance(value, str):
-            text = value.strip()
-            number = whole_number(text)
-            if number is not None:
-                return cls.parse(number, target=target)
+            # "0", "1", "2" or a name in any case, as written (OpenAPI: `EntityStatusValue`).
             for member in cls:
-                if member.name.lower() == text.lower():
+                if value == str(member.value) or value.lower() == member.name.lower():
                     return member
         raise BadRequestError(
             f"EntityStatus must be one of Active, Deprecated, Disabled (or 0, 1, 2), not {value!r}",

@@ -22,19 +22,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictInt,
     StrictStr,
     ValidationError,
     field_validator,
 )
-from pydantic.json_schema import JsonSchemaMode
+from pydantic.json_schema import JsonSchemaMode, WithJsonSchema
 
 from pipelines.api.automation_answers import EventTriggerEntity, ScheduleEntity
+from pipelines.api.json_types import WholeNumber
 from pipelines.errors import BadRequestError, ErrorDetail
 from pipelines.runs.body_keys import sort_keys
 from pipelines.runs.request import SubmitRequest, read_submit, refuse
 from pipelines.runs.template import RunTemplate
 from pipelines.schedules.model import FREQUENCIES, MAX_INTERVAL, Recurrence, Schedule
+from pipelines.store.tables import KEY_PATTERN
 from pipelines.triggers.model import MAX_EVENT_TYPES, PLACEHOLDERS, Trigger
 from pipelines.vocabulary import EntityStatus, now
 
@@ -47,6 +48,9 @@ _ANSWER_KEYS = ("Name", "Etag", "CreatedDate", "LastModifiedDate", "LastFiredTim
                 "SkippedCount")
 
 Text = Annotated[StrictStr, Field(max_length=MAX_TEXT)]
+# A target is looked up (a Table key: no / \\ # ? | nor control character, else a 400); documented so.
+Target = Annotated[StrictStr, Field(max_length=MAX_TEXT), WithJsonSchema(
+    {"type": "string", "maxLength": MAX_TEXT, "pattern": KEY_PATTERN})]
 EventTypes = Annotated[list[Annotated[StrictStr, Field(min_length=1)]], Field(max_length=MAX_EVENT_TYPES)]
 
 
@@ -55,11 +59,26 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def _one_target(schema: dict[str, Any]) -> None:
+    """Exactly one of the three targets is a non-empty string; PipelineVersion goes with an endpoint."""
+    named = {"type": "string", "minLength": 1}
+    none = {"anyOf": [{"type": "null"}, {"type": "string", "maxLength": 0}]}
+    targets = ("PipelineId", "PipelineEndpointId", "PipelineEndpointName")
+    schema["anyOf"] = [
+        {"required": [target], "properties": {
+            **{other: named if other == target else none for other in targets},
+            **({"PipelineVersion": none} if target == "PipelineId" else {}),
+        }}
+        for target in targets
+    ]
+
+
 class _TemplateBody(_Body):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_one_target)
     description: Text | None = Field(None, alias="Description")
-    pipeline_id: Text | None = Field(None, alias="PipelineId")
-    pipeline_endpoint_id: Text | None = Field(None, alias="PipelineEndpointId")
-    pipeline_endpoint_name: Text | None = Field(None, alias="PipelineEndpointName")
+    pipeline_id: Target | None = Field(None, alias="PipelineId")
+    pipeline_endpoint_id: Target | None = Field(None, alias="PipelineEndpointId")
+    pipeline_endpoint_name: Target | None = Field(None, alias="PipelineEndpointName")
     pipeline_version: Text | None = Field(None, alias="PipelineVersion", description="With an endpoint only.")
     request: dict[str, Any] | None = Field(None, alias="Request", description=(
         "The submit body of every run it starts, checked when written against the target's parameters and"
@@ -84,7 +103,7 @@ class RecurrenceRequest(_Body):
 
     frequency: str = Field(alias="Frequency", json_schema_extra={"enum": list(FREQUENCIES)},
                            description="Any case.")
-    interval: StrictInt = Field(alias="Interval", ge=1, le=MAX_INTERVAL)
+    interval: WholeNumber = Field(alias="Interval", ge=1, le=MAX_INTERVAL)
     start_time: datetime | None = Field(
         None, alias="StartTime", description="ISO 8601; UTC when it names no offset. Default: when written.")
     time_zone: Literal["UTC", "Coordinated Universal Time"] | None = Field(None, alias="TimeZone",

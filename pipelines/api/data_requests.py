@@ -70,9 +70,10 @@ def datastore_registration(
     container = values.get("ContainerName")
     if not isinstance(container, str):
         raise BadRequestError(CONTAINER_RULE, target="ContainerName")
-    account_url = values.get("AccountUrl") or None  # "" is the app's own account, as absent
+    account_url = values.get("AccountUrl")
     if account_url is not None and not isinstance(account_url, str):
         raise BadRequestError("AccountUrl must be a string", target="AccountUrl")
+    account_url = account_url or None  # "" is the app's own account, as absent
     description = values.get("Description")
     if description is not None and not isinstance(description, str):
         raise BadRequestError(DATASTORE_DESCRIPTION_RULE, target="Description")

@@ -18,8 +18,8 @@ from typing import Any
 from pipelines.api.wire_keys import WireObject
 from pipelines.catalogue import KEEP, EndpointChange, VersionChange
 from pipelines.catalogue.endpoint_changes import VERSIONS_RULE
-from pipelines.catalogue.endpoints import NAME_RULE, STALE_ETAG, text_rule
-from pipelines.errors import BadRequestError, EtagMismatchError
+from pipelines.catalogue.endpoints import NAME_RULE, text_rule
+from pipelines.errors import BadRequestError
 from pipelines.vocabulary import EntityStatus
 
 CREATE_KEYS = ("Name", "Description", "PipelineId", "Properties", "tags")
@@ -63,9 +63,10 @@ def endpoint_change(body: Mapping[str, Any], if_match: str | None) -> EndpointCh
     twice. A key absent keeps its value; a null `Description`, `Properties` or `tags` clears it, a
     null `EntityStatus` or `DefaultVersion` keeps it. The body's `Etag` wins over If-Match."""
     values = WireObject(body, UPDATE_KEYS, last_wins=True)
-    etag = values.get("Etag") or if_match
-    if etag and not isinstance(etag, str):
-        raise EtagMismatchError(STALE_ETAG, target="Etag")  # no ETag is anything but text
+    etag = values.get("Etag")
+    if etag is not None and not isinstance(etag, str):
+        raise BadRequestError("Etag must be a string: the endpoint's Etag as read", target="Etag")
+    etag = etag or if_match
     given_id = values.get("Id")
     if given_id is not None and not isinstance(given_id, str):
         raise BadRequestError("Id in the body does not match the path", target="Id")

@@ -10,9 +10,15 @@ formats an error by iterating them).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import WithJsonSchema
+
+from pipelines.api.json_types import WholeNumber
+from pipelines.api.openapi_parts import any_case
+
+VIEW_TYPES = ("ActiveOnly", "All", "ArchivedOnly")
 
 
 class HistoryWire(BaseModel):
@@ -107,5 +113,13 @@ class QueryParamsDto(BaseModel):
     filter: str | None = Field(default=None, alias="filter")
     continuation_token: str | None = Field(default=None, alias="continuationToken")
     orderby: str | None = Field(default=None, alias="orderby")
-    top: int | None = Field(default=None, alias="top")
-    view_type: str | None = Field(default=None, alias="viewType")
+    top: WholeNumber | None = Field(default=None, alias="top", ge=1, le=1000)
+    view_type: Annotated[str, WithJsonSchema({"type": "string", "pattern": any_case(*VIEW_TYPES, "")})] | None = Field(
+        default=None, alias="viewType", description="ActiveOnly (the default), All or ArchivedOnly, in any case.")
+
+    @field_validator("view_type")
+    @classmethod
+    def _view_type(cls, value: str | None) -> str | None:
+        if value and value.lower() not in (v.lower() for v in VIEW_TYPES):
+            raise ValueError(f"must be {', '.join(VIEW_TYPES[:-1])} or {VIEW_TYPES[-1]}")
+        return value

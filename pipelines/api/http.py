@@ -26,18 +26,19 @@ from pipelines.auth import authenticate
 from pipelines.auth.permissions import Permission, Principal
 from pipelines.errors import (
     BadRequestError,
+    MethodNotAllowedError,
     PayloadTooLargeError,
     PipelinesError,
     ServiceUnavailableError,
 )
 from pipelines.settings import Settings, get_settings
 from pipelines.startup import configuration_problems
-from pipelines.text import whole_number
+from pipelines.text import SURROGATE_RULE, experiment_name_problem, unpaired_surrogate, whole_number
 
 log = logging.getLogger("pipelines.api")
 
 # Azure ML workspace names: letters, digits, '-' and '_' (the old service's rule).
-_WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 
 
 @dataclass
@@ -94,6 +95,16 @@ class RequestContext:
         return name
 
     @property
+    def experiment_name(self) -> str:
+        """The `{experimentName}` of a history route, held to the rule of a submit's ExperimentName:
+        a name no run can have is a 400; a valid one that names nothing is the handler's 404."""
+        name = self.param("experimentName")
+        problem = experiment_name_problem(name)
+        if problem:
+            raise BadRequestError(f"experimentName {problem}", target="experimentName")
+        return name
+
+    @property
     def base_url(self) -> str:
         """Where the app's routes start: `PIPELINES_PUBLIC_BASE_URL`, else what this request
         reached (scheme, host and any route prefix in front of the route's first segment)."""
@@ -139,13 +150,9 @@ class RequestContext:
             raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
         except RecursionError:
             raise BadRequestError("the request body is nested too deeply") from None
-        where = _lone_surrogate(value)
+        where = unpaired_surrogate(value)
         if where is not None:
-            raise BadRequestError(
-                f"the request body holds an unpaired surrogate escape (\\ud800-\\udfff alone) at {where}:"
-                " it is not Unicode text",
-                target=where,
-            )
+            raise BadRequestError(f"the request body holds, at {where}, {SURROGATE_RULE}", target=where)
         return value
 
     def json_object(self, *, empty_ok: bool = True) -> dict[str, Any]:
@@ -155,28 +162,6 @@ class RequestContext:
                 f"the request body must be a JSON object, not {_json_kind(value)}"
             )
         return value
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _lone_surrogate(value: Any) -> str | None:
-    """Where a parsed JSON value holds a lone surrogate (json.loads keeps `"\\ud800"` as one; a
-    pair becomes one character), as a path such as `Tags.a[0]`; None when it holds none."""
-    pending: list[tuple[Any, str]] = [(value, "$")]
-    while pending:
-        item, path = pending.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return path
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if _SURROGATE.search(key):
-                    return f"{path} (a key)"
-                pending.append((child, key if path == "$" else f"{path}.{key}"))
-        elif isinstance(item, list):
-            pending.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
-    return None
 
 
 def _json_kind(value: Any) -> str:
@@ -249,6 +234,11 @@ def handle(
     request_id = str(uuid.uuid4())
     ctx = RequestContext(request=request, route=route, request_id=request_id)
     try:
+        if request.method.upper() not in route.methods:
+            raise MethodNotAllowedError(
+                f"{route.template} is read with {' and '.join(route.methods)}",
+                headers={"Allow": ", ".join(route.methods)},
+            )
         if configuration_problems() and route.permission is not Permission.ANONYMOUS:
             # The host's log names the settings (pipelines/startup.py); callers learn only that.
             raise ServiceUnavailableError("the app's settings are not valid: its log names them")
@@ -290,6 +280,17 @@ def _check_size(request: func.HttpRequest, max_bytes: int | None) -> None:
         raise PayloadTooLargeError(f"the request body is over {limit} bytes")
 
 
+def served_methods(spec: Route) -> list[str]:
+    """The methods the host hands the function. A route with no parameter in its path (`health`,
+    `studio`) is the only one at that path: it takes every method Azure Functions routes
+    (`azure.functions.HttpMethod`) and answers 405 with `Allow` for those it does not serve. A
+    route with parameters may share a path with another route (`PipelineEndpoints/Name` and
+    `PipelineEndpoints/{endpointId}`), whose method must reach that route: it takes its own only."""
+    if "{" in spec.template:
+        return list(spec.methods)
+    return list(dict.fromkeys([*spec.methods, *(method.value for method in func.HttpMethod)]))
+
+
 def route(
     bp: func.Blueprint, name: str, *, max_bytes: Callable[[], int] | None = None
 ) -> Callable[[Handler], Handler]:
@@ -308,7 +309,7 @@ def route(
         function.__doc__ = handler.__doc__
         function.route_spec = spec  # type: ignore[attr-defined]
         bp.function_name(name)(
-            bp.route(route=spec.template, methods=list(spec.methods), auth_level=func.AuthLevel.ANONYMOUS)(
+            bp.route(route=spec.template, methods=served_methods(spec), auth_level=func.AuthLevel.ANONYMOUS)(
                 function
             )
         )

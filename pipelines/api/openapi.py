@@ -101,8 +101,9 @@ def schemas() -> dict[str, JSON]:
         found[name]["properties"][key]["description"] = note
     for (name, key), target in automation.LINKS.items():
         member = found[name]["properties"][key]
-        found[name]["properties"][key] = {"allOf": [ref(target)], **({"description": member["description"]}
-                                                                   if "description" in member else {})}
+        found[name]["properties"][key] = {"anyOf": [ref(target), {"type": "null"}],
+                                          **({"description": member["description"]} if "description" in member
+                                             else {})}
     return dict(sorted(found.items()))
 
 
@@ -161,8 +162,10 @@ def parameters_of(route: Route, path: str, op: Op) -> list[JSON]:
         found.append(param(name, "path", schema, note, required=True))
     for name in op.params + (("top", "BatchSize", "continuationToken") if op.paged else ()):
         if name.startswith("query:"):
-            schema, note = QUERY[name[6:]]
-            found.append(param(name[6:], "query", schema, note, (route.name, name[6:]) in REQUIRED_QUERY))
+            entry = QUERY[name[6:]]
+            schema, note = entry[0], entry[1]
+            query = entry[2] if len(entry) > 2 else name[6:]  # an entry may document a parameter of another name
+            found.append(param(query, "query", schema, note, (route.name, query) in REQUIRED_QUERY))
         else:
             found.append(use("parameters", name))
     return found

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode
 
 from pipelines.api.history_contract import (
+    VIEW_TYPES,
     ExperimentDto,
     PaginatedExperimentDto,
     PaginatedRunDto,
@@ -16,7 +17,9 @@ from pipelines.api.history_contract import (
     RunDetailsDto,
     RunDto,
 )
-from pipelines.api.openapi_parts import JSON, Body, Op, obj, param, ref, text, use
+from pipelines.api.openapi_parts import JSON, Body, Op, any_case, obj, param, ref, segment, text, use
+from pipelines.store.tables import KEY_PATTERN
+from pipelines.text import EXPERIMENT_NAME_PATTERN, EXPERIMENT_NAME_RULE
 
 MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (RunDto, "serialization"),
@@ -49,18 +52,21 @@ QUERY: dict[str, tuple[JSON, str]] = {
     "$top": ({"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (default PIPELINES_PAGE_SIZE)."),
     "$orderby": (text(), "CreatedUtc, StartTimeUtc, EndTimeUtc or RunNumber, then asc or desc; default:"
                          " the definition's order."),
-    "$sortorder": ({"enum": ["asc", "desc"]}, "The direction when $orderby names none."),
+    "$sortorder": (text(pattern=any_case("asc", "desc", "")), "The direction when $orderby names none (any case)."),
     "$continuationToken": (text(), "The last page's continuationToken."),
-    "viewType": ({"enum": ["ActiveOnly", "All", "ArchivedOnly"]}, "Experiments are never archived here."),
+    "viewType": (text(pattern=any_case(*VIEW_TYPES, "")), "ActiveOnly (the default), All or ArchivedOnly, in any case:"
+                 " experiments are never archived here."),
     "top": ({"type": "integer", "minimum": 1, "maximum": 1000}, "Files per page (default 1000)."),
 }
+KEY = segment(pattern=KEY_PATTERN)
 PATH: dict[str, tuple[JSON, str]] = {
-    "experimentName": (text(pattern="^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"), "The run's ExperimentName."),
-    "experimentId": (text(), "An experiment's experimentId."),
-    "runId": (text(), "A pipeline run id, or a step run id ({pipeline run id}_{node id}) on history routes."),
-    "nodeId": (text(), "The step's node id."),
-    "outputName": (text(), "The output's name (PipelineData name)."),
-    "containerId": (text(), "dcid.{runId}: the run's dataContainerId."),
+    "experimentName": (text(pattern=EXPERIMENT_NAME_PATTERN), "The run's ExperimentName: " + EXPERIMENT_NAME_RULE
+                       + "; another name is a 400."),
+    "experimentId": (KEY, "An experiment's experimentId."),
+    "runId": (KEY, "A pipeline run id, or a step run id ({pipeline run id}_{node id}) on history routes."),
+    "nodeId": (KEY, "The step's node id."),
+    "outputName": (KEY, "The output's name (PipelineData name)."),
+    "containerId": (KEY, "dcid.{runId}: the run's dataContainerId."),
 }
 
 RUN_DTO = ref("RunDto")

@@ -9,17 +9,22 @@ Bodies and answers name their schemas (`ref`): the wire models of `pipelines.api
 from __future__ import annotations
 
 from pipelines.api import openapi_history as history
-from pipelines.api.openapi_parts import JSON, Body, Op, array, param, ref, text, use
+from pipelines.api.openapi_parts import JSON, Body, Op, any_case, array, param, pattern_of, ref, segment, text, use
+from pipelines.data import datastores
+from pipelines.store.tables import KEY_PATTERN
+from pipelines.triggers.model import NAME
 
 # -- parameters --------------------------------------------------------------------------------------
+# A flag in a query string; an empty value is as absent (the host leaves `?x=` out).
+FLAG = any_case("true", "false", "1", "0", "")
 PAGE_SIZE: JSON = {"type": "integer", "minimum": 1, "maximum": 1000}
 PARAMETERS: dict[str, JSON] = {
     "BatchSize": param("BatchSize", "header", PAGE_SIZE,
                        "Page size (the old client sends it); default PIPELINES_PAGE_SIZE (100)."),
     "top": param("top", "query", PAGE_SIZE, "Page size; wins over BatchSize."),
     "continuationToken": param("continuationToken", "query", text(), "The last page's `x-ms-continuation`."),
-    "activeOnly": param("activeOnly", "query", {"type": "boolean", "default": True},
-                        "Hide deprecated and disabled entities (true, false, 1, 0)."),
+    "activeOnly": param("activeOnly", "query", text(pattern=FLAG, default="true"),
+                        "Hide deprecated and disabled entities (true, false, 1, 0, in any case)."),
     "IdempotencyKey": param("Idempotency-Key", "header", text(maxLength=256), (
         "The same key from the same caller within PIPELINES_IDEMPOTENCY_WINDOW_SECONDS answers the first run;"
         " with another body it is a 409.")),
@@ -30,7 +35,8 @@ PARAMETERS: dict[str, JSON] = {
         "The endpoint version to run; default: the endpoint's default. When the path names a version too,"
         " both must agree, else 400.")),
     "IfMatch": param("If-Match", "header", text(), "The endpoint's Etag; a stale one is a 412."),
-    "overwrite": param("overwrite", "query", {"type": "boolean", "default": False}, "Replace what exists."),
+    "overwrite": param("overwrite", "query", text(pattern=FLAG, default="false"),
+                       "Replace what exists (true, false, 1, 0, in any case)."),
     **history.PARAMETERS,
 }
 
@@ -109,9 +115,12 @@ OPERATIONS: dict[str, Op] = {
                                errors={404: "Unknown run."}),
     "get_step_statuses": Op("Step statuses of a run", ref("StepStatuses"), errors={404: "Unknown run."}),
     "get_step_log": Op(
-        "A step's log", {"type": "string"}, "The step is named by `?nodeId=` or, on POST, by the body.",
-        Body(ref("NodeIdPath"), required=False), ("query:nodeId",),
-        {404: "Unknown run, step or log type."}, media="text/plain",
+        "A step's log", {"type": "string"},
+        "The step is named by `?nodeId=` or, on POST, by the body. Each attempt of the step keeps its own "
+        "logs: `?attempt=` reads an earlier one.",
+        Body(ref("NodeIdPath"), required=False), ("query:nodeId", "query:attempt"),
+        {400: "`attempt` is not one of the step's attempts so far.", 404: "Unknown run, step or log type."},
+        media="text/plain",
     ),
     "list_datastores": Op("List datastores", array("DatastoreEntity"), paged=True),
     "create_datastore": Op("Register a datastore", ref("DatastoreEntity"), body=Body(ref("DatastoreRequest")),
@@ -134,12 +143,12 @@ OPERATIONS: dict[str, Op] = {
         {404: "Unknown datastore.", 409: "The file exists and overwrite is not set."},
     ),
     "list_datasets": Op("List datasets, by name, newest version first", array("DatasetEntity"),
-                        params=("query:name",), paged=True),
+                        params=("query:datasetFilter",), paged=True),
     "register_dataset": Op("Register a dataset (a new version of its name)", ref("DatasetEntity"),
                            body=Body(ref("DatasetRequest")),
                            errors={409: "The name exists and CreateNewVersion is false."}),
     "get_dataset_by_name": Op("Get a dataset by name and version", ref("DatasetEntity"),
-                              params=("query:name", "query:version"),
+                              params=("query:datasetName", "query:version"),
                               errors={404: "Unknown dataset or version."}),
     "get_dataset": Op("Get a dataset", ref("DatasetEntity"), errors={404: "Unknown dataset."}),
     "put_trigger": Op(
@@ -168,25 +177,41 @@ OPERATIONS: dict[str, Op] = {
                                                       "application/json": {"schema": {"type": "object"}}}}}),
 }
 
-QUERY: dict[str, tuple[JSON, str]] = {
-    "name": (text(), "The name (the key `Name` works too)."),
-    "nodeId": (text(), "The step's node id."),
-    "uploadId": (text(), "Names a multi-part upload."),
+# name: (schema, note), or (schema, note, the parameter's name) where two routes' `?name=` differ
+QUERY: dict[str, tuple[JSON, str] | tuple[JSON, str, str]] = {
+    "name": (text(pattern=KEY_PATTERN), "The name (the key `Name` works too)."),
+    "nodeId": (text(pattern=KEY_PATTERN), "The step's node id."),
+    "attempt": (text(pattern="^[1-9][0-9]{0,5}$"), "The attempt (1, 2, ...; `Attempts` of the step's status); "
+                "default: the latest."),
+    "uploadId": (text(pattern="^[0-9a-f]{32}$"), "Names a multi-part upload."),
     "part": ({"type": "integer", "minimum": 0}, "Stage this part (with uploadId)."),
     "parts": ({"type": "integer", "minimum": 1}, "Commit this many staged parts (with uploadId)."),
-    "version": (text(), "A whole number, or latest (the default)."),
+    "datasetFilter": (text(), "Only this name's versions (a name no dataset can have lists none).", "name"),
+    "datasetName": (text(pattern=KEY_PATTERN), "The dataset's name.", "name"),
+    "version": (text(pattern="^(?:[Ll][Aa][Tt][Ee][Ss][Tt]|[1-9][0-9]{0,9})$"),
+                "A whole number from 1, or latest (the default; any case)."),
     **history.QUERY,
 }
 REQUIRED_QUERY = {("get_endpoint_by_name", "name"), ("submit_endpoint_by_name", "name"),
                   ("get_dataset_by_name", "name")}
+# Ids and names that are looked up: a Table key holds none of / \\ # ? | nor a control character
+# (that is a 400); any other value that names nothing is a 404.
+KEY = segment(pattern=KEY_PATTERN)
+TRIGGER_NAME = pattern_of(NAME)
+DATASTORE_NAME = pattern_of(datastores.NAME)
 PATH: dict[str, tuple[JSON, str]] = {
-    "subscriptionId": (text(), "Accepted as given, not interpreted."),
-    "resourceGroupName": (text(), "Accepted as given, not interpreted."),
+    "subscriptionId": (segment(), "Accepted as given, not interpreted."),
+    "resourceGroupName": (segment(), "Accepted as given, not interpreted."),
     "workspaceName": (text(pattern="^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"), "A namespace, not a boundary."),
-    "version": (text(), "An endpoint version (\"0\", \"1\", ...)."),
+    "pipelineId": (KEY, "A published pipeline's Id."),
+    "endpointId": (KEY, "A pipeline endpoint's Id."),
+    "version": (KEY, "An endpoint version (\"0\", \"1\", ...)."),
     "logType": ({"enum": ["STDOUT", "STDERR", "JobLog"]}, "Any case."),
     "snapshotHash": (text(pattern="^[0-9a-fA-F]{64}$"), "The sha256 of the zip."),
-    "path": (text(), "Catch-all: the rest of the URL, slashes included (the route's `{*path}`)."),
-    "triggerName": (text(pattern="^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"), "The trigger's name."),
+    "path": (segment(), "Catch-all: the rest of the URL, slashes included (the route's `{*path}`)."),
+    "triggerName": (text(pattern=TRIGGER_NAME), "The trigger's name."),
+    "scheduleName": (text(pattern=TRIGGER_NAME), "The schedule's name."),
+    "datastoreName": (text(pattern=DATASTORE_NAME), "A datastore's name."),
+    "datasetId": (KEY, "A dataset's Id."),
     **history.PATH,
 }

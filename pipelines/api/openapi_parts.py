@@ -9,6 +9,7 @@ small schemas of parameters and of the few answers that are no JSON object.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,27 @@ def obj(properties: JSON, required: tuple[str, ...] = (), description: str | Non
 
 def text(description: str | None = None, **extra: Any) -> JSON:
     return {"type": "string", **({"description": description} if description else {}), **extra}
+
+
+def pattern_of(regex: re.Pattern[str]) -> str:
+    """A server rule (anchored with `\\Z`: Python's `$` also matches before a final line break) as
+    JSON Schema (ECMA 262) writes it, where `$` is the end."""
+    return regex.pattern.removesuffix("\\Z") + "$"
+
+
+def any_case(*words: str) -> str:
+    """A JSON Schema pattern (ECMA 262 has no case-insensitive flag) for exactly one of `words`,
+    in any case: `any_case("asc", "desc")` is `^(?:[Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])$`."""
+    def letters(word: str) -> str:
+        return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+    return "^(?:" + "|".join(letters(word) for word in words) + ")$"
+
+
+def segment(**extra: Any) -> JSON:
+    """A path parameter: one segment, never empty, and never `.` or `..`, which clients and hosts
+    resolve away before any route sees them."""
+    return {"type": "string", "minLength": 1, "not": {"enum": [".", ".."]}, **extra}
 
 
 def param(name: str, where: str, schema: JSON, description: str, required: bool = False) -> JSON:

@@ -19,14 +19,23 @@ MAX_PAGE = 1000
 
 
 def page_request(ctx: RequestContext) -> tuple[int, str | None]:
-    raw = ctx.query("top") or ctx.header("BatchSize")
-    size = get_settings().page_size_default
-    if raw not in (None, ""):
-        number = whole_number(raw)
-        if number is None or not 1 <= number <= MAX_PAGE:
-            raise BadRequestError(f"the page size must be a whole number from 1 to {MAX_PAGE}", target="top")
-        size = number
+    """The page size (`?top=`, else the `BatchSize` header, else the default) and the continuation
+    token. Each size that is sent must be a whole number from 1 to MAX_PAGE, the one that loses too."""
+    top = page_size(ctx.query("top"), "top")
+    batch = page_size(ctx.header("BatchSize"), "BatchSize")
+    size = top or batch or get_settings().page_size_default
     return size, ctx.query("continuationToken") or None
+
+
+def page_size(raw: str | None, name: str) -> int | None:
+    """A page size sent as text; None when it is not sent (the host leaves an empty `?top=` out, and
+    an empty `BatchSize` header is a size that is no number)."""
+    if raw is None:
+        return None
+    number = whole_number(raw)
+    if number is None or not 1 <= number <= MAX_PAGE:
+        raise BadRequestError(f"{name}, the page size, must be a whole number from 1 to {MAX_PAGE}", target=name)
+    return number
 
 
 def paged(items: list[Any], continuation: str | None) -> Reply:

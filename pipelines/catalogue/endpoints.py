@@ -60,7 +60,7 @@ from pipelines.vocabulary import EntityStatus, now
 
 MAX_UNGUARDED_TRIES = 5
 MAX_TEXT = 4096
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}\Z")
 NAME_RULE = (
     "Name must start with a letter or digit and hold letters, digits, '_', '-', '.' or spaces (255 at most)"
 )
@@ -358,7 +358,7 @@ class Endpoints:
 
 
 def _valid_name(value: str) -> str:
-    if not _NAME.match(value):
+    if not NAME.match(value):
         raise BadRequestError(NAME_RULE, target="Name")
     return value
 

@@ -43,7 +43,7 @@ DatasetType = Literal["tabular", "file"]
 DATASET_TYPES: tuple[str, ...] = ("tabular", "file")
 
 # Names are part of a Table key: no '/', '\\', '#', '?', '|' or control characters.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_VERSION = 9_999_999_999
 # A run records its datasets' paths in one Table property (64 KiB at most).

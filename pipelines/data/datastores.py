@@ -36,7 +36,7 @@ DEFAULT_DATASTORE = "workspaceblobstore"
 DatastoreKind = Literal["workspace", "container", "account"]
 
 # Datastore names become keys and argument values: the old SDK's rule.
-NAME = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+NAME = re.compile(r"^[A-Za-z0-9_]{1,255}\Z")
 # https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata
 _CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$")
 # Only Azure Storage blob endpoints: the app sends its managed identity's token

@@ -23,19 +23,10 @@ from pipelines.errors import AlreadyExistsError, NotFoundError
 from pipelines.runs.history import experiment_id
 from pipelines.store import StorageAccount, Table, key
 from pipelines.store.codec import parse_time, time_text
-
-# Azure ML's rule for experiment names (SDK v1 `_valid_experiment_name`), in ASCII:
-# the name is a path segment of every history route.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+from pipelines.text import experiment_name_problem as experiment_name_problem  # its rule lives with the others
 
 _seen: set[tuple[str, str, str]] = set()
 _seen_lock = threading.Lock()
-
-
-def experiment_name_problem(name: str) -> str | None:
-    if _NAME.match(name):
-        return None
-    return "must be 1 to 255 letters, digits, '_' or '-', starting with a letter or digit"
 
 
 def default_experiment_name(pipeline_name: str | None) -> str:

@@ -22,7 +22,7 @@ from pipelines.authoring.coercion import coerce_parameter
 from pipelines.authoring.definition import PipelineDefinition
 from pipelines.errors import BadRequestError, ErrorDetail, InvalidParameterError
 from pipelines.runs.body_keys import sort_keys
-from pipelines.runs.experiments import experiment_name_problem
+from pipelines.text import description_problem, experiment_name_problem, tags_problems
 
 # Canonical names of the keys we read; the rest are accepted and ignored.
 SUBMIT_KEYS = (
@@ -138,11 +138,16 @@ def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> Par
     request.continue_on_step_failure = flag("ContinueRunOnStepFailure")
     request.allow_step_reruns = bool(flag("AllowStepReruns"))
     problems += text_problems(request, sample=sample)
-    if problems:
-        raise refuse(problems)
+    shapes = shape_problems(request)
+    if shapes and not problems:
+        raise invalid_assignments(shapes)  # as `resolve` says what is wrong with an assignment
+    if problems or shapes:
+        raise refuse(problems + shapes)
     return ParsedSubmit(request, ignored)
 
 
+# Keys with rules of their own (Azure ML's, `pipelines.text`) rather than `_TEXT_LIMIT`.
+_RULED = ("ExperimentName", "Description")
 _TEXT_FIELDS = (
     ("ExperimentName", "experiment_name"), ("Description", "description"), ("RunSource", "run_source"),
     ("RunType", "run_type"), ("ScheduleId", "schedule_id"), ("DisplayName", "display_name"),
@@ -151,21 +156,78 @@ _TEXT_FIELDS = (
 
 
 def text_problems(request: SubmitRequest, *, sample: Callable[[str], str] | None = None) -> list[ErrorDetail]:
-    """What is wrong with the request's texts: too long, or not an experiment name.
+    """What is wrong with the request's texts: too long, or against Azure ML's rules for an
+    experiment name, a description and tags (`pipelines.text`), each naming its key.
 
-    A request kept to be sent later is checked again once its placeholders are
-    filled (`check_texts`): what fills them is known only then.
+    A request kept to be sent later is checked as `sample` makes its placeholders, and again
+    once they are filled (`check_texts`): what fills them is known only then.
     """
+    def filled(text: str) -> str:
+        return sample(text) if sample else text
+
     problems = []
     for name, attribute in _TEXT_FIELDS:
         value = getattr(request, attribute)
-        if value is not None and len(value) > _TEXT_LIMIT:
+        if value is not None and name not in _RULED and len(value) > _TEXT_LIMIT:
             problems.append(ErrorDetail("UserError", f"{name} is over {_TEXT_LIMIT} characters", name))
-    experiment = request.experiment_name
-    problem = experiment_name_problem(sample(experiment) if sample else experiment) if experiment else None
-    if problem:
-        problems.append(ErrorDetail("UserError", f"ExperimentName {problem}", "ExperimentName"))
+    if request.experiment_name:
+        problem = experiment_name_problem(filled(request.experiment_name))
+        if problem:
+            problems.append(ErrorDetail("UserError", f"ExperimentName {problem}", "ExperimentName"))
+    if request.description is not None:
+        problem = description_problem(filled(request.description))
+        if problem:
+            problems.append(ErrorDetail("UserError", f"Description {problem}", "Description"))
+    tags = {key: filled(value) for key, value in request.tags.items()}
+    problems += [ErrorDetail("UserError", message, target) for target, message in tags_problems(tags)]
     return problems
+
+
+_PATH_SHAPE = '{"DataStoreName": "...", "RelativePath": "..."}'
+_FORMS = {"saveddatasetreference": "SavedDataSetReference", "datasetreference": "DataSetReference",
+          "literalvalue": "LiteralValue"}
+
+
+def shape_problems(request: SubmitRequest) -> list[ErrorDetail]:
+    """Data assignments of the documented shape (keys in any case), whatever they name: what they
+    name is looked up when the run is resolved (`resolve`), a request kept for later included."""
+    problems = [
+        ErrorDetail("InvalidParameter", f"{name!r}: a value is a string, a number or a boolean",
+                    f"ParameterAssignments.{name}")
+        for name, value in request.parameter_assignments.items()
+        if value is None or not isinstance(value, (str, int, float, bool))
+    ]
+    for name, value in request.datapath_assignments.items():
+        if not _is_path(value):
+            target = f"DataPathAssignments.{name}"
+            problems.append(ErrorDetail("InvalidParameter", f"{target} must be {_PATH_SHAPE}", target))
+    for name, value in request.dataset_assignments.items():
+        target = f"DataSetDefinitionValueAssignments.{name}"
+        form, reference = next(iter(value.items())) if isinstance(value, Mapping) and len(value) == 1 else ("", None)
+        known = _FORMS.get(str(form).lower())
+        if known is None or not isinstance(reference, Mapping):
+            problems.append(ErrorDetail(
+                "InvalidParameter", f"{target} must be one of {{\"SavedDataSetReference\": {{...}}}}, "
+                f"{{\"DataSetReference\": {{...}}}} or {{\"LiteralValue\": {_PATH_SHAPE}}}", target))
+            continue
+        lowered = {str(k).lower(): v for k, v in reference.items()}
+        ids = (lowered.get("id"), lowered.get("name"))
+        if known == "LiteralValue" and not _is_path(reference):
+            problems.append(ErrorDetail("InvalidParameter", f"{target}.LiteralValue must be {_PATH_SHAPE}", target))
+        elif known == "SavedDataSetReference" and not (isinstance(ids[0], str) and ids[0]):
+            problems.append(ErrorDetail("InvalidParameter", f"{target}.SavedDataSetReference needs the dataset's Id",
+                                        target))
+        elif known == "DataSetReference" and not all(item is None or isinstance(item, str) for item in ids):
+            problems.append(
+                ErrorDetail("InvalidParameter", f"{target}.DataSetReference: Id and Name are strings", target))
+    return problems
+
+
+def _is_path(value: Any) -> bool:
+    if not isinstance(value, Mapping):
+        return False
+    lowered = {str(k).lower(): v for k, v in value.items()}
+    return isinstance(lowered.get("datastorename"), str) and isinstance(lowered.get("relativepath"), str)
 
 
 def check_texts(request: SubmitRequest) -> None:

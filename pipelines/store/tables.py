@@ -31,6 +31,7 @@ from pipelines.errors import (
     NotFoundError,
 )
 from pipelines.store.failures import translated
+from pipelines.text import SURROGATE_RULE, unpaired_surrogate
 
 Operation = tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]
 
@@ -52,8 +53,11 @@ def replace_op(entity: Mapping[str, Any], etag: str | None) -> Operation:
 
 Entity = dict[str, Any]
 
-# Characters Table storage refuses in PartitionKey/RowKey, plus our separator.
-_FORBIDDEN_KEY_CHARS = re.compile(r"[/\\#?|\x00-\x1f\x7f-\x9f]")
+# Characters Table storage refuses in PartitionKey/RowKey, plus our separator: an id or name that
+# holds one is a 400 (OpenAPI documents path parameters with `KEY_PATTERN`).
+KEY_CHARACTERS = r"/\\#?|\x00-\x1f\x7f-\x9f"
+_FORBIDDEN_KEY_CHARS = re.compile(f"[{KEY_CHARACTERS}]")
+KEY_PATTERN = f"^[^{KEY_CHARACTERS}]+$"
 
 
 def key(*parts: str) -> str:
@@ -72,17 +76,15 @@ MAX_ENTITY_BYTES = 1024 * 1024 - 4096  # room for keys, names and system propert
 
 
 def check_entity_size(entity: Mapping[str, Any]) -> None:
-    """Every string is Unicode text (no unpaired surrogate: Table storage would refuse it, or
-    keep what cannot be answered back as UTF-8) and fits its property; the record fits an entity."""
+    """Every string is Unicode text (`pipelines.text.unpaired_surrogate`, the one check of every
+    stored string: Table storage would refuse a lone surrogate, or keep what cannot be answered
+    back as UTF-8) and fits its property; the record fits an entity."""
     total = 0
     for name, value in entity.items():
         if isinstance(value, str):
-            try:
-                units = len(value.encode("utf-16-le")) // 2
-            except UnicodeEncodeError:
-                raise BadRequestError(
-                    f"{name} holds an unpaired surrogate (\\ud800-\\udfff alone): it is not Unicode text", target=name
-                ) from None
+            if unpaired_surrogate(value) is not None:
+                raise BadRequestError(f"{name} holds {SURROGATE_RULE}", target=name)
+            units = len(value.encode("utf-16-le")) // 2
             if units > MAX_STRING_UNITS:
                 raise BadRequestError(
                     f"{name} is too large to keep ({units} characters; {MAX_STRING_UNITS} at most)", target=name

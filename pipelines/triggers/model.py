@@ -34,7 +34,7 @@ from pipelines.runs.request import SubmitRequest, map_texts, refuse, texts
 from pipelines.runs.template import Firings, RunTemplate
 from pipelines.vocabulary import EntityStatus
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\Z")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z][A-Za-z0-9_.]*)\}")
 _BLOB_SUBJECT = re.compile(r"^/blobServices/default/containers/(?P<container>[^/]+)/blobs/(?P<path>.+)$")
 _FIXED = {"id", "eventType", "subject", "topic", "eventTime", "blobContainer", "blobPath", "blobName", "datastorePath"}

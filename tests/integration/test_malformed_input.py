@@ -11,7 +11,7 @@ import json
 from pipelines.authoring import PipelineParameter
 from pipelines.client import Workspace, publish
 from tests import pipelines_for_tests as make
-from tests.service import Service, token
+from tests.service import Service, assert_error, token
 
 
 def test_no_malformed_request_gets_a_500(host, tmp_path):
@@ -150,3 +150,84 @@ def test_an_unpaired_surrogate_anywhere_in_a_body_is_a_400_naming_where(host, tm
     kept = svc.post(submit, content=pair, headers={"Content-Type": "application/json"})
     assert kept.status_code == 200 and kept.json()["Description"] == "\U0001f600 ok"
     assert svc.get(f"/PipelineRuns/{kept.json()['Id']}").json()["Description"] == "\U0001f600 ok"
+
+
+# -- what a run records: Azure ML's rules for an experiment name, a description and tags ------------------
+BAD_EXPERIMENT_NAMES = {
+    "NUL": b'"a\\u0000b"',
+    "lone surrogate": b'"\\ud800"',
+    "path": b'"../../x"',
+    "too long": b'"' + b"e" * 256 + b'"',
+}
+
+
+def test_bad_experiment_names_descriptions_and_tags_are_400s_naming_the_rule_and_nothing_is_stored(host, tmp_path):
+    # GIVEN a published pipeline
+    svc = Service(host.base_url)
+    ws = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
+    pipeline = publish(ws, make.single(tmp_path / "c", "print('hi')\n"), "p1")
+    submit = f"/PipelineRuns/PipelineSubmit/{pipeline.id}"
+    schedule = {"PipelineId": pipeline.id, "Recurrence": {"Frequency": "Day", "Interval": 1}}
+    trigger = {"PipelineId": pipeline.id}
+    cases: list[tuple[str, bytes, str, str]] = [
+        (label, b'{"ExperimentName":' + raw + b"}", "ExperimentName",
+         "unpaired surrogate" if label == "lone surrogate" else "an experiment name is 1 to 255 characters")
+        for label, raw in BAD_EXPERIMENT_NAMES.items()
+    ] + [
+        ("description NUL", b'{"Description":"a\\u0000b"}', "Description", "a description is at most 5,000"),
+        ("description too long", b'{"Description":"' + b"d" * 5001 + b'"}', "Description", "5,000 characters"),
+        ("tag key NUL", b'{"Tags":{"a\\u0000":"v"}}', "Tags.a\x00", "a tag key is 1 to 100 characters"),
+        ("tag key empty", b'{"Tags":{"":"v"}}', "Tags", "a tag key is 1 to 100 characters"),
+        ("tag key too long", b'{"Tags":{"' + b"k" * 101 + b'":"v"}}', "Tags." + "k" * 100 + "...", "1 to 100"),
+        ("tag value too long", b'{"Tags":{"k":"' + b"v" * 1001 + b'"}}', "Tags.k", "a tag value is at most 1,000"),
+        ("tag value NUL", b'{"Tags":{"k":"a\\u0000"}}', "Tags.k", "a tag value is at most 1,000"),
+        ("51 tags", json.dumps({"Tags": {f"k{i}": "v" for i in range(51)}}).encode(), "Tags", "at most 50 tags"),
+        ("tags over a property", json.dumps({"Tags": {f"k{i}": "v" * 1000 for i in range(40)}}).encode(), "Tags",
+         "one Table storage property"),
+    ]
+    for label, body, target, rule in cases:
+        # WHEN it is submitted, or kept in a schedule's or a trigger's request
+        answers = [
+            ("submit", svc.post(submit, content=body, headers={"Content-Type": "application/json"}), target),
+            ("schedule", svc.put("/Schedules/s1", content=_with_request(schedule, body)), f"Request.{target}"),
+            ("trigger", svc.put("/EventTriggers/t1", content=_with_request(trigger, body)), f"Request.{target}"),
+        ]
+        # THEN each is a 400 with the error JSON naming the key and the rule
+        for where, answer, expected_target in answers:
+            error = assert_error(answer, 400)["Error"]
+            found = [error, *error["Details"]]
+            assert any(d["Target"] == expected_target and rule in d["Message"] for d in found), (label, where, error)
+    # AND nothing was stored: no run, no experiment, no schedule, no trigger
+    assert svc.get(f"/PipelineRuns/Pipeline/{pipeline.id}").json() == []
+    assert svc.get(svc.hs + "/experiments").json()["value"] == []
+    assert svc.get("/Schedules").json() == [] and svc.get("/EventTriggers").json() == []
+
+
+def _with_request(resource: dict, submit_body: bytes) -> bytes:
+    """`resource` with `submit_body` as its Request, the bytes kept as they are (escapes included)."""
+    return json.dumps(resource)[:-1].encode() + b', "Request": ' + submit_body + b"}"
+
+
+def test_an_experiment_name_in_a_history_path_follows_the_rule_too(host, tmp_path):
+    # GIVEN a run under a valid experiment name
+    svc = Service(host.base_url)
+    ws = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
+    pipeline = publish(ws, make.single(tmp_path / "c", "print('hi')\n"), "p1")
+    run = svc.post(f"/PipelineRuns/PipelineSubmit/{pipeline.id}", json={"ExperimentName": "good"}).json()
+    # WHEN a history route names an experiment no run can have (NUL, a lone surrogate, a path, too long)
+    for name in ["a%00b", "%ED%A0%80", "..%2F..%2Fx", "e" * 256, "a.b"]:
+        for path in (f"/experiments/{name}", f"/experiments/{name}/runs/{run['Id']}",
+                     f"/experiments/{name}/runs/{run['Id']}/details", f"/experiments/{name}/runs/{run['Id']}/children"):
+            answer = svc.get(svc.hs + path)
+            # THEN it is a 400 naming the rule and the path parameter
+            error = assert_error(answer, 400)["Error"]
+            assert error["Target"] == "experimentName", (name, path, error)
+            assert "an experiment name is 1 to 255 characters" in error["Message"], (name, path, error)
+        created = svc.post(svc.hs + f"/experiments/{name}")
+        assert assert_error(created, 400)["Error"]["Target"] == "experimentName"
+        query = svc.post(svc.hs + f"/experiments/{name}/runs:query", json={})
+        assert assert_error(query, 400)["Error"]["Target"] == "experimentName"
+    # AND a valid name that names nothing is still a 404, and the real one answers
+    assert_error(svc.get(svc.hs + "/experiments/unknown"), 404)
+    assert svc.get(svc.hs + f"/experiments/good/runs/{run['Id']}").status_code == 200
+    assert [e["name"] for e in svc.get(svc.hs + "/experiments").json()["value"]] == ["good"]

@@ -192,7 +192,7 @@ BODIES: list[tuple[str, Any]] = [
                                "PipelineVersionList": [{"PipelineId": "p"}, {"Version": 3, "PipelineId": "q"}]}),
     ("NodeIdPath", ["n"]),
     ("NodeIdPath", "n"),
-    ("DatastoreRequest", {"Name": "s", "ContainerName": "c", "Overwrite": "true", "CreateIfNotExists": False}),
+    ("DatastoreRequest", {"Name": "s", "ContainerName": "data", "Overwrite": "true", "CreateIfNotExists": False}),
     ("DatasetRequest", {"Name": "d", "DatasetType": "Tabular", "Separator": ";",
                         "Paths": [{"DataStoreName": "s", "RelativePath": "in/*.csv"}]}),
     ("DatasetRequest", {"Name": "d", "DatasetType": "File", "Paths": {"DataStoreName": "s", "RelativePath": "in"}}),

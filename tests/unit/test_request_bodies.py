@@ -25,7 +25,7 @@ from pipelines.api.endpoint_requests import (
 from pipelines.api.wire_keys import WireObject
 from pipelines.catalogue import KEEP, EndpointChange, VersionChange
 from pipelines.data import DataPathRef
-from pipelines.errors import BadRequestError, EtagMismatchError, PipelinesError
+from pipelines.errors import BadRequestError, PipelinesError
 from pipelines.vocabulary import EntityStatus
 
 
@@ -134,8 +134,9 @@ def test_an_update_of_the_wrong_types_is_a_400(body: dict[str, object], target: 
     assert refused(BadRequestError, endpoint_change, body, None).target == target
 
 
-def test_an_etag_that_is_no_text_never_matches() -> None:
-    assert refused(EtagMismatchError, endpoint_change, {"Etag": 5}, None).target == "Etag"
+def test_an_etag_that_is_no_text_is_a_wrong_type() -> None:
+    # docs/contract.md §4: wrong types are a 400; a 412 is for an Etag that is text and stale
+    assert refused(BadRequestError, endpoint_change, {"Etag": 5}, None).target == "Etag"
 
 
 # -- datastores and datasets ---------------------------------------------------------------------------
