@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages run test unit lint bench clean studio
+.PHONY: setup system-packages run test unit lint bench reliability clean studio
 
 setup: $(STAMP) node_modules/.installed studio
 
@@ -49,6 +49,14 @@ unit: $(STAMP)
 
 bench: setup
 	$(PY) -m bench
+
+# The fault suite at full scale (its short form runs in `make test`): duplicate deliveries, host
+# SIGKILL mid-step and mid-commit, storage stopped and restarted, concurrent diamonds, 16-client
+# load, cancel of a process tree; it prints its figures. Then Schemathesis's long run over every
+# operation of openapi.json.
+reliability: setup
+	PIPELINES_RELIABILITY_SCALE=long $(PY) -m pytest -q -p no:cacheprovider tests/reliability
+	PIPELINES_SCHEMATHESIS_EXAMPLES=100 $(PY) -m pytest -q -p no:cacheprovider tests/integration/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .pytest_cache

@@ -31,7 +31,11 @@ from pipelines.runs.model import (
 # A step whose worker vanished this many times is failed rather than retried forever.
 MAX_LOST_LEASES = 3
 MAX_BACKOFF_SECONDS = 60
-QUEUED_GRACE_LEASES = 5
+# A queued step whose message nobody took within this many leases is sent again. A message
+# can be held invisible for minutes (a delivery whose claim failed while storage was away,
+# and whose release failed too, stays hidden for the host's 10-minute visibility); a copy
+# of a message that was only waiting behind a backlog costs one claim that finds nothing.
+QUEUED_GRACE_LEASES = 2
 
 
 @dataclass
@@ -84,8 +88,8 @@ def _queue(state: RunState, step: Step, now: datetime, lease: int, t: Transition
     step.claim = None
     step.worker = None
     step.scheduled = now
-    # A queued step may wait behind a backlog: the sweeper sends its message
-    # again only after several leases, so a busy queue is not flooded with copies.
+    # A queued step may wait behind a backlog: the sweeper sends its message again
+    # only after QUEUED_GRACE_LEASES, so a busy queue gets at most one copy per grace.
     step.lease_until = now + timedelta(seconds=delay + lease * QUEUED_GRACE_LEASES)
     t.steps_changed.add(step.node_id)
     t.messages.append((StepMessage(state.run.workspace, state.run.id, step.node_id, step.attempt), delay))
