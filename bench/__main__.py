@@ -60,9 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--submits", type=int, default=200, help="timed submits per concurrency setting")
     parser.add_argument("--concurrency", type=_ints, default=(1, 16), help="client counts for figures 2-3")
     parser.add_argument("--steps", type=int, default=5, help="length of the linear pipeline of figure 4")
-    parser.add_argument("--runs", type=int, default=6, help="runs one at a time for the hand-off figure")
-    parser.add_argument("--concurrent-runs", type=int, default=8, help="runs at once for the throughput figure")
-    parser.add_argument("--slow-runs", type=int, default=3, help="runs one at a time with 2-3 s steps")
+    parser.add_argument("--runs", type=int, default=12, help="runs one at a time for the hand-off figure")
+    parser.add_argument(
+        "--concurrent-runs", type=int, default=8, help="runs at once for the throughput figure (0: none)"
+    )
+    parser.add_argument("--slow-runs", type=int, default=3, help="runs one at a time with 2-3 s steps (0: none)")
     parser.add_argument("--slow-step-seconds", type=float, default=2.0, help="shortest sleep of a slow step")
     parser.add_argument(
         "--tcp-nodelay",
@@ -73,6 +75,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--chain-steps",
         action="store_true",
         help="preview a worker that runs a finished step's successor itself (see bench/previews.py)",
+    )
+    parser.add_argument(
+        "--fresh-interpreter",
+        action="store_true",
+        help="figure 4 with steps that ask for a fresh interpreter (fresh_interpreter=True), not a warm fork",
     )
     parser.add_argument(
         "--polling",
@@ -123,6 +130,8 @@ def worker_phase(args: argparse.Namespace, connection: str, tmp: Path, polling: 
         label = f"maxPollingInterval {host_json['extensions']['queues']['maxPollingInterval']}"
     if args.chain_steps:
         label += ", steps chained (preview)"
+    if args.fresh_interpreter:
+        label += ", fresh_interpreter=True"
     probe_path = tmp / f"probes-{env['PIPELINES_NAME_PREFIX']}.json"
     config = HostConfig(
         env, host_json, worker=True, log_path=tmp / "host-worker.log", probe_path=probe_path,
@@ -130,10 +139,11 @@ def worker_phase(args: argparse.Namespace, connection: str, tmp: Path, polling: 
     )
     with HostProcess(config) as host:
         api = Api(host.base_url, WORKSPACE)
-        published = api.publish(linear(tmp / "code-chain", args.steps), "bench-chain")
+        published = api.publish(linear(tmp / "code-chain", args.steps, args.fresh_interpreter), "bench-chain")
         progress(f"figure 4 ({label}): {args.runs} runs one at a time, then {args.concurrent_runs} at once")
         outcome = handoff.execute(
-            api, published.id, args.steps, args.runs, args.concurrent_runs, args.slow_runs, args.slow_step_seconds
+            api, published.id, args.steps, args.runs, args.concurrent_runs, args.slow_runs, args.slow_step_seconds,
+            tmp / f"stamps-{env['PIPELINES_NAME_PREFIX']}",
         )
     probes: dict[str, Any] = json.loads(probe_path.read_text(encoding="utf-8"))
     return [

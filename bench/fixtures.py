@@ -22,9 +22,12 @@ RESOURCE_GROUP = "rg"
 TERMINAL = (2, 3, 4)  # Failed, Finished, Canceled
 FINISHED = 3
 
+# The first and the last statement stamp time.time(); with --stamps, both go to that file
+# as "index first last" (issue 14: hand-off = a step's first stamp minus its parent's last).
 _LINK_SCRIPT = textwrap.dedent(
     """
-    import pathlib, random, sys, time
+    import time; first = time.time()
+    import pathlib, random, sys
     args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
     # --sleep S > 0: sleep between S and S + 1 seconds, so each successor's message
     # lands at a random point of the queue poller's back-off (as real steps do).
@@ -35,6 +38,10 @@ _LINK_SCRIPT = textwrap.dedent(
         pathlib.Path(args["--inp"], "value.txt").read_text()
     pathlib.Path(args["--out"], "value.txt").write_text("ok")
     print("done")
+    last = time.time()
+    if args.get("--stamps"):
+        with open(args["--stamps"], "a") as stamps:
+            stamps.write(f"{args['--index']} {first!r} {last!r}\\n")
     """
 )
 
@@ -45,15 +52,18 @@ def one_step(folder: Path) -> Pipeline:
     return Pipeline(steps=[PythonScriptStep("main.py", name="main", source_directory=folder)])
 
 
-def linear(folder: Path, length: int) -> Pipeline:
-    """step0 → step1 → ... each reading its parent's output; parameter `sleep` (default 0) slows steps."""
+def linear(folder: Path, length: int, fresh_interpreter: bool = False) -> Pipeline:
+    """step0 → step1 → ... each reading its parent's output; parameter `sleep` (default 0) slows
+    steps, parameter `stamps` (a file path; default "": none) collects each script's stamps.
+    `fresh_interpreter`: every step asks for a new interpreter rather than a warm fork."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "link.py").write_text(_LINK_SCRIPT)
     sleep = PipelineParameter(name="sleep", default_value=0.0)
+    stamps = PipelineParameter(name="stamps", default_value="")
     outputs = [PipelineData(f"out{i}") for i in range(length)]
     steps = []
     for i, output in enumerate(outputs):
-        arguments: list[Any] = ["--out", output, "--sleep", sleep]
+        arguments: list[Any] = ["--out", output, "--sleep", sleep, "--index", i, "--stamps", stamps]
         inputs = []
         if i:
             arguments += ["--inp", outputs[i - 1]]
@@ -61,7 +71,7 @@ def linear(folder: Path, length: int) -> Pipeline:
         steps.append(
             PythonScriptStep(
                 "link.py", name=f"step{i}", arguments=arguments, inputs=inputs, outputs=[output],
-                source_directory=folder,
+                source_directory=folder, fresh_interpreter=fresh_interpreter,
             )
         )
     return Pipeline(steps=steps)

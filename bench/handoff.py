@@ -1,9 +1,13 @@
 """Figure 4: step hand-off and run throughput, for a linear pipeline of trivial steps.
 
-Hand-off is read from the service's own step timestamps (Graph/AllNodes/Status):
-a step's EndTime (stamped when its completion is computed, just before that
-commit and the successor's queue message) to its successor's StartTime
-(stamped when a worker claims it). Runs go one at a time for hand-off, then
+Hand-off, as issue 14 measures it: each step's script stamps `time.time()` as its
+first and as its last statement into a file of its run; a hand-off is a step's
+first stamp minus its parent's last (4 per run of 5 steps), script to script,
+so everything between two scripts counts (exit, upload, commit, claim, staging,
+spawn, interpreter start). The service's own stamps (Graph/AllNodes/Status: a
+step's EndTime to its successor's StartTime) are reported beside it; in a linear
+stretch the same transaction ends one step and claims the next, so they read
+about 0. Runs go one at a time for hand-off, then
 `concurrent` at once for throughput, then `slow_runs` one at a time whose steps
 sleep 2-3 s: trivial steps finish while the queue poller is still near its
 shortest interval, longer steps find it backed off to maxPollingInterval, as
@@ -13,8 +17,9 @@ real steps do.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +40,12 @@ class RunTimes:
     created: datetime
     ended: datetime
     steps: list[tuple[datetime, datetime]]  # (start, end) in chain order
+    scripts: list[tuple[float, float]] = field(default_factory=list)  # (first, last) stamps, in chain order
+
+    @property
+    def script_handoffs(self) -> list[float]:
+        """A script's first statement minus its parent's last (issue 14's hand-off)."""
+        return [self.scripts[i + 1][0] - self.scripts[i][1] for i in range(len(self.scripts) - 1)]
 
     @property
     def handoffs(self) -> list[float]:
@@ -70,12 +81,26 @@ def wait_ended(client: httpx.Client, run_ids: list[str], timeout: float) -> dict
     return done
 
 
-def run_times(client: httpx.Client, run_id: str, entity: dict[str, Any], length: int) -> RunTimes:
+def read_stamps(path: Path, length: int) -> list[tuple[float, float]]:
+    """(first, last) of each step's script, in chain order, from the lines the scripts appended."""
+    found: dict[int, tuple[float, float]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        index, first, last = line.split()
+        found[int(index)] = (float(first), float(last))
+    if sorted(found) != list(range(length)):
+        raise RuntimeError(f"{path}: stamps of steps {sorted(found)}, expected 0..{length - 1}")
+    return [found[i] for i in range(length)]
+
+
+def run_times(
+    client: httpx.Client, run_id: str, entity: dict[str, Any], length: int, stamps: Path | None = None
+) -> RunTimes:
     if entity["Status"]["StatusCode"] != FINISHED:
         raise RuntimeError(f"run {run_id} did not finish: {entity['Status']}")
     by_name = {s["Name"]: s for s in step_statuses(client, run_id).values()}
     steps = [(_time(by_name[n]["StartTime"]), _time(by_name[n]["EndTime"])) for n in step_order(length)]
-    return RunTimes(_time(entity["Status"]["CreationTime"]), _time(entity["Status"]["EndTime"]), steps)
+    scripts = read_stamps(stamps, length) if stamps is not None else []
+    return RunTimes(_time(entity["Status"]["CreationTime"]), _time(entity["Status"]["EndTime"]), steps, scripts)
 
 
 @dataclass
@@ -88,30 +113,54 @@ class Outcome:
 
     @property
     def throughput_wall(self) -> float:
+        if not self.throughput_runs:
+            return float("nan")
         first = min(r.created for r in self.throughput_runs)
         last = max(r.ended for r in self.throughput_runs)
         return (last - first).total_seconds()
 
 
 def _one_at_a_time(
-    client: httpx.Client, pipeline_id: str, length: int, runs: int, parameters: dict[str, Any] | None = None
+    client: httpx.Client,
+    pipeline_id: str,
+    length: int,
+    runs: int,
+    parameters: dict[str, Any] | None = None,
+    stamps: Path | None = None,
 ) -> tuple[list[RunTimes], list[float]]:
+    """`runs` runs, each submitted when the one before has ended; with `stamps` (a folder),
+    each run's scripts stamp into a file of their own there."""
     times, walls = [], []
     for _ in range(runs):
+        path = None
+        assigned = dict(parameters or {})
+        if stamps is not None:
+            stamps.mkdir(parents=True, exist_ok=True)
+            path = stamps / f"run-{len(list(stamps.iterdir())):03d}.txt"
+            assigned["stamps"] = str(path)
         started = time.perf_counter()
-        run_id = submit(client, pipeline_id, parameters)
+        run_id = submit(client, pipeline_id, assigned or None)
         entity = wait_ended(client, [run_id], timeout=300)[run_id]
         walls.append(time.perf_counter() - started)
-        times.append(run_times(client, run_id, entity, length))
+        times.append(run_times(client, run_id, entity, length, path))
     return times, walls
 
 
 def execute(
-    api: Api, pipeline_id: str, length: int, runs: int, concurrent: int, slow_runs: int, slow_seconds: float
+    api: Api,
+    pipeline_id: str,
+    length: int,
+    runs: int,
+    concurrent: int,
+    slow_runs: int,
+    slow_seconds: float,
+    stamps: Path,
 ) -> Outcome:
+    """Runs one at a time (their scripts stamp into files under `stamps`), then `concurrent`
+    at once, then `slow_runs` one at a time with slow steps."""
     with api.client() as client:
         _one_at_a_time(client, pipeline_id, length, 1)  # warm-up: snapshot download and extraction, imports
-        sequential, client_walls = _one_at_a_time(client, pipeline_id, length, runs)
+        sequential, client_walls = _one_at_a_time(client, pipeline_id, length, runs, stamps=stamps)
         batch = [submit(client, pipeline_id) for _ in range(concurrent)]
         ended = wait_ended(client, batch, timeout=300)
         together = [run_times(client, run_id, ended[run_id], length) for run_id in batch]
@@ -123,8 +172,13 @@ def section(outcome: Outcome, length: int, label: str) -> Section:
     seq = outcome.sequential
     result = Section(f"4. Step hand-off and throughput, {length}-step linear pipeline, trivial steps ({label})")
     result.add(
-        Row("hand-off: EndTime -> successor StartTime", Summary.of_seconds([h for r in seq for h in r.handoffs]),
-            note=f"{len(seq)} runs one at a time")
+        Row("hand-off, script to script: last statement -> next first",
+            Summary.of_seconds([h for r in seq for h in r.script_handoffs]),
+            note=f"{len(seq)} runs one at a time (issue 14's figure)")
+    )
+    result.add(
+        Row("hand-off, service stamps: EndTime -> successor StartTime",
+            Summary.of_seconds([h for r in seq for h in r.handoffs]))
     )
     result.add(Row("step: StartTime -> EndTime", Summary.of_seconds([d for r in seq for d in r.durations])))
     result.add(Row("submit -> first step StartTime", Summary.of_seconds([r.first_wait for r in seq])))
@@ -132,27 +186,29 @@ def section(outcome: Outcome, length: int, label: str) -> Section:
     result.add(Row(f"one {length}-step run, client submit -> seen ended", Summary.of_seconds(outcome.client_walls),
                    note=f"polling every {POLL_SECONDS * 1000:.0f} ms"))
     together = outcome.throughput_runs
-    wall = outcome.throughput_wall
-    result.add(
-        Row(
-            f"throughput, {len(together)} concurrent {length}-step runs",
-            value=len(together) / wall * 60,
-            unit="runs/min",
-            note=f"{wall:.1f}s first created -> last ended",
+    if together:
+        wall = outcome.throughput_wall
+        result.add(
+            Row(
+                f"throughput, {len(together)} concurrent {length}-step runs",
+                value=len(together) / wall * 60,
+                unit="runs/min",
+                note=f"{wall:.1f}s first created -> last ended",
+            )
         )
-    )
-    result.add(
-        Row(
-            f"hand-off while {len(together)} runs share the worker",
-            Summary.of_seconds([h for r in together for h in r.handoffs]),
+        result.add(
+            Row(
+                f"hand-off while {len(together)} runs share the worker (service stamps)",
+                Summary.of_seconds([h for r in together for h in r.handoffs]),
+            )
         )
-    )
     result.notes += [
         (
-            "hand-off = EndTime of a step -> StartTime of its successor. In a linear stretch the worker that"
-            " finishes a step claims the successor in the same transaction (0 by construction) and starts its"
-            " child next; the real gap between two children is in 4b (stage, log appends, spawn). Steps that"
-            " reach other workers (fan-out) wait for the queue poller, as submit -> first step does"
+            "hand-off, script to script = time.time() of a step script's first statement minus that of its"
+            " parent's last (both stamped by the scripts): exit, output upload, commit and claim, staging, spawn"
+            " and interpreter start, all included. The service's stamps (EndTime -> StartTime) read about 0 in a"
+            " linear stretch: the worker that finishes a step claims its successor in the same transaction."
+            " Steps that reach other workers (fan-out) wait for the queue poller, as submit -> first step does"
         ),
     ]
     if outcome.slow_runs:

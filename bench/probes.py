@@ -114,7 +114,7 @@ def install() -> None:
     from pipelines.runs.repository import RunRepository
     from pipelines.store import messages
     from pipelines.store.tables import Table
-    from pipelines.worker import executor, functions, handler
+    from pipelines.worker import executor, functions, handler, launcher
     from pipelines.worker.snapshots import SnapshotCache
 
     _mark_http_invocations()
@@ -128,7 +128,8 @@ def install() -> None:
     _timed(SnapshotCache, "path", "snapshot cache lookup")
     _timed(shutil, "copytree", "snapshot copy (copytree)")
     _timed(executor.Executor, "_stage_inputs", "stage inputs (list+download)")
-    _timed(executor, "run_process", "child process (spawn to exit, pumps joined)")
+    _timed(executor, "run_step", "child process (launch to exit, pumps joined)")
+    _timed(launcher.WarmLauncher, "launch", "warm launch (request to pid answered)")
     _timed(executor.Executor, "_upload_outputs", "upload outputs (list+upload)")
     _timed(LogWriter, "append", "log append (create+append blob)")
 

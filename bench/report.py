@@ -52,16 +52,16 @@ def _ms(value: float) -> str:
 def render_table(sections: list[Section], header: list[str]) -> str:
     width = max([len(r.label) for s in sections for r in s.rows] + [30])
     lines = list(header)
-    columns = f"{'figure':<{width}}  {'n':>5}  {'p50 ms':>8}  {'p95 ms':>8}  {'p99 ms':>8}  note"
+    columns = f"{'figure':<{width}}  {'n':>5}  {'p50 ms':>8}  {'p95 ms':>8}  {'p99 ms':>8}  {'max ms':>8}  note"
     for section in sections:
         lines += ["", f"== {section.title} ==", columns]
         for row in section.rows:
             if row.summary is not None:
                 s = row.summary
-                cells = f"{s.n:>5}  {_ms(s.p50):>8}  {_ms(s.p95):>8}  {_ms(s.p99):>8}"
+                cells = f"{s.n:>5}  {_ms(s.p50):>8}  {_ms(s.p95):>8}  {_ms(s.p99):>8}  {_ms(s.max):>8}"
             else:
                 figure = "-" if row.value is None else f"{row.value:.1f} {row.unit}"
-                cells = f"{'':>5}  {figure:>28}"
+                cells = f"{'':>5}  {figure:>38}"
             lines.append(f"{row.label:<{width}}  {cells}  {row.note}".rstrip())
         lines += [f"  * {note}" for note in section.notes]
     return "\n".join(lines)

@@ -121,6 +121,7 @@ def details_dto(ctx: RequestContext, record: HistoryRecord, state: RunState) -> 
             "target": TARGET,
             "maxRetries": spec.max_retries,
             "idempotent": spec.idempotent,
+            "freshInterpreter": spec.fresh_interpreter,
             "timeoutSeconds": spec.timeout_seconds,
             "inputs": [i.name for i in spec.inputs],
             "outputs": [o.name for o in spec.outputs],

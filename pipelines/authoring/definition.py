@@ -264,6 +264,9 @@ class StepSpec(_Model):
     # running it again (the script's effects happened; only its result was not recorded).
     idempotent: bool = True
     timeout_seconds: Annotated[int, Field(gt=0)] | None = None
+    # True: the script runs in a new interpreter of its own (`python -m pipelines.runtime.launch`)
+    # rather than a process forked from the worker's warm launcher.
+    fresh_interpreter: bool = False
 
 
 class EdgeSpec(_Model):

@@ -310,6 +310,7 @@ class Pipeline:
             max_retries=raw.max_retries,
             idempotent=raw.idempotent,
             timeout_seconds=raw.timeout_seconds,
+            fresh_interpreter=raw.fresh_interpreter,
         )
 
     def _input_spec(self, bound: BoundInput) -> InputSpec:

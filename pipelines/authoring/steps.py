@@ -64,6 +64,13 @@ class PythonScriptStep:
     `idempotent=False` (not in the old SDK) says running it twice would do
     harm: such a step is failed with that reason instead of run again, unless
     the run was submitted with `AllowStepReruns`.
+
+    A step's script runs in a process of its own, forked from a warm
+    interpreter that has `pipelines.runtime` and much of the standard library
+    imported already. `fresh_interpreter=True` (not in the old SDK) starts a
+    new interpreter for it instead, for a script that needs one (that must
+    not find those modules imported, or reads interpreter settings such as
+    PYTHONHASHSEED afresh); it starts some tens of milliseconds later.
     """
 
     def __init__(
@@ -80,6 +87,7 @@ class PythonScriptStep:
         compute_target: Any = None,
         runconfig: Any = None,
         idempotent: bool = True,
+        fresh_interpreter: bool = False,
     ) -> None:
         self.script_name = script_name
         self.name = name if name is not None else script_name
@@ -96,6 +104,7 @@ class PythonScriptStep:
         self.compute_target = compute_target
         self.runconfig = runconfig
         self.idempotent = idempotent
+        self.fresh_interpreter = fresh_interpreter
         self._run_after: list[Any] = []
 
     def run_after(self, step: Any) -> None:
@@ -176,6 +185,8 @@ class _Resolver:
             self.add(INVALID_STEP, "allow_reuse must be True or False", f"{where}.allow_reuse")
         if not isinstance(step.idempotent, bool):
             self.add(INVALID_STEP, "idempotent must be True or False", f"{where}.idempotent")
+        if not isinstance(step.fresh_interpreter, bool):
+            self.add(INVALID_STEP, "fresh_interpreter must be True or False", f"{where}.fresh_interpreter")
         retries = step.max_retries
         if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRIES:
             self.add(

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +47,7 @@ from pipelines.runs.model import OutputSummary, Run, TaskStatus
 from pipelines.runtime.context import StagedInput, StepContext, StepInfo
 from pipelines.settings import Settings
 from pipelines.store import Blobs, MissingBlobError, StorageAccount
-from pipelines.worker.process import run_process
+from pipelines.worker.process import run_step
 from pipelines.worker.snapshots import SnapshotCache
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -136,16 +135,18 @@ class Executor:
             outputs = {o.name: folder / "outputs" / o.name for o in step.outputs}
             for path in outputs.values():
                 path.mkdir(parents=True)
-            argv = [sys.executable, "-m", "pipelines.runtime.launch", step.script_name]
-            argv += self._arguments(job, inputs, outputs)
+            arguments = self._arguments(job, inputs, outputs)
             self._context(job, inputs, data, outputs, folder).write(folder / "context.json")
             joblog.append(
                 f"step {step.name!r} attempt {job.attempt}: running {step.script_name}"
-                f" with {len(argv) - 4} arguments\n".encode()
+                f" with {len(arguments)} arguments"
+                f"{' in a fresh interpreter' if step.fresh_interpreter else ''}\n".encode()
             )
             timeout = effective_timeout(step, self.account.settings)
-            result = run_process(
-                argv,
+            result = run_step(
+                step.script_name,
+                arguments,
+                fresh_interpreter=step.fresh_interpreter,
                 cwd=str(code),
                 env=self._environment(folder),
                 timeout=timeout,

@@ -1,23 +1,34 @@
 """Run a step script in a child process: timeout, cancel, logs streamed as they come.
 
-The child runs in its own process group (start_new_session), so stopping it
-stops whatever it started too: SIGTERM to the group, then SIGKILL after a grace
-period. stdout and stderr are read by two threads and appended to their log
-sinks in chunks, so a caller polling the log sees it grow while the step runs.
+The script runs in a process of its own, forked by this worker's warm launcher
+(`pipelines/worker/launcher.py`), or, for a step with `fresh_interpreter=True`,
+started as a fresh interpreter (`python -m pipelines.runtime.launch`). Either
+way the child runs in its own process group (a session of its own), so
+stopping it stops whatever it started too: SIGTERM to the group, then SIGKILL
+after a grace period. stdout and stderr are pipes read by two threads and
+appended to their log sinks in chunks, so a caller polling the log sees it
+grow while the step runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import IO, Protocol
+
+from pipelines.worker import launcher
+
+log = logging.getLogger("pipelines.worker")
 
 STDERR_TAIL_BYTES = 2048
 FLUSH_SECONDS = 0.5
@@ -72,19 +83,115 @@ def _pump(stream: object, sink: Sink, tail: bytearray | None, errors: list[BaseE
             return
 
 
-def stop_group(process: subprocess.Popen[bytes], grace: float = KILL_GRACE_SECONDS) -> None:
-    if process.poll() is not None:
-        return
+class _Child(Protocol):
+    """A step's process as the runner sees it, whoever its parent is."""
+
+    pid: int
+
+    def wait(self, timeout: float | None) -> int | None:
+        """Its exit code, or None while it runs after `timeout` seconds (None: wait on)."""
+        ...
+
+
+class _FreshChild:
+    """A child of the worker (a fresh interpreter), waited on through a pidfd when there is one,
+    so its exit is seen at once (Popen.wait with a timeout polls, up to 50 ms late)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.pid = process.pid
+        self._pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self._pidfd = os.pidfd_open(process.pid)
+
+    def wait(self, timeout: float | None) -> int | None:
+        if timeout is None:
+            return self.process.wait()
+        if self._pidfd is None:
+            try:
+                return self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        if self.process.returncode is None:
+            poller = select.poll()
+            poller.register(self._pidfd, select.POLLIN)
+            poller.poll(math.ceil(timeout * 1000))
+        return self.process.poll()
+
+    def close(self) -> None:
+        pidfd, self._pidfd = self._pidfd, None
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _group_alive(pgid: int) -> bool:
     try:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(pgid, 0)
     except ProcessLookupError:
-        return
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(child: _Child, grace: float = KILL_GRACE_SECONDS) -> None:
+    """Stop the child's whole process group: SIGTERM to every member, then SIGKILL to
+    whatever of it is left after `grace`, the leader or not (a child that ignores SIGTERM,
+    a background process a finished step left behind). Nothing when the group is gone."""
+    child.wait(0)  # an ended leader is reaped first: only live members keep the group
     try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        os.killpg(child.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return  # the script and everything it started have ended
+    deadline = time.monotonic() + grace
+    child.wait(grace)
+    while _group_alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait(None)
+
+
+def run_step(
+    script: str,
+    arguments: Sequence[str],
+    *,
+    cwd: str,
+    env: dict[str, str],
+    timeout: float,
+    stdout: Sink,
+    stderr: Sink,
+    should_stop: Callable[[], str | None],
+    fresh_interpreter: bool = False,
+    poll_seconds: float = 0.2,
+) -> ProcessResult:
+    """Run a step's script as `__main__` with `arguments`, forked from this worker's warm
+    launcher, or in a fresh interpreter (`python -m pipelines.runtime.launch`) when the step
+    asks for one or the launcher cannot take it (see `pipelines/worker/launcher.py`)."""
+    warm = launcher.shared()
+    if not fresh_interpreter and warm.accepts(env):
+        started = time.monotonic()
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        child: launcher.WarmChild | None = None
+        try:
+            child = warm.launch([script, *arguments], cwd=cwd, env=env, stdout=out_write, stderr=err_write)
+        except launcher.LauncherUnavailable:
+            log.exception("the warm launcher could not start %s; running it in a fresh interpreter", script)
+        finally:
+            # The child has its own copies (the launcher passed them on): the pipes end when
+            # the child and whatever it started have closed theirs.
+            os.close(out_write)
+            os.close(err_write)
+        if child is not None:
+            return _supervise(child, open(out_read, "rb"), open(err_read, "rb"), started,  # noqa: SIM115
+                              timeout=timeout, stdout=stdout, stderr=stderr, should_stop=should_stop,
+                              poll_seconds=poll_seconds)
+        os.close(out_read)
+        os.close(err_read)
+    argv = [sys.executable, "-m", "pipelines.runtime.launch", script, *arguments]
+    return run_process(argv, cwd=cwd, env=env, timeout=timeout, stdout=stdout, stderr=stderr,
+                       should_stop=should_stop, poll_seconds=poll_seconds)
 
 
 def run_process(
@@ -98,7 +205,8 @@ def run_process(
     should_stop: Callable[[], str | None],
     poll_seconds: float = 0.2,
 ) -> ProcessResult:
-    """Run `argv`; `should_stop()` is polled and a reason it returns stops the child."""
+    """Run `argv` as a child of this process; `should_stop()` is polled and a reason it returns
+    stops the child."""
     started = time.monotonic()
     process = subprocess.Popen(  # noqa: S603 - argv built by the worker, no shell
         list(argv),
@@ -109,35 +217,79 @@ def run_process(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    assert process.stdout is not None and process.stderr is not None
+    child = _FreshChild(process)
+    try:
+        return _supervise(child, process.stdout, process.stderr, started, timeout=timeout, stdout=stdout,
+                          stderr=stderr, should_stop=should_stop, poll_seconds=poll_seconds)
+    finally:
+        child.close()
+
+
+def _supervise(
+    child: _Child,
+    out: IO[bytes],
+    err: IO[bytes],
+    started: float,
+    *,
+    timeout: float,
+    stdout: Sink,
+    stderr: Sink,
+    should_stop: Callable[[], str | None],
+    poll_seconds: float,
+) -> ProcessResult:
+    """Pump the child's output into its sinks while it runs; stop it on timeout or when
+    `should_stop()` gives a reason."""
     tail = bytearray()
     errors: list[BaseException] = []
     pumps = [
-        threading.Thread(target=_pump, args=(process.stdout, stdout, None, errors), daemon=True),
-        threading.Thread(target=_pump, args=(process.stderr, stderr, tail, errors), daemon=True),
+        threading.Thread(target=_pump, args=(out, stdout, None, errors), daemon=True),
+        threading.Thread(target=_pump, args=(err, stderr, tail, errors), daemon=True),
     ]
     for pump in pumps:
         pump.start()
     timed_out = False
     stopped: str | None = None
+    lost: str | None = None
+    exit_code: int | None = None
     try:
-        while process.poll() is None:
+        while exit_code is None:
             if time.monotonic() - started > timeout:
                 timed_out = True
-                stop_group(process)
+                stop_group(child)
                 break
             reason = should_stop()
             if reason:
                 stopped = reason
-                stop_group(process)
+                stop_group(child)
                 break
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=poll_seconds)
+            exit_code = child.wait(poll_seconds)
+    except launcher.LauncherLost as exc:
+        lost = str(exc)
     finally:
-        stop_group(process)  # a no-op when it ended by itself; never leave an orphan
+        if lost is None:
+            try:
+                stop_group(child)  # a no-op when it ended by itself; never leave an orphan
+                exit_code = child.wait(None)
+            except launcher.LauncherLost as exc:
+                lost = str(exc)
+        if lost is not None:
+            # Its parent died and took it along; make sure nothing of its group is left.
+            exit_code = None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
         for pump in pumps:
             pump.join(timeout=30)
+        for stream, pump in zip((out, err), pumps, strict=True):
+            if not pump.is_alive():
+                stream.close()
+    if lost is not None:
+        note = f"\n[{lost}; the script was stopped with it]\n".encode()
+        tail += note
+        with contextlib.suppress(Exception):
+            stderr.append(note)
     return ProcessResult(
-        exit_code=process.returncode,
+        exit_code=exit_code,
         timed_out=timed_out,
         stopped=stopped,
         stderr_tail=tail.decode("utf-8", errors="replace"),

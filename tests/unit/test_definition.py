@@ -144,6 +144,7 @@ def test_json_keys_are_snake_case(definition: PipelineDefinition) -> None:
         "max_retries",
         "idempotent",
         "timeout_seconds",
+        "fresh_interpreter",
     }
     defaults = {p["name"]: (p["type"], p["default"]) for p in obj["parameters"]}
     assert defaults == {

@@ -1,0 +1,117 @@
+"""Fixtures of the fault suite: a real Azurite for the session, development hosts as child
+processes, the figures of every scenario printed as one table at the end of the session.
+
+Scale: PIPELINES_RELIABILITY_SCALE=short (the default, part of `make test`) or long
+(`make reliability`). PIPELINES_RELIABILITY_REPORT=path also writes the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from pipelines.devhost import azurite as azurite_mod
+from tests.conftest import unique_prefix
+from tests.reliability.harness import (
+    FIGURES,
+    Api,
+    HostProcess,
+    Scale,
+    host_environment,
+    scale,
+    start_host,
+)
+
+
+@pytest.fixture(scope="session")
+def reliability_scale() -> Scale:
+    chosen = scale()
+    FIGURES.scale = chosen.name
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[azurite_mod.Azurite]:
+    """The session's Azurite, in memory; the storage-outage scenario starts one of its own."""
+    log = tmp_path_factory.mktemp("azurite") / "azurite.log"
+    emulator = azurite_mod.start(log_path=str(log))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+class Cluster:
+    """Two host processes on one Azurite, with storage names of their own."""
+
+    def __init__(self, azurite: azurite_mod.Azurite, folder: Path) -> None:
+        self.azurite = azurite
+        self.prefix = unique_prefix()
+        self.folder = folder
+        self.env = host_environment(azurite, self.prefix, folder / "work")
+        self.hosts: list[HostProcess] = []
+
+    def start(self, count: int) -> Cluster:
+        for _ in range(count):
+            self.hosts.append(start_host(self.env, self.azurite, self.folder / f"host{len(self.hosts)}.log"))
+        return self
+
+    def api(self, index: int = 0) -> Api:
+        return Api(self.hosts[index].base_url)
+
+    def stop(self) -> None:
+        for host in self.hosts:
+            host.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(azurite: azurite_mod.Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Two hosts shared by the scenarios that kill nothing (each waits for its own runs)."""
+    started = Cluster(azurite, tmp_path_factory.mktemp("cluster"))
+    try:
+        yield started.start(2)
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def hosts(azurite: azurite_mod.Azurite, tmp_path: Path) -> Iterator[Callable[[], Cluster]]:
+    """Hosts of the test's own (it may kill them): `cluster = hosts()` then `cluster.start(n)`."""
+    made: list[Cluster] = []
+
+    def make() -> Cluster:
+        made.append(Cluster(azurite, tmp_path))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for cluster in made:
+            cluster.stop()
+
+
+@pytest.fixture
+def timed(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:
+    """`timed(scenario)`: the scenario's row gets the seconds the test took."""
+    names: list[str] = []
+    started = time.monotonic()
+    yield names.append
+    for name in names:
+        FIGURES.record(name, seconds=round(time.monotonic() - started, 1))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FIGURES.rows and not FIGURES.notes:
+        return
+    terminalreporter.section(f"reliability figures ({FIGURES.scale or 'short'})")
+    for line in FIGURES.table():
+        terminalreporter.write_line(line)
+    target = os.environ.get("PIPELINES_RELIABILITY_REPORT")
+    if target:
+        Path(target).write_text(json.dumps(FIGURES.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        terminalreporter.write_line(f"written to {target}")
