@@ -14,6 +14,10 @@ when storage stops answering. Two patiences instead:
 - `BACKGROUND` for the worker and timers: more retries and long blob reads (step
   inputs and outputs are large); a silent table is given up on within about 25 s,
   the invocation fails, and the host delivers the message again later.
+
+The Blob, Queue and Table SDKs are imported when the first account is made, not
+when the app is imported: together they are about 200 ms of a cold start, and the
+host indexes the functions before any of them is called.
 """
 
 from __future__ import annotations
@@ -23,18 +27,18 @@ import functools
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobServiceClient, ContainerClient
-from azure.storage.blob import LinearRetry as BlobRetry
-from azure.storage.queue import LinearRetry as QueueRetry
-from azure.storage.queue import QueueClient, QueueServiceClient
 
 from pipelines.settings import EMULATOR_ACCOUNT, EMULATOR_KEY, Settings, get_settings
 from pipelines.store.blobs import Blobs
 from pipelines.store.failures import translated
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient
+    from azure.storage.blob import ContainerClient
+    from azure.storage.queue import QueueClient
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,15 @@ class Patience:
         }
 
     def blob_options(self) -> dict[str, Any]:
+        from azure.storage.blob import LinearRetry as BlobRetry
+
         policy = BlobRetry(backoff=self.pause_seconds, retry_total=self.retries, random_jitter_range=0)  # type: ignore[arg-type]
         return {"connection_timeout": self.connect_seconds, "read_timeout": self.blob_read_seconds,
                 "retry_policy": policy}
 
     def queue_options(self) -> dict[str, Any]:
+        from azure.storage.queue import LinearRetry as QueueRetry
+
         policy = QueueRetry(backoff=self.pause_seconds, retry_total=self.retries, random_jitter_range=0)  # type: ignore[arg-type]
         return {"connection_timeout": self.connect_seconds, "read_timeout": self.read_seconds, "retry_policy": policy}
 
@@ -79,6 +87,10 @@ class StorageAccount:
     """Service clients for one account, and the names of this app's resources."""
 
     def __init__(self, settings: Settings, patience: Patience = INTERACTIVE) -> None:
+        from azure.data.tables import TableServiceClient
+        from azure.storage.blob import BlobServiceClient
+        from azure.storage.queue import QueueServiceClient
+
         self.settings = settings
         self.patience = patience
         tables, blobs, queues = patience.table_options(), patience.blob_options(), patience.queue_options()
@@ -148,6 +160,8 @@ class StorageAccount:
         CLI, VS Code); in Azure it is the app's managed identity, which needs
         `Storage Blob Data Reader` (or Contributor, to upload) on that account.
         """
+        from azure.storage.blob import ContainerClient
+
         credential = _identity(self.settings.storage_client_id)
         return Blobs(ContainerClient(account_url=account_url, container_name=name, credential=credential,
                                      **self.patience.blob_options()))

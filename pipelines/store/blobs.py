@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -22,10 +22,12 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import BlobBlock, ContainerClient
 
 from pipelines.errors import AlreadyExistsError, BadRequestError, NotFoundError
 from pipelines.store.failures import translated
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
 
 
 class MissingBlobError(NotFoundError):
@@ -152,6 +154,8 @@ class Blobs:
         """Make the staged blocks the blob's content; returns its size. Without `overwrite`,
         an existing blob is an `AlreadyExistsError`; blocks that were never staged are a
         `BadRequestError`."""
+        from azure.storage.blob import BlobBlock  # loaded with the account (see pipelines.store.account)
+
         blob = self.client.get_blob_client(name)
         conditions: dict[str, Any] = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
         with translated():

@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from typing import Any
-
-from azure.storage.queue import QueueClient
+from typing import TYPE_CHECKING, Any
 
 from pipelines.store.failures import translated
+
+if TYPE_CHECKING:
+    from azure.storage.queue import QueueClient
 
 
 def encode(payload: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ import base64
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -22,7 +22,6 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from pipelines.errors import (
     AlreadyExistsError,
@@ -32,6 +31,9 @@ from pipelines.errors import (
 )
 from pipelines.store.failures import translated
 from pipelines.text import SURROGATE_RULE, unpaired_surrogate
+
+if TYPE_CHECKING:
+    from azure.data.tables import TableClient, UpdateMode
 
 Operation = tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]
 
@@ -46,9 +48,17 @@ def delete_op(partition: str, row: str) -> Operation:
     return ("delete", {"PartitionKey": partition, "RowKey": row})
 
 
+def _update_mode(name: str) -> UpdateMode:
+    """The SDK's UpdateMode by its value ("replace", "merge"): the SDK is loaded with the
+    account (see pipelines.store.account), not when this module is imported."""
+    from azure.data.tables import UpdateMode
+
+    return UpdateMode(name)
+
+
 def replace_op(entity: Mapping[str, Any], etag: str | None) -> Operation:
     """A transaction operation: replace, failing the batch if the row changed since `etag`."""
-    options = {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}
+    options = {"mode": _update_mode("replace"), "etag": etag, "match_condition": MatchConditions.IfNotModified}
     return ("update", entity, options)
 
 Entity = dict[str, Any]
@@ -144,7 +154,7 @@ class Table:
             check_entity_size(entity)
             try:
                 meta = self.client.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+                    entity, mode=_update_mode("replace"), etag=etag, match_condition=MatchConditions.IfNotModified
                 )
             except (ResourceModifiedError, ResourceNotFoundError):
                 raise EtagMismatchError(
@@ -156,7 +166,7 @@ class Table:
         """Merge properties; with `etag`, only if unchanged."""
         with translated():
             check_entity_size(entity)
-            kwargs: dict[str, Any] = {"mode": UpdateMode.MERGE}
+            kwargs: dict[str, Any] = {"mode": _update_mode("merge")}
             if etag is not None:
                 kwargs.update(etag=etag, match_condition=MatchConditions.IfNotModified)
             try:
@@ -170,7 +180,7 @@ class Table:
     def upsert(self, entity: Mapping[str, Any]) -> str:
         with translated():
             check_entity_size(entity)
-            meta = self.client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            meta = self.client.upsert_entity(entity, mode=_update_mode("replace"))
             return meta["etag"]  # type: ignore[no-any-return]
 
     def delete(self, partition: str, row: str, etag: str | None = None) -> None:
@@ -193,6 +203,8 @@ class Table:
         A conflict on any operation (an insert that finds its key, an ETag that
         changed) fails the whole batch and becomes the package's own error.
         """
+        from azure.data.tables import TableTransactionError  # loaded with the account
+
         with translated():
             for operation in operations:
                 check_entity_size(operation[1])

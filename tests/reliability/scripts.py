@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.authoring import Pipeline, PipelineData, PipelineParameter, PythonScriptStep
-from tests.reliability.harness import write_script
+from tests.reliability.marks import (
+    write_script,
+)
 
 
 def diamond(folder: Path, marker: Path, sleep: float = 0.3) -> Pipeline:

@@ -18,13 +18,15 @@ from tests.reliability.harness import (
     FIGURES,
     Scale,
     alive,
+    publish,
+    wait_runs,
+)
+from tests.reliability.marks import (
     check_attempts,
     execution_spread,
     executions,
-    publish,
     read_marks,
     wait_marks,
-    wait_runs,
 )
 
 SCENARIO = "cancel a process tree"

@@ -15,12 +15,14 @@ from tests.reliability.harness import (
     FINISHED,
     RUN_ENDED,
     Scale,
+    publish,
+    wait_runs,
+)
+from tests.reliability.marks import (
     check_attempts,
     execution_spread,
     executions,
-    publish,
     read_marks,
-    wait_runs,
 )
 
 SCENARIO = "concurrent diamonds"

@@ -16,15 +16,17 @@ from tests.reliability.harness import (
     FINISHED,
     RUN_ENDED,
     Scale,
-    check_attempts,
-    execution_spread,
-    executions,
     publish,
-    read_marks,
     send_copies,
     steps_queue,
     wait_queue_empty,
     wait_runs,
+)
+from tests.reliability.marks import (
+    check_attempts,
+    execution_spread,
+    executions,
+    read_marks,
 )
 
 SCENARIO = "duplicate deliveries"

@@ -25,18 +25,20 @@ from tests.reliability.harness import (
     RUN_ENDED,
     Api,
     HostProcess,
-    Mark,
     Scale,
     alive,
+    publish,
+    start_host,
+    wait_runs,
+)
+from tests.reliability.marks import (
+    Mark,
     check_attempts,
     execution_spread,
     executions,
-    publish,
     read_marks,
-    start_host,
     started,
     wait_marks,
-    wait_runs,
 )
 
 SCENARIO = "host SIGKILL"

@@ -18,12 +18,14 @@ from tests.reliability.harness import (
     RUN_ENDED,
     Api,
     Scale,
+    publish,
+    wait_runs,
+)
+from tests.reliability.marks import (
     check_attempts,
     execution_spread,
     executions,
-    publish,
     read_marks,
-    wait_runs,
 )
 
 SCENARIO = "16-client load"

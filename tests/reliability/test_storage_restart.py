@@ -31,14 +31,16 @@ from tests.reliability.harness import (
     Api,
     Scale,
     attempts_summary,
+    publish,
+    wait_runs,
+)
+from tests.reliability.marks import (
     check_attempts,
     execution_spread,
     executions,
-    publish,
     read_marks,
     started,
     wait_marks,
-    wait_runs,
 )
 
 SCENARIO = "storage stopped/restarted"
