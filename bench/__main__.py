@@ -7,6 +7,7 @@
    the worker's own timings of where a step's time goes.
 5. Run history: `runs/{id}/details` and `runs:query` with 10 and 10,000 runs in
    the experiment (issue 9).
+6. Cold start: `import function_app` in fresh interpreters (issue 14).
 
 Everything runs on this machine: one Azurite (in memory), the development host
 in a child process (phase A without its queue worker, phase B with it, each
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import breakdown, handoff, history, lookup, submit
+from bench import breakdown, coldstart, handoff, history, lookup, submit
 from bench.fixtures import Api, linear, one_step
 from bench.report import Section, render_json, render_table
 from bench.stack import (
@@ -88,7 +89,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="run figure 4 with this extensions.queues.maxPollingInterval (repeatable; default: host.json's)",
     )
-    parser.add_argument("--skip", default="", help="comma list of phases to skip: catalogue (1-3), worker (4)")
+    parser.add_argument("--cold-starts", type=int, default=5, help="fresh interpreters importing the app, figure 6")
+    parser.add_argument(
+        "--skip", default="", help="comma list of phases to skip: catalogue (1-3, 5), worker (4), coldstart (6)"
+    )
     return parser.parse_args(argv)
 
 
@@ -167,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             if "worker" not in skip:
                 for polling in args.polling or [None]:
                     sections += worker_phase(args, emulator.connection_string, tmp, polling)
+            if "coldstart" not in skip:
+                progress(f"figure 6: import function_app in {args.cold_starts} fresh interpreters")
+                sections.append(coldstart.measure(args.cold_starts))
         finally:
             emulator.stop()
     elapsed = time.monotonic() - started
