@@ -1,17 +1,21 @@
 """Fixtures of every test: no developer's storage settings leak in, and names of a test's own.
 
-tests/unit needs nothing but Python; tests/integration/conftest.py adds a real Azurite,
-storage settings of the test's own, and the Function app served by the local host.
+tests/unit needs nothing but Python. `azurite` is the session's real Azurite, started on
+free ports the first time a test asks for it (tests/integration and tests/reliability do);
+tests/integration/conftest.py adds storage settings of the test's own and the Function app
+served by the local host.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pipelines.devhost import azurite as azurite_mod
 from pipelines.settings import reset_settings
 from pipelines.store.account import reset_account
 
@@ -30,3 +34,15 @@ def _no_ambient_storage(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
     reset_settings()
     reset_account()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[azurite_mod.Azurite]:
+    """Azurite in memory for the session. Storage is never mocked: if it cannot start, the
+    tests that need it fail (they never skip)."""
+    log = tmp_path_factory.mktemp("azurite") / "azurite.log"
+    emulator = azurite_mod.start(log_path=str(log))
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

@@ -1,7 +1,5 @@
-"""Fixtures of the integration tests: a real Azurite for the session, the app on a real socket.
-
-Azurite starts on free ports (parallel runs don't collide). Storage is never
-mocked: if Azurite cannot start, the tests that need it fail (they never skip).
+"""Fixtures of the integration tests: storage of each test's own on the session's real Azurite
+(`azurite`, tests/conftest.py: free ports, never mocked, never skipped), the app on a real socket.
 
 A file that needs other settings for its host overrides `host_env`, e.g. a short
 step lease for tests that wait for one to expire.
@@ -24,16 +22,6 @@ from tests.service import Service, token
 
 if TYPE_CHECKING:
     from pipelines.devhost.host import DevHost
-
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[azurite_mod.Azurite]:
-    log = tmp_path_factory.mktemp("azurite") / "azurite.log"
-    emulator = azurite_mod.start(log_path=str(log))
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Fixtures of the fault suite: a real Azurite for the session, development hosts as child
-processes, the figures of every scenario printed as one table at the end of the session.
+"""Fixtures of the fault suite: development hosts as child processes on the session's real
+Azurite (`azurite`, tests/conftest.py; the storage-outage scenario starts one of its own),
+the figures of every scenario printed as one table at the end of the session.
 
 Scale: PIPELINES_RELIABILITY_SCALE=short (the default, part of `make test`) or long
 (`make reliability`). PIPELINES_RELIABILITY_REPORT=path also writes the figures as JSON.
@@ -33,17 +34,6 @@ def reliability_scale() -> Scale:
     chosen = scale()
     FIGURES.scale = chosen.name
     return chosen
-
-
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[azurite_mod.Azurite]:
-    """The session's Azurite, in memory; the storage-outage scenario starts one of its own."""
-    log = tmp_path_factory.mktemp("azurite") / "azurite.log"
-    emulator = azurite_mod.start(log_path=str(log))
-    try:
-        yield emulator
-    finally:
-        emulator.stop()
 
 
 class Cluster:
