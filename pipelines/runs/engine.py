@@ -252,9 +252,7 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
         return t
     if record is not None:
         record.close(_OUTCOME_WORDS[outcome.status], now, None, outcome.detail)
-    step.status = outcome.status
-    step.ended = now
-    step.claim = None
+    _end(step, outcome.status, now, outcome.detail)
     _advance(state, now, lease, t)
     return t
 
@@ -382,10 +380,8 @@ def _advance(state: RunState, now: datetime, lease: int, t: Transition) -> None:
         if step.status not in (TaskStatus.NOT_STARTED, TaskStatus.QUEUED):
             continue
         if stop_new:
-            step.status = TaskStatus.CANCELED
-            step.ended = now
-            step.lease_until = None
-            step.detail = "the run was canceled" if run.cancel_requested else f"step {failed[0].name!r} failed"
+            _end(step, TaskStatus.CANCELED, now,
+                 "the run was canceled" if run.cancel_requested else f"step {failed[0].name!r} failed")
             t.steps_changed.add(step.node_id)
             continue
         if step.status is TaskStatus.QUEUED:
@@ -394,9 +390,7 @@ def _advance(state: RunState, now: datetime, lease: int, t: Transition) -> None:
         blocked = [p for p in parents if p.status.terminal and p.status is not TaskStatus.FINISHED]
         if blocked:
             # continue_on_step_failure: independent branches go on; this one can't.
-            step.status = TaskStatus.CANCELED
-            step.ended = now
-            step.detail = f"upstream step {blocked[0].name!r} did not finish"
+            _end(step, TaskStatus.CANCELED, now, f"upstream step {blocked[0].name!r} did not finish")
             t.steps_changed.add(step.node_id)
         elif all(p.status is TaskStatus.FINISHED for p in parents):
             _queue(state, step, now, lease, t)
