@@ -10,7 +10,9 @@ no function at all. The development host refuses to start instead
 (`FunctionLoadError`), which says the same thing louder.
 
 Triggers and bindings the development host cannot drive (blob, Service Bus,
-output bindings...) are skipped with a warning: the real host would run them.
+output bindings other than `queue`...) are skipped with a warning: the real
+host would run them. Queue outputs are written as the host writes them
+(`outputs.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from typing import Any
 
 import azure.functions as func
 from azure.functions import meta
+from azure.functions.decorators.core import BindingDirection
+
+from pipelines.devhost.outputs import QueueOutput
 
 # Trigger types the development host can drive.
 HTTP = "httpTrigger"
@@ -33,6 +38,7 @@ QUEUE = "queueTrigger"
 TIMER = "timerTrigger"
 EVENT_GRID = "eventGridTrigger"
 SUPPORTED_TRIGGERS = (HTTP, QUEUE, TIMER, EVENT_GRID)
+_OUT = BindingDirection.OUT.value
 
 
 class UnsupportedFunctionError(ValueError):
@@ -67,13 +73,16 @@ class FunctionEntry:
     is_async: bool = False
     # An output binding named `$return` (HTTP functions have one): only then may it return a value.
     has_return: bool = False
+    outputs: tuple[QueueOutput, ...] = ()
 
     def setting(self, key: str) -> Any:
         """A trigger attribute by its binding key (`queueName`, `route`, ...)."""
         return self.trigger.get(key)
 
 
-def _check_parameters(function: Callable[..., Any], name: str, arg_name: str, trigger_type: str) -> bool:
+def _check_parameters(
+    function: Callable[..., Any], name: str, arg_name: str, trigger_type: str, outputs: tuple[QueueOutput, ...] = ()
+) -> bool:
     """The worker's load-time checks (`Registry.is_context_required`, `validate_function_params`).
 
     Returns whether the function takes `context`.
@@ -92,16 +101,19 @@ def _check_parameters(function: Callable[..., Any], name: str, arg_name: str, tr
                 f"function {name!r}: the 'context' parameter is expected to be of type "
                 f"azure.functions.Context, got {annotation!r}"
             )
-    if params - {arg_name}:
+    bound = {arg_name} | {output.name for output in outputs}
+    if params - bound:
         raise FunctionLoadError(
             f"function {name!r}: the following parameters are declared in Python but not "
-            f"in function.json: {sorted(params - {arg_name})}"
+            f"in function.json: {sorted(params - bound)}"
         )
-    if arg_name not in params:
+    if bound - params:
         raise FunctionLoadError(
             f"function {name!r}: the following parameters are declared in function.json but "
-            f"not in Python: {[arg_name]}"
+            f"not in Python: {sorted(bound - params)}"
         )
+    for output in outputs:
+        _check_output(name, output.name, annotations.get(output.name))
     annotation = annotations.get(arg_name)
     if annotation is not None:
         if not isinstance(annotation, type):
@@ -118,6 +130,22 @@ def _check_parameters(function: Callable[..., Any], name: str, arg_name: str, tr
                 f"does not match its Python annotation {getattr(annotation, '__name__', annotation)!r}"
             )
     return requires_context
+
+
+def _check_output(function: str, parameter: str, annotation: Any) -> None:
+    """An output parameter is `func.Out[T]` with a T the queue converter can write
+    (worker `Registry`: `is_outbinding`, `check_output_type_annotation`)."""
+    if annotation is None:
+        return
+    if typing.get_origin(annotation) is not func.Out:
+        raise FunctionLoadError(f"function {function!r}: binding {parameter} is an output: annotate it func.Out[...]")
+    (inner,) = typing.get_args(annotation) or (Any,)
+    converter = meta.get_binding_registry().get("queue")
+    if converter is not None and not converter.check_output_type_annotation(inner):
+        raise FunctionLoadError(
+            f"function {function!r}: type of {parameter} binding in function.json 'queue' does not match "
+            f"its Python annotation {annotation!r}"
+        )
 
 
 # `FunctionApp.get_functions()` works once per app: it records every name it
@@ -152,6 +180,7 @@ def index_functions(app: func.FunctionApp) -> tuple[list[FunctionEntry], list[st
         trigger_dict = _plain(trigger.get_dict_repr())
         trigger_type = str(trigger_dict.get("type"))
         has_return = False
+        outputs: list[QueueOutput] = []
         try:
             if trigger_type not in SUPPORTED_TRIGGERS:
                 raise UnsupportedFunctionError(f"function {name!r}: trigger {trigger_type} is not supported")
@@ -163,13 +192,19 @@ def index_functions(app: func.FunctionApp) -> tuple[list[FunctionEntry], list[st
                 if binding_dict.get("type") == "http" and binding_dict.get("name") == "$return":
                     has_return = True
                     continue
+                if binding_dict.get("type") == "queue" and binding_dict.get("direction") == _OUT:
+                    outputs.append(QueueOutput(
+                        str(binding_dict["name"]), str(binding_dict.get("queueName") or ""),
+                        str(binding_dict["connection"]) if binding_dict.get("connection") else None,
+                    ))
+                    continue
                 raise UnsupportedFunctionError(
                     f"function {name!r}: binding {binding_dict.get('type')} "
                     f"{binding_dict.get('name')!r} is not supported"
                 )
             user_function = function.get_user_function()
             arg_name = str(trigger_dict["name"])
-            requires_context = _check_parameters(user_function, name, arg_name, trigger_type)
+            requires_context = _check_parameters(user_function, name, arg_name, trigger_type, tuple(outputs))
         except UnsupportedFunctionError as exc:
             skipped.append(str(exc))
             continue
@@ -183,6 +218,7 @@ def index_functions(app: func.FunctionApp) -> tuple[list[FunctionEntry], list[st
                 requires_context=requires_context,
                 is_async=inspect.iscoroutinefunction(user_function),
                 has_return=has_return,
+                outputs=tuple(outputs),
             )
         )
     return entries, skipped

@@ -33,7 +33,8 @@ import uvicorn
 
 from pipelines.devhost.functions import EVENT_GRID, HTTP, QUEUE, TIMER, FunctionEntry, index_functions
 from pipelines.devhost.hostconfig import HostOptions
-from pipelines.devhost.queues import PROCESSING_VISIBILITY, QueuePoller
+from pipelines.devhost.outputs import OutputBinder
+from pipelines.devhost.queues import PROCESSING_VISIBILITY, QueuePoller, SharedQueueWatcher, queue_service
 from pipelines.devhost.routing import RouteTable, RouteTemplateError
 from pipelines.devhost.timers import TimerRunner
 from pipelines.devhost.web import JWKS_PATH, HostApplication
@@ -136,7 +137,8 @@ class DevHost:
             raise DevHostError("the host is already started")
         self._stopping.clear()
         try:
-            self.worker = Worker()
+            watcher = SharedQueueWatcher()
+            self.worker = Worker(binder=OutputBinder(self.options.queues, watcher.notify, queue_service))
             self.worker.start()
             self._pollers = []
             for entry in self._of(QUEUE):
@@ -148,6 +150,7 @@ class DevHost:
                             self._stopping,
                             self.worker,
                             processing_visibility=self.processing_visibility,
+                            watcher=watcher,
                         )
                     )
                 except ConfigurationError as exc:  # the host: "'%X%' does not resolve to a value"

@@ -33,7 +33,6 @@ import binascii
 import contextlib
 import logging
 import os
-import random
 import re
 import threading
 import time
@@ -47,7 +46,9 @@ from azure.storage.queue import LinearRetry, QueueClient, QueueServiceClient
 from azure.storage.queue import QueueMessage as StorageQueueMessage
 
 from pipelines.devhost.functions import FunctionEntry
-from pipelines.devhost.hostconfig import MIN_POLLING_INTERVAL, QueueOptions, resolve_binding_expression
+from pipelines.devhost.hostconfig import QueueOptions, resolve_binding_expression
+from pipelines.devhost.polling import PollingBackoff as PollingBackoff
+from pipelines.devhost.polling import SharedQueueWatcher as SharedQueueWatcher
 from pipelines.devhost.worker import Worker
 from pipelines.errors import ConfigurationError
 from pipelines.store.account import _expand_development_storage
@@ -58,6 +59,7 @@ log = logging.getLogger("pipelines.devhost")
 PROCESSING_VISIBILITY = timedelta(minutes=10)
 _DEFAULT_CONNECTION = "AzureWebJobsStorage"
 _POISON_SUFFIX = "-poison"
+STOP_CHECK_SECONDS = 0.1
 # Azure queue names: 3-63 characters, lower-case letters, digits and single hyphens inside.
 _QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
 
@@ -105,39 +107,6 @@ def queue_service(connection: str | None) -> QueueServiceClient:
     raise ConfigurationError(f"queue connection {name!r}: set {name} to a connection string")
 
 
-class PollingBackoff:
-    """`RandomizedExponentialBackoffStrategy(QueuePollingIntervals.Minimum, maxPollingInterval)`.
-
-    From the minimum, each empty poll adds `minimum * 2^(n-1) * U(0.8, 1.2)` until
-    the maximum; finding messages starts again from the minimum.
-    """
-
-    RANDOMIZATION = 0.2
-
-    def __init__(self, maximum: float, minimum: float = MIN_POLLING_INTERVAL.total_seconds(),
-                 rng: random.Random | None = None) -> None:
-        self.minimum = minimum
-        self.maximum = max(minimum, maximum)
-        self._rng = rng or random.Random()
-        self._current = 0.0
-        self._exponent = 0
-
-    def next_delay(self, found_messages: bool) -> float:
-        if found_messages:
-            self._current, self._exponent = self.minimum, 1
-        elif self._current != self.maximum:
-            interval = self.minimum
-            if self._exponent > 0:
-                factor = self._rng.uniform(1 - self.RANDOMIZATION, 1 + self.RANDOMIZATION)
-                interval += factor * 2 ** (self._exponent - 1) * self.minimum
-            if interval < self.maximum:
-                self._current = interval
-                self._exponent += 1
-            else:
-                self._current = self.maximum
-        return self._current
-
-
 # -- one message in flight ---------------------------------------------------------------------
 @dataclass
 class _Lease:
@@ -162,6 +131,7 @@ class QueuePoller:
         worker: Worker,
         *,
         processing_visibility: timedelta = PROCESSING_VISIBILITY,
+        watcher: SharedQueueWatcher | None = None,
     ) -> None:
         self.entry = entry
         self.options = options
@@ -189,6 +159,15 @@ class QueuePoller:
         self._leases: dict[str, _Lease] = {}
         self._lock = threading.Condition()
         self._thread = threading.Thread(target=self._poll, name=f"devhost-poll-{entry.name}", daemon=True)
+        # Set by `notify`; cleared as each poll begins (`QueueListener._stopWaitingTaskSource`).
+        self._notified = threading.Event()
+        self._watcher = watcher
+        if watcher is not None:
+            watcher.register(self.queue_name, self)
+
+    def notify(self) -> None:
+        """`QueueListener.Notify`: stop waiting out the back-off; poll now."""
+        self._notified.set()
 
     def describe(self) -> str:
         return f"{self.entry.name}: queue '{self.queue_name}' (connection {self.connection})"
@@ -213,6 +192,7 @@ class QueuePoller:
         backoff = PollingBackoff(self.options.max_polling_interval.total_seconds())
         found_since_delay = False
         while not self._stopping.is_set():
+            self._notified.clear()
             self._renew_due_leases()
             with self._lock:
                 busy = len(self._leases) > self.options.new_batch_threshold
@@ -242,15 +222,17 @@ class QueuePoller:
             found_since_delay = False
 
     def _wait(self, seconds: float) -> None:
-        """Sleep between polls, waking to renew leases that come due meanwhile."""
+        """Sleep between polls, waking to renew leases that come due meanwhile, and at once
+        when notified of a new message (the back-off delay is cut short, not reset)."""
         deadline = time.monotonic() + seconds
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and not self._notified.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             with self._lock:
                 next_renewal = min((lease.renew_at for lease in self._leases.values()), default=deadline)
-            self._stopping.wait(max(0.0, min(remaining, next_renewal - time.monotonic())))
+            # Stop is seen within STOP_CHECK_SECONDS; a notification at once.
+            self._notified.wait(max(0.0, min(remaining, next_renewal - time.monotonic(), STOP_CHECK_SECONDS)))
             self._renew_due_leases()
 
     def _receive(self) -> list[StorageQueueMessage]:
@@ -366,6 +348,8 @@ class QueuePoller:
         with contextlib.suppress(AzureError):  # it exists (or the send below says why not)
             self.poison.create_queue()
         self.poison.send_message(content or "")
+        if self._watcher is not None and self.poison_name:  # QueueProcessor.MessageAddedToPoisonQueueAsync
+            self._watcher.notify(self.poison_name)
         with contextlib.suppress(ResourceNotFoundError):  # already gone: another delivery completed it
             self.queue.delete_message(message_id, pop_receipt)
 

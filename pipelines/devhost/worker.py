@@ -44,6 +44,7 @@ import azure.functions as func
 
 from pipelines.devhost.azurite import ROOT
 from pipelines.devhost.functions import FunctionEntry
+from pipelines.devhost.outputs import OutputBinder, OutValue
 
 log = logging.getLogger("pipelines.devhost")
 
@@ -164,8 +165,10 @@ def _function_directory() -> str:
     return os.environ.get("AzureWebJobsScriptRoot") or str(ROOT)
 
 
-def _arguments(entry: FunctionEntry, trigger_value: Any, context: InvocationContext) -> dict[str, Any]:
-    arguments = {entry.arg_name: trigger_value}
+def _arguments(
+    entry: FunctionEntry, trigger_value: Any, context: InvocationContext, outputs: dict[str, OutValue]
+) -> dict[str, Any]:
+    arguments = {entry.arg_name: trigger_value, **outputs}
     if entry.requires_context:
         arguments["context"] = context
     return arguments
@@ -194,26 +197,33 @@ def _finish(entry: FunctionEntry, context: InvocationContext, started: float, ou
     return outcome
 
 
-def run_sync(entry: FunctionEntry, trigger_value: Any) -> Outcome:
-    """One sync invocation, in the calling thread (a thread of the worker's pool)."""
+def run_sync(entry: FunctionEntry, trigger_value: Any, binder: OutputBinder | None = None) -> Outcome:
+    """One sync invocation, in the calling thread (a thread of the worker's pool); then the
+    host writes its output bindings (a failure to write fails the invocation)."""
     context = InvocationContext(entry.name, _function_directory())
     started = time.perf_counter()
+    outputs = {output.name: OutValue() for output in entry.outputs}
     try:
-        value = entry.function(**_arguments(entry, trigger_value, context))
+        value = entry.function(**_arguments(entry, trigger_value, context, outputs))
         _check_return(entry, value)
+        if binder is not None:
+            binder.write(entry.name, entry.outputs, outputs)
         outcome = Outcome(entry.name, True, value=value)
     except Exception as exc:  # noqa: BLE001 - a failing function is an outcome, not a host crash
         outcome = Outcome(entry.name, False, error=exc)
     return _finish(entry, context, started, outcome)
 
 
-async def run_async(entry: FunctionEntry, trigger_value: Any) -> Outcome:
-    """One async invocation, awaited on the worker's event loop."""
+async def run_async(entry: FunctionEntry, trigger_value: Any, binder: OutputBinder | None = None) -> Outcome:
+    """One async invocation, awaited on the worker's event loop; then its output bindings."""
     context = InvocationContext(entry.name, _function_directory())
     started = time.perf_counter()
+    outputs = {output.name: OutValue() for output in entry.outputs}
     try:
-        value = await entry.function(**_arguments(entry, trigger_value, context))
+        value = await entry.function(**_arguments(entry, trigger_value, context, outputs))
         _check_return(entry, value)
+        if binder is not None and entry.outputs:
+            await asyncio.to_thread(binder.write, entry.name, entry.outputs, outputs)
         outcome = Outcome(entry.name, True, value=value)
     except Exception as exc:  # noqa: BLE001 - see run_sync
         outcome = Outcome(entry.name, False, error=exc)
@@ -228,8 +238,9 @@ def _cancelled(entry: FunctionEntry) -> Outcome:
 class Worker:
     """The worker's pool and event loop; `submit` is what the host's `InvocationRequest` does."""
 
-    def __init__(self, max_workers: int | None = None) -> None:
+    def __init__(self, max_workers: int | None = None, binder: OutputBinder | None = None) -> None:
         self.max_workers = sync_thread_count() if max_workers is None else max_workers
+        self.binder = binder  # the host's side: writes what functions set on their output bindings
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
@@ -274,14 +285,14 @@ class Worker:
         pool, loop = self._pool, self._loop
         try:
             if entry.is_async and loop is not None:
-                coroutine: Coroutine[Any, Any, Outcome] = run_async(entry, trigger_value)
+                coroutine: Coroutine[Any, Any, Outcome] = run_async(entry, trigger_value, self.binder)
                 try:
                     return asyncio.run_coroutine_threadsafe(coroutine, loop)
                 except RuntimeError:  # the loop is closed
                     coroutine.close()
                     raise
             if pool is not None and not entry.is_async:
-                return pool.submit(run_sync, entry, trigger_value)
+                return pool.submit(run_sync, entry, trigger_value, self.binder)
         except RuntimeError:  # the pool is shutting down
             pass
         stopped: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
