@@ -13,6 +13,7 @@ ORDER = (
     "queue wait (hand-off)",
     "queue receive call",
     "step message, whole handler",
+    "run change: claim, exit note or commit",
     "run partition load (query)",
     "table transaction",
     "pipeline row read",
@@ -21,7 +22,8 @@ ORDER = (
     "snapshot cache lookup",
     "snapshot copy (copytree)",
     "stage inputs (list+download)",
-    "log append (create+append blob)",
+    "log flush, waited for",
+    "log append, behind the step (create+append blob)",
     "warm launch (request to pid answered)",
     "child process (launch to exit, pumps joined)",
     "upload outputs (list+upload)",
@@ -30,9 +32,28 @@ ORDER = (
 )
 
 
+WHOLE = "step message, whole handler"
+CHILD = "child process (launch to exit, pumps joined)"
+
+
+def overhead_per_step(durations: dict[str, list[float]]) -> float | None:
+    """The worker's own time per step, seconds: every step message's whole handler (claims,
+    staging, the launch request, exit notes, uploads, commits, log waits) minus the step
+    processes' lives, divided by the steps run."""
+    whole, children = durations.get(WHOLE) or [], durations.get(CHILD) or []
+    if not whole or not children:
+        return None
+    return (sum(whole) - sum(children)) / len(children)
+
+
 def section(probes: dict[str, Any], title: str) -> Section:
     durations: dict[str, list[float]] = probes.get("durations", {})
     result = Section(title)
+    overhead = overhead_per_step(durations)
+    if overhead is not None:
+        result.add(Row("worker overhead per step (claim ... commit, outside the step's process)",
+                       value=overhead * 1000, unit="ms",
+                       note="(sum of whole handlers - sum of child processes) / steps; aim <= 15 ms"))
     for label in [*ORDER, *sorted(set(durations) - set(ORDER))]:
         if durations.get(label):
             result.add(Row(label, Summary.of_seconds(durations[label])))

@@ -16,7 +16,9 @@ real steps do.
 
 from __future__ import annotations
 
+import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +43,19 @@ class RunTimes:
     ended: datetime
     steps: list[tuple[datetime, datetime]]  # (start, end) in chain order
     scripts: list[tuple[float, float]] = field(default_factory=list)  # (first, last) stamps, in chain order
+    submitted: float | None = None  # the client's time.time() just before the submit POST
+
+    @property
+    def trigger(self) -> float:
+        """Step 0's first statement minus the client's clock before the POST (issue 14)."""
+        assert self.submitted is not None and self.scripts
+        return self.scripts[0][0] - self.submitted
+
+    @property
+    def submit_to_last(self) -> float:
+        """The last step's last statement minus the client's clock before the POST."""
+        assert self.submitted is not None and self.scripts
+        return self.scripts[-1][1] - self.submitted
 
     @property
     def script_handoffs(self) -> list[float]:
@@ -127,9 +142,10 @@ def _one_at_a_time(
     runs: int,
     parameters: dict[str, Any] | None = None,
     stamps: Path | None = None,
+    pause: Callable[[], float] | None = None,
 ) -> tuple[list[RunTimes], list[float]]:
-    """`runs` runs, each submitted when the one before has ended; with `stamps` (a folder),
-    each run's scripts stamp into a file of their own there."""
+    """`runs` runs, each submitted when the one before has ended (after `pause()` seconds,
+    if given); with `stamps` (a folder), each run's scripts stamp into a file of their own."""
     times, walls = [], []
     for _ in range(runs):
         path = None
@@ -138,11 +154,17 @@ def _one_at_a_time(
             stamps.mkdir(parents=True, exist_ok=True)
             path = stamps / f"run-{len(list(stamps.iterdir())):03d}.txt"
             assigned["stamps"] = str(path)
+        if pause is not None:
+            time.sleep(pause())
+        submitted = time.time()
         started = time.perf_counter()
-        run_id = submit(client, pipeline_id, assigned or None)
+        # Runs that stamp are submitted as callers submit (step reuse on): each has its own
+        # stamps file, so no step is reused, and each pays its look-up in the reuse index.
+        run_id = submit(client, pipeline_id, assigned or None, reuse=stamps is not None)
         entity = wait_ended(client, [run_id], timeout=300)[run_id]
         walls.append(time.perf_counter() - started)
         times.append(run_times(client, run_id, entity, length, path))
+        times[-1].submitted = submitted
     return times, walls
 
 
@@ -155,12 +177,19 @@ def execute(
     slow_runs: int,
     slow_seconds: float,
     stamps: Path,
+    polling_seconds: float,
+    seed: int = 14,
 ) -> Outcome:
-    """Runs one at a time (their scripts stamp into files under `stamps`), then `concurrent`
-    at once, then `slow_runs` one at a time with slow steps."""
+    """Runs one at a time (their scripts stamp into files under `stamps`; before each, a
+    seeded random pause of U(0, maxPollingInterval), so each trigger falls anywhere in the
+    queue poller's cycle), then `concurrent` at once, then `slow_runs` one at a time with
+    slow steps."""
+    rng = random.Random(seed)
     with api.client() as client:
         _one_at_a_time(client, pipeline_id, length, 1)  # warm-up: snapshot download and extraction, imports
-        sequential, client_walls = _one_at_a_time(client, pipeline_id, length, runs, stamps=stamps)
+        sequential, client_walls = _one_at_a_time(
+            client, pipeline_id, length, runs, stamps=stamps, pause=lambda: rng.uniform(0, polling_seconds)
+        )
         batch = [submit(client, pipeline_id) for _ in range(concurrent)]
         ended = wait_ended(client, batch, timeout=300)
         together = [run_times(client, run_id, ended[run_id], length) for run_id in batch]
@@ -181,7 +210,12 @@ def section(outcome: Outcome, length: int, label: str) -> Section:
             Summary.of_seconds([h for r in seq for h in r.handoffs]))
     )
     result.add(Row("step: StartTime -> EndTime", Summary.of_seconds([d for r in seq for d in r.durations])))
-    result.add(Row("submit -> first step StartTime", Summary.of_seconds([r.first_wait for r in seq])))
+    result.add(Row("trigger -> first step: client before POST -> step 0's first statement",
+                    Summary.of_seconds([r.trigger for r in seq]),
+                    note="a seeded U(0, maxPollingInterval) pause before each trigger (issue 14's figure)"))
+    result.add(Row(f"one {length}-step run: client before POST -> last step's last statement",
+                   Summary.of_seconds([r.submit_to_last for r in seq]), note="issue 14's figure"))
+    result.add(Row("submit -> first step StartTime (service stamps)", Summary.of_seconds([r.first_wait for r in seq])))
     result.add(Row(f"one {length}-step run, created -> ended", Summary.of_seconds([r.wall for r in seq])))
     result.add(Row(f"one {length}-step run, client submit -> seen ended", Summary.of_seconds(outcome.client_walls),
                    note=f"polling every {POLL_SECONDS * 1000:.0f} ms"))
@@ -209,6 +243,11 @@ def section(outcome: Outcome, length: int, label: str) -> Section:
             " and interpreter start, all included. The service's stamps (EndTime -> StartTime) read about 0 in a"
             " linear stretch: the worker that finishes a step claims its successor in the same transaction."
             " Steps that reach other workers (fan-out) wait for the queue poller, as submit -> first step does"
+        ),
+        (
+            "the runs one at a time are submitted with step reuse on, as callers submit (each has its own stamps"
+            " parameter, so nothing is reused and every step pays its reuse-index look-up); the runs at once and"
+            " the slow runs send RegenerateOutputs, since they repeat one request"
         ),
     ]
     if outcome.slow_runs:

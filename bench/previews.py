@@ -52,9 +52,9 @@ def chain_steps() -> None:
     from pipelines.runs.model import StepMessage, TaskStatus
     from pipelines.runs.repository import RunRepository
     from pipelines.store import StorageAccount
-    from pipelines.worker import functions
+    from pipelines.worker import handler
 
-    original: Callable[[StorageAccount, dict[str, Any]], str] = vars(functions)["handle_step_message"]
+    original: Callable[[StorageAccount, dict[str, Any]], str] = vars(handler)["handle_step_message"]
 
     def handle_and_chain(account: StorageAccount, payload: dict[str, Any]) -> str:
         result: str = original(account, payload)
@@ -70,4 +70,4 @@ def chain_steps() -> None:
             result = original(account, message.to_payload())
         return result
 
-    vars(functions)["handle_step_message"] = handle_and_chain  # the name run_step calls
+    vars(handler)["handle_step_message"] = handle_and_chain  # the name run_step imports on each call

@@ -114,11 +114,14 @@ def install() -> None:
     from pipelines.runs.repository import RunRepository
     from pipelines.store import messages
     from pipelines.store.tables import Table
-    from pipelines.worker import executor, functions, handler, launcher
+    from pipelines.worker import executor, handler, launcher
+    from pipelines.worker.logflush import LogFlusher
     from pipelines.worker.snapshots import SnapshotCache
 
     _mark_http_invocations()
-    _timed(functions, "handle_step_message", "step message, whole handler")
+    _timed(handler, "handle_step_message", "step message, whole handler")
+    _timed(RunRepository, "mutate", "run change: claim, exit note or commit")
+    _timed(LogFlusher, "drain", "log flush, waited for")
     _timed(RunRepository, "load", "run partition load (query)")
     _timed(Table, "transact", "table transaction")
     _timed(PublishedPipelines, "get", "pipeline row read")
@@ -131,7 +134,7 @@ def install() -> None:
     _timed(executor, "run_step", "child process (launch to exit, pumps joined)")
     _timed(launcher.WarmLauncher, "launch", "warm launch (request to pid answered)")
     _timed(executor.Executor, "_upload_outputs", "upload outputs (list+upload)")
-    _timed(LogWriter, "append", "log append (create+append blob)")
+    _timed(LogWriter, "append", "log append, behind the step (create+append blob)")
 
     original_send = messages.send
 

@@ -41,6 +41,13 @@ def with_polling_interval(host_json: dict[str, Any], seconds: float) -> dict[str
     return copy
 
 
+def polling_seconds(host_json: dict[str, Any]) -> float:
+    """`extensions.queues.maxPollingInterval` of a host.json, in seconds (the host's parser)."""
+    from pipelines.devhost.hostconfig import HostOptions
+
+    return HostOptions.from_host_json(host_json).queues.max_polling_interval.total_seconds()
+
+
 def storage_env(connection_string: str, work_dir: Path) -> dict[str, str]:
     """Settings of one isolated app: its own name prefix, queue and worker disk."""
     prefix = "b" + secrets.token_hex(5)
@@ -49,6 +56,8 @@ def storage_env(connection_string: str, work_dir: Path) -> dict[str, str]:
         "PIPELINES_NAME_PREFIX": prefix,
         "PIPELINES_STEPS_QUEUE": f"{prefix}-steps",
         "PIPELINES_WORK_DIR": str(work_dir / prefix),
+        # The worker's one thread pool as the app is deployed (infra/main.bicep, local.settings).
+        "PYTHON_THREADPOOL_THREAD_COUNT": "24",
     }
 
 
@@ -97,6 +106,11 @@ class HostProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the host is not started"
+        return self._process.pid
 
     def start(self, timeout: float = 60.0) -> str:
         log = open(self.config.log_path, "a", encoding="utf-8")  # noqa: SIM115 - the child owns it

@@ -10,6 +10,9 @@ audience, lifetime, roles). Everything refuses to run inside Azure (see
 The RSA key is created on first use in `.devkeys/` at the project root
 (git-ignored and func-ignored; `PIPELINES_DEV_KEY_DIR` moves it), readable by its
 owner only. Delete the folder to rotate the key.
+
+PyJWT and cryptography are imported where a key or a token is made: the app's
+settings check reads this module's names at start-up (`pipelines.auth.config`).
 """
 
 from __future__ import annotations
@@ -26,18 +29,17 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipelines.auth.fetch import check_key_url
 from pipelines.auth.permissions import Permission
 from pipelines.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 log = logging.getLogger("pipelines.auth")
 
@@ -113,6 +115,9 @@ _cached: tuple[tuple[str, int, int], rsa.RSAPrivateKey] | None = None
 
 def _create_key(path: Path) -> None:
     """Write a new key without ever exposing it, and without clobbering a concurrent writer's."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
     pem = key.private_bytes(
@@ -145,6 +150,9 @@ def _create_key(path: Path) -> None:
 
 def signing_key() -> rsa.RSAPrivateKey:
     """The development private key, created on first use (refuses in Azure)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     global _cached
     refuse_in_azure()
     path = key_dir() / KEY_FILE
@@ -173,6 +181,8 @@ def _b64url(data: bytes) -> str:
 
 def key_id(public_key: rsa.RSAPublicKey) -> str:
     """RFC 7638 thumbprint: stable for a key, new when the key is replaced."""
+    from jwt.algorithms import RSAAlgorithm
+
     jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
     canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
     return _b64url(hashlib.sha256(canonical.encode("ascii")).digest())
@@ -180,6 +190,8 @@ def key_id(public_key: rsa.RSAPublicKey) -> str:
 
 def jwks() -> dict[str, Any]:
     """The public key set, as Entra ID publishes it: public members only."""
+    from jwt.algorithms import RSAAlgorithm
+
     public = signing_key().public_key()
     jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
     return {
@@ -215,6 +227,8 @@ def mint(
     space-separated `scp` claim (delegated permissions). `extra_claims` are
     applied last and may override anything (e.g. `exp` for an expired token).
     """
+    import jwt
+
     for label, value in (("roles", roles), ("scopes", scopes)):
         if isinstance(value, str):
             # mint("Pipelines.Read") would otherwise grant one role per character.

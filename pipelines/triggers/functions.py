@@ -1,14 +1,13 @@
-"""The Event Grid function: every event delivered starts the runs of the triggers it matches."""
+"""The Event Grid function: every event delivered starts the runs of the triggers it matches.
+
+The service and storage are imported on the first event, not when the host indexes the app.
+"""
 
 from __future__ import annotations
 
 import logging
 
 import azure.functions as func
-
-from pipelines.store import get_account
-from pipelines.triggers.model import Event
-from pipelines.triggers.service import Triggers
 
 bp = func.Blueprint()
 log = logging.getLogger("pipelines.triggers")
@@ -19,6 +18,10 @@ log = logging.getLogger("pipelines.triggers")
 def start_runs_from_events(event: func.EventGridEvent) -> None:
     """Event Grid delivers here (/runtime/webhooks/eventgrid?functionName=start_runs_from_events,
     protected by the host's system key in Azure); every matching trigger starts a run."""
+    from pipelines.store import get_account
+    from pipelines.triggers.model import Event
+    from pipelines.triggers.service import Triggers
+
     happened = Triggers(get_account()).start_runs(Event(
         id=event.id,
         event_type=event.event_type,

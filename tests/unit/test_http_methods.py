@@ -8,7 +8,8 @@ import json
 import azure.functions as func
 import pytest
 
-from pipelines.api.http import RequestContext, handle, served_methods
+from pipelines.api.functions import served_methods
+from pipelines.api.http import RequestContext, handle
 from pipelines.api.paging import page_request
 from pipelines.api.routes import ROUTES
 from pipelines.errors import BadRequestError
