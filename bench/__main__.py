@@ -8,6 +8,7 @@
 5. Run history: `runs/{id}/details` and `runs:query` with 10 and 10,000 runs in
    the experiment (issue 9).
 6. Cold start: `import function_app` in fresh interpreters (issue 14).
+7. Step reuse: a fully reused 5-step run, submit to Finished, no process started (issue 15).
 
 Everything runs on this machine: one Azurite (in memory), the development host
 in a child process (phase A without its queue worker, phase B with it, each
@@ -28,12 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import breakdown, coldstart, handoff, history, lookup, submit
+from bench import breakdown, coldstart, handoff, history, lookup, memory, reuse, submit
 from bench.fixtures import Api, linear, one_step
 from bench.report import Section, render_json, render_table
 from bench.stack import (
     HostConfig,
     HostProcess,
+    polling_seconds,
     project_host_json,
     storage_env,
     use_in_this_process,
@@ -90,8 +92,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run figure 4 with this extensions.queues.maxPollingInterval (repeatable; default: host.json's)",
     )
     parser.add_argument("--cold-starts", type=int, default=5, help="fresh interpreters importing the app, figure 6")
+    parser.add_argument("--reuse-runs", type=int, default=50, help="fully reused runs one at a time, figure 7")
     parser.add_argument(
-        "--skip", default="", help="comma list of phases to skip: catalogue (1-3, 5), worker (4), coldstart (6)"
+        "--skip", default="",
+        help="comma list of phases to skip: catalogue (1-3, 5), worker (4), coldstart (6), reuse (7)",
     )
     return parser.parse_args(argv)
 
@@ -148,11 +152,17 @@ def worker_phase(args: argparse.Namespace, connection: str, tmp: Path, polling: 
         outcome = handoff.execute(
             api, published.id, args.steps, args.runs, args.concurrent_runs, args.slow_runs, args.slow_step_seconds,
             tmp / f"stamps-{env['PIPELINES_NAME_PREFIX']}",
+            polling_seconds(host_json),
         )
     probes: dict[str, Any] = json.loads(probe_path.read_text(encoding="utf-8"))
+    progress(f"figure 4c: the worker's memory with {memory.WIDTH} steps running")
+    wide = HostConfig(env, memory.host_json_for(host_json), worker=True, log_path=tmp / "host-memory.log")
+    with HostProcess(wide) as host:
+        footprint = memory.measure(Api(host.base_url, WORKSPACE), host.pid, tmp)
     return [
         handoff.section(outcome, args.steps, label),
         breakdown.section(probes, f"4b. Where a step's time goes: worker probes ({label}, all runs above)"),
+        footprint,
     ]
 
 
@@ -174,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
             if "coldstart" not in skip:
                 progress(f"figure 6: import function_app in {args.cold_starts} fresh interpreters")
                 sections.append(coldstart.measure(args.cold_starts))
+            if "reuse" not in skip:
+                progress(f"figure 7: {args.reuse_runs} fully reused {args.steps}-step runs")
+                sections.append(reuse.measure(emulator.connection_string, tmp, args.steps, args.reuse_runs,
+                                              tmp / "host-reuse.log"))
         finally:
             emulator.stop()
     elapsed = time.monotonic() - started

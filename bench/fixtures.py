@@ -113,8 +113,14 @@ class Api:
         return publish(self.workspace, pipeline, name, None, "1")
 
 
-def submit(client: httpx.Client, pipeline_id: str, parameters: dict[str, Any] | None = None) -> str:
+def submit(
+    client: httpx.Client, pipeline_id: str, parameters: dict[str, Any] | None = None, *, reuse: bool = False
+) -> str:
+    """A submit; without `reuse` it sends RegenerateOutputs, so every step runs (figures of
+    execution submit one request many times, which step reuse would otherwise answer at once)."""
     body: dict[str, Any] = {"ExperimentName": "bench"}
+    if not reuse:
+        body["RegenerateOutputs"] = True
     if parameters:
         body["ParameterAssignments"] = parameters
     response = client.post(f"/PipelineRuns/PipelineSubmit/{pipeline_id}", json=body)

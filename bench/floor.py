@@ -3,7 +3,8 @@
 The storage calls a submit by pipeline id makes (without an idempotency key),
 in its order, with its payloads:
 
-1. point read of the pipeline row (table `Pipelines`);
+1. point read of the pipeline row (table `Pipelines`), then one of the reuse index per step
+   without parents (table `StepReuse`: a miss, as for a request nothing has run yet);
 2. three index upserts, side by side as the service writes them (table `RunIndex`:
    the active-runs row, the per-pipeline row, the per-experiment row);
 3. one entity-group transaction creating the run row and its step rows (table `Runs`);
@@ -17,11 +18,13 @@ experiment and process) and a block of run numbers (once per 100 numbers).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableServiceClient, UpdateMode
 from azure.storage.queue import QueueClient
 
@@ -50,6 +53,7 @@ class FloorSubmit:
         self.pipelines = tables.get_table_client(settings.table_name("Pipelines"))
         self.index = tables.get_table_client(settings.table_name("RunIndex"))
         self.runs = tables.get_table_client(settings.table_name("Runs"))
+        self.reuse = tables.get_table_client(settings.table_name("StepReuse"))
         self.queue = QueueClient.from_connection_string(connection, settings.steps_queue_name)
         self.workspace = workspace
         self.pipeline_id = pipeline_id
@@ -62,6 +66,9 @@ class FloorSubmit:
     def __call__(self) -> object:
         ws, pipeline_id = self.workspace, self.pipeline_id
         self.pipelines.get_entity(ws, pipeline_id)
+        for _ in self.first_steps:
+            with contextlib.suppress(ResourceNotFoundError):
+                self.reuse.get_entity(ws, "0" * 64)
         run_id = str(uuid.uuid4())
         created = datetime.now(UTC)
         rows = [
@@ -84,5 +91,5 @@ class FloorSubmit:
 
     def close(self) -> None:
         self.side_by_side.shutdown()
-        for client in (self.pipelines, self.index, self.runs, self.queue):
+        for client in (self.pipelines, self.index, self.runs, self.reuse, self.queue):
             client.close()

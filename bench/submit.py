@@ -25,7 +25,7 @@ class HttpSubmit:
     pipeline_id: str
 
     def __call__(self) -> object:
-        return submit(self.client, self.pipeline_id)
+        return submit(self.client, self.pipeline_id, reuse=True)  # a default submit: reuse keys looked up
 
     def close(self) -> None:
         self.client.close()
@@ -40,7 +40,7 @@ def _checked(result: LoadResult, what: str) -> LoadResult:
 def measure(api: Api, pipeline_id: str, concurrency: tuple[int, ...], total: int) -> Section:
     section = Section("2-3. Submit latency (issue 5): POST PipelineSubmit, 1-step pipeline, vs its storage floor")
     with api.client() as client:
-        template_run = submit(client, pipeline_id)
+        template_run = submit(client, pipeline_id, reuse=True)
         # The host's own round trip: a route it serves itself, no function, no storage.
         keys = f"{api.base_url}/.devissuer/keys"
         round_trip = Summary.of_seconds(sample(lambda: client.get(keys).raise_for_status(), 50, warmup=5))
@@ -67,8 +67,8 @@ def measure(api: Api, pipeline_id: str, concurrency: tuple[int, ...], total: int
             )
         )
     section.notes += [
-        "floor = point read of the pipeline row + 3 index upserts side by side + 1 transaction (run + step rows)"
-        " + 1 queue send",
+        "floor = point read of the pipeline row + 1 of the reuse index (a miss) + 3 index upserts side by side"
+        " + 1 transaction (run + step rows) + 1 queue send",
         "the host ran with no queue worker (HTTP functions only): submits do not share the CPU with steps",
     ]
     return section

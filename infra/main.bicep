@@ -12,7 +12,9 @@
 //   - a Flex Consumption plan (FC1) and the Function app (Python 3.11);
 //   - optional (enableBlobEvents): an Event Grid system topic on the storage account, to
 //     which the postdeploy hook of azure.yaml subscribes the function
-//     `start_runs_from_events` once the code is deployed (app/events.bicep says why then).
+//     `start_runs_from_events` once the code is deployed (app/events.bicep says why then);
+//   - optional (enableRunEvents): an Event Grid custom topic that receives the app's run
+//     events, published with the app's identity (app/runevents.bicep).
 // Every role assignment is in app/rbac.bicep.
 //
 // Left out on purpose: virtual network integration and private endpoints (storage is
@@ -90,8 +92,8 @@ param maximumInstanceCount int = 100
 param instanceMemoryMB int = 2048
 
 @minLength(3)
-@maxLength(56)
-@description('Queue of step messages; <name>-poison is its poison queue (app setting PIPELINES_STEPS_QUEUE).')
+@maxLength(49)
+@description('Queue of step messages; <name>-poison is its poison queue, <name>-notify the run events\' (app setting PIPELINES_STEPS_QUEUE).')
 param stepsQueueName string = 'pipeline-steps'
 
 // host.json has "functionTimeout": "00:30:00": the host ends an invocation that runs
@@ -125,6 +127,14 @@ param logRetentionInDays int = 30
 @description('Create an Event Grid system topic on the storage account; the postdeploy hook then subscribes the function start_runs_from_events to its BlobCreated events. Off by default.')
 param enableBlobEvents bool = false
 
+// -- run events out (optional; docs/deploy.md, "Run events to Event Grid") ---------------
+
+@description('Create an Event Grid custom topic for the app\'s run events (RunQueued, RunStarted, RunFinished, RunFailed, RunCanceled) and let the app\'s identity publish to it. Off by default.')
+param enableRunEvents bool = false
+
+@description('Publish each step\'s events too (StepStarted, StepFinished, StepFailed, StepCanceled): app setting PIPELINES_EVENTS_STEPS.')
+param runEventsPerStep bool = false
+
 // -- optional names (default: <abbreviation><unique suffix>) -------------------------------
 
 param functionAppName string = ''
@@ -135,6 +145,8 @@ param logAnalyticsName string = ''
 param applicationInsightsName string = ''
 @description('Name of the Event Grid system topic (enableBlobEvents). Set it to the name of the account\'s existing system topic, if it has one: an account can have only one.')
 param eventGridSystemTopicName string = ''
+@description('Name of the Event Grid custom topic of run events (enableRunEvents).')
+param runEventsTopicName string = ''
 
 // -- names -----------------------------------------------------------------------------------
 
@@ -146,6 +158,7 @@ var appName = !empty(functionAppName) ? functionAppName : 'func-pipelines-${reso
 // The Flex Consumption deployment package lives in this blob container.
 var deploymentContainerName = 'app-package-${uniqueString(appName, resourceToken)}'
 var blobEventsTopicName = !empty(eventGridSystemTopicName) ? eventGridSystemTopicName : 'egst-${resourceToken}'
+var runEventsName = !empty(runEventsTopicName) ? runEventsTopicName : 'egt-${resourceToken}'
 
 // -- authentication settings ---------------------------------------------------------------
 
@@ -179,7 +192,12 @@ var coreSettings = {
 var publicBaseUrlSetting = {
   PIPELINES_PUBLIC_BASE_URL: publicBaseUrl
 }
-var pipelinesSettings = union(coreSettings, empty(publicBaseUrl) ? {} : publicBaseUrlSetting, authSettings, migrationSettings)
+// Run events: the topic's endpoint (written only when the topic is created), and step events on or off.
+var runEventsSettings = enableRunEvents ? {
+  PIPELINES_EVENTS_TOPIC_ENDPOINT: runEvents.outputs.endpoint
+  PIPELINES_EVENTS_STEPS: runEventsPerStep ? 'true' : 'false'
+} : {}
+var pipelinesSettings = union(coreSettings, empty(publicBaseUrl) ? {} : publicBaseUrlSetting, authSettings, migrationSettings, runEventsSettings)
 
 // -- resources ---------------------------------------------------------------------------------
 
@@ -223,7 +241,20 @@ module storage 'app/storage.bicep' = {
     queueNames: [
       stepsQueueName
       '${stepsQueueName}-poison'
+      '${stepsQueueName}-notify'
+      '${stepsQueueName}-notify-poison'
     ]
+  }
+}
+
+// The custom topic of run events; the app's role on it is in app/rbac.bicep.
+module runEvents 'app/runevents.bicep' = if (enableRunEvents) {
+  name: 'runEvents'
+  scope: rg
+  params: {
+    name: runEventsName
+    location: location
+    tags: tags
   }
 }
 
@@ -236,6 +267,7 @@ module rbac 'app/rbac.bicep' = {
     appPrincipalId: identity.outputs.principalId
     developerPrincipalId: grantDeveloperStorageRead ? principalId : ''
     developerPrincipalType: principalType
+    runEventsTopicName: enableRunEvents ? runEvents.outputs.name : ''
   }
 }
 
@@ -295,3 +327,5 @@ output PIPELINES_AUDIENCE string = appIdUri
 // The topic the postdeploy hook subscribes the function to; empty when enableBlobEvents is
 // off (the hook is then off too: it reads PIPELINES_BLOB_EVENTS, this parameter's source).
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = enableBlobEvents ? blobEventsTopicName : ''
+// The custom topic of run events (enableRunEvents): subscribe to it to receive them.
+output AZURE_RUN_EVENTS_TOPIC_ID string = enableRunEvents ? runEvents.outputs.id : ''

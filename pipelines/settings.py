@@ -66,6 +66,26 @@ class Settings(BaseSettings):
     # Public base URL used to build `Url` in answers; else taken from the request.
     public_base_url: str | None = Field(default=None, alias="PIPELINES_PUBLIC_BASE_URL")
 
+    # -- run events out (docs/architecture.md, "Run events") -----------------------
+    # An Event Grid custom topic's endpoint (https://<topic>.<region>-1.eventgrid.azure.net/api/events),
+    # or a namespace's (https://<namespace>.<region>-1.eventgrid.azure.net) with the namespace topic.
+    events_topic_endpoint: str | None = Field(default=None, alias="PIPELINES_EVENTS_TOPIC_ENDPOINT")
+    events_namespace_topic: str | None = Field(default=None, alias="PIPELINES_EVENTS_NAMESPACE_TOPIC")
+    # A queue of this account that receives every event (the local sink: the development host
+    # and the tests set it; `pipelines events tail` reads it). Unset in Azure.
+    events_queue: str | None = Field(default=None, alias="PIPELINES_EVENTS_QUEUE")
+    # Events of each step too (StepStarted per attempt, StepFinished/Failed/Canceled).
+    events_steps: bool = Field(default=False, alias="PIPELINES_EVENTS_STEPS")
+    # The events' `source`; default: the app's host name (WEBSITE_HOSTNAME in Azure).
+    events_source: str | None = Field(default=None, alias="PIPELINES_EVENTS_SOURCE")
+    # Webhooks: attempts per delivery (the first and its retries), and the longest pause between two.
+    webhook_max_attempts: int = Field(default=10, alias="PIPELINES_WEBHOOK_MAX_ATTEMPTS", gt=0, le=50)
+    webhook_max_backoff_seconds: int = Field(default=300, alias="PIPELINES_WEBHOOK_MAX_BACKOFF_SECONDS", gt=0)
+    # The sweeper nudges a run whose events are not all handed off this long after the last of them.
+    events_grace_seconds: int = Field(default=30, alias="PIPELINES_EVENTS_GRACE_SECONDS", gt=0)
+    # Development only: plain http webhooks to 127.0.0.1 or localhost are accepted.
+    webhooks_allow_local_http: bool = Field(default=False, alias="PIPELINES_WEBHOOKS_ALLOW_LOCAL_HTTP")
+
     @field_validator("name_prefix")
     @classmethod
     def _prefix_is_a_name(cls, value: str) -> str:
@@ -76,9 +96,24 @@ class Settings(BaseSettings):
     @field_validator("steps_queue")
     @classmethod
     def _queue_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,55}", value):
-            raise ValueError("must be a storage queue name (lowercase letters, digits, single dashes)")
+        # 49 at most: the run events' queue `<name>-notify` and its `-poison` are named after it.
+        if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,48}", value):
+            raise ValueError("must be a storage queue name (lowercase letters, digits, single dashes), 49 at most")
         return value
+
+    @field_validator("events_queue")
+    @classmethod
+    def _events_queue_name(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}", value):
+            raise ValueError("must be a storage queue name (lowercase letters, digits, single dashes)")
+        return value or None
+
+    @field_validator("events_topic_endpoint")
+    @classmethod
+    def _topic_endpoint(cls, value: str | None) -> str | None:
+        if value and not value.startswith("https://"):
+            raise ValueError("must be the https:// endpoint of an Event Grid topic or namespace")
+        return value or None
 
     @model_validator(mode="after")
     def _has_storage(self) -> Settings:
@@ -106,6 +141,17 @@ class Settings(BaseSettings):
     @property
     def poison_queue_name(self) -> str:
         return f"{self.steps_queue}-poison"
+
+    @property
+    def notify_queue_name(self) -> str:
+        """The queue of run-event deliveries (`pipelines.events`): named after the steps queue, so
+        the trigger binds to `%PIPELINES_STEPS_QUEUE%-notify` and needs no setting of its own."""
+        return f"{self.steps_queue}-notify"
+
+    @property
+    def events_everywhere(self) -> bool:
+        """Whether every run has events (a topic or the local sink); webhooks are per endpoint."""
+        return bool(self.events_topic_endpoint or self.events_queue)
 
 
 @functools.lru_cache(maxsize=1)

@@ -29,10 +29,26 @@ def _steps_queue_is_set() -> None:
         raise ConfigurationError("PIPELINES_STEPS_QUEUE must be set: the queue triggers bind to it")
 
 
+def _no_local_http_webhooks_in_azure() -> None:
+    # Plain http webhooks to this machine are for development; in Azure they would reach the instance itself.
+    try:
+        allowed = get_settings().webhooks_allow_local_http
+    except ConfigurationError:
+        return  # reported by get_settings itself
+    if allowed:
+        from pipelines.auth.devissuer import azure_environment  # only then: it loads the token libraries
+
+        where = azure_environment()
+        if where:
+            raise ConfigurationError(
+                f"PIPELINES_WEBHOOKS_ALLOW_LOCAL_HTTP is for development only, but this runs in Azure ({where})"
+            )
+
+
 def check_configuration() -> list[str]:
     """Check the settings; log and remember each problem (its message names the setting)."""
     found: list[str] = []
-    for check in (get_settings, check_auth_settings, _steps_queue_is_set):
+    for check in (get_settings, check_auth_settings, _steps_queue_is_set, _no_local_http_webhooks_in_azure):
         try:
             check()
         except ConfigurationError as error:

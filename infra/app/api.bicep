@@ -58,6 +58,9 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // Key Vault references in app settings (a webhook's signing secret, docs/deploy.md step 8)
+    // resolve with the app's one identity, which has no system-assigned twin.
+    keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
     }

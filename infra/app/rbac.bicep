@@ -10,6 +10,7 @@
 //   974c5e8b-45b9-4653-ba55-5f855dd0fb88  Storage Queue Data Contributor
 //   0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3  Storage Table Data Contributor
 //   3913510d-42f4-4e42-8a64-420c390055eb  Monitoring Metrics Publisher
+//   d5a91429-5739-47e2-a06b-3470a27159e7  EventGrid Data Sender          (optional, run events)
 //   2a2b9908-6ea1-4ae2-8e65-a410df84e7d1  Storage Blob Data Reader       (optional, a developer)
 //   19e7f393-937e-4f77-808e-94535e297925  Storage Queue Data Reader      (optional, a developer)
 //   76199698-9eea-4c19-bc75-cec21354c6b6  Storage Table Data Reader      (optional, a developer)
@@ -29,6 +30,8 @@
 // - Table Data Contributor: the app creates its tables and reads and writes entities.
 // - Monitoring Metrics Publisher on Application Insights: telemetry with Entra auth
 //   (local auth is off on the component).
+// - EventGrid Data Sender on the run events' custom topic (enableRunEvents), and only there:
+//   it publishes events and can do nothing else with the topic.
 // All at the storage account's scope: the app's container and table names carry an
 // optional prefix (PIPELINES_NAME_PREFIX) and are created at run time.
 
@@ -40,6 +43,9 @@ param appPrincipalId string
 
 @description('Object id of a person or principal to give read-only storage data access; empty for none.')
 param developerPrincipalId string = ''
+
+@description('Name of the Event Grid custom topic of run events (main.bicep enableRunEvents); empty for none.')
+param runEventsTopicName string = ''
 
 @allowed([
   'User'
@@ -56,6 +62,7 @@ var roles = {
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
   storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
   storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
+  eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
 }
 
 var appStorageRoles = [
@@ -76,6 +83,11 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
+}
+
+// A placeholder name when there is no topic: the reference is then never used.
+resource runEventsTopic 'Microsoft.EventGrid/topics@2025-02-15' existing = {
+  name: !empty(runEventsTopicName) ? runEventsTopicName : 'no-run-events-topic'
 }
 
 // The app's identity: host storage, deployment package, the app's data.
@@ -115,3 +127,14 @@ resource developerStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' =
     }
   }
 ]
+
+// Optional: the app's identity publishes run events to their custom topic (app/runevents.bicep).
+resource appRunEvents 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(runEventsTopicName)) {
+  name: guid(runEventsTopic.id, appPrincipalId, roles.eventGridDataSender)
+  scope: runEventsTopic
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.eventGridDataSender)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}

@@ -97,6 +97,8 @@ def request_wire(request: SubmitRequest) -> dict[str, Any]:
         value = getattr(request, attribute)
         if value is not None and value != {}:
             body[key] = value
+    if request.regenerate_outputs:
+        body["RegenerateOutputs"] = True
     return body
 
 

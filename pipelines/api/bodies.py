@@ -23,6 +23,7 @@ from pydantic.json_schema import JsonSchemaMode, WithJsonSchema
 from pipelines.api.data import DataPathEntity
 from pipelines.api.openapi_parts import any_case, pattern_of
 from pipelines.authoring.definition import PipelineDefinition
+from pipelines.catalogue import webhooks
 from pipelines.catalogue.endpoints import MAX_TEXT as ENDPOINT_TEXT
 from pipelines.catalogue.endpoints import NAME as ENDPOINT_NAME
 from pipelines.data import datasets, datastores
@@ -206,11 +207,24 @@ class SubmitRequest(_Body):
     allow_step_reruns: TrueFalse = omissible(
         "AllowStepReruns", "Our addition; true or false (or the strings). True: a step declared "
         "idempotent=False runs again when its worker was lost after its script exited 0 (default: it fails).")
+    regenerate_outputs: TrueFalse = omissible(
+        "RegenerateOutputs", "SDK v1's regenerate_outputs; true or false (or the strings). True: every step runs,"
+        " none takes an earlier execution's outputs (default: a step with allow_reuse whose reuse key an earlier"
+        " execution finished with is not run again; its ReuseInfo says whose outputs it took).")
     schedule_id: SubmitText = omissible("ScheduleId")
     display_name: SubmitText = omissible("DisplayName")
     parent_run_id: SubmitText = omissible("ParentRunId", "Recorded on the run; ?parentRunId= wins.")
     enable_notification: Any = omissible("EnableNotification", "Accepted and ignored.")
     az_dev_ops_callback_info: Any = omissible("AzDevOpsCallBackInfo", "Accepted and never stored (it holds a token).")
+
+
+class RerunRequest(_Body):
+    """Optional: with no body, the rerun has the first run's parameters. A near miss of
+    `ParameterAssignments` is a 400 naming it; other keys are ignored and listed in `x-ms-ignored-keys`."""
+
+    parameter_assignments: dict[str, str | int | float | bool] | None = omissible(
+        "ParameterAssignments", "Parameters to change, coerced to their declared types; the others keep the"
+        " first run's values.")
 
 
 class NodeIdPath(RootModel[Annotated[list[str], Field(min_length=1)] | str]):
@@ -234,12 +248,28 @@ EndpointName = Annotated[str, Field(pattern=pattern_of(ENDPOINT_NAME))]
 EndpointText = Annotated[str, Field(max_length=ENDPOINT_TEXT)]
 
 
+class WebhookRequest(_Body):
+    """A URL that receives the events of the endpoint's runs (docs/contract.md §7), keys as written."""
+
+    url: Annotated[str, Field(max_length=webhooks.MAX_URL, pattern=pattern_of(webhooks.HTTPS_URL))] = Field(
+        alias="Url", description="https://host[:port][/path]. Plain http:// only to 127.0.0.1 or localhost, and only"
+        " where the development setting PIPELINES_WEBHOOKS_ALLOW_LOCAL_HTTP allows it.")
+    secret_setting: Annotated[str, Field(pattern=pattern_of(webhooks.SECRET_SETTING))] = Field(
+        alias="SecretSetting", description="The name of the app setting holding the signing secret (in Azure, a Key"
+        " Vault reference); the secret is never stored in the catalogue nor shown.")
+
+
+Webhooks = Annotated[list[WebhookRequest], Field(max_length=webhooks.MAX_WEBHOOKS)]
+WEBHOOKS_NOTE = "Our addition: where the events of its runs go too; null or [] for none."
+
+
 class CreateEndpointRequest(_Body):
     name: EndpointName = Field(alias="Name", description="Unique in the workspace.")
     description: EndpointText | None = omissible("Description")
     pipeline_id: Key = Field(alias="PipelineId", description="Becomes version 0.")
     properties: AnyValues | None = omissible("Properties", "A value that is no string is kept as its JSON.")
     tags: AnyValues | None = omissible("tags", "A value that is no string is kept as its JSON.")
+    webhooks: Webhooks | None = omissible("Webhooks", WEBHOOKS_NOTE)
 
 
 class PipelineVersionRequest(_Body):
@@ -262,6 +292,7 @@ class UpdateEndpointRequest(_Body):
     etag: str | None = omissible("Etag", "Must match the stored one, else 412 (wins over If-Match).")
     properties: AnyValues | None = omissible("Properties", "A value that is no string is kept as its JSON.")
     tags: AnyValues | None = omissible("tags", "A value that is no string is kept as its JSON.")
+    webhooks: Webhooks | None = omissible("Webhooks", WEBHOOKS_NOTE + " Absent: kept.")
 
 
 # -- datastores and datasets ---------------------------------------------------------------------------
@@ -306,7 +337,8 @@ class DatasetRequest(_Body):
 # What OpenAPI documents (pipelines.api.openapi): every body as it is read.
 MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = tuple(
     (model, "validation") for model in (
-        EntityStatusValue, PipelineStatusRequest, DataSetAssignment, SubmitRequest, NodeIdPath, PublishRequest,
+        EntityStatusValue, PipelineStatusRequest, DataSetAssignment, SubmitRequest, RerunRequest, NodeIdPath,
+        PublishRequest,
         CreateEndpointRequest, UpdateEndpointRequest, DatastoreRequest, DatasetRequest,
     )
 )

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import azure.functions as func
-
 from pipelines.api.answers import SnapshotUploaded
 from pipelines.api.contract import (
     PipelineEndpointEntity,
     PipelineEntity,
     PipelineVersion,
+    WebhookEntity,
     wire_time,
 )
 from pipelines.api.endpoint_requests import endpoint_change, new_endpoint
@@ -25,8 +24,6 @@ from pipelines.settings import get_settings
 from pipelines.store import get_account
 from pipelines.text import pick
 from pipelines.vocabulary import EntityStatus
-
-bp = func.Blueprint()
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -95,6 +92,7 @@ def endpoint_entity(ctx: RequestContext, endpoint: Endpoint) -> PipelineEndpoint
         last_modified_date=wire_time(endpoint.modified),
         properties=endpoint.properties,
         tags=endpoint.tags,
+        webhooks=[WebhookEntity(url=hook.url, secret_setting=hook.secret_setting) for hook in endpoint.webhooks],
     )
 
 
@@ -111,7 +109,7 @@ def active_only(ctx: RequestContext) -> bool:
 
 
 # -- snapshots and publishing ------------------------------------------------------------------------
-@route(bp, "upload_snapshot", max_bytes=lambda: get_settings().max_snapshot_bytes)
+@route("upload_snapshot", max_bytes=lambda: get_settings().max_snapshot_bytes)
 def upload_snapshot(ctx: RequestContext) -> SnapshotUploaded:
     """Store a zipped code snapshot under its sha256 (PUT the zip bytes)."""
     digest = ctx.param("snapshotHash").lower()
@@ -122,7 +120,7 @@ def upload_snapshot(ctx: RequestContext) -> SnapshotUploaded:
     return SnapshotUploaded(hash=stored.sha256, size=stored.size, files=stored.files, created=stored.created)
 
 
-@route(bp, "publish_pipeline")
+@route("publish_pipeline")
 def publish_pipeline(ctx: RequestContext) -> PipelineEntity:
     """Publish a pipeline definition whose snapshots were uploaded."""
     body = ctx.json_object(empty_ok=False)
@@ -157,13 +155,13 @@ def _version_text(value: Any) -> str | None:
 
 
 # -- published pipelines -------------------------------------------------------------------------
-@route(bp, "get_pipeline")
+@route("get_pipeline")
 def get_pipeline(ctx: RequestContext) -> PipelineEntity:
     published, _ = services()
     return pipeline_entity(ctx, published.get(ctx.workspace, ctx.param("pipelineId")), published)
 
 
-@route(bp, "list_pipelines")
+@route("list_pipelines")
 def list_pipelines(ctx: RequestContext) -> Reply:
     published, _ = services()
     size, token = page_request(ctx)
@@ -173,7 +171,7 @@ def list_pipelines(ctx: RequestContext) -> Reply:
     return paged([pipeline_entity(ctx, r, published) for r in records], next_token)
 
 
-@route(bp, "set_pipeline_status")
+@route("set_pipeline_status")
 def set_pipeline_status(ctx: RequestContext) -> PipelineEntity:
     """Body: the JSON string "Active", "Deprecated" or "Disabled" (or 0, 1, 2)."""
     value = ctx.json()
@@ -187,7 +185,7 @@ def set_pipeline_status(ctx: RequestContext) -> PipelineEntity:
 
 
 # -- pipeline endpoints ----------------------------------------------------------------------------
-@route(bp, "create_endpoint")
+@route("create_endpoint")
 def create_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
     new = new_endpoint(ctx.json_object(empty_ok=False))
     _, endpoints = services()
@@ -198,23 +196,24 @@ def create_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
         pipeline_id=new.pipeline_id,
         properties=new.properties,
         tags=new.tags,
+        webhooks=new.webhooks,
     )
     return endpoint_entity(ctx, endpoint)
 
 
-@route(bp, "get_endpoint")
+@route("get_endpoint")
 def get_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
     _, endpoints = services()
     return endpoint_entity(ctx, endpoints.get(ctx.workspace, ctx.param("endpointId")))
 
 
-@route(bp, "get_endpoint_by_name")
+@route("get_endpoint_by_name")
 def get_endpoint_by_name(ctx: RequestContext) -> PipelineEndpointEntity:
     _, endpoints = services()
     return endpoint_entity(ctx, endpoints.get_by_name(ctx.workspace, ctx.query("name") or ""))
 
 
-@route(bp, "list_endpoints")
+@route("list_endpoints")
 def list_endpoints(ctx: RequestContext) -> Reply:
     _, endpoints = services()
     size, token = page_request(ctx)
@@ -222,7 +221,7 @@ def list_endpoints(ctx: RequestContext) -> Reply:
     return paged([endpoint_entity(ctx, e) for e in items], next_token)
 
 
-@route(bp, "update_endpoint")
+@route("update_endpoint")
 def update_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
     """PUT the whole entity; keys in any case (`endpoint_requests.endpoint_change`)."""
     change = endpoint_change(ctx.json_object(empty_ok=False), ctx.header("If-Match"))
@@ -230,7 +229,7 @@ def update_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
     return endpoint_entity(ctx, endpoints.update(ctx.workspace, ctx.param("endpointId"), change))
 
 
-@route(bp, "list_endpoint_pipelines")
+@route("list_endpoint_pipelines")
 def list_endpoint_pipelines(ctx: RequestContext) -> list[PipelineEntity]:
     published, endpoints = services()
     endpoint = endpoints.get(ctx.workspace, ctx.param("endpointId"))

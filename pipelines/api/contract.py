@@ -54,6 +54,14 @@ class PipelineVersion(Wire):
     pipeline_id: str = Field(alias="PipelineId")
 
 
+class WebhookEntity(Wire):
+    """A URL that receives the events of the endpoint's runs, signed with the secret in an app setting."""
+
+    url: str = Field(alias="Url")
+    secret_setting: str = Field(alias="SecretSetting", description="The app setting holding the signing secret"
+                                " (its name; the secret is never shown).")
+
+
 class PipelineEndpointEntity(Wire):
     id: str = Field(alias="Id")
     name: str = Field(alias="Name")
@@ -68,6 +76,8 @@ class PipelineEndpointEntity(Wire):
     last_modified_date: str | None = Field(alias="LastModifiedDate")
     properties: dict[str, str] = Field(alias="Properties")
     tags: dict[str, str] = Field(alias="tags")
+    # Our addition: where the events of its runs go too (docs/contract.md §7).
+    webhooks: list[WebhookEntity] = Field(default_factory=list, alias="Webhooks")
 
 
 class RunStatusEntity(Wire):
@@ -106,6 +116,10 @@ class PipelineRunEntity(Wire):
     data_path_assignments: dict[str, Any] = Field(default_factory=dict, alias="DataPathAssignments")
     parent_run_id: str | None = Field(default=None, alias="ParentRunId")
     start_time: str | None = Field(default=None, alias="StartTime")
+    # The run this one reran (POST .../PipelineRuns/{runId}/Rerun), and how many of its steps
+    # took an earlier execution's outputs instead of running (each says which: ReuseInfo).
+    rerun_of: str | None = Field(default=None, alias="RerunOf")
+    reused_step_count: int = Field(default=0, alias="ReusedStepCount")
 
 
 class AttemptEntity(Wire):
@@ -126,6 +140,20 @@ class AttemptEntity(Wire):
     detail: str | None = Field(alias="Detail")
 
 
+class TaskReuseInfoEntity(Wire):
+    """The execution a step took its outputs from instead of running: SDK v1's TaskReuseInfo
+    (`ExperimentId`, `NodeId`, `RequestId`, `RunId`, `NodeStartTime`, `NodeEndTime`), `RunId`
+    being that execution's step run id, with the pipeline run that holds it (our addition)."""
+
+    experiment_id: str | None = Field(alias="ExperimentId")
+    node_id: str = Field(alias="NodeId")
+    request_id: str | None = Field(default=None, alias="RequestId")
+    run_id: str = Field(alias="RunId")
+    node_start_time: str | None = Field(alias="NodeStartTime")
+    node_end_time: str | None = Field(alias="NodeEndTime")
+    pipeline_run_id: str = Field(alias="PipelineRunId")
+
+
 class TaskStatusEntity(Wire):
     status_code: int = Field(alias="StatusCode")
     status_detail: str | None = Field(alias="StatusDetail")
@@ -134,7 +162,8 @@ class TaskStatusEntity(Wire):
     start_time: str | None = Field(alias="StartTime")
     end_time: str | None = Field(alias="EndTime")
     run_id: str | None = Field(alias="RunId")
-    reuse_info: Any = Field(default=None, alias="ReuseInfo")
+    # Null unless the step took an earlier execution's outputs instead of running.
+    reuse_info: TaskReuseInfoEntity | None = Field(default=None, alias="ReuseInfo")
     # Our own additions.
     name: str | None = Field(default=None, alias="Name")
     attempt: int | None = Field(default=None, alias="Attempt")

@@ -8,7 +8,6 @@ uploading and removing Pipelines.Publish (`pipelines/api/routes.py`).
 
 from __future__ import annotations
 
-import azure.functions as func
 from pydantic import Field
 
 from pipelines.api.contract import Wire, wire_time
@@ -28,8 +27,6 @@ from pipelines.data.uploads import (
 from pipelines.data.usage import pipelines_using
 from pipelines.errors import BadRequestError
 from pipelines.store import get_account
-
-bp = func.Blueprint()
 
 _WIRE_TYPES = {"tabular": "Tabular", "file": "File"}
 
@@ -119,7 +116,7 @@ def datasets() -> Datasets:
 
 
 # -- datastores ------------------------------------------------------------------------------------
-@route(bp, "list_datastores")
+@route("list_datastores")
 def list_datastores(ctx: RequestContext) -> Reply:
     size, token = page_request(ctx)
     stores, next_token = datastores().list(ctx.workspace, page_size=size, continuation=token)
@@ -142,24 +139,24 @@ def _register(ctx: RequestContext, path_name: str | None) -> DatastoreEntity:
     return datastore_entity(store)
 
 
-@route(bp, "create_datastore")
+@route("create_datastore")
 def create_datastore(ctx: RequestContext) -> DatastoreEntity:
     """Body: {"Name", "ContainerName", "AccountUrl"?, "Description"?, "Overwrite"?, "CreateIfNotExists"?}."""
     return _register(ctx, None)
 
 
-@route(bp, "register_datastore")
+@route("register_datastore")
 def register_datastore(ctx: RequestContext) -> DatastoreEntity:
     """The same registration again answers the datastore unchanged; another one needs Overwrite."""
     return _register(ctx, ctx.param("datastoreName"))
 
 
-@route(bp, "get_datastore")
+@route("get_datastore")
 def get_datastore(ctx: RequestContext) -> DatastoreEntity:
     return datastore_entity(datastores().get(ctx.workspace, ctx.param("datastoreName")))
 
 
-@route(bp, "remove_datastore")
+@route("remove_datastore")
 def remove_datastore(ctx: RequestContext) -> DatastoreEntity:
     """Forget the datastore (its files stay); 409 while a runnable published pipeline's defaults use it."""
     name = ctx.param("datastoreName")
@@ -168,7 +165,7 @@ def remove_datastore(ctx: RequestContext) -> DatastoreEntity:
     )
 
 
-@route(bp, "upload_datastore_file", max_bytes=lambda: UPLOAD_REQUEST_BYTES)
+@route("upload_datastore_file", max_bytes=lambda: UPLOAD_REQUEST_BYTES)
 def upload_datastore_file(ctx: RequestContext) -> UploadEntity:
     """PUT a file's bytes; larger files in parts: `?uploadId=&part=0..n-1`, then `?uploadId=&parts=n`.
 
@@ -208,7 +205,7 @@ def upload_datastore_file(ctx: RequestContext) -> UploadEntity:
 
 
 # -- datasets --------------------------------------------------------------------------------------
-@route(bp, "register_dataset")
+@route("register_dataset")
 def register_dataset(ctx: RequestContext) -> DatasetEntity:
     """Body: {"Name", "DatasetType": "Tabular"|"File", "Paths": [{"DataStoreName", "RelativePath"}],
     "Separator"?, "Header"?, "Encoding"?, "Description"?, "Tags"?, "CreateNewVersion"? (true),
@@ -228,7 +225,7 @@ def register_dataset(ctx: RequestContext) -> DatasetEntity:
     return dataset_entity(dataset)
 
 
-@route(bp, "list_datasets")
+@route("list_datasets")
 def list_datasets(ctx: RequestContext) -> Reply:
     """Every registration, by name, newest version first; `?name=` for the versions of one name."""
     size, token = page_request(ctx)
@@ -238,12 +235,12 @@ def list_datasets(ctx: RequestContext) -> Reply:
     return paged([dataset_entity(d) for d in items], next_token)
 
 
-@route(bp, "get_dataset")
+@route("get_dataset")
 def get_dataset(ctx: RequestContext) -> DatasetEntity:
     return dataset_entity(datasets().get(ctx.workspace, ctx.param("datasetId")))
 
 
-@route(bp, "get_dataset_by_name")
+@route("get_dataset_by_name")
 def get_dataset_by_name(ctx: RequestContext) -> DatasetEntity:
     """`?name=` and `?version=` (the latest when absent or "latest")."""
     name = ctx.query("name")

@@ -16,19 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.api.wire_keys import WireObject
-from pipelines.catalogue import KEEP, EndpointChange, VersionChange
+from pipelines.catalogue import KEEP, EndpointChange, VersionChange, Webhook
 from pipelines.catalogue.endpoint_changes import VERSIONS_RULE
 from pipelines.catalogue.endpoints import NAME_RULE, text_rule
+from pipelines.catalogue.webhooks import COUNT_RULE, SECRET_RULE, URL_RULE
 from pipelines.errors import BadRequestError
 from pipelines.vocabulary import EntityStatus
 
-CREATE_KEYS = ("Name", "Description", "PipelineId", "Properties", "tags")
+CREATE_KEYS = ("Name", "Description", "PipelineId", "Properties", "tags", "Webhooks")
 UPDATE_KEYS = (
     "Id", "Name", "Description", "DefaultVersion", "PipelineVersionList", "EntityStatus", "Etag", "Properties",
-    "tags",
+    "tags", "Webhooks",
 )
-# The keys of an item of PipelineVersionList, matched as written (not in any case).
+# The keys of an item of PipelineVersionList, and of Webhooks, matched as written (not in any case).
 VERSION_KEYS = ("Version", "PipelineId")
+WEBHOOK_KEYS = ("Url", "SecretSetting")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class NewEndpoint:
     pipeline_id: str
     properties: dict[str, str]
     tags: dict[str, str]
+    webhooks: tuple[Webhook, ...] = ()
 
 
 def new_endpoint(body: Mapping[str, Any]) -> NewEndpoint:
@@ -55,6 +58,7 @@ def new_endpoint(body: Mapping[str, Any]) -> NewEndpoint:
         pipeline_id=pipeline_id,
         properties=_string_map(values.get("Properties"), "Properties"),
         tags=_string_map(values.get("tags"), "tags"),
+        webhooks=_webhooks(values.get("Webhooks")),
     )
 
 
@@ -82,6 +86,7 @@ def endpoint_change(body: Mapping[str, Any], if_match: str | None) -> EndpointCh
         status=KEEP if status is None else EntityStatus.parse(status),
         versions=_versions(values.get("PipelineVersionList")) if "PipelineVersionList" in values else KEEP,
         default_version=KEEP if default is None else str(default),
+        webhooks=_webhooks(values.get("Webhooks")) if "Webhooks" in values else KEEP,
     )
 
 
@@ -95,6 +100,25 @@ def _versions(given: Any) -> tuple[VersionChange, ...]:
         version = item.get("Version")
         versions.append(VersionChange(None if version in (None, "") else str(version), item["PipelineId"]))
     return tuple(versions)
+
+
+def _webhooks(given: Any) -> tuple[Webhook, ...]:
+    """`Webhooks`: a list of {Url, SecretSetting} (null: none); the catalogue checks the rules."""
+    if given is None:
+        return ()
+    if not isinstance(given, list):
+        raise BadRequestError(COUNT_RULE, target="Webhooks")
+    hooks: list[Webhook] = []
+    for index, item in enumerate(given):
+        if not isinstance(item, Mapping):
+            raise BadRequestError(COUNT_RULE, target=f"Webhooks[{index}]")
+        url, setting = item.get("Url"), item.get("SecretSetting")
+        if not isinstance(url, str):
+            raise BadRequestError(URL_RULE, target=f"Webhooks[{index}].Url")
+        if not isinstance(setting, str):
+            raise BadRequestError(SECRET_RULE, target=f"Webhooks[{index}].SecretSetting")
+        hooks.append(Webhook(url, setting))
+    return tuple(hooks)
 
 
 def _name(value: Any) -> str:

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import logging
 
-import azure.functions as func
-
 from pipelines.api.answers import Health, StorageHealth
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.startup import configuration_problems
 from pipelines.store.account import get_probe_account
 from pipelines.version import __version__
 
-bp = func.Blueprint()
 log = logging.getLogger("pipelines.api")
 
 
-@route(bp, "health")
+@route("health")
 def health(ctx: RequestContext) -> Reply:
     configured = not configuration_problems()
     storage = StorageHealth(table="unavailable", blob="unavailable", queue="unavailable")

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import azure.functions as func
 from pydantic import ValidationError
 
 from pipelines.api.answers import ArtifactListing
@@ -40,8 +39,6 @@ from pipelines.runs.reader import HistoryReader, Query
 from pipelines.store import get_account
 from pipelines.text import whole_number
 from pipelines.vocabulary import now
-
-bp = func.Blueprint()
 
 # A step's logs, named as Azure ML named a step run's logs: SDK v1 streams the
 # last `azureml-logs/NN_*.txt` in name order, which is the script's output.
@@ -186,17 +183,17 @@ def _one(ctx: RequestContext, experiment: str | None) -> RunDto:
     return run_dto(ctx, record)
 
 
-@route(bp, "history_get_run")
+@route("history_get_run")
 def history_get_run(ctx: RequestContext) -> RunDto:
     return _one(ctx, ctx.experiment_name)
 
 
-@route(bp, "history_get_workspace_run")
+@route("history_get_workspace_run")
 def history_get_workspace_run(ctx: RequestContext) -> RunDto:
     return _one(ctx, None)
 
 
-@route(bp, "history_get_run_by_experiment_id")
+@route("history_get_run_by_experiment_id")
 def history_get_run_by_experiment_id(ctx: RequestContext) -> RunDto:
     experiment = Experiments(get_account()).by_id(ctx.workspace, ctx.param("experimentId"))
     return _one(ctx, experiment.name)
@@ -207,17 +204,17 @@ def _details(ctx: RequestContext, experiment: str | None) -> RunDetailsDto:
     return details_dto(ctx, record, state)
 
 
-@route(bp, "history_get_run_details")
+@route("history_get_run_details")
 def history_get_run_details(ctx: RequestContext) -> RunDetailsDto:
     return _details(ctx, ctx.experiment_name)
 
 
-@route(bp, "history_get_workspace_run_details")
+@route("history_get_workspace_run_details")
 def history_get_workspace_run_details(ctx: RequestContext) -> RunDetailsDto:
     return _details(ctx, None)
 
 
-@route(bp, "history_metrics_wait")
+@route("history_metrics_wait")
 def history_metrics_wait(ctx: RequestContext) -> dict[str, Any]:
     """SDK v1 waits here after a cancel for metrics to be ingested: runs here keep no
     metrics in flight, so there is nothing to wait for once the run exists."""
@@ -239,7 +236,7 @@ def _paginated(ctx: RequestContext, records: list[HistoryRecord], token: str | N
     return PaginatedRunDto(value=[run_dto(ctx, r) for r in records], continuation_token=token)
 
 
-@route(bp, "history_get_children")
+@route("history_get_children")
 def history_get_children(ctx: RequestContext) -> PaginatedRunDto:
     history = reader()
 
@@ -262,7 +259,7 @@ def _query_body(ctx: RequestContext) -> QueryParamsDto:
         raise BadRequestError(f"{where}: {first['msg']}", target=where) from None
 
 
-@route(bp, "history_query_runs")
+@route("history_query_runs")
 def history_query_runs(ctx: RequestContext) -> PaginatedRunDto:
     body = _query_body(ctx)
     history = reader()
@@ -272,17 +269,17 @@ def history_query_runs(ctx: RequestContext) -> PaginatedRunDto:
 
 
 # -- experiments -------------------------------------------------------------------------------------------
-@route(bp, "history_get_experiment")
+@route("history_get_experiment")
 def history_get_experiment(ctx: RequestContext) -> ExperimentDto:
     return experiment_dto(Experiments(get_account()).get(ctx.workspace, ctx.experiment_name))
 
 
-@route(bp, "history_get_experiment_by_id")
+@route("history_get_experiment_by_id")
 def history_get_experiment_by_id(ctx: RequestContext) -> ExperimentDto:
     return experiment_dto(Experiments(get_account()).by_id(ctx.workspace, ctx.param("experimentId")))
 
 
-@route(bp, "history_create_experiment")
+@route("history_create_experiment")
 def history_create_experiment(ctx: RequestContext) -> ExperimentDto:
     name = ctx.experiment_name
     experiments = Experiments(get_account())
@@ -302,19 +299,19 @@ def _experiments(ctx: RequestContext, filter_text: str | None, view_type: str | 
     )
 
 
-@route(bp, "history_list_experiments")
+@route("history_list_experiments")
 def history_list_experiments(ctx: RequestContext) -> PaginatedExperimentDto:
     return _experiments(ctx, ctx.query("$filter") or ctx.query("filter"), ctx.query("viewType"))
 
 
-@route(bp, "history_query_experiments")
+@route("history_query_experiments")
 def history_query_experiments(ctx: RequestContext) -> PaginatedExperimentDto:
     body = _query_body(ctx)
     return _experiments(ctx, body.filter, body.view_type)
 
 
 # -- the artifact listing SDK v1's get_details() makes -------------------------------------------------------
-@route(bp, "history_list_run_artifacts")
+@route("history_list_run_artifacts")
 def history_list_run_artifacts(ctx: RequestContext) -> ArtifactListing:
     """SDK v1's `Run.get_details()` lists `user_logs` and `system_logs` of the run's
     data container here and fails unless the answer is 200. This service keeps no

@@ -1,14 +1,17 @@
 """The thin layer between Azure Functions HTTP triggers and the services.
 
-A handler is registered with `@route(bp, "name")`: method, template and
-permission come from `pipelines.api.routes`. The wrapper checks the body size,
-authenticates and authorises the caller, calls the handler, and turns its
-result, or any error, into an `HttpResponse`. This module is the only place
-where an exception becomes an HTTP answer.
+A handler is declared with `@route("name")`: method, template and permission
+come from `pipelines.api.routes`, and `pipelines.api.functions` registers the
+route's HTTP function, which calls `answer()` (importing the handler's module on
+the route's first request). `handle()` checks the body size, authenticates and
+authorises the caller, calls the handler, and turns its result, or any error,
+into an `HttpResponse`. This module is the only place where an exception becomes
+an HTTP answer.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import re
@@ -21,7 +24,7 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from pipelines.api import answers
-from pipelines.api.routes import ROUTES, Route
+from pipelines.api.routes import HANDLER_MODULES, Route
 from pipelines.auth import authenticate
 from pipelines.auth.permissions import Permission, Principal
 from pipelines.errors import (
@@ -219,7 +222,7 @@ def internal_error_response(request_id: str) -> func.HttpResponse:
     return error_response(error, request_id)
 
 
-# -- registration ----------------------------------------------------------------------------
+# -- handling a request ----------------------------------------------------------------------
 Handler = Callable[[RequestContext], Any]
 
 
@@ -280,39 +283,45 @@ def _check_size(request: func.HttpRequest, max_bytes: int | None) -> None:
         raise PayloadTooLargeError(f"the request body is over {limit} bytes")
 
 
-def served_methods(spec: Route) -> list[str]:
-    """The methods the host hands the function. A route with no parameter in its path (`health`,
-    `studio`) is the only one at that path: it takes every method Azure Functions routes
-    (`azure.functions.HttpMethod`) and answers 405 with `Allow` for those it does not serve. A
-    route with parameters may share a path with another route (`PipelineEndpoints/Name` and
-    `PipelineEndpoints/{endpointId}`), whose method must reach that route: it takes its own only."""
-    if "{" in spec.template:
-        return list(spec.methods)
-    return list(dict.fromkeys([*spec.methods, *(method.value for method in func.HttpMethod)]))
+# -- declaration: which function answers a route ------------------------------------------------
+@dataclass(frozen=True)
+class Declared:
+    handler: Handler
+    max_bytes: Callable[[], int] | None = None
 
 
-def route(
-    bp: func.Blueprint, name: str, *, max_bytes: Callable[[], int] | None = None
-) -> Callable[[Handler], Handler]:
-    """Register `handler` as the HTTP function `name` of the route table."""
-    spec = ROUTES[name]
+_DECLARED: dict[str, Declared] = {}  # as each handler's module runs
+_READY: dict[str, Declared] = {}  # once that module has run to its end
 
-    def register(handler: Handler) -> Handler:
-        # The Functions worker binds by parameter name: the wrapper must take
-        # exactly `req` (so no functools.wraps, whose __wrapped__ would expose
-        # the handler's own signature).
-        def function(req: func.HttpRequest) -> func.HttpResponse:
-            return handle(req, spec, handler, max_bytes() if max_bytes else None)
 
-        function.__name__ = name
-        function.__qualname__ = name
-        function.__doc__ = handler.__doc__
-        function.route_spec = spec  # type: ignore[attr-defined]
-        bp.function_name(name)(
-            bp.route(route=spec.template, methods=served_methods(spec), auth_level=func.AuthLevel.ANONYMOUS)(
-                function
-            )
-        )
+def route(name: str, *, max_bytes: Callable[[], int] | None = None) -> Callable[[Handler], Handler]:
+    """Declare `handler` as what answers the route `name` of the route table. It must be defined
+    in the module the table names for the route (`HANDLER_MODULES`): the route's HTTP function
+    (`pipelines.api.functions`) imports that module on its first request and calls it here."""
+    module = HANDLER_MODULES[name]
+
+    def declare(handler: Handler) -> Handler:
+        earlier = _DECLARED.get(name)
+        if handler.__module__ != module or (earlier and earlier.handler.__qualname__ != handler.__qualname__):
+            raise RuntimeError(f"route {name!r} is answered by one function of {module} (pipelines/api/routes.py)")
+        _DECLARED[name] = Declared(handler, max_bytes)
         return handler
 
-    return register
+    return declare
+
+
+def declared(name: str) -> Declared:
+    """What answers the route `name`, its module imported on the route's first request."""
+    found = _READY.get(name)
+    if found is None:
+        # Waits while another thread's first request imports the module: a handler declared
+        # before the module's end may call what is defined after it.
+        importlib.import_module(HANDLER_MODULES[name])
+        found = _READY[name] = _DECLARED[name]
+    return found
+
+
+def answer(request: func.HttpRequest, spec: Route) -> func.HttpResponse:
+    """The answer of the route `spec` to `request`: what every HTTP function of the app calls."""
+    answering = declared(spec.name)
+    return handle(request, spec, answering.handler, answering.max_bytes() if answering.max_bytes else None)

@@ -110,9 +110,25 @@ OPERATIONS: dict[str, Op] = {
     "get_run": Op("Get a run", RUN, errors={404: "Unknown run."}),
     "list_pipeline_runs": Op("Runs of a published pipeline, newest first", array("PipelineRunEntity"),
                              paged=True, errors={404: "Unknown pipeline."}),
+    "rerun_run": Op(
+        "Rerun a run", RUN,
+        "Our addition: a new run of the run's published version with its parameters (changed as the body says)"
+        " and data. Its steps that finished in the first run are created Finished with the same outputs when"
+        " their reuse key is unchanged (ReuseInfo says so); the others run. The new run's RerunOf names the first.",
+        Body(ref("RerunRequest"), required=False, description="Parsed as JSON; no body is `{}`."),
+        ("IdempotencyKey", "ClientRequestId"),
+        {404: "Unknown run.", 409: "Its pipeline or endpoint is disabled (`EntityDisabled`), or an idempotency key"
+         " reused with another body or still in progress (`UserError`)."},
+        headers=("IgnoredKeys",),
+    ),
     "cancel_run": Op("Cancel a run", RUN, "Answers the run after the cancel.", errors={404: "Unknown run."}),
     "cancel_run_execution": Op("Cancel a run", RUN, "Answers the run after the cancel.",
                                errors={404: "Unknown run."}),
+    "get_run_events": Op(
+        "A run's events and their deliveries", array("RunEventEntity"),
+        "Our addition: the run's CloudEvents so far (docs/contract.md §7), each with where it was delivered,"
+        " is pending, or was given up on. Empty when no sink is configured and its endpoint names no webhook.",
+        errors={404: "Unknown run."}),
     "get_step_statuses": Op("Step statuses of a run", ref("StepStatuses"), errors={404: "Unknown run."}),
     "get_step_log": Op(
         "A step's log", {"type": "string"},

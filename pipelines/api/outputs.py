@@ -35,13 +35,12 @@ from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import BadRequestError, NotFoundError, RangeNotSatisfiableError
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import step_run_id
+from pipelines.runs.logs import output_prefix
 from pipelines.runs.model import OutputSummary, Step, TaskStatus
-from pipelines.runs.outputs import MAX_FILES_PAGE, MAX_PART, OutputFile, StepOutputs
+from pipelines.runs.outputs import MAX_FILES_PAGE, MAX_PART, OutputFile, StepOutputs, output_source
 from pipelines.runs.repository import RunRepository
 from pipelines.store import get_account
 from pipelines.text import whole_number
-
-bp = func.Blueprint()
 
 # Where step outputs are said to live (NodeOutput.AmlDataStoreName): Azure ML's name
 # for the store of run artifacts. Here it is the app's `runs` container.
@@ -59,7 +58,7 @@ def _declared_outputs(state: RunState, step: Step) -> list[str]:
     return [o.name for o in spec.outputs] if spec else list(step.outputs)
 
 
-@route(bp, "get_step_outputs")
+@route("get_step_outputs")
 def get_step_outputs(ctx: RequestContext) -> NodeOutputs:
     """The outputs the step has written (none before it finished)."""
     state, step = step_of(ctx)
@@ -70,7 +69,7 @@ def get_step_outputs(ctx: RequestContext) -> NodeOutputs:
         name: _node_output(
             _output_url(ctx, state.run.id, step.node_id, name),
             container,
-            f"{state.run.workspace}/{state.run.id}/{step.node_id}/outputs/{name}",
+            output_prefix(state.run.workspace, *output_source(state.run, step.node_id), name).rstrip("/"),
             step.output_summaries.get(name),
         )
         for name in step.outputs
@@ -122,7 +121,7 @@ def _output_of(ctx: RequestContext) -> tuple[RunState, Step, str]:
     return state, step, output
 
 
-@route(bp, "list_run_output_files")
+@route("list_run_output_files")
 def list_run_output_files(ctx: RequestContext) -> OutputFiles:
     state, step, output = _output_of(ctx)
     raw_top = ctx.query("top")
@@ -130,7 +129,8 @@ def list_run_output_files(ctx: RequestContext) -> OutputFiles:
     if top is None or not 1 <= top <= MAX_FILES_PAGE:
         raise BadRequestError(f"top must be a whole number from 1 to {MAX_FILES_PAGE}", target="top")
     files, marker = StepOutputs(get_account()).files(
-        state.run.workspace, state.run.id, step.node_id, output, page_size=top, marker=ctx.query("continuationToken")
+        state.run.workspace, *output_source(state.run, step.node_id), output, page_size=top,
+        marker=ctx.query("continuationToken"),
     )
     base = _output_url(ctx, state.run.id, step.node_id, output)
     summary = step.output_summaries.get(output)
@@ -186,7 +186,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, min(last, size - 1, first + MAX_PART - 1)
 
 
-@route(bp, "run_output_file")
+@route("run_output_file")
 def run_output_file(ctx: RequestContext) -> func.HttpResponse:
     state, step, output = _output_of(ctx)
     try:
@@ -195,7 +195,8 @@ def run_output_file(ctx: RequestContext) -> func.HttpResponse:
         raise BadRequestError(f"the file path {exc}", target="path") from None
     outputs = StepOutputs(get_account())
     run = state.run
-    file = outputs.stat(run.workspace, run.id, step.node_id, output, path)
+    source = output_source(run, step.node_id)  # a reused step's outputs are where their run wrote them
+    file = outputs.stat(run.workspace, *source, output, path)
     headers = {
         "Content-Type": "application/octet-stream",
         "Accept-Ranges": "bytes",
@@ -211,9 +212,9 @@ def run_output_file(ctx: RequestContext) -> func.HttpResponse:
                 f" (bytes=first-last, at most {MAX_PART} bytes each)",
                 target="Range",
             )
-        body = outputs.read(run.workspace, run.id, step.node_id, output, path, 0, file.size)
+        body = outputs.read(run.workspace, *source, output, path, 0, file.size)
         return func.HttpResponse(body, status_code=200, headers=headers)
     first, last = wanted
-    body = outputs.read(run.workspace, run.id, step.node_id, output, path, first, last - first + 1)
+    body = outputs.read(run.workspace, *source, output, path, first, last - first + 1)
     headers["Content-Range"] = f"bytes {first}-{last}/{file.size}"
     return func.HttpResponse(body, status_code=206, headers=headers)

@@ -1,9 +1,11 @@
 """Every HTTP route of the app and the permission it needs: the whole matrix in one place.
 
-Blueprints register their handlers by name through `pipelines.api.http.route`,
-which reads method, template and permission from here; a route that is not in
-this table cannot be registered, and a test walks every registered HTTP
-function to prove it refuses a request without a token.
+`pipelines.api.functions` registers one HTTP function per route, with the
+method, template and permission written here; the handler that answers it is the
+function of the route's name in the module of its section, declared there with
+`pipelines.api.http.route` and imported on the route's first request. A route
+that is not in this table cannot be registered, and a test walks every
+registered HTTP function to prove it refuses a request without a token.
 """
 
 from __future__ import annotations
@@ -34,85 +36,120 @@ class Route:
     methods: tuple[str, ...]
     template: str
     permission: Permission
+    # It creates runs: their first steps' messages go out through a queue output binding,
+    # which wakes the host's poller of the steps queue (pipelines/api/functions.py).
+    starts_runs: bool = False
 
 
-_TABLE: tuple[Route, ...] = (
-    Route("health", ("GET",), "health", A),
-    # -- published pipelines --------------------------------------------------
-    Route("upload_snapshot", ("PUT",), WS + "/Snapshots/{snapshotHash}", P),
-    Route("publish_pipeline", ("POST",), WS + "/Pipelines/Publish", P),
-    Route("get_pipeline", ("GET",), WS + "/Pipelines/{pipelineId}", R),
-    Route("list_pipelines", ("GET",), WS + "/Pipelines", R),
-    Route("set_pipeline_status", ("PUT",), WS + "/Pipelines/{pipelineId}/status", P),
-    # -- pipeline endpoints ---------------------------------------------------
-    Route("create_endpoint", ("POST",), WS + "/PipelineEndpoints/Create", P),
-    Route("get_endpoint", ("GET",), WS + "/PipelineEndpoints/Id/{endpointId}", R),
-    Route("get_endpoint_by_name", ("GET",), WS + "/PipelineEndpoints/Name", R),
-    Route("list_endpoints", ("GET",), WS + "/PipelineEndpoints", R),
-    Route("update_endpoint", ("PUT",), WS + "/PipelineEndpoints/{endpointId}", P),
-    Route("list_endpoint_pipelines", ("GET",), WS + "/PipelineEndpoints/{endpointId}/pipelines", R),
-    # -- runs -----------------------------------------------------------------
-    Route("submit_pipeline", ("POST",), WS + "/PipelineRuns/PipelineSubmit/{pipelineId}", S),
-    Route(
-        "submit_endpoint",
-        ("POST",),
-        WS + "/PipelineRuns/PipelineEndpointSubmit/Id/{endpointId}/{version?}",
-        S,
+# Sections by the module that answers them (`HANDLER_MODULES`): the function of the route's name
+# in `pipelines.api.<section>`, imported on the route's first request (`pipelines.api.functions`).
+_SECTIONS: dict[str, tuple[Route, ...]] = {
+    "health": (
+        Route("health", ("GET",), "health", A),
     ),
-    Route("submit_endpoint_by_name", ("POST",), WS + "/PipelineRuns/PipelineEndpointSubmit/Name", S),
-    Route("get_run", ("GET",), WS + "/PipelineRuns/{runId}", R),
-    Route("list_pipeline_runs", ("GET",), WS + "/PipelineRuns/Pipeline/{pipelineId}", R),
-    Route("cancel_run", ("POST",), WS + "/PipelineRuns/{runId}/Cancel", S),
-    Route("cancel_run_execution", ("DELETE",), WS + "/PipelineRuns/{runId}/Execution", S),
-    Route("get_step_statuses", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/AllNodes/Status", R),
-    Route("get_step_log", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Shareable/{logType}", R),
-    Route("get_step_status", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Node/Status", R),
-    Route("get_step_status_code", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Node/StatusCode", R),
-    # -- step outputs back out --------------------------------------------------------------
-    Route("get_step_outputs", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Outputs", R),
-    Route("list_run_output_files", ("GET",), WS + "/PipelineRuns/{runId}/Steps/{nodeId}/Outputs/{outputName}", R),
-    Route(
-        "run_output_file", ("GET",), WS + "/PipelineRuns/{runId}/Steps/{nodeId}/Outputs/{outputName}/files/{*path}", R
+    "catalogue": (
+        # -- published pipelines --------------------------------------------------
+        Route("upload_snapshot", ("PUT",), WS + "/Snapshots/{snapshotHash}", P),
+        Route("publish_pipeline", ("POST",), WS + "/Pipelines/Publish", P),
+        Route("get_pipeline", ("GET",), WS + "/Pipelines/{pipelineId}", R),
+        Route("list_pipelines", ("GET",), WS + "/Pipelines", R),
+        Route("set_pipeline_status", ("PUT",), WS + "/Pipelines/{pipelineId}/status", P),
+        # -- pipeline endpoints ---------------------------------------------------
+        Route("create_endpoint", ("POST",), WS + "/PipelineEndpoints/Create", P),
+        Route("get_endpoint", ("GET",), WS + "/PipelineEndpoints/Id/{endpointId}", R),
+        Route("get_endpoint_by_name", ("GET",), WS + "/PipelineEndpoints/Name", R),
+        Route("list_endpoints", ("GET",), WS + "/PipelineEndpoints", R),
+        Route("update_endpoint", ("PUT",), WS + "/PipelineEndpoints/{endpointId}", P),
+        Route("list_endpoint_pipelines", ("GET",), WS + "/PipelineEndpoints/{endpointId}/pipelines", R),
     ),
-    # -- run history (docs/contract.md §6), as SDK v1's generated client calls it ------------
-    Route("history_get_run", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}", R),
-    Route("history_get_workspace_run", ("GET",), HS + "/runs/{runId}", R),
-    Route("history_get_run_by_experiment_id", ("GET",), HS + "/experimentids/{experimentId}/runs/{runId}", R),
-    Route("history_get_run_details", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}/details", R),
-    Route("history_get_workspace_run_details", ("GET",), HS + "/runs/{runId}/details", R),
-    Route("history_get_children", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}/children", R),
-    Route("history_query_runs", ("POST",), HS + "/experiments/{experimentName}/runs:query", R),
-    Route("history_metrics_wait", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}/metricsingest/wait", R),
-    Route("history_list_experiments", ("GET",), HS + "/experiments", R),
-    Route("history_query_experiments", ("POST",), HS + "/experiments:query", R),
-    Route("history_get_experiment", ("GET",), HS + "/experiments/{experimentName}", R),
-    Route("history_create_experiment", ("POST",), HS + "/experiments/{experimentName}", S),
-    Route("history_get_experiment_by_id", ("GET",), HS + "/experimentids/{experimentId}", R),
-    Route("history_list_run_artifacts", ("GET",), AS + "/artifacts/prefix/contentinfo/ExperimentRun/{containerId}/{*path}", R),  # noqa: E501
-    # -- datastores and datasets (issue 6) --------------------------------------
-    Route("list_datastores", ("GET",), WS + "/Datastores", R),
-    Route("create_datastore", ("POST",), WS + "/Datastores", P),
-    Route("get_datastore", ("GET",), WS + "/Datastores/{datastoreName}", R),
-    Route("register_datastore", ("PUT",), WS + "/Datastores/{datastoreName}", P),
-    Route("remove_datastore", ("DELETE",), WS + "/Datastores/{datastoreName}", P),
-    Route("upload_datastore_file", ("PUT",), WS + "/Datastores/{datastoreName}/files/{*path}", P),
-    Route("list_datasets", ("GET",), WS + "/Datasets", R),
-    Route("register_dataset", ("POST",), WS + "/Datasets", P),
-    Route("get_dataset_by_name", ("GET",), WS + "/Datasets/Name", R),
-    Route("get_dataset", ("GET",), WS + "/Datasets/{datasetId}", R),
-    # -- event triggers -----------------------------------------------------------------
-    Route("put_trigger", ("PUT",), WS + "/EventTriggers/{triggerName}", P),
-    Route("get_trigger", ("GET",), WS + "/EventTriggers/{triggerName}", R),
-    Route("list_triggers", ("GET",), WS + "/EventTriggers", R),
-    Route("delete_trigger", ("DELETE",), WS + "/EventTriggers/{triggerName}", P),
-    # -- schedules ----------------------------------------------------------------------
-    Route("put_schedule", ("PUT",), WS + "/Schedules/{scheduleName}", P),
-    Route("get_schedule", ("GET",), WS + "/Schedules/{scheduleName}", R),
-    Route("list_schedules", ("GET",), WS + "/Schedules", R),
-    Route("delete_schedule", ("DELETE",), WS + "/Schedules/{scheduleName}", P),
-    # -- the studio's page: static files only, anonymous; its data calls carry the user's token ----
-    Route("studio", ("GET",), "studio", A),
-    Route("studio_files", ("GET",), "studio/{*path}", A),
-)
+    "runs": (
+        Route("submit_pipeline", ("POST",), WS + "/PipelineRuns/PipelineSubmit/{pipelineId}", S, starts_runs=True),
+        Route(
+            "submit_endpoint",
+            ("POST",),
+            WS + "/PipelineRuns/PipelineEndpointSubmit/Id/{endpointId}/{version?}",
+            S,
+            starts_runs=True,
+        ),
+        Route(
+            "submit_endpoint_by_name", ("POST",), WS + "/PipelineRuns/PipelineEndpointSubmit/Name", S, starts_runs=True
+        ),
+        Route("get_run", ("GET",), WS + "/PipelineRuns/{runId}", R),
+        Route("list_pipeline_runs", ("GET",), WS + "/PipelineRuns/Pipeline/{pipelineId}", R),
+        Route("rerun_run", ("POST",), WS + "/PipelineRuns/{runId}/Rerun", S, starts_runs=True),
+        Route("cancel_run", ("POST",), WS + "/PipelineRuns/{runId}/Cancel", S),
+        Route("cancel_run_execution", ("DELETE",), WS + "/PipelineRuns/{runId}/Execution", S),
+        Route("get_step_statuses", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/AllNodes/Status", R),
+        Route("get_step_log", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Shareable/{logType}", R),
+        Route("get_step_status", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Node/Status", R),
+        Route("get_step_status_code", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Graph/Node/StatusCode", R),
+    ),
+    "outputs": (
+        # -- step outputs back out --------------------------------------------------------------
+        Route("get_step_outputs", ("POST", "GET"), WS + "/PipelineRuns/{runId}/Outputs", R),
+        Route("list_run_output_files", ("GET",), WS + "/PipelineRuns/{runId}/Steps/{nodeId}/Outputs/{outputName}", R),
+        Route(
+            "run_output_file", ("GET",), WS + "/PipelineRuns/{runId}/Steps/{nodeId}/Outputs/{outputName}/files/{*path}",
+            R,
+        ),
+    ),
+    "history": (
+        # -- run history (docs/contract.md §6), as SDK v1's generated client calls it ------------
+        Route("history_get_run", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}", R),
+        Route("history_get_workspace_run", ("GET",), HS + "/runs/{runId}", R),
+        Route("history_get_run_by_experiment_id", ("GET",), HS + "/experimentids/{experimentId}/runs/{runId}", R),
+        Route("history_get_run_details", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}/details", R),
+        Route("history_get_workspace_run_details", ("GET",), HS + "/runs/{runId}/details", R),
+        Route("history_get_children", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}/children", R),
+        Route("history_query_runs", ("POST",), HS + "/experiments/{experimentName}/runs:query", R),
+        Route(
+            "history_metrics_wait", ("GET",), HS + "/experiments/{experimentName}/runs/{runId}/metricsingest/wait", R
+        ),
+        Route("history_list_experiments", ("GET",), HS + "/experiments", R),
+        Route("history_query_experiments", ("POST",), HS + "/experiments:query", R),
+        Route("history_get_experiment", ("GET",), HS + "/experiments/{experimentName}", R),
+        Route("history_create_experiment", ("POST",), HS + "/experiments/{experimentName}", S),
+        Route("history_get_experiment_by_id", ("GET",), HS + "/experimentids/{experimentId}", R),
+        Route("history_list_run_artifacts", ("GET",), AS + "/artifacts/prefix/contentinfo/ExperimentRun/{containerId}/{*path}", R),  # noqa: E501
+    ),
+    "data": (
+        # -- datastores and datasets (issue 6) --------------------------------------
+        Route("list_datastores", ("GET",), WS + "/Datastores", R),
+        Route("create_datastore", ("POST",), WS + "/Datastores", P),
+        Route("get_datastore", ("GET",), WS + "/Datastores/{datastoreName}", R),
+        Route("register_datastore", ("PUT",), WS + "/Datastores/{datastoreName}", P),
+        Route("remove_datastore", ("DELETE",), WS + "/Datastores/{datastoreName}", P),
+        Route("upload_datastore_file", ("PUT",), WS + "/Datastores/{datastoreName}/files/{*path}", P),
+        Route("list_datasets", ("GET",), WS + "/Datasets", R),
+        Route("register_dataset", ("POST",), WS + "/Datasets", P),
+        Route("get_dataset_by_name", ("GET",), WS + "/Datasets/Name", R),
+        Route("get_dataset", ("GET",), WS + "/Datasets/{datasetId}", R),
+    ),
+    "triggers": (
+        Route("put_trigger", ("PUT",), WS + "/EventTriggers/{triggerName}", P),
+        Route("get_trigger", ("GET",), WS + "/EventTriggers/{triggerName}", R),
+        Route("list_triggers", ("GET",), WS + "/EventTriggers", R),
+        Route("delete_trigger", ("DELETE",), WS + "/EventTriggers/{triggerName}", P),
+    ),
+    "schedules": (
+        Route("put_schedule", ("PUT",), WS + "/Schedules/{scheduleName}", P),
+        Route("get_schedule", ("GET",), WS + "/Schedules/{scheduleName}", R),
+        Route("list_schedules", ("GET",), WS + "/Schedules", R),
+        Route("delete_schedule", ("DELETE",), WS + "/Schedules/{scheduleName}", P),
+    ),
+    "events": (
+        # -- a run's events and where they were delivered (docs/contract.md §7) ----------------
+        Route("get_run_events", ("GET",), WS + "/PipelineRuns/{runId}/Events", R),
+    ),
+    "studio": (
+        # -- the studio's page: static files only, anonymous; its data calls carry the user's token ----
+        Route("studio", ("GET",), "studio", A),
+        Route("studio_files", ("GET",), "studio/{*path}", A),
+    ),
+}
 
-ROUTES: dict[str, Route] = {route.name: route for route in _TABLE}
+ROUTES: dict[str, Route] = {route.name: route for routes in _SECTIONS.values() for route in routes}
+# The module of `pipelines.api` whose `@route(name)` function answers each route: its section above.
+HANDLER_MODULES: dict[str, str] = {
+    route.name: f"pipelines.api.{section}" for section, routes in _SECTIONS.items() for route in routes
+}

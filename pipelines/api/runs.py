@@ -1,4 +1,4 @@
-"""Routes of runs: the four submit forms, status, step statuses, logs, cancel."""
+"""Routes of runs: the four submit forms, rerun, status, step statuses, logs, cancel."""
 
 from __future__ import annotations
 
@@ -8,19 +8,25 @@ import azure.functions as func
 
 from pipelines.api.answers import StepStatuses, StepStatusWord
 from pipelines.api.automation_contract import ignored_keys_header
-from pipelines.api.contract import AttemptEntity, PipelineRunEntity, RunStatusEntity, TaskStatusEntity, wire_time
+from pipelines.api.contract import (
+    AttemptEntity,
+    PipelineRunEntity,
+    RunStatusEntity,
+    TaskReuseInfoEntity,
+    TaskStatusEntity,
+    wire_time,
+)
 from pipelines.api.http import Reply, RequestContext, json_response, route
 from pipelines.api.paging import page_request, paged
 from pipelines.errors import BadRequestError, NotFoundError
 from pipelines.runs.engine import RunState
-from pipelines.runs.history import step_run_id, step_status_word
+from pipelines.runs.history import experiment_id, step_run_id, step_status_word
 from pipelines.runs.logs import LOG_KINDS, StepLogs
-from pipelines.runs.model import TASK_STATUS_NAMES, AttemptRecord, Run, RunStatus, Step
+from pipelines.runs.model import TASK_STATUS_NAMES, AttemptRecord, ReusedFrom, Run, RunStatus, Step
 from pipelines.runs.request import read_submit
+from pipelines.runs.rerun import read_rerun, rerun
 from pipelines.runs.service import RunService, Target, idempotency_key_of, request_fingerprint
 from pipelines.store import get_account
-
-bp = func.Blueprint()
 
 
 def service() -> RunService:
@@ -79,6 +85,8 @@ def run_entity(run: Run) -> PipelineRunEntity:
         data_path_assignments={k: datapath_assignment(v) for k, v in run.datapath_assignments.items()},
         parent_run_id=run.parent_run_id,
         start_time=wire_time(run.started),
+        rerun_of=run.rerun_of,
+        reused_step_count=len(run.reused),
     )
 
 
@@ -104,7 +112,7 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
     return Reply(run_entity(run), headers=ignored_keys_header(parsed.ignored_keys))
 
 
-@route(bp, "submit_pipeline")
+@route("submit_pipeline")
 def submit_pipeline(ctx: RequestContext) -> Reply:
     return _submit(ctx, lambda runs: runs.pipeline_target(ctx.workspace, ctx.param("pipelineId")))
 
@@ -120,7 +128,7 @@ def _version(ctx: RequestContext) -> str | None:
     return in_path if in_path is not None else (in_query or None)
 
 
-@route(bp, "submit_endpoint")
+@route("submit_endpoint")
 def submit_endpoint(ctx: RequestContext) -> Reply:
     return _submit(
         ctx,
@@ -130,7 +138,7 @@ def submit_endpoint(ctx: RequestContext) -> Reply:
     )
 
 
-@route(bp, "submit_endpoint_by_name")
+@route("submit_endpoint_by_name")
 def submit_endpoint_by_name(ctx: RequestContext) -> Reply:
     name = ctx.query("name")
     if not name:
@@ -141,12 +149,12 @@ def submit_endpoint_by_name(ctx: RequestContext) -> Reply:
 
 
 # -- read -----------------------------------------------------------------------------------------
-@route(bp, "get_run")
+@route("get_run")
 def get_run(ctx: RequestContext) -> PipelineRunEntity:
     return run_entity(service().get(ctx.workspace, ctx.param("runId")))
 
 
-@route(bp, "list_pipeline_runs")
+@route("list_pipeline_runs")
 def list_pipeline_runs(ctx: RequestContext) -> Reply:
     size, token = page_request(ctx)
     runs, next_token = service().list_for_pipeline(
@@ -164,7 +172,7 @@ def task_status(run: Run, step: Step) -> TaskStatusEntity:
         start_time=wire_time(step.started),
         end_time=wire_time(step.ended),
         run_id=step_run_id(run.id, step.node_id),
-        reuse_info=None,
+        reuse_info=reuse_info(run, step.reused_from),
         name=step.name,
         attempt=step.attempt,
         exit_code=step.exit_code,
@@ -172,6 +180,19 @@ def task_status(run: Run, step: Step) -> TaskStatusEntity:
         status=step_status_word(step, run),
         parents=list(step.parents),
         attempts=[attempt_entity(a) for a in step.attempts],
+    )
+
+
+def reuse_info(run: Run, source: ReusedFrom | None) -> TaskReuseInfoEntity | None:
+    if source is None:
+        return None
+    return TaskReuseInfoEntity(
+        experiment_id=experiment_id(run.workspace, source.experiment) if source.experiment else None,
+        node_id=source.node_id,
+        run_id=step_run_id(source.run_id, source.node_id),
+        node_start_time=wire_time(source.started),
+        node_end_time=wire_time(source.ended),
+        pipeline_run_id=source.run_id,
     )
 
 
@@ -189,7 +210,7 @@ def attempt_entity(record: AttemptRecord) -> AttemptEntity:
     )
 
 
-@route(bp, "get_step_statuses")
+@route("get_step_statuses")
 def get_step_statuses(ctx: RequestContext) -> StepStatuses:
     state = service().state(ctx.workspace, ctx.param("runId"))
     return StepStatuses({step.node_id: task_status(state.run, step) for step in state.steps.values()})
@@ -205,13 +226,13 @@ def step_of(ctx: RequestContext) -> tuple[RunState, Step]:
     return state, step
 
 
-@route(bp, "get_step_status")
+@route("get_step_status")
 def get_step_status(ctx: RequestContext) -> TaskStatusEntity:
     state, step = step_of(ctx)
     return task_status(state.run, step)
 
 
-@route(bp, "get_step_status_code")
+@route("get_step_status_code")
 def get_step_status_code(ctx: RequestContext) -> StepStatusWord:
     """The step's status as the JSON string SDK v1's `StepRun.get_status()` reads ("Finished")."""
     _, step = step_of(ctx)
@@ -232,7 +253,7 @@ def _node_id(ctx: RequestContext) -> str:
     return str(body[-1])
 
 
-@route(bp, "get_step_log")
+@route("get_step_log")
 def get_step_log(ctx: RequestContext) -> func.HttpResponse:
     kind = ctx.param("logType")
     canonical = {k.lower(): k for k in LOG_KINDS}.get(kind.lower())
@@ -256,12 +277,27 @@ def attempt_of(ctx: RequestContext, step: Step) -> int:
     return int(sent)
 
 
+# -- rerun ------------------------------------------------------------------------------------------
+@route("rerun_run")
+def rerun_run(ctx: RequestContext) -> Reply:
+    """A new run of the run's published version with its parameters and data (some parameters
+    changed, if the body says so): its finished steps are taken, the rest run."""
+    changes, ignored = read_rerun(ctx.json(empty={}))
+    run_id = ctx.param("runId")
+    run = rerun(
+        service(), ctx.workspace, run_id, changes, principal=ctx.principal,
+        idempotency_key=idempotency_key_of(ctx.request.headers),
+        fingerprint=request_fingerprint(ctx.route.name, run_id, ctx.request.get_body() or b""),
+    )
+    return Reply(run_entity(run), headers=ignored_keys_header(ignored))
+
+
 # -- cancel -----------------------------------------------------------------------------------------
-@route(bp, "cancel_run")
+@route("cancel_run")
 def cancel_run(ctx: RequestContext) -> PipelineRunEntity:
     return run_entity(service().cancel(ctx.workspace, ctx.param("runId")))
 
 
-@route(bp, "cancel_run_execution")
+@route("cancel_run_execution")
 def cancel_run_execution(ctx: RequestContext) -> PipelineRunEntity:
     return run_entity(service().cancel(ctx.workspace, ctx.param("runId")))

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import azure.functions as func
-
 from pipelines.api import automation_answers
 from pipelines.api import automation_contract as wire
 from pipelines.api.answers import TriggerDeleted
@@ -16,15 +14,13 @@ from pipelines.schedules.model import Schedule
 from pipelines.schedules.service import Schedules
 from pipelines.store import get_account
 
-bp = func.Blueprint()
-
 
 def schedule_entity(schedule: Schedule) -> dict[str, Any]:
     """The answer of every schedule route (`ScheduleEntity`), as JSON."""
     return automation_answers.schedule_entity(schedule).model_dump(mode="json", by_alias=True)
 
 
-@route(bp, "put_schedule")
+@route("put_schedule")
 def put_schedule(ctx: RequestContext) -> Reply:
     """Create or replace the schedule `scheduleName`; `x-ms-ignored-keys` lists the keys it did not read."""
     body = ctx.json_object(empty_ok=False)
@@ -33,17 +29,17 @@ def put_schedule(ctx: RequestContext) -> Reply:
     return Reply(schedule_entity(schedule), headers=wire.ignored_keys_header(parsed.ignored_keys))
 
 
-@route(bp, "get_schedule")
+@route("get_schedule")
 def get_schedule(ctx: RequestContext) -> dict[str, Any]:
     return schedule_entity(Schedules(get_account()).get(ctx.workspace, ctx.param("scheduleName")))
 
 
-@route(bp, "list_schedules")
+@route("list_schedules")
 def list_schedules(ctx: RequestContext) -> list[dict[str, Any]]:
     return [schedule_entity(s) for s in Schedules(get_account()).list(ctx.workspace)]
 
 
-@route(bp, "delete_schedule")
+@route("delete_schedule")
 def delete_schedule(ctx: RequestContext) -> Reply:
     Schedules(get_account()).delete(ctx.workspace, ctx.param("scheduleName"))
     return Reply(TriggerDeleted(name=ctx.param("scheduleName"), deleted=True))

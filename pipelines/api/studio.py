@@ -16,8 +16,6 @@ from pipelines import studio as assets
 from pipelines.api.http import RequestContext, route
 from pipelines.errors import NotFoundError
 
-bp = func.Blueprint()
-
 
 def _headers(content_type: str, cache_control: str, request_id: str) -> dict[str, str]:
     return {
@@ -43,13 +41,13 @@ def _answer(ctx: RequestContext, path: str) -> func.HttpResponse:
     )
 
 
-@route(bp, "studio")
+@route("studio")
 def studio(ctx: RequestContext) -> func.HttpResponse:
     """The studio's page."""
     return _answer(ctx, "")
 
 
-@route(bp, "studio_files")
+@route("studio_files")
 def studio_files(ctx: RequestContext) -> func.HttpResponse:
     """A file of the studio, its configuration, or the page for one of its own paths."""
     return _answer(ctx, ctx.optional_param("path") or "")

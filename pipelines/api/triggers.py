@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import azure.functions as func
-
 from pipelines.api import automation_answers
 from pipelines.api import automation_contract as wire
 from pipelines.api.answers import TriggerDeleted
@@ -16,15 +14,13 @@ from pipelines.store import get_account
 from pipelines.triggers.model import Trigger
 from pipelines.triggers.service import Triggers
 
-bp = func.Blueprint()
-
 
 def trigger_entity(trigger: Trigger) -> dict[str, Any]:
     """The answer of every trigger route (`EventTriggerEntity`), as JSON."""
     return automation_answers.trigger_entity(trigger).model_dump(mode="json", by_alias=True)
 
 
-@route(bp, "put_trigger")
+@route("put_trigger")
 def put_trigger(ctx: RequestContext) -> Reply:
     """Create or replace the trigger `triggerName`; `x-ms-ignored-keys` lists the keys it did not read."""
     parsed = wire.trigger_from_wire(ctx.json_object(empty_ok=False), ctx.workspace, ctx.param("triggerName"))
@@ -32,17 +28,17 @@ def put_trigger(ctx: RequestContext) -> Reply:
     return Reply(trigger_entity(trigger), headers=wire.ignored_keys_header(parsed.ignored_keys))
 
 
-@route(bp, "get_trigger")
+@route("get_trigger")
 def get_trigger(ctx: RequestContext) -> dict[str, Any]:
     return trigger_entity(Triggers(get_account()).get(ctx.workspace, ctx.param("triggerName")))
 
 
-@route(bp, "list_triggers")
+@route("list_triggers")
 def list_triggers(ctx: RequestContext) -> list[dict[str, Any]]:
     return [trigger_entity(t) for t in Triggers(get_account()).list(ctx.workspace)]
 
 
-@route(bp, "delete_trigger")
+@route("delete_trigger")
 def delete_trigger(ctx: RequestContext) -> Reply:
     Triggers(get_account()).delete(ctx.workspace, ctx.param("triggerName"))
     return Reply(TriggerDeleted(name=ctx.param("triggerName"), deleted=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipelines.catalogue.endpoint_changes import KEEP, EndpointChange, Keep, Version, VersionChange
 from pipelines.catalogue.endpoints import Endpoint, Endpoints
 from pipelines.catalogue.published import PublishedPipeline, PublishedPipelines, StoredSnapshot
+from pipelines.catalogue.webhooks import Webhook
 
 __all__ = [
     "KEEP",
@@ -17,4 +18,5 @@ __all__ = [
     "StoredSnapshot",
     "Version",
     "VersionChange",
+    "Webhook",
 ]

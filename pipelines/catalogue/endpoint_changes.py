@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from pipelines.catalogue.webhooks import Webhook
 from pipelines.errors import BadRequestError
 from pipelines.text import whole_number
 from pipelines.vocabulary import EntityStatus
@@ -70,6 +71,7 @@ class EndpointChange:
     status: EntityStatus | Keep = KEEP
     versions: tuple[VersionChange, ...] | Keep = KEEP
     default_version: str | Keep = KEEP
+    webhooks: tuple[Webhook, ...] | Keep = KEEP
 
 
 def next_version(versions: Sequence[Version]) -> str:

@@ -45,6 +45,7 @@ from pipelines.catalogue.endpoint_changes import (
     next_version,
 )
 from pipelines.catalogue.published import PublishedPipeline, PublishedPipelines
+from pipelines.catalogue.webhooks import Webhook, checked, parse_webhooks, webhooks_text
 from pipelines.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -85,6 +86,8 @@ class Endpoint:
     created: datetime | None = None
     modified: datetime | None = None
     etag: str | None = None
+    # Where the events of its runs go too (our addition; pipelines.catalogue.webhooks).
+    webhooks: tuple[Webhook, ...] = ()
 
     def to_entity(self) -> dict[str, Any]:
         return {
@@ -99,6 +102,7 @@ class Endpoint:
             "Tags": json_text(self.tags),
             "Created": time_text(self.created),
             "Modified": time_text(self.modified),
+            "Webhooks": webhooks_text(self.webhooks),
         }
 
     @classmethod
@@ -116,6 +120,7 @@ class Endpoint:
             created=parse_time(entity.get("Created")),
             modified=parse_time(entity.get("Modified")),
             etag=etag_of(entity),
+            webhooks=parse_webhooks(entity.get("Webhooks")),
         )
 
     def pipeline_for(self, version: str | None) -> Version:
@@ -144,6 +149,7 @@ class Endpoints:
     def __init__(self, account: StorageAccount, pipelines: PublishedPipelines) -> None:
         self.table = Table(account.table("Endpoints"))
         self.pipelines = pipelines
+        self.allow_local_http = account.settings.webhooks_allow_local_http
 
     # -- create ---------------------------------------------------------------------------
     def create(
@@ -155,9 +161,11 @@ class Endpoints:
         pipeline_id: str,
         properties: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        webhooks: tuple[Webhook, ...] = (),
     ) -> Endpoint:
         """A new endpoint whose version "0", its default, is `pipeline_id`."""
         name = _valid_name(name)
+        webhooks = checked(webhooks, allow_local_http=self.allow_local_http)
         pipeline = self.pipelines.get(workspace, pipeline_id)  # 404 when unknown
         if pipeline.status is EntityStatus.DISABLED:
             raise EntityDisabledError(
@@ -178,6 +186,7 @@ class Endpoints:
             tags=dict(tags or {}),
             created=stamp,
             modified=stamp,
+            webhooks=webhooks,
         )
         try:
             self.table.transact(
@@ -258,6 +267,8 @@ class Endpoints:
             updated.tags = dict(change.tags)
         if not isinstance(change.status, Keep):
             updated.status = change.status
+        if not isinstance(change.webhooks, Keep):
+            updated.webhooks = checked(change.webhooks, allow_local_http=self.allow_local_http)
         if not isinstance(change.versions, Keep):
             updated.versions = merge_versions(
                 current.versions, change.versions, lambda pipeline_id: self.pipelines.get(workspace, pipeline_id)

@@ -44,6 +44,7 @@ COMMANDS: tuple[str, ...] = (
     "pipelines.cli.runs",
     "pipelines.cli.data",
     "pipelines.cli.automation",
+    "pipelines.cli.events",
 )
 
 EXIT_OK = 0

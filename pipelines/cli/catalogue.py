@@ -51,6 +51,10 @@ def register(subparsers: Subparsers) -> None:
     create.add_argument("name")
     create.add_argument("--pipeline-id", required=True)
     create.add_argument("--description")
+    _webhook_options(create)
+    webhooks = verbs.add_parser("set-webhooks", help="replace the URLs that receive its runs' events (none: remove)")
+    webhooks.add_argument("name")
+    _webhook_options(webhooks)
     add = verbs.add_parser("add", help="add a published pipeline as the next version")
     add.add_argument("name")
     add.add_argument("pipeline_id")
@@ -62,7 +66,7 @@ def register(subparsers: Subparsers) -> None:
                        ("versions", "list the versions")):
         sub = verbs.add_parser(verb, help=text)
         sub.add_argument("name")
-    for sub in (show, listing, create, add, default,
+    for sub in (show, listing, create, add, default, webhooks,
                 *[verbs.choices[v] for v in ("disable", "enable", "archive", "versions")]):
         add_workspace_options(sub)
         sub.set_defaults(handler=_endpoint)
@@ -78,11 +82,31 @@ PIPELINE_COLUMNS = [
     Column.key("Description", wrap=True),
 ]
 
+def _webhook_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--webhook", action="append", default=[], metavar="URL",
+                        help="an https URL that receives the events of its runs (repeat for more)")
+    parser.add_argument("--secret-setting", action="append", default=[], metavar="SETTING",
+                        help="the app setting holding the signing secret (PIPELINES_WEBHOOK_SECRET_...): one for"
+                             " every --webhook, or one for all of them")
+
+
+def webhooks_of(args: argparse.Namespace) -> list[dict[str, str]]:
+    from pipelines.cli.common import UsageError
+
+    urls, settings = list(args.webhook), list(args.secret_setting)
+    if len(settings) == 1:
+        settings *= len(urls)
+    if len(settings) != len(urls):
+        raise UsageError("give one --secret-setting for every --webhook, or one for all of them")
+    return [{"Url": url, "SecretSetting": setting} for url, setting in zip(urls, settings, strict=True)]
+
+
 ENDPOINT_COLUMNS = [
     Column.key("Name"),
     Column.key("Id"),
     Column.key("Default version", "DefaultVersion"),
     Column("Versions", lambda e: len(e.get("PipelineVersionList") or [])),
+    Column("Webhooks", lambda e: ", ".join(w.get("Url", "") for w in e.get("Webhooks") or []), wrap=True),
     entity_status_column(),
     time_column("Created", "CreatedDate"),
     Column.key("Description", wrap=True),
@@ -129,7 +153,8 @@ def _endpoint(args: argparse.Namespace) -> int:
         return 0
     if args.verb == "create":
         pipeline = PublishedPipeline.get(workspace, args.pipeline_id)
-        emit(args, PipelineEndpoint.publish(workspace, args.name, args.description, pipeline).entity, ENDPOINT_COLUMNS)
+        created = PipelineEndpoint.publish(workspace, args.name, args.description, pipeline, webhooks_of(args))
+        emit(args, created.entity, ENDPOINT_COLUMNS)
         return 0
     if args.verb == "show" and args.id:
         endpoint = PipelineEndpoint.get(workspace, id=args.id)
@@ -140,6 +165,8 @@ def _endpoint(args: argparse.Namespace) -> int:
         (endpoint.add_default if args.default else endpoint.add)(pipeline)
     elif args.verb == "set-default":
         endpoint.set_default_version(args.version)
+    elif args.verb == "set-webhooks":
+        endpoint.set_webhooks(webhooks_of(args))
     elif args.verb == "disable":
         endpoint.disable()
     elif args.verb == "enable":

@@ -1,6 +1,7 @@
-"""`run submit|show|list|steps|logs|download|cancel|wait`: runs from the command line.
+"""`run submit|rerun|show|list|steps|logs|download|cancel|wait`: runs from the command line.
 
     pipelines run submit --endpoint compare-endpoint --param pipeline_arg=20 --wait
+    pipelines run rerun <run id> --param pipeline_arg=30 --wait
     pipelines run list --experiment nightly --status Failed
     pipelines run steps <run id>
     pipelines run logs <run id> compare --kind STDERR
@@ -23,7 +24,7 @@ HISTORY_STATUSES = ["NotStarted", "Queued", "Running", "CancelRequested", "Compl
 
 
 def register(subparsers: Subparsers) -> None:
-    run = subparsers.add_parser("run", help="runs: submit, show, list, steps, logs, download, cancel, wait")
+    run = subparsers.add_parser("run", help="runs: submit, rerun, show, list, steps, logs, download, cancel, wait")
     verbs = run.add_subparsers(dest="verb", metavar="<verb>", required=True)
     submit = verbs.add_parser("submit", help="start a run of a published pipeline or an endpoint")
     target = submit.add_mutually_exclusive_group(required=True)
@@ -37,8 +38,16 @@ def register(subparsers: Subparsers) -> None:
                         help="a DataPathAssignment (repeat)")
     submit.add_argument("--dataset", action="append", default=[], metavar="NAME=DATASET_ID",
                         help="a DataSetDefinitionValueAssignment by registered dataset id (repeat)")
+    submit.add_argument("--regenerate-outputs", action="store_true",
+                        help="run every step: take no earlier execution's outputs (SDK v1's regenerate_outputs)")
     submit.add_argument("--wait", action="store_true",
                         help="wait for the run to end, streaming each step's output to stderr; then print the run")
+    rerun = verbs.add_parser("rerun", help="run a run again: its finished steps are taken as they are, the rest run")
+    rerun.add_argument("run_id")
+    rerun.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="change a parameter (repeat); the others keep the run's values")
+    rerun.add_argument("--wait", action="store_true",
+                       help="wait for the new run to end, streaming each step's output to stderr; then print it")
     show = verbs.add_parser("show", help="a run: its status, experiment, pipeline and times")
     show.add_argument("run_id")
     steps = verbs.add_parser("steps", help="every step of a run: status, attempt, start, duration")
@@ -67,12 +76,12 @@ def register(subparsers: Subparsers) -> None:
     wait.add_argument("run_id")
     wait.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                       help="give up waiting after this long (exit status 5; the run goes on)")
-    for sub in (submit, show, listing, steps, cancel, wait):
+    for sub in (submit, rerun, show, listing, steps, cancel, wait):
         add_workspace_options(sub)
     add_workspace_options(logs, output=False)  # a log is text, printed as it is
     # `run download --output NAME` names a step output: the format is -o/--output-format there.
     add_workspace_options(download, output_long_name="--output-format")
-    for sub in (submit, show, listing, steps, logs, download, cancel, wait):
+    for sub in (submit, rerun, show, listing, steps, logs, download, cancel, wait):
         sub.set_defaults(handler=_run)
 
 
@@ -90,6 +99,9 @@ RUN_COLUMNS = [
     Column.key("Pipeline", "PipelineId"),
     Column.key("Version", "PipelineVersion"),
     Column.key("Source", "RunSource"),
+    Column("Reused", lambda e: f"{e.get('ReusedStepCount')} of {e.get('TotalRunSteps')} steps"
+           if e.get("ReusedStepCount") else ""),
+    Column.key("Rerun of", "RerunOf"),
     time_column("Created", "Status", "CreationTime"),
     duration_column("Duration", lambda e: (e.get("Status") or {}).get("CreationTime"),
                     lambda e: (e.get("Status") or {}).get("EndTime")),
@@ -149,6 +161,8 @@ def _run(args: argparse.Namespace) -> int:
     workspace = workspace_of(args)
     if args.verb == "submit":
         return _submit(workspace, args)
+    if args.verb == "rerun":
+        return _emit_run(PipelineRun(workspace, {"Id": args.run_id}).rerun(pairs(args.param, "--param")), args)
     if args.verb == "list":
         _list_runs(workspace, args)
         return 0
@@ -181,6 +195,8 @@ def _submit(workspace: Any, args: argparse.Namespace) -> int:
     if "DataSetDefinitionValueAssignments" in body:
         options["dataset_assignments"] = body["DataSetDefinitionValueAssignments"]
     parameters = pairs(args.param, "--param")
+    if args.regenerate_outputs:
+        options["regenerate_outputs"] = True
     if args.pipeline_id:
         if args.version:
             raise UsageError("--version goes with --endpoint (a published pipeline has one version)")
@@ -188,6 +204,11 @@ def _submit(workspace: Any, args: argparse.Namespace) -> int:
     else:
         endpoint = PipelineEndpoint.get(workspace, name=args.endpoint)
         run = endpoint.submit(args.experiment, parameters, pipeline_version=args.version, **options)
+    return _emit_run(run, args)
+
+
+def _emit_run(run: Any, args: argparse.Namespace) -> int:
+    """Print a run just started, or, with --wait, wait for it and print it as it ended."""
     if not args.wait:
         emit(args, run.entity, RUN_COLUMNS)
         return 0
@@ -226,6 +247,11 @@ def _logs(run: Any, args: argparse.Namespace) -> int:
     step = run.get_step_statuses().get(node_id, {})  # the status now, not when the step was found
     name = step.get("Name") or node_id
     word = step_status(step)
+    reused = step.get("ReuseInfo") or {}
+    if reused:
+        print(f"step {name!r} did not run: it took the outputs of run {reused.get('PipelineRunId')}; its logs:"
+              f" pipelines run logs {reused.get('PipelineRunId')} {reused.get('NodeId')}", file=sys.stderr)
+        return 0
     if step.get("StartTime") is None and word not in STEP_ENDED:
         print(f"step {name!r} has not started ({word}): no {args.kind} yet", file=sys.stderr)
         return 0

@@ -51,6 +51,7 @@ def _submit_body(
     continue_on_step_failure: bool | None = None,
     parent_run_id: str | None = None,
     allow_step_reruns: bool = False,
+    regenerate_outputs: bool = False,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"RunSource": "SDK", "ParameterAssignments": dict(pipeline_parameters or {})}
     if parent_run_id:
@@ -69,6 +70,8 @@ def _submit_body(
         body["ContinueRunOnStepFailure"] = continue_on_step_failure
     if allow_step_reruns:
         body["AllowStepReruns"] = True
+    if regenerate_outputs:
+        body["RegenerateOutputs"] = True  # SDK v1's regenerate_outputs: no step takes earlier outputs
     return body
 
 
@@ -166,13 +169,14 @@ class PipelineEndpoint:
 
     @classmethod
     def publish(
-        cls, workspace: Workspace, name: str, description: str | None, pipeline: PublishedPipeline
+        cls, workspace: Workspace, name: str, description: str | None, pipeline: PublishedPipeline,
+        webhooks: builtins.list[dict[str, str]] | None = None,
     ) -> PipelineEndpoint:
-        entity = workspace.request(
-            "POST", "/PipelineEndpoints/Create",
-            json_body={"Name": name, "Description": description, "PipelineId": pipeline.id},
-        ).json()
-        return cls(workspace, entity)
+        """`webhooks` (our addition): `[{"Url": "https://...", "SecretSetting": "PIPELINES_WEBHOOK_SECRET_X"}]`."""
+        body: dict[str, Any] = {"Name": name, "Description": description, "PipelineId": pipeline.id}
+        if webhooks:
+            body["Webhooks"] = webhooks
+        return cls(workspace, workspace.request("POST", "/PipelineEndpoints/Create", json_body=body).json())
 
     @classmethod
     def get(cls, workspace: Workspace, id: str | None = None, name: str | None = None) -> PipelineEndpoint:
@@ -212,6 +216,15 @@ class PipelineEndpoint:
 
     def get_default_version(self) -> str:
         return self.default_version
+
+    @property
+    def webhooks(self) -> builtins.list[dict[str, str]]:
+        """Where the events of its runs go too (our addition): `{"Url", "SecretSetting"}` each."""
+        return list(self.entity.get("Webhooks") or [])
+
+    def set_webhooks(self, webhooks: builtins.list[dict[str, str]]) -> None:
+        """Replace the endpoint's webhooks (`[]` removes them); runs submitted from now on use them."""
+        self._put({"Webhooks": webhooks})
 
     def list_versions(self) -> builtins.list[dict[str, str]]:
         return list(self.entity["PipelineVersionList"])
@@ -313,8 +326,23 @@ class PipelineRun:
                 return node_id
         raise ServiceError(404, "NotFound", f"run {self.id} has no step {name_or_id!r}")
 
+    def get_events(self) -> builtins.list[dict[str, Any]]:
+        """The run's events so far (our addition): id, type, subject, time, and where each was delivered."""
+        return list(self.workspace.get_json(f"/PipelineRuns/{self.id}/Events"))
+
     def cancel(self) -> None:
         self.entity = self.workspace.request("POST", f"/PipelineRuns/{self.id}/Cancel").json()
+
+    def rerun(self, pipeline_parameters: dict[str, Any] | None = None, *,
+              idempotency_key: str | None = None) -> PipelineRun:
+        """A new run of this run's published version with its parameters (those given changed) and
+        data: its finished steps are taken as they are, the others run. The new run's `RerunOf`
+        is this run's id."""
+        body = {"ParameterAssignments": dict(pipeline_parameters)} if pipeline_parameters else {}
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        entity = self.workspace.request("POST", f"/PipelineRuns/{self.id}/Rerun", json_body=body,
+                                        headers=headers).json()
+        return PipelineRun(self.workspace, entity)
 
     # -- the run-history view of the same run ------------------------------------------------------
     def get_details(self) -> dict[str, Any]:

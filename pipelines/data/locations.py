@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from pipelines.store import Blobs
+from pipelines.store import BlobInfo, Blobs
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,15 @@ class BlobLocation:
         """Datastore paths (without this location's folder) that start with `prefix`."""
         for item in self.container.listing(self.prefix + prefix):
             yield item.name[len(self.prefix) :]
+
+    def info(self, path: str) -> BlobInfo | None:
+        """The blob at a datastore path (its size and ETag), or None."""
+        return self.container.info(self.blob_name(path))
+
+    def blobs_under(self, prefix: str) -> Iterator[tuple[str, BlobInfo]]:
+        """(datastore path, blob) of each blob whose path starts with `prefix`."""
+        for item in self.container.listing(self.prefix + prefix):
+            yield item.name[len(self.prefix) :], item
 
     def download(self, path: str, sink: IO[bytes]) -> int:
         return self.container.read_into(self.blob_name(path), sink, concurrency=4)

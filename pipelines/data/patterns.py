@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from pipelines.authoring.paths import UnsafePathError, safe_relative_path
 
+T = TypeVar("T")
 GLOB_CHARACTERS = frozenset("*?[")
 # A segment's brackets: each '[' closes with a ']' around one character or more.
 _BRACKETS = re.compile(r"(?:[^\[\]]|\[[^\[\]]+\])*")
@@ -104,13 +106,26 @@ def expand(
     paths that start with `prefix`. A plain path is a file when such a blob
     exists, else a folder.
     """
+    found = matching(
+        pattern,
+        lambda path: path if exists(path) else None,
+        lambda prefix: ((name, name) for name in names_under(prefix)),
+    )
+    return [path for path, _ in found]
+
+
+def matching(
+    pattern: str, find: Callable[[str], T | None], under: Callable[[str], Iterable[tuple[str, T]]]
+) -> list[tuple[str, T]]:
+    """`expand` keeping what the store says of each blob: `find(path)` is a blob's (None: no
+    such blob), `under(prefix)` the (path, blob) pairs whose path starts with `prefix`."""
     if not is_glob(pattern):
-        if exists(pattern):
-            return [pattern]
-        return sorted(name for name in names_under(pattern + "/") if not name.endswith("/"))
+        one = find(pattern)
+        if one is not None:
+            return [(pattern, one)]
+        return sorted((item for item in under(pattern + "/") if not item[0].endswith("/")), key=lambda i: i[0])
     regex = compile_pattern(pattern)
     return sorted(
-        name
-        for name in names_under(literal_prefix(pattern))
-        if not name.endswith("/") and regex.fullmatch(name)
+        (item for item in under(literal_prefix(pattern)) if not item[0].endswith("/") and regex.fullmatch(item[0])),
+        key=lambda i: i[0],
     )

@@ -92,6 +92,16 @@ def load_local_settings(path: Path, example: Path | None = None) -> None:
     log.info("loaded %d settings from %s", len(values), path.name)
 
 
+# Run events go to this queue of Azurite unless the settings say otherwise (`pipelines events tail`
+# prints them; PIPELINES_EVENTS_QUEUE set empty turns the local sink off).
+LOCAL_EVENTS_QUEUE = "pipeline-events"
+
+
+def configure_events() -> None:
+    if "PIPELINES_EVENTS_QUEUE" not in os.environ:
+        os.environ["PIPELINES_EVENTS_QUEUE"] = LOCAL_EVENTS_QUEUE
+
+
 def start_azurite(args: argparse.Namespace) -> tuple[Azurite, bool]:
     """The emulator to use, and whether this process started it (and so must stop it)."""
     running = Azurite("127.0.0.1", *args.azurite_ports)
@@ -164,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         configure_storage(emulator)
         configure_dev_issuer(base_url)
+        configure_events()
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         from function_app import app
@@ -177,6 +188,9 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         print(f"Studio: {host.base_url}/{host.options.route_prefix}".rstrip("/") + "/studio/", flush=True)
+        if os.environ.get("PIPELINES_EVENTS_QUEUE"):
+            print(f"Run events: queue {os.environ['PIPELINES_EVENTS_QUEUE']} (.venv/bin/pipelines events tail)",
+                  flush=True)
         while not stop.wait(0.5):  # a timed wait, so signal handlers always get to run
             pass
         return 0

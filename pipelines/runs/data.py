@@ -11,8 +11,11 @@ it was given whatever is registered later.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
+from pipelines.authoring.definition import InputSpec, PipelineDefinition
 from pipelines.authoring.paths import UnsafePathError
 from pipelines.authoring.paths import safe_relative_path as _checked_path
 from pipelines.data.datastores import DEFAULT_DATASTORE, NAME
@@ -20,7 +23,12 @@ from pipelines.data.references import DataError, References
 from pipelines.errors import BadRequestError
 from pipelines.store import StorageAccount
 
-__all__ = ["DEFAULT_DATASTORE", "resolve_datapath", "resolve_dataset", "safe_relative_path"]
+if TYPE_CHECKING:
+    from pipelines.runs.model import Run
+
+__all__ = [
+    "DEFAULT_DATASTORE", "as_assignments", "input_value", "resolve_datapath", "resolve_dataset", "safe_relative_path",
+]
 
 
 def safe_relative_path(value: Any, *, target: str) -> str:
@@ -89,3 +97,32 @@ def resolve_dataset(
         )
     except DataError as exc:
         raise BadRequestError(f"{name!r}: {exc}", target=name) from None
+
+
+def input_value(run: Run, definition: PipelineDefinition, spec: InputSpec) -> dict[str, Any]:
+    """What a data input reads in `run`: the value the run recorded for its parameter, else the
+    published default, or the input's fixed value (a reference for `References.recorded`)."""
+    if spec.parameter is not None:
+        assigned = run.datapath_assignments.get(spec.parameter) or run.data_assignments.get(spec.parameter)
+        if assigned:
+            return dict(assigned)
+        default = next((p.default for p in definition.parameters if p.name == spec.parameter), None)
+        return default.model_dump() if isinstance(default, BaseModel) else {}
+    return spec.fixed.model_dump() if spec.fixed is not None else {}
+
+
+def as_assignments(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's recorded data as a submit would assign it (`DataPathAssignments`,
+    `DataSetDefinitionValueAssignments`): a dataset by its id (a registration never changes),
+    a path as a path. Submitted again, they resolve to what the run recorded."""
+    datapaths = {
+        name: {"DataStoreName": value["datastore"], "RelativePath": value["path"]}
+        for name, value in run.datapath_assignments.items()
+    }
+    datasets: dict[str, Any] = {}
+    for name, value in run.data_assignments.items():
+        if value.get("kind") == "dataset":
+            datasets[name] = {"SavedDataSetReference": {"Id": value["id"]}}
+        else:
+            datasets[name] = {"LiteralValue": {"DataStoreName": value["datastore"], "RelativePath": value["path"]}}
+    return datapaths, datasets

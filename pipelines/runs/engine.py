@@ -13,20 +13,21 @@ the same step is never claimed twice, and a fan-in step is queued once.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from pipelines.runs.model import (
     AttemptOutcome,
     AttemptReason,
-    OutputSummary,
-    Run,
+    Prior,
     RunStatus,
     Step,
     StepMessage,
     TaskStatus,
 )
+from pipelines.runs.states import Outcome as Outcome
+from pipelines.runs.states import RunState as RunState
+from pipelines.runs.states import Transition as Transition
 
 # A step whose worker vanished this many times is failed rather than retried forever.
 MAX_LOST_LEASES = 3
@@ -36,39 +37,9 @@ MAX_BACKOFF_SECONDS = 60
 # and whose release failed too, stays hidden for the host's 10-minute visibility); a copy
 # of a message that was only waiting behind a backlog costs one claim that finds nothing.
 QUEUED_GRACE_LEASES = 2
-
-
-@dataclass
-class RunState:
-    run: Run
-    steps: dict[str, Step]
-
-    def children(self, node_id: str) -> list[Step]:
-        return [s for s in self.steps.values() if node_id in s.parents]
-
-
-@dataclass
-class Transition:
-    run_changed: bool = False
-    steps_changed: set[str] = field(default_factory=set)
-    messages: list[tuple[StepMessage, int]] = field(default_factory=list)  # (message, delay s)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.run_changed or self.steps_changed or self.messages)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a step's attempt ended, as the worker saw it."""
-
-    status: TaskStatus  # FINISHED, FAILED or CANCELED
-    detail: str | None = None
-    exit_code: int | None = None
-    metrics: dict[str, object] = field(default_factory=dict)
-    outputs: tuple[str, ...] = ()
-    retryable: bool = True
-    summaries: dict[str, OutputSummary] = field(default_factory=dict)
+# A step whose reuse key another run is computing waits this long between looks (1 s, more
+# the longer it has waited, at most 10 s), then takes the outputs or runs it itself.
+REUSE_WAIT_SECONDS = (1, 10)
 
 
 _OUTCOME_WORDS = {
@@ -95,14 +66,42 @@ def _queue(state: RunState, step: Step, now: datetime, lease: int, t: Transition
     t.messages.append((StepMessage(state.run.workspace, state.run.id, step.node_id, step.attempt), delay))
 
 
-def initial(state: RunState, now: datetime, lease: int) -> Transition:
-    """A new run: steps without parents are queued, the rest wait."""
+def initial(state: RunState, now: datetime, lease: int, reused: Mapping[str, Prior] | None = None) -> Transition:
+    """A new run: the steps in `reused` finish at once with those outputs; the steps whose
+    parents have all finished (the roots, at least) are queued; the rest wait. A run whose
+    every step was reused is created Finished."""
     t = Transition()
     for step in state.steps.values():
         step.created = now
-        if not step.parents:
-            _queue(state, step, now, lease, t)
+    for node_id, prior in (reused or {}).items():
+        _take(state, state.steps[node_id], prior, now, t)
+    _advance(state, now, lease, t)
     return t
+
+
+def _take(state: RunState, step: Step, prior: Prior, now: datetime, t: Transition) -> None:
+    """The step finishes with `prior`'s outputs, which stay where their run wrote them."""
+    run, source = state.run, prior.source
+    _end(step, TaskStatus.FINISHED, now,
+         f"reused the outputs of step {source.node_id!r} of run {source.run_id} (nothing ran)")
+    step.started = step.started or now
+    step.exit_code = None
+    step.reuse_key, step.reused_from = prior.key, source
+    step.outputs, step.output_summaries, step.metrics = list(prior.outputs), dict(prior.summaries), dict(prior.metrics)
+    run.reused = {**run.reused, step.node_id: [source.run_id, source.node_id]}
+    if run.status is RunStatus.NOT_STARTED:
+        run.status, run.started = RunStatus.RUNNING, now
+    t.steps_changed.add(step.node_id)
+    t.run_changed = True
+
+
+def _wait(state: RunState, step: Step, detail: str | None, now: datetime, lease: int, t: Transition) -> None:
+    """The step goes back to the queue for a while: another run is computing its outputs."""
+    waited = (now - (step.created or now)).total_seconds()
+    low, high = REUSE_WAIT_SECONDS
+    _queue(state, step, now, lease, t, delay=int(min(max(low, waited / 10), high)))
+    step.started, step.detail = None, detail
+    state.run.modified, t.run_changed = now, True  # as every change of a step's status (see _advance)
 
 
 def claim(
@@ -227,6 +226,16 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
     step = state.steps.get(node_id)
     if step is None or step.claim != token or step.status is not TaskStatus.RUNNING:
         return t  # the lease was lost: another worker owns the step now
+    if outcome.prior is not None or outcome.status is TaskStatus.QUEUED:
+        if step.current_attempt is not None:
+            step.attempts = step.attempts[:-1]  # claimed, but nothing ran: no attempt
+        if outcome.prior is None:
+            _wait(state, step, outcome.detail, now, lease, t)
+            return t
+        _take(state, step, outcome.prior, now, t)
+        _advance(state, now, lease, t)
+        return t
+    step.reuse_key = outcome.reuse_key
     step.exit_code = outcome.exit_code
     record = step.current_attempt
     if record is not None:

@@ -181,6 +181,7 @@ def pipeline_record(run: Run) -> HistoryRecord:
         **({"azureml.pipelineEndpointId": run.endpoint_id} if run.endpoint_id else {}),
         **({"azureml.pipelineVersion": run.pipeline_version} if run.pipeline_version else {}),
         **({"azureml.scheduleId": run.schedule_id} if run.schedule_id else {}),
+        **({"rerunOf": run.rerun_of} if run.rerun_of else {}),
         **run.properties,
     }
     return HistoryRecord(
@@ -243,6 +244,7 @@ def step_record(run: Run, step: Step) -> HistoryRecord:
             "StepType": "PythonScriptStep",
             "attempt": str(step.attempt),
             **({"exitCode": str(step.exit_code)} if step.exit_code is not None else {}),
+            **_reused_properties(step),
         },
         error=error,
         attempt=step.attempt,
@@ -250,3 +252,15 @@ def step_record(run: Run, step: Step) -> HistoryRecord:
         submitted_by=run.submitted_by,
         submitted_by_name=run.submitted_by_name,
     )
+
+
+def _reused_properties(step: Step) -> dict[str, str]:
+    """A step that took an earlier execution's outputs says whose (as Azure ML's reused step runs did)."""
+    source = step.reused_from
+    if source is None:
+        return {}
+    return {
+        "azureml.reusedrunid": step_run_id(source.run_id, source.node_id),
+        "azureml.reusednodeid": source.node_id,
+        "azureml.reusedpipelinerunid": source.run_id,
+    }

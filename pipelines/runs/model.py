@@ -13,6 +13,12 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+from pipelines.catalogue.webhooks import Webhook, parse_webhooks, webhooks_text
+from pipelines.runs.attempts import ATTEMPT_DETAIL_CHARS as ATTEMPT_DETAIL_CHARS
+from pipelines.runs.attempts import MAX_ATTEMPT_RECORDS as MAX_ATTEMPT_RECORDS
+from pipelines.runs.attempts import AttemptOutcome as AttemptOutcome
+from pipelines.runs.attempts import AttemptReason as AttemptReason
+from pipelines.runs.attempts import AttemptRecord as AttemptRecord
 from pipelines.store import etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 
@@ -88,74 +94,39 @@ class OutputSummary:
             return None
 
 
-class AttemptOutcome:
-    """How one execution of a step ended, in words (`Attempts[].Outcome`)."""
+@dataclass(frozen=True)
+class ReusedFrom:
+    """The execution whose outputs a step took instead of running (its `ReuseInfo`): a step
+    of an earlier run, whose outputs stay where that run wrote them and never change."""
 
-    RUNNING = "Running"
-    FINISHED = "Finished"
-    FAILED = "Failed"
-    CANCELED = "Canceled"
-    LOST = "Lost"  # its worker stopped answering: the script may or may not have finished
-
-
-class AttemptReason:
-    """Why an execution ended other than by its script's own outcome (`Attempts[].Reason`)."""
-
-    RETRY = "Retry"  # it failed and the step has retries left: a new attempt is queued
-    LEASE_EXPIRED = "LeaseExpired"  # the sweeper found its lease expired and queued the step again
-    WORKER_LOST = "WorkerLost"  # the queue redelivered its message and another worker took the step over
-    POISONED = "Poisoned"  # its message failed every delivery
-
-
-# The attempts a step row keeps (the newest); more only happen with many retries.
-MAX_ATTEMPT_RECORDS = 20
-ATTEMPT_DETAIL_CHARS = 300
-
-
-@dataclass
-class AttemptRecord:
-    """One execution of a step: every claim by a worker starts one.
-
-    `script_exited` is written when the script has exited 0 and its outputs are
-    about to be uploaded: if the worker is lost after that, the record says the
-    script finished although its result was never recorded.
-    """
-
-    number: int
-    worker: str | None
-    started: datetime | None
+    run_id: str
+    node_id: str
+    experiment: str | None = None
+    started: datetime | None = None
     ended: datetime | None = None
-    outcome: str = AttemptOutcome.RUNNING
-    reason: str | None = None
-    exit_code: int | None = None
-    script_exited: datetime | None = None
-    detail: str | None = None
-
-    def close(self, outcome: str, now: datetime, reason: str | None = None, detail: str | None = None) -> None:
-        self.outcome = outcome
-        self.ended = now
-        self.reason = reason
-        if detail is not None:
-            self.detail = detail[:ATTEMPT_DETAIL_CHARS]
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "n": self.number, "w": self.worker, "s": time_text(self.started), "e": time_text(self.ended),
-            "o": self.outcome, "r": self.reason, "x": self.exit_code, "xt": time_text(self.script_exited),
-            "d": self.detail,
-        }
+        return {"r": self.run_id, "n": self.node_id, "x": self.experiment, "s": time_text(self.started),
+                "e": time_text(self.ended)}
 
     @classmethod
-    def from_json(cls, value: Any) -> AttemptRecord | None:
+    def from_json(cls, value: Any) -> ReusedFrom | None:
         try:
-            return cls(
-                number=int(value["n"]), worker=value.get("w"), started=parse_time(value.get("s")),
-                ended=parse_time(value.get("e")), outcome=str(value.get("o") or AttemptOutcome.RUNNING),
-                reason=value.get("r"), exit_code=value.get("x"), script_exited=parse_time(value.get("xt")),
-                detail=value.get("d"),
-            )
-        except (KeyError, TypeError, ValueError):
+            return cls(str(value["r"]), str(value["n"]), value.get("x"), parse_time(value.get("s")),
+                       parse_time(value.get("e")))
+        except (KeyError, TypeError, ValueError, AttributeError):
             return None
+
+
+@dataclass(frozen=True)
+class Prior:
+    """An earlier execution whose outputs a step takes instead of running (its reuse key's)."""
+
+    source: ReusedFrom
+    key: str
+    outputs: tuple[str, ...]
+    summaries: dict[str, OutputSummary]
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -183,6 +154,10 @@ class Step:
     outputs: list[str] = field(default_factory=list)
     output_summaries: dict[str, OutputSummary] = field(default_factory=dict)
     attempts: list[AttemptRecord] = field(default_factory=list)
+    # What can change its outputs, hashed (`pipelines.runs.reuse_keys`): set when it finished.
+    reuse_key: str | None = None
+    # Finished without running: the earlier execution whose outputs it took.
+    reused_from: ReusedFrom | None = None
     etag: str | None = None
 
     @property
@@ -222,6 +197,8 @@ class Step:
             "Outputs": json_text(self.outputs),
             "OutputSummaries": json_text({name: o.to_json() for name, o in self.output_summaries.items()}),
             "Attempts": json_text([a.to_json() for a in self.attempts]),
+            "ReuseKey": self.reuse_key,
+            "ReusedFrom": json_text(self.reused_from.to_json()) if self.reused_from else None,
         }
 
     @classmethod
@@ -257,6 +234,8 @@ class Step:
                 for value in parse_json(entity.get("Attempts"), [])
                 if (record := AttemptRecord.from_json(value)) is not None
             ],
+            reuse_key=entity.get("ReuseKey"),
+            reused_from=ReusedFrom.from_json(parse_json(entity.get("ReusedFrom"), None)),
             etag=etag_of(entity),
         )
 
@@ -291,6 +270,12 @@ class Run:
     continue_on_step_failure: bool = False
     # A step that is not idempotent may run again after its script exited 0 unrecorded.
     allow_step_reruns: bool = False
+    # SDK v1's regenerate_outputs: no step takes an earlier execution's outputs.
+    regenerate_outputs: bool = False
+    rerun_of: str | None = None  # the run this one reran (`Rerun`)
+    # Steps that took an earlier execution's outputs: node id -> [run id, node id] where they are
+    # stored (the step's `reused_from` says the rest); read by whoever stages or lists them.
+    reused: dict[str, list[str]] = field(default_factory=dict)
     cancel_requested: bool = False
     total_steps: int = 0
     created: datetime | None = None
@@ -298,6 +283,7 @@ class Run:
     ended: datetime | None = None
     modified: datetime | None = None
     etag: str | None = None
+    webhooks: tuple[Webhook, ...] = ()  # its endpoint's when it was submitted: they receive its events
 
     @property
     def partition(self) -> str:
@@ -332,12 +318,16 @@ class Run:
             "SubmittedByName": self.submitted_by_name,
             "ContinueOnStepFailure": self.continue_on_step_failure,
             "AllowStepReruns": self.allow_step_reruns,
+            "RegenerateOutputs": self.regenerate_outputs,
+            "RerunOf": self.rerun_of,
+            "Reused": json_text(self.reused) if self.reused else None,
             "CancelRequested": self.cancel_requested,
             "TotalSteps": self.total_steps,
             "Created": time_text(self.created),
             "Started": time_text(self.started),
             "Ended": time_text(self.ended),
             "Modified": time_text(self.modified),
+            "Webhooks": webhooks_text(self.webhooks),
         }
 
     @classmethod
@@ -368,6 +358,9 @@ class Run:
             submitted_by_name=entity.get("SubmittedByName"),
             continue_on_step_failure=bool(entity.get("ContinueOnStepFailure", False)),
             allow_step_reruns=bool(entity.get("AllowStepReruns", False)),
+            regenerate_outputs=bool(entity.get("RegenerateOutputs", False)),
+            rerun_of=entity.get("RerunOf"),
+            reused=parse_json(entity.get("Reused"), {}),
             cancel_requested=bool(entity.get("CancelRequested", False)),
             total_steps=int(entity.get("TotalSteps", 0)),
             created=parse_time(entity.get("Created")),
@@ -375,6 +368,7 @@ class Run:
             ended=parse_time(entity.get("Ended")),
             modified=parse_time(entity.get("Modified")),
             etag=etag_of(entity),
+            webhooks=parse_webhooks(entity.get("Webhooks")),
         )
 
 

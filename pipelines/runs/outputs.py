@@ -16,11 +16,24 @@ from datetime import datetime
 
 from pipelines.errors import BadRequestError, NotFoundError
 from pipelines.runs.logs import output_prefix
+from pipelines.runs.model import Run
 from pipelines.store import MissingBlobError, StorageAccount
 
 # The most one answer carries (the same bound as one upload request).
 MAX_PART = 32 * 1024 * 1024
 MAX_FILES_PAGE = 1000
+
+
+def output_source(run: Run, node_id: str) -> tuple[str, str]:
+    """(run id, node id) under which a step's outputs are stored: its own, or, for a step that
+    took an earlier execution's outputs, that execution's (which nothing writes to again)."""
+    origin = run.reused.get(node_id)
+    return (str(origin[0]), str(origin[1])) if origin else (run.id, node_id)
+
+
+def source_prefix(run: Run, node_id: str, output: str) -> str:
+    """Where output `output` of step `node_id` of `run` is stored (`output_source`)."""
+    return output_prefix(run.workspace, *output_source(run, node_id), output)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ Queued with an expired lease, which the sweeper queues again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -22,6 +23,7 @@ from pipelines.runs.engine import RunState, Transition
 from pipelines.runs.experiments import experiment_partition
 from pipelines.runs.history import experiment_of
 from pipelines.runs.model import RUN_ROW, Run, Step, run_partition
+from pipelines.runs.notify import ActiveRun, Notifier, NotifyMessage, active_run
 from pipelines.store import Operation, StorageAccount, Table, create_op, key, messages, replace_op
 from pipelines.vocabulary import now
 
@@ -48,6 +50,8 @@ class RunRepository:
         self.index = Table(account.table("RunIndex"))
         self.queue = account.queue(account.settings.steps_queue_name)
         self.lease_seconds = account.settings.step_lease_seconds
+        # Run events (pipelines.runs.notify): nudges after commits; nothing when none is configured.
+        self.notifier = Notifier(account)
 
     # -- read ------------------------------------------------------------------------------
     def load(self, workspace: str, run_id: str) -> RunState:
@@ -89,41 +93,75 @@ class RunRepository:
                 "Created": created,
             },
         ]
+        if run.status.terminal and not self.notifier.enabled(run):
+            # Every step was reused: created Finished, never active. With events, the run stays
+            # in the index until they are handed off (the sweeper re-sends a lost nudge).
+            rows = rows[1:]
         list(_side_by_side.map(self.index.upsert, rows))  # list(): any failure is raised here
         operations = [create_op(run.to_entity())]
         operations += [create_op(step.to_entity(run.partition)) for step in state.steps.values()]
         results = self.runs.transact(operations)
         run.etag = results[0]["etag"]  # the run as written: no read-back needed
         self.send(transition)
+        if self.notifier.enabled(run):
+            self.notifier.nudge(NotifyMessage(run.workspace, run.id))  # RunQueued, in the background
 
     # -- change ---------------------------------------------------------------------------------
     def commit(self, state: RunState, transition: Transition) -> None:
+        """Write the changed rows in one transaction; the state then carries their new ETags,
+        so it is the partition as stored and can be changed again without a read."""
         operations: list[Operation] = []
+        written: list[Run | Step] = []
         if transition.run_changed:
             operations.append(replace_op(state.run.to_entity(), state.run.etag))
+            written.append(state.run)
         for node_id in sorted(transition.steps_changed):
             step = state.steps[node_id]
             operations.append(replace_op(step.to_entity(state.run.partition), step.etag))
+            written.append(step)
         if operations:
-            self.runs.transact(operations)
+            results = self.runs.transact(operations)
+            for row, result in zip(written, results, strict=True):
+                row.etag = result.get("etag") or None
         self.send(transition)
-        if state.run.status.terminal and transition.run_changed:
+        # A run with events stays active until they are handed off: its deliverer lets it go.
+        if state.run.status.terminal and transition.run_changed and not self.notifier.enabled(state.run):
             self.index.delete(ACTIVE, key(state.run.workspace, state.run.id))
 
     def mutate(
-        self, workspace: str, run_id: str, change: Callable[[RunState], tuple[T, Transition]]
+        self,
+        workspace: str,
+        run_id: str,
+        change: Callable[[RunState], tuple[T, Transition]],
+        known: RunState | None = None,
     ) -> tuple[T, RunState]:
-        """Apply `change` to fresh state until it commits; returns its result and the state."""
+        """Apply `change` to fresh state until it commits; returns its result and the state.
+
+        `known` is a state this process committed last (the one `mutate` returned): it is
+        tried first, without reading the partition. That is safe because the commit is
+        conditional on the ETag of every row it writes, and every transition that
+        changes a step's status also rewrites the run row: if anybody changed what the
+        decision depends on, the commit fails and `change` runs again on a fresh read.
+        A decision to write nothing is not checked by a commit, so it is made again on
+        a fresh read too. `known` is changed in place and must not be used afterwards.
+        """
         for attempt in range(MAX_TRIES):
-            state = self.load(workspace, run_id)
+            cached = known is not None
+            state, known = (known, None) if known is not None else (self.load(workspace, run_id), None)
+            before = self.notifier.marks(state)
             result, transition = change(state)
+            if cached and transition.empty:
+                continue
             try:
                 self.commit(state, transition)
             except EtagMismatchError:
+                if cached:
+                    continue  # the copy was stale: read the partition, no pause
                 # Somebody else moved the run on: decide again from what is there now,
                 # after a short random pause so racing writers don't collide again.
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
+            self.notifier.after_commit(state, before)
             return result, state
         raise EtagMismatchError(f"pipeline run {run_id!r} is changing too fast to update", target=run_id)
 
@@ -160,4 +198,16 @@ class RunRepository:
 
     def forget_active(self, workspace: str, run_id: str) -> None:
         self.index.delete(ACTIVE, key(workspace, run_id))
+
+    def active_rows(self) -> list[ActiveRun]:
+        """The `active` index with what its rows note of the runs' events (pipelines.runs.notify)."""
+        when = now()
+        return [active_run(row, when) for row in self.index.query_all("PartitionKey eq @pk", parameters={"pk": ACTIVE})]
+
+    def mark_active(self, workspace: str, run_id: str, values: dict[str, str]) -> None:
+        """Note `values` on the run's active row (run events' bookkeeping); nothing if it is gone."""
+        if not values:
+            return
+        with contextlib.suppress(EtagMismatchError):  # the run left the active index meanwhile
+            self.index.merge({"PartitionKey": ACTIVE, "RowKey": key(workspace, run_id), **values})
 

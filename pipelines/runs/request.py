@@ -29,7 +29,7 @@ SUBMIT_KEYS = (
     "ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments",
     "DataPathAssignments", "DataSetDefinitionValueAssignments", "Tags", "Properties",
     "ContinueRunOnStepFailure", "ScheduleId", "EnableNotification", "DisplayName",
-    "AzDevOpsCallBackInfo", "ParentRunId", "AllowStepReruns",
+    "AzDevOpsCallBackInfo", "ParentRunId", "AllowStepReruns", "RegenerateOutputs",
 )
 _KEYS = {k.lower(): k for k in SUBMIT_KEYS}
 _TEXT_LIMIT = 4096
@@ -49,6 +49,8 @@ class SubmitRequest:
     continue_on_step_failure: bool | None = None
     # Our addition: a step declared idempotent=False may run again after its worker was lost.
     allow_step_reruns: bool = False
+    # SDK v1's regenerate_outputs: every step runs; none takes an earlier execution's outputs.
+    regenerate_outputs: bool = False
     schedule_id: str | None = None
     display_name: str | None = None
     parent_run_id: str | None = None
@@ -137,6 +139,7 @@ def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> Par
 
     request.continue_on_step_failure = flag("ContinueRunOnStepFailure")
     request.allow_step_reruns = bool(flag("AllowStepReruns"))
+    request.regenerate_outputs = bool(flag("RegenerateOutputs"))
     problems += text_problems(request, sample=sample)
     shapes = shape_problems(request)
     if shapes and not problems:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipelines.auth.permissions import Principal
 from pipelines.authoring.definition import PipelineDefinition
-from pipelines.catalogue import Endpoints, PublishedPipeline, PublishedPipelines
+from pipelines.catalogue import Endpoints, PublishedPipeline, PublishedPipelines, Webhook
 from pipelines.data.references import DataError, References
 from pipelines.errors import (
     AlreadyExistsError,
@@ -21,7 +21,7 @@ from pipelines.errors import (
     InvalidParameterError,
     NotFoundError,
 )
-from pipelines.runs import engine
+from pipelines.runs import engine, reuse
 from pipelines.runs.data import resolve_datapath, resolve_dataset
 from pipelines.runs.engine import RunState
 from pipelines.runs.experiments import Experiments, default_experiment_name
@@ -43,6 +43,7 @@ class Target:
     pipeline: PublishedPipeline
     endpoint_id: str | None = None
     version: str | None = None
+    webhooks: tuple[Webhook, ...] = ()  # the endpoint's: they receive the run's events
 
 
 class RunService:
@@ -74,7 +75,7 @@ class RunService:
         chosen = endpoint.pipeline_for(version)
         pipeline = self.pipelines.get(workspace, chosen.pipeline_id)
         pipeline.ensure_runnable()
-        return Target(pipeline, endpoint.id, chosen.version)
+        return Target(pipeline, endpoint.id, chosen.version, endpoint.webhooks)
 
     # -- submit ----------------------------------------------------------------------------------------
     def submit(
@@ -87,7 +88,10 @@ class RunService:
         parent_run_id: str | None = None,
         idempotency_key: str | None = None,
         fingerprint: str = "",
+        rerun_of: RunState | None = None,
     ) -> Run:
+        """Write a new run; `rerun_of`: the run it reruns (its finished steps are taken when
+        their keys are unchanged, `pipelines.runs.reuse.plan`)."""
         pipeline = target.pipeline
         definition = self.pipelines.definition(pipeline)
         resolved = resolve(
@@ -126,9 +130,12 @@ class RunService:
                 else pipeline.continue_on_step_failure
             ),
             allow_step_reruns=request.allow_step_reruns,
+            regenerate_outputs=request.regenerate_outputs,
+            rerun_of=rerun_of.run.id if rerun_of is not None else None,
             total_steps=len(definition.steps),
             created=created,
             modified=created,
+            webhooks=target.webhooks,
         )
         if idempotency_key:
             existing = self._claim_idempotency(workspace, principal, idempotency_key, fingerprint, run.id, created)
@@ -137,7 +144,8 @@ class RunService:
         self.experiments.note(workspace, experiment, created)
         run.run_number = self.numbers.take(workspace, 1 + len(definition.steps))
         state = RunState(run, steps_of(definition))
-        transition = engine.initial(state, created, self.settings.step_lease_seconds)
+        reused = reuse.plan(self.account, definition, state, rerun_of)
+        transition = engine.initial(state, created, self.settings.step_lease_seconds, reused)
         try:
             self.repository.create(state, transition)
         except Exception:

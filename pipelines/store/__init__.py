@@ -10,7 +10,17 @@ from pipelines.store.account import (
 )
 from pipelines.store.blobs import BlobInfo, Blobs, MissingBlobError
 from pipelines.store.failures import StorageError
-from pipelines.store.tables import Entity, Operation, Table, create_op, delete_op, etag_of, key, replace_op
+from pipelines.store.tables import (
+    Entity,
+    Operation,
+    Table,
+    create_op,
+    delete_op,
+    etag_of,
+    key,
+    replace_op,
+    upsert_op,
+)
 
 __all__ = [
     "BlobInfo",
@@ -30,4 +40,5 @@ __all__ = [
     "key",
     "replace_op",
     "reset_account",
+    "upsert_op",
 ]

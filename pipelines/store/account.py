@@ -78,7 +78,7 @@ BACKGROUND = Patience(connect_seconds=5, read_seconds=5, blob_read_seconds=60, r
 # Names of the tables and containers the package uses (before the prefix).
 TABLES = (
     "Pipelines", "Endpoints", "Runs", "RunIndex", "Experiments", "Idempotency",
-    "Datasets", "Datastores", "Triggers", "Schedules",
+    "Datasets", "Datastores", "Triggers", "Schedules", "RunEvents", "StepReuse",
 )
 CONTAINERS = ("snapshots", "graphs", "runs", "workspaceblobstore")
 
@@ -174,7 +174,15 @@ class StorageAccount:
         return client
 
     def queue_names(self) -> Iterable[str]:
-        return (self.settings.steps_queue_name, self.settings.poison_queue_name)
+        settings = self.settings
+        names = [settings.steps_queue_name, settings.poison_queue_name, settings.notify_queue_name]
+        if settings.events_queue:
+            names.append(settings.events_queue)  # the local sink of run events
+        return names
+
+    def app_identity(self) -> Any:
+        """The app's identity (its managed identity in Azure), for services other than storage."""
+        return _identity(self.settings.storage_client_id)
 
     # -- lifecycle -----------------------------------------------------------------
     def ensure(self) -> None:

@@ -61,6 +61,10 @@ def replace_op(entity: Mapping[str, Any], etag: str | None) -> Operation:
     options = {"mode": _update_mode("replace"), "etag": etag, "match_condition": MatchConditions.IfNotModified}
     return ("update", entity, options)
 
+def upsert_op(entity: Mapping[str, Any]) -> Operation:
+    """A transaction operation: insert, or replace the row whatever it holds."""
+    return ("upsert", entity, {"mode": _update_mode("replace")})
+
 Entity = dict[str, Any]
 
 # Characters Table storage refuses in PartitionKey/RowKey, plus our separator: an id or name that

@@ -10,18 +10,23 @@ The step's folder on the worker's disk:
         metrics.jsonl  what `run.log(...)` appends
 
 The folder is removed once the outcome is known; the snapshot cache stays.
+A finished step's outputs folder is kept instead, under `{work}/kept/`, until
+the invocation ends or its next step finishes: when the worker runs the
+step's successor itself (the commit that recorded the step claimed it), the
+successor's inputs are copied from there rather than downloaded again. Only
+the files that were uploaded are copied, after the upload was confirmed and
+recorded, so what the successor reads is what storage holds.
+
+Log writes go behind the step (`pipelines/worker/logflush.py`).
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,38 +49,22 @@ from pipelines.data.staging import DataStager
 from pipelines.runs.engine import Outcome
 from pipelines.runs.logs import StepLogs, output_prefix
 from pipelines.runs.model import OutputSummary, Run, TaskStatus
+from pipelines.runs.outputs import source_prefix
 from pipelines.runtime.context import StagedInput, StepContext, StepInfo
 from pipelines.settings import Settings
-from pipelines.store import Blobs, MissingBlobError, StorageAccount
+from pipelines.store import StorageAccount
+from pipelines.worker.logflush import DRAIN_SECONDS, BehindSink, LogFlusher
 from pipelines.worker.process import run_step
 from pipelines.worker.snapshots import SnapshotCache
+from pipelines.worker.transfer import KeptOutputs, download_prefix, upload_folder
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 MAX_METRICS_CHARS = 30_000
 DETAIL_TAIL_CHARS = 1000
-UPLOAD_THREADS = 8
 WITHHELD_FROM_STEPS = (
     "AzureWebJobs", "PIPELINES_AUTH_", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
     "WEBSITE_AUTH_", "CONTAINER_ENCRYPTION_KEY", "APPSETTING_AzureWebJobs",
 )
-
-
-class HashingReader:
-    """A file read for an upload, hashed and counted on the way."""
-
-    def __init__(self, source: Any) -> None:
-        self.source = source
-        self.size = 0
-        self._hash = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data: bytes = self.source.read(size)
-        self._hash.update(data)
-        self.size += len(data)
-        return data
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
 
 
 class StagingError(Exception):
@@ -108,6 +97,20 @@ class Executor:
         self.runs_container = account.container("runs")
         self.logs = StepLogs(account)
         self.snapshots = SnapshotCache(work_root(account) / "snapshots", self.pipelines)
+        self.flusher = LogFlusher()
+        self.kept: KeptOutputs | None = None
+        self._uploaded: dict[str, tuple[str, ...]] = {}
+
+    def close(self, log_timeout: float = DRAIN_SECONDS) -> None:
+        """The end of the invocation: logs written (waited for at most `log_timeout`), kept
+        outputs removed."""
+        self.flusher.close(log_timeout)
+        self._forget_kept()
+
+    def _forget_kept(self) -> None:
+        kept, self.kept = self.kept, None
+        if kept is not None:
+            shutil.rmtree(kept.root, ignore_errors=True)
 
     def execute(
         self,
@@ -125,7 +128,8 @@ class Executor:
         """
         run, step = job.run, job.step
         folder = work_root(self.account) / "steps" / run.id / step.id / f"{job.attempt}-{job.claim[:8]}"
-        joblog = self.logs.writer(run.workspace, run.id, step.id, job.attempt, "JobLog")
+        joblog = self._sink(job, "JobLog")
+        self._uploaded = {}
         try:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
@@ -150,8 +154,8 @@ class Executor:
                 cwd=str(code),
                 env=self._environment(folder),
                 timeout=timeout,
-                stdout=self.logs.writer(run.workspace, run.id, step.id, job.attempt, "STDOUT"),
-                stderr=self.logs.writer(run.workspace, run.id, step.id, job.attempt, "STDERR"),
+                stdout=self._sink(job, "STDOUT"),
+                stderr=self._sink(job, "STDERR"),
                 should_stop=should_stop,
             )
             joblog.append(f"exit code {result.exit_code} after {result.seconds:.2f}s\n".encode())
@@ -168,12 +172,30 @@ class Executor:
             if not exited(0):
                 return None
             summaries = self._upload_outputs(job, outputs)
+            self._keep(job, folder)
             return Outcome(TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries)
         except StagingError as exc:
             joblog.append(f"could not stage the step: {exc}\n".encode())
             return Outcome(TaskStatus.FAILED, str(exc), None, retryable=False)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _sink(self, job: StepJob, kind: str) -> BehindSink:
+        run = job.run
+        return self.flusher.sink(self.logs.writer(run.workspace, run.id, job.step.id, job.attempt, kind))
+
+    def _keep(self, job: StepJob, folder: Path) -> None:
+        """Keep the step's uploaded outputs for a successor this worker may run next (the
+        outputs kept before are dropped: a long chain holds one step's outputs at a time)."""
+        self._forget_kept()
+        root = work_root(self.account) / "kept" / f"{job.run.id}-{job.step.id}-{job.claim[:8]}"
+        shutil.rmtree(root, ignore_errors=True)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            (folder / "outputs").rename(root)
+        except OSError:
+            return  # nothing kept: a successor downloads its inputs
+        self.kept = KeptOutputs(job.run.id, job.step.id, root, dict(self._uploaded))
 
     # -- arguments and context ------------------------------------------------------------------
     def _arguments(self, job: StepJob, inputs: dict[str, Path], outputs: dict[str, Path]) -> list[str]:
@@ -232,8 +254,10 @@ class Executor:
             target = root / spec.name
             target.mkdir(parents=True)
             if spec.kind == "step_output":
-                prefix = output_prefix(job.run.workspace, job.run.id, spec.source_step or "", spec.source_output or "")
-                self._download_prefix(self.runs_container, prefix, target)
+                source, output = spec.source_step or "", spec.source_output or ""
+                if self.kept is None or not self.kept.copy(job.run.id, source, output, target):
+                    # A reused step's outputs are where its earlier run wrote them (pipelines/runs/outputs.py).
+                    download_prefix(self.runs_container, source_prefix(job.run, source, output), target)
                 paths[spec.name] = target
             else:
                 data[spec.name] = self._stage_data(job, spec, target)
@@ -262,54 +286,16 @@ class Executor:
         except DataError as exc:
             raise StagingError(f"input {spec.name!r}: {exc}") from None
 
-    @staticmethod
-    def _download_prefix(container: Blobs, prefix: str, target: Path) -> int:
-        count = 0
-        for blob in container.listing(prefix):
-            relative = blob.name[len(prefix):]
-            if not relative or relative.endswith("/"):
-                continue
-            destination = (target / relative).resolve()
-            if not destination.is_relative_to(target.resolve()):
-                continue  # a name that would leave the folder is never written
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with open(destination, "wb") as sink:
-                    container.read_into(blob.name, sink)
-            except MissingBlobError:
-                continue
-            count += 1
-        return count
-
     def _upload_outputs(self, job: StepJob, outputs: dict[str, Path]) -> dict[str, OutputSummary]:
-        """Upload each output folder; returns what each holds (the digest is computed from
-        the bytes as they are read for the upload, so each file is read once).
-
-        Files go up side by side (UPLOAD_THREADS at a time): the time between the
-        script's exit and its recorded result is the window in which a lost worker
-        makes the step run again, so it is kept short."""
+        """Upload each output folder; returns what each holds."""
         summaries: dict[str, OutputSummary] = {}
         for name, folder in outputs.items():
-            prefix = output_prefix(job.run.workspace, job.run.id, job.step.id, name)
-            # A failed earlier attempt may have left files: the output is this attempt's alone.
-            self.runs_container.delete_under(prefix)
-            files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
-            with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="upload") as pool:
-                uploaded = list(pool.map(functools.partial(self._upload_file, prefix, folder), files))
-            lines = [f"{relative}\t{size}\t{sha256}\n" for relative, size, sha256 in uploaded]
-            digest = hashlib.sha256("".join(lines).encode("utf-8", errors="surrogatepass")).hexdigest()
-            summaries[name] = OutputSummary(files=len(lines), bytes=sum(size for _, size, _ in uploaded), sha256=digest)
-        return summaries
-
-    def _upload_file(self, prefix: str, folder: Path, path: Path) -> tuple[str, int, str]:
-        """(relative path, size, sha256) of one output file, uploaded."""
-        relative = path.relative_to(folder).as_posix()
-        with open(path, "rb") as source:
-            reader = HashingReader(source)
-            self.runs_container.write(
-                prefix + relative, reader, length=path.stat().st_size, overwrite=True  # type: ignore[arg-type]
+            uploaded = upload_folder(
+                self.runs_container, output_prefix(job.run.workspace, job.run.id, job.step.id, name), folder
             )
-        return relative, reader.size, reader.hexdigest()
+            summaries[name] = uploaded.summary
+            self._uploaded[name] = uploaded.files
+        return summaries
 
     @staticmethod
     def _metrics(path: Path) -> dict[str, Any]:

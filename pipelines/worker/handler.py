@@ -26,10 +26,12 @@ from pipelines.errors import NotFoundError, StorageUnavailableError
 from pipelines.runs import engine
 from pipelines.runs.engine import Outcome
 from pipelines.runs.model import Run, StepMessage, TaskStatus
+from pipelines.runs.notify import ActiveRun
 from pipelines.runs.repository import RunRepository
 from pipelines.store import StorageAccount, StorageError
 from pipelines.vocabulary import now
 from pipelines.worker.executor import Executor, StepJob, effective_timeout
+from pipelines.worker.reuse_gate import run_or_reuse
 
 log = logging.getLogger("pipelines.worker")
 T = TypeVar("T")
@@ -45,6 +47,8 @@ STAGING_ALLOWANCE_SECONDS = 60
 # RECORD_RETRY_MAX_PAUSE, so the record lands within that of storage's return).
 RECORD_PATIENCE_SECONDS = 180.0
 RECORD_RETRY_MAX_PAUSE = 2.0
+# How long a failing invocation waits for its steps' log writes before it gives up on them.
+LOGS_ON_FAILURE_SECONDS = 5.0
 
 
 class Watcher:
@@ -146,38 +150,58 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
         timeout = effective_timeout(spec, settings) if spec else settings.step_timeout_seconds
         return time.monotonic() - started + timeout + STAGING_ALLOWANCE_SECONDS <= budget
 
-    def record(node: str, held: str, outcome: Outcome) -> tuple[tuple[str, int, str] | None, engine.RunState]:
-        """Complete the step and take a step it made ready, in one transaction."""
-        return repository.mutate(
-            message.workspace,
-            message.run_id,
-            lambda s: engine.complete_and_continue(s, node, held, outcome, now(), lease, WORKER_ID, fits),
-        )
+    # The partition as this invocation last committed it: the next change is tried on it
+    # without a read (see RunRepository.mutate); None after a failure, to read afresh.
+    latest: list[engine.RunState | None] = [state]
+
+    def change(action: Callable[[engine.RunState], tuple[T, engine.Transition]]) -> T:
+        known, latest[0] = latest[0], None
+        result, latest[0] = repository.mutate(message.workspace, message.run_id, action, known)
+        return result
+
+    def record(node: str, held: str, outcome: Outcome) -> tuple[str, int, str] | None:
+        """Complete the step and take a step it made ready, in one transaction. When it
+        takes none, the step's logs are written first (its run may be ending)."""
+
+        def action(s: engine.RunState) -> tuple[tuple[str, int, str] | None, engine.Transition]:
+            taken, transition = engine.complete_and_continue(s, node, held, outcome, now(), lease, WORKER_ID, fits)
+            if taken is None:
+                executor.flusher.drain()
+            return taken, transition
+
+        return change(action)
+
+    def exited(node: str, held: str, exit_code: int) -> bool:
+        """Record the script's exit on the attempt and renew the lease; False when another
+        worker has taken the step."""
+        return change(lambda s: engine.script_exited(s, node, held, exit_code, now(), lease))
 
     node_id = message.node_id
     happened: list[str] = []
-    while True:
-        outcome = _run_claimed(executor, definition, repository, state.run, node_id, attempt, token)
-        if outcome is None:
-            happened.append(f"step {node_id}: lease lost")
-            break
-        happened.append(f"step {node_id} {outcome.status.name.lower()}")
-        taken, state = _retrying(functools.partial(record, node_id, token, outcome))
-        if taken is None:
-            break
-        node_id, attempt, token = taken
+    try:
+        while True:
+            # Step reuse (pipelines/worker/reuse_gate.py): take an earlier execution's outputs, wait for
+            # one under way, or hold the step's key and run it. `current`: the partition as last committed.
+            current = latest[0] or state
+            outcome = run_or_reuse(account, current, definition, node_id, token, functools.partial(
+                _run_claimed, executor, definition, repository, current.run, node_id, attempt, token,
+                functools.partial(exited, node_id, token),
+            ))
+            if outcome is None:
+                happened.append(f"step {node_id}: lease lost")
+                break
+            happened.append(f"step {node_id} {outcome.status.name.lower()}")
+            taken = _retrying(functools.partial(record, node_id, token, outcome))
+            if taken is None:
+                break
+            node_id, attempt, token = taken
+    except BaseException:
+        # Storage is likely away: its log writes may hang on their timeouts; the message's
+        # retry must not wait for them (a log chunk lost here is logged by the flusher).
+        executor.close(LOGS_ON_FAILURE_SECONDS)
+        raise
+    executor.close()
     return "; ".join(happened)
-
-
-def _script_exited(repository: RunRepository, message: StepMessage, token: str, exit_code: int) -> bool:
-    """Record the script's exit on the attempt and renew the lease; False when another
-    worker has taken the step."""
-    ours, _ = repository.mutate(
-        message.workspace,
-        message.run_id,
-        lambda s: engine.script_exited(s, message.node_id, token, exit_code, now(), repository.lease_seconds),
-    )
-    return ours
 
 
 def _retrying(action: Callable[[], T], patience: float = RECORD_PATIENCE_SECONDS) -> T:
@@ -206,6 +230,7 @@ def _run_claimed(
     node_id: str,
     attempt: int,
     token: str,
+    exited: Callable[[int], bool],
 ) -> Outcome | None:
     """Run a step this worker holds the lease of; None when the lease was lost."""
     message = StepMessage(run.workspace, run.id, node_id, attempt)
@@ -214,9 +239,7 @@ def _run_claimed(
         spec = next(s for s in graph.steps if s.id == node_id)
         job = StepJob(run, graph, spec, attempt, token)
         with Watcher(repository, message, token) as watcher:
-            return executor.execute(
-                job, watcher.should_stop, lambda code: _script_exited(repository, message, token, code)
-            )
+            return executor.execute(job, watcher.should_stop, exited)
     except STORAGE_FAULTS:
         # Storage, not the step, failed (fetching code or data, writing logs). Failing
         # the step would fail runs that did nothing wrong: raise instead, and the
@@ -248,27 +271,33 @@ def handle_poison_message(account: StorageAccount, payload: dict[str, Any], dequ
 
 
 def sweep(account: StorageAccount) -> int:
-    """Queue again what lost messages and dead workers stranded; returns runs touched."""
+    """Queue again what lost messages and dead workers stranded, and nudge again the events
+    of runs whose nudge was lost (`pipelines.runs.notify`); returns runs touched."""
     repository = RunRepository(account)
     touched = 0
-    for workspace, run_id, created in repository.active_runs():
+    for active in repository.active_rows():
         try:
-            _sweep_one(repository, workspace, run_id, created)
+            _sweep_one(repository, active)
             touched += 1
         except Exception:  # noqa: BLE001 - one broken run must not stop the rescue of the others
-            log.exception("sweep of run %s/%s failed; going on with the others", workspace, run_id)
+            log.exception("sweep of run %s/%s failed; going on with the others", active.workspace, active.run_id)
     return touched
 
 
-def _sweep_one(repository: RunRepository, workspace: str, run_id: str, created: Any) -> None:
+def _sweep_one(repository: RunRepository, active: ActiveRun) -> None:
+    workspace, run_id = active.workspace, active.run_id
     try:
         _, state = repository.mutate(
             workspace, run_id, lambda s: (None, engine.sweep(s, now(), repository.lease_seconds))
         )
     except NotFoundError:
         # Its submit never committed, or is committing right now: wait before forgetting.
-        if now() - created > timedelta(minutes=5):
+        if now() - active.created > timedelta(minutes=5):
             repository.forget_active(workspace, run_id)
         return
-    if state.run.status.terminal:
+    # A run with events leaves the active index once they are all handed off, not before.
+    done, note = repository.notifier.sweep(state, active, now())
+    if done:
         repository.forget_active(workspace, run_id)
+    else:
+        repository.mark_active(workspace, run_id, note)

@@ -90,6 +90,15 @@ export interface AttemptStatus {
   Detail: string | null;
 }
 
+// The execution a step took its outputs from instead of running (docs/contract.md §3, step reuse).
+export interface ReuseInfo {
+  RunId: string;
+  NodeId: string;
+  PipelineRunId: string;
+  NodeStartTime: string | null;
+  NodeEndTime: string | null;
+}
+
 export interface TaskStatus {
   StatusCode: number;
   StatusDetail: string | null;
@@ -98,6 +107,7 @@ export interface TaskStatus {
   StartTime: string | null;
   EndTime: string | null;
   RunId: string | null;
+  ReuseInfo?: ReuseInfo | null;
   Name?: string | null;
   Attempt?: number | null;
   // Every execution of the step (a retry, a lost worker): see docs/contract.md.

@@ -50,8 +50,11 @@ def the_example_registered(workspace: Workspace) -> tuple[str, str]:
 
 
 def step_log(service: Service, run_id: str, name: str) -> str:
-    node = next(node for node, step in service.steps(run_id).items() if step["Name"] == name)
-    return service.log(run_id, node)
+    """The log of the execution that wrote the step's outputs: a step that reused another
+    run's (ReuseInfo; runs here may share their training step) did not run itself."""
+    node, step = next((node, step) for node, step in service.steps(run_id).items() if step["Name"] == name)
+    reused = step.get("ReuseInfo")
+    return service.log(reused["PipelineRunId"], reused["NodeId"]) if reused else service.log(run_id, node)
 
 
 def data_echo(folder: Path) -> Pipeline:

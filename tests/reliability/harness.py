@@ -274,7 +274,10 @@ class Api:
         return response.json()
 
     def submit(self, pipeline_id: str, parameters: Mapping[str, Any] | None = None) -> httpx.Response | None:
-        body = {"ExperimentName": "reliability", "ParameterAssignments": dict(parameters or {})}
+        # RegenerateOutputs: the suite counts executions, so every step of every run must run
+        # (identical runs would otherwise take the first one's outputs: step reuse).
+        body = {"ExperimentName": "reliability", "ParameterAssignments": dict(parameters or {}),
+                "RegenerateOutputs": True}
         return self.call("POST", f"/PipelineRuns/PipelineSubmit/{pipeline_id}", json=body)
 
     def submit_ok(self, pipeline_id: str, parameters: Mapping[str, Any] | None = None) -> str:

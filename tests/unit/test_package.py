@@ -49,7 +49,11 @@ def test_the_app_loads_from_the_package_alone(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AzureWebJobsStorage", "PIPELINES_", "PYTHON"))}
     env.update({"PYTHONPATH": str(tmp_path), "PIPELINES_STEPS_QUEUE": "pipeline-steps",
                 "AzureWebJobsStorage": "UseDevelopmentStorage=true", "PIPELINES_DEV_ISSUER": "true"})
+    # (the functions import their handlers on their first call: those are imported here too)
     probe = "import function_app, sys; print(len(function_app.app.get_functions()));" \
+            "import importlib; from pipelines.api.routes import HANDLER_MODULES;" \
+            "[importlib.import_module(m) for m in sorted({*HANDLER_MODULES.values(), 'pipelines.worker.handler'," \
+            " 'pipelines.schedules.service', 'pipelines.triggers.service', 'pipelines.triggers.model'})];" \
             "print([m for m in sys.modules" \
             " if m.startswith(('pipelines.devhost', 'pipelines.cli', 'pipelines.client'))])"
     result = subprocess.run([sys.executable, "-I", "-c", probe.replace("import function_app", (

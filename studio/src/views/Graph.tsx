@@ -59,7 +59,8 @@ export function StepGraph({ steps, selected, onSelect }: { steps: StepView[]; se
               const step = byId.get(node.id);
               if (!step) return null;
               const word = label(step.word);
-              const time = step.status.StartTime ? duration(step.status.StartTime, step.status.EndTime) : "";
+              const reused = step.status.ReuseInfo;
+              const time = reused ? "reused" : step.status.StartTime ? duration(step.status.StartTime, step.status.EndTime) : "";
               return (
                 <button
                   key={node.id}
@@ -67,7 +68,7 @@ export function StepGraph({ steps, selected, onSelect }: { steps: StepView[]; se
                   class={`node tone-${tone(step.word)}${selected === node.id ? " selected" : ""}`}
                   style={{ left: `${node.x}px`, top: `${node.y}px`, width: `${node.width}px`, height: `${node.height}px` }}
                   aria-pressed={selected === node.id}
-                  title={`${step.name}: ${word}`}
+                  title={`${step.name}: ${word}${reused ? `, reused from run ${reused.PipelineRunId}` : ""}`}
                   onClick={() => onSelect(node.id)}
                 >
                   <span class="node-name">{step.name}</span>

@@ -262,7 +262,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
         <StepGraph steps={views} selected={selected} onSelect={(id) => choose({ step: id })} />
       </Section>
       {selected && steps[selected] && (
-        <StepPanel runId={runId} step={views.find((s) => s.id === selected)!} tab={tab} logKind={logKind} log={log?.key === logKey ? log : null} choose={choose} now={now} />
+        <StepPanel runId={runId} workspace={workspace} step={views.find((s) => s.id === selected)!} tab={tab} logKind={logKind} log={log?.key === logKey ? log : null} choose={choose} now={now} />
       )}
       {selected && !steps[selected] && <p class="notice">This run has no step {selected}.</p>}
       <Section title="Timeline">
@@ -301,6 +301,7 @@ function useParents(steps: Record<string, TaskStatus> | null, graphId: string | 
 
 function StepPanel(props: {
   runId: string;
+  workspace: string;
   step: StepView;
   tab: string;
   logKind: string;
@@ -341,6 +342,17 @@ function StepPanel(props: {
         <dd>{status.Attempt ?? 1}</dd>
         <dt>Exit code</dt>
         <dd>{status.ExitCode ?? "—"}</dd>
+        {status.ReuseInfo && (
+          <>
+            <dt>Reused from</dt>
+            <dd class="reused">
+              <Link href={link("run", { ws: props.workspace, runId: status.ReuseInfo.PipelineRunId }, { step: status.ReuseInfo.NodeId })}>
+                run {shortId(status.ReuseInfo.PipelineRunId)}
+              </Link>{" "}
+              (nothing ran: its outputs are that run's)
+            </dd>
+          </>
+        )}
         {status.StatusDetail && (
           <>
             <dt>Detail</dt>

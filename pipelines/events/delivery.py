@@ -1,0 +1,157 @@
+"""One nudge: deliver what is pending of a run's events, sink by sink, and record it.
+
+1. Read the run (its partition) and derive its events (`pipelines.runs.events`).
+2. Read where they were delivered (`pipelines.runs.deliveries`) and claim the run, so
+   that two nudges taken at once do not both deliver: a nudge that finds the claim
+   held comes back a moment later as a new message.
+3. For each sink, the events it has not had, in order. A sink that fails is tried again
+   on its own (a message naming the sink, after 1, 2, 4, ... seconds, at most
+   `PIPELINES_WEBHOOK_MAX_BACKOFF_SECONDS`), so Event Grid is not sent again because a
+   webhook failed; after `PIPELINES_WEBHOOK_MAX_ATTEMPTS` attempts its pending events are
+   recorded as failed (logged, and shown by the events route and `pipelines events
+   list`), never dropped silently. A general nudge leaves alone a sink waiting for its retry.
+4. Record what each sink had, and release the claim, in one transaction; then tell the
+   run's active row what is handed off, or take the run out of the active index when
+   it has ended and every event is handed off (`pipelines.runs.notify`).
+
+A storage error raises: the host delivers the message again, and after maxDequeueCount
+moves it to `<queue>-poison`, which nobody reads: the sweeper nudges the run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipelines.api.events_contract import cloud_event, source_of
+from pipelines.errors import NotFoundError
+from pipelines.events.sinks import open_sink
+from pipelines.runs.deliveries import Deliveries, SinkRecord
+from pipelines.runs.engine import RunState
+from pipelines.runs.events import RunEvent, derive, digest
+from pipelines.runs.notify import NotifyMessage, SinkRef, sinks_of
+from pipelines.runs.repository import RunRepository
+from pipelines.settings import Settings
+from pipelines.store import StorageAccount
+from pipelines.vocabulary import now
+
+log = logging.getLogger("pipelines.events")
+
+# What one invocation spends delivering before it hands the rest to a new message.
+BUDGET_SECONDS = 60.0
+# A nudge that finds the run claimed comes back after this (at most), as a new message.
+BUSY_DELAY_SECONDS = 2
+
+
+def backoff_seconds(tries: int, cap: int) -> int:
+    """The pause after the `tries`-th failed attempt: 1, 2, 4, ... seconds, at most `cap`."""
+    return int(min(2 ** max(tries - 1, 0), cap))
+
+
+def deliver(account: StorageAccount, payload: dict[str, Any]) -> str:
+    """Handle one message of the notify queue; returns what happened (for the invocation log)."""
+    message = NotifyMessage.from_payload(payload)
+    repository = RunRepository(account)
+    settings = account.settings
+    try:
+        state = repository.load(message.workspace, message.run_id)
+    except NotFoundError:
+        return "no such run"
+    sinks = sinks_of(settings, state.run)
+    events = derive(state, steps=settings.events_steps)
+    if not sinks:
+        if state.run.status.terminal:
+            repository.forget_active(message.workspace, message.run_id)
+        return "no sink"
+    deliveries = Deliveries(account)
+    claim, records = deliveries.read(message.workspace, message.run_id)
+    started = now()
+    for ref in sinks:
+        records.setdefault(ref.id, SinkRecord(ref.id, ref.label))
+    if not any(_due(message, ref, records[ref.id], started) and any(not records[ref.id].handled(e.short)
+                                                                     for e in events) for ref in sinks):
+        _hand_off(repository, state, events, sinks, records, started)  # an earlier nudge delivered it all
+        return "nothing pending"
+    claimed = deliveries.claim(message.workspace, message.run_id, claim, uuid.uuid4().hex, started)
+    if claimed is None:
+        repository.notifier.nudge(message, delay=BUSY_DELAY_SECONDS, wait=True)
+        return "another deliverer holds the run; nudged again"
+    deadline = time.monotonic() + BUDGET_SECONDS
+    source = source_of(settings)
+    changed: list[SinkRecord] = []
+    retries: list[tuple[NotifyMessage, int]] = []
+    unfinished = False
+    happened: list[str] = []
+    for ref in sinks:
+        record = records[ref.id]
+        if not _due(message, ref, record, started):
+            continue
+        pending = [e for e in events if not record.handled(e.short)]
+        if not pending:
+            continue
+        outcome = open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending],
+                                                  deadline)
+        record.done.update(outcome.delivered)
+        changed.append(record)
+        happened.append(f"{ref.kind}: {len(outcome.delivered)} delivered")
+        if outcome.error is None:
+            record.tries, record.next, record.error = 0, None, None
+            unfinished = unfinished or not outcome.complete
+            continue
+        retry = _failed(settings, state, ref, record, pending, outcome.error, started)
+        if retry is not None:
+            retries.append(retry)
+        happened[-1] += f", failed ({outcome.error})"
+    deliveries.finish(message.workspace, message.run_id, claimed, changed)
+    for again, delay in retries:
+        repository.notifier.nudge(again, delay=delay, wait=True)
+    if unfinished:
+        repository.notifier.nudge(NotifyMessage(message.workspace, message.run_id), wait=True)
+    _hand_off(repository, state, events, sinks, records, started)
+    return "; ".join(happened) or "nothing pending"
+
+
+def _due(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: datetime) -> bool:
+    """A retry delivers to its sink alone, and only as the attempt it was sent for; a general
+    nudge delivers to every sink but one waiting for its retry."""
+    if message.sink is not None:
+        return message.sink == ref.id and message.attempt == record.tries
+    return record.next is None or record.next <= when
+
+
+def _failed(settings: Settings, state: RunState, ref: SinkRef, record: SinkRecord, pending: list[RunEvent],
+            error: str, when: datetime) -> tuple[NotifyMessage, int] | None:
+    """Count the failed attempt: the retry to send, or None when the sink's pending events are given up."""
+    run = state.run
+    record.tries += 1
+    record.error = error
+    if record.tries < settings.webhook_max_attempts:
+        delay = backoff_seconds(record.tries, settings.webhook_max_backoff_seconds)
+        record.next = when + timedelta(seconds=delay)
+        log.warning("run %s: events to %s failed (attempt %d, again in %ds): %s",
+                    run.id, ref.label, record.tries, delay, error)
+        return NotifyMessage(run.workspace, run.id, ref.id, record.tries), delay
+    given_up = [e for e in pending if not record.handled(e.short)]
+    for event in given_up:
+        record.failed[event.short] = f"given up after {record.tries} attempts: {error}"
+    log.error("run %s: %d event(s) to %s given up after %d attempts: %s (%s)", run.id, len(given_up), ref.label,
+              record.tries, error, ", ".join(e.type for e in given_up))
+    record.tries, record.next = 0, None
+    return None
+
+
+def _hand_off(repository: RunRepository, state: RunState, events: list[RunEvent], sinks: list[SinkRef],
+              records: dict[str, SinkRecord], when: datetime) -> None:
+    """Tell the run's active row what is handed off (every sink had it, or gave it up); a run that
+    has ended with everything handed off leaves the active index."""
+    run = state.run
+    handed = [e.short for e in events if all(records[ref.id].handled(e.short) for ref in sinks)]
+    if run.status.terminal and len(handed) == len(events):
+        repository.forget_active(run.workspace, run.id)
+        return
+    waits = [r.next for r in records.values() if r.next is not None]
+    check = max([when, *waits]) + repository.notifier.grace
+    repository.mark_active(run.workspace, run.id, {"EventsDigest": digest(handed), "EventsCheck": check.isoformat()})

@@ -1,0 +1,147 @@
+"""The sinks of run events: the local queue, an Event Grid topic, a webhook of the run's endpoint.
+
+Each takes a run's pending events, in order, as (short id, CloudEvent JSON) pairs, and
+says which it delivered: a sink stops at its first failure, so events reach it in the
+order they happened, and what it did deliver is recorded even then. No error text holds
+a secret: not the signing secret, not a webhook URL's query (which may carry a token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pipelines.api.events_contract import CONTENT_TYPE
+from pipelines.catalogue.webhooks import url_allowed
+from pipelines.errors import PipelinesError
+from pipelines.events.signing import signed_headers
+from pipelines.runs.notify import SinkRef
+from pipelines.store import StorageAccount, messages
+from pipelines.store.eventgrid import EventGridTopic
+from pipelines.version import __version__
+
+log = logging.getLogger("pipelines.events")
+
+Pending = Sequence[tuple[str, dict[str, Any]]]
+CONNECT_SECONDS = 3.05
+READ_SECONDS = 10.0
+
+
+@dataclass
+class Outcome:
+    delivered: list[str] = field(default_factory=list)  # short ids
+    error: str | None = None
+    # False: the time budget ran out before the last event (none failed); the rest goes next time.
+    complete: bool = True
+
+
+class Sink(Protocol):
+    ref: SinkRef
+
+    def deliver(self, events: Pending, deadline: float) -> Outcome: ...
+
+
+class QueueSink:
+    """A queue of the app's account (the local sink): one message per event, the event's JSON."""
+
+    def __init__(self, ref: SinkRef, account: StorageAccount, queue_name: str) -> None:
+        self.ref = ref
+        self.queue = account.queue(queue_name)
+
+    def deliver(self, events: Pending, deadline: float) -> Outcome:
+        outcome = Outcome()
+        for short, event in events:
+            if time.monotonic() > deadline:
+                outcome.complete = False
+                break
+            try:
+                messages.send(self.queue, event)
+            except PipelinesError as error:
+                outcome.error = f"the queue did not take the event: {error.message}"
+                break
+            outcome.delivered.append(short)
+        return outcome
+
+
+class EventGridSink:
+    """An Event Grid custom topic or namespace topic: the events in one call, all or none."""
+
+    def __init__(self, ref: SinkRef, topic: EventGridTopic) -> None:
+        self.ref = ref
+        self.topic = topic
+
+    def deliver(self, events: Pending, deadline: float) -> Outcome:
+        try:
+            self.topic.publish([event for _, event in events])
+        except PipelinesError as error:
+            return Outcome(error=error.message)
+        return Outcome([short for short, _ in events])
+
+
+class WebhookSink:
+    """An HTTPS URL: each event POSTed as `application/cloudevents+json`, signed (`signing.py`)."""
+
+    def __init__(self, ref: SinkRef, allow_local_http: bool) -> None:
+        assert ref.webhook is not None
+        self.ref = ref
+        self.hook = ref.webhook
+        self.allow_local_http = allow_local_http
+
+    def deliver(self, events: Pending, deadline: float) -> Outcome:
+        import requests
+
+        # Read at every delivery: a rotated secret (or a Key Vault reference resolved anew) applies at once.
+        secret = os.environ.get(self.hook.secret_setting)
+        if not secret:
+            return Outcome(error=f"the app setting {self.hook.secret_setting} (the signing secret) is not set")
+        if not url_allowed(self.hook.url, allow_local_http=self.allow_local_http):
+            return Outcome(error="the webhook's URL is not allowed here (https only)")
+        outcome = Outcome()
+        with requests.Session() as session:
+            session.headers["User-Agent"] = f"pipelines-events/{__version__}"
+            for short, event in events:
+                if time.monotonic() > deadline:
+                    outcome.complete = False
+                    break
+                body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+                headers = {"Content-Type": CONTENT_TYPE, **signed_headers(secret, str(event["id"]), body)}
+                try:
+                    answer = session.post(self.hook.url, data=body, headers=headers,
+                                          timeout=(CONNECT_SECONDS, READ_SECONDS), allow_redirects=False)
+                except requests.RequestException as error:
+                    outcome.error = f"{self.ref.label} did not answer ({type(error).__name__})"
+                    break
+                if not 200 <= answer.status_code < 300:
+                    outcome.error = f"{self.ref.label} answered HTTP {answer.status_code}"
+                    break
+                outcome.delivered.append(short)
+        return outcome
+
+
+def open_sink(ref: SinkRef, account: StorageAccount) -> Sink:
+    settings = account.settings
+    if ref.kind == "queue":
+        assert settings.events_queue is not None
+        return QueueSink(ref, account, settings.events_queue)
+    if ref.kind == "eventgrid":
+        assert settings.events_topic_endpoint is not None
+        return EventGridSink(ref, _topic(account))
+    return WebhookSink(ref, settings.webhooks_allow_local_http)
+
+
+_topics: dict[tuple[str, str | None], EventGridTopic] = {}
+
+
+def _topic(account: StorageAccount) -> EventGridTopic:
+    """One client per topic and process: it keeps its token and its connections."""
+    settings = account.settings
+    assert settings.events_topic_endpoint is not None
+    where = (settings.events_topic_endpoint, settings.events_namespace_topic)
+    if where not in _topics:
+        _topics[where] = EventGridTopic(where[0], where[1], account.app_identity())
+    return _topics[where]

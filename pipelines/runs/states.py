@@ -1,0 +1,47 @@
+"""What the engine's transitions take and give (`pipelines.runs.engine`): a run's rows as
+loaded, the rows a transition changed with the messages to send after its commit, and how a
+step's attempt ended as its worker saw it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.runs.model import OutputSummary, Prior, Run, Step, StepMessage, TaskStatus
+
+
+@dataclass
+class RunState:
+    run: Run
+    steps: dict[str, Step]
+
+    def children(self, node_id: str) -> list[Step]:
+        return [s for s in self.steps.values() if node_id in s.parents]
+
+
+@dataclass
+class Transition:
+    run_changed: bool = False
+    steps_changed: set[str] = field(default_factory=set)
+    messages: list[tuple[StepMessage, int]] = field(default_factory=list)  # (message, delay s)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.run_changed or self.steps_changed or self.messages)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a step's attempt ended, as the worker saw it."""
+
+    status: TaskStatus  # FINISHED, FAILED or CANCELED
+    detail: str | None = None
+    exit_code: int | None = None
+    metrics: dict[str, object] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+    retryable: bool = True
+    summaries: dict[str, OutputSummary] = field(default_factory=dict)
+    # The step's reuse key, as the worker computed it before running it (None: not computed).
+    reuse_key: str | None = None
+    # FINISHED without running: an earlier execution's outputs were taken (no attempt happened).
+    # QUEUED: the step waits while another run computes the same outputs (`detail` says which).
+    prior: Prior | None = None
