@@ -148,20 +148,29 @@ def worker_phase(args: argparse.Namespace, connection: str, tmp: Path, polling: 
     with HostProcess(config) as host:
         api = Api(host.base_url, WORKSPACE)
         published = api.publish(linear(tmp / "code-chain", args.steps, args.fresh_interpreter), "bench-chain")
-        progress(f"figure 4 ({label}): {args.runs} runs one at a time, then {args.concurrent_runs} at once")
-        outcome = handoff.execute(
-            api, published.id, args.steps, args.runs, args.concurrent_runs, args.slow_runs, args.slow_step_seconds,
-            tmp / f"stamps-{env['PIPELINES_NAME_PREFIX']}",
+        progress(f"figure 4 ({label}): {args.runs} runs one at a time")
+        sequential, walls = handoff.execute_one_at_a_time(
+            api, published.id, args.steps, args.runs, tmp / f"stamps-{env['PIPELINES_NAME_PREFIX']}",
             polling_seconds(host_json),
         )
+    # The probes cover those runs alone; the runs under load go to a host of their own (the same app).
     probes: dict[str, Any] = json.loads(probe_path.read_text(encoding="utf-8"))
+    progress(f"figure 4 ({label}): {args.concurrent_runs} runs at once, {args.slow_runs} with slow steps")
+    loaded = HostConfig(env, host_json, worker=True, log_path=tmp / "host-load.log", tcp_nodelay=args.tcp_nodelay,
+                        chain_steps=args.chain_steps)
+    with HostProcess(loaded) as host:
+        together, slow = handoff.execute_under_load(
+            Api(host.base_url, WORKSPACE), published.id, args.steps, args.concurrent_runs, args.slow_runs,
+            args.slow_step_seconds,
+        )
+    outcome = handoff.Outcome(sequential, together, walls, slow, args.slow_step_seconds)
     progress(f"figure 4c: the worker's memory with {memory.WIDTH} steps running")
     wide = HostConfig(env, memory.host_json_for(host_json), worker=True, log_path=tmp / "host-memory.log")
     with HostProcess(wide) as host:
         footprint = memory.measure(Api(host.base_url, WORKSPACE), host.pid, tmp)
     return [
         handoff.section(outcome, args.steps, label),
-        breakdown.section(probes, f"4b. Where a step's time goes: worker probes ({label}, all runs above)"),
+        breakdown.section(probes, f"4b. Where a step's time goes: worker probes ({label}, the runs one at a time)"),
         footprint,
     ]
 

@@ -17,6 +17,7 @@ ORDER = (
     "run partition load (query)",
     "table transaction",
     "pipeline row read",
+    "reuse index: look up and hold the step's key",
     "lease watcher start",
     "execute (stage, run, upload)",
     "snapshot cache lookup",

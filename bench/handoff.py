@@ -168,33 +168,30 @@ def _one_at_a_time(
     return times, walls
 
 
-def execute(
-    api: Api,
-    pipeline_id: str,
-    length: int,
-    runs: int,
-    concurrent: int,
-    slow_runs: int,
-    slow_seconds: float,
-    stamps: Path,
-    polling_seconds: float,
-    seed: int = 14,
-) -> Outcome:
-    """Runs one at a time (their scripts stamp into files under `stamps`; before each, a
-    seeded random pause of U(0, maxPollingInterval), so each trigger falls anywhere in the
-    queue poller's cycle), then `concurrent` at once, then `slow_runs` one at a time with
-    slow steps."""
+def execute_one_at_a_time(
+    api: Api, pipeline_id: str, length: int, runs: int, stamps: Path, polling_seconds: float, seed: int = 14
+) -> tuple[list[RunTimes], list[float]]:
+    """A warm-up run, then `runs` one at a time, their scripts stamping into files under
+    `stamps`; before each, a seeded random pause of U(0, maxPollingInterval), so each trigger
+    falls anywhere in the queue poller's cycle."""
     rng = random.Random(seed)
     with api.client() as client:
         _one_at_a_time(client, pipeline_id, length, 1)  # warm-up: snapshot download and extraction, imports
-        sequential, client_walls = _one_at_a_time(
+        return _one_at_a_time(
             client, pipeline_id, length, runs, stamps=stamps, pause=lambda: rng.uniform(0, polling_seconds)
         )
+
+
+def execute_under_load(
+    api: Api, pipeline_id: str, length: int, concurrent: int, slow_runs: int, slow_seconds: float
+) -> tuple[list[RunTimes], list[RunTimes]]:
+    """`concurrent` runs at once, then `slow_runs` one at a time with slow steps."""
+    with api.client() as client:
         batch = [submit(client, pipeline_id) for _ in range(concurrent)]
         ended = wait_ended(client, batch, timeout=300)
         together = [run_times(client, run_id, ended[run_id], length) for run_id in batch]
         slow, _ = _one_at_a_time(client, pipeline_id, length, slow_runs, {"sleep": slow_seconds})
-    return Outcome(sequential, together, client_walls, slow, slow_seconds)
+    return together, slow
 
 
 def section(outcome: Outcome, length: int, label: str) -> Section:

@@ -112,6 +112,7 @@ def install() -> None:
     from pipelines.devhost.queues import QueuePoller
     from pipelines.runs.logs import LogWriter
     from pipelines.runs.repository import RunRepository
+    from pipelines.runs.reuse import ReuseIndex
     from pipelines.store import messages
     from pipelines.store.tables import Table
     from pipelines.worker import executor, handler, launcher
@@ -122,6 +123,7 @@ def install() -> None:
     _timed(handler, "handle_step_message", "step message, whole handler")
     _timed(RunRepository, "mutate", "run change: claim, exit note or commit")
     _timed(LogFlusher, "drain", "log flush, waited for")
+    _timed(ReuseIndex, "claim", "reuse index: look up and hold the step's key")
     _timed(RunRepository, "load", "run partition load (query)")
     _timed(Table, "transact", "table transaction")
     _timed(PublishedPipelines, "get", "pipeline row read")
