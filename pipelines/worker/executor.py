@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from pipelines.authoring.coercion import format_parameter
 from pipelines.authoring.definition import (
     InputArg,
@@ -46,6 +44,7 @@ from pipelines.authoring.definition import (
 from pipelines.catalogue import PublishedPipelines
 from pipelines.data.references import DataError, References
 from pipelines.data.staging import DataStager
+from pipelines.runs.data import input_value
 from pipelines.runs.engine import Outcome
 from pipelines.runs.logs import StepLogs, output_prefix
 from pipelines.runs.model import OutputSummary, Run, TaskStatus
@@ -264,23 +263,11 @@ class Executor:
                 paths[spec.name] = Path(data[spec.name].path)
         return paths, data
 
-    def _data_value(self, job: StepJob, spec: InputSpec) -> dict[str, Any]:
-        """What the run recorded for the input's parameter, else the published default or fixed value."""
-        if spec.parameter is not None:
-            assigned = job.run.datapath_assignments.get(spec.parameter) or job.run.data_assignments.get(spec.parameter)
-            if assigned:
-                return dict(assigned)
-            default = next(p.default for p in job.definition.parameters if p.name == spec.parameter)
-            # A data parameter's default is a dataset or a datapath model (the definition checks it).
-            return default.model_dump() if isinstance(default, BaseModel) else {}
-        fixed = spec.fixed
-        return fixed.model_dump() if fixed is not None else {}
-
     def _stage_data(self, job: StepJob, spec: InputSpec, target: Path) -> StagedInput:
         try:
             # A default "latest" is the newest version registered when the run was created.
             resolution = References(self.account, job.run.workspace).recorded(
-                self._data_value(job, spec), as_of=job.run.created
+                input_value(job.run, job.definition, spec), as_of=job.run.created
             )
             return DataStager(self.account, job.run.workspace).stage(resolution, target)
         except DataError as exc:
