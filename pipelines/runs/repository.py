@@ -18,13 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TypeVar
 
-from pipelines.errors import EtagMismatchError, NotFoundError
+from pipelines.errors import AlreadyExistsError, EtagMismatchError, NotFoundError, StorageUnavailableError
 from pipelines.runs.engine import RunState, Transition
 from pipelines.runs.experiments import experiment_partition
 from pipelines.runs.history import experiment_of
 from pipelines.runs.model import RUN_ROW, Run, Step, run_partition
 from pipelines.runs.notify import ActiveRun, Notifier, NotifyMessage, active_run
-from pipelines.store import Operation, StorageAccount, Table, create_op, key, messages, replace_op
+from pipelines.store import Operation, StorageAccount, Table, create_op, etag_of, key, messages, replace_op
 from pipelines.vocabulary import now
 
 log = logging.getLogger("pipelines.runs")
@@ -100,8 +100,18 @@ class RunRepository:
         list(_side_by_side.map(self.index.upsert, rows))  # list(): any failure is raised here
         operations = [create_op(run.to_entity())]
         operations += [create_op(step.to_entity(run.partition)) for step in state.steps.values()]
-        results = self.runs.transact(operations)
-        run.etag = results[0]["etag"]  # the run as written: no read-back needed
+        try:
+            results = self.runs.transact(operations)
+            run.etag = results[0]["etag"]  # the run as written: no read-back needed
+        except (StorageUnavailableError, AlreadyExistsError) as lost:
+            # A lost answer (a timeout; or the client's retry finding the rows it had written):
+            # the run may exist. Look before reporting an outage, so a caller told 503 can count
+            # on its run not existing, and a run that exists gets its messages now.
+            entity = self.runs.get(run.partition, RUN_ROW)
+            if entity is None:
+                raise lost
+            log.warning("the answer to run %s's creation was lost; the run exists and goes on", run.id)
+            run.etag = etag_of(entity)
         self.send(transition)
         if self.notifier.enabled(run):
             self.notifier.nudge(NotifyMessage(run.workspace, run.id))  # RunQueued, in the background
