@@ -15,7 +15,10 @@
 //     `start_runs_from_events` once the code is deployed (app/events.bicep says why then);
 //   - optional (enableRunEvents): an Event Grid custom topic that receives the app's run
 //     events, published with the app's identity (app/runevents.bicep).
-// Every role assignment is in app/rbac.bicep.
+//   - optional (enableComputeTargets): a Container Apps environment (a GPU workload profile
+//     optional), a container registry and one event-driven job per compute target, each
+//     with an identity of its own holding storage data roles only (app/workers.bicep).
+// Every role assignment of the app is in app/rbac.bicep; the targets' are in app/workers.bicep.
 //
 // Left out on purpose: virtual network integration and private endpoints (storage is
 // reached on its public endpoint, with Entra ID auth only); see docs/deploy.md.
@@ -135,6 +138,27 @@ param enableRunEvents bool = false
 @description('Publish each step\'s events too (StepStarted, StepFinished, StepFailed, StepCanceled): app setting PIPELINES_EVENTS_STEPS.')
 param runEventsPerStep bool = false
 
+// -- compute targets (optional; docs/deploy.md, "Compute targets") -------------------------
+
+@description('Create a Container Apps environment and one event-driven job per entry of computeTargets, running the standalone worker on that target\'s queue (app/workers.bicep). Off by default: nothing changes for an existing deployment.')
+param enableComputeTargets bool = false
+
+@description('Compute targets: [{ name, image, cpu, memory, gpu, maxExecutions, stepTimeoutSeconds, concurrency? }] (app/workers.bicep). An empty image: the registry\'s pipelines-worker[-gpu]:latest, which azd builds and pushes.')
+param computeTargets array = []
+
+@description('Add a serverless GPU workload profile to the Container Apps environment (targets with gpu: true).')
+param enableGpuProfile bool = false
+
+@allowed([
+  'Consumption-GPU-NC8as-T4'
+  'Consumption-GPU-NC24-A100'
+])
+@description('The GPU workload profile\'s type.')
+param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
+
+@description('Create a container registry for the worker images (azd pushes them there). False: every target names an image it can pull.')
+param createContainerRegistry bool = true
+
 // -- optional names (default: <abbreviation><unique suffix>) -------------------------------
 
 param functionAppName string = ''
@@ -147,6 +171,8 @@ param applicationInsightsName string = ''
 param eventGridSystemTopicName string = ''
 @description('Name of the Event Grid custom topic of run events (enableRunEvents).')
 param runEventsTopicName string = ''
+param containerAppsEnvironmentName string = ''
+param containerRegistryName string = ''
 
 // -- names -----------------------------------------------------------------------------------
 
@@ -308,6 +334,26 @@ module events 'app/events.bicep' = if (enableBlobEvents) {
   }
 }
 
+// The standalone workers of the compute targets: their own identities, only storage data roles.
+module workers 'app/workers.bicep' = if (enableComputeTargets) {
+  name: 'workers'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    environmentName: !empty(containerAppsEnvironmentName) ? containerAppsEnvironmentName : 'cae-${resourceToken}'
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+    storageAccountName: storage.outputs.name
+    stepsQueueName: stepsQueueName
+    computeTargets: computeTargets
+    enableGpuProfile: enableGpuProfile
+    gpuProfileType: gpuProfileType
+    createRegistry: createContainerRegistry
+    registryName: containerRegistryName
+  }
+}
+
 // -- outputs (azd writes them to .azure/<env>/.env; `azd env get-values` prints them) ------
 
 output AZURE_LOCATION string = location
@@ -329,3 +375,6 @@ output PIPELINES_AUDIENCE string = appIdUri
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = enableBlobEvents ? blobEventsTopicName : ''
 // The custom topic of run events (enableRunEvents): subscribe to it to receive them.
 output AZURE_RUN_EVENTS_TOPIC_ID string = enableRunEvents ? runEvents.outputs.id : ''
+// Compute targets (enableComputeTargets): azd pushes the worker images to this registry.
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = enableComputeTargets ? workers.outputs.registryEndpoint : ''
+output AZURE_CONTAINER_APPS_ENVIRONMENT_NAME string = enableComputeTargets ? workers.outputs.environmentName : ''

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import core_schema
 
-from pipelines.api import answers, bodies, events_contract
+from pipelines.api import answers, bodies, events_contract, targets_contract
 from pipelines.api import automation_contract as automation
 from pipelines.api import openapi_history as history
 from pipelines.api.contract import PipelineEndpointEntity, PipelineEntity, PipelineRunEntity, TaskStatusEntity
@@ -63,6 +63,7 @@ MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     *history.MODELS,
     *automation.MODELS,
     *events_contract.MODELS,
+    *targets_contract.MODELS,
 )
 
 _ENTITY_STATUS = "0 Active, 1 Deprecated, 2 Disabled."

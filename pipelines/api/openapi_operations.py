@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pipelines.api import openapi_history as history
 from pipelines.api.openapi_parts import JSON, Body, Op, any_case, array, param, pattern_of, ref, segment, text, use
+from pipelines.catalogue import targets
 from pipelines.data import datastores
 from pipelines.store.tables import KEY_PATTERN
 from pipelines.triggers.model import NAME
@@ -179,6 +180,18 @@ OPERATIONS: dict[str, Op] = {
     "get_schedule": Op("Get a schedule", ref("ScheduleEntity"), errors={404: "Unknown schedule."}),
     "list_schedules": Op("List schedules", array("ScheduleEntity"), "The whole list, not paged."),
     "delete_schedule": Op("Delete a schedule", ref("TriggerDeleted"), errors={404: "Unknown schedule."}),
+    "list_compute_targets": Op("List compute targets", array("ComputeTargetEntity"),
+                               "`app` (the app itself) first, then the workspace's by name; not paged."),
+    "get_compute_target": Op("Get a compute target", ref("ComputeTargetEntity"), errors={404: "Unknown target."}),
+    "put_compute_target": Op(
+        "Create or replace a compute target", ref("ComputeTargetEntity"),
+        "Keys match in any case; an unknown key is a 400 naming it (the answer's own keys are ignored). `app` is"
+        " the app itself and cannot be written. Runs under way keep the queues their steps recorded.",
+        body=Body(ref("ComputeTargetRequest"))),
+    "delete_compute_target": Op(
+        "Delete a compute target", ref("TriggerDeleted"),
+        errors={404: "Unknown target.", 409: "Published pipelines that are not disabled use it (`Details` names"
+                " each)."}),
     **history.OPERATIONS,
     "studio": Op("The studio's page", {"type": "string"}, "The web page (docs/studio.md); its data calls carry"
                  " the user's token.", media="text/html"),
@@ -215,6 +228,8 @@ REQUIRED_QUERY = {("get_endpoint_by_name", "name"), ("submit_endpoint_by_name", 
 KEY = segment(pattern=KEY_PATTERN)
 TRIGGER_NAME = pattern_of(NAME)
 DATASTORE_NAME = pattern_of(datastores.NAME)
+TARGET_NAME = targets.NAME_PATTERN  # the rule without its length, which maxLength says
+MAX_TARGET_NAME = 32
 PATH: dict[str, tuple[JSON, str]] = {
     "subscriptionId": (segment(), "Accepted as given, not interpreted."),
     "resourceGroupName": (segment(), "Accepted as given, not interpreted."),
@@ -229,5 +244,7 @@ PATH: dict[str, tuple[JSON, str]] = {
     "scheduleName": (text(pattern=TRIGGER_NAME), "The schedule's name."),
     "datastoreName": (text(pattern=DATASTORE_NAME), "A datastore's name."),
     "datasetId": (KEY, "A dataset's Id."),
+    "targetName": (text(pattern=TARGET_NAME, maxLength=MAX_TARGET_NAME),
+                   "A compute target's name (`app`: the app itself)."),
     **history.PATH,
 }

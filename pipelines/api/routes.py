@@ -27,6 +27,7 @@ AS = "artifact/v2.0/" + SCOPE
 R = Permission.READ
 S = Permission.SUBMIT
 P = Permission.PUBLISH
+AD = Permission.ADMIN
 A = Permission.ANONYMOUS
 
 
@@ -136,6 +137,13 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         Route("get_schedule", ("GET",), WS + "/Schedules/{scheduleName}", R),
         Route("list_schedules", ("GET",), WS + "/Schedules", R),
         Route("delete_schedule", ("DELETE",), WS + "/Schedules/{scheduleName}", P),
+    ),
+    "targets": (
+        # -- compute targets: where steps run, and their queues (issue 16) ---------------------------
+        Route("list_compute_targets", ("GET",), WS + "/ComputeTargets", R),
+        Route("get_compute_target", ("GET",), WS + "/ComputeTargets/{targetName}", R),
+        Route("put_compute_target", ("PUT",), WS + "/ComputeTargets/{targetName}", AD),
+        Route("delete_compute_target", ("DELETE",), WS + "/ComputeTargets/{targetName}", AD),
     ),
     "events": (
         # -- a run's events and where they were delivered (docs/contract.md §7) ----------------

@@ -36,6 +36,7 @@ from pydantic import (
 
 from pipelines.authoring.names import NODE_ID_PATTERN
 from pipelines.authoring.paths import UnsafePathError, safe_relative_path
+from pipelines.authoring.requirements import MAX_REQUIREMENTS, requirement_problem
 from pipelines.errors import BadRequestError, ErrorDetail
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -64,6 +65,10 @@ Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,255}$")]
+# A compute target's name (pipelines.catalogue.targets): 1 to 32 lowercase letters, digits and single
+# dashes, from a letter.
+COMPUTE_TARGET_PATTERN = r"^[a-z](?:-?[a-z0-9])*$"
+MAX_COMPUTE_TARGET_NAME = 32
 
 
 class _Model(BaseModel):
@@ -267,6 +272,21 @@ class StepSpec(_Model):
     # True: the script runs in a new interpreter of its own (`python -m pipelines.runtime.launch`)
     # rather than a process forked from the worker's warm launcher.
     fresh_interpreter: bool = False
+    # The compute target it runs on (issue 16); None: the app itself (the target "app").
+    compute_target: Annotated[str, Field(pattern=COMPUTE_TARGET_PATTERN, max_length=MAX_COMPUTE_TARGET_NAME)] | None = (
+        None
+    )
+    # Pip requirements its target must promise (its `Packages`); checked at publish.
+    requirements: Annotated[list[str], Field(max_length=MAX_REQUIREMENTS)] = []
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        for text in value:
+            problem = requirement_problem(text)
+            if problem:
+                raise ValueError(f"requirement {problem}")
+        return value
 
 
 class EdgeSpec(_Model):
@@ -299,6 +319,22 @@ class PipelineDefinition(_Model):
     edges: Annotated[list[EdgeSpec], Field(max_length=MAX_STEPS * MAX_ITEMS_PER_STEP)] = []
     # sha256 over the sorted distinct step snapshot hashes: the code identity.
     snapshot: Sha256Hex
+
+
+# Step fields added after definitions were first published (issue 16: a step's compute target and
+# requirements): left out at their defaults, so a definition published before keeps its graph id.
+_LATER_STEP_DEFAULTS: dict[str, Any] = {"compute_target": None, "requirements": []}
+
+
+def definition_json(definition: PipelineDefinition) -> dict[str, Any]:
+    """The definition as JSON, without the later fields at their defaults (see above): what a client
+    sends and what the graph id hashes, so an older server takes it and older graphs keep their ids."""
+    data = definition.model_dump(mode="json")
+    for step in data["steps"]:
+        for name, default in _LATER_STEP_DEFAULTS.items():
+            if name in step and step[name] == default:
+                del step[name]
+    return data
 
 
 def definition_json_schema() -> dict[str, Any]:

@@ -7,6 +7,7 @@ once (value objects) or collect the reason (pipeline and definition checks).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 MAX_NAME_LENGTH = 255
 
@@ -50,3 +51,16 @@ def node_id_problem(value: object) -> str | None:
     if not isinstance(value, str) or not _NODE_ID.match(value):
         return "must match [A-Za-z0-9_-]{1,64}"
     return None
+
+
+def compute_target_name(target: Any) -> str | None:
+    """The name of a step's compute target: a name, or an SDK v1 compute object's `.name`; None (and
+    "app") for the app itself."""
+    if target is None:
+        return None
+    name = target if isinstance(target, str) else getattr(target, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(
+            f"compute_target must be a compute target's name or an object with a .name, not {type(target).__name__}"
+        )
+    return None if name == "app" else name

@@ -311,6 +311,8 @@ class Pipeline:
             idempotent=raw.idempotent,
             timeout_seconds=raw.timeout_seconds,
             fresh_interpreter=raw.fresh_interpreter,
+            compute_target=raw.compute_target,
+            requirements=list(raw.requirements),
         )
 
     def _input_spec(self, bound: BoundInput) -> InputSpec:

@@ -9,6 +9,7 @@ once, each naming the step and the argument.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +24,7 @@ from pipelines.authoring.data import (
     PipelineParameter,
 )
 from pipelines.authoring.definition import (
+    COMPUTE_TARGET_PATTERN,
     MAX_LITERAL_LENGTH,
     SCALAR_PARAMETER_TYPES,
     ArgSpec,
@@ -31,8 +33,9 @@ from pipelines.authoring.definition import (
     OutputArg,
     ParameterArg,
 )
-from pipelines.authoring.names import display_name_problem, identifier_problem
+from pipelines.authoring.names import compute_target_name, display_name_problem, identifier_problem
 from pipelines.authoring.paths import UnsafePathError, safe_relative_path
+from pipelines.authoring.requirements import requirement_problem
 from pipelines.authoring.validation import (
     INVALID_ARGUMENT,
     INVALID_INPUT,
@@ -55,9 +58,13 @@ class PythonScriptStep:
 
     `source_directory` defaults to the current directory when the step is
     created (as the old SDK did); it is resolved at once, so a later `chdir`
-    does not change which code is published. `compute_target` and
-    `runconfig` are accepted so existing code runs, and ignored: steps run in
-    the worker's environment.
+    does not change which code is published. `compute_target` names the
+    compute target the step runs on (a name, or an SDK v1 compute object: its
+    `.name`); none, or "app", is the app itself. It must exist when the
+    pipeline is published and when it is submitted (`pipelines target set`).
+    `requirements` (not in the old SDK) lists pip requirements the target must
+    promise; publish refuses the step otherwise. `runconfig` is accepted so
+    existing code runs, and ignored.
 
     A step runs at least once: if its worker is lost after the script exited
     but before the result was recorded, the step runs again as a new attempt.
@@ -88,6 +95,7 @@ class PythonScriptStep:
         runconfig: Any = None,
         idempotent: bool = True,
         fresh_interpreter: bool = False,
+        requirements: list[str] | tuple[str, ...] = (),
     ) -> None:
         self.script_name = script_name
         self.name = name if name is not None else script_name
@@ -101,7 +109,10 @@ class PythonScriptStep:
         self.allow_reuse = allow_reuse
         self.max_retries = max_retries
         self.timeout_seconds = timeout_seconds
-        self.compute_target = compute_target
+        self.compute_target = compute_target_name(compute_target)
+        if isinstance(requirements, str):
+            raise TypeError("requirements is a list of pip requirements, such as ['numpy>=1.26'], not one string")
+        self.requirements = list(requirements or ())
         self.runconfig = runconfig
         self.idempotent = idempotent
         self.fresh_interpreter = fresh_interpreter
@@ -201,6 +212,19 @@ class _Resolver:
             self.add(
                 INVALID_STEP, "timeout_seconds must be a positive integer or None", f"{where}.timeout_seconds"
             )
+
+        target = step.compute_target
+        if target is not None and not (re.match(COMPUTE_TARGET_PATTERN, target) and len(target) <= 32):
+            self.add(
+                INVALID_STEP,
+                f"compute_target {target!r} is not a compute target's name: 1 to 32 lowercase letters, digits"
+                " and single dashes, starting with a letter",
+                f"{where}.compute_target",
+            )
+        for position, requirement in enumerate(step.requirements):
+            problem = requirement_problem(requirement)
+            if problem:
+                self.add(INVALID_STEP, f"requirement {problem}", f"{where}.requirements[{position}]")
 
     def check_script(self) -> None:
         step, where = self.step, self.where

@@ -23,8 +23,9 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.authoring.checks import validate_definition
-from pipelines.authoring.definition import PipelineDefinition, parse_definition
+from pipelines.authoring.definition import PipelineDefinition, definition_json, parse_definition
 from pipelines.authoring.snapshot import validate_snapshot
+from pipelines.catalogue.targets import ComputeTargets
 from pipelines.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -102,7 +103,7 @@ class PublishedPipeline:
 
 
 def graph_id_of(definition: PipelineDefinition) -> str:
-    canonical = json.dumps(definition.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(definition_json(definition), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -206,7 +207,10 @@ class PublishedPipelines:
                 details=[ErrorDetail("SnapshotNotFound", f"snapshot {h} is not uploaded", h) for h in missing],
             )
         graph_id = graph_id_of(parsed)
-        body = json.dumps(parsed.model_dump(mode="json"), sort_keys=True).encode()
+        targets = ComputeTargets(self.account)
+        placement = targets.place(workspace, parsed)  # 400 naming each step whose target does not exist
+        targets.check_requirements(workspace, parsed, placement)
+        body = json.dumps(definition_json(parsed), sort_keys=True).encode()
         with contextlib.suppress(AlreadyExistsError):  # the same graph published before: content-addressed
             self.graphs.write(f"{workspace}/{graph_id}.json", body, overwrite=False)
         stamp = now()
@@ -225,6 +229,7 @@ class PublishedPipelines:
             created=stamp,
             modified=stamp,
         )
+        targets.record_uses(workspace, record.id, name, parsed)  # before the row: a dangling use is skipped
         record.etag = self.table.insert(record.to_entity())
         _definitions.put(workspace, graph_id, parsed)
         return record

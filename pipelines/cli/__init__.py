@@ -45,6 +45,8 @@ COMMANDS: tuple[str, ...] = (
     "pipelines.cli.data",
     "pipelines.cli.automation",
     "pipelines.cli.events",
+    "pipelines.cli.targets",
+    "pipelines.cli.worker",
 )
 
 EXIT_OK = 0

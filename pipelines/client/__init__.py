@@ -9,9 +9,11 @@ from pipelines.client.entities import PipelineEndpoint, PipelineRun, PublishedPi
 from pipelines.client.experiment import Experiment
 from pipelines.client.history import HistoryRun, PortDataReference, StepRun
 from pipelines.client.publish import PipelineFolderError, load_pipeline, publish, publish_folder
+from pipelines.client.targets import ComputeTarget
 from pipelines.client.workspace import ServiceError, Workspace
 
 __all__ = [
+    "ComputeTarget",
     "Dataset",
     "Datastore",
     "EventTrigger",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.authoring import Pipeline
+from pipelines.authoring.definition import definition_json
 from pipelines.client.entities import PipelineEndpoint, PublishedPipeline
 from pipelines.client.workspace import ServiceError, Workspace
 from pipelines.errors import PipelinesError
@@ -33,7 +34,7 @@ def publish(
         "Name": name,
         "Description": description,
         "Version": version,
-        "Definition": definition.model_dump(mode="json"),
+        "Definition": definition_json(definition),
         "Properties": dict(properties or {}),
     }
     if continue_on_step_failure is not None:

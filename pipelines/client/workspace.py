@@ -112,6 +112,13 @@ class Workspace:
         self.timeout = timeout
         self._session = requests.Session()
 
+    @property
+    def compute_targets(self) -> dict[str, Any]:
+        """SDK v1's `ws.compute_targets`: name to `ComputeTarget` (pipelines.client.targets), `app` first."""
+        from pipelines.client.targets import ComputeTarget
+
+        return {target.name: target for target in ComputeTarget.list(self)}
+
     @classmethod
     def from_env(cls, **overrides: Any) -> Workspace:
         values: dict[str, Any] = {

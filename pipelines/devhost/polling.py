@@ -3,47 +3,13 @@ cuts it short when a message was added by this host (see `queues.py` for the sou
 
 from __future__ import annotations
 
-import random
 import threading
 from typing import TYPE_CHECKING
 
-from pipelines.devhost.hostconfig import MIN_POLLING_INTERVAL
+from pipelines.worker.queue_options import PollingBackoff as PollingBackoff
 
 if TYPE_CHECKING:
     from pipelines.devhost.queues import QueuePoller
-
-
-class PollingBackoff:
-    """`RandomizedExponentialBackoffStrategy(QueuePollingIntervals.Minimum, maxPollingInterval)`.
-
-    From the minimum, each empty poll adds `minimum * 2^(n-1) * U(0.8, 1.2)` until
-    the maximum; finding messages starts again from the minimum.
-    """
-
-    RANDOMIZATION = 0.2
-
-    def __init__(self, maximum: float, minimum: float = MIN_POLLING_INTERVAL.total_seconds(),
-                 rng: random.Random | None = None) -> None:
-        self.minimum = minimum
-        self.maximum = max(minimum, maximum)
-        self._rng = rng or random.Random()
-        self._current = 0.0
-        self._exponent = 0
-
-    def next_delay(self, found_messages: bool) -> float:
-        if found_messages:
-            self._current, self._exponent = self.minimum, 1
-        elif self._current != self.maximum:
-            interval = self.minimum
-            if self._exponent > 0:
-                factor = self._rng.uniform(1 - self.RANDOMIZATION, 1 + self.RANDOMIZATION)
-                interval += factor * 2 ** (self._exponent - 1) * self.minimum
-            if interval < self.maximum:
-                self._current = interval
-                self._exponent += 1
-            else:
-                self._current = self.maximum
-        return self._current
 
 
 class SharedQueueWatcher:

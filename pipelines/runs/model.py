@@ -158,6 +158,8 @@ class Step:
     reuse_key: str | None = None
     # Finished without running: the earlier execution whose outputs it took.
     reused_from: ReusedFrom | None = None
+    # The queue of its compute target, as it was when the run was created; None: the app's steps queue.
+    queue: str | None = None
     etag: str | None = None
 
     @property
@@ -199,6 +201,7 @@ class Step:
             "Attempts": json_text([a.to_json() for a in self.attempts]),
             "ReuseKey": self.reuse_key,
             "ReusedFrom": json_text(self.reused_from.to_json()) if self.reused_from else None,
+            "Queue": self.queue,
         }
 
     @classmethod
@@ -236,6 +239,7 @@ class Step:
             ],
             reuse_key=entity.get("ReuseKey"),
             reused_from=ReusedFrom.from_json(parse_json(entity.get("ReusedFrom"), None)),
+            queue=entity.get("Queue") or None,
             etag=etag_of(entity),
         )
 

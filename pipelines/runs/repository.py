@@ -112,7 +112,7 @@ class RunRepository:
                 raise lost
             log.warning("the answer to run %s's creation was lost; the run exists and goes on", run.id)
             run.etag = etag_of(entity)
-        self.send(transition)
+        self.send(transition, state)
         if self.notifier.enabled(run):
             self.notifier.nudge(NotifyMessage(run.workspace, run.id))  # RunQueued, in the background
 
@@ -133,7 +133,7 @@ class RunRepository:
             results = self.runs.transact(operations)
             for row, result in zip(written, results, strict=True):
                 row.etag = result.get("etag") or None
-        self.send(transition)
+        self.send(transition, state)
         # A run with events stays active until they are handed off: its deliverer lets it go.
         if state.run.status.terminal and transition.run_changed and not self.notifier.enabled(state.run):
             self.index.delete(ACTIVE, key(state.run.workspace, state.run.id))
@@ -175,9 +175,13 @@ class RunRepository:
             return result, state
         raise EtagMismatchError(f"pipeline run {run_id!r} is changing too fast to update", target=run_id)
 
-    def send(self, transition: Transition) -> None:
+    def send(self, transition: Transition, state: RunState) -> None:
+        """Send each message to its step's queue: its compute target's, recorded on the step row when
+        the run was created (None: the app's steps queue)."""
         for message, delay in transition.messages:
-            messages.send(self.queue, message.to_payload(), delay_seconds=delay or None)
+            step = state.steps.get(message.node_id)
+            queue = self.queue if step is None or step.queue is None else self.account.queue(step.queue)
+            messages.send(queue, message.to_payload(), delay_seconds=delay or None)
 
     # -- lists ------------------------------------------------------------------------------------
     def list_for_pipeline(

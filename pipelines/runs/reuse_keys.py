@@ -97,5 +97,9 @@ def step_key(
         "inputs": {spec.name: [spec.kind, spec.mode, inputs[spec.name]] for spec in step.inputs},
         "outputs": sorted(output.name for output in step.outputs),
     }
+    if step.compute_target is not None:
+        # Another target is another environment (its image and packages): its outputs are its own. Left
+        # out for the app, so the keys of steps published before compute targets are unchanged.
+        document["compute_target"] = step.compute_target
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8", errors="surrogatepass")).hexdigest()

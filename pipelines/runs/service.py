@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pipelines.auth.permissions import Principal
 from pipelines.authoring.definition import PipelineDefinition
-from pipelines.catalogue import Endpoints, PublishedPipeline, PublishedPipelines, Webhook
+from pipelines.catalogue import ComputeTargets, Endpoints, PublishedPipeline, PublishedPipelines, Webhook
 from pipelines.data.references import DataError, References
 from pipelines.errors import (
     AlreadyExistsError,
@@ -94,6 +95,8 @@ class RunService:
         their keys are unchanged, `pipelines.runs.reuse.plan`)."""
         pipeline = target.pipeline
         definition = self.pipelines.definition(pipeline)
+        # Each step's queue, from its compute target now (400 naming a step whose target is gone).
+        placement = ComputeTargets(self.account).place(workspace, definition)
         resolved = resolve(
             definition,
             request,
@@ -143,7 +146,7 @@ class RunService:
                 return existing
         self.experiments.note(workspace, experiment, created)
         run.run_number = self.numbers.take(workspace, 1 + len(definition.steps))
-        state = RunState(run, steps_of(definition))
+        state = RunState(run, steps_of(definition, placement.queues))
         reused = reuse.plan(self.account, definition, state, rerun_of)
         transition = engine.initial(state, created, self.settings.step_lease_seconds, reused)
         try:
@@ -269,14 +272,16 @@ class RunService:
         return self.repository.list_for_pipeline(workspace, pipeline_id, page_size=page_size, continuation=continuation)
 
 
-def steps_of(definition: PipelineDefinition) -> dict[str, Step]:
+def steps_of(definition: PipelineDefinition, queues: Mapping[str, str | None] | None = None) -> dict[str, Step]:
+    """The step rows of a new run; `queues`: each step's compute target's queue (absent or None: the app's)."""
+    queues = queues or {}
     parents: dict[str, set[str]] = {s.id: set() for s in definition.steps}
     for edge in definition.edges:
         parents[edge.to_step].add(edge.from_step)
     return {
         s.id: Step(
             node_id=s.id, name=s.name, index=index, parents=sorted(parents[s.id]), max_retries=s.max_retries,
-            idempotent=s.idempotent,
+            idempotent=s.idempotent, queue=queues.get(s.id),
         )
         for index, s in enumerate(definition.steps)
     }

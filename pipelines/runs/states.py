@@ -17,6 +17,12 @@ class RunState:
     def children(self, node_id: str) -> list[Step]:
         return [s for s in self.steps.values() if node_id in s.parents]
 
+    def on_queue(self, node_id: str, queue: str | None) -> bool:
+        """Whether the step's messages go to `queue` (None: the app's steps queue), as its row recorded
+        when the run was created: a worker takes over only a successor of the queue it serves."""
+        step = self.steps.get(node_id)
+        return step is not None and step.queue == queue
+
 
 @dataclass
 class Transition:

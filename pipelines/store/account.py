@@ -79,6 +79,7 @@ BACKGROUND = Patience(connect_seconds=5, read_seconds=5, blob_read_seconds=60, r
 TABLES = (
     "Pipelines", "Endpoints", "Runs", "RunIndex", "Experiments", "Idempotency",
     "Datasets", "Datastores", "Triggers", "Schedules", "RunEvents", "StepReuse",
+    "ComputeTargets", "ComputeTargetUses",
 )
 CONTAINERS = ("snapshots", "graphs", "runs", "workspaceblobstore")
 
@@ -172,6 +173,11 @@ class StorageAccount:
             if client is None:
                 client = self._queue_clients[name] = self.queues.get_queue_client(name)
         return client
+
+    def create_queue(self, name: str) -> None:
+        """Create the queue `name` if absent (a compute target's, when the target is written)."""
+        with translated(), contextlib.suppress(ResourceExistsError):
+            self.queue(name).create_queue()
 
     def queue_names(self) -> Iterable[str]:
         settings = self.settings

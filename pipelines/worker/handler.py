@@ -40,6 +40,8 @@ STORAGE_FAULTS = (StorageUnavailableError, StorageError)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 CANCEL_POLL_SECONDS = 1.0
+# Set once, by a standalone worker past its shutdown grace (pipelines/worker/standalone.py).
+_abandoning = threading.Event()
 # Time allowed for fetching code, staging inputs and uploading outputs around a
 # step, when deciding whether the next step still fits in this invocation.
 STAGING_ALLOWANCE_SECONDS = 60
@@ -49,6 +51,13 @@ RECORD_PATIENCE_SECONDS = 180.0
 RECORD_RETRY_MAX_PAUSE = 2.0
 # How long a failing invocation waits for its steps' log writes before it gives up on them.
 LOGS_ON_FAILURE_SECONDS = 5.0
+
+
+def abandon_running_steps() -> None:
+    """Stop every step this process runs, as a lost lease does: the script is stopped, no outcome
+    is recorded, and another worker takes the step over (a new attempt) once its lease expires.
+    For a worker process that is shutting down; it cannot be undone."""
+    _abandoning.set()
 
 
 class Watcher:
@@ -71,7 +80,9 @@ class Watcher:
         self._thread.join(timeout=10)
 
     def should_stop(self) -> str | None:
-        return self.reason
+        # A worker that is shutting down gives its steps up as if it had lost their leases
+        # (`abandon_running_steps`): stopped, nothing recorded, taken over once the lease expires.
+        return "lease lost" if _abandoning.is_set() else self.reason
 
     def _loop(self) -> None:
         lease = self.repository.lease_seconds
@@ -107,16 +118,21 @@ def _heartbeat(
     return (ours, canceled), transition
 
 
-def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str:
+def handle_step_message(account: StorageAccount, payload: dict[str, Any], target_queue: str | None = None) -> str:
     """Handle one step message; returns what happened (for the invocation log).
 
     After a step ends, the same invocation runs the next step it made ready
     (see `engine.complete_and_continue`) while that step's whole timeout still
     fits in the invocation's budget (under functionTimeout), so a linear
     stretch of a pipeline does not wait on the queue between its steps.
+
+    `target_queue`: the queue this worker serves (a compute target's); None, or the steps
+    queue, is the app's. A successor is taken only when its step goes to the same queue
+    (its compute target's, as recorded on its row): the others go by their own queues.
     """
     message = StepMessage.from_payload(payload)
     repository = RunRepository(account)
+    serves = None if target_queue in (None, account.settings.steps_queue_name) else target_queue
     lease = repository.lease_seconds
     try:
         token, state = repository.mutate(
@@ -164,7 +180,11 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any]) -> str
         takes none, the step's logs are written first (its run may be ending)."""
 
         def action(s: engine.RunState) -> tuple[tuple[str, int, str] | None, engine.Transition]:
-            taken, transition = engine.complete_and_continue(s, node, held, outcome, now(), lease, WORKER_ID, fits)
+            def may_take(successor: str) -> bool:
+                return s.on_queue(successor, serves) and fits(successor)
+
+            taken, transition = engine.complete_and_continue(
+                s, node, held, outcome, now(), lease, WORKER_ID, may_take)
             if taken is None:
                 executor.flusher.drain()
             return taken, transition

@@ -145,6 +145,8 @@ def test_json_keys_are_snake_case(definition: PipelineDefinition) -> None:
         "idempotent",
         "timeout_seconds",
         "fresh_interpreter",
+        "compute_target",
+        "requirements",
     }
     defaults = {p["name"]: (p["type"], p["default"]) for p in obj["parameters"]}
     assert defaults == {

@@ -26,7 +26,7 @@ PROJECT = (
     "pipelines.api.http",  # and through it the answers' models
     "pipelines.api.answers", "pipelines.api.contract", "pipelines.api.bodies", "pipelines.api.history_contract",
     "pipelines.api.automation_contract", "pipelines.api.automation_answers",
-    "pipelines.api.endpoint_requests", "pipelines.api.data_requests",
+    "pipelines.api.endpoint_requests", "pipelines.api.data_requests", "pipelines.api.targets_contract",
     "pipelines.authoring.definition", "pipelines.auth.validator", "pipelines.auth.jwks",
     "pipelines.store", "pipelines.runs", "pipelines.catalogue", "pipelines.data",
     "pipelines.worker.handler", "pipelines.schedules.service", "pipelines.triggers.service",

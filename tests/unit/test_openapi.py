@@ -25,6 +25,7 @@ from pipelines.api import (
     runs,
     schedules,
     studio,
+    targets,
     triggers,
 )
 from pipelines.api.http import error_body
@@ -136,7 +137,7 @@ def test_every_reference_resolves(doc: dict[str, Any]) -> None:
 @pytest.mark.parametrize("route", list(ROUTES.values()), ids=lambda r: r.name)
 def test_paged_routes_document_paging(doc: dict[str, Any], route: Route) -> None:
     """A handler that pages (page_request) documents BatchSize, top, continuationToken, x-ms-continuation."""
-    modules = (catalogue, runs, outputs, history, data, triggers, schedules, health, studio, events)
+    modules = (catalogue, runs, outputs, history, data, triggers, schedules, health, studio, events, targets)
     handler = next(getattr(m, route.name) for m in modules if hasattr(m, route.name))
     pages = "page_request(" in inspect.getsource(handler)
     for path in expected_paths(route.template):
