@@ -9,6 +9,7 @@
    the experiment (issue 9).
 6. Cold start: `import function_app` in fresh interpreters (issue 14).
 7. Step reuse: a fully reused 5-step run, submit to Finished, no process started (issue 15).
+8. Compute targets: 8 concurrent 5-step runs on 1, 2 and 4 standalone workers (issue 16).
 
 Everything runs on this machine: one Azurite (in memory), the development host
 in a child process (phase A without its queue worker, phase B with it, each
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import breakdown, coldstart, handoff, history, lookup, memory, reuse, submit
+from bench import breakdown, coldstart, handoff, history, lookup, memory, reuse, submit, targets
 from bench.fixtures import Api, linear, one_step
 from bench.report import Section, render_json, render_table
 from bench.stack import (
@@ -93,9 +94,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--cold-starts", type=int, default=5, help="fresh interpreters importing the app, figure 6")
     parser.add_argument("--reuse-runs", type=int, default=50, help="fully reused runs one at a time, figure 7")
+    parser.add_argument("--target-workers", type=_ints, default=(1, 2, 4), help="standalone worker counts, figure 8")
+    parser.add_argument("--target-step-seconds", type=float, default=0.5, help="each step's sleep, figure 8")
     parser.add_argument(
         "--skip", default="",
-        help="comma list of phases to skip: catalogue (1-3, 5), worker (4), coldstart (6), reuse (7)",
+        help="comma list of phases to skip: catalogue (1-3, 5), worker (4), coldstart (6), reuse (7), targets (8)",
     )
     return parser.parse_args(argv)
 
@@ -197,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
                 progress(f"figure 7: {args.reuse_runs} fully reused {args.steps}-step runs")
                 sections.append(reuse.measure(emulator.connection_string, tmp, args.steps, args.reuse_runs,
                                               tmp / "host-reuse.log"))
+            if "targets" not in skip:
+                progress(f"figure 8: {args.concurrent_runs or 8} runs on {args.target_workers} standalone workers")
+                target_env = storage_env(emulator.connection_string, tmp)
+                use_in_this_process(target_env)
+                sections.append(targets.measure(target_env, tmp, WORKSPACE, args.target_workers,
+                                                args.concurrent_runs or 8, args.target_step_seconds))
         finally:
             emulator.stop()
     elapsed = time.monotonic() - started
