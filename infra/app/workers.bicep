@@ -109,6 +109,7 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = if (crea
   }
   properties: {
     adminUserEnabled: false // pulls with the jobs' identities, pushes with the developer's login
+    anonymousPullEnabled: false
   }
 }
 
