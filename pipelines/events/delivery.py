@@ -1,6 +1,8 @@
 """One nudge: deliver what is pending of a run's events, sink by sink, and record it.
 
-1. Read the run (its partition) and derive its events (`pipelines.runs.events`).
+1. A run no longer in the `active` index has ended with every event handed off: a nudge
+   for it (one of several coalesced into an earlier delivery) is done with one point read.
+   Otherwise read the run (its partition) and derive its events (`pipelines.runs.events`).
 2. Read where they were delivered (`pipelines.runs.deliveries`) and claim the run, so
    that two nudges taken at once do not both deliver: a nudge that finds the claim
    held comes back a moment later as a new message.
@@ -56,6 +58,8 @@ def deliver(account: StorageAccount, payload: dict[str, Any]) -> str:
     message = NotifyMessage.from_payload(payload)
     repository = RunRepository(account)
     settings = account.settings
+    if not repository.is_active(message.workspace, message.run_id):
+        return "ended and handed off"
     try:
         state = repository.load(message.workspace, message.run_id)
     except NotFoundError:

@@ -288,6 +288,9 @@ class Run:
     modified: datetime | None = None
     etag: str | None = None
     webhooks: tuple[Webhook, ...] = ()  # its endpoint's when it was submitted: they receive its events
+    # When the last nudge of its events sent becomes visible (`pipelines.runs.notify`): a change
+    # committed well before then needs no nudge of its own, that one reads it.
+    events_nudge: datetime | None = None
 
     @property
     def partition(self) -> str:
@@ -332,6 +335,7 @@ class Run:
             "Ended": time_text(self.ended),
             "Modified": time_text(self.modified),
             "Webhooks": webhooks_text(self.webhooks),
+            "EventsNudge": time_text(self.events_nudge),
         }
 
     @classmethod
@@ -373,6 +377,7 @@ class Run:
             modified=parse_time(entity.get("Modified")),
             etag=etag_of(entity),
             webhooks=parse_webhooks(entity.get("Webhooks")),
+            events_nudge=parse_time(entity.get("EventsNudge")),
         )
 
 

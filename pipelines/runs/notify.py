@@ -7,7 +7,12 @@ taken by the function `deliver_run_events` (`pipelines.events`). Three senders:
 - a submit, once its run is written (`RunQueued`);
 - a commit that made new events (a run started or ended; with step events on, a step
   started or ended): one message, sent from a background thread after the commit, so the
-  step hand-off never waits on it;
+  step hand-off never waits on it. Nudges are coalesced: the nudge of a run not ended is
+  sent `NUDGE_WINDOW_SECONDS` late, and its visibility time is noted on the run row
+  (`Run.events_nudge`) in the same commit; a later commit made well before then sends none,
+  as that nudge reads the partition after it. A quick run thus costs one delivery, not one
+  per transition, for events at most that much later. A run's end is nudged at once unless
+  a nudge is on its way;
 - the sweeper, for a run whose events are not all handed off a grace period after the
   last of them (`Notifier.sweep`): the one that makes a lost message (a crash between a
   commit and its nudge) harmless.
@@ -43,6 +48,14 @@ if TYPE_CHECKING:
     from azure.storage.queue import QueueClient
 
 log = logging.getLogger("pipelines.events")
+
+# A run not ended is nudged this late, so that one delivery carries what the next moments make
+# (queued, started, and a quick run's end). Queue visibility is counted in whole seconds.
+NUDGE_WINDOW_SECONDS = 2
+# A nudge on its way covers a change only if it becomes visible at least this long after the
+# change is decided: the change's commit must have landed when the deliverer reads. A commit
+# slower than that is not lost: its events go with the next nudge, or the sweeper's.
+NUDGE_MARGIN = timedelta(milliseconds=500)
 
 # Nudges after a commit go from here: the committing worker does not wait on the queue.
 _background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="run-events")
@@ -129,10 +142,29 @@ class Notifier:
         """The run's events before a change (None when it has none to deliver): cheap, no storage."""
         return keys(state, steps=self.settings.events_steps) if self.enabled(state.run) else None
 
-    def after_commit(self, state: RunState, before: frozenset[str] | None) -> None:
-        """One nudge, in the background, when the committed change made new events."""
-        if before is not None and not keys(state, steps=self.settings.events_steps) <= before:
-            self.nudge(NotifyMessage(state.run.workspace, state.run.id))
+    def plan(self, state: RunState, before: frozenset[str] | None, run_written: bool, when: datetime) -> int | None:
+        """Before a commit: the delay of the nudge to send once it has committed (None: none).
+        A change that made no new events needs none, nor one that a nudge already on its way
+        will read; otherwise the nudge's visibility time is noted on the run row, which the
+        commit writes (`run_written`; a commit that does not write it is nudged at once)."""
+        if before is None or keys(state, steps=self.settings.events_steps) <= before:
+            return None
+        if not run_written:
+            return 0
+        run = state.run
+        if run.events_nudge is not None and run.events_nudge >= when + NUDGE_MARGIN:
+            return None
+        delay = 0 if run.status.terminal else NUDGE_WINDOW_SECONDS
+        run.events_nudge = when + timedelta(seconds=delay)
+        return delay
+
+    def first(self, run: Run, when: datetime) -> int | None:
+        """A new run's nudge delay (None: it has no events), noted on the run row to be created."""
+        if not self.enabled(run):
+            return None
+        delay = 0 if run.status.terminal else NUDGE_WINDOW_SECONDS
+        run.events_nudge = when + timedelta(seconds=delay)
+        return delay
 
     def nudge(self, message: NotifyMessage, *, delay: int = 0, wait: bool = False) -> None:
         """Send `message` (after `delay` seconds); in the background unless `wait`. A nudge lost

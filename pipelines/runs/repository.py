@@ -98,6 +98,7 @@ class RunRepository:
             # in the index until they are handed off (the sweeper re-sends a lost nudge).
             rows = rows[1:]
         list(_side_by_side.map(self.index.upsert, rows))  # list(): any failure is raised here
+        nudge = self.notifier.first(run, now())
         operations = [create_op(run.to_entity())]
         operations += [create_op(step.to_entity(run.partition)) for step in state.steps.values()]
         try:
@@ -113,8 +114,8 @@ class RunRepository:
             log.warning("the answer to run %s's creation was lost; the run exists and goes on", run.id)
             run.etag = etag_of(entity)
         self.send(transition, state)
-        if self.notifier.enabled(run):
-            self.notifier.nudge(NotifyMessage(run.workspace, run.id))  # RunQueued, in the background
+        if nudge is not None:  # RunQueued (with what follows it soon), in the background
+            self.notifier.nudge(NotifyMessage(run.workspace, run.id), delay=nudge)
 
     # -- change ---------------------------------------------------------------------------------
     def commit(self, state: RunState, transition: Transition) -> None:
@@ -162,6 +163,7 @@ class RunRepository:
             result, transition = change(state)
             if cached and transition.empty:
                 continue
+            nudge = self.notifier.plan(state, before, transition.run_changed, now())
             try:
                 self.commit(state, transition)
             except EtagMismatchError:
@@ -171,7 +173,8 @@ class RunRepository:
                 # after a short random pause so racing writers don't collide again.
                 time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                 continue
-            self.notifier.after_commit(state, before)
+            if nudge is not None:
+                self.notifier.nudge(NotifyMessage(workspace, run_id), delay=nudge)
             return result, state
         raise EtagMismatchError(f"pipeline run {run_id!r} is changing too fast to update", target=run_id)
 
@@ -209,6 +212,10 @@ class RunRepository:
             created = datetime.fromisoformat(row["Created"]) if row.get("Created") else now()
             found.append((workspace, run_id, created))
         return found
+
+    def is_active(self, workspace: str, run_id: str) -> bool:
+        """Whether the run has a row in the `active` index (a point read)."""
+        return self.index.get(ACTIVE, key(workspace, run_id)) is not None
 
     def forget_active(self, workspace: str, run_id: str) -> None:
         self.index.delete(ACTIVE, key(workspace, run_id))

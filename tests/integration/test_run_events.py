@@ -24,6 +24,7 @@ import pytest
 from azure.storage.queue import QueueClient
 
 from pipelines.client import publish
+from pipelines.runs.notify import NUDGE_WINDOW_SECONDS
 from tests import pipelines_for_tests as make
 from tests.hosting import wait_for
 from tests.service import Service
@@ -287,7 +288,8 @@ def test_a_lost_nudge_is_sent_again_by_the_sweeper_and_an_ended_run_waits_for_it
 
     prefix = storage_env["PIPELINES_NAME_PREFIX"]
     monkeypatch.setenv("PIPELINES_EVENTS_QUEUE", f"{prefix}-events")
-    monkeypatch.setenv("PIPELINES_EVENTS_GRACE_SECONDS", "1")
+    # A grace longer than the window by which a nudge is sent late (NUDGE_WINDOW_SECONDS).
+    monkeypatch.setenv("PIPELINES_EVENTS_GRACE_SECONDS", str(NUDGE_WINDOW_SECONDS + 1))
     reset_settings()
     reset_account()
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -314,7 +316,7 @@ def test_a_lost_nudge_is_sent_again_by_the_sweeper_and_an_ended_run_waits_for_it
         sweep(account)
         assert nudges() == []
         # WHEN it looks after it THEN it nudges the run again, once
-        time.sleep(1.2)
+        time.sleep(NUDGE_WINDOW_SECONDS + 1.2)
         sweep(account)
         sweep(account)
         [again] = nudges()
@@ -323,7 +325,7 @@ def test_a_lost_nudge_is_sent_again_by_the_sweeper_and_an_ended_run_waits_for_it
         # AND delivering that nudge puts RunQueued on the sink, after which the sweeper is quiet
         deliver(account, again)
         assert [e["id"] for e in read_all(sink)] == [expected_id(run, "RunQueued")]
-        time.sleep(1.2)
+        time.sleep(NUDGE_WINDOW_SECONDS + 1.2)
         sweep(account)
         assert nudges() == []
         # GIVEN the run canceled before it started, and that nudge lost too
@@ -332,7 +334,7 @@ def test_a_lost_nudge_is_sent_again_by_the_sweeper_and_an_ended_run_waits_for_it
         wait_for(lambda: nudges() == [{"ws": "ws1", "run": run}])
         notify.clear_messages()
         # THEN the ended run stays in the active index until its last event is handed off
-        time.sleep(1.2)
+        time.sleep(NUDGE_WINDOW_SECONDS + 1.2)
         sweep(account)
         assert run in {a.run_id for a in repository.active_rows()}
         [again] = nudges()

@@ -26,7 +26,7 @@ from pipelines.runs.attempts import AttemptOutcome, AttemptRecord
 from pipelines.runs.engine import RunState
 from pipelines.runs.events import derive, digest, event_id, keys
 from pipelines.runs.model import Run, RunStatus, Step, TaskStatus
-from pipelines.runs.notify import ActiveRun, Notifier, NotifyMessage, sinks_of
+from pipelines.runs.notify import NUDGE_MARGIN, NUDGE_WINDOW_SECONDS, ActiveRun, Notifier, NotifyMessage, sinks_of
 from pipelines.settings import Settings
 from pipelines.store.eventgrid import cloud_events
 
@@ -253,6 +253,49 @@ def test_the_sweeper_leaves_a_run_alone_while_its_events_are_handed_off_or_withi
     assert notifier.sweep(state, later, T0 + timedelta(minutes=2)) == (False, {})  # a retry is due later
     quiet = Notifier(SimpleNamespace(settings=settings()))  # type: ignore[arg-type]
     assert quiet.sweep(state, pending, T0 + timedelta(hours=1)) == (True, {})  # no events: nothing held
+
+
+def test_nudges_are_coalesced_a_change_read_by_a_nudge_on_its_way_sends_none() -> None:
+    notifier = Notifier(SimpleNamespace(settings=settings(PIPELINES_EVENTS_QUEUE="run-events")))  # type: ignore[arg-type]
+    queued = a_run(RunStatus.NOT_STARTED, started=False, steps=0)
+    # A new run's nudge comes NUDGE_WINDOW_SECONDS late, and the run row says when.
+    assert notifier.first(queued.run, T0) == NUDGE_WINDOW_SECONDS
+    assert queued.run.events_nudge == T0 + timedelta(seconds=NUDGE_WINDOW_SECONDS)
+    before = notifier.marks(queued)
+    started = a_run(RunStatus.RUNNING, steps=0)
+    started.run.events_nudge = queued.run.events_nudge
+    # Started well before that nudge is visible: it reads this change too, none is sent.
+    assert notifier.plan(started, before, True, T0 + timedelta(milliseconds=300)) is None
+    # Too close to it (the commit might land after the deliverer's read): a nudge of its own.
+    late = T0 + timedelta(seconds=NUDGE_WINDOW_SECONDS) - NUDGE_MARGIN / 2
+    assert notifier.plan(started, before, True, late) == NUDGE_WINDOW_SECONDS
+    assert started.run.events_nudge == late + timedelta(seconds=NUDGE_WINDOW_SECONDS)
+    # A run's end with no nudge on its way is nudged at once.
+    ended = a_run(RunStatus.FINISHED, steps=0)
+    ended.run.events_nudge = T0
+    assert notifier.plan(ended, notifier.marks(started), True, T0 + timedelta(minutes=1)) == 0
+    # No new event, or a commit that does not write the run row (nothing to note it on).
+    assert notifier.plan(ended, notifier.marks(ended), True, T0 + timedelta(minutes=2)) is None
+    ended.run.events_nudge = T0 + timedelta(hours=1)
+    assert notifier.plan(ended, before, False, T0) == 0
+    # No sink, no webhook: no nudge, nothing noted.
+    quiet = Notifier(SimpleNamespace(settings=settings()))  # type: ignore[arg-type]
+    fresh = a_run(RunStatus.NOT_STARTED, started=False, steps=0)
+    assert quiet.first(fresh.run, T0) is None and fresh.run.events_nudge is None
+    assert quiet.plan(ended, quiet.marks(queued), True, T0) is None
+
+
+class Row(dict[str, Any]):
+    """A table row as the SDK hands it back: a dict with metadata."""
+
+    metadata = {"etag": "e1"}
+
+
+def test_the_run_row_keeps_when_its_nudge_is_due() -> None:
+    run = a_run().run
+    run.events_nudge = T0 + timedelta(seconds=2)
+    assert Run.from_entity(Row(run.to_entity())).events_nudge == run.events_nudge
+    assert Run.from_entity(Row({**run.to_entity(), "EventsNudge": None})).events_nudge is None
 
 
 @pytest.mark.parametrize("namespace_topic", [None, "runs"])
