@@ -19,6 +19,9 @@ from pipelines.devhost import azurite as azurite_mod
 from pipelines.settings import reset_settings
 from pipelines.store.account import reset_account
 
+# Fixtures of modules shared by several test folders: `workers` (standalone worker processes).
+pytest_plugins = ["tests.workers"]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

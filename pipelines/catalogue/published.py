@@ -209,7 +209,7 @@ class PublishedPipelines:
         graph_id = graph_id_of(parsed)
         targets = ComputeTargets(self.account)
         placement = targets.place(workspace, parsed)  # 400 naming each step whose target does not exist
-        targets.check_requirements(workspace, parsed, placement)
+        targets.check_fit(workspace, parsed, placement)
         body = json.dumps(definition_json(parsed), sort_keys=True).encode()
         with contextlib.suppress(AlreadyExistsError):  # the same graph published before: content-addressed
             self.graphs.write(f"{workspace}/{graph_id}.json", body, overwrite=False)

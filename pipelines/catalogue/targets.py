@@ -267,20 +267,26 @@ class ComputeTargets:
             raise BadRequestError(_summary(problems), target=problems[0].target, details=problems)
         return placement
 
-    def check_requirements(self, workspace: str, definition: PipelineDefinition, placement: Placement) -> None:
-        """400 naming each step whose requirements its target does not promise."""
+    def check_fit(self, workspace: str, definition: PipelineDefinition, placement: Placement) -> None:
+        """400 naming each step its target cannot take: requirements it does not promise, or a
+        timeout over its MaxStepTimeoutSeconds (a target's workers would cut the step short)."""
         problems: list[ErrorDetail] = []
         for index, step in enumerate(definition.steps):
-            if not step.requirements:
-                continue
             target = placement.targets[step.id]
-            promised = self.app(workspace).packages if target.on_app else target.packages
-            missing = unmet(step.requirements, promised)
-            if missing:
+            if step.requirements:
+                promised = self.app(workspace).packages if target.on_app else target.packages
+                missing = unmet(step.requirements, promised)
+                if missing:
+                    problems.append(ErrorDetail(
+                        "RequirementNotMet",
+                        f"step {step.name!r} requires {', '.join(missing)}, which compute target {target.name!r}"
+                        " does not promise (its Packages)", f"steps[{index}].requirements"))
+            cap = target.max_step_timeout_seconds
+            if not target.on_app and step.timeout_seconds is not None and step.timeout_seconds > cap:
                 problems.append(ErrorDetail(
-                    "RequirementNotMet",
-                    f"step {step.name!r} requires {', '.join(missing)}, which compute target {target.name!r}"
-                    " does not promise (its Packages)", f"steps[{index}].requirements"))
+                    "TimeoutOverLimit",
+                    f"step {step.name!r} asks for a timeout of {step.timeout_seconds} s, over compute target"
+                    f" {target.name!r}'s MaxStepTimeoutSeconds ({cap})", f"steps[{index}].timeout_seconds"))
         if problems:
             raise BadRequestError(_summary(problems), target=problems[0].target, details=problems)
 

@@ -37,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from pipelines.errors import ConfigurationError
 from pipelines.worker.queue_options import MIN_POLLING_INTERVAL, QueueOptions, lookup
 
 log = logging.getLogger("pipelines.worker")
@@ -63,7 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"compute target whose steps to run: queue $PIPELINES_STEPS_QUEUE-NAME ('{APP_TARGET}': "
                             "the steps queue itself); default $PIPELINES_WORKER_TARGET, else app")
     which.add_argument("--queue", default=None, help="the queue to consume, by name (instead of --target)")
-    parser.add_argument("--concurrency", type=int, default=1, help="steps run at once (default 1)")
+    parser.add_argument("--workspace", default=None,
+                        help="read --target from this workspace's catalogue: its Queue, MaxConcurrentSteps and "
+                             "MaxStepTimeoutSeconds apply; default $PIPELINES_WORKER_WORKSPACE, else not read")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="steps run at once (default: the target's MaxConcurrentSteps with --workspace, else 1; "
+                             "never more than it)")
     parser.add_argument("--grace", type=float, default=DEFAULT_GRACE_SECONDS,
                         help="on SIGTERM, seconds running steps get to finish before they are abandoned (default 30)")
     parser.add_argument("--health-host", default="127.0.0.1",
@@ -102,8 +108,8 @@ def queue_options(args: argparse.Namespace) -> QueueOptions:
 class Health:
     """What `/healthz` reports."""
 
-    def __init__(self, target: str, queue: str, stale_after: float) -> None:
-        self.target, self.queue = target, queue
+    def __init__(self, target: str, queue: str, stale_after: float, concurrency: int = 1) -> None:
+        self.target, self.queue, self.concurrency = target, queue, concurrency
         self.since = datetime.now(UTC).isoformat(timespec="seconds")
         self.stopping = threading.Event()
         self.listeners: list[Any] = []
@@ -114,7 +120,7 @@ class Health:
         fresh = bool(polls) and all(p is not None and time.monotonic() - p <= self._stale_after for p in polls)
         status = "stopping" if self.stopping.is_set() else "ok" if fresh else "not polling"
         body = {
-            "status": status, "target": self.target, "queue": self.queue,
+            "status": status, "target": self.target, "queue": self.queue, "concurrency": self.concurrency,
             "running": sum(listener.running for listener in self.listeners),
             "taken": sum(listener.taken for listener in self.listeners), "since": self.since,
         }
@@ -153,12 +159,16 @@ def run(args: argparse.Namespace) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
         logging.getLogger("azure").setLevel(logging.WARNING)  # the SDKs log every request at INFO
-    if args.concurrency < 1:
-        raise ValueError("--concurrency must be at least 1")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise ConfigurationError("--concurrency must be at least 1")
     account = get_worker_account()
     settings = account.settings
     target = (args.target or os.environ.get("PIPELINES_WORKER_TARGET") or APP_TARGET).lower()
     name = (args.queue or target_queue_name(settings.steps_queue_name, target)).lower()
+    concurrency = args.concurrency or 1
+    workspace = args.workspace or os.environ.get("PIPELINES_WORKER_WORKSPACE")
+    if workspace and not args.queue:
+        name, concurrency = _apply_catalogue(account, workspace, target, args.concurrency)
     options = queue_options(args)
     queue, poison = account.queue(name), account.queue(f"{name}-poison")
     for client in (queue, poison):
@@ -177,11 +187,11 @@ def run(args: argparse.Namespace) -> int:
         outcome = handler.handle_poison_message(account, messages.decode(body), count)
         log.warning("queue %s-poison: %s", name, outcome)
 
-    steps = QueueListener(queue, poison, options, step, concurrency=args.concurrency)
+    steps = QueueListener(queue, poison, options, step, concurrency=concurrency)
     steps.max_messages = args.max_messages
     poisons = QueueListener(poison, None, options, poisoned, concurrency=1)
     stale = max(STALE_POLL_SECONDS, 3 * options.max_polling_interval.total_seconds())
-    health = Health(target, name, stale)
+    health = Health(target, name, stale, concurrency)
     health.listeners = [steps, poisons]
     server = serve_health(health, args.health_host, args.health_port) if args.health_port else None
 
@@ -193,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     steps.start()
     poisons.start()
     log.info("worker %s: serving queue %s (target %s), %d at once; health on %s:%s", handler.WORKER_ID, name,
-             target, args.concurrency, args.health_host, server.server_address[1] if server else "-")
+             target, concurrency, args.health_host, server.server_address[1] if server else "-")
     while not health.stopping.wait(0.5):
         if _done(args, steps, poisons):
             log.info("nothing left to do: stopping")
@@ -220,6 +230,25 @@ def run(args: argparse.Namespace) -> int:
         server.shutdown()
     log.info("stopped")
     return 0
+
+
+def _apply_catalogue(account: Any, workspace: str, target: str, asked: int | None) -> tuple[str, int]:
+    """The target as the workspace's catalogue declares it: (its queue, the steps to run at once).
+    Its MaxStepTimeoutSeconds caps every step's timeout here; a --concurrency over its
+    MaxConcurrentSteps is refused (ConfigurationError), as is a target that does not exist."""
+    from pipelines.catalogue.targets import ComputeTargets
+
+    found = ComputeTargets(account).find(workspace, target)
+    if found is None:
+        raise ConfigurationError(f"compute target {target!r} does not exist in workspace {workspace!r}")
+    if found.built_in:  # the app itself: its queue, no limits of the catalogue's
+        return found.queue, asked or 1
+    if asked is not None and asked > found.max_concurrent_steps:
+        raise ConfigurationError(f"--concurrency {asked} is over compute target {target!r}'s MaxConcurrentSteps "
+                         f"({found.max_concurrent_steps})")
+    settings = account.settings
+    settings.max_step_timeout_seconds = min(settings.max_step_timeout_seconds, found.max_step_timeout_seconds)
+    return found.queue, asked or found.max_concurrent_steps
 
 
 def _done(args: argparse.Namespace, steps: Any, poisons: Any) -> bool:

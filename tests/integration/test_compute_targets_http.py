@@ -28,10 +28,11 @@ TARGET_KEYS = {"Name", "Description", "Queue", "Image", "Packages", "MaxConcurre
                "RunsOn", "BuiltIn", "CreatedDate", "LastModifiedDate"}
 
 
-def one_step(folder: Path, *, target: str | None = None, requirements: list[str] | None = None) -> Pipeline:
+def one_step(folder: Path, *, target: str | None = None, requirements: list[str] | None = None,
+             timeout: int | None = None) -> Pipeline:
     make.write(folder, "main.py", "print('ran')\n")
     return Pipeline(steps=[PythonScriptStep("main.py", name="main", source_directory=folder, compute_target=target,
-                                            requirements=requirements or [])])
+                                            requirements=requirements or [], timeout_seconds=timeout)])
 
 
 def refused(workspace: Workspace, pipeline: Pipeline, status: int) -> dict[str, Any]:
@@ -104,7 +105,12 @@ def test_publish_and_submit_refuse_missing_targets_and_unmet_requirements(servic
     error = refused(workspace, one_step(code, target="gpu"), 400)["Error"]
     assert "'main'" in error["Message"] and "'gpu'" in error["Message"], error
     assert error["Details"][0]["Code"] == "TargetNotFound"
-    service.put("/ComputeTargets/gpu", json={"Packages": ["numpy==1.26.4", "scipy"]}, roles=ADMIN)
+    service.put("/ComputeTargets/gpu", json={"Packages": ["numpy==1.26.4", "scipy"], "MaxStepTimeoutSeconds": 600},
+                roles=ADMIN)
+    # WHEN a step asks for a timeout over its target's MaxStepTimeoutSeconds THEN 400 naming both
+    error = refused(workspace, one_step(code, target="gpu", timeout=900), 400)["Error"]
+    assert error["Details"][0]["Code"] == "TimeoutOverLimit" and error["Target"] == "steps[0].timeout_seconds", error
+    assert "'main'" in error["Message"] and "'gpu'" in error["Message"] and "600" in error["Message"], error
     # WHEN a step requires what its target does not promise THEN 400
     for wanted in (["numpy>=2"], ["pandas"]):
         error = refused(workspace, one_step(code, target="gpu", requirements=wanted), 400)["Error"]
@@ -112,7 +118,8 @@ def test_publish_and_submit_refuse_missing_targets_and_unmet_requirements(servic
     error = refused(workspace, one_step(code, requirements=["torch"]), 400)["Error"]  # the app promises no torch
     assert "'app'" in error["Message"], error
     # ... and what it promises is accepted
-    on_gpu = publish(workspace, one_step(code, target="gpu", requirements=["numpy>=1.20,<2", "SciPy>=1"]), "on-gpu")
+    on_gpu = publish(workspace, one_step(code, target="gpu", requirements=["numpy>=1.20,<2", "SciPy>=1"], timeout=600),
+                     "on-gpu")  # a timeout at the limit is accepted
     publish(workspace, one_step(code, target="app", requirements=["pydantic>=2"]), "on-app")
     # WHEN the target is deleted while an enabled pipeline uses it THEN 409 naming the pipeline
     error = assert_error(service.call("DELETE", "/ComputeTargets/gpu", roles=ADMIN), 409)["Error"]

@@ -11,26 +11,21 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from azure.core.exceptions import ResourceExistsError
 
 from pipelines.authoring import Pipeline, PipelineData, PythonScriptStep
 from pipelines.client import Workspace, publish
-from pipelines.devhost.azurite import free_port
 from tests import pipelines_for_tests as make
 from tests.service import ROOT, Service, token
-
-LEASE = "3"
+from tests.workers import LEASE, Worker, alive, wait_for_file
 
 
 @pytest.fixture
@@ -41,49 +36,6 @@ def api(storage_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PIPELINES_WORK_DIR", str(tmp_path / "host-work"))
     with running_host(http_only_app(), dev_issuer=True) as host:
         yield Service(host.base_url)
-
-
-class Worker:
-    """`python -m pipelines worker ...` with the test's storage settings; its own work folder."""
-
-    def __init__(self, tmp_path: Path, name: str, *args: str) -> None:
-        self.port = free_port()
-        env = {**os.environ, "PIPELINES_STEP_LEASE_SECONDS": LEASE, "PIPELINES_WORK_DIR": str(tmp_path / name),
-               "PYTHONUNBUFFERED": "1"}
-        self.log = tmp_path / f"{name}.log"
-        argv = [sys.executable, "-m", "pipelines", "worker", "--health-port", str(self.port),
-                "--max-polling-interval", "0.2", *args]
-        with open(self.log, "ab") as sink:
-            self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
-        self.id = f"{socket.gethostname()}:{self.process.pid}"
-        deadline = time.monotonic() + 60
-        while self.health()[0] != 200:
-            assert self.process.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, "the worker never became healthy: " + self.log.read_text()
-            time.sleep(0.2)
-
-    def health(self) -> tuple[int, dict[str, Any]]:
-        try:
-            response = httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
-        except httpx.HTTPError:
-            return 0, {}
-        return response.status_code, response.json()
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-        return self.process.wait(timeout=60)
-
-
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        if worker.process.poll() is None:
-            os.killpg(worker.process.pid, signal.SIGKILL)
-            worker.process.wait(timeout=30)
 
 
 def submit(service: Service, pipeline: Pipeline, name: str) -> str:
@@ -107,21 +59,6 @@ def one_slow_step(folder: Path, marker: Path, pid_file: Path, first_sleep: float
         time.sleep({first_sleep} if attempt == 1 else 0)
         mark({str(marker)!r}, f"done {{attempt}}")
     """)
-
-
-def wait_for_file(path: Path, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while not path.exists() or not path.read_text():
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.05)
-    return path.read_text()
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def fan_out(folder: Path, marker: Path) -> Pipeline:
@@ -283,6 +220,31 @@ def test_a_message_that_always_fails_ends_in_the_poison_queue_which_fails_its_st
     log = worker.log.read_text()
     assert f"queue {queue_name}: message" in log and "failed (delivery 2)" in log and "after 2 deliveries" in log
     assert worker.stop() == 0
+
+
+def test_a_worker_given_its_workspace_serves_the_target_as_the_catalogue_declares_it(
+    api: Service, workers: list[Worker], storage_env: dict[str, str], tmp_path: Path
+) -> None:
+    queue = f"{storage_env['PIPELINES_STEPS_QUEUE']}-own-pool"
+    declared = {"Queue": queue, "MaxConcurrentSteps": 2, "MaxStepTimeoutSeconds": 120}
+    assert api.put("/ComputeTargets/pool", json=declared, roles=("Pipelines.Admin",)).status_code == 200
+    # WHEN a worker starts for the target with its workspace THEN it serves the target's own queue, 2 at once
+    worker = Worker(tmp_path, "pool", "--target", "pool", "--workspace", "ws1")
+    workers.append(worker)
+    code, body = worker.health()
+    assert code == 200 and (body["target"], body["queue"], body["concurrency"]) == ("pool", queue, 2), body
+    assert worker.stop() == 0
+
+    # WHEN it is asked for more steps at once than the target allows, or for a target that does not exist,
+    # THEN it does not start, and says why
+    def refused(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "pipelines", "worker", "--health-port", "0", *args], cwd=ROOT,
+                              env=dict(os.environ), capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0, done
+        return done.stderr
+
+    assert "MaxConcurrentSteps (2)" in refused("--target", "pool", "--workspace", "ws1", "--concurrency", "3")
+    assert "'nowhere' does not exist" in refused("--target", "nowhere", "--workspace", "ws1")
 
 
 def test_as_a_job_s_execution_the_worker_exits_once_the_queue_is_drained(

@@ -18,7 +18,6 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ import pytest
 from pipelines.authoring import Pipeline, PipelineData, PythonScriptStep
 from pipelines.client import Workspace, publish
 from tests import pipelines_for_tests as make
-from tests.integration.test_standalone_worker import LEASE, Worker, alive, wait_for_file
 from tests.service import Service
+from tests.workers import LEASE, Worker, alive, wait_for_file
 
 ADMIN = ("Pipelines.Admin",)
 HOST_ID = f"{socket.gethostname()}:{os.getpid()}"  # the in-process host's Function worker
@@ -47,16 +46,6 @@ def t1(service: Service, storage_env: dict[str, str]) -> dict[str, Any]:
     target: dict[str, Any] = response.json()
     assert target["Queue"] == f"{storage_env['PIPELINES_STEPS_QUEUE']}-t1"
     return target
-
-
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        if worker.process.poll() is None:
-            os.killpg(worker.process.pid, signal.SIGKILL)
-            worker.process.wait(timeout=30)
 
 
 def start(workers: list[Worker], tmp_path: Path, name: str) -> Worker:
