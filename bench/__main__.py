@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pipelines-bench-") as folder:
         tmp = Path(folder)
         progress("starting Azurite")
-        emulator = azurite_mod.start(log_path=str(tmp / "azurite.log"))
+        # On disk, as the tests' (tests/conftest.py says why): no minute-long stall of the in-memory store.
+        emulator = azurite_mod.start(location=str(tmp / "azurite"), log_path=str(tmp / "azurite.log"))
         try:
             if "catalogue" not in skip:
                 sections += catalogue_phase(args, emulator.connection_string, tmp)

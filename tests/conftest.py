@@ -41,10 +41,17 @@ def _no_ambient_storage(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[azurite_mod.Azurite]:
-    """Azurite in memory for the session. Storage is never mocked: if it cannot start, the
-    tests that need it fail (they never skip)."""
-    log = tmp_path_factory.mktemp("azurite") / "azurite.log"
-    emulator = azurite_mod.start(log_path=str(log))
+    """Azurite for the session, its data in a folder of the session's. Storage is never mocked:
+    if it cannot start, the tests that need it fail (they never skip).
+
+    Not in memory: Azurite's in-memory store deletes a queue's consumed messages once a minute
+    without yielding, a cost that grows with the deleted and the remaining messages (a
+    sort of the extent index per deletion); under the fault suite's load that held every
+    request for up to 30 s, long enough for reads to answer 503 and leases to expire. On disk
+    each deletion waits on the file system, and requests are served in between
+    (docs/architecture.md, "Local development and tests")."""
+    folder = tmp_path_factory.mktemp("azurite")
+    emulator = azurite_mod.start(location=str(folder / "data"), log_path=str(folder / "azurite.log"))
     try:
         yield emulator
     finally:
