@@ -32,6 +32,8 @@ from typing import Any
 import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from pipelines.api import openapi
 from pipelines.api.automation_contract import EventTriggerRequest, RecurrenceRequest, ScheduleRequest
@@ -204,7 +206,30 @@ def loopback_only() -> Iterator[None]:
         yield
 
 
+def unseen_by_the_service(case: Any) -> bool:
+    """A schema-violating case whose every violation the service cannot see: a missing or wrong
+    Authorization header (every request here carries a valid token), or a query value that is sent
+    as nothing (`?top=`, which the Functions host leaves out: a parameter not sent)."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_negative:
+        return False
+    mutations = getattr(meta.phase.data, "mutations", ()) or ()
+
+    def unseen(mutation: Any) -> bool:
+        name = str(mutation.parameter or "")
+        if mutation.parameter_location == ParameterLocation.HEADER:
+            return name.lower() == "authorization"
+        if mutation.parameter_location == ParameterLocation.QUERY and isinstance(case.query, dict):
+            return case.query.get(name, "") in ("", None, {}, [])
+        return False
+
+    return bool(mutations) and all(unseen(m) for m in mutations)
+
+
 @schema.parametrize()
 def test_every_operation_answers_as_documented(case: Any, served: str, loopback_only: None) -> None:
     realistic(case)
-    case.call_and_validate(base_url=served, headers={"Authorization": f"Bearer {token()}"}, timeout=60)
+    # Such a case reaches the service as a valid request: every other check holds for it.
+    excluded = [negative_data_rejection] if unseen_by_the_service(case) else None
+    case.call_and_validate(base_url=served, headers={"Authorization": f"Bearer {token()}"}, timeout=60,
+                           excluded_checks=excluded)
