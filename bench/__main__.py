@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import breakdown, coldstart, handoff, history, lookup, memory, reuse, submit, targets
+from bench import breakdown, coldstart, handoff, history, lookup, memory, reuse, submit, targets, timeline
 from bench.fixtures import Api, linear, one_step
 from bench.report import Section, render_json, render_table
 from bench.stack import (
@@ -174,6 +174,7 @@ def worker_phase(args: argparse.Namespace, connection: str, tmp: Path, polling: 
     return [
         handoff.section(outcome, args.steps, label),
         breakdown.section(probes, f"4b. Where a step's time goes: worker probes ({label}, the runs one at a time)"),
+        timeline.section([h for run in sequential for h in run.script_windows], probes.get("spans", [])),
         footprint,
     ]
 

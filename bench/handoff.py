@@ -63,6 +63,11 @@ class RunTimes:
         return [self.scripts[i + 1][0] - self.scripts[i][1] for i in range(len(self.scripts) - 1)]
 
     @property
+    def script_windows(self) -> list[tuple[float, float]]:
+        """(a script's last statement, its successor's first), each hand-off of the run."""
+        return [(self.scripts[i][1], self.scripts[i + 1][0]) for i in range(len(self.scripts) - 1)]
+
+    @property
     def handoffs(self) -> list[float]:
         return [(self.steps[i + 1][0] - self.steps[i][1]).total_seconds() for i in range(len(self.steps) - 1)]
 

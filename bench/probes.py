@@ -10,6 +10,10 @@ worker's alone. Two derived figures need two points in time:
   submit route (first steps) or the worker (a successor: the hand-off);
 - polls: how many receive calls found the queue empty.
 
+Each timed call on a worker thread is also kept as a span (label, thread, start
+and end on the wall clock), so a hand-off can be laid out between the step
+scripts' own `time.time()` stamps (`bench.timeline`).
+
 Nothing here changes behaviour: every wrapper calls the original and returns
 its result. The overhead is two `perf_counter` calls per wrapped call.
 """
@@ -30,6 +34,7 @@ from typing import Any
 # inside an HTTP invocation is marked on its thread while it runs.
 _http = threading.local()
 _SENT_MAX = 100_000
+_SPANS_MAX = 200_000
 
 
 class Recorder:
@@ -37,11 +42,17 @@ class Recorder:
         self.durations: dict[str, list[float]] = defaultdict(list)
         self.counts: dict[str, int] = defaultdict(int)
         self._sent: dict[str, tuple[float, str]] = {}
+        self.spans: list[tuple[str, str, float, float]] = []  # label, thread, wall start, wall end
         self._lock = threading.Lock()
 
     def add(self, label: str, seconds: float) -> None:
         with self._lock:
             self.durations[label].append(seconds)
+
+    def span(self, label: str, start: float, end: float) -> None:
+        with self._lock:
+            if len(self.spans) < _SPANS_MAX:
+                self.spans.append((label, threading.current_thread().name, start, end))
 
     def count(self, label: str) -> None:
         with self._lock:
@@ -62,7 +73,7 @@ class Recorder:
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            return {"durations": dict(self.durations), "counts": dict(self.counts)}
+            return {"durations": dict(self.durations), "counts": dict(self.counts), "spans": list(self.spans)}
 
 
 RECORDER = Recorder()
@@ -97,11 +108,12 @@ def _timed(owner: Any, name: str, label: str) -> None:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if _on_http_thread():
             return original(*args, **kwargs)
-        started = time.perf_counter()
+        started, wall = time.perf_counter(), time.time()
         try:
             return original(*args, **kwargs)
         finally:
             RECORDER.add(label, time.perf_counter() - started)
+            RECORDER.span(label, wall, time.time())
 
     setattr(owner, name, wrapper)
 
