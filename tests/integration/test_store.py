@@ -85,6 +85,34 @@ def test_a_transaction_answers_the_etag_of_each_row(account) -> None:
     assert [r["etag"] for r in results] == [etag_of(table.get("p", "a")), etag_of(table.get("p", "b"))]
 
 
+def test_a_transaction_of_one_row_keeps_the_batch_outcomes(account) -> None:
+    # GIVEN a row (a transaction of one operation is made as a plain request: the outcomes must
+    # be the batch's)
+    from pipelines.store import create_op, replace_op, upsert_op
+
+    table = Table(account.table("Runs"))
+    [created] = table.transact([create_op({"PartitionKey": "one", "RowKey": "a", "v": 1})])
+    assert created["etag"] == etag_of(table.get("one", "a"))
+    # WHEN it is created again, THEN the key is taken
+    with pytest.raises(AlreadyExistsError):
+        table.transact([create_op({"PartitionKey": "one", "RowKey": "a", "v": 9})])
+    # WHEN it is replaced on its ETag, THEN the answer carries the new ETag, which the next
+    # conditional replace needs; the old one is refused
+    [replaced] = table.transact([replace_op({"PartitionKey": "one", "RowKey": "a", "v": 2}, created["etag"])])
+    assert replaced["etag"] != created["etag"] and replaced["etag"] == etag_of(table.get("one", "a"))
+    with pytest.raises(EtagMismatchError):
+        table.transact([replace_op({"PartitionKey": "one", "RowKey": "a", "v": 3}, created["etag"])])
+    # A replace of a row that is not there is refused too (as a batch refuses it: 404)
+    with pytest.raises(EtagMismatchError):
+        table.transact([replace_op({"PartitionKey": "one", "RowKey": "gone", "v": 1}, created["etag"])])
+    [upserted] = table.transact([upsert_op({"PartitionKey": "one", "RowKey": "b", "v": 4})])
+    assert upserted["etag"] == etag_of(table.get("one", "b"))
+    # A delete of a missing row stays a batch: refused, as one batch of many would refuse it
+    with pytest.raises(EtagMismatchError):
+        table.transact([("delete", {"PartitionKey": "one", "RowKey": "gone"})])
+    assert table.get("one", "a")["v"] == 2 and table.get("one", "gone") is None
+
+
 def test_a_property_too_large_to_keep_is_a_bad_request_naming_it(account) -> None:
     table = Table(account.table("Runs"))
     with pytest.raises(BadRequestError) as caught:
