@@ -277,8 +277,11 @@ class Executor:
         """Upload each output folder; returns what each holds."""
         summaries: dict[str, OutputSummary] = {}
         for name, folder in outputs.items():
+            # Only the step's attempts write under its outputs' names, and an attempt uploads
+            # once its script has exited 0: the first attempt finds nothing there.
             uploaded = upload_folder(
-                self.runs_container, output_prefix(job.run.workspace, job.run.id, job.step.id, name), folder
+                self.runs_container, output_prefix(job.run.workspace, job.run.id, job.step.id, name), folder,
+                first=job.attempt == 1,
             )
             summaries[name] = uploaded.summary
             self._uploaded[name] = uploaded.files

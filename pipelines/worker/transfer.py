@@ -48,14 +48,21 @@ class Uploaded:
     files: tuple[str, ...]  # relative paths, as uploaded
 
 
-def upload_folder(container: Blobs, prefix: str, folder: Path) -> Uploaded:
+def upload_folder(container: Blobs, prefix: str, folder: Path, *, first: bool = False) -> Uploaded:
     """Replace what is under `prefix` with the folder's regular files (symbolic links are
-    not followed); returns what was uploaded and its digest."""
-    # A failed earlier attempt may have left files: the output is this attempt's alone.
-    container.delete_under(prefix)
+    not followed); returns what was uploaded and its digest. `first`: nothing was ever
+    written under `prefix` (a step's first attempt), so there is nothing to remove."""
+    if not first:
+        # An earlier attempt may have left files (one lost during its upload): the output is
+        # this attempt's alone.
+        container.delete_under(prefix)
     files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
-    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="upload") as pool:
-        uploaded = list(pool.map(functools.partial(_upload_file, container, prefix, folder), files))
+    upload = functools.partial(_upload_file, container, prefix, folder)
+    if len(files) <= 1:
+        uploaded = [upload(path) for path in files]
+    else:
+        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="upload") as pool:
+            uploaded = list(pool.map(upload, files))
     lines = [f"{relative}\t{size}\t{sha256}\n" for relative, size, sha256 in uploaded]
     digest = hashlib.sha256("".join(lines).encode("utf-8", errors="surrogatepass")).hexdigest()
     summary = OutputSummary(files=len(lines), bytes=sum(size for _, size, _ in uploaded), sha256=digest)
