@@ -135,7 +135,9 @@ class AttemptEntity(Wire):
     # Why it ended other than by its script: Retry, LeaseExpired, WorkerLost, Poisoned.
     reason: str | None = Field(alias="Reason")
     exit_code: int | None = Field(alias="ExitCode")
-    # When the script exited 0, written before the outputs were uploaded.
+    # When the script exited 0: noted before the outputs were uploaded for a step declared
+    # idempotent=False (a lost worker's attempt then says its script finished), recorded
+    # with the result for the others.
     script_exit_time: str | None = Field(alias="ScriptExitTime")
     detail: str | None = Field(alias="Detail")
 

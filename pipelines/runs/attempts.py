@@ -41,9 +41,10 @@ ATTEMPT_DETAIL_CHARS = 300
 class AttemptRecord:
     """One execution of a step: every claim by a worker starts one.
 
-    `script_exited` is written when the script has exited 0 and its outputs are
-    about to be uploaded: if the worker is lost after that, the record says the
-    script finished although its result was never recorded.
+    `script_exited` is when the script exited 0. For a step declared not idempotent
+    it is written before its outputs are uploaded: if the worker is lost after
+    that, the record says the script finished although its result was never
+    recorded. For the others it is written with the result.
     """
 
     number: int

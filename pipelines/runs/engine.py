@@ -240,6 +240,7 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
     record = step.current_attempt
     if record is not None:
         record.exit_code = outcome.exit_code
+        record.script_exited = record.script_exited or outcome.script_exited
     step.metrics = dict(outcome.metrics)
     step.outputs = list(outcome.outputs)
     step.output_summaries = dict(outcome.summaries)

@@ -5,6 +5,7 @@ step's attempt ended as its worker saw it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pipelines.runs.model import OutputSummary, Prior, Run, Step, StepMessage, TaskStatus
 
@@ -48,6 +49,8 @@ class Outcome:
     summaries: dict[str, OutputSummary] = field(default_factory=dict)
     # The step's reuse key, as the worker computed it before running it (None: not computed).
     reuse_key: str | None = None
+    # When the script exited 0, if the worker did not note it on the attempt before the upload.
+    script_exited: datetime | None = None
     # FINISHED without running: an earlier execution's outputs were taken (no attempt happened).
     # QUEUED: the step waits while another run computes the same outputs (`detail` says which).
     prior: Prior | None = None

@@ -10,6 +10,7 @@ nothing is recorded from here.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -17,7 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pipelines.authoring.definition import PipelineDefinition
@@ -61,13 +62,17 @@ def abandon_running_steps() -> None:
 
 
 class Watcher:
-    """Renews the lease every third of it and polls the run for a cancel request."""
+    """Renews the lease every third of it and polls the run for a cancel request. Knows
+    until when the lease holds, as this worker last committed it (`lease_left`)."""
 
-    def __init__(self, repository: RunRepository, message: StepMessage, token: str) -> None:
+    def __init__(
+        self, repository: RunRepository, message: StepMessage, token: str, lease_until: datetime | None = None
+    ) -> None:
         self.repository = repository
         self.message = message
         self.token = token
         self.reason: str | None = None
+        self.lease_until = lease_until
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"lease-{message.node_id}", daemon=True)
 
@@ -78,6 +83,13 @@ class Watcher:
     def __exit__(self, *exc: object) -> None:
         self._done.set()
         self._thread.join(timeout=10)
+
+    def lease_left(self) -> float:
+        """Seconds until the lease this worker last committed runs out (0: unknown or over).
+        Until then no other worker can take the step over: a take-over needs it expired."""
+        if self.lease_until is None or self.reason is not None:
+            return 0.0
+        return max(0.0, (self.lease_until - now()).total_seconds())
 
     def should_stop(self) -> str | None:
         # A worker that is shutting down gives its steps up as if it had lost their leases
@@ -95,7 +107,7 @@ class Watcher:
                     self.reason = "canceled"
                     return
                 if time.monotonic() - last_renewal >= renew_every:
-                    (ours, canceled), _ = self.repository.mutate(
+                    (ours, canceled), state = self.repository.mutate(
                         m.workspace,
                         m.run_id,
                         lambda s: _heartbeat(s, m.node_id, self.token, lease),
@@ -104,6 +116,7 @@ class Watcher:
                     if not ours:
                         self.reason = "lease lost"
                         return
+                    self.lease_until = state.steps[m.node_id].lease_until
                     if canceled:
                         self.reason = "canceled"
                         return
@@ -205,7 +218,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
             current = latest[0] or state
             outcome = run_or_reuse(account, current, definition, node_id, token, functools.partial(
                 _run_claimed, executor, definition, repository, current.run, node_id, attempt, token,
-                functools.partial(exited, node_id, token),
+                functools.partial(exited, node_id, token), current.steps[node_id].lease_until,
             ))
             if outcome is None:
                 happened.append(f"step {node_id}: lease lost")
@@ -250,16 +263,39 @@ def _run_claimed(
     node_id: str,
     attempt: int,
     token: str,
-    exited: Callable[[int], bool],
+    note_exit: Callable[[int], bool],
+    lease_until: datetime | None = None,
 ) -> Outcome | None:
-    """Run a step this worker holds the lease of; None when the lease was lost."""
+    """Run a step this worker holds the lease of; None when the lease was lost.
+
+    When the script exits 0, the exit is noted on the attempt before the outputs go up
+    (`note_exit`, a write that also renews the lease and says whether the step is still
+    ours) only where it matters: for a step declared `idempotent=False`, whose lost
+    worker must leave a record that its script finished, and whenever this worker cannot
+    tell from its own lease that the step is still its own. Otherwise the exit time goes
+    with the result, in the commit, and the upload starts at once: the lease this worker
+    last committed still has at least a renewal interval to run (`Watcher.lease_left`),
+    so no other worker can have taken the step over, nor can before the lease runs out,
+    and the watcher goes on renewing it while the outputs go up."""
     message = StepMessage(run.workspace, run.id, node_id, attempt)
     try:
         graph = definition()
         spec = next(s for s in graph.steps if s.id == node_id)
         job = StepJob(run, graph, spec, attempt, token)
-        with Watcher(repository, message, token) as watcher:
-            return executor.execute(job, watcher.should_stop, exited)
+        margin = max(repository.lease_seconds / 3, 1.0)  # the watcher's renewal interval
+        exited_at: list[datetime] = []
+        with Watcher(repository, message, token, lease_until) as watcher:
+
+            def exited(exit_code: int) -> bool:
+                if spec.idempotent and watcher.lease_left() >= margin:
+                    exited_at.append(now())
+                    return True
+                return note_exit(exit_code)
+
+            outcome = executor.execute(job, watcher.should_stop, exited)
+        if outcome is not None and exited_at:
+            outcome = dataclasses.replace(outcome, script_exited=exited_at[0])
+        return outcome
     except STORAGE_FAULTS:
         # Storage, not the step, failed (fetching code or data, writing logs). Failing
         # the step would fail runs that did nothing wrong: raise instead, and the
