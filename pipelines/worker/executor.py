@@ -9,7 +9,9 @@ The step's folder on the worker's disk:
         context.json   what `pipelines.runtime.Run.get_context()` reads
         metrics.jsonl  what `run.log(...)` appends
 
-The folder is removed once the outcome is known; the snapshot cache stays.
+The folder is removed once the next step's process has started (or the
+invocation ends), so its removal is not part of the turnover; the snapshot
+cache stays.
 A finished step's outputs folder is kept instead, under `{work}/kept/`, until
 the invocation ends or its next step finishes: when the worker runs the
 step's successor itself (the commit that recorded the step claimed it), the
@@ -99,12 +101,14 @@ class Executor:
         self.flusher = LogFlusher()
         self.kept: KeptOutputs | None = None
         self._uploaded: dict[str, tuple[str, ...]] = {}
+        self._trash: list[Path] = []  # step folders of this invocation, to remove
 
     def close(self, log_timeout: float = DRAIN_SECONDS) -> None:
         """The end of the invocation: logs written (waited for at most `log_timeout`), kept
         outputs removed."""
         self.flusher.close(log_timeout)
         self._forget_kept()
+        self._empty_trash()
 
     def _forget_kept(self) -> None:
         kept, self.kept = self.kept, None
@@ -156,7 +160,10 @@ class Executor:
                 stdout=self._sink(job, "STDOUT"),
                 stderr=self._sink(job, "STDERR"),
                 should_stop=should_stop,
+                on_start=self._started,
             )
+            # From the script's exit to the next step's start, log writes wait (logflush.py).
+            self.flusher.hold()
             joblog.append(f"exit code {result.exit_code} after {result.seconds:.2f}s\n".encode())
             metrics = self._metrics(folder / "metrics.jsonl")
             if result.stopped == "lease lost":
@@ -177,6 +184,16 @@ class Executor:
             joblog.append(f"could not stage the step: {exc}\n".encode())
             return Outcome(TaskStatus.FAILED, str(exc), None, retryable=False)
         finally:
+            self._trash.append(folder)  # removed once the next step has started, off its turnover
+
+    def _started(self) -> None:
+        """A step's process runs: what waited for the turnover to end goes on."""
+        self.flusher.release()
+        self._empty_trash()
+
+    def _empty_trash(self) -> None:
+        trash, self._trash = self._trash, []
+        for folder in trash:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _sink(self, job: StepJob, kind: str) -> BehindSink:

@@ -14,6 +14,11 @@ that). A chained successor may start while its parent's last lines are still
 being written: that is the one ordering given up, and it costs the reader a
 few milliseconds at most.
 
+Log writes also yield to the turnover itself: from a script's exit until its
+successor's process has started (`hold`, `release`), appends wait, for at most
+HOLD_SECONDS, so the commit, the upload and the launch do not share the worker's
+interpreter and storage with them. `drain()` ends a hold.
+
 A failed append is not retried here (the log blob's writer already retries
 through the storage client's policy); it is counted, logged with the blob's
 name on the worker's log, and the rest of the log goes on.
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from pipelines.runs.logs import LogWriter
@@ -30,6 +36,8 @@ from pipelines.runs.logs import LogWriter
 log = logging.getLogger("pipelines.worker")
 
 DRAIN_SECONDS = 60.0
+# The longest a hold keeps log writes waiting (a turnover takes tens of milliseconds).
+HOLD_SECONDS = 1.0
 
 
 class LogFlusher:
@@ -40,6 +48,17 @@ class LogFlusher:
         self._pending: list[Future[None]] = []
         self._lock = threading.Lock()
         self.failures = 0
+        self._open = threading.Event()
+        self._open.set()
+        self._held_until = 0.0
+
+    def hold(self, seconds: float = HOLD_SECONDS) -> None:
+        """Keep log writes waiting, for at most `seconds` (until `release` or `drain`)."""
+        self._held_until = time.monotonic() + seconds
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
 
     def sink(self, writer: LogWriter) -> BehindSink:
         return BehindSink(self, writer)
@@ -54,6 +73,9 @@ class LogFlusher:
             self._pending.append(future)
 
     def _append(self, writer: LogWriter, data: bytes) -> None:
+        held = self._held_until - time.monotonic()
+        if held > 0:
+            self._open.wait(held)
         try:
             writer.append(data)
         except Exception:  # noqa: BLE001 - a log write must not fail the step; it is reported here
@@ -62,6 +84,7 @@ class LogFlusher:
 
     def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
         """Wait for every append made so far; False if some were still going after `timeout`."""
+        self.release()
         with self._lock:
             pending, self._pending = self._pending, []
         if not pending:

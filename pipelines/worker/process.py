@@ -164,10 +164,12 @@ def run_step(
     should_stop: Callable[[], str | None],
     fresh_interpreter: bool = False,
     poll_seconds: float = 0.2,
+    on_start: Callable[[], None] | None = None,
 ) -> ProcessResult:
     """Run a step's script as `__main__` with `arguments`, forked from this worker's warm
     launcher, or in a fresh interpreter (`python -m pipelines.runtime.launch`) when the step
-    asks for one or the launcher cannot take it (see `pipelines/worker/launcher.py`)."""
+    asks for one or the launcher cannot take it (see `pipelines/worker/launcher.py`).
+    `on_start()` is called once the child runs and its output is being read."""
     warm = launcher.shared()
     if not fresh_interpreter and warm.accepts(env):
         started = time.monotonic()
@@ -186,12 +188,12 @@ def run_step(
         if child is not None:
             return _supervise(child, open(out_read, "rb"), open(err_read, "rb"), started,  # noqa: SIM115
                               timeout=timeout, stdout=stdout, stderr=stderr, should_stop=should_stop,
-                              poll_seconds=poll_seconds)
+                              poll_seconds=poll_seconds, on_start=on_start)
         os.close(out_read)
         os.close(err_read)
     argv = [sys.executable, "-m", "pipelines.runtime.launch", script, *arguments]
     return run_process(argv, cwd=cwd, env=env, timeout=timeout, stdout=stdout, stderr=stderr,
-                       should_stop=should_stop, poll_seconds=poll_seconds)
+                       should_stop=should_stop, poll_seconds=poll_seconds, on_start=on_start)
 
 
 def run_process(
@@ -204,6 +206,7 @@ def run_process(
     stderr: Sink,
     should_stop: Callable[[], str | None],
     poll_seconds: float = 0.2,
+    on_start: Callable[[], None] | None = None,
 ) -> ProcessResult:
     """Run `argv` as a child of this process; `should_stop()` is polled and a reason it returns
     stops the child."""
@@ -221,7 +224,7 @@ def run_process(
     child = _FreshChild(process)
     try:
         return _supervise(child, process.stdout, process.stderr, started, timeout=timeout, stdout=stdout,
-                          stderr=stderr, should_stop=should_stop, poll_seconds=poll_seconds)
+                          stderr=stderr, should_stop=should_stop, poll_seconds=poll_seconds, on_start=on_start)
     finally:
         child.close()
 
@@ -237,6 +240,7 @@ def _supervise(
     stderr: Sink,
     should_stop: Callable[[], str | None],
     poll_seconds: float,
+    on_start: Callable[[], None] | None = None,
 ) -> ProcessResult:
     """Pump the child's output into its sinks while it runs; stop it on timeout or when
     `should_stop()` gives a reason."""
@@ -253,6 +257,8 @@ def _supervise(
     lost: str | None = None
     exit_code: int | None = None
     try:
+        if on_start is not None:
+            on_start()
         while exit_code is None:
             if time.monotonic() - started > timeout:
                 timed_out = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 
@@ -66,4 +67,40 @@ def test_drain_gives_up_after_its_timeout_and_a_later_drain_still_waits() -> Non
     gate.set()
     assert flusher.drain(5) is True
     assert writer.written == [b"stuck\n"]
+    flusher.close()
+
+
+
+def test_a_hold_keeps_appends_waiting_until_released() -> None:
+    # GIVEN a turnover under way (a step's script exited, its successor has not started)
+    flusher = LogFlusher()
+    writer = Writer("JobLog")
+    flusher.hold(10)
+    flusher.sink(writer).append(b"exit code 0\n")  # type: ignore[arg-type]
+    # THEN the append waits: its write stays off the turnover
+    time.sleep(0.3)
+    assert writer.written == []
+    # WHEN the successor's process has started THEN it goes on
+    flusher.release()
+    assert flusher.drain(5) and writer.written == [b"exit code 0\n"]
+    flusher.close()
+
+
+def test_a_hold_ends_by_itself_and_a_drain_ends_it() -> None:
+    flusher = LogFlusher()
+    writer = Writer("JobLog")
+    # A hold nobody releases (the successor never starts) lasts its time, no longer
+    flusher.hold(0.2)
+    started = time.monotonic()
+    flusher.sink(writer).append(b"a\n")  # type: ignore[arg-type]
+    while not writer.written:
+        assert time.monotonic() - started < 5, "the hold never ended"
+        time.sleep(0.01)
+    assert time.monotonic() - started >= 0.15
+    # A drain (a run's last step, the invocation's end) does not wait out a hold
+    flusher.hold(30)
+    flusher.sink(writer).append(b"b\n")  # type: ignore[arg-type]
+    started = time.monotonic()
+    assert flusher.drain(5)
+    assert time.monotonic() - started < 2 and writer.written == [b"a\n", b"b\n"]
     flusher.close()
