@@ -29,6 +29,7 @@ from pipelines.errors import (
     EtagMismatchError,
     NotFoundError,
 )
+from pipelines.store import batch
 from pipelines.store.failures import translated
 from pipelines.text import SURROGATE_RULE, unpaired_surrogate
 
@@ -207,24 +208,24 @@ class Table:
         Returns each operation's metadata (its new ETag among them), in order.
 
         A conflict on any operation (an insert that finds its key, an ETag that
-        changed) fails the whole batch and becomes the package's own error.
+        changed) fails the whole batch and becomes the package's own error. The
+        request's body is written and its answer read by `pipelines.store.batch`.
         """
-        from azure.data.tables import TableTransactionError  # loaded with the account
-
         with translated():
             for operation in operations:
                 check_entity_size(operation[1])
             if len(operations) == 1 and operations[0][0] in SINGLE:
                 return [self._single(operations[0])]
             try:
-                results = self.client.submit_transaction(list(operations))
-                return [dict(result) for result in results]
-            except TableTransactionError as exc:
-                if exc.status_code == 409:
+                return batch.submit(self.client, operations)
+            except batch.BatchPartError as exc:
+                if exc.status == 409:
                     raise AlreadyExistsError("an entity of the batch already exists") from None
-                if exc.status_code in (412, 404):
+                if exc.status in (412, 404):
                     raise EtagMismatchError("an entity of the batch changed since it was read") from None
-                raise
+                refused = HttpResponseError(f"the transaction was refused: {exc}")
+                refused.status_code = exc.status
+                raise refused from None
 
     def _single(self, operation: Operation) -> dict[str, Any]:
         """A transaction of one operation, made as that operation's own request, with the

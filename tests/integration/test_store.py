@@ -85,6 +85,31 @@ def test_a_transaction_answers_the_etag_of_each_row(account) -> None:
     assert [r["etag"] for r in results] == [etag_of(table.get("p", "a")), etag_of(table.get("p", "b"))]
 
 
+def test_a_stale_etag_anywhere_in_a_transaction_refuses_all_of_it(account) -> None:
+    from pipelines.store import create_op, replace_op
+
+    table = Table(account.table("Runs"))
+    [a, b] = table.transact([create_op({"PartitionKey": "st", "RowKey": "a", "v": 1}),
+                             create_op({"PartitionKey": "st", "RowKey": "b", "v": 1})])
+    table.replace({"PartitionKey": "st", "RowKey": "b", "v": 2}, b["etag"])  # another writer moved b on
+    with pytest.raises(EtagMismatchError):
+        table.transact([replace_op({"PartitionKey": "st", "RowKey": "a", "v": 3}, a["etag"]),
+                        replace_op({"PartitionKey": "st", "RowKey": "b", "v": 3}, b["etag"]),
+                        create_op({"PartitionKey": "st", "RowKey": "c", "v": 3})])
+    assert (table.get("st", "a")["v"], table.get("st", "b")["v"], table.get("st", "c")) == (1, 2, None)
+
+
+def test_a_transaction_the_service_refuses_as_malformed_is_a_storage_error(account) -> None:
+    from pipelines.store import StorageError, create_op
+
+    table = Table(account.table("Runs"))
+    # A key the service does not take ('/' is not allowed in a RowKey): refused, nothing written
+    with pytest.raises(StorageError):
+        table.transact([create_op({"PartitionKey": "x1", "RowKey": "a"}),
+                        create_op({"PartitionKey": "x1", "RowKey": "b/c"})])
+    assert table.get("x1", "a") is None
+
+
 def test_a_transaction_of_one_row_keeps_the_batch_outcomes(account) -> None:
     # GIVEN a row (a transaction of one operation is made as a plain request: the outcomes must
     # be the batch's)
