@@ -161,8 +161,10 @@ class Executor:
                 stderr=self._sink(job, "STDERR"),
                 should_stop=should_stop,
                 on_start=self._started,
+                # From the script's exit to the next step's start, log writes wait (logflush.py):
+                # from the end of its output on, which comes with the exit.
+                on_end=self.flusher.hold,
             )
-            # From the script's exit to the next step's start, log writes wait (logflush.py).
             self.flusher.hold()
             joblog.append(f"exit code {result.exit_code} after {result.seconds:.2f}s\n".encode())
             metrics = self._metrics(folder / "metrics.jsonl")

@@ -49,12 +49,16 @@ class ProcessResult:
     seconds: float
 
 
-def _pump(stream: object, sink: Sink, tail: bytearray | None, errors: list[BaseException]) -> None:
+def _pump(
+    stream: object, sink: Sink, tail: bytearray | None, errors: list[BaseException],
+    on_end: Callable[[], None] | None = None,
+) -> None:
     """Copy a pipe into its sink, batching writes (one storage call per chunk).
 
     What was read is written within FLUSH_SECONDS even when the script then goes
     quiet: the pipe is waited on with a timeout, so a line printed before a long
-    computation shows in the log while the computation runs.
+    computation shows in the log while the computation runs. `on_end()` is called
+    when the pipe ends (the child is exiting), before its last chunk is handed on.
     """
     buffer = bytearray()
     last = time.monotonic()
@@ -71,6 +75,8 @@ def _pump(stream: object, sink: Sink, tail: bytearray | None, errors: list[BaseE
                 del tail[:-STDERR_TAIL_BYTES]
         now = time.monotonic()
         ended = chunk == b""
+        if ended and on_end is not None:
+            on_end()
         if buffer and (ended or len(buffer) >= FLUSH_BYTES or now - last >= FLUSH_SECONDS):
             try:
                 sink.append(bytes(buffer))
@@ -165,11 +171,13 @@ def run_step(
     fresh_interpreter: bool = False,
     poll_seconds: float = 0.2,
     on_start: Callable[[], None] | None = None,
+    on_end: Callable[[], None] | None = None,
 ) -> ProcessResult:
     """Run a step's script as `__main__` with `arguments`, forked from this worker's warm
     launcher, or in a fresh interpreter (`python -m pipelines.runtime.launch`) when the step
     asks for one or the launcher cannot take it (see `pipelines/worker/launcher.py`).
-    `on_start()` is called once the child runs and its output is being read."""
+    `on_start()` is called once the child runs and its output is being read, `on_end()` when
+    its output ends (it is exiting), before the last of it is handed to the sinks."""
     warm = launcher.shared()
     if not fresh_interpreter and warm.accepts(env):
         started = time.monotonic()
@@ -188,12 +196,12 @@ def run_step(
         if child is not None:
             return _supervise(child, open(out_read, "rb"), open(err_read, "rb"), started,  # noqa: SIM115
                               timeout=timeout, stdout=stdout, stderr=stderr, should_stop=should_stop,
-                              poll_seconds=poll_seconds, on_start=on_start)
+                              poll_seconds=poll_seconds, on_start=on_start, on_end=on_end)
         os.close(out_read)
         os.close(err_read)
     argv = [sys.executable, "-m", "pipelines.runtime.launch", script, *arguments]
     return run_process(argv, cwd=cwd, env=env, timeout=timeout, stdout=stdout, stderr=stderr,
-                       should_stop=should_stop, poll_seconds=poll_seconds, on_start=on_start)
+                       should_stop=should_stop, poll_seconds=poll_seconds, on_start=on_start, on_end=on_end)
 
 
 def run_process(
@@ -207,6 +215,7 @@ def run_process(
     should_stop: Callable[[], str | None],
     poll_seconds: float = 0.2,
     on_start: Callable[[], None] | None = None,
+    on_end: Callable[[], None] | None = None,
 ) -> ProcessResult:
     """Run `argv` as a child of this process; `should_stop()` is polled and a reason it returns
     stops the child."""
@@ -224,7 +233,8 @@ def run_process(
     child = _FreshChild(process)
     try:
         return _supervise(child, process.stdout, process.stderr, started, timeout=timeout, stdout=stdout,
-                          stderr=stderr, should_stop=should_stop, poll_seconds=poll_seconds, on_start=on_start)
+                          stderr=stderr, should_stop=should_stop, poll_seconds=poll_seconds, on_start=on_start,
+                          on_end=on_end)
     finally:
         child.close()
 
@@ -241,14 +251,15 @@ def _supervise(
     should_stop: Callable[[], str | None],
     poll_seconds: float,
     on_start: Callable[[], None] | None = None,
+    on_end: Callable[[], None] | None = None,
 ) -> ProcessResult:
     """Pump the child's output into its sinks while it runs; stop it on timeout or when
     `should_stop()` gives a reason."""
     tail = bytearray()
     errors: list[BaseException] = []
     pumps = [
-        threading.Thread(target=_pump, args=(out, stdout, None, errors), daemon=True),
-        threading.Thread(target=_pump, args=(err, stderr, tail, errors), daemon=True),
+        threading.Thread(target=_pump, args=(out, stdout, None, errors, on_end), daemon=True),
+        threading.Thread(target=_pump, args=(err, stderr, tail, errors, on_end), daemon=True),
     ]
     for pump in pumps:
         pump.start()

@@ -241,6 +241,32 @@ def test_stdout_and_stderr_reach_their_sinks_with_what_the_script_started(tmp_pa
     assert result.stderr_tail.splitlines() == ["to stderr", "grandchild err"]
 
 
+@pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh"])
+def test_the_turnover_hooks_come_at_the_start_and_before_the_last_output(
+    tmp_path: Path, new_launcher, fresh: bool
+) -> None:
+    # GIVEN a script whose last line is printed right before it exits (held in the pump's
+    # buffer until the pipe ends)
+    (tmp_path / "code").mkdir()
+    script = "print('first', flush=True)\nimport time; time.sleep(0.7)\nprint('last')\n"
+    (tmp_path / "code" / "main.py").write_text(script)
+    events: list[str] = []
+    out = Sink()
+    recording = type("Recording", (), {"append": lambda self, data: (events.append(f"out {data!r}"),
+                                                                         out.append(data))})()
+    result = run_step(
+        "main.py", [], cwd=str(tmp_path / "code"), env=step_env(), timeout=60, stdout=recording, stderr=Sink(),
+        should_stop=lambda: None, fresh_interpreter=fresh,
+        on_start=lambda: events.append("start"), on_end=lambda: events.append("end"),
+    )
+    # THEN the start came first, the output read while it ran went on at once, and the end
+    # (the exit's signal to hold log writes) came before the last chunk was handed on
+    assert result.exit_code == 0 and out.text == "first\nlast\n"
+    assert events[0] == "start" and "end" in events
+    assert events.index("end") < events.index("out b'last\\n'")
+    assert events.index("out b'first\\n'") < events.index("end")
+
+
 # -- stopping a step -----------------------------------------------------------------------------
 
 SLEEPER_WITH_A_GRANDCHILD = """
