@@ -11,7 +11,9 @@ in its order, with its payloads:
 4. one queue message per step without parents.
 
 The row payloads are copies of a run the service really wrote, under a new run
-id. Each client thread has its own service clients (connections). The calls a
+id. With `lean`, the transaction is written and read as the service writes it
+(`pipelines.store.batch`) instead of by the SDK's `submit_transaction`: the floor
+of the same calls made the service's way. Each client thread has its own service clients (connections). The calls a
 submit makes only now and then are left out: the experiment's row (once per
 experiment and process) and a block of run numbers (once per 100 numbers).
 """
@@ -32,7 +34,7 @@ from pipelines.runs.experiments import experiment_partition
 from pipelines.runs.model import RUN_ROW, StepMessage, run_partition
 from pipelines.runs.repository import ACTIVE, newest_first_key
 from pipelines.settings import get_settings
-from pipelines.store import get_account, key, messages
+from pipelines.store import batch, get_account, key, messages
 
 
 def run_rows(workspace: str, run_id: str) -> list[dict[str, Any]]:
@@ -45,7 +47,8 @@ def run_rows(workspace: str, run_id: str) -> list[dict[str, Any]]:
 class FloorSubmit:
     """One client's bare copy of a submit's storage calls."""
 
-    def __init__(self, workspace: str, pipeline_id: str, template: list[dict[str, Any]]) -> None:
+    def __init__(self, workspace: str, pipeline_id: str, template: list[dict[str, Any]], lean: bool = False) -> None:
+        self.lean = lean
         settings = get_settings()
         connection = settings.storage_connection
         assert connection, "the floor needs a connection string (Azurite)"
@@ -84,7 +87,11 @@ class FloorSubmit:
             {**row, "PartitionKey": partition, **({"RunId": run_id} if row["RowKey"] == RUN_ROW else {})}
             for row in self.template
         ]
-        self.runs.submit_transaction([("create", row) for row in rows])
+        operations = [("create", row) for row in rows]
+        if self.lean:
+            batch.submit(self.runs, operations)
+        else:
+            self.runs.submit_transaction(operations)
         for node_id in self.first_steps:
             messages.send(self.queue, StepMessage(ws, run_id, node_id, 1).to_payload())
         return run_id
