@@ -95,7 +95,7 @@ def _mark_http_invocations() -> None:
         finally:
             _http.active = False
 
-    http.handle = handle  # type: ignore[assignment]
+    http.handle = handle
 
 
 def _timed(owner: Any, name: str, label: str) -> None:

@@ -22,8 +22,9 @@ from typing import Any
 from bench.fixtures import Api, submit
 from bench.handoff import wait_ended
 from bench.report import Row, Section
-from bench.stack import ROOT, HostConfig, HostProcess, project_host_json
+from bench.stack import HostConfig, HostProcess, project_host_json
 from pipelines.authoring import Pipeline, PipelineData, PythonScriptStep
+from pipelines.devhost.azurite import ROOT
 
 TARGET = "t1"
 LENGTH = 5
