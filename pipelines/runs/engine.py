@@ -105,7 +105,7 @@ def _wait(state: RunState, step: Step, detail: str | None, now: datetime, lease:
 
 
 def claim(
-    state: RunState, node_id: str, attempt: int, worker: str, now: datetime, lease: int
+    state: RunState, node_id: str, attempt: int, worker: str, now: datetime, lease: int, token: str | None = None
 ) -> tuple[str | None, Transition]:
     """Take the step for this message's attempt; None when there is nothing to do.
 
@@ -114,7 +114,8 @@ def claim(
     An expired lease (its worker died and the queue delivered the message
     again) is taken over as a new attempt: every execution is an attempt of
     its own, so a step that ran twice says so. The claimed attempt's number is
-    `state.steps[node_id].attempt` afterwards.
+    `state.steps[node_id].attempt` afterwards. `token`: the claim's token, when the
+    worker chose it beforehand (else a new one).
     """
     t = Transition()
     step = state.steps.get(node_id)
@@ -138,7 +139,7 @@ def claim(
     if step.status is TaskStatus.RUNNING and not _lost(state, step, now, AttemptReason.WORKER_LOST, t):
         _advance(state, now, lease, t)
         return None, t
-    token = uuid.uuid4().hex
+    token = token or uuid.uuid4().hex
     step.status = TaskStatus.RUNNING
     step.claim = token
     step.worker = worker
@@ -276,6 +277,7 @@ def complete_and_continue(
     lease: int,
     worker: str | None,
     may_take: Callable[[str], bool] = lambda node_id: True,
+    tokens: Mapping[str, str] | None = None,
 ) -> tuple[tuple[str, int, str] | None, Transition]:
     """`complete`, then let the same worker take one step it just queued.
 
@@ -285,7 +287,7 @@ def complete_and_continue(
     it, its lease expires and the sweeper queues it again. Other successors
     (fan-out) go through the queue to other workers as usual. `worker=None`
     takes nothing; `may_take(node)` says whether a step fits in what is left of
-    the invocation's time.
+    the invocation's time. `tokens`: claim tokens the worker chose beforehand, by step.
     """
     t = complete(state, node_id, token, outcome, now, lease)
     if worker is None:
@@ -293,7 +295,8 @@ def complete_and_continue(
     for index, (message, delay) in enumerate(t.messages):
         if delay or message.node_id == node_id or not may_take(message.node_id):
             continue  # a retry waits its back-off; a step too long for this invocation goes by queue
-        taken, claimed = claim(state, message.node_id, message.attempt, worker, now, lease)
+        taken, claimed = claim(state, message.node_id, message.attempt, worker, now, lease,
+                               (tokens or {}).get(message.node_id))
         if taken is None:
             continue
         t.steps_changed |= claimed.steps_changed
@@ -301,6 +304,18 @@ def complete_and_continue(
         del t.messages[index]
         return (message.node_id, message.attempt, taken), t
     return None, t
+
+
+def next_in_line(state: RunState, node_id: str) -> str | None:
+    """The one step that `node_id` finishing would make ready (a linear stretch, or the last
+    parent of a fan-in), as the state stands; None when it would make none or several."""
+    ready = [
+        step.node_id for step in state.steps.values()
+        if node_id in step.parents and step.status is TaskStatus.NOT_STARTED
+        and all(p == node_id or (p in state.steps and state.steps[p].status is TaskStatus.FINISHED)
+                for p in step.parents)
+    ]
+    return ready[0] if len(ready) == 1 else None
 
 
 def fail_step(

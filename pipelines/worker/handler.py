@@ -17,7 +17,9 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -32,7 +34,7 @@ from pipelines.runs.repository import RunRepository
 from pipelines.store import StorageAccount, StorageError
 from pipelines.vocabulary import now
 from pipelines.worker.executor import Executor, StepJob, effective_timeout
-from pipelines.worker.reuse_gate import run_or_reuse
+from pipelines.worker.reuse_gate import Decision, decide, run_or_reuse
 
 log = logging.getLogger("pipelines.worker")
 T = TypeVar("T")
@@ -188,16 +190,16 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
         result, latest[0] = repository.mutate(message.workspace, message.run_id, action, known)
         return result
 
-    def record(node: str, held: str, outcome: Outcome) -> tuple[str, int, str] | None:
+    def may_take(s: engine.RunState, successor: str) -> bool:
+        return s.on_queue(successor, serves) and fits(successor)
+
+    def record(node: str, held: str, outcome: Outcome, tokens: dict[str, str]) -> tuple[str, int, str] | None:
         """Complete the step and take a step it made ready, in one transaction. When it
         takes none, the step's logs are written first (its run may be ending)."""
 
         def action(s: engine.RunState) -> tuple[tuple[str, int, str] | None, engine.Transition]:
-            def may_take(successor: str) -> bool:
-                return s.on_queue(successor, serves) and fits(successor)
-
             taken, transition = engine.complete_and_continue(
-                s, node, held, outcome, now(), lease, WORKER_ID, may_take)
+                s, node, held, outcome, now(), lease, WORKER_ID, functools.partial(may_take, s), tokens)
             if taken is None:
                 executor.flusher.drain()
             return taken, transition
@@ -211,6 +213,8 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
 
     node_id = message.node_id
     happened: list[str] = []
+    decided: Decision | None = None
+    beside: list[ThreadPoolExecutor] = []  # one thread, for the reuse decision made beside a commit
     try:
         while True:
             # Step reuse (pipelines/worker/reuse_gate.py): take an earlier execution's outputs, wait for
@@ -219,22 +223,62 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
             outcome = run_or_reuse(account, current, definition, node_id, token, functools.partial(
                 _run_claimed, executor, definition, repository, current.run, node_id, attempt, token,
                 functools.partial(exited, node_id, token), current.steps[node_id].lease_until,
-            ))
+            ), decided)
             if outcome is None:
                 happened.append(f"step {node_id}: lease lost")
                 break
             happened.append(f"step {node_id} {outcome.status.name.lower()}")
-            taken = _retrying(functools.partial(record, node_id, token, outcome))
+            ahead = _decide_ahead(account, latest[0], definition, node_id, outcome, may_take, beside)
+            tokens = {ahead[0]: ahead[1]} if ahead is not None else {}
+            taken = _retrying(functools.partial(record, node_id, token, outcome, tokens))
             if taken is None:
                 break
             node_id, attempt, token = taken
+            decided = ahead[2].result() if ahead is not None and (ahead[0], ahead[1]) == (node_id, token) else None
     except BaseException:
         # Storage is likely away: its log writes may hang on their timeouts; the message's
         # retry must not wait for them (a log chunk lost here is logged by the flusher).
         executor.close(LOGS_ON_FAILURE_SECONDS)
         raise
+    finally:
+        for pool in beside:
+            pool.shutdown(wait=False)
     executor.close()
     return "; ".join(happened)
+
+
+def _decide_ahead(
+    account: StorageAccount,
+    state: engine.RunState | None,
+    definition: Callable[[], PipelineDefinition],
+    node_id: str,
+    outcome: Outcome,
+    may_take: Callable[[engine.RunState, str], bool],
+    beside: list[ThreadPoolExecutor],
+) -> tuple[str, str, Future[Decision]] | None:
+    """Start the reuse decision of the step that the commit recording `node_id` will claim for
+    this worker, while that commit runs: the successor, the claim token chosen for it, and the
+    decision to come. None when the successor cannot be told beforehand (no step, or several,
+    made ready; a step for another queue; a state not known without a read; a step that did
+    not run).
+
+    The decision holds the successor's key for that token. If the commit claims the step
+    otherwise (a stale state, read again), the decision is dropped and made again after it;
+    the key then names a claim that never was, which nobody takes for a live one
+    (`pipelines.runs.reuse`)."""
+    if state is None or outcome.status is not TaskStatus.FINISHED or outcome.prior is not None:
+        return None
+    successor = engine.next_in_line(state, node_id)
+    if successor is None or not may_take(state, successor):
+        return None
+    upstream = {node: step.output_summaries for node, step in state.steps.items()}
+    upstream[node_id] = dict(outcome.summaries)
+    token = uuid.uuid4().hex
+    if not beside:
+        beside.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="reuse-ahead"))
+    run = dataclasses.replace(state.run)  # a copy: the commit changes the state while this runs
+    future = beside[0].submit(decide, account, run, definition(), successor, token, upstream)
+    return successor, token, future
 
 
 def _retrying(action: Callable[[], T], patience: float = RECORD_PATIENCE_SECONDS) -> T:

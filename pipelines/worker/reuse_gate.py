@@ -13,16 +13,41 @@ that key is what makes its outputs reusable.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from pipelines.authoring.definition import PipelineDefinition
 from pipelines.runs.engine import Outcome, RunState
-from pipelines.runs.model import Prior, TaskStatus
+from pipelines.runs.model import OutputSummary, Prior, Run, TaskStatus
 from pipelines.runs.reuse import Busy, Holder, Keys, ReuseIndex
 from pipelines.store import StorageAccount
 
 log = logging.getLogger("pipelines.worker")
+
+
+Decision = tuple[str | None, Prior | Busy | None]  # the step's key, and what the index answered
+
+
+def decide(
+    account: StorageAccount,
+    run: Run,
+    graph: PipelineDefinition,
+    node_id: str,
+    token: str,
+    upstream: Mapping[str, Mapping[str, OutputSummary]],
+) -> Decision:
+    """The step's reuse key and the index's answer for it, holding the key for `token` when
+    nothing answers it. `upstream`: each step's output summaries (a key needs its parents')."""
+    key: str | None = None
+    try:
+        spec = next(s for s in graph.steps if s.id == node_id)
+        key = Keys(account, graph, run).of(spec, upstream)
+        if key is not None and spec.allow_reuse and not run.regenerate_outputs:
+            return key, ReuseIndex(account).claim(
+                run.workspace, key, Holder(run.id, node_id, token, run.experiment_name))
+    except Exception:  # noqa: BLE001 - reuse saves work; it never stops a step from running
+        log.warning("reuse of step %s of run %s was not decided; the step runs", node_id, run.id, exc_info=True)
+    return key, None
 
 
 def run_or_reuse(
@@ -32,21 +57,21 @@ def run_or_reuse(
     node_id: str,
     token: str,
     execute: Callable[[], Outcome | None],
+    decided: Decision | None = None,
 ) -> Outcome | None:
-    """The claimed step's outcome: taken, waiting, or `execute()`'s (None: the lease was lost)."""
+    """The claimed step's outcome: taken, waiting, or `execute()`'s (None: the lease was lost).
+    `decided`: the decision already made for this claim (`decide`, while the claim committed)."""
     run = state.run
-    key: str | None = None
-    found: Prior | Busy | None = None
-    try:
-        graph = definition()
-        spec = next(s for s in graph.steps if s.id == node_id)
-        upstream = {node: step.output_summaries for node, step in state.steps.items()}
-        key = Keys(account, graph, run).of(spec, upstream)
-        if key is not None and spec.allow_reuse and not run.regenerate_outputs:
-            found = ReuseIndex(account).claim(run.workspace, key, Holder(run.id, node_id, token, run.experiment_name))
-    except Exception:  # noqa: BLE001 - reuse saves work; it never stops a step from running
-        log.warning("reuse of step %s of run %s was not decided; the step runs", node_id, run.id, exc_info=True)
-        found = None
+    if decided is None:
+        try:
+            graph = definition()
+        except Exception:  # noqa: BLE001 - as in `decide`: the step runs
+            log.warning("reuse of step %s of run %s was not decided; the step runs", node_id, run.id, exc_info=True)
+            decided = (None, None)
+        else:
+            upstream = {node: step.output_summaries for node, step in state.steps.items()}
+            decided = decide(account, run, graph, node_id, token, upstream)
+    key, found = decided
     if isinstance(found, Prior):
         return Outcome(TaskStatus.FINISHED, prior=found)
     if isinstance(found, Busy):

@@ -317,3 +317,45 @@ def test_reuse_is_per_workspace(host, service, workspace, tmp_path) -> None:
     # THEN it runs: one workspace never takes another's outputs
     assert other.wait_run(second["Id"])["Status"]["StatusCode"] == FINISHED
     assert marks(marker) == ["s1", "s1"]
+
+
+def test_a_successor_whose_inputs_came_out_the_same_is_taken_from_the_earlier_run_at_the_hand_off(
+    service, workspace, tmp_path
+) -> None:
+    # GIVEN a → b, each with a code folder of its own
+    marker = tmp_path / "marks.txt"
+    body = """
+        p = argparse.ArgumentParser()
+        for name in ("--name", "--marker", "--inp", "--out"):
+            p.add_argument(name)
+        a = p.parse_args()
+        mark(a.marker, a.name)
+        seen = pathlib.Path(a.inp, "value.txt").read_text() if a.inp else ""
+        pathlib.Path(a.out, "value.txt").write_text(seen + a.name)
+    """
+    write(tmp_path / "code_a", "step.py", body)
+    write(tmp_path / "code_b", "step.py", body)
+
+    def pipeline() -> Pipeline:
+        out_a, out_b = PipelineData("out_a"), PipelineData("out_b")
+        return Pipeline(steps=[
+            PythonScriptStep("step.py", name="a", source_directory=tmp_path / "code_a", outputs=[out_a],
+                             arguments=["--name", "a", "--marker", str(marker), "--out", out_a]),
+            PythonScriptStep("step.py", name="b", source_directory=tmp_path / "code_b", inputs=[out_a],
+                             outputs=[out_b],
+                             arguments=["--name", "b", "--marker", str(marker), "--inp", out_a, "--out", out_b]),
+        ])
+
+    first = submit(service, publish(workspace, pipeline(), "reuse-hand-off").id)
+    assert service.wait_run(first["Id"])["Status"]["StatusCode"] == FINISHED
+    # WHEN a's code changes (a comment: its key is new) but not what it writes
+    write(tmp_path / "code_a", "step.py", body + "        # the same computation, new code\n")
+    second = submit(service, publish(workspace, pipeline(), "reuse-hand-off-2").id)
+    assert service.wait_run(second["Id"])["Status"]["StatusCode"] == FINISHED
+    # THEN a ran again, and b's key (its parent's output digest among it) was the first run's:
+    # the worker that finished a took b from the first run instead of running it
+    assert marks(marker) == ["a", "b", "a"]
+    steps = by_name(service, second["Id"])
+    assert steps["a"]["ReuseInfo"] is None
+    assert steps["b"]["ReuseInfo"]["PipelineRunId"] == first["Id"]
+    assert output_text(service, second["Id"], steps["b"]["NodeId"], "out_b")[1] == "ab"

@@ -328,3 +328,29 @@ def test_attempt_records_survive_the_table_row() -> None:
     again = Step.from_entity(Row(state.steps["a"].to_entity("p")))
     assert again.attempts == state.steps["a"].attempts
     assert again.idempotent is True
+
+
+def test_the_step_next_in_line_is_the_one_a_finish_makes_ready_alone() -> None:
+    state = build(DIAMOND)
+    engine.initial(state, T0, LEASE)
+    # a fans out to b and c: no single successor to tell beforehand
+    assert engine.next_in_line(state, "a") is None
+    run_to_end(state, "a")
+    # b finishing makes nothing ready while c has not finished; c finishing then makes d ready
+    assert engine.next_in_line(state, "b") is None
+    run_to_end(state, "b")
+    assert engine.next_in_line(state, "c") == "d"
+    assert engine.next_in_line(build({"a": [], "b": ["a"]}), "a") == "b"
+
+
+def test_a_successor_is_claimed_with_the_token_the_worker_chose() -> None:
+    # GIVEN a → b, a claimed and run
+    state = build({"a": [], "b": ["a"]})
+    engine.initial(state, T0, LEASE)
+    token, _ = engine.claim(state, "a", 1, "w", T0, LEASE)
+    assert token is not None
+    # WHEN its completion claims b with a token chosen beforehand (its reuse key held for it)
+    taken, _ = engine.complete_and_continue(state, "a", token, Outcome(TaskStatus.FINISHED, exit_code=0), T0, LEASE,
+                                            "w", tokens={"b": "chosen"})
+    # THEN b is this worker's under that token
+    assert taken == ("b", 1, "chosen") and state.steps["b"].claim == "chosen"
