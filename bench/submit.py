@@ -58,29 +58,17 @@ def measure(api: Api, pipeline_id: str, concurrency: tuple[int, ...], total: int
             run_load(lambda: FloorSubmit(api.workspace_name, pipeline_id, template, lean=True), clients, total),
             f"floor (service's transaction) x{clients}",
         )
-        http_s, floor_s = Summary.of_seconds(over_http.latencies), Summary.of_seconds(floor.latencies)
-        lean_s = Summary.of_seconds(lean.latencies)
+        http_s = Summary.of_seconds(over_http.latencies)
         plural = "client" if clients == 1 else "clients"
         section.add(Row(f"submit, {clients} {plural}", http_s, note=f"{over_http.per_second:.0f} submits/s"))
-        section.add(Row(f"storage floor, {clients} {plural}", floor_s, note=f"{floor.per_second:.0f} submits/s"))
-        section.add(
-            Row(
-                f"submit / floor, {clients} {plural}",
-                value=http_s.p50 / floor_s.p50,
-                unit="x p50",
-                note=f"p99: {http_s.p99 / floor_s.p99:.2f}x (issue 14's figure)",
-            )
-        )
-        section.add(Row(f"storage floor, the service's transaction writer, {clients} {plural}", lean_s,
-                        note=f"{lean.per_second:.0f} submits/s"))
-        section.add(
-            Row(
-                f"submit / that floor, {clients} {plural}",
-                value=http_s.p50 / lean_s.p50,
-                unit="x p50",
-                note=f"p99: {http_s.p99 / lean_s.p99:.2f}x",
-            )
-        )
+        for label, ratio, result, note in (
+            ("storage floor", "submit / floor", floor, " (issue 14's figure)"),
+            ("storage floor, the service's transaction writer", "submit / that floor", lean, ""),
+        ):
+            floor_s = Summary.of_seconds(result.latencies)
+            section.add(Row(f"{label}, {clients} {plural}", floor_s, note=f"{result.per_second:.0f} submits/s"))
+            section.add(Row(f"{ratio}, {clients} {plural}", value=http_s.p50 / floor_s.p50, unit="x p50",
+                            note=f"p99: {http_s.p99 / floor_s.p99:.2f}x{note}"))
     section.notes += [
         "floor = point read of the pipeline row + 1 of the reuse index (a miss) + 3 index upserts side by side"
         " + 1 transaction (run + step rows) + 1 queue send, made bare with the SDKs (issue 14's floor)",
