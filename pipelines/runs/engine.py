@@ -312,10 +312,16 @@ def next_in_line(state: RunState, node_id: str) -> str | None:
     ready = [
         step.node_id for step in state.steps.values()
         if node_id in step.parents and step.status is TaskStatus.NOT_STARTED
-        and all(p == node_id or (p in state.steps and state.steps[p].status is TaskStatus.FINISHED)
-                for p in step.parents)
+        and _parents_finished(state, step, also=node_id)
     ]
     return ready[0] if len(ready) == 1 else None
+
+
+def _parents_finished(state: RunState, step: Step, also: str | None = None) -> bool:
+    """Whether every parent of `step` has finished (`also`: counting that one as finished)."""
+    return all(
+        p == also or state.steps[p].status is TaskStatus.FINISHED for p in step.parents if p in state.steps
+    )
 
 
 def fail_step(
@@ -417,7 +423,7 @@ def _advance(state: RunState, now: datetime, lease: int, t: Transition) -> None:
             # continue_on_step_failure: independent branches go on; this one can't.
             _end(step, TaskStatus.CANCELED, now, f"upstream step {blocked[0].name!r} did not finish")
             t.steps_changed.add(step.node_id)
-        elif all(p.status is TaskStatus.FINISHED for p in parents):
+        elif _parents_finished(state, step):
             _queue(state, step, now, lease, t)
     if all(s.status.terminal for s in steps.values()) and not run.status.terminal:
         if run.cancel_requested:

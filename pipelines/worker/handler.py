@@ -277,7 +277,7 @@ def _decide_ahead(
     if not beside:
         beside.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="reuse-ahead"))
     run = dataclasses.replace(state.run)  # a copy: the commit changes the state while this runs
-    future = beside[0].submit(decide, account, run, definition(), successor, token, upstream)
+    future = beside[0].submit(decide, account, run, definition, successor, token, upstream)
     return successor, token, future
 
 

@@ -31,7 +31,7 @@ Decision = tuple[str | None, Prior | Busy | None]  # the step's key, and what th
 def decide(
     account: StorageAccount,
     run: Run,
-    graph: PipelineDefinition,
+    definition: Callable[[], PipelineDefinition],
     node_id: str,
     token: str,
     upstream: Mapping[str, Mapping[str, OutputSummary]],
@@ -40,6 +40,7 @@ def decide(
     nothing answers it. `upstream`: each step's output summaries (a key needs its parents')."""
     key: str | None = None
     try:
+        graph = definition()
         spec = next(s for s in graph.steps if s.id == node_id)
         key = Keys(account, graph, run).of(spec, upstream)
         if key is not None and spec.allow_reuse and not run.regenerate_outputs:
@@ -61,16 +62,9 @@ def run_or_reuse(
 ) -> Outcome | None:
     """The claimed step's outcome: taken, waiting, or `execute()`'s (None: the lease was lost).
     `decided`: the decision already made for this claim (`decide`, while the claim committed)."""
-    run = state.run
     if decided is None:
-        try:
-            graph = definition()
-        except Exception:  # noqa: BLE001 - as in `decide`: the step runs
-            log.warning("reuse of step %s of run %s was not decided; the step runs", node_id, run.id, exc_info=True)
-            decided = (None, None)
-        else:
-            upstream = {node: step.output_summaries for node, step in state.steps.items()}
-            decided = decide(account, run, graph, node_id, token, upstream)
+        upstream = {node: step.output_summaries for node, step in state.steps.items()}
+        decided = decide(account, state.run, definition, node_id, token, upstream)
     key, found = decided
     if isinstance(found, Prior):
         return Outcome(TaskStatus.FINISHED, prior=found)
