@@ -155,7 +155,11 @@ def submit(client: TableClient, operations: Sequence[Any]) -> list[dict[str, Any
     content = response.read()
     if response.status_code != 202:
         raise HttpResponseError(response=response)
-    answers = decode(response.headers.get("Content-Type", ""), content)
+    try:
+        answers = decode(response.headers.get("Content-Type", ""), content)
+    except (ValueError, IndexError) as exc:
+        # Not the service's documented answer: the project's storage error, not a crash.
+        raise HttpResponseError(f"the transaction's answer could not be read: {exc}") from None
     for status, _, body in answers:
         if not 200 <= status < 300:
             raise _refused(status, body)

@@ -102,3 +102,26 @@ def test_a_refusal_names_its_status_operation_and_reason(body: bytes, status: in
 def test_an_answer_without_a_boundary_is_refused() -> None:
     with pytest.raises(ValueError, match="boundary"):
         batch.decode("multipart/mixed", FINISHED)
+
+
+
+class Garbled:
+    """What the client's pipeline hands back for a $batch whose answer is not the documented
+    layout (a proxy's page, say)."""
+
+    status_code = 202
+    headers = {"Content-Type": "multipart/mixed; boundary=b"}
+
+    def read(self) -> bytes:
+        return b"--b\r\nContent-Type: application/http\r\n\r\nnot an answer\r\n--b--\r\n"
+
+
+def test_an_answer_that_cannot_be_read_is_a_storage_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    from azure.core.exceptions import HttpResponseError
+
+    client = TableClient.from_connection_string(CONNECTION, "Runs")
+    monkeypatch.setattr(client._client, "send_request", lambda request, **kwargs: Garbled())
+    # THEN the call fails with the SDK's storage error (which the store translates), not a ValueError
+    with pytest.raises(HttpResponseError, match="could not be read"):
+        batch.submit(client, [("create", {"PartitionKey": "p", "RowKey": "a"}),
+                              ("create", {"PartitionKey": "p", "RowKey": "b"})])
