@@ -34,7 +34,7 @@ from pipelines.runs.repository import RunRepository
 from pipelines.store import StorageAccount, StorageError
 from pipelines.vocabulary import now
 from pipelines.worker.executor import Executor, StepJob, effective_timeout
-from pipelines.worker.reuse_gate import Decision, decide, run_or_reuse
+from pipelines.worker.reuse_gate import Decision, decide, run_or_reuse, upstream_of
 
 log = logging.getLogger("pipelines.worker")
 T = TypeVar("T")
@@ -54,6 +54,11 @@ RECORD_PATIENCE_SECONDS = 180.0
 RECORD_RETRY_MAX_PAUSE = 2.0
 # How long a failing invocation waits for its steps' log writes before it gives up on them.
 LOGS_ON_FAILURE_SECONDS = 5.0
+
+
+def renewal_interval(lease: int) -> float:
+    """How often a running step's lease is renewed: every third of it (at least every second)."""
+    return max(lease / 3, 1.0)
 
 
 def abandon_running_steps() -> None:
@@ -100,7 +105,7 @@ class Watcher:
 
     def _loop(self) -> None:
         lease = self.repository.lease_seconds
-        renew_every = max(lease / 3, 1.0)
+        renew_every = renewal_interval(lease)
         last_renewal = time.monotonic()
         m = self.message
         while not self._done.wait(CANCEL_POLL_SECONDS):
@@ -271,8 +276,7 @@ def _decide_ahead(
     successor = engine.next_in_line(state, node_id)
     if successor is None or not may_take(state, successor):
         return None
-    upstream = {node: step.output_summaries for node, step in state.steps.items()}
-    upstream[node_id] = dict(outcome.summaries)
+    upstream = {**upstream_of(state), node_id: dict(outcome.summaries)}
     token = uuid.uuid4().hex
     if not beside:
         beside.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="reuse-ahead"))
@@ -326,7 +330,7 @@ def _run_claimed(
         graph = definition()
         spec = next(s for s in graph.steps if s.id == node_id)
         job = StepJob(run, graph, spec, attempt, token)
-        margin = max(repository.lease_seconds / 3, 1.0)  # the watcher's renewal interval
+        margin = renewal_interval(repository.lease_seconds)
         exited_at: list[datetime] = []
         with Watcher(repository, message, token, lease_until) as watcher:
 

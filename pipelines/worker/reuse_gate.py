@@ -28,6 +28,11 @@ log = logging.getLogger("pipelines.worker")
 Decision = tuple[str | None, Prior | Busy | None]  # the step's key, and what the index answered
 
 
+def upstream_of(state: RunState) -> dict[str, dict[str, OutputSummary]]:
+    """Each step's output summaries, as recorded: what a step's reuse key reads of its parents."""
+    return {node: step.output_summaries for node, step in state.steps.items()}
+
+
 def decide(
     account: StorageAccount,
     run: Run,
@@ -63,8 +68,7 @@ def run_or_reuse(
     """The claimed step's outcome: taken, waiting, or `execute()`'s (None: the lease was lost).
     `decided`: the decision already made for this claim (`decide`, while the claim committed)."""
     if decided is None:
-        upstream = {node: step.output_summaries for node, step in state.steps.items()}
-        decided = decide(account, state.run, definition, node_id, token, upstream)
+        decided = decide(account, state.run, definition, node_id, token, upstream_of(state))
     key, found = decided
     if isinstance(found, Prior):
         return Outcome(TaskStatus.FINISHED, prior=found)
