@@ -25,6 +25,7 @@ ORDER = (
     "stage inputs (list+download)",
     "log flush, waited for",
     "log append, behind the step (create+append blob)",
+    "log put whole, behind the step (one request)",
     "warm launch (request to pid answered)",
     "child process (launch to exit, pumps joined)",
     "upload outputs (list+upload)",

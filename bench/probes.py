@@ -149,6 +149,7 @@ def install() -> None:
     _timed(launcher.WarmLauncher, "launch", "warm launch (request to pid answered)")
     _timed(executor.Executor, "_upload_outputs", "upload outputs (list+upload)")
     _timed(LogWriter, "append", "log append, behind the step (create+append blob)")
+    _timed(LogWriter, "put", "log put whole, behind the step (one request)")
 
     original_send = messages.send
 

@@ -1,8 +1,9 @@
-"""Step logs in Blob storage: one append blob per step attempt and stream.
+"""Step logs in Blob storage: one blob per step attempt and stream.
 
 `runs/{workspace}/{run id}/{node id}/{attempt}/{STDOUT|STDERR|JobLog}.txt`.
-The worker appends while the script runs, so a caller polling the log sees it
-grow; the read side answers the latest attempt's text.
+The worker appends while the script runs (an append blob), so a caller polling
+the log sees it grow; a log whole before its first write is put in one request
+(a block blob). The read side answers the latest attempt's text either way.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class StepLogs:
 
 
 class LogWriter:
-    """Appends to one append blob; created on first write; at most MAX_LOG_BYTES kept."""
+    """Writes one log blob: appended to as it grows (created on the first append), or put
+    whole once; at most MAX_LOG_BYTES kept."""
 
     def __init__(self, container: Blobs, name: str, limit: int | None = None) -> None:
         self.container = container
@@ -55,14 +57,31 @@ class LogWriter:
         self._written = 0
         self._limit = MAX_LOG_BYTES if limit is None else limit
 
-    def append(self, data: bytes) -> None:
+    def _clip(self, data: bytes) -> bytes:
+        """What of `data` is kept under the limit (with a note where it was cut)."""
         if not data or self._written > self._limit:
-            return
+            return b""
         if self._written + len(data) > self._limit:
             data = data[: self._limit - self._written] + b"\n[... log truncated: over the limit of this step ...]\n"
         self._written += len(data)
+        return data
+
+    def append(self, data: bytes) -> None:
+        data = self._clip(data)
+        if not data:
+            return
         if not self._created:
             self.container.create_append(self.name)
             self._created = True
         for start in range(0, len(data), MAX_BLOCK):
             self.container.append(self.name, data[start : start + MAX_BLOCK])
+
+    def put(self, data: bytes) -> None:
+        """The whole log at once, in one request: nothing was written of it before, and
+        nothing will be after (a block blob, which reads as the append blob would)."""
+        if self._created:
+            raise RuntimeError(f"the log {self.name} was appended to: it is not put whole")
+        data = self._clip(data)
+        if data:
+            self.container.write(self.name, data, overwrite=True)
+            self._created = True

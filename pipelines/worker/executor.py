@@ -131,7 +131,7 @@ class Executor:
         """
         run, step = job.run, job.step
         folder = work_root(self.account) / "steps" / run.id / step.id / f"{job.attempt}-{job.claim[:8]}"
-        joblog = self._sink(job, "JobLog")
+        joblog, stdout, stderr = (self._sink(job, kind) for kind in ("JobLog", "STDOUT", "STDERR"))
         self._uploaded = {}
         try:
             shutil.rmtree(folder, ignore_errors=True)
@@ -150,6 +150,10 @@ class Executor:
                 f"{' in a fresh interpreter' if step.fresh_interpreter else ''}\n".encode()
             )
             timeout = effective_timeout(step, self.account.settings)
+            # From the script's exit to its successor's start, log writes wait (logflush.py), from
+            # the end of its output on, which comes with the exit. A step nothing depends on has
+            # no successor: its logs go at once, beside its upload and its commit.
+            turnover = self.flusher.hold if any(e.from_step == step.id for e in job.definition.edges) else None
             result = run_step(
                 step.script_name,
                 arguments,
@@ -157,16 +161,17 @@ class Executor:
                 cwd=str(code),
                 env=self._environment(folder),
                 timeout=timeout,
-                stdout=self._sink(job, "STDOUT"),
-                stderr=self._sink(job, "STDERR"),
+                stdout=stdout,
+                stderr=stderr,
                 should_stop=should_stop,
                 on_start=self._started,
-                # From the script's exit to the next step's start, log writes wait (logflush.py):
-                # from the end of its output on, which comes with the exit.
-                on_end=self.flusher.hold,
+                on_end=turnover,
             )
-            self.flusher.hold()
+            if turnover is not None:
+                turnover()
             joblog.append(f"exit code {result.exit_code} after {result.seconds:.2f}s\n".encode())
+            for sink in (joblog, stdout, stderr):
+                sink.close()  # the step's logs are whole: they go up after the turnover
             metrics = self._metrics(folder / "metrics.jsonl")
             if result.stopped == "lease lost":
                 return None
@@ -186,6 +191,8 @@ class Executor:
             joblog.append(f"could not stage the step: {exc}\n".encode())
             return Outcome(TaskStatus.FAILED, str(exc), None, retryable=False)
         finally:
+            for sink in (joblog, stdout, stderr):
+                sink.close()
             self._trash.append(folder)  # removed once the next step has started, off its turnover
 
     def _started(self) -> None:

@@ -6,7 +6,7 @@ started as a fresh interpreter (`python -m pipelines.runtime.launch`). Either
 way the child runs in its own process group (a session of its own), so
 stopping it stops whatever it started too: SIGTERM to the group, then SIGKILL
 after a grace period. stdout and stderr are pipes read by two threads and
-appended to their log sinks in chunks, so a caller polling the log sees it
+handed to their log sinks as they are read, so a caller polling the log sees it
 grow while the step runs.
 """
 
@@ -31,8 +31,6 @@ from pipelines.worker import launcher
 log = logging.getLogger("pipelines.worker")
 
 STDERR_TAIL_BYTES = 2048
-FLUSH_SECONDS = 0.5
-FLUSH_BYTES = 256 * 1024
 KILL_GRACE_SECONDS = 3.0
 
 
@@ -53,40 +51,20 @@ def _pump(
     stream: object, sink: Sink, tail: bytearray | None, errors: list[BaseException],
     on_end: Callable[[], None] | None = None,
 ) -> None:
-    """Copy a pipe into its sink, batching writes (one storage call per chunk).
-
-    What was read is written within FLUSH_SECONDS even when the script then goes
-    quiet: the pipe is waited on with a timeout, so a line printed before a long
-    computation shows in the log while the computation runs. `on_end()` is called
-    when the pipe ends (the child is exiting), before its last chunk is handed on.
-    """
-    buffer = bytearray()
-    last = time.monotonic()
+    """Copy a pipe into its sink as it is read; the sink gathers what comes into few
+    storage writes (`pipelines/worker/logflush.py`). `on_end()` is called when the pipe
+    ends (the child is exiting)."""
     read = stream.read1  # type: ignore[attr-defined]
-    descriptor = stream.fileno()  # type: ignore[attr-defined]
-    while True:
-        wait = max(0.0, FLUSH_SECONDS - (time.monotonic() - last)) if buffer else None
-        ready, _, _ = select.select([descriptor], [], [], wait)
-        chunk = read(65536) if ready else None
-        if chunk:
-            buffer += chunk
-            if tail is not None:
-                tail += chunk
-                del tail[:-STDERR_TAIL_BYTES]
-        now = time.monotonic()
-        ended = chunk == b""
-        if ended and on_end is not None:
-            on_end()
-        if buffer and (ended or len(buffer) >= FLUSH_BYTES or now - last >= FLUSH_SECONDS):
-            try:
-                sink.append(bytes(buffer))
-            except BaseException as exc:  # noqa: BLE001 - keep draining the pipe; report later
-                errors.append(exc)
-            buffer.clear()
-        if not buffer:
-            last = now
-        if ended:
-            return
+    while chunk := read(65536):
+        if tail is not None:
+            tail += chunk
+            del tail[:-STDERR_TAIL_BYTES]
+        try:
+            sink.append(chunk)
+        except BaseException as exc:  # noqa: BLE001 - keep draining the pipe; report later
+            errors.append(exc)
+    if on_end is not None:
+        on_end()
 
 
 class _Child(Protocol):
@@ -177,7 +155,7 @@ def run_step(
     launcher, or in a fresh interpreter (`python -m pipelines.runtime.launch`) when the step
     asks for one or the launcher cannot take it (see `pipelines/worker/launcher.py`).
     `on_start()` is called once the child runs and its output is being read, `on_end()` when
-    its output ends (it is exiting), before the last of it is handed to the sinks."""
+    its output ends (it is exiting), after the last of it was handed to the sinks."""
     warm = launcher.shared()
     if not fresh_interpreter and warm.accepts(env):
         started = time.monotonic()

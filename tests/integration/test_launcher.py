@@ -242,11 +242,10 @@ def test_stdout_and_stderr_reach_their_sinks_with_what_the_script_started(tmp_pa
 
 
 @pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh"])
-def test_the_turnover_hooks_come_at_the_start_and_before_the_last_output(
+def test_the_turnover_hooks_come_at_the_start_and_when_the_output_ends(
     tmp_path: Path, new_launcher, fresh: bool
 ) -> None:
-    # GIVEN a script whose last line is printed right before it exits (held in the pump's
-    # buffer until the pipe ends)
+    # GIVEN a script that prints, works a while, and prints its last line right before it exits
     (tmp_path / "code").mkdir()
     script = "print('first', flush=True)\nimport time; time.sleep(0.7)\nprint('last')\n"
     (tmp_path / "code" / "main.py").write_text(script)
@@ -259,12 +258,11 @@ def test_the_turnover_hooks_come_at_the_start_and_before_the_last_output(
         should_stop=lambda: None, fresh_interpreter=fresh,
         on_start=lambda: events.append("start"), on_end=lambda: events.append("end"),
     )
-    # THEN the start came first, the output read while it ran went on at once, and the end
-    # (the exit's signal to hold log writes) came before the last chunk was handed on
+    # THEN the start came first, each chunk went on as it was read (the first while the
+    # script still ran), and the end (the exit's signal to hold log writes) once the output ended
     assert result.exit_code == 0 and out.text == "first\nlast\n"
-    assert events[0] == "start" and "end" in events
-    assert events.index("end") < events.index("out b'last\\n'")
-    assert events.index("out b'first\\n'") < events.index("end")
+    assert events[:2] == ["start", "out b'first\\n'"]
+    assert events.index("out b'last\\n'") < events.index("end")
 
 
 # -- stopping a step -----------------------------------------------------------------------------

@@ -163,6 +163,39 @@ def test_canceling_stops_a_sleeping_step_and_its_process(service, workspace, tmp
     assert step["StatusCode"] == 5
 
 
+def test_a_running_steps_logs_grow_while_it_runs(service, workspace, tmp_path) -> None:
+    # GIVEN a step that prints, then works on for a while
+    done = tmp_path / "done"
+    pipeline = make.single(tmp_path / "code", f"""
+        print("first line", flush=True)
+        print("to stderr", file=sys.stderr, flush=True)
+        deadline = time.monotonic() + 60
+        while not pathlib.Path({str(done)!r}).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print("last line", flush=True)
+    """)
+    published = publish(workspace, pipeline, "talker")
+    run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"]
+    node = None
+    deadline = time.monotonic() + 30
+    # THEN what it printed, and the job log's first line, can be read while it still runs
+    while True:
+        assert time.monotonic() < deadline, "the step's printed lines never reached its log while it ran"
+        node = node or next(iter(service.steps(run_id)), None)
+        if node is not None and "first line" in service.log(run_id, node) and "to stderr" in service.log(
+                run_id, node, "STDERR") and "running" in service.log(run_id, node, "JobLog"):
+            break
+        time.sleep(0.2)
+    assert service.steps(run_id)[node]["StatusCode"] == 2  # still running
+    # AND once it ends, each log is whole, in order
+    done.write_text("")
+    assert service.wait_run(run_id)["Status"]["StatusCode"] == 3
+    assert service.log(run_id, node) == "first line\nlast line\n"
+    assert service.log(run_id, node, "STDERR") == "to stderr\n"
+    joblog = service.log(run_id, node, "JobLog")
+    assert joblog.index("running") < joblog.index("exit code 0")
+
+
 def test_a_step_over_its_timeout_fails_with_a_timeout_reason(service, workspace, tmp_path) -> None:
     pipeline = make.single(tmp_path / "code", "time.sleep(60)\n", timeout_seconds=1)
     published = publish(workspace, pipeline, "slow")

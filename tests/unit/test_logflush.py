@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from pipelines.worker import logflush
 from pipelines.worker.logflush import LogFlusher
 
 
@@ -20,12 +21,21 @@ class Writer:
         self.fail_on = fail_on
         self.written: list[bytes] = []
 
+        self.requests: list[str] = []
+
     def append(self, data: bytes) -> None:
+        self._write("append", data)
+
+    def put(self, data: bytes) -> None:
+        self._write("put", data)
+
+    def _write(self, request: str, data: bytes) -> None:
         if self.gate is not None:
             self.gate.wait(10)
         if data == self.fail_on:
             raise OSError("storage is away")
         self.written.append(data)
+        self.requests.append(request)
 
 
 def test_appends_return_at_once_and_reach_their_logs_in_order() -> None:
@@ -36,11 +46,11 @@ def test_appends_return_at_once_and_reach_their_logs_in_order() -> None:
     for line in (b"running\n", b"exit code 0\n"):
         flusher.sink(joblog).append(line)  # type: ignore[arg-type]
     flusher.sink(stdout).append(b"hello\n")  # type: ignore[arg-type]
-    # THEN nothing is written yet and the caller was not held
-    assert joblog.written == [] and stdout.written == []
+    # THEN the caller was not held: the job log's writes still wait
+    assert joblog.written == []
     gate.set()
     assert flusher.drain(5)
-    assert joblog.written == [b"running\n", b"exit code 0\n"] and stdout.written == [b"hello\n"]
+    assert b"".join(joblog.written) == b"running\nexit code 0\n" and stdout.written == [b"hello\n"]
     flusher.close()
 
 
@@ -51,10 +61,69 @@ def test_a_failed_append_is_counted_and_logged_and_the_log_goes_on(caplog: pytes
     with caplog.at_level(logging.WARNING, logger="pipelines.worker"):
         for chunk in (b"one\n", b"lost\n", b"two\n"):
             sink.append(chunk)
-        assert flusher.drain(5)
+            assert flusher.drain(5)
     assert writer.written == [b"one\n", b"two\n"]
     assert flusher.failures == 1
     assert "STDERR" in caplog.text
+    flusher.close()
+
+
+def test_a_blobs_output_lingers_and_goes_up_as_one_append(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logflush, "LINGER_SECONDS", 0.4)
+    flusher = LogFlusher()
+    writer = Writer("STDOUT")
+    sink = flusher.sink(writer)  # type: ignore[arg-type]
+    # WHEN a running step prints three times
+    started = time.monotonic()
+    for chunk in (b"1\n", b"2\n", b"3\n"):
+        sink.append(chunk)
+    # THEN nothing is written before the linger is over, then all of it in one append
+    while not writer.written:
+        assert time.monotonic() - started < 5, "the output was never written"
+        time.sleep(0.01)
+    assert time.monotonic() - started >= 0.35
+    assert writer.written == [b"1\n2\n3\n"] and writer.requests == ["append"]
+    # AND what it prints later goes after it, as an append (the blob exists)
+    sink.append(b"4\n")
+    sink.close()
+    assert flusher.drain(5)
+    assert writer.written == [b"1\n2\n3\n", b"4\n"] and writer.requests == ["append", "append"]
+    flusher.close()
+
+
+def test_a_log_finished_before_its_first_write_is_put_whole_at_once() -> None:
+    # GIVEN a short step: its job log and stdout are whole when its process ends
+    flusher = LogFlusher()
+    joblog, stdout = Writer("JobLog"), Writer("STDOUT")
+    flusher.sink(joblog).append(b"running\n")  # type: ignore[arg-type]
+    flusher.sink(stdout).append(b"hello\n")  # type: ignore[arg-type]
+    flusher.sink(joblog).append(b"exit code 0\n")  # type: ignore[arg-type]
+    started = time.monotonic()
+    # WHEN its logs are finished THEN each goes up at once (no linger) as one put
+    sinks = [flusher.sink(writer) for writer in (joblog, stdout)]  # type: ignore[arg-type]
+    for sink in sinks:
+        sink.close()
+    while not (joblog.written and stdout.written):
+        assert time.monotonic() - started < logflush.LINGER_SECONDS / 2, "a finished log lingered"
+        time.sleep(0.005)
+    assert joblog.written == [b"running\nexit code 0\n"] and joblog.requests == ["put"]
+    assert stdout.written == [b"hello\n"] and stdout.requests == ["put"]
+    # AND nothing more may be written to a finished log
+    with pytest.raises(RuntimeError):
+        sinks[0].append(b"late\n")
+    flusher.close()
+
+
+def test_a_megabyte_waiting_goes_up_without_lingering(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logflush, "LINGER_SECONDS", 30.0)
+    flusher = LogFlusher()
+    writer = Writer("STDOUT")
+    flusher.sink(writer).append(b"x" * logflush.LINGER_BYTES)  # type: ignore[arg-type]
+    deadline = time.monotonic() + 5
+    while not writer.written:
+        assert time.monotonic() < deadline, "a megabyte of output waited for the linger"
+        time.sleep(0.01)
+    assert writer.requests == ["append"]
     flusher.close()
 
 
