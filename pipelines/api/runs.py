@@ -18,7 +18,10 @@ from pipelines.api.contract import (
 )
 from pipelines.api.http import Reply, RequestContext, json_response, route
 from pipelines.api.paging import page_request, paged
+from pipelines.authoring.definition import StepSpec
+from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import BadRequestError, NotFoundError
+from pipelines.runs import joblog
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import experiment_id, step_run_id, step_status_word
 from pipelines.runs.logs import LOG_KINDS, StepLogs
@@ -261,8 +264,20 @@ def get_step_log(ctx: RequestContext) -> func.HttpResponse:
         raise NotFoundError(f"no log called {kind!r}: STDOUT, STDERR or JobLog", target="logType")
     state, step = step_of(ctx)
     attempt = attempt_of(ctx, step)
-    text = StepLogs(get_account()).read(state.run.workspace, state.run.id, step.node_id, attempt, canonical)
+    if canonical == "JobLog":
+        text = joblog.render(step, attempt, _spec_of(state, step))
+    else:
+        text = StepLogs(get_account()).read(state.run.workspace, state.run.id, step.node_id, attempt, canonical)
     return json_response(text, 200, {"Content-Type": "text/plain; charset=utf-8", "x-ms-request-id": ctx.request_id})
+
+
+def _spec_of(state: RunState, step: Step) -> StepSpec | None:
+    """The step as published (what it runs); None when its definition cannot be read."""
+    try:
+        graph = PublishedPipelines(get_account()).graph(state.run.workspace, state.run.graph_id)
+    except NotFoundError:
+        return None
+    return next((spec for spec in graph.steps if spec.id == step.node_id), None)
 
 
 def attempt_of(ctx: RequestContext, step: Step) -> int:

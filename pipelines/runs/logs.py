@@ -1,6 +1,8 @@
 """Step logs in Blob storage: one blob per step attempt and stream.
 
-`runs/{workspace}/{run id}/{node id}/{attempt}/{STDOUT|STDERR|JobLog}.txt`.
+`runs/{workspace}/{run id}/{node id}/{attempt}/{STDOUT|STDERR}.txt`. (The job log
+is not a blob: it is written from the step's record when read, `pipelines.runs.joblog`;
+runs of earlier versions also left a `JobLog.txt`, which nothing reads.)
 The worker appends while the script runs (an append blob), so a caller polling
 the log sees it grow; a log whole before its first write is put in one request
 (a block blob). The read side answers the latest attempt's text either way.

@@ -131,7 +131,7 @@ class Executor:
         """
         run, step = job.run, job.step
         folder = work_root(self.account) / "steps" / run.id / step.id / f"{job.attempt}-{job.claim[:8]}"
-        joblog, stdout, stderr = (self._sink(job, kind) for kind in ("JobLog", "STDOUT", "STDERR"))
+        stdout, stderr = self._sink(job, "STDOUT"), self._sink(job, "STDERR")
         self._uploaded = {}
         try:
             shutil.rmtree(folder, ignore_errors=True)
@@ -144,11 +144,6 @@ class Executor:
                 path.mkdir(parents=True)
             arguments = self._arguments(job, inputs, outputs)
             self._context(job, inputs, data, outputs, folder).write(folder / "context.json")
-            joblog.append(
-                f"step {step.name!r} attempt {job.attempt}: running {step.script_name}"
-                f" with {len(arguments)} arguments"
-                f"{' in a fresh interpreter' if step.fresh_interpreter else ''}\n".encode()
-            )
             timeout = effective_timeout(step, self.account.settings)
             # From the script's exit to its successor's start, log writes wait (logflush.py), from
             # the end of its output on, which comes with the exit. A step nothing depends on has
@@ -169,8 +164,7 @@ class Executor:
             )
             if turnover is not None:
                 turnover()
-            joblog.append(f"exit code {result.exit_code} after {result.seconds:.2f}s\n".encode())
-            for sink in (joblog, stdout, stderr):
+            for sink in (stdout, stderr):
                 sink.close()  # the step's logs are whole: they go up after the turnover
             metrics = self._metrics(folder / "metrics.jsonl")
             if result.stopped == "lease lost":
@@ -188,10 +182,9 @@ class Executor:
             self._keep(job, folder)
             return Outcome(TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries)
         except StagingError as exc:
-            joblog.append(f"could not stage the step: {exc}\n".encode())
-            return Outcome(TaskStatus.FAILED, str(exc), None, retryable=False)
+            return Outcome(TaskStatus.FAILED, f"could not stage the step: {exc}", None, retryable=False)
         finally:
-            for sink in (joblog, stdout, stderr):
+            for sink in (stdout, stderr):
                 sink.close()
             self._trash.append(folder)  # removed once the next step has started, off its turnover
 

@@ -193,7 +193,7 @@ def test_a_running_steps_logs_grow_while_it_runs(service, workspace, tmp_path) -
     assert service.log(run_id, node) == "first line\nlast line\n"
     assert service.log(run_id, node, "STDERR") == "to stderr\n"
     joblog = service.log(run_id, node, "JobLog")
-    assert joblog.index("running") < joblog.index("exit code 0")
+    assert joblog.index("running") < joblog.index("exited with code 0") < joblog.index("Finished")
 
 
 def test_a_step_over_its_timeout_fails_with_a_timeout_reason(service, workspace, tmp_path) -> None:
