@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -154,12 +154,23 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
     repository = RunRepository(account)
     serves = None if target_queue in (None, account.settings.steps_queue_name) else target_queue
     lease = repository.lease_seconds
+    # One catalogue and one executor per message; the published definition is read once
+    # (graphs never change) and serves every step this invocation runs.
+    published = PublishedPipelines(account)
+    # The claim's token is chosen first, so the step's reuse decision is made beside the
+    # transaction that claims it (as `_decide_ahead` does for a successor).
+    chosen = uuid.uuid4().hex
+    early: list[Future[Decision]] = []
+
+    def claim(s: engine.RunState) -> tuple[str | None, engine.Transition]:
+        taken, transition = engine.claim(s, message.node_id, message.attempt, WORKER_ID, now(), lease, chosen)
+        if taken is not None and not early:
+            early.append(_beside(decide, account, dataclasses.replace(s.run), functools.partial(
+                published.graph, s.run.workspace, s.run.graph_id), message.node_id, chosen, upstream_of(s)))
+        return taken, transition
+
     try:
-        token, state = repository.mutate(
-            message.workspace,
-            message.run_id,
-            lambda s: engine.claim(s, message.node_id, message.attempt, WORKER_ID, now(), lease),
-        )
+        token, state = repository.mutate(message.workspace, message.run_id, claim)
     except NotFoundError:
         return "no such run"
     if token is None:
@@ -169,9 +180,6 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
     started = time.monotonic()
     settings = account.settings
     budget = settings.max_step_timeout_seconds  # what one invocation may spend, under functionTimeout
-    # One catalogue and one executor per message; the published definition is read once
-    # (graphs never change) and serves every step this invocation runs.
-    published = PublishedPipelines(account)
     executor = Executor(account, published)
     read: list[PipelineDefinition] = []
 
@@ -218,8 +226,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
 
     node_id = message.node_id
     happened: list[str] = []
-    decided: Decision | None = None
-    beside: list[ThreadPoolExecutor] = []  # one thread, for the reuse decision made beside a commit
+    decided = early[0].result() if early and token == chosen else None
     try:
         while True:
             # Step reuse (pipelines/worker/reuse_gate.py): take an earlier execution's outputs, wait for
@@ -233,7 +240,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
                 happened.append(f"step {node_id}: lease lost")
                 break
             happened.append(f"step {node_id} {outcome.status.name.lower()}")
-            ahead = _decide_ahead(account, latest[0], definition, node_id, outcome, may_take, beside)
+            ahead = _decide_ahead(account, latest[0], definition, node_id, outcome, may_take)
             tokens = {ahead[0]: ahead[1]} if ahead is not None else {}
             taken = _retrying(functools.partial(record, node_id, token, outcome, tokens))
             if taken is None:
@@ -245,9 +252,6 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
         # retry must not wait for them (a log chunk lost here is logged by the flusher).
         executor.close(LOGS_ON_FAILURE_SECONDS)
         raise
-    finally:
-        for pool in beside:
-            pool.shutdown(wait=False)
     executor.close()
     return "; ".join(happened)
 
@@ -259,7 +263,6 @@ def _decide_ahead(
     node_id: str,
     outcome: Outcome,
     may_take: Callable[[engine.RunState, str], bool],
-    beside: list[ThreadPoolExecutor],
 ) -> tuple[str, str, Future[Decision]] | None:
     """Start the reuse decision of the step that the commit recording `node_id` will claim for
     this worker, while that commit runs: the successor, the claim token chosen for it, and the
@@ -278,11 +281,22 @@ def _decide_ahead(
         return None
     upstream = {**upstream_of(state), node_id: dict(outcome.summaries)}
     token = uuid.uuid4().hex
-    if not beside:
-        beside.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="reuse-ahead"))
     run = dataclasses.replace(state.run)  # a copy: the commit changes the state while this runs
-    future = beside[0].submit(decide, account, run, definition, successor, token, upstream)
-    return successor, token, future
+    return successor, token, _beside(decide, account, run, definition, successor, token, upstream)
+
+
+def _beside(work: Callable[..., T], *args: Any) -> Future[T]:
+    """`work(*args)` on a thread of its own, while the caller goes on: its answer to come."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the answer
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="reuse-beside", daemon=True).start()
+    return future
 
 
 def _retrying(action: Callable[[], T], patience: float = RECORD_PATIENCE_SECONDS) -> T:
