@@ -51,7 +51,7 @@ from pipelines.devhost.polling import PollingBackoff as PollingBackoff
 from pipelines.devhost.polling import SharedQueueWatcher as SharedQueueWatcher
 from pipelines.devhost.worker import Worker
 from pipelines.errors import ConfigurationError
-from pipelines.store.account import _expand_development_storage
+from pipelines.store.account import _expand_development_storage, transport_options
 
 log = logging.getLogger("pipelines.devhost")
 
@@ -92,7 +92,7 @@ def queue_service(connection: str | None) -> QueueServiceClient:
         value = os.environ.get(key)
         if value:
             return QueueServiceClient.from_connection_string(
-                _expand_development_storage(value), retry_policy=retry
+                _expand_development_storage(value), retry_policy=retry, **transport_options()
             )
     for key in candidates:
         account = os.environ.get(f"{key}__accountName")
@@ -103,7 +103,7 @@ def queue_service(connection: str | None) -> QueueServiceClient:
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential(managed_identity_client_id=os.environ.get(f"{key}__clientId"))
-            return QueueServiceClient(account_url=uri, credential=credential, retry_policy=retry)
+            return QueueServiceClient(account_url=uri, credential=credential, retry_policy=retry, **transport_options())
     raise ConfigurationError(f"queue connection {name!r}: set {name} to a connection string")
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -72,6 +73,22 @@ class Patience:
         return {"connection_timeout": self.connect_seconds, "read_timeout": self.read_seconds, "retry_policy": policy}
 
 
+# What `requests` reads from the environment on every call when it is let to (`trust_env`):
+# proxies, CA bundles, .netrc. Reading them scans every variable each time, about a tenth of
+# a millisecond a storage call; where none is set, the clients are told not to look.
+_ENVIRONMENT_SETTINGS = frozenset({
+    "http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle", "netrc",
+})
+
+
+def transport_options() -> dict[str, Any]:
+    """Options for every storage client: `use_env_settings` off when the environment sets
+    nothing it would read (so nothing changes but the time)."""
+    if any(name.lower() in _ENVIRONMENT_SETTINGS for name in os.environ):
+        return {}
+    return {"use_env_settings": False}
+
+
 INTERACTIVE = Patience(connect_seconds=3, read_seconds=4, blob_read_seconds=4, retries=1, pause_seconds=0.5)
 BACKGROUND = Patience(connect_seconds=5, read_seconds=5, blob_read_seconds=60, retries=3, pause_seconds=1)
 
@@ -94,7 +111,11 @@ class StorageAccount:
 
         self.settings = settings
         self.patience = patience
-        tables, blobs, queues = patience.table_options(), patience.blob_options(), patience.queue_options()
+        transport = transport_options()
+        tables, blobs, queues = (
+            {**options, **transport}
+            for options in (patience.table_options(), patience.blob_options(), patience.queue_options())
+        )
         if settings.storage_connection:
             conn = _expand_development_storage(settings.storage_connection)
             self.tables = TableServiceClient.from_connection_string(conn, **tables)
@@ -165,7 +186,7 @@ class StorageAccount:
 
         credential = _identity(self.settings.storage_client_id)
         return Blobs(ContainerClient(account_url=account_url, container_name=name, credential=credential,
-                                     **self.patience.blob_options()))
+                                     **self.patience.blob_options(), **transport_options()))
 
     def queue(self, name: str) -> QueueClient:
         with self._clients_lock:

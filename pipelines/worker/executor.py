@@ -111,9 +111,10 @@ class Executor:
         self._empty_trash()
 
     def _forget_kept(self) -> None:
+        """Drop the outputs kept before; their folder goes with the next removals (off the turnover)."""
         kept, self.kept = self.kept, None
         if kept is not None:
-            shutil.rmtree(kept.root, ignore_errors=True)
+            self._trash.append(kept.root)
 
     def execute(
         self,

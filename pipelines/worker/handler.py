@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -54,6 +54,11 @@ RECORD_PATIENCE_SECONDS = 180.0
 RECORD_RETRY_MAX_PAUSE = 2.0
 # How long a failing invocation waits for its steps' log writes before it gives up on them.
 LOGS_ON_FAILURE_SECONDS = 5.0
+# Threads for the reuse decisions made beside a claim's transaction (`_beside`), for the
+# whole process: as many as invocations that may claim at the same moment, rarely more than a few.
+BESIDE_THREADS = 8
+_beside_pool: list[ThreadPoolExecutor] = []
+_beside_lock = threading.Lock()
 
 
 def renewal_interval(lease: int) -> float:
@@ -286,17 +291,16 @@ def _decide_ahead(
 
 
 def _beside(work: Callable[..., T], *args: Any) -> Future[T]:
-    """`work(*args)` on a thread of its own, while the caller goes on: its answer to come."""
-    future: Future[T] = Future()
+    """`work(*args)` on another thread while the caller goes on: its answer to come.
 
-    def run() -> None:
-        try:
-            future.set_result(work(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the answer
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="reuse-beside", daemon=True).start()
-    return future
+    The threads are the process's, kept between invocations: an idle one takes the work
+    and waits for the interpreter until the caller's transaction is on the wire, where a
+    thread started here would run first (a new thread takes the interpreter at once) and
+    hold the transaction back behind the reuse key's hashing."""
+    with _beside_lock:
+        if not _beside_pool:
+            _beside_pool.append(ThreadPoolExecutor(max_workers=BESIDE_THREADS, thread_name_prefix="reuse-beside"))
+    return _beside_pool[0].submit(work, *args)
 
 
 def _retrying(action: Callable[[], T], patience: float = RECORD_PATIENCE_SECONDS) -> T:

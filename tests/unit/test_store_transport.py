@@ -1,0 +1,36 @@
+"""The storage clients' transport: the environment's proxy settings are honoured where set
+(pipelines/store/account.py, transport_options)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pipelines.settings import Settings
+from pipelines.store.account import StorageAccount, transport_options
+
+
+@pytest.fixture
+def bare_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle",
+                            "curl_ca_bundle", "netrc"}:
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_without_proxy_settings_the_clients_do_not_read_the_environment_per_call(bare_environment) -> None:
+    assert transport_options() == {"use_env_settings": False}
+    account = StorageAccount(Settings(storage_connection="UseDevelopmentStorage=true"))
+    # the setting reaches the transport of every client (requests' trust_env follows it)
+    for client in (account.tables, account.blobs, account.queues):
+        assert client._client._client._pipeline._transport._use_env_settings is False
+
+
+@pytest.mark.parametrize("name", ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "REQUESTS_CA_BUNDLE"])
+def test_a_proxy_or_ca_setting_keeps_requests_reading_it(bare_environment, name: str) -> None:
+    bare_environment.setenv(name, "http://proxy.example:3128" if "PROXY" in name.upper() else "/etc/ssl/ca.pem")
+    assert transport_options() == {}
+    account = StorageAccount(Settings(storage_connection="UseDevelopmentStorage=true"))
+    assert account.blobs._client._client._pipeline._transport._use_env_settings is True
