@@ -74,19 +74,23 @@ class Patience:
 
 
 # What `requests` reads from the environment on every call when it is let to (`trust_env`):
-# proxies, CA bundles, .netrc. Reading them scans every variable each time, about a tenth of
-# a millisecond a storage call; where none is set, the clients are told not to look.
-_ENVIRONMENT_SETTINGS = frozenset({
-    "http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle", "netrc",
-})
+# proxies and .netrc (and CA bundles, below). Reading them scans every variable each time,
+# about a tenth of a millisecond a storage call; where none is set, the clients do not look.
+_PER_CALL_SETTINGS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy", "netrc"})
+_CA_BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # requests' order
 
 
 def transport_options() -> dict[str, Any]:
-    """Options for every storage client: `use_env_settings` off when the environment sets
-    nothing it would read (so nothing changes but the time)."""
-    if any(name.lower() in _ENVIRONMENT_SETTINGS for name in os.environ):
+    """Options for every storage client: `use_env_settings` off when the environment sets no
+    proxy (a proxy keeps `requests` reading them, `NO_PROXY` with them), and a CA bundle set
+    there given once as the clients' `connection_verify`, as `requests` would use it."""
+    if any(name.lower() in _PER_CALL_SETTINGS for name in os.environ):
         return {}
-    return {"use_env_settings": False}
+    options: dict[str, Any] = {"use_env_settings": False}
+    bundle = next((os.environ[name] for name in _CA_BUNDLES if os.environ.get(name)), None)
+    if bundle:
+        options["connection_verify"] = bundle
+    return options
 
 
 INTERACTIVE = Patience(connect_seconds=3, read_seconds=4, blob_read_seconds=4, retries=1, pause_seconds=0.5)

@@ -24,11 +24,13 @@ Log writes go behind the step (`pipelines/worker/logflush.py`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,10 @@ def effective_timeout(step: StepSpec, settings: Settings) -> int:
     return min(step.timeout_seconds or settings.step_timeout_seconds, settings.max_step_timeout_seconds)
 
 
+def _remove(folder: Path, *_: object) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def work_root(account: StorageAccount) -> Path:
     configured = account.settings.work_dir
     return Path(configured) if configured else Path(tempfile.gettempdir()) / "pipelines-worker"
@@ -90,6 +96,20 @@ class StepJob:
     attempt: int
     claim: str
 
+    @property
+    def key(self) -> tuple[str, str, int, str]:
+        return self.run.id, self.step.id, self.attempt, self.claim
+
+
+@dataclass
+class Staged:
+    """A claimed step's folder, ready for its script: code, inputs, output folders, context."""
+
+    code: Path
+    outputs: dict[str, Path]
+    arguments: list[str]
+    env: dict[str, str]
+
 
 class Executor:
     def __init__(self, account: StorageAccount, pipelines: PublishedPipelines | None = None) -> None:
@@ -102,13 +122,31 @@ class Executor:
         self.kept: KeptOutputs | None = None
         self._uploaded: dict[str, tuple[str, ...]] = {}
         self._trash: list[Path] = []  # step folders of this invocation, to remove
+        # Steps staged beside the commit that claims them (`expect`), by job.
+        self._ahead: dict[tuple[str, str, int, str], Future[Staged]] = {}
 
     def close(self, log_timeout: float = DRAIN_SECONDS) -> None:
         """The end of the invocation: logs written (waited for at most `log_timeout`), kept
-        outputs removed."""
+        outputs and folders staged for nothing removed."""
         self.flusher.close(log_timeout)
+        self._drop_ahead()
         self._forget_kept()
         self._empty_trash()
+
+    def expect(self, job: StepJob, staged: Future[Staged]) -> None:
+        """`job` is being staged (`stage`, on another thread, while the commit that will claim it
+        runs): `execute` takes that folder if it runs this very job, else it is removed."""
+        self._drop_ahead()
+        self._ahead[job.key] = staged
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, {}
+        for key, staged in ahead.items():
+            # Removed once made (a folder still being made is let finish, on its own thread).
+            staged.add_done_callback(functools.partial(_remove, self._folder(*key)))
+
+    def _folder(self, run_id: str, node_id: str, attempt: int, claim: str) -> Path:
+        return work_root(self.account) / "steps" / run_id / node_id / f"{attempt}-{claim[:8]}"
 
     def _forget_kept(self) -> None:
         """Drop the outputs kept before; their folder goes with the next removals (off the turnover)."""
@@ -130,21 +168,14 @@ class Executor:
         step is still ours: a worker that lost its lease must not overwrite
         what the step's new owner writes.
         """
-        run, step = job.run, job.step
-        folder = work_root(self.account) / "steps" / run.id / step.id / f"{job.attempt}-{job.claim[:8]}"
+        step = job.step
+        folder = self._folder(*job.key)
+        ahead = self._ahead.pop(job.key, None)
+        self._drop_ahead()
         stdout, stderr = self._sink(job, "STDOUT"), self._sink(job, "STDERR")
         self._uploaded = {}
         try:
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            code = folder / "code"
-            shutil.copytree(self.snapshots.path(run.workspace, step.snapshot), code)
-            inputs, data = self._stage_inputs(job, folder / "inputs")
-            outputs = {o.name: folder / "outputs" / o.name for o in step.outputs}
-            for path in outputs.values():
-                path.mkdir(parents=True)
-            arguments = self._arguments(job, inputs, outputs)
-            self._context(job, inputs, data, outputs, folder).write(folder / "context.json")
+            staged = ahead.result() if ahead is not None else self.stage(job)
             timeout = effective_timeout(step, self.account.settings)
             # From the script's exit to its successor's start, log writes wait (logflush.py), from
             # the end of its output on, which comes with the exit. A step nothing depends on has
@@ -152,10 +183,10 @@ class Executor:
             turnover = self.flusher.hold if any(e.from_step == step.id for e in job.definition.edges) else None
             result = run_step(
                 step.script_name,
-                arguments,
+                staged.arguments,
                 fresh_interpreter=step.fresh_interpreter,
-                cwd=str(code),
-                env=self._environment(folder),
+                cwd=str(staged.code),
+                env=staged.env,
                 timeout=timeout,
                 stdout=stdout,
                 stderr=stderr,
@@ -179,7 +210,7 @@ class Executor:
                 return Outcome(TaskStatus.FAILED, f"exit code {result.exit_code}: {tail}", result.exit_code, metrics)
             if not exited(0):
                 return None
-            summaries = self._upload_outputs(job, outputs)
+            summaries = self._upload_outputs(job, staged.outputs)
             self._keep(job, folder)
             return Outcome(TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries)
         except StagingError as exc:
@@ -188,6 +219,20 @@ class Executor:
             for sink in (stdout, stderr):
                 sink.close()
             self._trash.append(folder)  # removed once the next step has started, off its turnover
+
+    def stage(self, job: StepJob) -> Staged:
+        """Make the step's folder: its code, its inputs, a folder per output, its context."""
+        folder = self._folder(*job.key)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        code = folder / "code"
+        shutil.copytree(self.snapshots.path(job.run.workspace, job.step.snapshot), code)
+        inputs, data = self._stage_inputs(job, folder / "inputs")
+        outputs = {o.name: folder / "outputs" / o.name for o in job.step.outputs}
+        for path in outputs.values():
+            path.mkdir(parents=True)
+        self._context(job, inputs, data, outputs, folder).write(folder / "context.json")
+        return Staged(code, outputs, self._arguments(job, inputs, outputs), self._environment(folder))
 
     def _started(self) -> None:
         """A step's process runs: what waited for the turnover to end goes on."""

@@ -245,7 +245,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
                 happened.append(f"step {node_id}: lease lost")
                 break
             happened.append(f"step {node_id} {outcome.status.name.lower()}")
-            ahead = _decide_ahead(account, latest[0], definition, node_id, outcome, may_take)
+            ahead = _decide_ahead(account, executor, latest[0], definition, node_id, outcome, may_take)
             tokens = {ahead[0]: ahead[1]} if ahead is not None else {}
             taken = _retrying(functools.partial(record, node_id, token, outcome, tokens))
             if taken is None:
@@ -263,6 +263,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
 
 def _decide_ahead(
     account: StorageAccount,
+    executor: Executor,
     state: engine.RunState | None,
     definition: Callable[[], PipelineDefinition],
     node_id: str,
@@ -270,10 +271,11 @@ def _decide_ahead(
     may_take: Callable[[engine.RunState, str], bool],
 ) -> tuple[str, str, Future[Decision]] | None:
     """Start the reuse decision of the step that the commit recording `node_id` will claim for
-    this worker, while that commit runs: the successor, the claim token chosen for it, and the
-    decision to come. None when the successor cannot be told beforehand (no step, or several,
-    made ready; a step for another queue; a state not known without a read; a step that did
-    not run).
+    this worker, and the staging of its folder (`Executor.expect`), while that commit runs: the
+    successor, the claim token chosen for it, and the decision to come. None when the successor
+    cannot be told beforehand (no step, or several, made ready; a step for another queue; a
+    state not known without a read; a step that did not run). The step's outputs are uploaded
+    by then: a successor staged from what this worker kept reads what storage holds.
 
     The decision holds the successor's key for that token. If the commit claims the step
     otherwise (a stale state, read again), the decision is dropped and made again after it;
@@ -287,7 +289,13 @@ def _decide_ahead(
     upstream = {**upstream_of(state), node_id: dict(outcome.summaries)}
     token = uuid.uuid4().hex
     run = dataclasses.replace(state.run)  # a copy: the commit changes the state while this runs
-    return successor, token, _beside(decide, account, run, definition, successor, token, upstream)
+    decision = _beside(decide, account, run, definition, successor, token, upstream)
+    graph = definition()
+    spec = next((s for s in graph.steps if s.id == successor), None)
+    if spec is not None:
+        job = StepJob(run, graph, spec, state.steps[successor].attempt, token)
+        executor.expect(job, _beside(executor.stage, job))
+    return successor, token, decision
 
 
 def _beside(work: Callable[..., T], *args: Any) -> Future[T]:

@@ -28,9 +28,19 @@ def test_without_proxy_settings_the_clients_do_not_read_the_environment_per_call
         assert client._client._client._pipeline._transport._use_env_settings is False
 
 
-@pytest.mark.parametrize("name", ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "REQUESTS_CA_BUNDLE"])
-def test_a_proxy_or_ca_setting_keeps_requests_reading_it(bare_environment, name: str) -> None:
-    bare_environment.setenv(name, "http://proxy.example:3128" if "PROXY" in name.upper() else "/etc/ssl/ca.pem")
+@pytest.mark.parametrize("name", ["HTTPS_PROXY", "https_proxy", "NO_PROXY", "NETRC"])
+def test_a_proxy_setting_keeps_requests_reading_the_environment(bare_environment, name: str) -> None:
+    bare_environment.setenv(name, "http://proxy.example:3128")
     assert transport_options() == {}
     account = StorageAccount(Settings(storage_connection="UseDevelopmentStorage=true"))
     assert account.blobs._client._client._pipeline._transport._use_env_settings is True
+
+
+def test_a_ca_bundle_of_the_environment_is_given_to_the_clients_once(bare_environment) -> None:
+    bare_environment.setenv("CURL_CA_BUNDLE", "/etc/ssl/curl.pem")
+    bare_environment.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/requests.pem")
+    # requests prefers REQUESTS_CA_BUNDLE: so do the clients, without reading it per call
+    assert transport_options() == {"use_env_settings": False, "connection_verify": "/etc/ssl/requests.pem"}
+    account = StorageAccount(Settings(storage_connection="UseDevelopmentStorage=true"))
+    transport = account.tables._client._client._pipeline._transport
+    assert transport._use_env_settings is False and transport.connection_config.verify == "/etc/ssl/requests.pem"
