@@ -271,7 +271,8 @@ def _decide_ahead(
     may_take: Callable[[engine.RunState, str], bool],
 ) -> tuple[str, str, Future[Decision]] | None:
     """Start the reuse decision of the step that the commit recording `node_id` will claim for
-    this worker, and the staging of its folder (`Executor.expect`), while that commit runs: the
+    this worker, and the staging of its folder (`Executor.expect`; when its inputs are all this
+    step's outputs, kept on this worker's disk), while that commit runs: the
     successor, the claim token chosen for it, and the decision to come. None when the successor
     cannot be told beforehand (no step, or several, made ready; a step for another queue; a
     state not known without a read; a step that did not run). The step's outputs are uploaded
@@ -292,7 +293,9 @@ def _decide_ahead(
     decision = _beside(decide, account, run, definition, successor, token, upstream)
     graph = definition()
     spec = next((s for s in graph.steps if s.id == successor), None)
-    if spec is not None:
+    # Staged ahead only from what this worker holds (the code, this step's outputs): a dataset
+    # or another step's outputs to download would keep a shared thread for long.
+    if spec is not None and all(i.kind == "step_output" and i.source_step == node_id for i in spec.inputs):
         job = StepJob(run, graph, spec, state.steps[successor].attempt, token)
         executor.expect(job, _beside(executor.stage, job))
     return successor, token, decision
