@@ -20,7 +20,7 @@ from pipelines.api.http import Reply, RequestContext, json_response, route
 from pipelines.api.paging import page_request, paged
 from pipelines.authoring.definition import StepSpec
 from pipelines.catalogue import PublishedPipelines
-from pipelines.errors import BadRequestError, NotFoundError
+from pipelines.errors import BadRequestError, NotFoundError, PipelinesError, ServiceUnavailableError
 from pipelines.runs import joblog
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import experiment_id, step_run_id, step_status_word
@@ -272,10 +272,13 @@ def get_step_log(ctx: RequestContext) -> func.HttpResponse:
 
 
 def _spec_of(state: RunState, step: Step) -> StepSpec | None:
-    """The step as published (what it runs); None when its definition cannot be read."""
+    """The step as published (what it runs); None when its definition cannot be had (the job
+    log then says "its script"); storage that is away is still a 503."""
     try:
         graph = PublishedPipelines(get_account()).graph(state.run.workspace, state.run.graph_id)
-    except NotFoundError:
+    except ServiceUnavailableError:
+        raise
+    except PipelinesError:
         return None
     return next((spec for spec in graph.steps if spec.id == step.node_id), None)
 
