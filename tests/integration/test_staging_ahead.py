@@ -43,11 +43,10 @@ def done(staged: Staged) -> Future[Staged]:
 
 
 @pytest.fixture
-def executor(account, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Executor:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("PIPELINES_WORK_DIR", str(tmp_path / "work"))
+def executor(account, tmp_path: Path) -> Executor:  # type: ignore[no-untyped-def]
     account.ensure()
     made = Executor(account)
-    made.account.settings.work_dir = str(tmp_path / "work")
+    made.account.settings.work_dir = str(tmp_path / "work")  # the settings are this test's (storage_env)
     return made
 
 
