@@ -127,7 +127,7 @@ def install() -> None:
     from pipelines.runs.reuse import ReuseIndex
     from pipelines.store import messages
     from pipelines.store.tables import Table
-    from pipelines.worker import executor, handler, launcher
+    from pipelines.worker import executor, handler, launcher, watch
     from pipelines.worker.logflush import LogFlusher
     from pipelines.worker.snapshots import SnapshotCache
 
@@ -139,8 +139,8 @@ def install() -> None:
     _timed(RunRepository, "load", "run partition load (query)")
     _timed(Table, "transact", "table transaction")
     _timed(PublishedPipelines, "get", "pipeline row read")
-    _timed(handler.Watcher, "__enter__", "lease watcher start")
-    _timed(handler.Watcher, "__exit__", "lease watcher stop")
+    _timed(watch.Watch, "__enter__", "lease watcher start")
+    _timed(watch.Watch, "__exit__", "lease watcher stop")
     _timed(executor.Executor, "execute", "execute (stage, run, upload)")
     _timed(SnapshotCache, "path", "snapshot cache lookup")
     _timed(shutil, "copytree", "snapshot copy (copytree)")

@@ -35,6 +35,7 @@ from pipelines.store import StorageAccount, StorageError
 from pipelines.vocabulary import now
 from pipelines.worker.executor import Executor, StepJob, effective_timeout
 from pipelines.worker.reuse_gate import Decision, decide, run_or_reuse, upstream_of
+from pipelines.worker.watch import Watcher, renewal_interval
 
 log = logging.getLogger("pipelines.worker")
 T = TypeVar("T")
@@ -42,9 +43,6 @@ T = TypeVar("T")
 STORAGE_FAULTS = (StorageUnavailableError, StorageError)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-CANCEL_POLL_SECONDS = 1.0
-# Set once, by a standalone worker past its shutdown grace (pipelines/worker/standalone.py).
-_abandoning = threading.Event()
 # Time allowed for fetching code, staging inputs and uploading outputs around a
 # step, when deciding whether the next step still fits in this invocation.
 STAGING_ALLOWANCE_SECONDS = 60
@@ -59,88 +57,6 @@ LOGS_ON_FAILURE_SECONDS = 5.0
 BESIDE_THREADS = 8
 _beside_pool: list[ThreadPoolExecutor] = []
 _beside_lock = threading.Lock()
-
-
-def renewal_interval(lease: int) -> float:
-    """How often a running step's lease is renewed: every third of it (at least every second)."""
-    return max(lease / 3, 1.0)
-
-
-def abandon_running_steps() -> None:
-    """Stop every step this process runs, as a lost lease does: the script is stopped, no outcome
-    is recorded, and another worker takes the step over (a new attempt) once its lease expires.
-    For a worker process that is shutting down; it cannot be undone."""
-    _abandoning.set()
-
-
-class Watcher:
-    """Renews the lease every third of it and polls the run for a cancel request. Knows
-    until when the lease holds, as this worker last committed it (`lease_left`)."""
-
-    def __init__(
-        self, repository: RunRepository, message: StepMessage, token: str, lease_until: datetime | None = None
-    ) -> None:
-        self.repository = repository
-        self.message = message
-        self.token = token
-        self.reason: str | None = None
-        self.lease_until = lease_until
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"lease-{message.node_id}", daemon=True)
-
-    def __enter__(self) -> Watcher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(timeout=10)
-
-    def lease_left(self) -> float:
-        """Seconds until the lease this worker last committed runs out (0: unknown or over).
-        Until then no other worker can take the step over: a take-over needs it expired."""
-        if self.lease_until is None or self.reason is not None:
-            return 0.0
-        return max(0.0, (self.lease_until - now()).total_seconds())
-
-    def should_stop(self) -> str | None:
-        # A worker that is shutting down gives its steps up as if it had lost their leases
-        # (`abandon_running_steps`): stopped, nothing recorded, taken over once the lease expires.
-        return "lease lost" if _abandoning.is_set() else self.reason
-
-    def _loop(self) -> None:
-        lease = self.repository.lease_seconds
-        renew_every = renewal_interval(lease)
-        last_renewal = time.monotonic()
-        m = self.message
-        while not self._done.wait(CANCEL_POLL_SECONDS):
-            try:
-                if self.repository.get_run(m.workspace, m.run_id).cancel_requested:
-                    self.reason = "canceled"
-                    return
-                if time.monotonic() - last_renewal >= renew_every:
-                    (ours, canceled), state = self.repository.mutate(
-                        m.workspace,
-                        m.run_id,
-                        lambda s: _heartbeat(s, m.node_id, self.token, lease),
-                    )
-                    last_renewal = time.monotonic()
-                    if not ours:
-                        self.reason = "lease lost"
-                        return
-                    self.lease_until = state.steps[m.node_id].lease_until
-                    if canceled:
-                        self.reason = "canceled"
-                        return
-            except Exception:  # noqa: BLE001 - storage hiccup: try again next tick
-                log.warning("lease renewal of %s failed; retrying", m.node_id, exc_info=True)
-
-
-def _heartbeat(
-    state: engine.RunState, node_id: str, token: str, lease: int
-) -> tuple[tuple[bool, bool], engine.Transition]:
-    ours, canceled, transition = engine.heartbeat(state, node_id, token, now(), lease)
-    return (ours, canceled), transition
 
 
 def handle_step_message(account: StorageAccount, payload: dict[str, Any], target_queue: str | None = None) -> str:
@@ -186,6 +102,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
     settings = account.settings
     budget = settings.max_step_timeout_seconds  # what one invocation may spend, under functionTimeout
     executor = Executor(account, published)
+    watcher = Watcher(repository)
     read: list[PipelineDefinition] = []
 
     def definition() -> PipelineDefinition:
@@ -238,7 +155,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
             # one under way, or hold the step's key and run it. `current`: the partition as last committed.
             current = latest[0] or state
             outcome = run_or_reuse(account, current, definition, node_id, token, functools.partial(
-                _run_claimed, executor, definition, repository, current.run, node_id, attempt, token,
+                _run_claimed, executor, watcher, definition, current.run, node_id, attempt, token,
                 functools.partial(exited, node_id, token), current.steps[node_id].lease_until,
             ), decided)
             if outcome is None:
@@ -255,8 +172,10 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
     except BaseException:
         # Storage is likely away: its log writes may hang on their timeouts; the message's
         # retry must not wait for them (a log chunk lost here is logged by the flusher).
+        watcher.close()
         executor.close(LOGS_ON_FAILURE_SECONDS)
         raise
+    watcher.close()
     executor.close()
     return "; ".join(happened)
 
@@ -334,8 +253,8 @@ def _retrying(action: Callable[[], T], patience: float = RECORD_PATIENCE_SECONDS
 
 def _run_claimed(
     executor: Executor,
+    watcher: Watcher,
     definition: Callable[[], PipelineDefinition],
-    repository: RunRepository,
     run: Run,
     node_id: str,
     attempt: int,
@@ -351,7 +270,7 @@ def _run_claimed(
     worker must leave a record that its script finished, and whenever this worker cannot
     tell from its own lease that the step is still its own. Otherwise the exit time goes
     with the result, in the commit, and the upload starts at once: the lease this worker
-    last committed still has at least a renewal interval to run (`Watcher.lease_left`),
+    last committed still has at least a renewal interval to run (`Watch.lease_left`),
     so no other worker can have taken the step over, nor can before the lease runs out,
     and the watcher goes on renewing it while the outputs go up."""
     message = StepMessage(run.workspace, run.id, node_id, attempt)
@@ -359,17 +278,17 @@ def _run_claimed(
         graph = definition()
         spec = next(s for s in graph.steps if s.id == node_id)
         job = StepJob(run, graph, spec, attempt, token)
-        margin = renewal_interval(repository.lease_seconds)
+        margin = renewal_interval(watcher.repository.lease_seconds)
         exited_at: list[datetime] = []
-        with Watcher(repository, message, token, lease_until) as watcher:
+        with watcher.watch(message, token, lease_until) as watch:
 
             def exited(exit_code: int) -> bool:
-                if spec.idempotent and watcher.lease_left() >= margin:
+                if spec.idempotent and watch.lease_left() >= margin:
                     exited_at.append(now())
                     return True
                 return note_exit(exit_code)
 
-            outcome = executor.execute(job, watcher.should_stop, exited)
+            outcome = executor.execute(job, watch.should_stop, exited)
         if outcome is not None and exited_at:
             outcome = dataclasses.replace(outcome, script_exited=exited_at[0])
         return outcome

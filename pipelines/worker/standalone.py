@@ -153,7 +153,7 @@ def serve_health(health: Health, host: str, port: int) -> ThreadingHTTPServer:
 def run(args: argparse.Namespace) -> int:
     """Consume the queue until SIGTERM or SIGINT; returns the exit status (0 after a stop)."""
     from pipelines.store import get_worker_account, messages
-    from pipelines.worker import handler
+    from pipelines.worker import handler, watch
     from pipelines.worker.queue_listener import QueueListener
 
     if not logging.getLogger().handlers:
@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         steps.abandon(settings.step_lease_seconds + 1)
         poisons.abandon(0)
         log.warning("stopping: abandoning %d step(s) still running after the grace", steps.running)
-        handler.abandon_running_steps()
+        watch.abandon_running_steps()
         steps.wait_idle(ABANDON_SECONDS)
         left = steps.release_unfinished() + poisons.release_unfinished()
         if left:

@@ -23,6 +23,7 @@ from pipelines.runs.repository import RunRepository
 from pipelines.store import get_worker_account
 from pipelines.worker import handler
 from pipelines.worker.executor import Executor
+from pipelines.worker.watch import Watch
 from tests import pipelines_for_tests as make
 from tests.hosting import http_only_app, running_host
 from tests.service import token
@@ -94,6 +95,6 @@ def test_an_idempotent_step_whose_lease_cannot_be_vouched_for_notes_its_exit_fir
 ) -> None:
     # GIVEN a worker that cannot tell from its own lease that the step is still its own
     # (renewals failing, say): the note's write renews the lease and asks storage
-    monkeypatch.setattr(handler.Watcher, "lease_left", lambda self: 0.0)
+    monkeypatch.setattr(Watch, "lease_left", lambda self: 0.0)
     during, _ = run_seen_during_upload(tmp_path, monkeypatch, idempotent=True)
     assert during.exit_code == 0 and during.script_exited is not None
