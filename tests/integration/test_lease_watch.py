@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -79,77 +80,80 @@ def node_of(repository: RunRepository, run_id: str, name: str) -> str:
     return next(node for node, step in repository.load("ws1", run_id).steps.items() if step.name == name)
 
 
-def handle_beside(run_id: str, node_id: str) -> tuple[list[str], threading.Thread]:
-    """The step's message handled by the production handler on a thread; what it returns."""
+@dataclass
+class Invocation:
+    """A run's first step's message handled by the production handler on a thread, which goes
+    on to the second step; `seen`: the monotonic time the second step was seen running."""
+
+    run: PipelineRun
+    repository: RunRepository
+    first: str
+    second: str
+    answers: list[str]
+    thread: threading.Thread
+    seen: float
+
+
+def invoked(submit: Callable[[float], PipelineRun], sleep: float) -> Invocation:
+    """Submit a run whose second step sleeps `sleep` seconds, handle its first step's message on
+    a thread, and wait until the second step runs."""
+    run = submit(sleep)
+    repository = RunRepository(get_worker_account())
+    first, second = node_of(repository, run.id, "first"), node_of(repository, run.id, "second")
     answers: list[str] = []
-    payload = StepMessage("ws1", run_id, node_id, 1).to_payload()
+    payload = StepMessage("ws1", run.id, first, 1).to_payload()
     thread = threading.Thread(target=lambda: answers.append(handler.handle_step_message(get_worker_account(),
                                                                                        payload)))
     thread.start()
-    return answers, thread
-
-
-def wait_running(repository: RunRepository, run_id: str, node_id: str) -> float:
-    """Wait until the step runs; the monotonic time it was seen running."""
     deadline = time.monotonic() + 30
-    while repository.load("ws1", run_id).steps[node_id].status is not TaskStatus.RUNNING:
+    while repository.load("ws1", run.id).steps[second].status is not TaskStatus.RUNNING:
         assert time.monotonic() < deadline, "the step never ran"
         time.sleep(0.05)
-    return time.monotonic()
+    return Invocation(run, repository, first, second, answers, thread, time.monotonic())
 
 
-def test_a_step_longer_than_its_lease_keeps_it_while_it_runs(submitted) -> None:
+def test_a_step_longer_than_its_lease_keeps_it_while_it_runs(submitted: Callable[[float], PipelineRun]) -> None:
     # GIVEN a run whose second step sleeps longer than a lease, run by one invocation
-    run = submitted(2 * LEASE_SECONDS)
-    repository = RunRepository(get_worker_account())
-    second = node_of(repository, run.id, "second")
-    answers, thread = handle_beside(run.id, node_of(repository, run.id, "first"))
-    seen = wait_running(repository, run.id, second)
+    it = invoked(submitted, 2 * LEASE_SECONDS)
     # WHEN the sweeper looks for dead workers' steps once the first lease would have run out
     time.sleep(LEASE_SECONDS + 1.0)
     assert handler.sweep(get_worker_account()) >= 1
     # THEN the step was not taken over: its lease was renewed while it ran
-    step = repository.load("ws1", run.id).steps[second]
+    step = it.repository.load("ws1", it.run.id).steps[it.second]
     assert step.attempt == 1 and step.status is TaskStatus.RUNNING
     assert step.lease_until is not None and step.lease_until > now()
-    assert time.monotonic() - seen > LEASE_SECONDS
+    assert time.monotonic() - it.seen > LEASE_SECONDS
     # AND the invocation finished both steps, each in one attempt
-    thread.join(timeout=60)
-    assert answers == [f"step {node_of(repository, run.id, 'first')} finished; step {second} finished"]
-    assert [len(s.attempts) for s in repository.load("ws1", run.id).steps.values()] == [1, 1]
+    it.thread.join(timeout=60)
+    assert it.answers == [f"step {it.first} finished; step {it.second} finished"]
+    assert [len(s.attempts) for s in it.repository.load("ws1", it.run.id).steps.values()] == [1, 1]
 
 
-def test_a_step_taken_over_by_another_worker_is_stopped_and_nothing_of_it_is_recorded(submitted) -> None:
+def test_a_step_taken_over_by_another_worker_is_stopped_and_nothing_of_it_is_recorded(
+    submitted: Callable[[float], PipelineRun],
+) -> None:
     # GIVEN an invocation running the second step of a run, which sleeps 60 s
-    run = submitted(60)
-    repository = RunRepository(get_worker_account())
-    second = node_of(repository, run.id, "second")
-    answers, thread = handle_beside(run.id, node_of(repository, run.id, "first"))
-    seen = wait_running(repository, run.id, second)
+    it = invoked(submitted, 60)
     # WHEN the step is taken over, as the sweeper takes over a step whose lease has run out
-    repository.mutate("ws1", run.id, lambda s: (None, engine.sweep(s, now() + timedelta(minutes=5),
-                                                                   repository.lease_seconds)))
+    lease = it.repository.lease_seconds
+    it.repository.mutate("ws1", it.run.id, lambda s: (None, engine.sweep(s, now() + timedelta(minutes=5), lease)))
     # THEN the worker notices at its next renewal and stops the script
-    thread.join(timeout=30)
-    assert answers and answers[0].endswith(f"step {second}: lease lost")
-    assert time.monotonic() - seen < 30
+    it.thread.join(timeout=30)
+    assert it.answers and it.answers[0].endswith(f"step {it.second}: lease lost")
+    assert time.monotonic() - it.seen < 30
     # AND the step is the new attempt's: the stopped one recorded no result over it
-    step = repository.load("ws1", run.id).steps[second]
+    step = it.repository.load("ws1", it.run.id).steps[it.second]
     assert step.attempt == 2 and step.status is not TaskStatus.FINISHED
     assert step.attempts[0].exit_code is None
 
 
-def test_a_cancel_stops_the_second_step_an_invocation_runs(submitted) -> None:
+def test_a_cancel_stops_the_second_step_an_invocation_runs(submitted: Callable[[float], PipelineRun]) -> None:
     # GIVEN an invocation that finished a run's first step and runs its second, which sleeps 60 s
-    run = submitted(60)
-    repository = RunRepository(get_worker_account())
-    second = node_of(repository, run.id, "second")
-    answers, thread = handle_beside(run.id, node_of(repository, run.id, "first"))
-    seen = wait_running(repository, run.id, second)
+    it = invoked(submitted, 60)
     # WHEN the run is canceled
-    run.cancel()
+    it.run.cancel()
     # THEN the watcher, following the second step now, stops it within a poll or two
-    thread.join(timeout=30)
-    assert answers == [f"step {node_of(repository, run.id, 'first')} finished; step {second} canceled"]
-    assert time.monotonic() - seen < 10
-    assert repository.load("ws1", run.id).steps[second].status is TaskStatus.CANCELED
+    it.thread.join(timeout=30)
+    assert it.answers == [f"step {it.first} finished; step {it.second} canceled"]
+    assert time.monotonic() - it.seen < 10
+    assert it.repository.load("ws1", it.run.id).steps[it.second].status is TaskStatus.CANCELED
