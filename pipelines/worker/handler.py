@@ -172,10 +172,10 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
     except BaseException:
         # Storage is likely away: its log writes may hang on their timeouts; the message's
         # retry must not wait for them (a log chunk lost here is logged by the flusher).
-        watcher.close()
         executor.close(LOGS_ON_FAILURE_SECONDS)
         raise
-    watcher.close()
+    finally:
+        watcher.close()
     executor.close()
     return "; ".join(happened)
 
