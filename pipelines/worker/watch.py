@@ -112,10 +112,10 @@ class Watcher:
         self._wake.set()
 
     def close(self) -> None:
+        """The invocation's end: the thread ends as soon as it wakes. It is not waited for; it
+        follows no step by then (each step's end waited for what was under way for it)."""
         self._done.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def _loop(self) -> None:
         while not self._done.is_set():
