@@ -10,11 +10,12 @@ Queued with an expired lease, which the sweeper queues again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TypeVar
 
@@ -36,6 +37,13 @@ ACTIVE = "active"
 _MAX_TICKS = 10**19
 # Writes that do not depend on each other (index rows in different partitions).
 _side_by_side = ThreadPoolExecutor(max_workers=8, thread_name_prefix="index-write")
+
+
+def _report_left(workspace: str, run_id: str, removal: Future[None]) -> None:
+    failure = removal.exception()
+    if failure is not None:
+        log.warning("run %s/%s ended but is still in the active index (the sweeper removes it): %s",
+                    workspace, run_id, failure)
 
 
 def newest_first_key(when: datetime, run_id: str) -> str:
@@ -137,7 +145,7 @@ class RunRepository:
         self.send(transition, state)
         # A run with events stays active until they are handed off: its deliverer lets it go.
         if state.run.status.terminal and transition.run_changed and not self.notifier.enabled(state.run):
-            self.index.delete(ACTIVE, key(state.run.workspace, state.run.id))
+            self._leave_active(state.run.workspace, state.run.id)
 
     def mutate(
         self,
@@ -219,6 +227,15 @@ class RunRepository:
 
     def forget_active(self, workspace: str, run_id: str) -> None:
         self.index.delete(ACTIVE, key(workspace, run_id))
+
+    def _leave_active(self, workspace: str, run_id: str) -> None:
+        """Take an ended run out of the `active` index, behind the commit that ended it: the run
+        reads as ended already, and the worker that ended it goes on (its invocation ends, its
+        message is deleted) without waiting for the index. A removal that fails or never runs
+        (the process ends first) leaves a row the sweeper removes (`handler.sweep`), as it does
+        for a run whose commit was lost."""
+        removal = _side_by_side.submit(self.forget_active, workspace, run_id)
+        removal.add_done_callback(functools.partial(_report_left, workspace, run_id))
 
     def active_rows(self) -> list[ActiveRun]:
         """The `active` index with what its rows note of the runs' events (pipelines.runs.notify)."""
