@@ -95,6 +95,8 @@ class WebhookSink:
     def deliver(self, events: Pending, deadline: float) -> Outcome:
         import requests
 
+        from pipelines.events import addresses
+
         # Read at every delivery: a rotated secret (or a Key Vault reference resolved anew) applies at once.
         secret = os.environ.get(self.hook.secret_setting)
         if not secret:
@@ -102,7 +104,7 @@ class WebhookSink:
         if not url_allowed(self.hook.url, allow_local_http=self.allow_local_http):
             return Outcome(error="the webhook's URL is not allowed here (https only)")
         outcome = Outcome()
-        with requests.Session() as session:
+        with addresses.session(loopback=self.allow_local_http) as session:
             session.headers["User-Agent"] = f"pipelines-events/{__version__}"
             for short, event in events:
                 if time.monotonic() > deadline:
@@ -114,13 +116,33 @@ class WebhookSink:
                     answer = session.post(self.hook.url, data=body, headers=headers,
                                           timeout=(CONNECT_SECONDS, READ_SECONDS), allow_redirects=False)
                 except requests.RequestException as error:
-                    outcome.error = f"{self.ref.label} did not answer ({type(error).__name__})"
+                    refused = _refusal(error)
+                    outcome.error = f"{self.ref.label}: {refused}" if refused else (
+                        f"{self.ref.label} did not answer ({type(error).__name__})")
                     break
                 if not 200 <= answer.status_code < 300:
                     outcome.error = f"{self.ref.label} answered HTTP {answer.status_code}"
                     break
                 outcome.delivered.append(short)
         return outcome
+
+
+def _refusal(error: BaseException) -> str | None:
+    """The reason a webhook's address was refused, if that is what `error` comes from."""
+    from pipelines.events.addresses import AddressRefused
+
+    waiting: list[BaseException] = [error]
+    seen: set[int] = set()
+    while waiting:  # what urllib3 and requests wrap it in: arguments, `reason`, causes
+        item = waiting.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, AddressRefused):
+            return str(item)
+        inner = [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
+        waiting += [e for e in inner if isinstance(e, BaseException)]
+    return None
 
 
 def open_sink(ref: SinkRef, account: StorageAccount) -> Sink:

@@ -1,0 +1,117 @@
+"""Webhooks reach the public internet only: a connection to any other address is refused.
+
+An endpoint's owner names its webhook URLs, and the app POSTs to them from inside its own
+network: without this, a URL could make the app reach what only the app can reach (the
+instance metadata and managed identity endpoints, services in its virtual network, the
+storage emulator) and learn from the answers' status codes what is there. So a webhook's
+host is resolved, and every address it resolves to must be global (`ipaddress`'s
+`is_global`: not private, shared, loopback, link-local, reserved or unspecified, nor
+an IPv6 form of one; and not multicast, nor Azure's platform address 168.63.129.16),
+before anything is sent; and the address the connection was made to is checked again
+once connected, so a name that resolves to another address the second time (DNS
+rebinding) is refused too.
+
+Where the development setting `PIPELINES_WEBHOOKS_ALLOW_LOCAL_HTTP` allows plain http to
+127.0.0.1 and localhost (`pipelines.catalogue.webhooks`), loopback addresses are
+allowed as well, and nothing else is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+# Azure's platform address (its DNS, the host agent, health probes): public, yet answered
+# from inside every Azure network only.
+AZURE_PLATFORM = frozenset({ipaddress.ip_address("168.63.129.16")})
+
+
+class AddressRefused(OSError):
+    """A webhook's host is, or resolved to, an address webhooks may not reach."""
+
+
+def allowed(address: str, *, loopback: bool) -> bool:
+    """Whether a webhook may connect to `address` (an IP address, as text)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone names a local link
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if loopback and ip.is_loopback:
+        return True
+    return ip.is_global and not ip.is_multicast and ip not in AZURE_PLATFORM
+
+
+def check_host(host: str, port: int, *, loopback: bool) -> None:
+    """Refuse `host` unless every address it resolves to may be reached."""
+    try:
+        found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError as error:
+        raise AddressRefused(f"the webhook's host could not be resolved: {error}") from None
+    for *_, sockaddr in found:
+        if not allowed(str(sockaddr[0]), loopback=loopback):
+            raise AddressRefused("the webhook's host is not a public address")
+
+
+def _check_peer(connection: HTTPConnection, loopback: bool) -> None:
+    sock = connection.sock
+    peer = sock.getpeername()[0] if sock is not None else ""
+    if not allowed(str(peer), loopback=loopback):
+        connection.close()
+        raise AddressRefused("the webhook's host is not a public address")
+
+
+class _GuardedHTTP(HTTPConnection):
+    loopback = False
+
+    def connect(self) -> None:
+        check_host(self.host, self.port, loopback=self.loopback)
+        super().connect()
+        _check_peer(self, self.loopback)
+
+
+class _GuardedHTTPS(HTTPSConnection):
+    loopback = False
+
+    def connect(self) -> None:
+        check_host(self.host, self.port, loopback=self.loopback)
+        super().connect()
+        _check_peer(self, self.loopback)
+
+
+class _Adapter(HTTPAdapter):
+    """Connections that check where they go (no proxy: a webhook goes straight to its host)."""
+
+    def __init__(self, loopback: bool) -> None:
+        self.loopback = loopback
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        http = type("GuardedHTTPConnection", (_GuardedHTTP,), {"loopback": self.loopback})
+        https = type("GuardedHTTPSConnection", (_GuardedHTTPS,), {"loopback": self.loopback})
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+        }
+
+
+def session(*, loopback: bool) -> requests.Session:
+    """A session for webhooks: every connection checked. No proxy is taken from the
+    environment (the check would see the proxy's address, not the webhook's); a CA bundle
+    named there (`REQUESTS_CA_BUNDLE`, `CURL_CA_BUNDLE`) still applies."""
+    guarded = requests.Session()
+    guarded.trust_env = False
+    guarded.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    adapter = _Adapter(loopback)
+    guarded.mount("http://", adapter)
+    guarded.mount("https://", adapter)
+    return guarded
