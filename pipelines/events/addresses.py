@@ -69,22 +69,15 @@ def _check_peer(connection: HTTPConnection, loopback: bool) -> None:
         raise AddressRefused("the webhook's host is not a public address")
 
 
-class _GuardedHTTP(HTTPConnection):
-    loopback = False
+def _guarded(base: type[HTTPConnection], loopback: bool) -> type[HTTPConnection]:
+    """`base` (urllib3's HTTP or HTTPS connection) with both checks around its `connect`."""
 
-    def connect(self) -> None:
-        check_host(self.host, self.port, loopback=self.loopback)
-        super().connect()
-        _check_peer(self, self.loopback)
+    def connect(self: HTTPConnection) -> None:
+        check_host(self.host, self.port, loopback=loopback)
+        base.connect(self)
+        _check_peer(self, loopback)
 
-
-class _GuardedHTTPS(HTTPSConnection):
-    loopback = False
-
-    def connect(self) -> None:
-        check_host(self.host, self.port, loopback=self.loopback)
-        super().connect()
-        _check_peer(self, self.loopback)
+    return type(f"Guarded{base.__name__}", (base,), {"connect": connect})
 
 
 class _Adapter(HTTPAdapter):
@@ -96,11 +89,11 @@ class _Adapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        http = type("GuardedHTTPConnection", (_GuardedHTTP,), {"loopback": self.loopback})
-        https = type("GuardedHTTPSConnection", (_GuardedHTTPS,), {"loopback": self.loopback})
         self.poolmanager.pool_classes_by_scheme = {
-            "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
-            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+            "http": type("GuardedHTTPPool", (HTTPConnectionPool,),
+                         {"ConnectionCls": _guarded(HTTPConnection, self.loopback)}),
+            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,),
+                          {"ConnectionCls": _guarded(HTTPSConnection, self.loopback)}),
         }
 
 
