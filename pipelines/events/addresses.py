@@ -7,9 +7,9 @@ storage emulator) and learn from the answers' status codes what is there. So a w
 host is resolved, and every address it resolves to must be global (`ipaddress`'s
 `is_global`: not private, shared, loopback, link-local, reserved or unspecified, nor
 an IPv6 form of one; and not multicast, nor Azure's platform address 168.63.129.16),
-before anything is sent; and the address the connection was made to is checked again
-once connected, so a name that resolves to another address the second time (DNS
-rebinding) is refused too.
+before a connection is made; and the address the socket connected to is checked before
+anything is sent on it (TLS included), so a name that resolves to another address the
+second time (DNS rebinding) is refused too.
 
 Where the development setting `PIPELINES_WEBHOOKS_ALLOW_LOCAL_HTTP` allows plain http to
 127.0.0.1 and localhost (`pipelines.catalogue.webhooks`), loopback addresses are
@@ -61,23 +61,21 @@ def check_host(host: str, port: int, *, loopback: bool) -> None:
             raise AddressRefused("the webhook's host is not a public address")
 
 
-def _check_peer(connection: HTTPConnection, loopback: bool) -> None:
-    sock = connection.sock
-    peer = sock.getpeername()[0] if sock is not None else ""
-    if not allowed(str(peer), loopback=loopback):
-        connection.close()
-        raise AddressRefused("the webhook's host is not a public address")
-
-
 def _guarded(base: type[HTTPConnection], loopback: bool) -> type[HTTPConnection]:
-    """`base` (urllib3's HTTP or HTTPS connection) with both checks around its `connect`."""
+    """`base` (urllib3's HTTP or HTTPS connection) whose socket is made only to a checked host,
+    and kept only when connected to an allowed address: before TLS starts, so nothing at all
+    is sent to an address refused."""
 
-    def connect(self: HTTPConnection) -> None:
+    def new_connection(self: HTTPConnection) -> socket.socket:
         check_host(self.host, self.port, loopback=loopback)
-        base.connect(self)
-        _check_peer(self, loopback)
+        made: socket.socket = base._new_conn(self)  # noqa: SLF001 - where urllib3 makes the socket
+        peer = made.getpeername()[0]
+        if not allowed(str(peer), loopback=loopback):
+            made.close()
+            raise AddressRefused("the webhook's host is not a public address")
+        return made
 
-    return type(f"Guarded{base.__name__}", (base,), {"connect": connect})
+    return type(f"Guarded{base.__name__}", (base,), {"_new_conn": new_connection})
 
 
 class _Adapter(HTTPAdapter):
