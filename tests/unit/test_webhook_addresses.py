@@ -91,15 +91,16 @@ def test_a_webhook_to_a_local_address_is_refused_before_any_connection(
     assert listener.accepted == 0
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
 def test_a_name_that_resolves_elsewhere_once_connected_is_refused_before_anything_is_sent(
-    listener: Listener, monkeypatch: pytest.MonkeyPatch
+    listener: Listener, monkeypatch: pytest.MonkeyPatch, scheme: str
 ) -> None:
     # GIVEN a host whose name passed the check (as a public address would) and then led to
     # 127.0.0.1 (DNS rebinding): the check before connecting lets it through
     monkeypatch.setattr(addresses, "check_host", lambda host, port, *, loopback: None)
     with pytest.raises(requests.ConnectionError), addresses.session(loopback=False) as session:
-        session.post(f"http://127.0.0.1:{listener.port}/hook", data=b"secret body", timeout=5)
-    # THEN the connection was made, checked, and closed with nothing sent
+        session.post(f"{scheme}://127.0.0.1:{listener.port}/hook", data=b"secret body", timeout=5)
+    # THEN the connection was made, checked, and closed with nothing sent (not even TLS's hello)
     deadline = time.monotonic() + 5
     while listener.accepted == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
