@@ -10,8 +10,9 @@ The step's folder on the worker's disk:
         metrics.jsonl  what `run.log(...)` appends
 
 The folder is removed once the next step's process has started (or the
-invocation ends), so its removal is not part of the turnover; the snapshot
-cache stays.
+invocation ends), by the process's remover thread (`pipelines/worker/remover.py`),
+so its removal is neither part of the turnover nor of the invocation; the
+snapshot cache stays.
 A finished step's outputs folder is kept instead, under `{work}/kept/`, until
 the invocation ends or its next step finishes: when the worker runs the
 step's successor itself (the commit that recorded the step claimed it), the
@@ -56,6 +57,7 @@ from pipelines.runs.outputs import source_prefix
 from pipelines.runtime.context import StagedInput, StepContext, StepInfo
 from pipelines.settings import Settings
 from pipelines.store import StorageAccount
+from pipelines.worker import remover
 from pipelines.worker.logflush import DRAIN_SECONDS, BehindSink, LogFlusher
 from pipelines.worker.process import run_step
 from pipelines.worker.snapshots import SnapshotCache
@@ -80,7 +82,7 @@ def effective_timeout(step: StepSpec, settings: Settings) -> int:
 
 
 def _remove(folder: Path, *_: object) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
+    remover.shared().remove(folder)
 
 
 def work_root(account: StorageAccount) -> Path:
@@ -241,8 +243,7 @@ class Executor:
 
     def _empty_trash(self) -> None:
         trash, self._trash = self._trash, []
-        for folder in trash:
-            shutil.rmtree(folder, ignore_errors=True)
+        remover.shared().remove(*trash)
 
     def _sink(self, job: StepJob, kind: str) -> BehindSink:
         run = job.run

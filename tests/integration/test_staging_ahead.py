@@ -15,6 +15,7 @@ import pytest
 from pipelines.authoring.definition import PipelineDefinition, StepSpec
 from pipelines.runs.logs import StepLogs
 from pipelines.runs.model import Run, TaskStatus
+from pipelines.worker import remover
 from pipelines.worker.executor import Executor, Staged, StepJob
 
 SNAPSHOT = "0" * 64
@@ -83,7 +84,7 @@ def test_a_folder_staged_for_another_claim_is_removed_and_the_step_staged_anew(e
     # THEN it was staged for that claim, and the other folder is gone
     assert outcome is not None and outcome.status is TaskStatus.FINISHED, outcome
     assert staged_anew == [claimed]
-    assert not stale.code.parent.exists()
+    assert remover.shared().wait(5) and not stale.code.parent.exists()
 
 
 def test_a_folder_still_being_staged_when_dropped_is_removed_once_made(executor: Executor) -> None:
