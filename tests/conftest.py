@@ -19,8 +19,9 @@ from pipelines.devhost import azurite as azurite_mod
 from pipelines.settings import reset_settings
 from pipelines.store.account import reset_account
 
-# Fixtures of modules shared by several test folders: `workers` (standalone worker processes).
-pytest_plugins = ["tests.workers"]
+# Fixtures of modules shared by several test folders: `workers` (standalone worker processes);
+# the fault suite's table of figures, printed where the session ends (`reliability.report`).
+pytest_plugins = ["tests.workers", "tests.reliability.report"]
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,15 +1,14 @@
 """Fixtures of the fault suite: development hosts as child processes on the session's real
 Azurite (`azurite`, tests/conftest.py; the storage-outage scenario starts one of its own),
-the figures of every scenario printed as one table at the end of the session.
+the figures of every scenario recorded for one table at the end of the session
+(tests/reliability/report.py prints it).
 
 Scale: PIPELINES_RELIABILITY_SCALE=short (the default, part of `make test`) or long
-(`make reliability`). PIPELINES_RELIABILITY_REPORT=path also writes the figures as JSON.
+(`make reliability`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -93,15 +92,3 @@ def timed(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:
     yield names.append
     for name in names:
         FIGURES.record(name, seconds=round(time.monotonic() - started, 1))
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not FIGURES.rows and not FIGURES.notes:
-        return
-    terminalreporter.section(f"reliability figures ({FIGURES.scale or 'short'})")
-    for line in FIGURES.table():
-        terminalreporter.write_line(line)
-    target = os.environ.get("PIPELINES_RELIABILITY_REPORT")
-    if target:
-        Path(target).write_text(json.dumps(FIGURES.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
-        terminalreporter.write_line(f"written to {target}")

@@ -123,6 +123,13 @@ class Figures:
     def to_json(self) -> dict[str, Any]:
         return {"scale": self.scale, "scenarios": list(self.rows.values()), "notes": list(self.notes)}
 
+    def merge(self, other: Mapping[str, Any]) -> None:
+        """What another process recorded (`to_json`'s shape), added to these figures."""
+        self.scale = self.scale or str(other.get("scale") or "")
+        for row in other.get("scenarios", []):
+            self.record(str(row["scenario"]), **{k: v for k, v in row.items() if k != "scenario"})
+        self.notes.extend(other.get("notes", []))
+
     def table(self) -> list[str]:
         def cell(value: Any) -> str:
             if value is None:
