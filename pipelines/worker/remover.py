@@ -64,10 +64,14 @@ class Remover:
                 self._changed.wait_for(lambda: bool(self._waiting))
                 folder = self._waiting.popleft()
                 self._busy = True
-            self._remove_tree(folder, onerror=_report)
-            with self._changed:
-                self._busy = False
-                self._changed.notify_all()
+            try:
+                self._remove_tree(folder, onerror=_report)
+            except Exception:  # noqa: BLE001 - one folder must not stop the removal of the others
+                log.warning("could not remove the step folder %s", folder, exc_info=True)
+            finally:
+                with self._changed:
+                    self._busy = False
+                    self._changed.notify_all()
 
 
 def _report(

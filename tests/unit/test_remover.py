@@ -82,3 +82,24 @@ def test_what_cannot_be_removed_is_logged_and_the_rest_goes_on(
     assert [r.getMessage() for r in caplog.records] == [f"could not remove {link} from a step's folder"]
     assert (target / "context.json").exists()
     assert not folder.exists()
+
+
+def test_a_removal_that_raises_is_logged_and_the_next_folders_still_go(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a removal that raises for one folder (not through rmtree's error handler)
+    broken = tmp_path / "broken"
+
+    def remove_tree(path: Path, **options: Any) -> None:
+        if path == broken:
+            raise OSError("the disk went away")
+        shutil.rmtree(path, **options)
+
+    remover = Remover(remove_tree)
+    later = a_tree(tmp_path / "later")
+    with caplog.at_level(logging.WARNING, logger="pipelines.worker"):
+        remover.remove(a_tree(broken), later)
+        assert remover.wait(5)
+    # THEN the failure is on the worker's log, and the thread went on with the next folder
+    assert [r.getMessage() for r in caplog.records] == [f"could not remove the step folder {broken}"]
+    assert not later.exists()
