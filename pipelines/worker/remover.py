@@ -47,10 +47,18 @@ class Remover:
         if not folders:
             return
         with self._changed:
-            self._waiting.extend(folders)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="step-folders", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="step-folders", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had: remove them here, as before
+                    log.warning("no thread to remove step folders behind the worker; removing them in line",
+                                exc_info=True)
+                    for folder in folders:
+                        shutil.rmtree(folder, onerror=_report)
+                    return
+                self._thread = thread
+            self._waiting.extend(folders)
             self._changed.notify_all()
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -103,3 +103,30 @@ def test_a_removal_that_raises_is_logged_and_the_next_folders_still_go(
     # THEN the failure is on the worker's log, and the thread went on with the next folder
     assert [r.getMessage() for r in caplog.records] == [f"could not remove the step folder {broken}"]
     assert not later.exists()
+
+
+def test_without_a_thread_the_folders_are_removed_in_line_and_the_next_call_tries_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a process that cannot start a thread, once
+    start = threading.Thread.start
+    refusals = [RuntimeError("can't start new thread")]
+
+    def refuse_once(thread: threading.Thread) -> None:
+        if refusals:
+            raise refusals.pop()
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", refuse_once)
+    remover = Remover()
+    first, second = a_tree(tmp_path / "first"), a_tree(tmp_path / "second")
+    # WHEN a folder is handed over then, and another later
+    with caplog.at_level(logging.WARNING, logger="pipelines.worker"):
+        remover.remove(first)
+    # THEN the first went at once, in line, and that was logged
+    assert not first.exists()
+    assert [r.getMessage() for r in caplog.records] == [
+        "no thread to remove step folders behind the worker; removing them in line"]
+    # AND the next one gets the thread
+    remover.remove(second)
+    assert remover.wait(5) and not second.exists()
