@@ -55,7 +55,7 @@ class Remover:
                     log.warning("no thread to remove step folders behind the worker; removing them in line",
                                 exc_info=True)
                     for folder in folders:
-                        shutil.rmtree(folder, onerror=_report)
+                        self._remove_tree(folder, onerror=_report)
                     return
                 self._thread = thread
             self._waiting.extend(folders)

@@ -2,28 +2,38 @@
 tests/conftest.py so that it is loaded where the session ends: with pytest-xdist, each worker
 process sends what its scenarios recorded to the controller, which prints them together).
 
-PIPELINES_RELIABILITY_REPORT=path also writes the figures as JSON. The harness is imported in
-the hooks, not here: a session without the fault suite (`make unit`) does not load it.
+PIPELINES_RELIABILITY_REPORT=path also writes the figures as JSON. The figures live in the
+harness, which only the fault suite imports: a session that did not (`make unit`) has none.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from tests.reliability.harness import Figures
+
 WORKER_KEY = "reliability_figures"
+HARNESS = "tests.reliability.harness"
+
+
+def recorded() -> Figures | None:
+    """The session's figures, if the fault suite ran in this process."""
+    harness = sys.modules.get(HARNESS)
+    return None if harness is None else harness.FIGURES  # type: ignore[no-any-return]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     sent: dict[str, Any] | None = getattr(session.config, "workeroutput", None)
-    if sent is not None:  # an xdist worker: the controller prints the table
-        from tests.reliability.harness import FIGURES
-
-        sent[WORKER_KEY] = json.dumps(FIGURES.to_json(), default=str)
+    figures = recorded()
+    if sent is not None and figures is not None:  # an xdist worker: the controller prints the table
+        sent[WORKER_KEY] = json.dumps(figures.to_json(), default=str)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -39,14 +49,13 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if hasattr(terminalreporter.config, "workerinput"):
         return  # an xdist worker: what it recorded goes to the controller (above)
-    from tests.reliability.harness import FIGURES
-
-    if not FIGURES.rows and not FIGURES.notes:
+    figures = recorded()
+    if figures is None or (not figures.rows and not figures.notes):
         return
-    terminalreporter.section(f"reliability figures ({FIGURES.scale or 'short'})")
-    for line in FIGURES.table():
+    terminalreporter.section(f"reliability figures ({figures.scale or 'short'})")
+    for line in figures.table():
         terminalreporter.write_line(line)
     target = os.environ.get("PIPELINES_RELIABILITY_REPORT")
     if target:
-        Path(target).write_text(json.dumps(FIGURES.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        Path(target).write_text(json.dumps(figures.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
         terminalreporter.write_line(f"written to {target}")
