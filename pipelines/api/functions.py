@@ -19,6 +19,7 @@ from collections.abc import Callable
 import azure.functions as func
 
 from pipelines.api.routes import ROUTES, Route
+from pipelines.lazy import first_use
 
 bp = func.Blueprint()
 
@@ -45,16 +46,18 @@ def _register(spec: Route) -> None:
     # The Functions worker binds by parameter name: the function takes exactly `req`, and
     # `steps` when it writes to the steps queue.
     def function(req: func.HttpRequest) -> func.HttpResponse:
-        from pipelines.api.http import answer  # the handlers' layer, on the first request
+        with first_use():
+            from pipelines.api.http import answer  # the handlers' layer, on the first request
 
         return answer(req, spec)
 
     # typing.List, not list: the worker's converter check (azure.functions.meta
     # `is_iterable_type_annotation`) refuses the builtin generic, and the app would not load.
     def starting(req: func.HttpRequest, steps: func.Out[typing.List[str]]) -> func.HttpResponse:  # noqa: UP006
-        from pipelines.api.http import answer
-        from pipelines.settings import get_settings
-        from pipelines.store.messages import collected
+        with first_use():
+            from pipelines.api.http import answer
+            from pipelines.settings import get_settings
+            from pipelines.store.messages import collected
 
         with collected(get_settings().steps_queue_name) as outbox:
             try:

@@ -11,7 +11,6 @@ an HTTP answer.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import re
@@ -23,6 +22,7 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel
 
+from pipelines import lazy
 from pipelines.api import answers
 from pipelines.api.routes import HANDLER_MODULES, Route
 from pipelines.auth import authenticate
@@ -232,11 +232,16 @@ def authenticate_request(request: func.HttpRequest) -> Principal:
 
 
 def handle(
-    request: func.HttpRequest, route: Route, handler: Handler, max_bytes: int | None = None
+    request: func.HttpRequest, route: Route, handler: Handler | None = None, max_bytes: int | None = None
 ) -> func.HttpResponse:
+    """`request` answered by `handler`, or by the route's declared handler (`declared`, its module
+    imported here on the route's first request: a failure there is answered as any other)."""
     request_id = str(uuid.uuid4())
     ctx = RequestContext(request=request, route=route, request_id=request_id)
     try:
+        if handler is None:
+            answering = declared(route.name)
+            handler, max_bytes = answering.handler, answering.max_bytes() if answering.max_bytes else None
         if request.method.upper() not in route.methods:
             raise MethodNotAllowedError(
                 f"{route.template} is read with {' and '.join(route.methods)}",
@@ -314,14 +319,13 @@ def declared(name: str) -> Declared:
     """What answers the route `name`, its module imported on the route's first request."""
     found = _READY.get(name)
     if found is None:
-        # Waits while another thread's first request imports the module: a handler declared
-        # before the module's end may call what is defined after it.
-        importlib.import_module(HANDLER_MODULES[name])
+        # Waits while another thread's first request imports a module (`pipelines.lazy`): a
+        # handler declared before the module's end may call what is defined after it.
+        lazy.load(HANDLER_MODULES[name])
         found = _READY[name] = _DECLARED[name]
     return found
 
 
 def answer(request: func.HttpRequest, spec: Route) -> func.HttpResponse:
     """The answer of the route `spec` to `request`: what every HTTP function of the app calls."""
-    answering = declared(spec.name)
-    return handle(request, spec, answering.handler, answering.max_bytes() if answering.max_bytes else None)
+    return handle(request, spec)

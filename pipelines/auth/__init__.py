@@ -18,6 +18,7 @@ from pipelines.auth.bearer import MissingTokenError
 from pipelines.auth.config import AuthSettings, check_auth_settings, get_auth_settings
 from pipelines.auth.fetch import KeysUnavailableError
 from pipelines.auth.permissions import Permission, Principal
+from pipelines.lazy import first_use
 
 if TYPE_CHECKING:
     from pipelines.auth.validator import TokenValidator, authenticate, get_validator, reset_auth
@@ -27,7 +28,8 @@ _FROM_VALIDATOR = frozenset({"TokenValidator", "authenticate", "get_validator", 
 
 def __getattr__(name: str) -> Any:
     if name in _FROM_VALIDATOR:
-        from pipelines.auth import validator
+        with first_use():
+            from pipelines.auth import validator
 
         return getattr(validator, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,8 @@ import logging
 
 import azure.functions as func
 
+from pipelines.lazy import first_use
+
 log = logging.getLogger("pipelines.events")
 
 bp = func.Blueprint()
@@ -23,8 +25,9 @@ NOTIFY_QUEUE = "%PIPELINES_STEPS_QUEUE%-notify"
 @bp.queue_trigger(arg_name="msg", queue_name=NOTIFY_QUEUE, connection="AzureWebJobsStorage")
 def deliver_run_events(msg: func.QueueMessage) -> None:
     """Deliver a run's pending events to its sinks. Raising (storage away) lets the host retry."""
-    from pipelines.events.delivery import deliver
-    from pipelines.store import get_worker_account, messages
+    with first_use():
+        from pipelines.events.delivery import deliver
+        from pipelines.store import get_worker_account, messages
 
     outcome = deliver(get_worker_account(), messages.decode(msg.get_body()))
     log.info("run events, message %s (delivery %s): %s", msg.id, msg.dequeue_count, outcome)

@@ -20,6 +20,7 @@ from pipelines.api.events_contract import CONTENT_TYPE
 from pipelines.catalogue.webhooks import url_allowed
 from pipelines.errors import PipelinesError
 from pipelines.events.signing import signed_headers
+from pipelines.lazy import first_use
 from pipelines.runs.notify import SinkRef
 from pipelines.store import StorageAccount, messages
 from pipelines.store.eventgrid import EventGridTopic
@@ -93,9 +94,10 @@ class WebhookSink:
         self.allow_local_http = allow_local_http
 
     def deliver(self, events: Pending, deadline: float) -> Outcome:
-        import requests
-
-        from pipelines.events import addresses
+        with first_use():
+            import requests
+    
+            from pipelines.events import addresses
 
         # Read at every delivery: a rotated secret (or a Key Vault reference resolved anew) applies at once.
         secret = os.environ.get(self.hook.secret_setting)
@@ -129,7 +131,8 @@ class WebhookSink:
 
 def _refusal(error: BaseException) -> str | None:
     """The reason a webhook's address was refused, if that is what `error` comes from."""
-    from pipelines.events.addresses import AddressRefused
+    with first_use():
+        from pipelines.events.addresses import AddressRefused
 
     waiting: list[BaseException] = [error]
     seen: set[int] = set()

@@ -9,6 +9,8 @@ import logging
 
 import azure.functions as func
 
+from pipelines.lazy import first_use
+
 bp = func.Blueprint()
 log = logging.getLogger("pipelines.schedules")
 
@@ -17,8 +19,9 @@ log = logging.getLogger("pipelines.schedules")
 @bp.timer_trigger(arg_name="timer", schedule="*/20 * * * * *", run_on_startup=False)
 def fire_schedules(timer: func.TimerRequest) -> None:
     """Every 20 s: start the runs of schedules whose fire time has come."""
-    from pipelines.schedules.service import Schedules
-    from pipelines.store import get_worker_account
+    with first_use():
+        from pipelines.schedules.service import Schedules
+        from pipelines.store import get_worker_account
 
     happened = Schedules(get_worker_account()).fire_due()
     if happened:

@@ -9,6 +9,8 @@ import logging
 
 import azure.functions as func
 
+from pipelines.lazy import first_use
+
 bp = func.Blueprint()
 log = logging.getLogger("pipelines.triggers")
 
@@ -18,9 +20,10 @@ log = logging.getLogger("pipelines.triggers")
 def start_runs_from_events(event: func.EventGridEvent) -> None:
     """Event Grid delivers here (/runtime/webhooks/eventgrid?functionName=start_runs_from_events,
     protected by the host's system key in Azure); every matching trigger starts a run."""
-    from pipelines.store import get_account
-    from pipelines.triggers.model import Event
-    from pipelines.triggers.service import Triggers
+    with first_use():
+        from pipelines.store import get_account
+        from pipelines.triggers.model import Event
+        from pipelines.triggers.service import Triggers
 
     happened = Triggers(get_account()).start_runs(Event(
         id=event.id,

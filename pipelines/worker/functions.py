@@ -10,6 +10,8 @@ import logging
 
 import azure.functions as func
 
+from pipelines.lazy import first_use
+
 log = logging.getLogger("pipelines.worker")
 
 bp = func.Blueprint()
@@ -23,8 +25,9 @@ STEPS_QUEUE = "%PIPELINES_STEPS_QUEUE%"
 @bp.queue_trigger(arg_name="msg", queue_name=STEPS_QUEUE, connection="AzureWebJobsStorage")
 def run_step(msg: func.QueueMessage) -> None:
     """Execute one step of a run. Raising lets the host retry the message, then poison it."""
-    from pipelines.store import get_worker_account, messages
-    from pipelines.worker.handler import handle_step_message
+    with first_use():
+        from pipelines.store import get_worker_account, messages
+        from pipelines.worker.handler import handle_step_message
 
     outcome = handle_step_message(get_worker_account(), messages.decode(msg.get_body()))
     log.info("message %s (delivery %s): %s", msg.id, msg.dequeue_count, outcome)
@@ -37,8 +40,9 @@ def fail_poisoned_step(msg: func.QueueMessage) -> None:
     message that failed here would come back only every 10 minutes and, past
     maxDequeueCount, never again. A step it could not fail is found by the sweeper."""
     try:
-        from pipelines.store import get_worker_account, messages
-        from pipelines.worker.handler import handle_poison_message
+        with first_use():
+            from pipelines.store import get_worker_account, messages
+            from pipelines.worker.handler import handle_poison_message
 
         outcome = handle_poison_message(get_worker_account(), messages.decode(msg.get_body()), msg.dequeue_count)
     except Exception:  # noqa: BLE001 - see above: logged, and the sweeper has the last word
@@ -54,8 +58,9 @@ def fail_poisoned_step(msg: func.QueueMessage) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="*/5 * * * * *", run_on_startup=False)
 def sweep_stranded_steps(timer: func.TimerRequest) -> None:
     """Every 5 s: queue again the steps a lost message or a dead worker stranded."""
-    from pipelines.store import get_worker_account
-    from pipelines.worker.handler import sweep
+    with first_use():
+        from pipelines.store import get_worker_account
+        from pipelines.worker.handler import sweep
 
     touched = sweep(get_worker_account())
     if touched:

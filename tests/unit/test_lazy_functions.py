@@ -145,3 +145,19 @@ def test_a_handler_outside_the_module_the_table_names_is_refused() -> None:
     with pytest.raises(RuntimeError, match=r"pipelines\.api\.catalogue"):
         http.route("get_pipeline")(get_pipeline)
     assert http.declared("get_pipeline").handler.__module__ == "pipelines.api.catalogue"
+
+
+def test_a_route_whose_module_cannot_be_imported_is_answered_500_in_the_contract_s_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a route whose handler module fails to import on its first request (as a module half
+    # made by a concurrent import did, before pipelines.lazy)
+    monkeypatch.setitem(HANDLER_MODULES, "get_pipeline", "pipelines.api.no_such_module")
+    monkeypatch.delitem(vars(http)["_READY"], "get_pipeline", raising=False)
+    request = func.HttpRequest("GET", "http://127.0.0.1/x", body=b"", headers={}, route_params={})
+    # WHEN the route answers
+    answered = http.answer(request, ROUTES["get_pipeline"])
+    # THEN it is the contract's 500: InternalError JSON with a request id, nothing of the error
+    body = json.loads(answered.get_body())
+    assert answered.status_code == 500 and body["Error"]["Code"] == "InternalError"
+    assert body["Correlation"]["RequestId"] and "no_such_module" not in answered.get_body().decode()
