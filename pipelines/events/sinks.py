@@ -96,7 +96,7 @@ class WebhookSink:
     def deliver(self, events: Pending, deadline: float) -> Outcome:
         with first_use():
             import requests
-    
+
             from pipelines.events import addresses
 
         # Read at every delivery: a rotated secret (or a Key Vault reference resolved anew) applies at once.
