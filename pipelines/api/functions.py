@@ -56,10 +56,15 @@ def _register(spec: Route) -> None:
     def starting(req: func.HttpRequest, steps: func.Out[typing.List[str]]) -> func.HttpResponse:  # noqa: UP006
         with first_use():
             from pipelines.api.http import answer
+            from pipelines.errors import ConfigurationError
             from pipelines.settings import get_settings
             from pipelines.store.messages import collected
 
-        with collected(get_settings().steps_queue_name) as outbox:
+        try:
+            queue = get_settings().steps_queue_name
+        except ConfigurationError:
+            return answer(req, spec)  # the contract's 503 for an app whose settings are not valid
+        with collected(queue) as outbox:
             try:
                 return answer(req, spec)
             finally:

@@ -95,8 +95,10 @@ def test_with_a_bad_setting_routes_answer_503_and_health_says_why(
         reset_account()
         assert any("PIPELINES_MAX_REQUEST_BYTES" in p for p in check_configuration())
         try:
-            # WHEN a route and the health check are called
+            # WHEN a route, a route that starts runs (it names the steps queue) and the health
+            # check are called
             answer = Service(host.base_url).get("/Pipelines")
+            submit = Service(host.base_url).post("/PipelineRuns/PipelineSubmit/any", json={})
             health = httpx.get(host.base_url + "/health", timeout=30)
         finally:
             monkeypatch.delenv("PIPELINES_MAX_REQUEST_BYTES")
@@ -104,5 +106,6 @@ def test_with_a_bad_setting_routes_answer_503_and_health_says_why(
             check_configuration()
     # THEN the route is a 503 of the contract's shape, and health is Unhealthy naming no setting
     assert answer.status_code == 503 and answer.json()["Error"]["Code"] == "ServiceUnavailable"
+    assert submit.status_code == 503 and submit.json()["Error"]["Code"] == "ServiceUnavailable"
     assert health.status_code == 503
     assert health.json()["Configuration"].startswith("invalid") and "PIPELINES" not in health.text
