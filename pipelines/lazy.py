@@ -22,18 +22,15 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from types import ModuleType
 
 _IMPORTS = threading.RLock()
 
 
-@contextmanager
-def first_use() -> Iterator[None]:
-    """Hold the process's lock on imports made on first use, around `import` statements."""
-    with _IMPORTS:
-        yield
+def first_use() -> AbstractContextManager[bool]:
+    """The process's lock on imports made on first use, to hold around `import` statements."""
+    return _IMPORTS
 
 
 def load(name: str) -> ModuleType:
