@@ -43,8 +43,8 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str]) -> int:
     config: dict[str, Any] = json.loads(argv[1])
+    # INFO at the root, as the Functions Python worker sets it
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
-    logging.getLogger("azure").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     os.environ["PIPELINES_DEV_ISSUER"] = "true"
     probe_path = Path(config["probe_path"]) if config.get("probe_path") else None

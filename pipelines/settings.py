@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # Development only: plain http webhooks to 127.0.0.1 or localhost are accepted.
     webhooks_allow_local_http: bool = Field(default=False, alias="PIPELINES_WEBHOOKS_ALLOW_LOCAL_HTTP")
 
+    # The storage SDKs' log of every request and answer (azure.core's HttpLoggingPolicy, at INFO):
+    # off unless asked for (`pipelines.store.account.quiet_request_logs`).
+    storage_request_logs: bool = Field(default=False, alias="PIPELINES_STORAGE_REQUEST_LOGS")
+
     @field_validator("name_prefix")
     @classmethod
     def _prefix_is_a_name(cls, value: str) -> str:

@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)-7s %(message)s", stream=sys.stdout
     )
-    # The storage SDK logs every HTTP call at INFO: far too much for a console.
-    logging.getLogger("azure").setLevel(logging.WARNING)
+    # The root logger at INFO, as the Functions Python worker sets it; the storage SDKs'
+    # per-request log is quieted by the app itself (pipelines.store.account), as in Azure.
     args = parse_args(argv)
     try:
         return run(args)

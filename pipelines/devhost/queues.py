@@ -76,6 +76,13 @@ def poison_queue_name(name: str) -> str | None:
     return name + _POISON_SUFFIX
 
 
+# The real host polls and writes queues in .NET, out of the Python worker's log: the clients
+# imitating it log their requests here, quiet, not to the SDK's logger that the app's own
+# storage calls use (`pipelines.store.account.quiet_request_logs`).
+HOST_REQUEST_LOGGER = logging.getLogger("pipelines.devhost.host_requests")
+HOST_REQUEST_LOGGER.setLevel(logging.WARNING)
+
+
 def queue_service(connection: str | None) -> QueueServiceClient:
     """The queue service of a binding's `connection`, found the way the host finds it.
 
@@ -92,7 +99,8 @@ def queue_service(connection: str | None) -> QueueServiceClient:
         value = os.environ.get(key)
         if value:
             return QueueServiceClient.from_connection_string(
-                _expand_development_storage(value), retry_policy=retry, **transport_options()
+                _expand_development_storage(value), retry_policy=retry, logger=HOST_REQUEST_LOGGER,
+                **transport_options(),
             )
     for key in candidates:
         account = os.environ.get(f"{key}__accountName")
@@ -103,7 +111,10 @@ def queue_service(connection: str | None) -> QueueServiceClient:
             from azure.identity import DefaultAzureCredential
 
             credential = DefaultAzureCredential(managed_identity_client_id=os.environ.get(f"{key}__clientId"))
-            return QueueServiceClient(account_url=uri, credential=credential, retry_policy=retry, **transport_options())
+            return QueueServiceClient(
+                account_url=uri, credential=credential, retry_policy=retry, logger=HOST_REQUEST_LOGGER,
+                **transport_options(),
+            )
     raise ConfigurationError(f"queue connection {name!r}: set {name} to a connection string")
 
 

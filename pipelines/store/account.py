@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -93,6 +94,18 @@ def transport_options() -> dict[str, Any]:
     return options
 
 
+# azure.core's HttpLoggingPolicy logs every request and every answer at INFO. The Functions
+# Python worker sets the root logger to INFO and sends each record to the host over gRPC, so
+# on Azure every storage call would leave two traces in Application Insights and cost the
+# worker the formatting of its headers. Off unless `PIPELINES_STORAGE_REQUEST_LOGS` asks.
+REQUEST_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+
+
+def quiet_request_logs(settings: Settings) -> None:
+    """Let the SDKs' request log through only where the settings ask for it."""
+    logging.getLogger(REQUEST_LOGGER).setLevel(logging.NOTSET if settings.storage_request_logs else logging.WARNING)
+
+
 INTERACTIVE = Patience(connect_seconds=3, read_seconds=4, blob_read_seconds=4, retries=1, pause_seconds=0.5)
 BACKGROUND = Patience(connect_seconds=5, read_seconds=5, blob_read_seconds=60, retries=3, pause_seconds=1)
 
@@ -115,6 +128,7 @@ class StorageAccount:
 
         self.settings = settings
         self.patience = patience
+        quiet_request_logs(settings)
         transport = transport_options()
         tables, blobs, queues = (
             {**options, **transport}

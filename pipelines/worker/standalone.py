@@ -158,7 +158,6 @@ def run(args: argparse.Namespace) -> int:
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
-        logging.getLogger("azure").setLevel(logging.WARNING)  # the SDKs log every request at INFO
     if args.concurrency is not None and args.concurrency < 1:
         raise ConfigurationError("--concurrency must be at least 1")
     account = get_worker_account()
