@@ -10,6 +10,7 @@
 6. Cold start: `import function_app` in fresh interpreters (issue 14).
 7. Step reuse: a fully reused 5-step run, submit to Finished, no process started (issue 15).
 8. Compute targets: 8 concurrent 5-step runs on 1, 2 and 4 standalone workers (issue 16).
+9. One storage call's cost to its client: azure-core's requests session vs the app's (issue 14).
 
 Everything runs on this machine: one Azurite (in memory), the development host
 in a child process (phase A without its queue worker, phase B with it, each
@@ -30,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import breakdown, coldstart, handoff, history, lookup, memory, reuse, submit, targets, timeline
+from bench import breakdown, calls, coldstart, handoff, history, lookup, memory, reuse, submit, targets, timeline
 from bench.fixtures import Api, linear, one_step
 from bench.report import Section, render_json, render_table
 from bench.stack import (
@@ -93,12 +94,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run figure 4 with this extensions.queues.maxPollingInterval (repeatable; default: host.json's)",
     )
     parser.add_argument("--cold-starts", type=int, default=5, help="fresh interpreters importing the app, figure 6")
+    parser.add_argument("--storage-calls", type=int, default=300,
+                        help="calls of each kind per session and round, figure 9")
     parser.add_argument("--reuse-runs", type=int, default=50, help="fully reused runs one at a time, figure 7")
     parser.add_argument("--target-workers", type=_ints, default=(1, 2, 4), help="standalone worker counts, figure 8")
     parser.add_argument("--target-step-seconds", type=float, default=0.5, help="each step's sleep, figure 8")
     parser.add_argument(
         "--skip", default="",
-        help="comma list of phases to skip: catalogue (1-3, 5), worker (4), coldstart (6), reuse (7), targets (8)",
+        help="comma list of phases to skip: catalogue (1-3, 5), worker (4), coldstart (6), reuse (7), targets (8), "
+        "calls (9)",
     )
     return parser.parse_args(argv)
 
@@ -212,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
                 use_in_this_process(target_env)
                 sections.append(targets.measure(target_env, tmp, WORKSPACE, args.target_workers,
                                                 args.concurrent_runs or 8, args.target_step_seconds))
+            if "calls" not in skip:
+                progress(f"figure 9: {args.storage_calls} storage calls of each kind per session and round")
+                sections.append(calls.measure(emulator.connection_string, args.storage_calls))
         finally:
             emulator.stop()
     elapsed = time.monotonic() - started

@@ -51,7 +51,8 @@ from pipelines.devhost.polling import PollingBackoff as PollingBackoff
 from pipelines.devhost.polling import SharedQueueWatcher as SharedQueueWatcher
 from pipelines.devhost.worker import Worker
 from pipelines.errors import ConfigurationError
-from pipelines.store.account import _expand_development_storage, transport_options
+from pipelines.store.account import _expand_development_storage
+from pipelines.store.transport import transport_options
 
 log = logging.getLogger("pipelines.devhost")
 

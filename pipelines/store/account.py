@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -74,24 +73,12 @@ class Patience:
         return {"connection_timeout": self.connect_seconds, "read_timeout": self.read_seconds, "retry_policy": policy}
 
 
-# What `requests` reads from the environment on every call when it is let to (`trust_env`):
-# proxies and .netrc (and CA bundles, below). Reading them scans every variable each time,
-# about a tenth of a millisecond a storage call; where none is set, the clients do not look.
-_PER_CALL_SETTINGS = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy", "netrc"})
-_CA_BUNDLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")  # requests' order
-
-
 def transport_options() -> dict[str, Any]:
-    """Options for every storage client: `use_env_settings` off when the environment sets no
-    proxy (a proxy keeps `requests` reading them, `NO_PROXY` with them), and a CA bundle set
-    there given once as the clients' `connection_verify`, as `requests` would use it."""
-    if any(name.lower() in _PER_CALL_SETTINGS for name in os.environ):
-        return {}
-    options: dict[str, Any] = {"use_env_settings": False}
-    bundle = next((os.environ[name] for name in _CA_BUNDLES if os.environ.get(name)), None)
-    if bundle:
-        options["connection_verify"] = bundle
-    return options
+    """Options for one storage client: how it sends (`pipelines.store.transport`, which imports
+    `requests`: loaded with the first account, as the SDKs are)."""
+    from pipelines.store.transport import transport_options as options
+
+    return options()
 
 
 # azure.core's HttpLoggingPolicy logs every request and every answer at INFO. The Functions
@@ -129,9 +116,8 @@ class StorageAccount:
         self.settings = settings
         self.patience = patience
         quiet_request_logs(settings)
-        transport = transport_options()
         tables, blobs, queues = (
-            {**options, **transport}
+            {**options, **transport_options()}  # a session of its own for each client
             for options in (patience.table_options(), patience.blob_options(), patience.queue_options())
         )
         if settings.storage_connection:

@@ -1,0 +1,173 @@
+"""`LeanSession` (pipelines/store/transport.py) against `requests.Session` as azure-core sets
+one up: the same bytes on the wire, the same answers, the same exceptions, and azure-core's
+errors from them. A real server on 127.0.0.1 reads what each sends."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+from azure.core.exceptions import ServiceRequestError, ServiceResponseTimeoutError
+from azure.core.pipeline.transport import RequestsTransport
+from azure.core.rest import HttpRequest
+from urllib3.exceptions import NewConnectionError
+
+from pipelines.store.transport import LeanSession
+
+ANSWER = (
+    b"HTTP/1.1 201 Created\r\nContent-Type: application/json; charset=utf-8\r\n"
+    b"Set-Cookie: affinity=1; Path=/\r\nx-ms-request-id: abc\r\nContent-Length: 12\r\n\r\n{\"ok\": true}"
+)
+
+
+@dataclass
+class Server:
+    """Reads one request per connection (head and body as sent) and answers ANSWER, or nothing."""
+
+    silent: bool = False
+    received: list[bytes] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            if "content-length" in headers:
+                while len(body) < int(headers["content-length"]):
+                    body += conn.recv(65536)
+            elif headers.get("transfer-encoding") == "chunked":
+                while not body.endswith(b"0\r\n\r\n"):
+                    body += conn.recv(65536)
+            self.received.append(head + b"\r\n\r\n" + body)
+            if self.silent:
+                threading.Event().wait(3)
+                return
+            conn.sendall(ANSWER)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    running = Server()
+    yield running
+    running.close()
+
+
+def azure_core_session() -> requests.Session:
+    """The session azure-core's RequestsTransport makes for itself (with use_env_settings off)."""
+    transport = RequestsTransport(use_env_settings=False)
+    transport.open()
+    assert transport.session is not None
+    return transport.session
+
+
+def _chunks() -> Iterator[bytes]:
+    yield b"first,"
+    yield b"second"
+
+
+BODIES = {
+    "bytes": lambda: b'{"PartitionKey": "p"}',
+    "text": lambda: "caf\u00e9",
+    "file": lambda: io.BytesIO(b"x" * 70000),
+    "chunks": _chunks,
+    "none": lambda: None,
+}
+
+
+@pytest.mark.parametrize("body", sorted(BODIES))
+def test_the_request_on_the_wire_is_the_one_requests_sends(server: Server, body: str) -> None:
+    # a path and query as the SDKs build them, with characters that must be quoted on the wire
+    url = f"http://127.0.0.1:{server.port}/devstoreaccount1/runs/a%20b/c d?comp=block&$filter=PartitionKey eq 'p'"
+    headers = {"x-ms-version": "2026-10-06", "Content-Type": "application/octet-stream",
+               "Authorization": "SharedKey a:b"}
+    sent = []
+    for session in (azure_core_session(), LeanSession()):
+        answer = session.request("PUT", url, headers=headers, data=BODIES[body](), timeout=(3, 3), verify=True,
+                                 cert=None, allow_redirects=False, proxies=None)
+        assert answer.status_code == 201
+        sent.append(server.received[-1])
+    assert sent[0] == sent[1]
+    line = b"PUT /devstoreaccount1/runs/a%20b/c%20d?comp=block&$filter=PartitionKey%20eq%20'p' HTTP/1.1"
+    assert sent[1].startswith(line)
+
+
+def test_the_answer_reads_as_requests_reads_it_without_keeping_cookies(server: Server) -> None:
+    url = f"http://127.0.0.1:{server.port}/x"
+    plain, lean = (session.request("GET", url, timeout=(3, 3)) for session in (azure_core_session(), LeanSession()))
+    for answer in (plain, lean):
+        assert (answer.status_code, answer.reason, answer.json()) == (201, "Created", {"ok": True})
+        assert answer.headers["X-MS-REQUEST-ID"] == "abc" and answer.encoding == "utf-8"
+        assert answer.url == url
+    session = LeanSession()
+    streamed = session.request("GET", url, timeout=(3, 3), stream=True)
+    assert streamed.raw.read() == b'{"ok": true}'
+    assert len(session.cookies) == 0  # storage sets none; one set anyway is not sent back
+
+
+def test_a_request_with_a_proxy_goes_through_requests_own_path(server: Server) -> None:
+    # the proxy is our server: it receives the absolute-form request line a proxy gets
+    proxy = f"http://127.0.0.1:{server.port}"
+    answer = LeanSession().request("GET", "http://storage.invalid/x", proxies={"http": proxy}, timeout=(3, 3))
+    assert answer.status_code == 201
+    assert server.received[-1].startswith(b"GET http://storage.invalid/x HTTP/1.1")
+
+
+def _closed_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def _raised(url: str, timeout: tuple[float, float]) -> list[type[BaseException]]:
+    raised = []
+    for session in (azure_core_session(), LeanSession()):
+        with pytest.raises(Exception) as caught:  # noqa: PT011 - the type itself is compared below
+            session.request("GET", url, timeout=timeout)
+        raised.append(type(caught.value))
+    return raised
+
+
+def test_failures_raise_what_requests_raises() -> None:
+    # refused: urllib3's own error (retries are off, as azure-core sets them), which azure-core maps
+    assert _raised(f"http://127.0.0.1:{_closed_port()}/x", (1, 1)) == [NewConnectionError] * 2
+    silent = Server(silent=True)
+    try:
+        assert _raised(f"http://127.0.0.1:{silent.port}/x", (1, 0.3)) == [requests.exceptions.ReadTimeout] * 2
+    finally:
+        silent.close()
+
+
+def test_azure_core_maps_its_failures_as_with_its_own_session() -> None:
+    transport = RequestsTransport(session=LeanSession(), use_env_settings=False, connection_timeout=1, read_timeout=0.3)
+    with pytest.raises(ServiceRequestError):
+        transport.send(HttpRequest("GET", f"http://127.0.0.1:{_closed_port()}/x"))
+    silent = Server(silent=True)
+    try:
+        with pytest.raises(ServiceResponseTimeoutError):
+            transport.send(HttpRequest("GET", f"http://127.0.0.1:{silent.port}/x"))
+    finally:
+        silent.close()
