@@ -11,9 +11,11 @@ instead of 3.5 (`make bench`, figure 9), and a step's turnover makes four such c
 
 `LeanSession` sends a request the way `Session.request` does without those: the
 same `PreparedRequest` for the URL, headers (the session's defaults merged in, so
-the wire is the same) and body, handed to the same `HTTPAdapter.send`, so
-timeouts, TLS, connection pooling and every exception are `requests`' own, and
-azure-core maps them to its errors as before. Storage answers set no cookies;
+the wire is the same) and body, handed to the same `HTTPAdapter.send`, and an
+answer that is not streamed read whole before it is returned, as `Session.send`
+reads it, so timeouts, TLS, connection pooling and every exception are
+`requests`' own and come where they came, and azure-core maps them to its errors
+as before. Storage answers set no cookies;
 the adapter does not read them. A request with anything else (proxies, files,
 redirects, other options) goes through `Session.request` unchanged, and where the
 environment sets a proxy the clients keep azure-core's own session
@@ -23,7 +25,9 @@ environment sets a proxy the clients keep azure-core's own session
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import requests
@@ -109,7 +113,8 @@ class LeanSession(requests.Session):
         prepared.prepare_headers(merge_setting(headers, self.headers, dict_class=CaseInsensitiveDict))
         prepared.prepare_body(data, None)
         prepared.hooks = {"response": []}
-        return self.get_adapter(prepared.url or url).send(
+        started = time.perf_counter()
+        response = self.get_adapter(prepared.url or url).send(
             prepared,
             stream=bool(stream),
             timeout=timeout,
@@ -117,3 +122,7 @@ class LeanSession(requests.Session):
             cert=cert,
             proxies={},
         )
+        response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        if not stream:
+            response.content  # noqa: B018 - read now, as Session.send does: its failures are the request's
+        return response

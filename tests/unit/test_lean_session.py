@@ -27,9 +27,11 @@ ANSWER = (
 
 @dataclass
 class Server:
-    """Reads one request per connection (head and body as sent) and answers ANSWER, or nothing."""
+    """Reads one request per connection (head and body as sent) and answers ANSWER, or nothing,
+    or (`partial`) ANSWER's head and part of its body, then nothing."""
 
     silent: bool = False
+    partial: bool = False
     received: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -61,7 +63,9 @@ class Server:
                 while not body.endswith(b"0\r\n\r\n"):
                     body += conn.recv(65536)
             self.received.append(head + b"\r\n\r\n" + body)
-            if self.silent:
+            if self.silent or self.partial:
+                if self.partial:
+                    conn.sendall(ANSWER[:-5])
                 threading.Event().wait(3)
                 return
             conn.sendall(ANSWER)
@@ -159,6 +163,12 @@ def test_failures_raise_what_requests_raises() -> None:
         assert _raised(f"http://127.0.0.1:{silent.port}/x", (1, 0.3)) == [requests.exceptions.ReadTimeout] * 2
     finally:
         silent.close()
+    # an answer whose body stops coming: read within the request, as Session.send reads it
+    partial = Server(partial=True)
+    try:
+        assert _raised(f"http://127.0.0.1:{partial.port}/x", (1, 0.3)) == [requests.exceptions.ConnectionError] * 2
+    finally:
+        partial.close()
 
 
 def test_azure_core_maps_its_failures_as_with_its_own_session() -> None:
