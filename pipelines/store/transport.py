@@ -15,11 +15,14 @@ the wire is the same) and body, handed to the same `HTTPAdapter.send`, and an
 answer that is not streamed read whole before it is returned, as `Session.send`
 reads it, so timeouts, TLS, connection pooling and every exception are
 `requests`' own and come where they came, and azure-core maps them to its errors
-as before. Storage answers set no cookies;
-the adapter does not read them. A request with anything else (proxies, files,
-redirects, other options) goes through `Session.request` unchanged, and where the
-environment sets a proxy the clients keep azure-core's own session
-(`transport_options`).
+as before. A redirect answer is left as `Session.send` leaves it when
+not following it (read, closed, a file body rewound, `next` kept) for azure-core's
+`RedirectPolicy`. Storage answers set no cookies; the adapter does not read them.
+A request with anything else (proxies, files, redirects to follow, other options,
+credentials in the URL) or a session whose own settings were changed goes through
+`Session.request` unchanged, and where the environment sets a proxy the clients
+keep azure-core's own session (`transport_options`). `tests/unit/test_lean_session.py`
+holds each of these to what a plain session does.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar
 from requests.models import PreparedRequest, Response
 from requests.sessions import merge_setting
 from requests.structures import CaseInsensitiveDict
@@ -97,12 +101,12 @@ class LeanSession(requests.Session):
         verify: bool | str | None = True,
         timeout: Any = None,
         cert: Any = None,
-        allow_redirects: bool = False,
+        allow_redirects: bool = True,  # requests' default; azure-core passes False
         proxies: dict[str, str] | None = None,
         stream: bool | None = None,
         **kwargs: Any,
     ) -> Response:
-        if files or proxies or allow_redirects or kwargs or self.cookies:
+        if self._not_lean(url, files, proxies, allow_redirects, kwargs, cert, stream):
             return super().request(
                 method, url, headers=headers, data=data, files=files, verify=verify, timeout=timeout,
                 cert=cert, allow_redirects=allow_redirects, proxies=proxies, stream=stream, **kwargs,
@@ -110,19 +114,42 @@ class LeanSession(requests.Session):
         prepared = PreparedRequest()
         prepared.prepare_method(method)
         prepared.prepare_url(url, None)
-        prepared.prepare_headers(merge_setting(headers, self.headers, dict_class=CaseInsensitiveDict))
-        prepared.prepare_body(data, None)
+        prepared.prepare_headers(merge_setting({} if headers is None else headers, self.headers,
+                                               dict_class=CaseInsensitiveDict))
+        prepared.prepare_body(data or {}, None)  # as Session.request passes it: b"" and the like send a length
         prepared.hooks = {"response": []}
+        checked = True if verify is None else verify
         started = time.perf_counter()
         response = self.get_adapter(prepared.url or url).send(
             prepared,
             stream=bool(stream),
             timeout=timeout,
-            verify=True if verify is None else verify,
+            verify=checked,
             cert=cert,
             proxies={},
         )
         response.elapsed = timedelta(seconds=time.perf_counter() - started)
+        if response.is_redirect:
+            # As Session.send does without following it: the body read, the response closed, a
+            # file body rewound, and the next request kept (RedirectPolicy sends it again).
+            prepared._cookies = RequestsCookieJar()  # noqa: SLF001 - what resolve_redirects reads
+            response._next = next(self.resolve_redirects(  # type: ignore[assignment]  # as requests does
+                response, prepared, yield_requests=True, stream=bool(stream), timeout=timeout,
+                verify=checked, cert=cert, proxies={},
+            ), None)
         if not stream:
             response.content  # noqa: B018 - read now, as Session.send does: its failures are the request's
         return response
+
+    def _not_lean(
+        self, url: str, files: Any, proxies: Any, allow_redirects: bool, kwargs: Mapping[str, Any], cert: Any,
+        stream: bool | None,
+    ) -> bool:
+        """What `request` leaves to `Session.request`: anything azure-core's calls do not carry
+        (files, proxies, redirects followed, other options, credentials in the URL) and any
+        setting of the session itself that `Session.request` would merge in."""
+        return bool(
+            files or proxies or allow_redirects or kwargs or "@" in url
+            or self.cookies or self.params or self.auth or self.proxies or self.hooks.get("response")
+            or (cert is None and self.cert) or (stream is None and self.stream)
+        )

@@ -34,6 +34,8 @@ class Server:
     partial: bool = False
     received: list[bytes] = field(default_factory=list)
 
+    answer: bytes = ANSWER
+
     def __post_init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -68,7 +70,7 @@ class Server:
                     conn.sendall(ANSWER[:-5])
                 threading.Event().wait(3)
                 return
-            conn.sendall(ANSWER)
+            conn.sendall(self.answer)
 
     def close(self) -> None:
         self.sock.close()
@@ -100,6 +102,8 @@ BODIES = {
     "file": lambda: io.BytesIO(b"x" * 70000),
     "chunks": _chunks,
     "none": lambda: None,
+    "empty bytes": lambda: b"",
+    "empty bytearray": bytearray,  # falsy but iterable: a length of 0, not chunked
 }
 
 
@@ -122,13 +126,14 @@ def test_the_request_on_the_wire_is_the_one_requests_sends(server: Server, body:
 
 def test_the_answer_reads_as_requests_reads_it_without_keeping_cookies(server: Server) -> None:
     url = f"http://127.0.0.1:{server.port}/x"
-    plain, lean = (session.request("GET", url, timeout=(3, 3)) for session in (azure_core_session(), LeanSession()))
+    plain, lean = (session.request("GET", url, timeout=(3, 3), allow_redirects=False)
+                   for session in (azure_core_session(), LeanSession()))
     for answer in (plain, lean):
         assert (answer.status_code, answer.reason, answer.json()) == (201, "Created", {"ok": True})
         assert answer.headers["X-MS-REQUEST-ID"] == "abc" and answer.encoding == "utf-8"
         assert answer.url == url
     session = LeanSession()
-    streamed = session.request("GET", url, timeout=(3, 3), stream=True)
+    streamed = session.request("GET", url, timeout=(3, 3), stream=True, allow_redirects=False)
     assert streamed.raw.read() == b'{"ok": true}'
     assert len(session.cookies) == 0  # storage sets none; one set anyway is not sent back
 
@@ -141,6 +146,45 @@ def test_a_request_with_a_proxy_goes_through_requests_own_path(server: Server) -
     assert server.received[-1].startswith(b"GET http://storage.invalid/x HTTP/1.1")
 
 
+@pytest.mark.parametrize("setting", ["params", "auth", "credentials in the URL", "session proxies", "hooks"])
+def test_what_the_session_itself_is_set_to_is_merged_as_requests_merges_it(server: Server, setting: str) -> None:
+    url = f"http://127.0.0.1:{server.port}/x"
+    sent = []
+    for session in (azure_core_session(), LeanSession()):
+        target = url
+        if setting == "params":
+            session.params = {"p": "1"}
+        elif setting == "auth":
+            session.auth = ("user", "secret")
+        elif setting == "credentials in the URL":
+            target = f"http://user:secret@127.0.0.1:{server.port}/x"
+        elif setting == "session proxies":
+            session.proxies = {"http": f"http://127.0.0.1:{server.port}"}
+            target = "http://storage.invalid/x"
+        else:
+            session.hooks["response"].append(lambda answer, **kwargs: setattr(answer, "hooked", True))
+        answer = session.request("GET", target, timeout=(3, 3), allow_redirects=False)
+        assert getattr(answer, "hooked", setting != "hooks")
+        sent.append(server.received[-1])
+    assert sent[0] == sent[1]
+
+
+def test_a_redirect_answer_is_left_as_requests_leaves_it() -> None:
+    # 307 keeps the method and body: requests rewinds a file body for the request to come
+    redirect = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /elsewhere\r\nContent-Length: 3\r\n\r\nbye"
+    server = Server(answer=redirect)
+    try:
+        for session in (azure_core_session(), LeanSession()):
+            body = io.BytesIO(b"0123456789")
+            answer = session.request("PUT", f"http://127.0.0.1:{server.port}/x", data=body, timeout=(3, 3),
+                                     allow_redirects=False)  # as azure-core sends (its RedirectPolicy follows)
+            assert (answer.status_code, answer.content) == (307, b"bye")
+            assert answer.next is not None and answer.next.url == f"http://127.0.0.1:{server.port}/elsewhere"
+            assert body.tell() == 0
+    finally:
+        server.close()
+
+
 def _closed_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as sock:
         return int(sock.getsockname()[1])
@@ -150,7 +194,7 @@ def _raised(url: str, timeout: tuple[float, float]) -> list[type[BaseException]]
     raised = []
     for session in (azure_core_session(), LeanSession()):
         with pytest.raises(Exception) as caught:  # noqa: PT011 - the type itself is compared below
-            session.request("GET", url, timeout=timeout)
+            session.request("GET", url, timeout=timeout, allow_redirects=False)
         raised.append(type(caught.value))
     return raised
 
