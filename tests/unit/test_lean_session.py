@@ -17,6 +17,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from urllib3.exceptions import NewConnectionError
 
+from pipelines.devhost.azurite import free_port  # a port nothing listens on
 from pipelines.store.transport import LeanSession
 
 ANSWER = (
@@ -185,11 +186,6 @@ def test_a_redirect_answer_is_left_as_requests_leaves_it() -> None:
         server.close()
 
 
-def _closed_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        return int(sock.getsockname()[1])
-
-
 def _raised(url: str, timeout: tuple[float, float]) -> list[type[BaseException]]:
     raised = []
     for session in (azure_core_session(), LeanSession()):
@@ -201,7 +197,7 @@ def _raised(url: str, timeout: tuple[float, float]) -> list[type[BaseException]]
 
 def test_failures_raise_what_requests_raises() -> None:
     # refused: urllib3's own error (retries are off, as azure-core sets them), which azure-core maps
-    assert _raised(f"http://127.0.0.1:{_closed_port()}/x", (1, 1)) == [NewConnectionError] * 2
+    assert _raised(f"http://127.0.0.1:{free_port()}/x", (1, 1)) == [NewConnectionError] * 2
     silent = Server(silent=True)
     try:
         assert _raised(f"http://127.0.0.1:{silent.port}/x", (1, 0.3)) == [requests.exceptions.ReadTimeout] * 2
@@ -218,7 +214,7 @@ def test_failures_raise_what_requests_raises() -> None:
 def test_azure_core_maps_its_failures_as_with_its_own_session() -> None:
     transport = RequestsTransport(session=LeanSession(), use_env_settings=False, connection_timeout=1, read_timeout=0.3)
     with pytest.raises(ServiceRequestError):
-        transport.send(HttpRequest("GET", f"http://127.0.0.1:{_closed_port()}/x"))
+        transport.send(HttpRequest("GET", f"http://127.0.0.1:{free_port()}/x"))
     silent = Server(silent=True)
     try:
         with pytest.raises(ServiceResponseTimeoutError):
