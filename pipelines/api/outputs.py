@@ -37,7 +37,7 @@ from pipelines.runs.engine import RunState
 from pipelines.runs.history import step_run_id
 from pipelines.runs.logs import output_prefix
 from pipelines.runs.model import OutputSummary, Step, TaskStatus
-from pipelines.runs.outputs import MAX_FILES_PAGE, MAX_PART, OutputFile, StepOutputs, output_source
+from pipelines.runs.outputs import MAX_FILES_PAGE, MAX_PART, InlineOutput, OutputFile, StepOutputs, output_source
 from pipelines.runs.repository import RunRepository
 from pipelines.store import get_account
 from pipelines.text import whole_number
@@ -103,6 +103,15 @@ def _node_output(url: str, container: str, path: str, summary: OutputSummary | N
     )
 
 
+def _inline(step: Step, output: str) -> InlineOutput | None:
+    """The output's files when they are kept on the step's row (a reused step's row has a copy of
+    its source's), with the time its source step ended; None: they are in Blob storage."""
+    files = step.inline_outputs.get(output)
+    if files is None:
+        return None
+    return InlineOutput(output, files, step.reused_from.ended if step.reused_from else step.ended)
+
+
 def _output_of(ctx: RequestContext) -> tuple[RunState, Step, str]:
     """The run, step and output a path names: 404 naming whichever is unknown."""
     state = RunRepository(get_account()).load(ctx.workspace, ctx.param("runId"))
@@ -130,7 +139,7 @@ def list_run_output_files(ctx: RequestContext) -> OutputFiles:
         raise BadRequestError(f"top must be a whole number from 1 to {MAX_FILES_PAGE}", target="top")
     files, marker = StepOutputs(get_account()).files(
         state.run.workspace, *output_source(state.run, step.node_id), output, page_size=top,
-        marker=ctx.query("continuationToken"),
+        marker=ctx.query("continuationToken"), inline=_inline(step, output),
     )
     base = _output_url(ctx, state.run.id, step.node_id, output)
     summary = step.output_summaries.get(output)
@@ -196,7 +205,8 @@ def run_output_file(ctx: RequestContext) -> func.HttpResponse:
     outputs = StepOutputs(get_account())
     run = state.run
     source = output_source(run, step.node_id)  # a reused step's outputs are where their run wrote them
-    file = outputs.stat(run.workspace, *source, output, path)
+    inline = _inline(step, output)
+    file = outputs.stat(run.workspace, *source, output, path, inline)
     headers = {
         "Content-Type": "application/octet-stream",
         "Accept-Ranges": "bytes",
@@ -212,9 +222,9 @@ def run_output_file(ctx: RequestContext) -> func.HttpResponse:
                 f" (bytes=first-last, at most {MAX_PART} bytes each)",
                 target="Range",
             )
-        body = outputs.read(run.workspace, *source, output, path, 0, file.size)
+        body = outputs.read(run.workspace, *source, output, path, 0, file.size, inline)
         return func.HttpResponse(body, status_code=200, headers=headers)
     first, last = wanted
-    body = outputs.read(run.workspace, *source, output, path, first, last - first + 1)
+    body = outputs.read(run.workspace, *source, output, path, first, last - first + 1, inline)
     headers["Content-Range"] = f"bytes {first}-{last}/{file.size}"
     return func.HttpResponse(body, status_code=206, headers=headers)

@@ -88,6 +88,7 @@ def _take(state: RunState, step: Step, prior: Prior, now: datetime, t: Transitio
     step.exit_code = None
     step.reuse_key, step.reused_from = prior.key, source
     step.outputs, step.output_summaries, step.metrics = list(prior.outputs), dict(prior.summaries), dict(prior.metrics)
+    step.inline_outputs = dict(prior.inline)
     run.reused = {**run.reused, step.node_id: [source.run_id, source.node_id]}
     if run.status is RunStatus.NOT_STARTED:
         run.status, run.started = RunStatus.RUNNING, now
@@ -245,6 +246,7 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
     step.metrics = dict(outcome.metrics)
     step.outputs = list(outcome.outputs)
     step.output_summaries = dict(outcome.summaries)
+    step.inline_outputs = dict(outcome.inline)
     step.detail = outcome.detail
     step.lease_until = None
     t.steps_changed.add(node_id)

@@ -2,12 +2,16 @@
 
 A run lives in one partition of table `Runs` (PartitionKey = `{workspace}|{run
 id}`): the run row (RowKey `run`) and one row per step (RowKey `step|{node id}`).
+A step whose outputs are small keeps them on its row (`InlineOutputs`), written by the
+same transaction that records it Finished.
 Every transition of a run touches only that partition, so it commits in one
 entity-group transaction with an ETag on every row it changes.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
@@ -23,6 +27,30 @@ from pipelines.store import etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 
 RUN_ROW = "run"
+
+# A step's outputs kept on its row instead of in Blob storage: by output name, each file's
+# bytes by its relative path. Only outputs small enough to ride in the commit that records
+# the step Finished are kept so (`pipelines.worker.transfer.read_small`); a step has either
+# all its outputs inline or none.
+InlineOutputs = dict[str, dict[str, bytes]]
+
+
+def inline_text(value: InlineOutputs) -> str | None:
+    """The entity property's text (JSON, file bytes in base64); None when nothing is inline."""
+    if not value:
+        return None
+    return json_text({name: {path: base64.b64encode(data).decode("ascii") for path, data in files.items()}
+                      for name, files in value.items()})
+
+
+def parse_inline(value: Any) -> InlineOutputs:
+    """The property's outputs; an unreadable one reads as none (the outputs are then looked
+    for in Blob storage, where a step's outputs were before)."""
+    try:
+        return {str(name): {str(path): base64.b64decode(text, validate=True) for path, text in files.items()}
+                for name, files in parse_json(value, {}).items()}
+    except (AttributeError, TypeError, ValueError, binascii.Error):
+        return {}
 
 
 class RunStatus(IntEnum):
@@ -127,6 +155,7 @@ class Prior:
     outputs: tuple[str, ...]
     summaries: dict[str, OutputSummary]
     metrics: dict[str, Any] = field(default_factory=dict)
+    inline: InlineOutputs = field(default_factory=dict)  # the outputs, when kept on the step's row
 
 
 @dataclass
@@ -153,6 +182,8 @@ class Step:
     metrics: dict[str, Any] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     output_summaries: dict[str, OutputSummary] = field(default_factory=dict)
+    # The outputs themselves, when they are small enough to be kept on the row (see InlineOutputs).
+    inline_outputs: InlineOutputs = field(default_factory=dict)
     attempts: list[AttemptRecord] = field(default_factory=list)
     # What can change its outputs, hashed (`pipelines.runs.reuse_keys`): set when it finished.
     reuse_key: str | None = None
@@ -198,6 +229,7 @@ class Step:
             "Metrics": json_text(self.metrics),
             "Outputs": json_text(self.outputs),
             "OutputSummaries": json_text({name: o.to_json() for name, o in self.output_summaries.items()}),
+            "InlineOutputs": inline_text(self.inline_outputs),
             "Attempts": json_text([a.to_json() for a in self.attempts]),
             "ReuseKey": self.reuse_key,
             "ReusedFrom": json_text(self.reused_from.to_json()) if self.reused_from else None,
@@ -232,6 +264,7 @@ class Step:
                 for name, value in parse_json(entity.get("OutputSummaries"), {}).items()
                 if (summary := OutputSummary.from_json(value)) is not None
             },
+            inline_outputs=parse_inline(entity.get("InlineOutputs")),
             attempts=[
                 record
                 for value in parse_json(entity.get("Attempts"), [])

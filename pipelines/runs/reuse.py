@@ -5,7 +5,8 @@ Table `StepReuse`, partition = workspace, row = a reuse key (`pipelines.runs.reu
 - `Pending`: a worker holds the key: it is running a step with it (`RunId`, `NodeId`,
   `Claim`: that step and the claim token of its attempt);
 - `Done`: the step `RunId`/`NodeId` finished with the key; its outputs' names and
-  digests, its metrics and its times, so a reader needs nothing else.
+  digests (and the outputs themselves, when they were small enough to be kept on its
+  row), its metrics and its times, so a reader needs nothing else.
 
 How a row becomes `Done`: nobody writes it after the fact. The holder's Finished commit
 (`engine.complete`, with the key it ran under) is the proof: the first reader that finds
@@ -41,7 +42,18 @@ from pipelines.data.references import DataError, References
 from pipelines.errors import AlreadyExistsError, EtagMismatchError
 from pipelines.runs.data import input_value
 from pipelines.runs.engine import RunState
-from pipelines.runs.model import OutputSummary, Prior, ReusedFrom, Run, Step, TaskStatus, run_partition, step_row
+from pipelines.runs.model import (
+    OutputSummary,
+    Prior,
+    ReusedFrom,
+    Run,
+    Step,
+    TaskStatus,
+    inline_text,
+    parse_inline,
+    run_partition,
+    step_row,
+)
 from pipelines.runs.reuse_keys import NoKey, step_key
 from pipelines.store import Entity, StorageAccount, Table, etag_of
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
@@ -149,6 +161,7 @@ class ReuseIndex:
             "Outputs": json_text(list(prior.outputs)),
             "OutputSummaries": json_text({name: s.to_json() for name, s in prior.summaries.items()}),
             "Metrics": json_text(prior.metrics),
+            "InlineOutputs": inline_text(prior.inline),
         }
         with contextlib.suppress(EtagMismatchError):  # another reader settled it first
             self.table.replace(done, etag_of(row))
@@ -168,7 +181,8 @@ def _alive(step: Step, row: Entity) -> bool:
 
 def _finished(row: Entity, step: Step, key: str) -> Prior:
     source = ReusedFrom(str(row["RunId"]), step.node_id, row.get("Experiment"), step.started, step.ended)
-    return Prior(source, key, tuple(step.outputs), dict(step.output_summaries), dict(step.metrics))
+    return Prior(source, key, tuple(step.outputs), dict(step.output_summaries), dict(step.metrics),
+                 dict(step.inline_outputs))
 
 
 def prior_of(row: Entity, key: str) -> Prior | None:
@@ -181,7 +195,7 @@ def prior_of(row: Entity, key: str) -> Prior | None:
             if (summary := OutputSummary.from_json(value)) is not None
         }
         return Prior(source, key, tuple(parse_json(row.get("Outputs"), [])), summaries,
-                     dict(parse_json(row.get("Metrics"), {})))
+                     dict(parse_json(row.get("Metrics"), {})), parse_inline(row.get("InlineOutputs")))
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
@@ -271,4 +285,5 @@ def _from_earlier(earlier_run: RunState, step: Step, key: str) -> Prior | None:
         return None
     run = earlier_run.run
     source = step.reused_from or ReusedFrom(run.id, step.node_id, run.experiment_name, step.started, step.ended)
-    return Prior(source, key, tuple(step.outputs), dict(step.output_summaries), dict(step.metrics))
+    return Prior(source, key, tuple(step.outputs), dict(step.output_summaries), dict(step.metrics),
+                 dict(step.inline_outputs))

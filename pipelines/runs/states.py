@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pipelines.runs.model import OutputSummary, Prior, Run, Step, StepMessage, TaskStatus
+from pipelines.runs.model import InlineOutputs, OutputSummary, Prior, Run, Step, StepMessage, TaskStatus
 
 
 @dataclass
@@ -23,6 +23,10 @@ class RunState:
         when the run was created: a worker takes over only a successor of the queue it serves."""
         step = self.steps.get(node_id)
         return step is not None and step.queue == queue
+
+    def inline_outputs(self) -> dict[str, InlineOutputs]:
+        """The outputs kept on step rows, by node id (steps whose outputs are in Blob storage left out)."""
+        return {node: step.inline_outputs for node, step in self.steps.items() if step.inline_outputs}
 
 
 @dataclass
@@ -47,6 +51,8 @@ class Outcome:
     outputs: tuple[str, ...] = ()
     retryable: bool = True
     summaries: dict[str, OutputSummary] = field(default_factory=dict)
+    # The outputs' files, when they are small enough to go on the step's row (`InlineOutputs`).
+    inline: InlineOutputs = field(default_factory=dict)
     # The step's reuse key, as the worker computed it before running it (None: not computed).
     reuse_key: str | None = None
     # When the script exited 0, if the worker did not note it on the attempt before the upload.

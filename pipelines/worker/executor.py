@@ -4,8 +4,10 @@ The step's folder on the worker's disk:
 
     {work}/steps/{run}/{node}/{attempt}-{claim}/
         code/          a copy of the code snapshot: the script's working directory
-        inputs/{name}  upstream outputs and data, downloaded
-        outputs/{name} folders the script writes; uploaded when it exits 0
+        inputs/{name}  upstream outputs and data, downloaded (or written from the upstream
+                       step's row, where its outputs were small enough to be kept)
+        outputs/{name} folders the script writes; uploaded when it exits 0 (or, when all
+                       of them are small, kept on the step's row by its commit)
         context.json   what `pipelines.runtime.Run.get_context()` reads
         metrics.jsonl  what `run.log(...)` appends
 
@@ -30,9 +32,9 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,7 @@ from pipelines.data.staging import DataStager
 from pipelines.runs.data import input_value
 from pipelines.runs.engine import Outcome
 from pipelines.runs.logs import StepLogs, output_prefix
-from pipelines.runs.model import OutputSummary, Run, TaskStatus
+from pipelines.runs.model import InlineOutputs, OutputSummary, Run, TaskStatus
 from pipelines.runs.outputs import source_prefix
 from pipelines.runtime.context import StagedInput, StepContext, StepInfo
 from pipelines.settings import Settings
@@ -61,7 +63,7 @@ from pipelines.worker import remover
 from pipelines.worker.logflush import DRAIN_SECONDS, BehindSink, LogFlusher
 from pipelines.worker.process import run_step
 from pipelines.worker.snapshots import SnapshotCache
-from pipelines.worker.transfer import KeptOutputs, download_prefix, upload_folder
+from pipelines.worker.transfer import KeptOutputs, download_prefix, read_small, upload_folder, write_files
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 MAX_METRICS_CHARS = 30_000
@@ -97,6 +99,9 @@ class StepJob:
     step: StepSpec
     attempt: int
     claim: str
+    # Upstream steps' outputs kept on their rows (`InlineOutputs`), by node id: what staging
+    # writes for them instead of downloading.
+    inline: Mapping[str, InlineOutputs] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str, int, str]:
@@ -212,9 +217,10 @@ class Executor:
                 return Outcome(TaskStatus.FAILED, f"exit code {result.exit_code}: {tail}", result.exit_code, metrics)
             if not exited(0):
                 return None
-            summaries = self._upload_outputs(job, staged.outputs)
+            summaries, inline = self._upload_outputs(job, staged.outputs)
             self._keep(job, folder)
-            return Outcome(TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries)
+            return Outcome(
+                TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries, inline=inline)
         except StagingError as exc:
             return Outcome(TaskStatus.FAILED, f"could not stage the step: {exc}", None, retryable=False)
         finally:
@@ -319,15 +325,23 @@ class Executor:
             target = root / spec.name
             target.mkdir(parents=True)
             if spec.kind == "step_output":
-                source, output = spec.source_step or "", spec.source_output or ""
-                if self.kept is None or not self.kept.copy(job.run.id, source, output, target):
-                    # A reused step's outputs are where its earlier run wrote them (pipelines/runs/outputs.py).
-                    download_prefix(self.runs_container, source_prefix(job.run, source, output), target)
+                self._stage_output(job, spec.source_step or "", spec.source_output or "", target)
                 paths[spec.name] = target
             else:
                 data[spec.name] = self._stage_data(job, spec, target)
                 paths[spec.name] = Path(data[spec.name].path)
         return paths, data
+
+    def _stage_output(self, job: StepJob, source: str, output: str, target: Path) -> None:
+        """An upstream step's output into `target`: copied from what this worker kept of it,
+        written from the upstream step's row (`StepJob.inline`), or downloaded."""
+        if self.kept is not None and self.kept.copy(job.run.id, source, output, target):
+            return
+        if source in job.inline:
+            write_files(job.inline[source].get(output, {}), target)
+            return
+        # A reused step's outputs are where its earlier run wrote them (pipelines/runs/outputs.py).
+        download_prefix(self.runs_container, source_prefix(job.run, source, output), target)
 
     def _stage_data(self, job: StepJob, spec: InputSpec, target: Path) -> StagedInput:
         try:
@@ -339,9 +353,22 @@ class Executor:
         except DataError as exc:
             raise StagingError(f"input {spec.name!r}: {exc}") from None
 
-    def _upload_outputs(self, job: StepJob, outputs: dict[str, Path]) -> dict[str, OutputSummary]:
-        """Upload each output folder; returns what each holds."""
-        summaries: dict[str, OutputSummary] = {}
+    def _upload_outputs(
+        self, job: StepJob, outputs: dict[str, Path]
+    ) -> tuple[dict[str, OutputSummary], InlineOutputs]:
+        """Upload each output folder, or keep them all for the step's row when they are small
+        (`read_small`); returns what each holds, and the files kept for the row."""
+        small = read_small(outputs)
+        if small is not None:
+            summaries, inline = small
+            if job.attempt != 1:
+                # An earlier attempt may have uploaded some (one lost during its upload): the row's
+                # files are the outputs now, and storage keeps no other.
+                for name in outputs:
+                    self.runs_container.delete_under(output_prefix(job.run.workspace, job.run.id, job.step.id, name))
+            self._uploaded = {name: tuple(files) for name, files in inline.items()}
+            return summaries, inline
+        summaries = {}
         for name, folder in outputs.items():
             # Only the step's attempts write under its outputs' names, and an attempt uploads
             # once its script has exited 0: the first attempt finds nothing there.
@@ -351,7 +378,7 @@ class Executor:
             )
             summaries[name] = uploaded.summary
             self._uploaded[name] = uploaded.files
-        return summaries
+        return summaries, {}
 
     @staticmethod
     def _metrics(path: Path) -> dict[str, Any]:

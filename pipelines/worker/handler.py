@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -28,7 +28,7 @@ from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import NotFoundError, StorageUnavailableError
 from pipelines.runs import engine
 from pipelines.runs.engine import Outcome
-from pipelines.runs.model import Run, StepMessage, TaskStatus
+from pipelines.runs.model import InlineOutputs, Run, StepMessage, TaskStatus
 from pipelines.runs.notify import ActiveRun
 from pipelines.runs.repository import RunRepository
 from pipelines.store import StorageAccount, StorageError
@@ -157,6 +157,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
             outcome = run_or_reuse(account, current, definition, node_id, token, functools.partial(
                 _run_claimed, executor, watcher, definition, current.run, node_id, attempt, token,
                 functools.partial(exited, node_id, token), current.steps[node_id].lease_until,
+                current.inline_outputs(),
             ), decided)
             if outcome is None:
                 happened.append(f"step {node_id}: lease lost")
@@ -215,7 +216,9 @@ def _decide_ahead(
     # Staged ahead only from what this worker holds (the code, this step's outputs): a dataset
     # or another step's outputs to download would keep a shared thread for long.
     if spec is not None and all(i.kind == "step_output" and i.source_step == node_id for i in spec.inputs):
-        job = StepJob(run, graph, spec, state.steps[successor].attempt, token)
+        # Its inputs are copied from what this worker kept, or written from this step's outcome.
+        inline = {node_id: outcome.inline} if outcome.inline else {}
+        job = StepJob(run, graph, spec, state.steps[successor].attempt, token, inline)
         executor.expect(job, _beside(executor.stage, job))
     return successor, token, decision
 
@@ -261,6 +264,7 @@ def _run_claimed(
     token: str,
     note_exit: Callable[[int], bool],
     lease_until: datetime | None = None,
+    inline: Mapping[str, InlineOutputs] | None = None,
 ) -> Outcome | None:
     """Run a step this worker holds the lease of; None when the lease was lost.
 
@@ -277,7 +281,7 @@ def _run_claimed(
     try:
         graph = definition()
         spec = next(s for s in graph.steps if s.id == node_id)
-        job = StepJob(run, graph, spec, attempt, token)
+        job = StepJob(run, graph, spec, attempt, token, inline or {})
         margin = renewal_interval(watcher.repository.lease_seconds)
         exited_at: list[datetime] = []
         with watcher.watch(message, token, lease_until) as watch:

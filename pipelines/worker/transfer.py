@@ -6,6 +6,11 @@ and its recorded result is the window in which a lost worker makes the step
 run again, so it is kept short. What was uploaded is remembered by name
 (`Uploaded.files`), so a successor on the same worker can copy exactly those
 files instead of downloading them (`KeptOutputs`).
+
+Outputs small enough (`read_small`: at most INLINE_MAX_BYTES together) are not
+uploaded at all: they go on the step's row, in the transaction that records it
+Finished (`pipelines.runs.model.InlineOutputs`), so a small step's turnover makes one
+request fewer; a successor on another worker writes them from the row (`write_files`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.runs.model import OutputSummary
+from pipelines.runs.model import InlineOutputs, OutputSummary, inline_text
 from pipelines.store import Blobs, MissingBlobError
 
 UPLOAD_THREADS = 8
+# Outputs kept on the step's row instead of uploaded: at most this many bytes and files for all
+# of a step's outputs together, and the row's property (base64 in JSON) at most INLINE_MAX_CHARS,
+# well under Table storage's 64 KiB a property.
+INLINE_MAX_BYTES = 8 * 1024
+INLINE_MAX_FILES = 16
+INLINE_MAX_CHARS = 24_000
 
 
 class HashingReader:
@@ -56,17 +67,47 @@ def upload_folder(container: Blobs, prefix: str, folder: Path, *, first: bool = 
         # An earlier attempt may have left files (one lost during its upload): the output is
         # this attempt's alone.
         container.delete_under(prefix)
-    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
+    files = _files_of(folder)
     upload = functools.partial(_upload_file, container, prefix, folder)
     if len(files) <= 1:
         uploaded = [upload(path) for path in files]
     else:
         with ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="upload") as pool:
             uploaded = list(pool.map(upload, files))
-    lines = [f"{relative}\t{size}\t{sha256}\n" for relative, size, sha256 in uploaded]
+    return Uploaded(summarize(uploaded), tuple(relative for relative, _, _ in uploaded))
+
+
+def summarize(files: list[tuple[str, int, str]]) -> OutputSummary:
+    """An output's summary from its files' (relative path, size, sha256), in path order."""
+    lines = [f"{relative}\t{size}\t{sha256}\n" for relative, size, sha256 in files]
     digest = hashlib.sha256("".join(lines).encode("utf-8", errors="surrogatepass")).hexdigest()
-    summary = OutputSummary(files=len(lines), bytes=sum(size for _, size, _ in uploaded), sha256=digest)
-    return Uploaded(summary, tuple(relative for relative, _, _ in uploaded))
+    return OutputSummary(files=len(lines), bytes=sum(size for _, size, _ in files), sha256=digest)
+
+
+def _files_of(folder: Path) -> list[Path]:
+    """An output folder's regular files, in path order (symbolic links are not followed)."""
+    return [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()]
+
+
+def read_small(outputs: dict[str, Path]) -> tuple[dict[str, OutputSummary], InlineOutputs] | None:
+    """Every output's summary and files, read whole, when all of them together are small enough to
+    be kept on the step's row; None when they are not (they are uploaded)."""
+    found = {name: _files_of(folder) for name, folder in outputs.items()}
+    paths = [path for files in found.values() for path in files]
+    if len(paths) > INLINE_MAX_FILES or sum(path.stat().st_size for path in paths) > INLINE_MAX_BYTES:
+        return None
+    inline: InlineOutputs = {}
+    summaries: dict[str, OutputSummary] = {}
+    for name, files in found.items():
+        data = {path.relative_to(outputs[name]).as_posix(): path.read_bytes() for path in files}
+        inline[name] = data
+        summaries[name] = summarize(
+            [(relative, len(content), hashlib.sha256(content).hexdigest()) for relative, content in data.items()])
+    if sum(len(content) for files in inline.values() for content in files.values()) > INLINE_MAX_BYTES:
+        return None  # a file grew while it was read: upload instead
+    if len(inline_text(inline) or "") > INLINE_MAX_CHARS:
+        return None  # long paths
+    return summaries, inline
 
 
 def _upload_file(container: Blobs, prefix: str, folder: Path, path: Path) -> tuple[str, int, str]:
@@ -82,13 +123,9 @@ def download_prefix(container: Blobs, prefix: str, target: Path) -> int:
     """Every blob under `prefix` into `target`, by its name after the prefix; returns how many."""
     count = 0
     for blob in container.listing(prefix):
-        relative = blob.name[len(prefix):]
-        if not relative or relative.endswith("/"):
+        destination = _destination(target, blob.name[len(prefix):])
+        if destination is None:
             continue
-        destination = (target / relative).resolve()
-        if not destination.is_relative_to(target.resolve()):
-            continue  # a name that would leave the folder is never written
-        destination.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(destination, "wb") as sink:
                 container.read_into(blob.name, sink)
@@ -96,6 +133,29 @@ def download_prefix(container: Blobs, prefix: str, target: Path) -> int:
             continue
         count += 1
     return count
+
+
+def write_files(files: dict[str, bytes], target: Path) -> int:
+    """An inline output's files into `target`, by their relative paths; returns how many."""
+    count = 0
+    for relative, content in files.items():
+        destination = _destination(target, relative)
+        if destination is not None:
+            destination.write_bytes(content)
+            count += 1
+    return count
+
+
+def _destination(target: Path, relative: str) -> Path | None:
+    """Where a file named `relative` goes under `target` (its folder made); None for a name
+    that is a folder or would leave `target`, which is never written."""
+    if not relative or relative.endswith("/"):
+        return None
+    destination = (target / relative).resolve()
+    if not destination.is_relative_to(target.resolve()):
+        return None
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    return destination
 
 
 @dataclass(frozen=True)
