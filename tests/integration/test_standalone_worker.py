@@ -213,9 +213,11 @@ def test_a_message_that_always_fails_ends_in_the_poison_queue_which_fails_its_st
     # AND the failing message was tried twice (maxDequeueCount), then moved to the poison queue, where
     # it stays (its handler fails there too, and a poison queue has no poison queue)
     deadline = time.monotonic() + 20
-    while queue.get_queue_properties().approximate_message_count or \
-            poison.get_queue_properties().approximate_message_count != 1:
-        assert time.monotonic() < deadline, "the failing message never reached the poison queue alone"
+    while (counts := (queue.get_queue_properties().approximate_message_count,
+                      poison.get_queue_properties().approximate_message_count)) != (0, 1):
+        assert time.monotonic() < deadline, (
+            f"the failing message never reached the poison queue alone (steps, poison: {counts});"
+            f" the worker's log ends:\n{worker.log.read_text()[-4000:]}")
         time.sleep(0.2)
     log = worker.log.read_text()
     assert f"queue {queue_name}: message" in log and "failed (delivery 2)" in log and "after 2 deliveries" in log
