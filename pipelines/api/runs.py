@@ -267,7 +267,8 @@ def get_step_log(ctx: RequestContext) -> func.HttpResponse:
     if canonical == "JobLog":
         text = joblog.render(step, attempt, _spec_of(state, step))
     else:
-        text = StepLogs(get_account()).read(state.run.workspace, state.run.id, step.node_id, attempt, canonical)
+        text = StepLogs(get_account()).read(state.run.workspace, state.run.id, step.node_id, attempt, canonical,
+                                            step.inline_logs.get(str(attempt)))
     return json_response(text, 200, {"Content-Type": "text/plain; charset=utf-8", "x-ms-request-id": ctx.request_id})
 
 

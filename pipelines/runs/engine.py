@@ -239,6 +239,8 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
         return t
     step.reuse_key = outcome.reuse_key
     step.exit_code = outcome.exit_code
+    if outcome.logs:
+        step.inline_logs = {**step.inline_logs, str(step.attempt): dict(outcome.logs)}
     record = step.current_attempt
     if record is not None:
         record.exit_code = outcome.exit_code

@@ -6,6 +6,11 @@ runs of earlier versions also left a `JobLog.txt`, which nothing reads.)
 The worker appends while the script runs (an append blob), so a caller polling
 the log sees it grow; a log whole before its first write is put in one request
 (a block blob). The read side answers the latest attempt's text either way.
+
+An attempt's logs that were never written to a blob and are small (at most
+INLINE_LOG_BYTES together, with the other attempts' logs on the row) go on the step's
+row instead, in the commit that records how the attempt ended (`InlineLogs`): the reader
+takes them from there (`StepLogs.read(..., kept=...)`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ MAX_BLOCK = 4 * 1024 * 1024
 # What a log route answers at most (the end of a longer log), and what a step may write.
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 MAX_LOG_BYTES = 256 * 1024 * 1024
+# What a step's row keeps of its attempts' logs, all together (base64 in JSON on the row).
+INLINE_LOG_BYTES = 4 * 1024
 
 
 def log_blob_name(workspace: str, run_id: str, node_id: str, attempt: int, kind: str) -> str:
@@ -36,9 +43,13 @@ class StepLogs:
                limit: int | None = None) -> LogWriter:
         return LogWriter(self.container, log_blob_name(workspace, run_id, node_id, attempt, kind), limit)
 
-    def read(self, workspace: str, run_id: str, node_id: str, attempt: int, kind: str) -> str:
+    def read(self, workspace: str, run_id: str, node_id: str, attempt: int, kind: str,
+             kept: dict[str, bytes] | None = None) -> str:
         """The log's text; of a log over MAX_ANSWER_BYTES, its end (a step that printed
-        gigabytes must not make every log request read them all)."""
+        gigabytes must not make every log request read them all). `kept`: the attempt's
+        logs from the step's row (`Step.inline_logs`), when they are there."""
+        if kept is not None:
+            return kept.get(kind, b"").decode("utf-8", errors="replace")
         name = log_blob_name(workspace, run_id, node_id, attempt, kind)
         info = self.container.info(name)
         if info is None or not info.size:

@@ -2,8 +2,8 @@
 
 A run lives in one partition of table `Runs` (PartitionKey = `{workspace}|{run
 id}`): the run row (RowKey `run`) and one row per step (RowKey `step|{node id}`).
-A step whose outputs are small keeps them on its row (`InlineOutputs`), written by the
-same transaction that records it Finished.
+A step whose outputs are small keeps them on its row (`InlineOutputs`), and so do an
+attempt's logs (`InlineLogs`), written by the transaction that records how it ended.
 Every transition of a run touches only that partition, so it commits in one
 entity-group transaction with an ETag on every row it changes.
 """
@@ -28,14 +28,19 @@ from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 
 RUN_ROW = "run"
 
-# A step's outputs kept on its row instead of in Blob storage: by output name, each file's
-# bytes by its relative path. Only outputs small enough to ride in the commit that records
-# the step Finished are kept so (`pipelines.worker.transfer.read_small`); a step has either
-# all its outputs inline or none.
-InlineOutputs = dict[str, dict[str, bytes]]
+# Files kept on a step's row instead of in Blob storage, by group, each one's bytes by name.
+InlineFiles = dict[str, dict[str, bytes]]
+# The step's outputs: by output name, each file's bytes by its relative path. Only outputs small
+# enough to ride in the commit that records the step Finished are kept so
+# (`pipelines.worker.transfer.read_small`); a step has either all its outputs inline or none.
+InlineOutputs = InlineFiles
+# Its attempts' logs: by attempt number (as text), each log's bytes by kind (STDOUT, STDERR).
+# Only logs small enough, and never written to Blob storage, ride in the commit that records
+# how the attempt ended (`pipelines.worker.logflush.LogFlusher.take`); the others are blobs.
+InlineLogs = InlineFiles
 
 
-def inline_text(value: InlineOutputs) -> str | None:
+def inline_text(value: InlineFiles) -> str | None:
     """The entity property's text (JSON, file bytes in base64); None when nothing is inline."""
     if not value:
         return None
@@ -43,9 +48,9 @@ def inline_text(value: InlineOutputs) -> str | None:
                       for name, files in value.items()})
 
 
-def parse_inline(value: Any) -> InlineOutputs:
-    """The property's outputs; an unreadable one reads as none (the outputs are then looked
-    for in Blob storage, where a step's outputs were before)."""
+def parse_inline(value: Any) -> InlineFiles:
+    """The property's files; an unreadable one reads as none (they are then looked for in Blob
+    storage, where they were before)."""
     try:
         return {str(name): {str(path): base64.b64decode(text, validate=True) for path, text in files.items()}
                 for name, files in parse_json(value, {}).items()}
@@ -184,6 +189,8 @@ class Step:
     output_summaries: dict[str, OutputSummary] = field(default_factory=dict)
     # The outputs themselves, when they are small enough to be kept on the row (see InlineOutputs).
     inline_outputs: InlineOutputs = field(default_factory=dict)
+    # Attempts' logs, when they were small enough to be kept on the row (see InlineLogs).
+    inline_logs: InlineLogs = field(default_factory=dict)
     attempts: list[AttemptRecord] = field(default_factory=list)
     # What can change its outputs, hashed (`pipelines.runs.reuse_keys`): set when it finished.
     reuse_key: str | None = None
@@ -192,6 +199,10 @@ class Step:
     # The queue of its compute target, as it was when the run was created; None: the app's steps queue.
     queue: str | None = None
     etag: str | None = None
+
+    def inline_log_bytes(self) -> int:
+        """What the row keeps of its attempts' logs (`inline_logs`), in bytes."""
+        return sum(len(data) for logs in self.inline_logs.values() for data in logs.values())
 
     @property
     def current_attempt(self) -> AttemptRecord | None:
@@ -230,6 +241,7 @@ class Step:
             "Outputs": json_text(self.outputs),
             "OutputSummaries": json_text({name: o.to_json() for name, o in self.output_summaries.items()}),
             "InlineOutputs": inline_text(self.inline_outputs),
+            "InlineLogs": inline_text(self.inline_logs),
             "Attempts": json_text([a.to_json() for a in self.attempts]),
             "ReuseKey": self.reuse_key,
             "ReusedFrom": json_text(self.reused_from.to_json()) if self.reused_from else None,
@@ -265,6 +277,7 @@ class Step:
                 if (summary := OutputSummary.from_json(value)) is not None
             },
             inline_outputs=parse_inline(entity.get("InlineOutputs")),
+            inline_logs=parse_inline(entity.get("InlineLogs")),
             attempts=[
                 record
                 for value in parse_json(entity.get("Attempts"), [])

@@ -53,6 +53,8 @@ class Outcome:
     summaries: dict[str, OutputSummary] = field(default_factory=dict)
     # The outputs' files, when they are small enough to go on the step's row (`InlineOutputs`).
     inline: InlineOutputs = field(default_factory=dict)
+    # The attempt's logs by kind, when they go on the step's row (`InlineLogs`); else in Blob storage.
+    logs: dict[str, bytes] = field(default_factory=dict)
     # The step's reuse key, as the worker computed it before running it (None: not computed).
     reuse_key: str | None = None
     # When the script exited 0, if the worker did not note it on the attempt before the upload.

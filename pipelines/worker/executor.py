@@ -22,11 +22,13 @@ successor's inputs are copied from there rather than downloaded again. Only
 the files that were uploaded are copied, after the upload was confirmed and
 recorded, so what the successor reads is what storage holds.
 
-Log writes go behind the step (`pipelines/worker/logflush.py`).
+Log writes go behind the step (`pipelines/worker/logflush.py`); an attempt's logs that
+are small go with its outcome instead (`Outcome.logs`), onto the step's row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -61,7 +63,7 @@ from pipelines.settings import Settings
 from pipelines.store import StorageAccount
 from pipelines.worker import remover
 from pipelines.worker.logflush import DRAIN_SECONDS, BehindSink, LogFlusher
-from pipelines.worker.process import run_step
+from pipelines.worker.process import ProcessResult, run_step
 from pipelines.worker.snapshots import SnapshotCache
 from pipelines.worker.transfer import KeptOutputs, download_prefix, read_small, upload_folder, write_files
 
@@ -102,6 +104,9 @@ class StepJob:
     # Upstream steps' outputs kept on their rows (`InlineOutputs`), by node id: what staging
     # writes for them instead of downloading.
     inline: Mapping[str, InlineOutputs] = field(default_factory=dict)
+    # How many bytes of this attempt's logs its step's row may still keep (`INLINE_LOG_BYTES`
+    # less what it keeps of earlier attempts); 0: they go to Blob storage.
+    log_room: int = 0
 
     @property
     def key(self) -> tuple[str, str, int, str]:
@@ -185,9 +190,8 @@ class Executor:
             staged = ahead.result() if ahead is not None else self.stage(job)
             timeout = effective_timeout(step, self.account.settings)
             # From the script's exit to its successor's start, log writes wait (logflush.py), from
-            # the end of its output on, which comes with the exit. A step nothing depends on has
-            # no successor: its logs go at once, beside its upload and its commit.
-            turnover = self.flusher.hold if any(e.from_step == step.id for e in job.definition.edges) else None
+            # the end of its output on, which comes with the exit: small logs are taken for the
+            # step's row meanwhile (`_take_logs`).
             result = run_step(
                 step.script_name,
                 staged.arguments,
@@ -199,34 +203,50 @@ class Executor:
                 stderr=stderr,
                 should_stop=should_stop,
                 on_start=self._started,
-                on_end=turnover,
+                on_end=self.flusher.hold,
             )
-            if turnover is not None:
-                turnover()
+            self.flusher.hold()
             for sink in (stdout, stderr):
                 sink.close()  # the step's logs are whole: they go up after the turnover
             metrics = self._metrics(folder / "metrics.jsonl")
             if result.stopped == "lease lost":
+                return None  # its logs go to Blob storage: no commit of this worker will carry them
+            logs = self._take_logs(job, (stdout, stderr))
+            try:
+                outcome = self._outcome(job, result, timeout, metrics, staged, exited)
+            except BaseException:
+                self.give_back_logs(job.run, job.step.id, job.attempt, logs)
+                raise
+            if outcome is None:  # the lease was lost after the exit: no commit of ours carries them
+                self.give_back_logs(job.run, job.step.id, job.attempt, logs)
                 return None
-            if result.stopped == "canceled":
-                return Outcome(TaskStatus.CANCELED, "canceled while running", result.exit_code, metrics)
-            if result.timed_out:
-                return Outcome(TaskStatus.FAILED, f"timed out after {timeout}s", result.exit_code, metrics)
-            if result.exit_code != 0:
-                tail = result.stderr_tail.strip()[-DETAIL_TAIL_CHARS:]
-                return Outcome(TaskStatus.FAILED, f"exit code {result.exit_code}: {tail}", result.exit_code, metrics)
-            if not exited(0):
-                return None
-            summaries, inline = self._upload_outputs(job, staged.outputs)
-            self._keep(job, folder)
-            return Outcome(
-                TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries, inline=inline)
+            return dataclasses.replace(outcome, logs=logs)
         except StagingError as exc:
             return Outcome(TaskStatus.FAILED, f"could not stage the step: {exc}", None, retryable=False)
         finally:
             for sink in (stdout, stderr):
                 sink.close()
             self._trash.append(folder)  # removed once the next step has started, off its turnover
+
+    def _outcome(
+        self, job: StepJob, result: ProcessResult, timeout: int, metrics: dict[str, Any], staged: Staged,
+        exited: Callable[[int], bool],
+    ) -> Outcome | None:
+        """How the script's run ended; a script that exited 0 has its outputs uploaded first (or
+        kept for the row). None when the lease turned out lost after the exit."""
+        if result.stopped == "canceled":
+            return Outcome(TaskStatus.CANCELED, "canceled while running", result.exit_code, metrics)
+        if result.timed_out:
+            return Outcome(TaskStatus.FAILED, f"timed out after {timeout}s", result.exit_code, metrics)
+        if result.exit_code != 0:
+            tail = result.stderr_tail.strip()[-DETAIL_TAIL_CHARS:]
+            return Outcome(TaskStatus.FAILED, f"exit code {result.exit_code}: {tail}", result.exit_code, metrics)
+        if not exited(0):
+            return None
+        summaries, inline = self._upload_outputs(job, staged.outputs)
+        self._keep(job, self._folder(*job.key))
+        return Outcome(
+            TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries, inline=inline)
 
     def stage(self, job: StepJob) -> Staged:
         """Make the step's folder: its code, its inputs, a folder per output, its context."""
@@ -241,6 +261,32 @@ class Executor:
             path.mkdir(parents=True)
         self._context(job, inputs, data, outputs, folder).write(folder / "context.json")
         return Staged(code, outputs, self._arguments(job, inputs, outputs), self._environment(folder))
+
+    def _take_logs(self, job: StepJob, sinks: tuple[BehindSink, BehindSink]) -> dict[str, bytes]:
+        """The attempt's logs, by kind, taken from the flusher for the step's row when nothing of
+        them was written and they fit in `job.log_room`; else none (they stay in the flusher).
+        A step nothing depends on leaves the rest to go at once (its run may be ending)."""
+        taken: dict[str, bytes] = {}
+        for kind, sink in zip(("STDOUT", "STDERR"), sinks, strict=True):
+            if not sink.written:
+                continue
+            data = self.flusher.take(sink.writer)
+            if data is None:
+                self.give_back_logs(job.run, job.step.id, job.attempt, taken)
+                taken = {}
+                break
+            taken[kind] = data
+        if sum(len(data) for data in taken.values()) > job.log_room:
+            self.give_back_logs(job.run, job.step.id, job.attempt, taken)
+            taken = {}
+        if not any(edge.from_step == job.step.id for edge in job.definition.edges):
+            self.flusher.release()
+        return taken
+
+    def give_back_logs(self, run: Run, node_id: str, attempt: int, logs: dict[str, bytes]) -> None:
+        """Logs taken for the step's row that its row will not keep: written to Blob storage."""
+        for kind, data in logs.items():
+            self.flusher.give_back(self.logs.writer(run.workspace, run.id, node_id, attempt, kind), data)
 
     def _started(self) -> None:
         """A step's process runs: what waited for the turnover to end goes on."""

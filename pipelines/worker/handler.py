@@ -28,6 +28,7 @@ from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import NotFoundError, StorageUnavailableError
 from pipelines.runs import engine
 from pipelines.runs.engine import Outcome
+from pipelines.runs.logs import INLINE_LOG_BYTES
 from pipelines.runs.model import InlineOutputs, Run, StepMessage, TaskStatus
 from pipelines.runs.notify import ActiveRun
 from pipelines.runs.repository import RunRepository
@@ -148,16 +149,18 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
 
     node_id = message.node_id
     happened: list[str] = []
+    unkept: tuple[Run, str, int, dict[str, bytes]] | None = None
     decided = early[0].result() if early and token == chosen else None
     try:
         while True:
             # Step reuse (pipelines/worker/reuse_gate.py): take an earlier execution's outputs, wait for
             # one under way, or hold the step's key and run it. `current`: the partition as last committed.
             current = latest[0] or state
+            log_room = max(0, INLINE_LOG_BYTES - current.steps[node_id].inline_log_bytes())
             outcome = run_or_reuse(account, current, definition, node_id, token, functools.partial(
                 _run_claimed, executor, watcher, definition, current.run, node_id, attempt, token,
                 functools.partial(exited, node_id, token), current.steps[node_id].lease_until,
-                current.inline_outputs(),
+                current.inline_outputs(), log_room,
             ), decided)
             if outcome is None:
                 happened.append(f"step {node_id}: lease lost")
@@ -165,12 +168,19 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
             happened.append(f"step {node_id} {outcome.status.name.lower()}")
             ahead = _decide_ahead(account, executor, latest[0], definition, node_id, outcome, may_take)
             tokens = {ahead[0]: ahead[1]} if ahead is not None else {}
+            # Logs taken for the step's row go to Blob storage unless this commit keeps them there.
+            unkept = (current.run, node_id, attempt, outcome.logs)
             taken = _retrying(functools.partial(record, node_id, token, outcome, tokens))
+            if outcome.logs and not _keeps_logs(latest[0], node_id, attempt):
+                executor.give_back_logs(*unkept)
+            unkept = None
             if taken is None:
                 break
             node_id, attempt, token = taken
             decided = ahead[2].result() if ahead is not None and (ahead[0], ahead[1]) == (node_id, token) else None
     except BaseException:
+        if unkept is not None and unkept[3]:
+            executor.give_back_logs(*unkept)  # recorded or not: a blob that repeats the row is harmless
         # Storage is likely away: its log writes may hang on their timeouts; the message's
         # retry must not wait for them (a log chunk lost here is logged by the flusher).
         executor.close(LOGS_ON_FAILURE_SECONDS)
@@ -179,6 +189,11 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
         watcher.close()
     executor.close()
     return "; ".join(happened)
+
+
+def _keeps_logs(state: engine.RunState | None, node_id: str, attempt: int) -> bool:
+    """Whether the step's row, as last committed, keeps the attempt's logs."""
+    return state is not None and str(attempt) in state.steps[node_id].inline_logs
 
 
 def _decide_ahead(
@@ -265,6 +280,7 @@ def _run_claimed(
     note_exit: Callable[[int], bool],
     lease_until: datetime | None = None,
     inline: Mapping[str, InlineOutputs] | None = None,
+    log_room: int = 0,
 ) -> Outcome | None:
     """Run a step this worker holds the lease of; None when the lease was lost.
 
@@ -281,7 +297,7 @@ def _run_claimed(
     try:
         graph = definition()
         spec = next(s for s in graph.steps if s.id == node_id)
-        job = StepJob(run, graph, spec, attempt, token, inline or {})
+        job = StepJob(run, graph, spec, attempt, token, inline or {}, log_room)
         margin = renewal_interval(watcher.repository.lease_seconds)
         exited_at: list[datetime] = []
         with watcher.watch(message, token, lease_until) as watch:

@@ -30,6 +30,10 @@ successor's process has started (`hold`, `release`), writes wait, for at most
 HOLD_SECONDS, so the commit, the upload and the launch do not share the worker's
 interpreter and storage with them. `drain()` ends a hold.
 
+A log small enough for the step's row is taken from here instead, before anything of it
+was written (`take`): the commit that records the attempt carries it. Handed back
+(`give_back`) when that commit does not record it, it is written as any other.
+
 A failed write is not retried here (the log blob's writer already retries
 through the storage client's policy); it is counted, logged with the blob's
 name on the worker's log, and the rest of the log goes on.
@@ -109,6 +113,23 @@ class LogFlusher:
             self._start()
             if first or blob.size >= LINGER_BYTES:
                 self._changed.notify_all()  # the log thread sets its next wake-up by it
+
+    def take(self, writer: LogWriter) -> bytes | None:
+        """The whole of a finished log of which nothing was written yet (nor is being), taken
+        out of the flusher: the caller keeps it elsewhere. None when something of it went to
+        storage already, or more may come: it stays here and is written as usual."""
+        with self._changed:
+            blob = self._blobs.get(writer)
+            if blob is None or not blob.finished or blob.started or blob.busy:
+                return None
+            del self._blobs[writer]
+            self._changed.notify_all()  # a drain waiting for its chunks need not wait any more
+            return b"".join(blob.waiting)
+
+    def give_back(self, writer: LogWriter, data: bytes) -> None:
+        """A log taken (`take`) and not kept after all: written as a whole log."""
+        self.submit(writer, data)
+        self.finish(writer)
 
     def finish(self, writer: LogWriter) -> None:
         """Nothing more comes for this blob: what waits for it goes now."""
@@ -207,10 +228,12 @@ class BehindSink:
         self.flusher = flusher
         self.writer = writer
         self.closed = False
+        self.written = False  # something was appended
 
     def append(self, data: bytes) -> None:
         if self.closed:
             raise RuntimeError(f"the step log {self.writer.name} was closed")
+        self.written = self.written or bool(data)
         self.flusher.submit(self.writer, data)
 
     def close(self) -> None:

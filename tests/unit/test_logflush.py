@@ -173,3 +173,38 @@ def test_a_hold_ends_by_itself_and_a_drain_ends_it() -> None:
     assert flusher.drain(5)
     assert time.monotonic() - started < 2 and writer.written == [b"a\n", b"b\n"]
     flusher.close()
+
+
+def test_a_whole_log_never_written_is_taken_out_and_a_drain_does_not_wait_for_it() -> None:
+    # GIVEN a finished log held in the turnover, and one that is still being written
+    flusher = LogFlusher()
+    flusher.hold(10)
+    small, streaming = Writer("STDOUT"), Writer("STDERR")
+    sink = flusher.sink(small)  # type: ignore[arg-type]
+    sink.append(b"a\n")
+    sink.append(b"b\n")
+    sink.close()
+    flusher.sink(streaming).append(b"more to come\n")  # type: ignore[arg-type]
+    # WHEN the finished one is taken, and the other asked for
+    taken = flusher.take(small)  # type: ignore[arg-type]
+    # THEN the first comes whole and is never written; the other is not finished: it stays
+    assert taken == b"a\nb\n" and sink.written
+    assert flusher.take(streaming) is None  # type: ignore[arg-type]
+    assert flusher.drain(5)
+    assert small.written == [] and streaming.written == [b"more to come\n"]
+    flusher.close()
+
+
+def test_a_log_already_written_is_not_taken_and_one_given_back_is_put_whole() -> None:
+    flusher = LogFlusher()
+    started, given = Writer("STDOUT"), Writer("STDERR")
+    sink = flusher.sink(started)  # type: ignore[arg-type]
+    sink.append(b"early\n")
+    assert flusher.drain(5) and started.written == [b"early\n"]
+    sink.close()
+    assert flusher.take(started) is None  # type: ignore[arg-type]
+    # a log taken and not kept after all goes up as one request
+    flusher.give_back(given, b"x\ny\n")  # type: ignore[arg-type]
+    assert flusher.drain(5)
+    assert (given.written, given.requests) == ([b"x\ny\n"], ["put"])
+    flusher.close()
