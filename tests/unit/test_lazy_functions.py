@@ -1,6 +1,6 @@
 """The app's functions are registered without their handlers (issue 14, cold start): importing
-`function_app` loads no handler, wire model, token library or storage SDK, every function is
-still registered with its bindings, and a function's first call imports what answers it."""
+`function_app` loads no handler, wire model, settings model, token library or storage SDK, every
+function is still registered with its bindings, and a function's first call imports what answers it."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.service import ROOT
 
 # What the host's indexing must not pay for: each is imported on the first call that needs it.
 LIBRARIES = (
-    "jwt", "cryptography", "azure.core", "azure.identity",
+    "pydantic", "pydantic_settings", "jwt", "cryptography", "azure.core", "azure.identity",
     "azure.storage.blob", "azure.storage.queue", "azure.data.tables",
 )
 PROJECT = (
@@ -28,6 +28,7 @@ PROJECT = (
     "pipelines.api.automation_contract", "pipelines.api.automation_answers",
     "pipelines.api.endpoint_requests", "pipelines.api.data_requests", "pipelines.api.targets_contract",
     "pipelines.authoring.definition", "pipelines.auth.validator", "pipelines.auth.jwks",
+    "pipelines.settings", "pipelines.auth.config",  # read by the check beside the indexing
     "pipelines.store", "pipelines.runs", "pipelines.catalogue", "pipelines.data",
     "pipelines.worker.handler", "pipelines.schedules.service", "pipelines.triggers.service",
     *sorted(set(HANDLER_MODULES.values())),
@@ -51,9 +52,17 @@ OTHER_FUNCTIONS = [
 PROBE = """
 import json, sys, typing
 import azure.functions as func
+from pipelines import startup
+
+# the settings' check runs on a thread of its own beside the indexing (pipelines/startup.py): held
+# back here, so that what the import itself loads is seen alone, and then run as the app runs it
+begin_check = startup.begin_check
+startup.begin_check = lambda: None
 import function_app
 
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("jwt", "cryptography", "azure", "pipelines"))
+loaded = sorted(m for m in sys.modules
+                if m.split(".")[0] in ("jwt", "cryptography", "azure", "pipelines", "pydantic", "pydantic_settings"))
+begin_check().join()
 functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
 indexed = [[name, json.loads(f.get_function_json())["bindings"]] for name, f in functions.items()]
 # the worker binds arguments by parameter name and type: what each registered function takes
