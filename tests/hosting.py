@@ -68,10 +68,14 @@ def running_host(
     `pipelines.auth.devissuer.mint` are accepted. `options` go to `DevHost`.
     """
     if app is None:
-        # function_app checks the settings when first imported: import it with a
-        # complete environment (the auth caches are reset before serving anyway).
+        # function_app checks the settings when first imported, on a thread beside the
+        # import: import it with a complete environment, and wait for the check there (the
+        # auth caches are reset before serving anyway).
         with _environment({"PIPELINES_DEV_ISSUER": "true"}):
             from function_app import app as project_app
+            from pipelines.startup import configuration_problems
+
+            configuration_problems()
         app = project_app
     use_issuer = _truthy(os.environ.get("PIPELINES_DEV_ISSUER")) if dev_issuer is None else dev_issuer
     settings: dict[str, str] = {"PIPELINES_DEV_ISSUER": "true"} if use_issuer else {}

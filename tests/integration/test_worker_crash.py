@@ -49,6 +49,8 @@ def start_host(env: dict[str, str], azurite, log: Path) -> tuple[subprocess.Pope
             pass
         assert process.poll() is None, log.read_text()
         time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # the caller never gets it to stop
+    process.wait(timeout=30)
     raise AssertionError("the host did not start: " + log.read_text())
 
 
