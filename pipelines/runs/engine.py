@@ -116,7 +116,8 @@ def claim(
     again) is taken over as a new attempt: every execution is an attempt of
     its own, so a step that ran twice says so. The claimed attempt's number is
     `state.steps[node_id].attempt` afterwards. `token`: the claim's token, when the
-    worker chose it beforehand (else a new one).
+    worker chose it beforehand (else a new one); a step already Running under it is
+    this claim's (a commit whose answer was lost), and is taken with nothing to write.
     """
     t = Transition()
     step = state.steps.get(node_id)
@@ -130,6 +131,8 @@ def claim(
             t.steps_changed.add(node_id)
             _advance(state, now, lease, t)
         return None, t
+    if token is not None and step.status is TaskStatus.RUNNING and step.claim == token:
+        return token, t  # this claim's own commit landed, though its answer was lost
     live_lease = step.lease_until is not None and step.lease_until > now
     if step.status is TaskStatus.RUNNING and live_lease:
         return None, t

@@ -22,6 +22,7 @@ from typing import TypeVar
 from pipelines.errors import AlreadyExistsError, EtagMismatchError, NotFoundError, StorageUnavailableError
 from pipelines.runs.engine import RunState, Transition
 from pipelines.runs.experiments import experiment_partition
+from pipelines.runs.handover import HANDOVER
 from pipelines.runs.history import experiment_of
 from pipelines.runs.model import RUN_ROW, Run, Step, run_partition
 from pipelines.runs.notify import ActiveRun, Notifier, NotifyMessage, active_run
@@ -71,6 +72,11 @@ class RunRepository:
         steps = [Step.from_entity(r) for r in rows if r["RowKey"] != RUN_ROW]
         return RunState(Run.from_entity(run_entity), {s.node_id: s for s in steps})
 
+    def just_created(self, workspace: str, run_id: str) -> RunState | None:
+        """The run's state as this process created it, once, if it did lately: a first claim's
+        `known` state (`mutate`), which spares it the partition read (pipelines/runs/handover.py)."""
+        return HANDOVER.take(workspace, run_id)
+
     def get_run(self, workspace: str, run_id: str) -> Run:
         entity = self.runs.get(run_partition(workspace, run_id), RUN_ROW)
         if entity is None:
@@ -111,7 +117,13 @@ class RunRepository:
         operations += [create_op(step.to_entity(run.partition)) for step in state.steps.values()]
         try:
             results = self.runs.transact(operations)
-            run.etag = results[0]["etag"]  # the run as written: no read-back needed
+            # the rows as written: no read-back needed, and the first claim made in this
+            # process starts from them (pipelines/runs/handover.py)
+            written: list[Run | Step] = [run, *state.steps.values()]
+            for row, result in zip(written, results, strict=True):
+                row.etag = result.get("etag") or None
+            if transition.messages:
+                HANDOVER.keep(state)
         except (StorageUnavailableError, AlreadyExistsError) as lost:
             # A lost answer (a timeout; or the client's retry finding the rows it had written):
             # the run may exist. Look before reporting an outage, so a caller told 503 can count

@@ -92,7 +92,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
         return taken, transition
 
     try:
-        token, state = repository.mutate(message.workspace, message.run_id, claim)
+        token, state = _claim(repository, message, claim)
     except NotFoundError:
         return "no such run"
     if token is None:
@@ -189,6 +189,26 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
         watcher.close()
     executor.close()
     return "; ".join(happened)
+
+
+Claim = Callable[[engine.RunState], tuple[str | None, engine.Transition]]
+
+
+def _claim(repository: RunRepository, message: StepMessage, claim: Claim) -> tuple[str | None, engine.RunState]:
+    """Claim the message's step. A run this process just created is claimed from its state as
+    created, without a read (pipelines/runs/handover.py). That claim's first request is its
+    commit: when the answer is lost, the commit may have landed, so the claim is decided again
+    on fresh reads while storage comes back, for a lease at most; a claim that finds its own
+    token Running has the step (`engine.claim`). Past that, the message goes back to the queue
+    and a claim that landed meanwhile is taken over once its lease has expired."""
+    known = repository.just_created(message.workspace, message.run_id)
+    try:
+        return repository.mutate(message.workspace, message.run_id, claim, known)
+    except STORAGE_FAULTS:
+        if known is None:
+            raise
+        log.warning("storage failed under a run's first claim; reading the run again", exc_info=True)
+        return _retrying(lambda: repository.mutate(message.workspace, message.run_id, claim), repository.lease_seconds)
 
 
 def _keeps_logs(state: engine.RunState | None, node_id: str, attempt: int) -> bool:

@@ -145,6 +145,9 @@ def test_a_step_message_goes_back_to_the_queue_when_storage_is_away(
         [node_id] = run.get_step_statuses()
     account = get_worker_account()
     message = StepMessage("ws1", run.id, node_id, 1).to_payload()
+    # (the message is taken by another process than the one that created the run: this one
+    # lets go of the state it kept for a first claim here, which test_lost_first_claim covers)
+    assert RunRepository(account).just_created("ws1", run.id) is not None
     # WHEN the worker gets its message while storage is stopped
     assert own_azurite.process is not None
     os.killpg(own_azurite.process.pid, signal.SIGSTOP)
@@ -160,3 +163,53 @@ def test_a_step_message_goes_back_to_the_queue_when_storage_is_away(
     assert RunRepository(account).load("ws1", run.id).steps[node_id].status is TaskStatus.QUEUED
     # AND the same message, delivered again once storage answers, runs the step
     assert handle_step_message(account, message) == f"step {node_id} finished"
+
+
+def test_lost_first_claim_made_in_the_creating_process_is_found_again(
+    own_azurite: azurite_mod.Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.client import Workspace, publish
+    from pipelines.runs.model import StepMessage, TaskStatus
+    from pipelines.runs.repository import RunRepository
+    from pipelines.store import get_worker_account
+    from pipelines.worker.handler import handle_step_message
+    from tests.hosting import http_only_app, running_host
+
+    # GIVEN a run created by this process, its step queued (a host without the worker)
+    with running_host(http_only_app(), dev_issuer=True) as host:
+        workspace = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
+        run = publish(workspace, make.single(tmp_path / "code", "print('ran')"), "p", None, "1").submit("x", {})
+        [node_id] = run.get_step_statuses()
+    account = get_worker_account()
+    lost: list[BaseException] = []
+    mutate = RunRepository.mutate
+
+    def watched(self: RunRepository, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return mutate(self, *args, **kwargs)
+        except StorageUnavailableError as error:
+            lost.append(error)
+            raise
+
+    monkeypatch.setattr(RunRepository, "mutate", watched)
+    # WHEN its first claim, made from the state as created (no read: its commit is the first
+    # request), goes to a paused storage, which applies it once resumed, after the worker
+    # stopped waiting for the answer
+    assert own_azurite.process is not None
+    os.killpg(own_azurite.process.pid, signal.SIGSTOP)
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            handled = pool.submit(handle_step_message, account, StepMessage("ws1", run.id, node_id, 1).to_payload())
+            deadline = time.monotonic() + 60
+            while not lost:
+                assert time.monotonic() < deadline, "the claim's commit never gave up"
+                time.sleep(0.1)
+        finally:
+            os.killpg(own_azurite.process.pid, signal.SIGCONT)
+        said = handled.result(timeout=120)
+    # THEN the same invocation read the run again, found its own claim, and ran the step: one
+    # attempt, finished, not a claim left to expire and an attempt recorded as lost
+    assert said == f"step {node_id} finished"
+    step = RunRepository(account).load("ws1", run.id).steps[node_id]
+    assert step.status is TaskStatus.FINISHED
+    assert [(a.number, a.outcome) for a in step.attempts] == [(1, "Finished")]

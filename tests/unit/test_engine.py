@@ -66,6 +66,20 @@ def test_a_duplicate_message_claims_nothing() -> None:
     assert again is None and t.empty
 
 
+def test_a_claim_that_finds_its_own_token_has_the_step_and_writes_nothing() -> None:
+    # GIVEN a claim committed under a token its worker chose, whose answer the worker never had
+    state = build({"a": []})
+    engine.initial(state, T0, LEASE)
+    assert engine.claim(state, "a", 1, "w1", T0, LEASE, "chosen")[0] == "chosen"
+    before = (state.steps["a"].attempt, state.steps["a"].started, list(state.steps["a"].attempts))
+    # WHEN the same claim is decided again on what storage holds
+    again, t = engine.claim(state, "a", 1, "w1", T0 + timedelta(seconds=2), LEASE, "chosen")
+    # THEN it has the step as it was claimed, with nothing to write; another token has nothing
+    assert again == "chosen" and t.empty
+    assert (state.steps["a"].attempt, state.steps["a"].started, list(state.steps["a"].attempts)) == before
+    assert engine.claim(state, "a", 1, "w1", T0 + timedelta(seconds=2), LEASE, "other") == (None, t)
+
+
 def test_an_expired_lease_is_taken_over_and_the_old_claim_is_void() -> None:
     state = build({"a": []})
     engine.initial(state, T0, LEASE)
