@@ -100,7 +100,27 @@ def start(
     timeout: float = 30.0,
     log_path: str | None = None,
 ) -> Azurite:
-    """Start Azurite and wait until its three ports answer."""
+    """Start Azurite and wait until its three ports answer.
+
+    Ports left to it are free when chosen, but another process may bind one before Azurite
+    does (tests start servers side by side): Azurite then exits at once, and is started
+    again on other ports, twice at most."""
+    for tries_left in reversed(range(3 if ports is None else 1)):
+        try:
+            return _start_once(host, ports, location, timeout, log_path)
+        except AzuriteExited:
+            if not tries_left:
+                raise
+    raise AssertionError("unreachable")
+
+
+class AzuriteExited(AzuriteError):
+    """Azurite ended before it answered (on ports it was given: one was taken)."""
+
+
+def _start_once(
+    host: str, ports: tuple[int, int, int] | None, location: str | None, timeout: float, log_path: str | None
+) -> Azurite:
     blob, queue, table = ports or (free_port(host), free_port(host), free_port(host))
     azurite = Azurite(host, blob, queue, table)
     command = [
@@ -126,7 +146,8 @@ def start(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if azurite.process.poll() is not None:
-            raise AzuriteError(f"Azurite exited with code {azurite.process.returncode}; see {log_path or 'its output'}")
+            code, where = azurite.process.returncode, log_path or "its output"
+            raise AzuriteExited(f"Azurite exited with code {code}; see {where}")
         if azurite.answering():
             return azurite
         time.sleep(0.1)
