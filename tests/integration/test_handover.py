@@ -8,6 +8,8 @@ handler, here, against the tests' Azurite."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,40 +44,44 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_the_first_claim_in_the_creating_process_reads_no_partition(tmp_path: Path, loads: list[str]) -> None:
-    marker = tmp_path / "marker"
+@contextmanager
+def submitted_here(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """A one-step run submitted to a host in this process without the worker (nothing takes its
+    step), whose script marks `tmp_path/marker`: the host's URL, the run's id and its step's."""
     with running_host(http_only_app(), dev_issuer=True) as host:
         workspace = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
-        # GIVEN a one-step run submitted to this process
-        pipeline = make.single(tmp_path / "code", f"mark({str(marker)!r}, 'ran')")
+        pipeline = make.single(tmp_path / "code", f"mark({str(tmp_path / 'marker')!r}, 'ran')")
         run = publish(workspace, pipeline, "p", None, "1").submit("x", {})
         [node_id] = run.get_step_statuses()
+        yield host.base_url, run.id, node_id
+
+
+def test_the_first_claim_in_the_creating_process_reads_no_partition(tmp_path: Path, loads: list[str]) -> None:
+    marker = tmp_path / "marker"
+    # GIVEN a one-step run submitted to this process
+    with submitted_here(tmp_path) as (_, run_id, node_id):
         account = get_worker_account()
         before = len(loads)
         # WHEN its step's message is handled here
-        said = handler.handle_step_message(account, StepMessage("ws1", run.id, node_id, 1).to_payload())
+        said = handler.handle_step_message(account, StepMessage("ws1", run_id, node_id, 1).to_payload())
         # THEN the step ran and the run finished, and the worker read the run's partition not once
         assert said == f"step {node_id} finished" and marker.read_text().split() == ["ran"]
         assert loads[before:] == []
-        state = RunRepository(account).load("ws1", run.id)
+        state = RunRepository(account).load("ws1", run_id)
         assert state.run.status is RunStatus.FINISHED and state.steps[node_id].status is TaskStatus.FINISHED
 
 
 def test_a_run_changed_since_its_creation_is_claimed_from_a_fresh_read(tmp_path: Path, loads: list[str]) -> None:
     marker = tmp_path / "marker"
-    with running_host(http_only_app(), dev_issuer=True) as host:
-        workspace = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
-        # GIVEN a one-step run submitted to this process, then canceled before its step is taken
-        pipeline = make.single(tmp_path / "code", f"mark({str(marker)!r}, 'ran')")
-        run = publish(workspace, pipeline, "p", None, "1").submit("x", {})
-        [node_id] = run.get_step_statuses()
-        assert Service(host.base_url).post(f"/PipelineRuns/{run.id}/Cancel").status_code == 200
+    # GIVEN a one-step run submitted to this process, then canceled before its step is taken
+    with submitted_here(tmp_path) as (base_url, run_id, node_id):
+        assert Service(base_url).post(f"/PipelineRuns/{run_id}/Cancel").status_code == 200
         account = get_worker_account()
         before = len(loads)
         # WHEN its step's message is handled here
-        said = handler.handle_step_message(account, StepMessage("ws1", run.id, node_id, 1).to_payload())
+        said = handler.handle_step_message(account, StepMessage("ws1", run_id, node_id, 1).to_payload())
         # THEN the claim, refused on the state as created, read the partition and took nothing
         assert said == "nothing to do" and not marker.exists()
-        assert loads[before:] == [run.id]
-        state = RunRepository(account).load("ws1", run.id)
+        assert loads[before:] == [run_id]
+        state = RunRepository(account).load("ws1", run_id)
         assert state.run.status is RunStatus.CANCELED and state.steps[node_id].status is TaskStatus.CANCELED

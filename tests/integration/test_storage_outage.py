@@ -128,26 +128,34 @@ def test_every_route_family_answers_503_within_10_s_when_storage_is_silent(
     assert service.get("/Pipelines").status_code == 200
 
 
-def test_a_step_message_goes_back_to_the_queue_when_storage_is_away(
-    own_azurite: azurite_mod.Azurite, tmp_path: Path
-) -> None:
+def queued_here(tmp_path: Path) -> tuple[str, str]:
+    """A one-step run submitted to a host in this process without the worker (nothing takes its
+    step): the run's id and its step's."""
     from pipelines.client import Workspace, publish
-    from pipelines.runs.model import StepMessage, TaskStatus
-    from pipelines.runs.repository import RunRepository
-    from pipelines.store import get_worker_account
-    from pipelines.worker.handler import handle_step_message
     from tests.hosting import http_only_app, running_host
 
-    # GIVEN a run whose step is queued (a host without the worker: nothing takes it)
     with running_host(http_only_app(), dev_issuer=True) as host:
         workspace = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
         run = publish(workspace, make.single(tmp_path / "code", "print('ran')"), "p", None, "1").submit("x", {})
         [node_id] = run.get_step_statuses()
+    return run.id, node_id
+
+
+def test_a_step_message_goes_back_to_the_queue_when_storage_is_away(
+    own_azurite: azurite_mod.Azurite, tmp_path: Path
+) -> None:
+    from pipelines.runs.model import StepMessage, TaskStatus
+    from pipelines.runs.repository import RunRepository
+    from pipelines.store import get_worker_account
+    from pipelines.worker.handler import handle_step_message
+
+    # GIVEN a run whose step is queued (a host without the worker: nothing takes it)
+    run_id, node_id = queued_here(tmp_path)
     account = get_worker_account()
-    message = StepMessage("ws1", run.id, node_id, 1).to_payload()
+    message = StepMessage("ws1", run_id, node_id, 1).to_payload()
     # (the message is taken by another process than the one that created the run: this one
     # lets go of the state it kept for a first claim here, which test_lost_first_claim covers)
-    assert RunRepository(account).just_created("ws1", run.id) is not None
+    assert RunRepository(account).just_created("ws1", run_id) is not None
     # WHEN the worker gets its message while storage is stopped
     assert own_azurite.process is not None
     os.killpg(own_azurite.process.pid, signal.SIGSTOP)
@@ -160,7 +168,7 @@ def test_a_step_message_goes_back_to_the_queue_when_storage_is_away(
         os.killpg(own_azurite.process.pid, signal.SIGCONT)
     # THEN it raised soon (the host makes the message visible again) and recorded nothing
     assert waited < 30
-    assert RunRepository(account).load("ws1", run.id).steps[node_id].status is TaskStatus.QUEUED
+    assert RunRepository(account).load("ws1", run_id).steps[node_id].status is TaskStatus.QUEUED
     # AND the same message, delivered again once storage answers, runs the step
     assert handle_step_message(account, message) == f"step {node_id} finished"
 
@@ -168,18 +176,13 @@ def test_a_step_message_goes_back_to_the_queue_when_storage_is_away(
 def test_lost_first_claim_made_in_the_creating_process_is_found_again(
     own_azurite: azurite_mod.Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines.client import Workspace, publish
     from pipelines.runs.model import StepMessage, TaskStatus
     from pipelines.runs.repository import RunRepository
     from pipelines.store import get_worker_account
     from pipelines.worker.handler import handle_step_message
-    from tests.hosting import http_only_app, running_host
 
     # GIVEN a run created by this process, its step queued (a host without the worker)
-    with running_host(http_only_app(), dev_issuer=True) as host:
-        workspace = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
-        run = publish(workspace, make.single(tmp_path / "code", "print('ran')"), "p", None, "1").submit("x", {})
-        [node_id] = run.get_step_statuses()
+    run_id, node_id = queued_here(tmp_path)
     account = get_worker_account()
     lost: list[BaseException] = []
     mutate = RunRepository.mutate
@@ -199,7 +202,7 @@ def test_lost_first_claim_made_in_the_creating_process_is_found_again(
     os.killpg(own_azurite.process.pid, signal.SIGSTOP)
     with ThreadPoolExecutor(1) as pool:
         try:
-            handled = pool.submit(handle_step_message, account, StepMessage("ws1", run.id, node_id, 1).to_payload())
+            handled = pool.submit(handle_step_message, account, StepMessage("ws1", run_id, node_id, 1).to_payload())
             deadline = time.monotonic() + 60
             while not lost:
                 assert time.monotonic() < deadline, "the claim's commit never gave up"
@@ -210,6 +213,6 @@ def test_lost_first_claim_made_in_the_creating_process_is_found_again(
     # THEN the same invocation read the run again, found its own claim, and ran the step: one
     # attempt, finished, not a claim left to expire and an attempt recorded as lost
     assert said == f"step {node_id} finished"
-    step = RunRepository(account).load("ws1", run.id).steps[node_id]
+    step = RunRepository(account).load("ws1", run_id).steps[node_id]
     assert step.status is TaskStatus.FINISHED
     assert [(a.number, a.outcome) for a in step.attempts] == [(1, "Finished")]
