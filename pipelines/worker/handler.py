@@ -208,7 +208,11 @@ def _claim(repository: RunRepository, message: StepMessage, claim: Claim) -> tup
         if known is None:
             raise
         log.warning("storage failed under a run's first claim; reading the run again", exc_info=True)
-        return _retrying(lambda: repository.mutate(message.workspace, message.run_id, claim), repository.lease_seconds)
+        return _retrying(
+            lambda: repository.mutate(message.workspace, message.run_id, claim),
+            repository.lease_seconds,
+            "claiming a step",
+        )
 
 
 def _keeps_logs(state: engine.RunState | None, node_id: str, attempt: int) -> bool:
@@ -271,11 +275,13 @@ def _beside(work: Callable[..., T], *args: Any) -> Future[T]:
     return _beside_pool[0].submit(work, *args)
 
 
-def _retrying(action: Callable[[], T], patience: float = RECORD_PATIENCE_SECONDS) -> T:
+def _retrying(
+    action: Callable[[], T], patience: float = RECORD_PATIENCE_SECONDS, doing: str = "recording a step"
+) -> T:
     """Recording a finished step is worth trying for as long as storage may take to come
     back: giving up would make the step run again once its lease expires. The claim
     token keeps the record safe: once another worker has taken the step over, the
-    record changes nothing."""
+    record changes nothing. (`_claim` retries a claim this way too, for a lease.)"""
     deadline = time.monotonic() + patience
     pause = 0.25
     while True:
@@ -284,7 +290,7 @@ def _retrying(action: Callable[[], T], patience: float = RECORD_PATIENCE_SECONDS
         except STORAGE_FAULTS:
             if time.monotonic() + pause > deadline:
                 raise
-            log.warning("storage failed while recording a step; trying again in %.2fs", pause, exc_info=True)
+            log.warning("storage failed while %s; trying again in %.2fs", doing, pause, exc_info=True)
             time.sleep(pause)
             pause = min(pause * 2, RECORD_RETRY_MAX_PAUSE)
 

@@ -174,7 +174,8 @@ def test_a_step_message_goes_back_to_the_queue_when_storage_is_away(
 
 
 def test_lost_first_claim_made_in_the_creating_process_is_found_again(
-    own_azurite: azurite_mod.Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    own_azurite: azurite_mod.Azurite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from pipelines.runs.model import StepMessage, TaskStatus
     from pipelines.runs.repository import RunRepository
@@ -213,6 +214,7 @@ def test_lost_first_claim_made_in_the_creating_process_is_found_again(
     # THEN the same invocation read the run again, found its own claim, and ran the step: one
     # attempt, finished, not a claim left to expire and an attempt recorded as lost
     assert said == f"step {node_id} finished"
+    assert "storage failed under a run's first claim; reading the run again" in caplog.text
     step = RunRepository(account).load("ws1", run_id).steps[node_id]
     assert step.status is TaskStatus.FINISHED
     assert [(a.number, a.outcome) for a in step.attempts] == [(1, "Finished")]
