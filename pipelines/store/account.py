@@ -146,7 +146,10 @@ class StorageAccount:
         self._ensured = False
         self._lock = threading.Lock()
         self._clients_lock = threading.Lock()
-        self._table_clients: dict[str, TableClient] = {}
+        # Every table client is made now, before the account is shared (see `table`).
+        self._table_clients: dict[str, TableClient] = {
+            name: self.tables.get_table_client(name) for name in map(settings.table_name, TABLES)
+        }
         self._container_clients: dict[str, ContainerClient] = {}
         self._queue_clients: dict[str, QueueClient] = {}
 
@@ -154,7 +157,12 @@ class StorageAccount:
     # Clients are made once per name and shared: making one from a service client
     # reuses that client's policies, and two threads making clients at once can tangle
     # them (seen as "_SansIOHTTPPolicyRunner has no attribute 'next'"). Made clients
-    # are safe to share between threads.
+    # are safe to share between threads. Making a table client also re-points the
+    # retry and redirect policies it shares with the table clients made before it at
+    # its own pipeline, which does not exist whole until it is made: a request of one
+    # of those clients in flight at that moment can meet the same error (seen once, in a
+    # run's first claim while the reuse decision beside it made its first client). So
+    # the account makes every table client of the app when it is made itself.
     def table(self, base: str) -> TableClient:
         name = self.settings.table_name(base)
         with self._clients_lock:
