@@ -117,22 +117,33 @@ def claim(
     its own, so a step that ran twice says so. The claimed attempt's number is
     `state.steps[node_id].attempt` afterwards. `token`: the claim's token, when the
     worker chose it beforehand (else a new one); a step already Running under it is
-    this claim's (a commit whose answer was lost), and is taken with nothing to write.
+    this claim's (a commit whose answer was lost), and is taken with nothing to write, or
+    canceled at once if its run is being canceled.
     """
     t = Transition()
     step = state.steps.get(node_id)
     run = state.run
     if step is None or run.status.terminal or step.attempt != attempt:
         return None, t
+    # This claim's own commit landed, though its answer was lost: the step is this claim's,
+    # and nothing runs it yet.
+    own = token is not None and step.status is TaskStatus.RUNNING and step.claim == token
     if run.cancel_requested:
-        if not step.status.terminal and step.status is not TaskStatus.RUNNING:
+        if own:
+            record = step.current_attempt
+            if record is not None:
+                record.close(AttemptOutcome.CANCELED, now)
+            _end(step, TaskStatus.CANCELED, now, "the run was canceled")
+        elif not step.status.terminal and step.status is not TaskStatus.RUNNING:
             step.status = TaskStatus.CANCELED
             step.ended = now
-            t.steps_changed.add(node_id)
-            _advance(state, now, lease, t)
+        else:
+            return None, t
+        t.steps_changed.add(node_id)
+        _advance(state, now, lease, t)
         return None, t
-    if token is not None and step.status is TaskStatus.RUNNING and step.claim == token:
-        return token, t  # this claim's own commit landed, though its answer was lost
+    if own:
+        return token, t
     live_lease = step.lease_until is not None and step.lease_until > now
     if step.status is TaskStatus.RUNNING and live_lease:
         return None, t

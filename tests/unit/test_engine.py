@@ -80,6 +80,24 @@ def test_a_claim_that_finds_its_own_token_has_the_step_and_writes_nothing() -> N
     assert engine.claim(state, "a", 1, "w1", T0 + timedelta(seconds=2), LEASE, "other") == (None, t)
 
 
+def test_a_claim_that_finds_its_own_token_in_a_run_being_canceled_cancels_the_step_at_once() -> None:
+    # GIVEN a claim committed under a token its worker chose, whose answer it never had, and then
+    # a cancel request
+    state = build({"a": []})
+    engine.initial(state, T0, LEASE)
+    engine.claim(state, "a", 1, "w1", T0, LEASE, "chosen")
+    engine.cancel(state, T0 + timedelta(seconds=1), LEASE)
+    assert state.steps["a"].status is TaskStatus.RUNNING  # a running step is its worker's to stop
+    # WHEN the same claim is decided again on what storage holds
+    taken, t = engine.claim(state, "a", 1, "w1", T0 + timedelta(seconds=2), LEASE, "chosen")
+    # THEN nothing runs it: the step, its attempt and the run end canceled now, not after the lease
+    assert taken is None and t.steps_changed == {"a"} and t.run_changed
+    step = state.steps["a"]
+    assert step.status is TaskStatus.CANCELED and step.claim is None
+    assert [(a.number, a.outcome) for a in step.attempts] == [(1, "Canceled")]
+    assert state.run.status is RunStatus.CANCELED
+
+
 def test_an_expired_lease_is_taken_over_and_the_old_claim_is_void() -> None:
     state = build({"a": []})
     engine.initial(state, T0, LEASE)
