@@ -8,6 +8,7 @@ given (`--inMemoryPersistence` and `--location` cannot be combined).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -105,13 +106,10 @@ def start(
     Ports left to it are free when chosen, but another process may bind one before Azurite
     does (tests start servers side by side): Azurite then exits at once, and is started
     again on other ports, twice at most."""
-    for tries_left in reversed(range(3 if ports is None else 1)):
-        try:
+    for _ in range(2 if ports is None else 0):
+        with contextlib.suppress(AzuriteExited):
             return _start_once(host, ports, location, timeout, log_path)
-        except AzuriteExited:
-            if not tries_left:
-                raise
-    raise AssertionError("unreachable")
+    return _start_once(host, ports, location, timeout, log_path)
 
 
 class AzuriteExited(AzuriteError):
