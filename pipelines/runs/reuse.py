@@ -181,6 +181,12 @@ def _alive(step: Step, row: Entity) -> bool:
 
 def _finished(row: Entity, step: Step, key: str) -> Prior:
     source = ReusedFrom(str(row["RunId"]), step.node_id, row.get("Experiment"), step.started, step.ended)
+    return _prior(source, step, key)
+
+
+def _prior(source: ReusedFrom, step: Step, key: str) -> Prior:
+    """What a finished step leaves to a step that takes it: its outputs (and the files, when its row
+    keeps them), their digests and its metrics."""
     return Prior(source, key, tuple(step.outputs), dict(step.output_summaries), dict(step.metrics),
                  dict(step.inline_outputs))
 
@@ -285,5 +291,4 @@ def _from_earlier(earlier_run: RunState, step: Step, key: str) -> Prior | None:
         return None
     run = earlier_run.run
     source = step.reused_from or ReusedFrom(run.id, step.node_id, run.experiment_name, step.started, step.ended)
-    return Prior(source, key, tuple(step.outputs), dict(step.output_summaries), dict(step.metrics),
-                 dict(step.inline_outputs))
+    return _prior(source, step, key)
