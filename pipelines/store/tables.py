@@ -99,9 +99,12 @@ def check_entity_size(entity: Mapping[str, Any]) -> None:
     total = 0
     for name, value in entity.items():
         if isinstance(value, str):
-            if unpaired_surrogate(value) is not None:
+            if value.isascii():  # most values: a flag CPython keeps, one unit a character, no surrogate
+                units = len(value)
+            elif unpaired_surrogate(value) is not None:
                 raise BadRequestError(f"{name} holds {SURROGATE_RULE}", target=name)
-            units = len(value.encode("utf-16-le")) // 2
+            else:
+                units = len(value.encode("utf-16-le")) // 2
             if units > MAX_STRING_UNITS:
                 raise BadRequestError(
                     f"{name} is too large to keep ({units} characters; {MAX_STRING_UNITS} at most)", target=name

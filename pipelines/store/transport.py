@@ -23,12 +23,22 @@ credentials in the URL) or a session whose own settings were changed goes throug
 `Session.request` unchanged, and where the environment sets a proxy the clients
 keep azure-core's own session (`transport_options`). `tests/unit/test_lean_session.py`
 holds each of these to what a plain session does.
+
+An answer's headers are read as headers only (`HeadersOnlyResponse`). `http.client`
+hands the header block to the `email` parser as a whole message, and a message whose
+type is multipart gets its (empty) body parsed as parts: a regular expression compiled
+for its boundary, which is new in every answer. Every transaction's answer is
+`multipart/mixed`: that cost 0.4 ms of CPU of each (0.45 ms against 0.07 ms for its
+headers), and filled the `re` module's cache with patterns never used again.
 """
 
 from __future__ import annotations
 
+import email.parser
+import http.client
 import os
 import time
+import types
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -40,6 +50,8 @@ from requests.models import PreparedRequest, Response
 from requests.sessions import merge_setting
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 # What `requests` reads from the environment on every call when it is let to (`trust_env`):
@@ -63,9 +75,47 @@ def transport_options() -> dict[str, Any]:
     return options
 
 
+def parse_headers_only(fp: Any, _class: type[http.client.HTTPMessage] = http.client.HTTPMessage) -> Any:
+    """`http.client.parse_headers`, with the block parsed as what it is: headers, no body."""
+    lines = http.client._read_headers(fp)  # type: ignore[attr-defined]  # noqa: SLF001 - as parse_headers reads them
+    return email.parser.Parser(_class=_class).parsestr(b"".join(lines).decode("iso-8859-1"), headersonly=True)
+
+
+class HeadersOnlyResponse(http.client.HTTPResponse):
+    """`http.client.HTTPResponse` whose `begin` (the standard library's own code) reads the
+    headers with `parse_headers_only` in place of `parse_headers`."""
+
+    begin = types.FunctionType(
+        http.client.HTTPResponse.begin.__code__,
+        {**vars(http.client), "parse_headers": parse_headers_only},
+        "begin",
+    )
+
+
+class _Connection(HTTPConnection):
+    response_class = HeadersOnlyResponse
+
+
+class _SecureConnection(HTTPSConnection):
+    response_class = HeadersOnlyResponse
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _SecurePool(HTTPSConnectionPool):
+    ConnectionCls = _SecureConnection
+
+
 class LeanAdapter(HTTPAdapter):
-    """`HTTPAdapter` that does not read cookies from answers (`build_response` without
-    `extract_cookies_to_jar`); everything else is the adapter's."""
+    """`HTTPAdapter` whose connections read answers' headers as headers only
+    (`HeadersOnlyResponse`) and that does not read cookies from answers (`build_response`
+    without `extract_cookies_to_jar`); everything else is the adapter's."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _SecurePool}
 
     def build_response(self, req: PreparedRequest, resp: Any) -> Response:
         response = Response()

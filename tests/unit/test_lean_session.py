@@ -139,6 +139,28 @@ def test_the_answer_reads_as_requests_reads_it_without_keeping_cookies(server: S
     assert len(session.cookies) == 0  # storage sets none; one set anyway is not sent back
 
 
+MULTIPART_BODY = b"--batchresponse_6f1c\r\n\r\nbody\r\n--batchresponse_6f1c--\r\n"
+MULTIPART_ANSWER = (
+    b"HTTP/1.1 202 Accepted\r\nContent-Type: multipart/mixed; boundary=batchresponse_6f1c\r\n"
+    b"x-ms-request-id: abc\r\nContent-Length: %d\r\n\r\n%s" % (len(MULTIPART_BODY), MULTIPART_BODY)
+)
+
+
+def test_a_multipart_answer_has_its_headers_read_as_headers_only(server: Server) -> None:
+    # GIVEN an answer of type multipart, as every transaction's is
+    server.answer = MULTIPART_ANSWER
+    url = f"http://127.0.0.1:{server.port}/$batch"
+    # WHEN it is read by a plain session and by the lean one
+    plain, lean = (session.request("POST", url, data=b"x", timeout=(3, 3), allow_redirects=False)
+                   for session in (azure_core_session(), LeanSession()))
+    # THEN both read the same headers and body
+    assert list(lean.headers.items()) == list(plain.headers.items())
+    assert lean.content == plain.content == MULTIPART_BODY
+    # AND only the plain one parsed the (empty) block after the headers as parts, finding none
+    assert plain.raw._original_response.msg.defects
+    assert lean.raw._original_response.msg.defects == []
+
+
 def test_a_request_with_a_proxy_goes_through_requests_own_path(server: Server) -> None:
     # the proxy is our server: it receives the absolute-form request line a proxy gets
     proxy = f"http://127.0.0.1:{server.port}"

@@ -16,9 +16,15 @@ def test_text_that_fits_is_kept_astral_characters_included() -> None:
     check_entity_size(entity)
 
 
-def test_a_string_over_the_limit_is_a_400_naming_the_property() -> None:
+@pytest.mark.parametrize("unit", ["x", "\u00e9", "\U0001f600"], ids=["ascii", "bmp", "astral"])
+def test_a_string_one_unit_over_the_limit_is_a_400_naming_the_property(unit: str) -> None:
+    # GIVEN a string of one UTF-16 unit more than a property holds (an astral character is two)
+    text = unit * (MAX_STRING_UNITS // (len(unit.encode("utf-16-le")) // 2))
+    check_entity_size({"Description": text})  # at the limit: kept
+    over = text + "x"
+    # WHEN it is checked, THEN it is refused, naming the property
     with pytest.raises(BadRequestError) as refused:
-        check_entity_size({"Description": "\U0001f600" * (MAX_STRING_UNITS // 2 + 1)})
+        check_entity_size({"Description": over})
     assert refused.value.target == "Description" and "too large to keep" in refused.value.message
 
 
