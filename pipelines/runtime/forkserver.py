@@ -8,10 +8,14 @@ SOCK_SEQPACKET socket pair; each message on it is one step to launch, carrying
 three descriptors (SCM_RIGHTS): a stream socket of that step's own (the
 *channel*) and the write ends of the step's stdout and stderr pipes. On the
 channel the worker sends the request (a 4-byte length, then JSON: argv, cwd,
-env) and the launcher answers JSON lines: `{"pid": N}` once the child is
-forked, `{"exit": CODE}` when the launcher has reaped it (a negative code: the
-signal that killed it, as `subprocess` reports), or `{"error": TEXT}` if no
-child was started. The child then behaves as the fresh launcher's process does:
+env, and `hold`) and the launcher answers JSON lines: `{"pid": N}` once the
+child is forked, `{"exit": CODE}` when the launcher has reaped it (a negative
+code: the signal that killed it, as `subprocess` reports), or `{"error": TEXT}`
+if no child was started. A request with `"hold": true` forks a child that waits,
+running nothing, until the worker writes `g` on the channel (the worker forks a
+step's child while the transaction that claims the step is in flight, and lets
+it go once the step is its own); closing the channel instead kills it. The child
+then behaves as the fresh launcher's process does:
 
 - a session and process group of its own (setsid), stdin /dev/null, stdout and
   stderr the step's pipes, no other descriptor of the launcher;
@@ -21,9 +25,9 @@ child was started. The child then behaves as the fresh launcher's process does:
   script's folder, the request's PYTHONPATH after it;
 - it tells the launcher once its session exists (so the worker never signals
   a group that is not there yet), and runs the script only after the launcher
-  has told the worker its pid and said go: a launcher that dies in between
-  leaves a child that exits without running anything, so the worker can
-  launch the step again;
+  has told the worker its pid and said go (at once, or on hold once the worker
+  says so): a launcher that dies in between leaves a child that exits without
+  running anything, so the worker can launch the step again;
 - the script runs as `__main__` (`runpy.run_path`) and the interpreter ends the
   child as it ends `python SCRIPT`: `sys.exit(n)` gives n, `sys.exit("text")`
   prints the text on stderr and gives 1, an uncaught exception prints its
@@ -81,6 +85,7 @@ class _Request:
     argv: list[str]
     cwd: str
     env: dict[str, str]
+    hold: bool = False  # the child waits for the worker's go (`g` on the channel)
 
     @classmethod
     def from_json(cls, value: Any) -> _Request:
@@ -93,7 +98,10 @@ class _Request:
             raise ValueError("cwd must be a string")
         if not (isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
             raise ValueError("env must map strings to strings")
-        return cls(argv, cwd, env)
+        hold = value.get("hold", False)
+        if not isinstance(hold, bool):
+            raise ValueError("hold must be true or false")
+        return cls(argv, cwd, env, hold)
 
 
 def _read_exactly(channel: socket.socket, size: int) -> bytes:
@@ -131,6 +139,7 @@ class _Launcher:
         own = set(_python_path(os.environ.get("PYTHONPATH")))
         self.base_path = [p for p in sys.path[1:] if p not in own]
         self.children: dict[int, socket.socket | None] = {}  # pid -> channel (None: nobody listens)
+        self.held: dict[int, socket.socket] = {}  # pid -> its handshake, for a child on hold
         self.selector = selectors.DefaultSelector()
         self.wake_read, self.wake_write = os.pipe()
         os.set_blocking(self.wake_read, False)
@@ -165,7 +174,7 @@ class _Launcher:
                         while os.read(self.wake_read, 512):
                             pass
                 else:
-                    self._abandoned(key.data, key.fileobj)  # type: ignore[arg-type]
+                    self._from_worker(key.data, key.fileobj)  # type: ignore[arg-type]
             self._reap()
 
     def _launch(self, fds: list[int]) -> _Request | None:
@@ -217,9 +226,10 @@ class _Launcher:
             channel.close()
             self.children[pid] = None
             return None
-        with contextlib.suppress(OSError):
-            ours.sendall(b"g")
-        ours.close()
+        if request.hold:
+            self.held[pid] = ours  # it goes when the worker says so (`_from_worker`)
+        else:
+            _go(ours)
         channel.setblocking(False)
         self.children[pid] = channel
         self.selector.register(channel, selectors.EVENT_READ, pid)
@@ -260,17 +270,18 @@ class _Launcher:
             if other is not None:
                 other.close()
         self.children.clear()
+        for handshake in self.held.values():
+            handshake.close()
+        self.held.clear()
         os.close(self.wake_read)
         os.close(self.wake_write)
         try:
             theirs.sendall(b"r")
-            go = theirs.recv(1)
         except OSError:
-            go = b""
-        theirs.close()
-        if go != b"g":
             os._exit(NOT_STARTED_EXIT)
-        _close_from(3)
+        # Made ready while the launcher answers (or, on hold, while the worker's claim is in
+        # flight); nothing of it is seen outside this process until the script runs.
+        _close_from(3, keep=theirs.fileno())
         try:
             os.chdir(request.cwd)
         except OSError as exc:
@@ -281,21 +292,38 @@ class _Launcher:
         sys.argv = list(request.argv)
         sys.path[:] = ["", *dict.fromkeys(_python_path(request.env.get("PYTHONPATH"))), *self.base_path]
         threading.Thread(target=watch_parent, args=(self.pid,), daemon=True).start()
-
-    def _abandoned(self, pid: int, channel: socket.socket) -> None:
-        """The worker's end of a step's channel is readable: it closed it, so the step goes."""
         try:
-            if channel.recv(64):
-                return  # nothing is expected from the worker; ignore it
+            go = theirs.recv(1)
+        except OSError:
+            go = b""
+        theirs.close()
+        if go != b"g":
+            os._exit(NOT_STARTED_EXIT)
+
+    def _from_worker(self, pid: int, channel: socket.socket) -> None:
+        """The worker's end of a step's channel is readable: `g`, the go of a child on hold;
+        or it closed it, so the step goes (a child on hold with it, having run nothing)."""
+        try:
+            said = channel.recv(64)
         except BlockingIOError:
             return
         except OSError:
-            pass
+            said = b""
+        if said:
+            if said.startswith(b"g") and pid in self.held:
+                _go(self.held.pop(pid))
+            return  # nothing else is expected from the worker; ignore it
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
         self.selector.unregister(channel)
         channel.close()
         self.children[pid] = None
+        self._drop_hold(pid)
+
+    def _drop_hold(self, pid: int) -> None:
+        handshake = self.held.pop(pid, None)
+        if handshake is not None:
+            handshake.close()  # a child still waiting reads the end: it exits, having run nothing
 
     def _reap(self) -> None:
         while self.children:
@@ -305,6 +333,7 @@ class _Launcher:
                 return
             if pid == 0:
                 return
+            self._drop_hold(pid)
             channel = self.children.pop(pid, None)
             if channel is not None:
                 self.selector.unregister(channel)
@@ -319,15 +348,23 @@ class _Launcher:
                 os.killpg(pid, signal.SIGKILL)
 
 
-def _close_from(lowest: int) -> None:
-    """Close every descriptor from `lowest` up (as subprocess's close_fds does)."""
+def _go(handshake: socket.socket) -> None:
+    """Tell a forked child to run its script (a child that never reads it ran nothing)."""
+    with contextlib.suppress(OSError):
+        handshake.sendall(b"g")
+    handshake.close()
+
+
+def _close_from(lowest: int, keep: int) -> None:
+    """Close every descriptor from `lowest` up but `keep` (as subprocess's close_fds does)."""
     try:
         open_now = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
-        os.closerange(lowest, os.sysconf("SC_OPEN_MAX"))
+        os.closerange(lowest, keep)
+        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
         return
     for descriptor in open_now:
-        if descriptor >= lowest:
+        if descriptor >= lowest and descriptor != keep:
             with contextlib.suppress(OSError):
                 os.close(descriptor)
 

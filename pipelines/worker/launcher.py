@@ -10,6 +10,12 @@ launcher answers the child's pid there, then its exit code once it has
 reaped it. Worker threads launch side by side: each has its own channel, and
 the one shared socket carries single messages under a lock.
 
+A step may be launched on hold (`launch(..., hold=True)`): its child is forked
+and waits, running nothing, until `WarmChild.go`; dropped instead
+(`WarmChild.close`), it is killed. The worker forks a step's child so while the
+transaction that claims the step is in flight, and lets it go once the step is
+its own: the fork is then off the hand-off.
+
 What a step's exit code comes from: the launcher, which is the child's
 parent and the only process that can wait for it. The worker signals the
 child's process group itself (timeout, cancel), as it does for a child of its
@@ -102,6 +108,18 @@ class WarmChild:
             self._read_buffered()
         return self.returncode
 
+    def go(self) -> bool:
+        """Let a child launched on hold run its script. False when the launcher can no longer
+        be told (it closed the channel: the child ran nothing, and is gone or going)."""
+        channel = self._channel
+        if channel is None:
+            return False
+        try:
+            channel.sendall(b"g", socket.MSG_NOSIGNAL)
+        except OSError:
+            return False
+        return True
+
     def _read_buffered(self) -> None:
         while self.returncode is None and b"\n" in self._buffer:
             line, self._buffer = self._buffer.split(b"\n", 1)
@@ -181,10 +199,13 @@ class WarmLauncher:
         running = self._running
         return running is None or not running.alive or running.key == startup_key(env)
 
-    def launch(self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str], stdout: int, stderr: int) -> WarmChild:
+    def launch(
+        self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str], stdout: int, stderr: int, hold: bool = False,
+    ) -> WarmChild:
         """Fork a child running `argv` (the script first). `stdout` and `stderr` are
-        descriptors the child writes to (the caller keeps and closes its own)."""
-        request = json.dumps({"argv": list(argv), "cwd": cwd, "env": dict(env)}).encode()
+        descriptors the child writes to (the caller keeps and closes its own). `hold`: the
+        child waits for `WarmChild.go` before it runs anything."""
+        request = json.dumps({"argv": list(argv), "cwd": cwd, "env": dict(env), "hold": hold}).encode()
         problems: list[str] = []
         for _ in range(LAUNCH_ATTEMPTS):
             try:

@@ -8,6 +8,10 @@ stopping it stops whatever it started too: SIGTERM to the group, then SIGKILL
 after a grace period. stdout and stderr are pipes read by two threads and
 handed to their log sinks as they are read, so a caller polling the log sees it
 grow while the step runs.
+
+A step's child can be forked ahead, on hold (`hold_step`), and let go by
+`run_step` once the step is the worker's own; dropped (`HeldChild.release`),
+it is killed having run nothing.
 """
 
 from __future__ import annotations
@@ -136,6 +140,61 @@ def stop_group(child: _Child, grace: float = KILL_GRACE_SECONDS) -> None:
     child.wait(None)
 
 
+class HeldChild:
+    """A step's child forked from the warm launcher on hold (`hold_step`), with the read ends
+    of its output pipes: it runs nothing until `run_step` lets it go."""
+
+    def __init__(self, child: launcher.WarmChild, out: int, err: int) -> None:
+        self._held: tuple[launcher.WarmChild, int, int] | None = (child, out, err)
+
+    @property
+    def pid(self) -> int | None:
+        return self._held[0].pid if self._held is not None else None
+
+    def start(self) -> tuple[launcher.WarmChild, int, int] | None:
+        """Let it go: the child and its output's read ends, now the caller's; None when the
+        launcher could not be told (nothing ran; the child is released)."""
+        held = self._held
+        if held is None or not held[0].go():
+            self.release()
+            return None
+        self._held = None
+        return held
+
+    def release(self) -> None:
+        """Drop it unstarted: the launcher kills it (it ran nothing). Idempotent."""
+        held, self._held = self._held, None
+        if held is not None:
+            child, out, err = held
+            child.close()
+            os.close(out)
+            os.close(err)
+
+
+def hold_step(
+    script: str, arguments: Sequence[str], *, cwd: str, env: dict[str, str], fresh_interpreter: bool = False,
+) -> HeldChild | None:
+    """Fork the child that `run_step` would start for this script, on hold. None where
+    `run_step` would not fork one (a fresh interpreter, an environment the launcher cannot
+    take) or the launcher cannot be reached: the step is then launched when it runs."""
+    warm = launcher.shared()
+    if fresh_interpreter or not warm.accepts(env):
+        return None
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        child = warm.launch([script, *arguments], cwd=cwd, env=env, stdout=out_write, stderr=err_write, hold=True)
+    except launcher.LauncherUnavailable:
+        log.warning("the warm launcher could not fork %s ahead; it is launched when it runs", script, exc_info=True)
+        os.close(out_read)
+        os.close(err_read)
+        return None
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    return HeldChild(child, out_read, err_read)
+
+
 def run_step(
     script: str,
     arguments: Sequence[str],
@@ -150,15 +209,24 @@ def run_step(
     poll_seconds: float = 0.2,
     on_start: Callable[[], None] | None = None,
     on_end: Callable[[], None] | None = None,
+    held: HeldChild | None = None,
 ) -> ProcessResult:
     """Run a step's script as `__main__` with `arguments`, forked from this worker's warm
     launcher, or in a fresh interpreter (`python -m pipelines.runtime.launch`) when the step
     asks for one or the launcher cannot take it (see `pipelines/worker/launcher.py`).
     `on_start()` is called once the child runs and its output is being read, `on_end()` when
-    its output ends (it is exiting), after the last of it was handed to the sinks."""
+    its output ends (it is exiting), after the last of it was handed to the sinks.
+    `held`: this very script's child, forked on hold (`hold_step`): let go rather than forked
+    now (and forked now if the launcher cannot be told)."""
+    started = time.monotonic()
+    let_go = held.start() if held is not None else None
+    if let_go is not None:
+        waiting, out, err = let_go
+        return _supervise(waiting, open(out, "rb"), open(err, "rb"), started,  # noqa: SIM115
+                          timeout=timeout, stdout=stdout, stderr=stderr, should_stop=should_stop,
+                          poll_seconds=poll_seconds, on_start=on_start, on_end=on_end)
     warm = launcher.shared()
     if not fresh_interpreter and warm.accepts(env):
-        started = time.monotonic()
         out_read, out_write = os.pipe()
         err_read, err_write = os.pipe()
         child: launcher.WarmChild | None = None

@@ -25,7 +25,7 @@ from pipelines.authoring import Pipeline, PythonScriptStep
 from pipelines.client import publish
 from pipelines.worker import launcher
 from pipelines.worker.executor import WITHHELD_FROM_STEPS
-from pipelines.worker.process import ProcessResult, run_step
+from pipelines.worker.process import HeldChild, ProcessResult, hold_step, run_step
 from tests.service import ROOT
 
 SECRETS = {
@@ -455,6 +455,78 @@ def test_a_step_whose_launcher_dies_while_launching_it_is_launched_again_once(
     assert marker.read_text() == "ran\n"
     assert int(out.text) == new_launcher.pid != first
     assert new_launcher.starts == starts + 1
+
+
+# -- a step forked on hold (while the commit that claims it is in flight) --------------------------
+MARKS = """
+    import os, sys
+    with open(sys.argv[1], "a") as marker:
+        marker.write(f"ran {os.getpid()}\\n")
+    print("ran")
+"""
+
+
+def hold(folder: Path, body: str, arguments: list[str]) -> HeldChild:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "main.py").write_text(textwrap.dedent(body))
+    held = hold_step("main.py", arguments, cwd=str(folder), env=step_env())
+    assert held is not None and held.pid is not None
+    return held
+
+
+def let_go(folder: Path, held: HeldChild, arguments: list[str]) -> tuple[ProcessResult, Sink, Sink]:
+    out, err = Sink(), Sink()
+    result = run_step("main.py", arguments, cwd=str(folder), env=step_env(), timeout=60, stdout=out, stderr=err,
+                      should_stop=lambda: None, held=held)
+    return result, out, err
+
+
+def test_a_step_forked_on_hold_runs_nothing_until_it_is_let_go(tmp_path: Path, new_launcher) -> None:
+    marker = tmp_path / "marker"
+    # GIVEN a step's child forked on hold
+    held = hold(tmp_path / "code", MARKS, [str(marker)])
+    pid = held.pid
+    assert pid is not None
+    time.sleep(0.5)
+    # THEN it is there, forked by the launcher, and has run nothing of the script
+    assert alive(pid) and not marker.exists()
+    # WHEN it is let go
+    result, out, err = let_go(tmp_path / "code", held, [str(marker)])
+    # THEN that very child runs the script once, its output read as any step's
+    assert result.exit_code == 0, err.text
+    assert marker.read_text() == f"ran {pid}\n" and out.text == "ran\n"
+
+
+def test_a_step_forked_on_hold_and_dropped_is_killed_having_run_nothing(tmp_path: Path, new_launcher) -> None:
+    marker = tmp_path / "marker"
+    held = hold(tmp_path / "code", MARKS, [str(marker)])
+    pid = held.pid
+    assert pid is not None
+    # WHEN it is dropped (the claim it was forked for did not come)
+    held.release()
+    # THEN it is gone, and ran nothing
+    wait_dead(pid)
+    time.sleep(0.2)
+    assert not marker.exists()
+    # AND the launcher goes on launching steps
+    result, out, err = run(tmp_path / "next", "print('next')")
+    assert result.exit_code == 0 and out.text == "next\n", err.text
+
+
+def test_a_step_on_hold_whose_launcher_died_is_forked_again_when_it_runs(tmp_path: Path, new_launcher) -> None:
+    marker = tmp_path / "marker"
+    held = hold(tmp_path / "code", MARKS, [str(marker)])
+    first, pid = new_launcher.pid, held.pid
+    assert first is not None and pid is not None
+    # GIVEN its launcher dies while the child waits (the child goes with it, having run nothing)
+    os.kill(first, signal.SIGKILL)
+    wait_dead(first, pid)
+    # WHEN the step runs
+    result, out, err = let_go(tmp_path / "code", held, [str(marker)])
+    # THEN it is forked by a new launcher and runs once
+    assert result.exit_code == 0, err.text
+    [line] = marker.read_text().splitlines()
+    assert line != f"ran {pid}" and new_launcher.pid not in (None, first)
 
 
 def test_six_steps_launched_at_once_keep_their_own_output_and_exit_code(tmp_path: Path, new_launcher) -> None:
