@@ -35,6 +35,8 @@ ORDER = (
 
 
 WHOLE = "step message, whole handler"
+# A child forked ahead, on hold, while the commit claiming its step was in flight (the fork is
+# then on the worker's side, as "warm launch") is timed from the go it is given.
 CHILD = "child process (launch to exit, pumps joined)"
 
 
@@ -55,7 +57,8 @@ def section(probes: dict[str, Any], title: str) -> Section:
     if overhead is not None:
         result.add(Row("worker overhead per step (claim ... commit, outside the step's process)",
                        value=overhead * 1000, unit="ms",
-                       note="(sum of whole handlers - sum of child processes) / steps; aim <= 15 ms"))
+                       note="(sum of whole handlers - sum of child processes, a child forked ahead from "
+                            "its go) / steps; aim <= 15 ms"))
     for label in [*ORDER, *sorted(set(durations) - set(ORDER))]:
         if durations.get(label):
             result.add(Row(label, Summary.of_seconds(durations[label])))

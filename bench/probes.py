@@ -30,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.breakdown import CHILD
+
 # HTTP functions share the host's one thread pool with queues and timers: what runs
 # inside an HTTP invocation is marked on its thread while it runs.
 _http = threading.local()
@@ -145,7 +147,7 @@ def install() -> None:
     _timed(SnapshotCache, "path", "snapshot cache lookup")
     _timed(shutil, "copytree", "snapshot copy (copytree)")
     _timed(executor.Executor, "_stage_inputs", "stage inputs (list+download)")
-    _timed(executor, "run_step", "child process (launch to exit, pumps joined)")
+    _timed(executor, "run_step", CHILD)
     _timed(launcher.WarmLauncher, "launch", "warm launch (request to pid answered)")
     _timed(executor.Executor, "_upload_outputs", "upload outputs (list+upload)")
     _timed(LogWriter, "append", "log append, behind the step (create+append blob)")

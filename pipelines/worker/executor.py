@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -63,9 +64,11 @@ from pipelines.settings import Settings
 from pipelines.store import StorageAccount
 from pipelines.worker import remover
 from pipelines.worker.logflush import DRAIN_SECONDS, BehindSink, LogFlusher
-from pipelines.worker.process import ProcessResult, run_step
+from pipelines.worker.process import HeldChild, ProcessResult, hold_step, run_step
 from pipelines.worker.snapshots import SnapshotCache
 from pipelines.worker.transfer import KeptOutputs, download_prefix, read_small, upload_folder, write_files
+
+log = logging.getLogger("pipelines.worker")
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 MAX_METRICS_CHARS = 30_000
@@ -87,6 +90,15 @@ def effective_timeout(step: StepSpec, settings: Settings) -> int:
 
 def _remove(folder: Path, *_: object) -> None:
     remover.shared().remove(folder)
+
+
+def _discard(folder: Path, staged: Future[Staged | None]) -> None:
+    """A folder staged ahead for nothing: its child on hold killed (it ran nothing), the folder removed."""
+    if not staged.cancelled() and staged.exception() is None:
+        made = staged.result()
+        if made is not None and made.held is not None:
+            made.held.release()
+    _remove(folder)
 
 
 def work_root(account: StorageAccount) -> Path:
@@ -121,6 +133,9 @@ class Staged:
     outputs: dict[str, Path]
     arguments: list[str]
     env: dict[str, str]
+    # The script's child, forked on hold while the commit that claims the step runs
+    # (`Executor.stage_ahead`); let go when the step runs, killed if it never does.
+    held: HeldChild | None = None
 
 
 class Executor:
@@ -135,7 +150,7 @@ class Executor:
         self._uploaded: dict[str, tuple[str, ...]] = {}
         self._trash: list[Path] = []  # step folders of this invocation, to remove
         # Steps staged beside the commit that claims them (`expect`), by job.
-        self._ahead: dict[tuple[str, str, int, str], Future[Staged]] = {}
+        self._ahead: dict[tuple[str, str, int, str], Future[Staged | None]] = {}
 
     def close(self, log_timeout: float = DRAIN_SECONDS) -> None:
         """The end of the invocation: logs written (waited for at most `log_timeout`), kept
@@ -145,17 +160,18 @@ class Executor:
         self._forget_kept()
         self._empty_trash()
 
-    def expect(self, job: StepJob, staged: Future[Staged]) -> None:
-        """`job` is being staged (`stage`, on another thread, while the commit that will claim it
-        runs): `execute` takes that folder if it runs this very job, else it is removed."""
+    def expect(self, key: tuple[str, str, int, str], staged: Future[Staged | None]) -> None:
+        """The job of `key` (`StepJob.key`) is being staged (`stage_ahead`, on another thread,
+        while the commit that will claim it runs; None: it was not, after all): `execute`
+        takes that folder if it runs this very job, else it is removed."""
         self._drop_ahead()
-        self._ahead[job.key] = staged
+        self._ahead[key] = staged
 
     def _drop_ahead(self) -> None:
         ahead, self._ahead = self._ahead, {}
         for key, staged in ahead.items():
             # Removed once made (a folder still being made is let finish, on its own thread).
-            staged.add_done_callback(functools.partial(_remove, self._folder(*key)))
+            staged.add_done_callback(functools.partial(_discard, self._folder(*key)))
 
     def _folder(self, run_id: str, node_id: str, attempt: int, claim: str) -> Path:
         return work_root(self.account) / "steps" / run_id / node_id / f"{attempt}-{claim[:8]}"
@@ -186,8 +202,11 @@ class Executor:
         self._drop_ahead()
         stdout, stderr = self._sink(job, "STDOUT"), self._sink(job, "STDERR")
         self._uploaded = {}
+        staged: Staged | None = None
         try:
-            staged = ahead.result() if ahead is not None else self.stage(job)
+            staged = ahead.result() if ahead is not None else None
+            if staged is None:
+                staged = self.stage(job)
             timeout = effective_timeout(step, self.account.settings)
             # From the script's exit to its successor's start, log writes wait (logflush.py), from
             # the end of its output on, which comes with the exit: small logs are taken for the
@@ -204,6 +223,7 @@ class Executor:
                 should_stop=should_stop,
                 on_start=self._started,
                 on_end=self.flusher.hold,
+                held=staged.held,
             )
             self.flusher.hold()
             for sink in (stdout, stderr):
@@ -224,6 +244,8 @@ class Executor:
         except StagingError as exc:
             return Outcome(TaskStatus.FAILED, f"could not stage the step: {exc}", None, retryable=False)
         finally:
+            if staged is not None and staged.held is not None:
+                staged.held.release()  # a no-op once let go
             for sink in (stdout, stderr):
                 sink.close()
             self._trash.append(folder)  # removed once the next step has started, off its turnover
@@ -247,6 +269,18 @@ class Executor:
         self._keep(job, self._folder(*job.key))
         return Outcome(
             TaskStatus.FINISHED, None, 0, metrics, tuple(sorted(summaries)), summaries=summaries, inline=inline)
+
+    def stage_ahead(self, job: StepJob) -> Staged:
+        """`stage`, and the script's child forked on hold in the folder (`hold_step`): staged
+        while the commit that will claim the step runs (`expect`), so the fork is off the
+        hand-off. Nothing of the script runs until `execute` lets the child go."""
+        staged = self.stage(job)
+        try:
+            staged.held = hold_step(job.step.script_name, staged.arguments, cwd=str(staged.code), env=staged.env,
+                                    fresh_interpreter=job.step.fresh_interpreter)
+        except OSError:  # no pipe to be had: the step is forked when it runs, as without this
+            log.warning("step %s could not be forked ahead", job.step.id, exc_info=True)
+        return staged
 
     def stage(self, job: StepJob) -> Staged:
         """Make the step's folder: its code, its inputs, a folder per output, its context."""

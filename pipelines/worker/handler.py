@@ -34,7 +34,7 @@ from pipelines.runs.notify import ActiveRun
 from pipelines.runs.repository import RunRepository
 from pipelines.store import StorageAccount, StorageError
 from pipelines.vocabulary import now
-from pipelines.worker.executor import Executor, StepJob, effective_timeout
+from pipelines.worker.executor import Executor, Staged, StepJob, effective_timeout
 from pipelines.worker.reuse_gate import Decision, decide, run_or_reuse, upstream_of
 from pipelines.worker.watch import Watcher, renewal_interval
 
@@ -79,30 +79,39 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
     # One catalogue and one executor per message; the published definition is read once
     # (graphs never change) and serves every step this invocation runs.
     published = PublishedPipelines(account)
-    # The claim's token is chosen first, so the step's reuse decision is made beside the
-    # transaction that claims it (as `_decide_ahead` does for a successor).
+    executor = Executor(account, published)
+    # The claim's token is chosen first, so the step's reuse decision is made, and a step
+    # without inputs staged, beside the transaction that claims it (as `_decide_ahead` does
+    # for a successor).
     chosen = uuid.uuid4().hex
     early: list[Future[Decision]] = []
 
     def claim(s: engine.RunState) -> tuple[str | None, engine.Transition]:
         taken, transition = engine.claim(s, message.node_id, message.attempt, WORKER_ID, now(), lease, chosen)
         if taken is not None and not early:
-            early.append(_beside(decide, account, dataclasses.replace(s.run), functools.partial(
-                published.graph, s.run.workspace, s.run.graph_id), message.node_id, chosen, upstream_of(s)))
+            run = dataclasses.replace(s.run)  # a copy: the commit changes the state while these run
+            graph = functools.partial(published.graph, run.workspace, run.graph_id)
+            key = (run.id, message.node_id, s.steps[message.node_id].attempt, chosen)
+            executor.expect(key, _beside(_stage_first, executor, graph, run, key))
+            early.append(_beside(decide, account, run, graph, message.node_id, chosen, upstream_of(s)))
         return taken, transition
 
     try:
         token, state = _claim(repository, message, claim)
     except NotFoundError:
+        executor.close()
         return "no such run"
+    except BaseException:
+        executor.close(LOGS_ON_FAILURE_SECONDS)
+        raise
     if token is None:
+        executor.close()
         return "nothing to do"
     # A take-over of a lost worker's step is a new attempt: the number is the step's now.
     attempt = state.steps[message.node_id].attempt
     started = time.monotonic()
     settings = account.settings
     budget = settings.max_step_timeout_seconds  # what one invocation may spend, under functionTimeout
-    executor = Executor(account, published)
     watcher = Watcher(repository)
     read: list[PipelineDefinition] = []
 
@@ -249,17 +258,31 @@ def _decide_ahead(
     upstream = {**upstream_of(state), node_id: dict(outcome.summaries)}
     token = uuid.uuid4().hex
     run = dataclasses.replace(state.run)  # a copy: the commit changes the state while this runs
-    decision = _beside(decide, account, run, definition, successor, token, upstream)
     graph = definition()
     spec = next((s for s in graph.steps if s.id == successor), None)
     # Staged ahead only from what this worker holds (the code, this step's outputs): a dataset
-    # or another step's outputs to download would keep a shared thread for long.
+    # or another step's outputs to download would keep a shared thread for long. Started
+    # first: its child is forked by the launcher while the decision waits on storage.
     if spec is not None and all(i.kind == "step_output" and i.source_step == node_id for i in spec.inputs):
         # Its inputs are copied from what this worker kept, or written from this step's outcome.
         inline = {node_id: outcome.inline} if outcome.inline else {}
         job = StepJob(run, graph, spec, state.steps[successor].attempt, token, inline)
-        executor.expect(job, _beside(executor.stage, job))
+        executor.expect(job.key, _beside(executor.stage_ahead, job))
+    decision = _beside(decide, account, run, definition, successor, token, upstream)
     return successor, token, decision
+
+
+def _stage_first(
+    executor: Executor, definition: Callable[[], PipelineDefinition], run: Run, key: tuple[str, str, int, str],
+) -> Staged | None:
+    """The claimed step's folder and child on hold (`Executor.stage_ahead`), made beside its claim
+    when the step has no inputs; None otherwise (inputs to download are staged when it runs,
+    off the shared threads)."""
+    graph = definition()
+    spec = next((s for s in graph.steps if s.id == key[1]), None)
+    if spec is None or spec.inputs:
+        return None
+    return executor.stage_ahead(StepJob(run, graph, spec, key[2], key[3]))
 
 
 def _beside(work: Callable[..., T], *args: Any) -> Future[T]:

@@ -1,6 +1,8 @@
 """A successor staged beside the commit that claims it (`Executor.expect`): the folder is used
-by the very job it was made for, and removed otherwise. Against Azurite (the step's logs go
-there) with the step script in a real child process."""
+by the very job it was made for, and removed otherwise; so is the script's child, forked on
+hold with it (`Executor.stage_ahead`): let go by that job, killed otherwise, having run
+nothing. Against Azurite (the step's logs go there) with the step script in a real child
+process."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pytest
 from pipelines.authoring.definition import PipelineDefinition, StepSpec
 from pipelines.runs.logs import StepLogs
 from pipelines.runs.model import Run, TaskStatus
-from pipelines.worker import remover
+from pipelines.worker import launcher, remover
 from pipelines.worker.executor import Executor, Staged, StepJob
 
 SNAPSHOT = "0" * 64
@@ -37,6 +39,13 @@ def a_folder(executor: Executor, job: StepJob, says: str) -> Staged:
     return Staged(code, {}, [], executor._environment(folder))
 
 
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def done(staged: Staged) -> Future[Staged]:
     future: Future[Staged] = Future()
     future.set_result(staged)
@@ -54,7 +63,7 @@ def executor(account, tmp_path: Path) -> Executor:  # type: ignore[no-untyped-de
 def test_the_job_a_folder_was_staged_for_runs_in_it_without_staging_again(executor: Executor) -> None:
     # GIVEN a successor staged while the commit that claims it ran
     job = a_job()
-    executor.expect(job, done(a_folder(executor, job, "staged ahead")))
+    executor.expect(job.key, done(a_folder(executor, job, "staged ahead")))
     executor.stage = lambda job: pytest.fail("staged again")  # type: ignore[method-assign]
     # WHEN the claim came as expected and the step runs
     outcome = executor.execute(job, lambda: None)
@@ -70,7 +79,7 @@ def test_a_folder_staged_for_another_claim_is_removed_and_the_step_staged_anew(e
     expected, claimed = a_job(), a_job()
     claimed.run = expected.run
     stale = a_folder(executor, expected, "stale")
-    executor.expect(expected, done(stale))
+    executor.expect(expected.key, done(stale))
     staged_anew: list[StepJob] = []
 
     def stage(job: StepJob) -> Staged:
@@ -90,7 +99,7 @@ def test_a_folder_staged_for_another_claim_is_removed_and_the_step_staged_anew(e
 def test_a_folder_still_being_staged_when_dropped_is_removed_once_made(executor: Executor) -> None:
     job = a_job()
     pending: Future[Staged] = Future()
-    executor.expect(job, pending)
+    executor.expect(job.key, pending)
     # WHEN the invocation ends before the staging does (the claim never came)
     executor.close()
     staged = a_folder(executor, job, "late")
@@ -101,3 +110,48 @@ def test_a_folder_still_being_staged_when_dropped_is_removed_once_made(executor:
     while staged.code.parent.exists():
         assert time.monotonic() < deadline, "the folder staged for nothing stayed"
         time.sleep(0.01)
+
+
+@pytest.fixture
+def fresh_launcher() -> None:
+    """This process's launcher started afresh, with the steps' environment of these tests."""
+    launcher.shared().stop()
+
+
+def test_the_job_a_child_was_forked_ahead_for_runs_in_that_child(executor: Executor, fresh_launcher) -> None:
+    # GIVEN a successor staged, its child forked on hold, while the commit that claims it ran
+    job = a_job()
+    executor.stage = lambda job: a_folder(executor, job, "x")  # type: ignore[method-assign]
+    staged = executor.stage_ahead(job)
+    (staged.code / "main.py").write_text("import os\nprint(os.getpid())\n")
+    assert staged.held is not None and staged.held.pid is not None
+    held = staged.held.pid
+    executor.expect(job.key, done(staged))
+    # WHEN the claim came as expected and the step runs
+    outcome = executor.execute(job, lambda: None)
+    executor.close()
+    # THEN the script ran in the child forked ahead
+    assert outcome is not None and outcome.status is TaskStatus.FINISHED, outcome
+    logs = StepLogs(executor.account).read(job.run.workspace, job.run.id, job.step.id, 1, "STDOUT")
+    assert logs == f"{held}\n"
+
+
+def test_a_child_forked_ahead_for_a_claim_that_did_not_come_is_killed_having_run_nothing(
+    executor: Executor, fresh_launcher, tmp_path: Path,
+) -> None:
+    marker = tmp_path / "ran"
+    job = a_job()
+    executor.stage = lambda job: a_folder(executor, job, "x")  # type: ignore[method-assign]
+    staged = executor.stage_ahead(job)
+    (staged.code / "main.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    assert staged.held is not None and staged.held.pid is not None
+    held = staged.held.pid
+    executor.expect(job.key, done(staged))
+    # WHEN the invocation ends without the claim (another worker's commit won)
+    executor.close()
+    # THEN the child is gone and the script never ran
+    deadline = time.monotonic() + 5
+    while alive(held):
+        assert time.monotonic() < deadline, "the child forked for nothing stayed"
+        time.sleep(0.02)
+    assert not marker.exists()
