@@ -88,17 +88,13 @@ def effective_timeout(step: StepSpec, settings: Settings) -> int:
     return min(step.timeout_seconds or settings.step_timeout_seconds, settings.max_step_timeout_seconds)
 
 
-def _remove(folder: Path, *_: object) -> None:
-    remover.shared().remove(folder)
-
-
 def _discard(folder: Path, staged: Future[Staged | None]) -> None:
     """A folder staged ahead for nothing: its child on hold killed (it ran nothing), the folder removed."""
     if not staged.cancelled() and staged.exception() is None:
         made = staged.result()
         if made is not None and made.held is not None:
             made.held.release()
-    _remove(folder)
+    remover.shared().remove(folder)
 
 
 def work_root(account: StorageAccount) -> Path:

@@ -12,9 +12,9 @@ the one shared socket carries single messages under a lock.
 
 A step may be launched on hold (`launch(..., hold=True)`): its child is forked
 and waits, running nothing, until `WarmChild.go`; dropped instead
-(`WarmChild.close`), it is killed. The worker forks a step's child so while the
-transaction that claims the step is in flight, and lets it go once the step is
-its own: the fork is then off the hand-off.
+(`WarmChild.close`), it is killed. The worker forks a step's child this way
+while the transaction that claims the step is in flight, and lets it go once
+the step is its own: the fork is then off the hand-off.
 
 What a step's exit code comes from: the launcher, which is the child's
 parent and the only process that can wait for it. The worker signals the

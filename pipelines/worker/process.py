@@ -177,22 +177,35 @@ def hold_step(
     """Fork the child that `run_step` would start for this script, on hold. None where
     `run_step` would not fork one (a fresh interpreter, an environment the launcher cannot
     take) or the launcher cannot be reached: the step is then launched when it runs."""
+    forked = _fork(script, arguments, cwd=cwd, env=env, fresh_interpreter=fresh_interpreter, hold=True)
+    return HeldChild(*forked) if forked is not None else None
+
+
+def _fork(
+    script: str, arguments: Sequence[str], *, cwd: str, env: dict[str, str], fresh_interpreter: bool, hold: bool,
+) -> tuple[launcher.WarmChild, int, int] | None:
+    """A child forked from this worker's warm launcher, with the read ends of its stdout and
+    stderr pipes; None when the step asks for a fresh interpreter, the launcher cannot take its
+    environment, or cannot be reached."""
     warm = launcher.shared()
     if fresh_interpreter or not warm.accepts(env):
         return None
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
     try:
-        child = warm.launch([script, *arguments], cwd=cwd, env=env, stdout=out_write, stderr=err_write, hold=True)
+        child = warm.launch([script, *arguments], cwd=cwd, env=env, stdout=out_write, stderr=err_write, hold=hold)
     except launcher.LauncherUnavailable:
-        log.warning("the warm launcher could not fork %s ahead; it is launched when it runs", script, exc_info=True)
+        then = "it is launched when it runs" if hold else "running it in a fresh interpreter"
+        log.exception("the warm launcher could not start %s; %s", script, then)
         os.close(out_read)
         os.close(err_read)
         return None
     finally:
+        # The child has its own copies (the launcher passed them on): the pipes end when
+        # the child and whatever it started have closed theirs.
         os.close(out_write)
         os.close(err_write)
-    return HeldChild(child, out_read, err_read)
+    return child, out_read, err_read
 
 
 def run_step(
@@ -219,32 +232,14 @@ def run_step(
     `held`: this very script's child, forked on hold (`hold_step`): let go rather than forked
     now (and forked now if the launcher cannot be told)."""
     started = time.monotonic()
-    let_go = held.start() if held is not None else None
-    if let_go is not None:
-        waiting, out, err = let_go
-        return _supervise(waiting, open(out, "rb"), open(err, "rb"), started,  # noqa: SIM115
+    forked = held.start() if held is not None else None
+    if forked is None:
+        forked = _fork(script, arguments, cwd=cwd, env=env, fresh_interpreter=fresh_interpreter, hold=False)
+    if forked is not None:
+        child, out, err = forked
+        return _supervise(child, open(out, "rb"), open(err, "rb"), started,  # noqa: SIM115
                           timeout=timeout, stdout=stdout, stderr=stderr, should_stop=should_stop,
                           poll_seconds=poll_seconds, on_start=on_start, on_end=on_end)
-    warm = launcher.shared()
-    if not fresh_interpreter and warm.accepts(env):
-        out_read, out_write = os.pipe()
-        err_read, err_write = os.pipe()
-        child: launcher.WarmChild | None = None
-        try:
-            child = warm.launch([script, *arguments], cwd=cwd, env=env, stdout=out_write, stderr=err_write)
-        except launcher.LauncherUnavailable:
-            log.exception("the warm launcher could not start %s; running it in a fresh interpreter", script)
-        finally:
-            # The child has its own copies (the launcher passed them on): the pipes end when
-            # the child and whatever it started have closed theirs.
-            os.close(out_write)
-            os.close(err_write)
-        if child is not None:
-            return _supervise(child, open(out_read, "rb"), open(err_read, "rb"), started,  # noqa: SIM115
-                              timeout=timeout, stdout=stdout, stderr=stderr, should_stop=should_stop,
-                              poll_seconds=poll_seconds, on_start=on_start, on_end=on_end)
-        os.close(out_read)
-        os.close(err_read)
     argv = [sys.executable, "-m", "pipelines.runtime.launch", script, *arguments]
     return run_process(argv, cwd=cwd, env=env, timeout=timeout, stdout=stdout, stderr=stderr,
                        should_stop=should_stop, poll_seconds=poll_seconds, on_start=on_start, on_end=on_end)
