@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -144,11 +145,17 @@ class Segment:
 
     parts: tuple[str | Parameter, ...]
 
-    @property
+    # Worked out once per segment (every request tries every route until one matches).
+    @functools.cached_property
     def literal(self) -> str | None:
         return self.parts[0] if len(self.parts) == 1 and isinstance(self.parts[0], str) else None
 
-    @property
+    @functools.cached_property
+    def folded(self) -> str | None:
+        """The literal, case-folded: what a request's segment, case-folded, is compared with."""
+        return self.literal.casefold() if self.literal is not None else None
+
+    @functools.cached_property
     def parameter(self) -> Parameter | None:
         part = self.parts[0]
         return part if len(self.parts) == 1 and isinstance(part, Parameter) else None
@@ -238,12 +245,27 @@ class RouteTemplate:
 
     def match(self, path: Sequence[str]) -> dict[str, str] | None:
         """Route values for `path` (raw, still percent-encoded segments), or None."""
+        return self.match_decoded(_Path.of(path))
+
+    @functools.cached_property
+    def lengths(self) -> tuple[int, float]:
+        """The fewest and the most path segments the template can match: a segment may be left
+        out only with every one after it (an optional or defaulted parameter), and a catch-all
+        takes any number."""
+        required = [i for i, s in enumerate(self.segments)
+                    if not (s.parameter and (s.parameter.optional or s.parameter.default is not None))]
+        catch_all = bool(self.segments) and bool(self.segments[-1].parameter and self.segments[-1].parameter.catch_all)
+        return (required[-1] + 1 if required else 0), (math.inf if catch_all else len(self.segments))
+
+    def match_decoded(self, path: _Path) -> dict[str, str] | None:
+        """`match`, for a path decoded once for every route it is tried against."""
+        decoded = path.decoded
         values: dict[str, str] = {}
         position = 0
         for segment in self.segments:
             parameter = segment.parameter
             if parameter and parameter.catch_all:
-                rest = "/".join(unquote(part) for part in path[position:])
+                rest = "/".join(decoded[position:])
                 if rest:
                     if not parameter.accepts(rest):
                         return None
@@ -251,22 +273,34 @@ class RouteTemplate:
                 elif parameter.default is not None:
                     values[parameter.name] = parameter.default
                 return values
-            if position >= len(path):
+            if position >= len(decoded):
                 if parameter and (parameter.optional or parameter.default is not None):
                     if parameter.default is not None:
                         values[parameter.name] = parameter.default
                     continue
                 return None
-            if not _match_segment(segment, unquote(path[position]), values):
+            if not _match_segment(segment, decoded[position], path.folded[position], values):
                 return None
             position += 1
-        return values if position == len(path) else None
+        return values if position == len(decoded) else None
 
 
-def _match_segment(segment: Segment, value: str, values: dict[str, str]) -> bool:
-    literal = segment.literal
-    if literal is not None:
-        return literal.casefold() == value.casefold()
+@dataclass(frozen=True)
+class _Path:
+    """A request's path segments, percent-decoded and case-folded once."""
+
+    decoded: tuple[str, ...]
+    folded: tuple[str, ...]
+
+    @classmethod
+    def of(cls, raw: Sequence[str]) -> _Path:
+        decoded = tuple(unquote(part) for part in raw)
+        return cls(decoded, tuple(part.casefold() for part in decoded))
+
+
+def _match_segment(segment: Segment, value: str, folded: str, values: dict[str, str]) -> bool:
+    if segment.folded is not None:
+        return segment.folded == folded
     parameter = segment.parameter
     if parameter is not None:
         if value == "" or not parameter.accepts(value):
@@ -369,8 +403,12 @@ class RouteTable(Generic[T]):
 
     def resolve(self, method: str, path: Sequence[str]) -> Resolution[T]:
         allowed: list[str] = []
+        decoded = _Path.of(path)
         for entry in self._entries:
-            values = entry.template.match(path)
+            fewest, most = entry.template.lengths
+            if not fewest <= len(path) <= most:
+                continue  # it cannot match: no need to walk it
+            values = entry.template.match_decoded(decoded)
             if values is None:
                 continue
             if not entry.methods or method.upper() in entry.methods:

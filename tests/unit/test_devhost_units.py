@@ -77,6 +77,23 @@ def test_route_templates() -> None:
         RouteTemplate.parse("a/{*rest}/b")
 
 
+def test_a_route_is_left_out_by_its_length_only_where_it_cannot_match() -> None:
+    # GIVEN templates with optional, defaulted (at the end and between literals) and catch-all parts
+    templates = ["a/b", "a/{x}", "a/{x?}", "a/{x=1}", "a/{x=1}/b", "a/{x}/{y=2}", "a/{*rest}", "{*all}", "",
+                 "a/{x}.{y}", "{p}/b/{q?}"]
+    paths = [[], ["a"], ["a", "b"], ["a", "q"], ["a", "q", "b"], ["a", "q", "r"], ["a", "b", "c", "d"], ["q", "b"],
+             ["a", "x.y"], ["q", "b", "r"]]
+    for text in templates:
+        template = RouteTemplate.parse(text)
+        fewest, most = template.lengths
+        for path in paths:
+            # THEN a path outside the template's lengths is one it does not match
+            if not fewest <= len(path) <= most:
+                assert template.match(path) is None, (text, path)
+        # AND the bounds are reached by some path that matches (they are not looser than needed)
+        assert any(template.match(path) is not None and len(path) == fewest for path in paths), text
+
+
 def test_routes_are_tried_in_the_order_the_host_sorts_them() -> None:
     # WebJobsRouteBuilder.RouteComparison: literal before parameter, literals alphabetically,
     # more inline constraints first, a longer template before its prefix
