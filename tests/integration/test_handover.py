@@ -26,6 +26,7 @@ from pipelines.worker import executor, handler
 from tests import pipelines_for_tests as make
 from tests.hosting import http_only_app, running_host
 from tests.service import Service, token
+from tests.workers import alive
 
 
 @pytest.fixture(autouse=True)
@@ -130,14 +131,7 @@ def test_a_child_forked_beside_a_claim_that_is_refused_runs_nothing(tmp_path: Pa
         # THEN the child forked beside that claim (on another thread) was killed, having run nothing
         assert said == "nothing to do"
         deadline = time.monotonic() + 10
-        while not held or any(pid is not None and _alive(pid) for pid in held):
+        while not held or any(pid is not None and alive(pid) for pid in held):
             assert time.monotonic() < deadline, f"no child forked, or one still alive: {held}"
             time.sleep(0.02)
         assert held != [None] and not marker.exists()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False

@@ -19,6 +19,7 @@ from pipelines.runs.logs import StepLogs
 from pipelines.runs.model import Run, TaskStatus
 from pipelines.worker import launcher, remover
 from pipelines.worker.executor import Executor, Staged, StepJob
+from tests.workers import alive
 
 SNAPSHOT = "0" * 64
 
@@ -37,13 +38,6 @@ def a_folder(executor: Executor, job: StepJob, says: str) -> Staged:
     code.mkdir(parents=True)
     (code / "main.py").write_text(f"print({says!r})\n")
     return Staged(code, {}, [], executor._environment(folder))
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def done(staged: Staged) -> Future[Staged]:
