@@ -112,7 +112,7 @@ def details_dto(ctx: RequestContext, record: HistoryRecord, state: RunState) -> 
         }
         consumed = set(run.data_assignments)
     else:
-        spec = next(s for s in definition.steps if s.id == record.node_id)
+        spec = definition.step(record.node_id)
         run_definition = {
             "script": spec.script_name,
             "target": TARGET,

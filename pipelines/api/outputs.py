@@ -54,7 +54,7 @@ def _output_url(ctx: RequestContext, run_id: str, node_id: str, output: str) -> 
 
 def _declared_outputs(state: RunState, step: Step) -> list[str]:
     definition = PublishedPipelines(get_account()).graph(state.run.workspace, state.run.graph_id)
-    spec = next((s for s in definition.steps if s.id == step.node_id), None)
+    spec = definition.find_step(step.node_id)
     return [o.name for o in spec.outputs] if spec else list(step.outputs)
 
 

@@ -281,7 +281,7 @@ def _spec_of(state: RunState, step: Step) -> StepSpec | None:
         raise
     except PipelinesError:
         return None
-    return next((spec for spec in graph.steps if spec.id == step.node_id), None)
+    return graph.find_step(step.node_id)
 
 
 def attempt_of(ctx: RequestContext, step: Step) -> int:

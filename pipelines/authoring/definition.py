@@ -320,6 +320,17 @@ class PipelineDefinition(_Model):
     # sha256 over the sorted distinct step snapshot hashes: the code identity.
     snapshot: Sha256Hex
 
+    def find_step(self, node_id: str) -> StepSpec | None:
+        """The step of this id, or None."""
+        return next((s for s in self.steps if s.id == node_id), None)
+
+    def step(self, node_id: str) -> StepSpec:
+        """The step of this id; KeyError when the pipeline has none (a row of another graph)."""
+        found = self.find_step(node_id)
+        if found is None:
+            raise KeyError(f"the pipeline has no step {node_id!r}")
+        return found
+
 
 # Step fields added after definitions were first published (issue 16: a step's compute target and
 # requirements): left out at their defaults, so a definition published before keeps its graph id.

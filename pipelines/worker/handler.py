@@ -122,7 +122,7 @@ def handle_step_message(account: StorageAccount, payload: dict[str, Any], target
 
     def fits(node: str) -> bool:
         """Room left in this invocation for the step's whole timeout and its staging."""
-        spec = next((s for s in definition().steps if s.id == node), None)
+        spec = definition().find_step(node)
         timeout = effective_timeout(spec, settings) if spec else settings.step_timeout_seconds
         return time.monotonic() - started + timeout + STAGING_ALLOWANCE_SECONDS <= budget
 
@@ -259,7 +259,7 @@ def _decide_ahead(
     token = uuid.uuid4().hex
     run = dataclasses.replace(state.run)  # a copy: the commit changes the state while this runs
     graph = definition()
-    spec = next((s for s in graph.steps if s.id == successor), None)
+    spec = graph.find_step(successor)
     # Staged ahead only from what this worker holds (the code, this step's outputs): a dataset
     # or another step's outputs to download would keep a shared thread for long. Started
     # first: its child is forked by the launcher while the decision waits on storage.
@@ -279,7 +279,7 @@ def _stage_first(
     when the step has no inputs; None otherwise (inputs to download are staged when it runs,
     off the shared threads)."""
     graph = definition()
-    spec = next((s for s in graph.steps if s.id == key[1]), None)
+    spec = graph.find_step(key[1])
     if spec is None or spec.inputs:
         return None
     return executor.stage_ahead(StepJob(run, graph, spec, key[2], key[3]))
@@ -345,7 +345,7 @@ def _run_claimed(
     message = StepMessage(run.workspace, run.id, node_id, attempt)
     try:
         graph = definition()
-        spec = next(s for s in graph.steps if s.id == node_id)
+        spec = graph.step(node_id)
         job = StepJob(run, graph, spec, attempt, token, inline or {}, log_room)
         margin = renewal_interval(watcher.repository.lease_seconds)
         exited_at: list[datetime] = []

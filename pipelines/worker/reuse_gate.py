@@ -46,7 +46,7 @@ def decide(
     key: str | None = None
     try:
         graph = definition()
-        spec = next(s for s in graph.steps if s.id == node_id)
+        spec = graph.step(node_id)
         key = Keys(account, graph, run).of(spec, upstream)
         if key is not None and spec.allow_reuse and not run.regenerate_outputs:
             return key, ReuseIndex(account).claim(

@@ -165,6 +165,15 @@ def test_combined_snapshot(definition: PipelineDefinition) -> None:
     assert definition.snapshot == combined_snapshot_hash(hashes) == combined_snapshot_hash(reversed(hashes))
 
 
+def test_a_step_is_found_by_its_id(definition: PipelineDefinition) -> None:
+    for spec in definition.steps:
+        assert definition.step(spec.id) is spec
+        assert definition.find_step(spec.id) is spec
+    assert definition.find_step("no-such-step") is None
+    with pytest.raises(KeyError, match="no-such-step"):
+        definition.step("no-such-step")
+
+
 def test_schema_file_is_up_to_date() -> None:
     # The committed file must be what the models generate (python -m pipelines.authoring.schema).
     assert SCHEMA_PATH.read_text(encoding="utf-8") == render_schema()
