@@ -211,18 +211,28 @@ def test_exit_codes_are_those_of_python_script(
 
 @pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh"])
 def test_the_interpreter_ends_as_it_ends_python_script(tmp_path: Path, new_launcher, fresh: bool) -> None:
-    # A non-daemon thread is waited for, atexit runs, and a file left open is flushed.
+    # A non-daemon thread is waited for, atexit runs, and files left open are flushed: text,
+    # binary, and a class of the script's own built on io's.
     result, out, err = run(tmp_path / "code", """
-        import atexit, threading, time
+        import atexit, io, threading, time
         atexit.register(lambda: print("atexit ran", flush=True))
         left_open = open("left-open.txt", "w")
         left_open.write("flushed at exit")
+        left_binary = open("left-open.bin", "wb")
+        left_binary.write(b"bytes at exit")
+        class Upper(io.BufferedWriter):
+            def write(self, data):
+                return super().write(bytes(data).upper())
+        left_own = Upper(io.FileIO("left-open.own", "w"))
+        left_own.write(b"shouted at exit")
         threading.Thread(target=lambda: (time.sleep(0.3), print("thread done", flush=True))).start()
         print("main done", flush=True)
     """, fresh=fresh)
     assert result.exit_code == 0, err.text
     assert out.text.splitlines() == ["main done", "thread done", "atexit ran"]
     assert (tmp_path / "code" / "left-open.txt").read_text() == "flushed at exit"
+    assert (tmp_path / "code" / "left-open.bin").read_bytes() == b"bytes at exit"
+    assert (tmp_path / "code" / "left-open.own").read_bytes() == b"SHOUTED AT EXIT"
 
 
 def test_stdout_and_stderr_reach_their_sinks_with_what_the_script_started(tmp_path: Path, new_launcher) -> None:
