@@ -75,7 +75,8 @@ def wait_for_file(path: Path, timeout: float = 30) -> str:
 
 
 def alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (one reaped while its stat is read is gone)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return False

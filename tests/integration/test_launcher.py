@@ -27,6 +27,7 @@ from pipelines.worker import launcher
 from pipelines.worker.executor import WITHHELD_FROM_STEPS
 from pipelines.worker.process import HeldChild, ProcessResult, hold_step, run_step
 from tests.service import ROOT
+from tests.workers import alive
 
 SECRETS = {
     "AzureWebJobsStorage": "DefaultEndpointsProtocol=http;AccountName=leak;AccountKey=c2VjcmV0",
@@ -55,13 +56,6 @@ def step_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def wait_dead(*pids: int, seconds: float = 5.0) -> None:

@@ -28,6 +28,7 @@ from pipelines.client import Workspace, publish
 from pipelines.devhost.azurite import free_port
 from tests import pipelines_for_tests as make
 from tests.service import ROOT, Service, token
+from tests.workers import alive
 
 
 def start_host(env: dict[str, str], azurite, log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -52,13 +53,6 @@ def start_host(env: dict[str, str], azurite, log: Path) -> tuple[subprocess.Pope
     os.killpg(process.pid, signal.SIGKILL)  # the caller never gets it to stop
     process.wait(timeout=30)
     raise AssertionError("the host did not start: " + log.read_text())
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_a_killed_worker_does_not_strand_the_run(storage_env, azurite, tmp_path: Path) -> None:

@@ -229,14 +229,6 @@ def start_host(env: Mapping[str, str], azurite: Azurite, log: Path, timeout: flo
     raise AssertionError(f"the host did not answer within {timeout:.0f}s: {log.read_text()[-3000:]}")
 
 
-def alive(pid: int) -> bool:
-    """A process that exists and is not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
-
-
 # -- the API, with every answer counted --------------------------------------------------------------
 
 

@@ -17,7 +17,6 @@ from tests.reliability.harness import (
     CANCELED,
     FIGURES,
     Scale,
-    alive,
     publish,
     wait_runs,
 )
@@ -28,6 +27,7 @@ from tests.reliability.marks import (
     read_marks,
     wait_marks,
 )
+from tests.workers import alive
 
 SCENARIO = "cancel a process tree"
 # SIGTERM to the step's process group, SIGKILL 3 s later, seen within a 1 s poll.

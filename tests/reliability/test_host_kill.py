@@ -26,7 +26,6 @@ from tests.reliability.harness import (
     Api,
     HostProcess,
     Scale,
-    alive,
     publish,
     start_host,
     wait_runs,
@@ -40,6 +39,7 @@ from tests.reliability.marks import (
     started,
     wait_marks,
 )
+from tests.workers import alive
 
 SCENARIO = "host SIGKILL"
 
