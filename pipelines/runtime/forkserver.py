@@ -28,10 +28,12 @@ then behaves as the fresh launcher's process does:
   has told the worker its pid and said go (at once, or on hold once the worker
   says so): a launcher that dies in between leaves a child that exits without
   running anything, so the worker can launch the step again;
-- the script runs as `__main__` (`runpy.run_path`) and the interpreter ends the
-  child as it ends `python SCRIPT`: `sys.exit(n)` gives n, `sys.exit("text")`
-  prints the text on stderr and gives 1, an uncaught exception prints its
-  traceback and gives 1; non-daemon threads are joined and atexit runs;
+- its script is read and compiled before the go (`launch.prepare`; on hold, while
+  the claim is in flight), and runs as `python SCRIPT` runs it, as `__main__`
+  (`launch.Script.run`); the child ends as the interpreter ends `python SCRIPT`:
+  `sys.exit(n)` gives n, `sys.exit("text")` prints the text on stderr and gives 1,
+  an uncaught exception prints its traceback and gives 1; non-daemon threads are
+  joined and atexit runs;
 - a thread watches its parent, the launcher: if the launcher dies the child
   kills its own process group.
 
@@ -56,7 +58,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.runtime.launch import watch_parent
+from pipelines.runtime.launch import Script, prepare, watch_parent
 
 PARENT_POLL_SECONDS = 0.5  # how often the launcher looks at its parent
 REQUEST_TIMEOUT_SECONDS = 30.0
@@ -74,9 +76,6 @@ WARM_IMPORTS = (
     "glob", "hashlib", "io", "itertools", "json", "logging", "math", "pathlib", "pickle", "random", "re",
     "shutil", "subprocess", "tempfile", "textwrap", "time", "traceback", "typing", "urllib.parse", "uuid",
     "pipelines.runtime",
-    # What running a script costs a child beyond its own imports: `runpy.run_path` imports
-    # `pkgutil` on its first call (about 1 ms, every step, were it not loaded here).
-    "pkgutil",
 )
 
 
@@ -145,8 +144,8 @@ class _Launcher:
         os.set_blocking(self.wake_read, False)
         os.set_blocking(self.wake_write, False)
 
-    def serve(self) -> _Request | None:
-        """Launch steps until the worker is gone (None); in a forked child, its request."""
+    def serve(self) -> Script | None:
+        """Launch steps until the worker is gone (None); in a forked child, its script, read."""
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl+C is the worker's to handle
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         signal.set_wakeup_fd(self.wake_write)
@@ -166,9 +165,9 @@ class _Launcher:
                     if not message and not fds:
                         self._stop()  # the worker closed its end: it is gone
                         return None
-                    request = self._launch(fds)
-                    if request is not None:
-                        return request  # this is the child now
+                    script = self._launch(fds)
+                    if script is not None:
+                        return script  # this is the child now
                 elif key.data == "wake":
                     with contextlib.suppress(BlockingIOError):
                         while os.read(self.wake_read, 512):
@@ -177,7 +176,7 @@ class _Launcher:
                     self._from_worker(key.data, key.fileobj)  # type: ignore[arg-type]
             self._reap()
 
-    def _launch(self, fds: list[int]) -> _Request | None:
+    def _launch(self, fds: list[int]) -> Script | None:
         if len(fds) != 3:
             for fd in fds:
                 os.close(fd)
@@ -199,8 +198,7 @@ class _Launcher:
             return None
         ours, theirs = handshake
         if pid == 0:
-            self._become_child(request, channel, stdout, stderr, ours, theirs)
-            return request
+            return self._become_child(request, channel, stdout, stderr, ours, theirs)
         os.close(stdout)
         os.close(stderr)
         theirs.close()
@@ -249,9 +247,10 @@ class _Launcher:
         stderr: int,
         ours: socket.socket,
         theirs: socket.socket,
-    ) -> None:
+    ) -> Script:
         """In the forked child: a session of its own, the step's descriptors and none of the
-        launcher's; once the launcher says go, the request's argv, folder and environment."""
+        launcher's, the request's argv, folder and environment, and its script read and
+        compiled (`launch.prepare`); returned once the launcher says go."""
         os.setsid()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -292,6 +291,7 @@ class _Launcher:
         sys.argv = list(request.argv)
         sys.path[:] = ["", *dict.fromkeys(_python_path(request.env.get("PYTHONPATH"))), *self.base_path]
         threading.Thread(target=watch_parent, args=(self.pid,), daemon=True).start()
+        script = prepare(request.argv[0])
         try:
             go = theirs.recv(1)
         except OSError:
@@ -299,6 +299,7 @@ class _Launcher:
         theirs.close()
         if go != b"g":
             os._exit(NOT_STARTED_EXIT)
+        return script
 
     def _from_worker(self, pid: int, channel: socket.socket) -> None:
         """The worker's end of a step's channel is readable: `g`, the go of a child on hold;
@@ -377,15 +378,17 @@ def _warm_up() -> None:
             importlib.import_module(name)
 
 
-def serve(descriptor: int) -> None:
-    """The warm launcher's life: returns only in a forked child, prepared to run its script
-    (`launch.run_script`); the launcher itself exits when its worker is gone."""
+def serve(descriptor: int) -> Script:
+    """The warm launcher's life: returns only in a forked child, with its script read and
+    compiled, ready to run (`launch.run_forked`); the launcher itself exits when its worker
+    is gone."""
     _warm_up()
     # What the launcher holds is shared with every child: a child's collections never walk it
     # (nor write to its pages, which would copy them).
     gc.collect()
     gc.freeze()
     control = socket.socket(fileno=descriptor)
-    request = _Launcher(control).serve()
-    if request is None:
+    script = _Launcher(control).serve()
+    if script is None:
         raise SystemExit(0)
+    return script

@@ -1,12 +1,13 @@
 """Start a step script: `python -m pipelines.runtime.launch SCRIPT [ARGS...]`.
 
 This is how a step with `fresh_interpreter=True` runs (the others are forked
-from the worker's warm launcher, `pipelines/runtime/forkserver.py`, which ends
-each child the same way: `run_script`). The worker starts it in a session of
-its own. Besides running the script as `__main__` (as `python SCRIPT ARGS`
-would), it watches its parent: if the worker dies (even by SIGKILL, which
-leaves no chance to clean up), the launcher is re-parented, notices, and kills
-its whole process group, so a dead worker never leaves a step running unseen.
+from the worker's warm launcher, `pipelines/runtime/forkserver.py`, which runs
+each child's script the same way: `prepare`, then `Script.run`). The worker starts
+it in a session of its own. Besides running the script as `__main__` as
+`python SCRIPT ARGS` would, it watches its parent: if the worker dies (even by
+SIGKILL, which leaves no chance to clean up), the launcher is re-parented,
+notices, and kills its whole process group, so a dead worker never leaves a step
+running unseen.
 
 `python -m pipelines.runtime.launch --serve FD` starts the warm launcher itself.
 """
@@ -15,15 +16,20 @@ from __future__ import annotations
 
 import _io
 import atexit
+import builtins
 import contextlib
 import gc
+import importlib.machinery
+import io
 import os
+import pkgutil
 import runpy
 import signal
 import sys
 import threading
 import time
-from typing import NoReturn
+import types
+from typing import Any, NoReturn
 
 PARENT_POLL_SECONDS = 0.5
 
@@ -36,14 +42,77 @@ def watch_parent(parent: int) -> None:
             os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
-def run_script(script: str) -> None:
-    """Run `script` as `__main__`; sys.argv[0] is already the script."""
-    # As `python script.py` does: the script's folder comes first on sys.path.
-    sys.path[0] = os.path.dirname(os.path.abspath(script))
-    runpy.run_path(script, run_name="__main__")
+class Script:
+    """A step's script, read and compiled by `prepare`, to run as `python SCRIPT` runs it."""
+
+    def __init__(self, given: str) -> None:
+        self.given = given  # as the step names it (sys.argv[0]), relative to its folder
+        self.path = os.path.abspath(given)
+        self.code: types.CodeType | None = None
+        self.failure: Exception | None = None  # what reading or compiling it raised
+        self.by_runpy = False  # a folder or a zip archive: runpy runs the `__main__.py` in it
+
+    def run(self) -> None:
+        """Run the script as `python SCRIPT` does: its folder first on `sys.path`; a module of
+        its own as `__main__` (and left there), whose `__file__` is the script's absolute
+        path, `__loader__` a source loader, `__package__`, `__spec__` and `__cached__` None;
+        a script that cannot be read exits 2 with the interpreter's message; an uncaught
+        exception's traceback starts at the script's own frame (`_Trimmed`)."""
+        sys.path[0] = os.path.dirname(self.path)
+        if self.by_runpy:
+            runpy.run_path(self.given, run_name="__main__")
+            return
+        if isinstance(self.failure, OSError):
+            sys.stderr.write(f"{sys.executable}: can't open file {self.path!r}: "
+                             f"[Errno {self.failure.errno}] {self.failure.strerror}\n")
+            raise SystemExit(2)
+        sys.excepthook = _Trimmed(self.path, sys.excepthook)
+        if self.code is None:  # a syntax error: reported as the interpreter reports it
+            raise self.failure or RuntimeError(f"{self.path} was not read")
+        main = types.ModuleType("__main__")
+        namespace: dict[str, Any] = vars(main)
+        namespace.update(__file__=self.path, __cached__=None, __builtins__=builtins,
+                         __loader__=importlib.machinery.SourceFileLoader("__main__", self.path))
+        sys.modules["__main__"] = main
+        exec(self.code, namespace)  # noqa: S102 - the step's own script, as the interpreter runs it
 
 
-def run_forked(script: str) -> NoReturn:
+def prepare(given: str) -> Script:
+    """`given` read and compiled now (a child on hold does it before its go, so that what is
+    left at the go is running it); what fails here fails when it runs, as it would have."""
+    script = Script(given)
+    try:
+        if pkgutil.get_importer(script.path) is not None:
+            script.by_runpy = True
+            return script
+        with io.open_code(script.path) as source:
+            code = pkgutil.read_code(source)  # a compiled script runs as compiled, as runpy has it
+        if code is None:
+            with io.open_code(script.path) as source:
+                code = compile(source.read(), script.path, "exec")
+        script.code = code
+    except Exception as exc:  # noqa: BLE001 - reported when it runs, as the interpreter reports it
+        script.failure = exc
+    return script
+
+
+class _Trimmed:
+    """`sys.excepthook` for the script's run: the traceback from the script's own frame on, as
+    `python SCRIPT` prints it (without the frames that ran it), handed to the hook it replaced.
+    A hook the script sets itself replaces this one and gets the whole traceback."""
+
+    def __init__(self, path: str, hook: Any) -> None:
+        self.path = path
+        self.hook = hook
+
+    def __call__(self, kind: type[BaseException], value: BaseException, tb: types.TracebackType | None) -> None:
+        while tb is not None and tb.tb_frame.f_code.co_filename != self.path:
+            tb = tb.tb_next
+        # The interpreter's hook prints the exception's own traceback, not the one it is given.
+        self.hook(kind, value.with_traceback(tb), tb)
+
+
+def run_forked(script: Script) -> NoReturn:
     """Run `script` in a child forked from the warm launcher and end the child as the
     interpreter ends `python SCRIPT`, without tearing down the launcher's modules.
 
@@ -59,7 +128,7 @@ def run_forked(script: str) -> NoReturn:
     code = 0
     interrupted = False
     try:
-        run_script(script)
+        script.run()
     except SystemExit as exc:
         code = _system_exit_code(exc.code)
     except KeyboardInterrupt:
@@ -118,22 +187,15 @@ def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--serve":
         from pipelines.runtime import forkserver
 
-        forkserver.serve(int(sys.argv[2]))
-        # Only a forked child gets here, with its argv, folder and environment in place.
-        run_forked(sys.argv[0])
+        # Only a forked child gets past `serve`, with its argv, folder and environment in place
+        # and its script read.
+        run_forked(forkserver.serve(int(sys.argv[2])))
     if len(sys.argv) < 2:
         sys.stderr.write("usage: python -m pipelines.runtime.launch SCRIPT [ARGS...]\n")
         raise SystemExit(2)
     threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     sys.argv = sys.argv[1:]
-    # `python SCRIPT` finalizes `__main__`'s globals at exit, and with them the files the script
-    # left open, flushing them. The script's globals here are a module `runpy` let go of, kept
-    # alive by their own functions and classes: garbage collected at the very end, in any order,
-    # where a file's buffer may be closed before the object writing into it. So they are
-    # flushed first, as the forked child's end does: registered before the script runs, this
-    # runs after its own atexit functions, once its non-daemon threads have ended.
-    atexit.register(_flush_open_files)
-    run_script(sys.argv[0])
+    prepare(sys.argv[0]).run()
 
 
 if __name__ == "__main__":

@@ -189,6 +189,55 @@ EXITS = [
 ]
 
 
+def python_script(folder: Path, arguments: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python main.py ARGS` in `folder`, as a step's script would run by hand: the reference."""
+    return subprocess.run(  # noqa: S603 - the test's own interpreter on the test's own script
+        [sys.executable, "main.py", *(arguments or [])], cwd=folder, env=step_env(), capture_output=True, text=True,
+        timeout=60, check=False,
+    )
+
+
+AS_PYTHON_RUNS_IT = {
+    "its module": """
+        import sys, __main__
+        print(__name__, __file__, type(__loader__).__name__, __package__, __spec__, __cached__, sys.argv[0])
+        print(__main__.__dict__ is globals(), sys.modules["__main__"] is __main__)
+    """,
+    "an exception's traceback": """
+        def inner():
+            raise ValueError("boom")
+        def outer():
+            inner()
+        outer()
+    """,
+    "a syntax error": "print('fine')\ndef broken(:\n",
+    "sys.exit with text": "import sys\nsys.exit('bad input: no rows')\n",
+}
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh"])
+@pytest.mark.parametrize("body", list(AS_PYTHON_RUNS_IT.values()), ids=list(AS_PYTHON_RUNS_IT))
+def test_the_script_runs_as_python_script_runs_it(tmp_path: Path, new_launcher, fresh: bool, body: str) -> None:
+    # GIVEN a script, run by hand with `python main.py` in its folder
+    folder = tmp_path / "code"
+    result, out, err = run(folder, body, fresh=fresh)
+    reference = python_script(folder)
+    # THEN the step sees and prints what that run does: its module, its traceback from its
+    # own frame on (none of the launcher's), its syntax error, its exit code
+    assert (result.exit_code, out.text, err.text) == (reference.returncode, reference.stdout, reference.stderr)
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh"])
+def test_a_script_that_cannot_be_read_exits_as_python_script_does(tmp_path: Path, new_launcher, fresh: bool) -> None:
+    folder = tmp_path / "code"
+    folder.mkdir()
+    out, err = Sink(), Sink()
+    result = run_step("missing.py", [], cwd=str(folder), env=step_env(), timeout=60, stdout=out, stderr=err,
+                      should_stop=lambda: None, fresh_interpreter=fresh)
+    assert result.exit_code == 2
+    assert err.text.endswith(f"can't open file {str(folder / 'missing.py')!r}: [Errno 2] No such file or directory\n")
+
+
 @pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh"])
 @pytest.mark.parametrize(("body", "code", "stderr"), EXITS, ids=[e[0] for e in EXITS])
 def test_exit_codes_are_those_of_python_script(

@@ -18,7 +18,7 @@ PROBE = textwrap.dedent(
     script = sys.argv[1]
     sys.argv = [script]
     threading.Thread(target=launch.watch_parent, args=(os.getppid(),), daemon=True).start()
-    launch.run_script(script)
+    launch.prepare(script).run()
     launch._finish()
     print("NEW", " ".join(sorted(set(sys.modules) - before)))
     """
