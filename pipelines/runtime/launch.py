@@ -160,19 +160,12 @@ def _finish() -> None:
         threading._shutdown()  # type: ignore[attr-defined]  # joins non-daemon threads, as at exit
     with contextlib.suppress(Exception):
         atexit._run_exitfuncs()
-    # The launcher froze its own objects before forking (gc.freeze), so this lists only
-    # what the script made.
-    _flush_open_files()
-
-
-def _flush_open_files() -> None:
-    """Flush every file object still open, as their finalizers would at exit.
-
-    Those finalizers are `_io._IOBase`'s, which every file object of `io`, and every Python
-    class built on `io.IOBase`, inherits (a class only registered with `io.IOBase` has none).
-    The check is the C type's: `isinstance` against the ABC walks io's class tree for every
-    type it has not seen, about a millisecond at each step's exit in a freshly forked child.
-    """
+    # The launcher froze its own objects before forking (gc.freeze), so this lists only what
+    # the script made: the files it left open are flushed as their finalizers would. Those
+    # finalizers are `_io._IOBase`'s, which every file object of `io`, and every Python class
+    # built on `io.IOBase`, inherits (a class only registered with `io.IOBase` has none). The
+    # check is the C type's: `isinstance` against the ABC walks io's class tree for every type
+    # it has not seen, about a millisecond at each step's exit in a freshly forked child.
     for thing in gc.get_objects():
         if isinstance(thing, _io._IOBase):
             with contextlib.suppress(Exception):
