@@ -252,6 +252,12 @@ class _Launcher:
         launcher's, the request's argv, folder and environment, and its script read and
         compiled (`launch.prepare`); returned once the launcher says go."""
         os.setsid()
+        # Its session exists: the worker may signal its group from now on. Said at once, so the
+        # launcher answers the worker while this child makes itself ready.
+        try:
+            theirs.sendall(b"r")
+        except OSError:
+            os._exit(NOT_STARTED_EXIT)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -274,10 +280,6 @@ class _Launcher:
         self.held.clear()
         os.close(self.wake_read)
         os.close(self.wake_write)
-        try:
-            theirs.sendall(b"r")
-        except OSError:
-            os._exit(NOT_STARTED_EXIT)
         # Made ready while the launcher answers (or, on hold, while the worker's claim is in
         # flight); nothing of it is seen outside this process until the script runs.
         _close_from(3, keep=theirs.fileno())
