@@ -189,10 +189,10 @@ EXITS = [
 ]
 
 
-def python_script(folder: Path, arguments: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python main.py ARGS` in `folder`, as a step's script would run by hand: the reference."""
+def python_script(folder: Path) -> subprocess.CompletedProcess[str]:
+    """`python main.py` in `folder`, as a step's script would run by hand: the reference."""
     return subprocess.run(  # noqa: S603 - the test's own interpreter on the test's own script
-        [sys.executable, "main.py", *(arguments or [])], cwd=folder, env=step_env(), capture_output=True, text=True,
+        [sys.executable, "main.py"], cwd=folder, env=step_env(), capture_output=True, text=True,
         timeout=60, check=False,
     )
 
