@@ -267,7 +267,7 @@ class HistoryReader:
             if not batch:
                 return Page(found, None)
             groups = self._groups(workspace, [run_id for _, run_id in batch], with_steps)
-            for (row_key, _), group in zip(batch, groups, strict=True):
+            for at, ((row_key, _), group) in enumerate(zip(batch, groups, strict=True)):
                 scanned += 1
                 records = [r for r in group if matches(tree, r)]
                 already = skip if row_key == start else 0
@@ -277,7 +277,9 @@ class HistoryReader:
                 if len(records) > room:
                     return Page(found, encode_token(fingerprint, k=row_key, s=already + room))
                 if len(found) >= query.top or scanned >= SCAN_LIMIT:
-                    more = rows.peek()
+                    # The page ends on this row's last record: more follow if a row of this batch
+                    # is left, or one after it.
+                    more = at + 1 < len(batch) or rows.peek()
                     return Page(found, encode_token(fingerprint, k=row_key, s=already + len(records)) if more else None)
         return Page(found, None)
 

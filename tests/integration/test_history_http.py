@@ -308,6 +308,31 @@ def test_paging_under_concurrent_submits_shows_no_run_twice_and_skips_none(
     assert created == sorted(created, reverse=True)
 
 
+def test_pages_of_an_experiment_with_its_step_runs_hold_every_run_once(
+    service: Service, scoring: PipelineEndpoint
+) -> None:
+    # GIVEN three finished runs of two steps each: nine records (runs and step runs)
+    runs = [submit(service, scoring.id, experiment="stepped") for _ in range(3)]
+    for run_id in runs:
+        poll_until(service, run_id, FINISHED)
+    everything = query(service, "stepped", top=1000).json()
+    assert everything["continuationToken"] is None and len(everything["value"]) == 9
+    expected = [r["runId"] for r in everything["value"]]
+    # WHEN a client pages through them at every page size, a page filling up on a run's last
+    # record or in the middle of its steps
+    for top in range(1, 10):
+        seen = [r["runId"] for r in all_pages(service, "stepped", top=top)]
+        # THEN it sees every one, once, in the order of the whole answer
+        assert seen == expected, f"top={top}"
+    # AND a filter that step runs match pages the same way
+    steps = [r["runId"] for r in query(service, "stepped", filter="RunType eq 'azureml.StepRun'", top=1000)
+             .json()["value"]]
+    assert len(steps) == 6
+    for top in (1, 2, 4, 5):
+        assert [r["runId"] for r in all_pages(service, "stepped", filter="RunType eq 'azureml.StepRun'",
+                                               top=top)] == steps
+
+
 def test_children_page_and_order(service: Service, scoring: PipelineEndpoint) -> None:
     run_id = submit(service, scoring.id)
     poll_until(service, run_id, FINISHED)
