@@ -181,6 +181,10 @@ class DataSetAssignment(RootModel[SavedDataSetAssignment | DataSetReferenceAssig
     """A registered dataset (by id, or by name and version: the latest when none) or a path."""
 
 
+LOOSE_NOTE = ("Any value, never an error: a string or a number is kept as its text (at most 4096 characters);"
+              " anything else is ignored and named in the `x-ms-ignored-keys` header.")
+
+
 class SubmitRequest(_Body):
     """The submit body of every submit route (docs/contract.md §2). Keys are matched case-insensitively
     (`tags` and `Tags`); `{}` or no body is valid. An unknown or uncoercible assignment is a 400
@@ -211,8 +215,8 @@ class SubmitRequest(_Body):
         "RegenerateOutputs", "SDK v1's regenerate_outputs; true or false (or the strings). True: every step runs,"
         " none takes an earlier execution's outputs (default: a step with allow_reuse whose reuse key an earlier"
         " execution finished with is not run again; its ReuseInfo says whose outputs it took).")
-    schedule_id: SubmitText = omissible("ScheduleId")
-    display_name: SubmitText = omissible("DisplayName")
+    schedule_id: Any = omissible("ScheduleId", LOOSE_NOTE)
+    display_name: Any = omissible("DisplayName", LOOSE_NOTE)
     parent_run_id: SubmitText = omissible("ParentRunId", "Recorded on the run; ?parentRunId= wins.")
     enable_notification: Any = omissible("EnableNotification", "Accepted and ignored.")
     az_dev_ops_callback_info: Any = omissible("AzDevOpsCallBackInfo", "Accepted and never stored (it holds a token).")

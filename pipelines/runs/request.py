@@ -93,6 +93,18 @@ def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> Par
             return None
         return str(value)
 
+    def loose(name: str) -> str | None:
+        # The contract takes any value here, never an error: a string or a number within the
+        # limit is kept as its text; anything else is ignored, and named as ignored.
+        value = values.get(name)
+        kept = value if isinstance(value, str) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            kept = _scalar_text(value)
+        if value is not None and (kept is None or len(kept) > _TEXT_LIMIT):
+            ignored.append(name)
+            return None
+        return kept
+
     def obj(name: str) -> dict[str, Any]:
         value = values.get(name)
         if value is None:
@@ -122,8 +134,8 @@ def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> Par
         dataset_assignments=obj("DataSetDefinitionValueAssignments"),
         tags=strings("Tags"),
         properties=strings("Properties"),
-        schedule_id=text("ScheduleId"),
-        display_name=text("DisplayName"),
+        schedule_id=loose("ScheduleId"),
+        display_name=loose("DisplayName"),
         parent_run_id=text("ParentRunId"),
     )
     if request.experiment_name == "":
@@ -151,6 +163,8 @@ def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> Par
 
 # Keys with rules of their own (Azure ML's, `pipelines.text`) rather than `_TEXT_LIMIT`.
 _RULED = ("ExperimentName", "Description")
+# Keys the contract takes with any value, never an error: what cannot be kept is dropped.
+_LOOSE = ("ScheduleId", "DisplayName")
 _TEXT_FIELDS = (
     ("ExperimentName", "experiment_name"), ("Description", "description"), ("RunSource", "run_source"),
     ("RunType", "run_type"), ("ScheduleId", "schedule_id"), ("DisplayName", "display_name"),
@@ -171,7 +185,7 @@ def text_problems(request: SubmitRequest, *, sample: Callable[[str], str] | None
     problems = []
     for name, attribute in _TEXT_FIELDS:
         value = getattr(request, attribute)
-        if value is not None and name not in _RULED and len(value) > _TEXT_LIMIT:
+        if value is not None and name not in (*_RULED, *_LOOSE) and len(value) > _TEXT_LIMIT:
             problems.append(ErrorDetail("UserError", f"{name} is over {_TEXT_LIMIT} characters", name))
     if request.experiment_name:
         problem = experiment_name_problem(filled(request.experiment_name))
@@ -281,6 +295,9 @@ def map_texts(
         for name, attribute in _TEXT_FIELDS
         if (value := getattr(request, attribute)) is not None
     }
+    for name, attribute in _TEXT_FIELDS:
+        if name in _LOOSE and len(changed.get(attribute) or "") > _TEXT_LIMIT:
+            changed[attribute] = None  # filled past the limit: dropped, as a submit drops it
 
     def each(name: str, mapping: Mapping[str, Any]) -> dict[str, Any]:
         return {key: _map_strings(value, f"{name}.{key}", text) for key, value in mapping.items()}

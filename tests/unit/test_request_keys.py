@@ -78,3 +78,16 @@ def test_allow_step_reruns_of_another_kind_is_a_400_naming_it() -> None:
     with pytest.raises(BadRequestError) as raised:
         parse_submit({"AllowStepReruns": "yes"})
     assert raised.value.target == "AllowStepReruns"
+
+
+@pytest.mark.parametrize(("sent", "kept"), [
+    ("nightly", "nightly"), (5, "5"), (2.5, "2.5"), ("", ""),
+    ({"a": 1}, None), ([1], None), (True, None), ("x" * 4097, None),
+])
+def test_keys_taken_with_any_value_are_never_an_error(sent: object, kept: str | None) -> None:
+    # ScheduleId and DisplayName: "any | accepted; stored or ignored, never an error"
+    parsed = read_submit({"ScheduleId": sent, "displayName": sent, "EnableNotification": sent,
+                          "AzDevOpsCallBackInfo": sent})
+    assert (parsed.request.schedule_id, parsed.request.display_name) == (kept, kept)
+    # what is not kept is named as ignored, not dropped silently
+    assert parsed.ignored_keys == ([] if kept is not None else ["ScheduleId", "DisplayName"])
