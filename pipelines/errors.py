@@ -107,6 +107,13 @@ class EtagMismatchError(PreconditionFailedError):
     """A compare-and-swap lost: the entity changed since it was read."""
 
 
+class LengthRequiredError(PipelinesError):
+    """A body sent without a length (`Transfer-Encoding: chunked`), which the host drops."""
+
+    status = 411
+    code = "LengthRequired"
+
+
 class PayloadTooLargeError(PipelinesError):
     status = 413
     code = "PayloadTooLarge"

@@ -29,6 +29,7 @@ from pipelines.auth import authenticate
 from pipelines.auth.permissions import Permission, Principal
 from pipelines.errors import (
     BadRequestError,
+    LengthRequiredError,
     MethodNotAllowedError,
     PayloadTooLargeError,
     PipelinesError,
@@ -253,6 +254,7 @@ def handle(
         if route.permission is not Permission.ANONYMOUS:
             ctx.principal = authenticate_request(request)
             ctx.principal.require(route.permission)
+        _check_framing(request)
         _check_size(request, max_bytes)
         result = handler(ctx)
         if isinstance(result, func.HttpResponse):
@@ -274,6 +276,21 @@ def handle(
     except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
         log.exception("request %s %s failed unexpectedly", request_id, route.name)
         return internal_error_response(request_id)
+
+
+def _check_framing(request: func.HttpRequest) -> None:
+    """A body sent with `Transfer-Encoding` (chunked) and no `Content-Length` reaches the app
+    empty: the Functions host passes a body on only when the request declares its length
+    (`GrpcMessageConversionExtensions.ToRpcHttp`). Answered 411 rather than taken for no body,
+    which a submit would run with the pipeline's defaults."""
+    if (request.method.upper() in _BODY_METHODS and request.headers.get("transfer-encoding")
+            and not request.headers.get("content-length") and not request.get_body()):
+        raise LengthRequiredError(
+            "the request body was sent with Transfer-Encoding and no Content-Length, and Azure Functions "
+            "passes no such body on to the app: send it with a Content-Length header")
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _check_size(request: func.HttpRequest, max_bytes: int | None) -> None:

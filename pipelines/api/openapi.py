@@ -126,6 +126,8 @@ ERRORS: dict[int, tuple[str, str]] = {
     403: ("Forbidden", "The token lacks the role this operation needs (`Forbidden`)."),
     404: ("NotFound", "Unknown entity (`NotFound`)."),
     409: ("Conflict", "A conflict with the stored state (`UserError`, `EntityDisabled`)."),
+    411: ("LengthRequired", "A body sent with Transfer-Encoding and no Content-Length, which Azure Functions"
+                            " does not pass on (`LengthRequired`): send it with a Content-Length."),
     412: ("PreconditionFailed", "A stale Etag (`PreconditionFailed`)."),
     413: ("PayloadTooLarge", "The body is over the size limit (`PayloadTooLarge`)."),
     500: ("InternalError", "Anything unexpected (`InternalError`); the body holds only a request id."),
@@ -187,7 +189,8 @@ def operation(route: Route, method: str, path: str, op: Op, operation_id: str) -
                                "content": {op.media: {"schema": op.answer}}}}
     with_body = op.body is not None and method in ("POST", "PUT")
     statuses = {500: ""} if anonymous else {400: "", 401: "", 403: "", 500: "", 503: ""}
-    statuses |= ({413: ""} if with_body else {}) | dict(op.errors)
+    statuses |= ({413: ""} if with_body else {}) | ({411: ""} if method in ("POST", "PUT", "PATCH") else {})
+    statuses |= dict(op.errors)
     for status in sorted(statuses):
         name = ERRORS[status][0]
         responses[str(status)] = ({**use("responses", name), "description": statuses[status]}

@@ -6,7 +6,9 @@ send, each answered with a 4xx and the contract's error JSON.
 
 from __future__ import annotations
 
+import http.client
 import json
+from urllib.parse import urlsplit
 
 from pipelines.authoring import PipelineParameter
 from pipelines.client import Workspace, publish
@@ -231,3 +233,30 @@ def test_an_experiment_name_in_a_history_path_follows_the_rule_too(host, tmp_pat
     assert_error(svc.get(svc.hs + "/experiments/unknown"), 404)
     assert svc.get(svc.hs + f"/experiments/good/runs/{run['Id']}").status_code == 200
     assert [e["name"] for e in svc.get(svc.hs + "/experiments").json()["value"]] == ["good"]
+
+
+def test_a_body_sent_chunked_is_refused_with_a_411_and_nothing_runs(host, tmp_path):
+    """A body sent with `Transfer-Encoding: chunked` and no Content-Length reaches the app empty,
+    as under the Functions host: taken for `{}`, a submit would run with the defaults."""
+    svc = Service(host.base_url)
+    ws = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
+    p = publish(ws, make.single(tmp_path / "c", "print('hi')\n", parameters=[PipelineParameter("n", 1)],
+                                arguments=["--n", PipelineParameter("n", 1)]), "chunked")
+    path = urlsplit(svc.ws).path + f"/PipelineRuns/PipelineSubmit/{p.id}"
+    connection = http.client.HTTPConnection(urlsplit(host.base_url).netloc, timeout=30)
+    try:
+        connection.request("POST", path, body=iter([b'{"ParameterAssignments":', b'{"n": 42}}']),
+                           headers={"Authorization": f"Bearer {token()}", "Content-Type": "application/json"},
+                           encode_chunked=True)
+        answer = connection.getresponse()
+        status, body = answer.status, json.loads(answer.read())
+    finally:
+        connection.close()
+    assert status == 411, body
+    assert body["Error"]["Code"] == "LengthRequired" and "Content-Length" in body["Error"]["Message"]
+    assert body["Correlation"]["RequestId"]
+    # nothing was submitted
+    assert svc.get(f"/PipelineRuns/Pipeline/{p.id}").json() == []
+    # the same body with its length runs
+    sent = svc.post(f"/PipelineRuns/PipelineSubmit/{p.id}", json={"ParameterAssignments": {"n": 42}})
+    assert sent.status_code == 200 and sent.json()["ParameterAssignments"]["n"] == "42", sent.text
