@@ -65,6 +65,12 @@ def wait_dead(*pids: int, seconds: float = 5.0) -> None:
         time.sleep(0.05)
 
 
+def cancel_once_written(path: Path) -> Callable[[], str | None]:
+    """A `should_stop` that cancels the step once it has written its line to `path` (a file that
+    exists may still be empty: the script is stopped between its open and its write)."""
+    return lambda: "canceled" if path.exists() and path.read_text().endswith("\n") else None
+
+
 def wait_for(path: Path, seconds: float = 30.0) -> str:
     deadline = time.monotonic() + seconds
     while not (path.exists() and path.read_text().endswith("\n")):
@@ -339,7 +345,7 @@ def test_a_cancel_kills_the_step_and_what_it_started(tmp_path: Path, new_launche
     pids = tmp_path / "pids"
     result, _, err = run(
         tmp_path / "code", SLEEPER_WITH_A_GRANDCHILD, [str(pids)], fresh=fresh,
-        should_stop=lambda: "canceled" if pids.exists() else None,
+        should_stop=cancel_once_written(pids),
     )
     step, grandchild, _ = map(int, pids.read_text().split())
     assert result.stopped == "canceled" and not result.timed_out
@@ -366,7 +372,7 @@ def test_a_step_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path, n
         with open(sys.argv[1], "w") as pids:
             pids.write(f"{os.getpid()}\\n")
         time.sleep(120)
-    """, [str(pids)], should_stop=lambda: "canceled" if pids.exists() else None)
+    """, [str(pids)], should_stop=cancel_once_written(pids))
     assert result.exit_code == -signal.SIGKILL
     wait_dead(int(pids.read_text()), seconds=1)
 
@@ -387,7 +393,7 @@ def test_a_cancel_kills_a_child_that_ignores_sigterm_when_the_script_itself_obey
         with open(sys.argv[1], "w") as out:
             out.write(f"{os.getpid()} {stubborn.pid} {grandchild}\\n")
         time.sleep(120)
-    """, [str(pids)], fresh=fresh, should_stop=lambda: "canceled" if pids.exists() else None)
+    """, [str(pids)], fresh=fresh, should_stop=cancel_once_written(pids))
     assert result.stopped == "canceled"
     wait_dead(*map(int, pids.read_text().split()), seconds=1)
 
