@@ -11,6 +11,7 @@ registered HTTP function to prove it refuses a request without a token.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from pipelines.auth.permissions import Permission
 
@@ -23,6 +24,8 @@ SCOPE = (
 WS = "pipelines/v1.0/" + SCOPE
 HS = "history/v1.0/" + SCOPE
 AS = "artifact/v2.0/" + SCOPE
+
+ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")  # what Azure Functions routes
 
 R = Permission.READ
 S = Permission.SUBMIT
@@ -40,6 +43,8 @@ class Route:
     # It creates runs: their first steps' messages go out through a queue output binding,
     # which wakes the host's poller of the steps queue (pipelines/api/functions.py).
     starts_runs: bool = False
+    # A route of its own (False: a fallback, `FALLBACKS`, which the OpenAPI document leaves out).
+    documented: bool = True
 
 
 # Sections by the module that answers them (`HANDLER_MODULES`): the function of the route's name
@@ -154,10 +159,45 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         Route("studio", ("GET",), "studio", A),
         Route("studio_files", ("GET",), "studio/{*path}", A),
     ),
+    "fallback": (
+        # -- under the service's prefixes, a path no route above takes, or a method its route does not:
+        # the contract's error JSON (404, or 405 with Allow) rather than the host's empty 404. The host
+        # tries a catch-all after every route whose segment there is a literal (`pipelines.devhost.routing`),
+        # so these come last; /admin and /runtime (the host's own) are not under them.
+        *(Route(f"unknown_{prefix}_path", ALL_METHODS, prefix + "/{*rest}", R, documented=False)
+          for prefix in ("pipelines", "history", "artifact")),
+    ),
 }
 
 ROUTES: dict[str, Route] = {route.name: route for routes in _SECTIONS.values() for route in routes}
+# The routes of their own, fallbacks aside: what the OpenAPI document describes.
+DOCUMENTED: dict[str, Route] = {name: route for name, route in ROUTES.items() if route.documented}
 # The module of `pipelines.api` whose `@route(name)` function answers each route: its section above.
 HANDLER_MODULES: dict[str, str] = {
     route.name: f"pipelines.api.{section}" for section, routes in _SECTIONS.items() for route in routes
 }
+
+
+def methods_at(path: str) -> tuple[str, ...]:
+    """The methods of the routes (fallbacks aside) whose template matches `path` (a URL's path,
+    the route prefix being empty), as the host matches them: literal segments ignoring case and
+    percent-encoding, a parameter one segment that is not empty, an optional one or a catch-all
+    the rest."""
+    segments = [unquote(segment) for segment in path.strip("/").split("/")]
+    found = {method for route in DOCUMENTED.values() if _matches(route.template, segments) for method in route.methods}
+    return tuple(method for method in ALL_METHODS if method in found)
+
+
+def _matches(template: str, segments: list[str]) -> bool:
+    parts = template.split("/")
+    for index, part in enumerate(parts):
+        if part.startswith("{*"):
+            return True
+        if index >= len(segments):
+            return all(rest.startswith("{") and rest.endswith("?}") for rest in parts[index:])
+        if part.startswith("{"):
+            if not segments[index]:
+                return False
+        elif part.lower() != segments[index].lower():
+            return False
+    return len(segments) == len(parts)

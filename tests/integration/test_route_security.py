@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.api.routes import ROUTES
 from pipelines.auth.permissions import GRANTS, Permission
-from tests.service import ROOT, token
+from tests.service import ROOT, assert_error, token
 
 ROLES = [Permission.READ, Permission.SUBMIT, Permission.PUBLISH, Permission.ADMIN]
 
@@ -45,7 +45,8 @@ def test_every_route_but_the_anonymous_ones_refuses_a_request_without_a_token(ho
             continue
         assert response.status_code == 401, (name, response.status_code, response.text)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-        assert response.json()["Error"]["Code"] == "Unauthorized"
+        if method != "HEAD":  # an answer to HEAD has no body
+            assert response.json()["Error"]["Code"] == "Unauthorized"
 
 
 def test_every_route_refuses_a_forged_token(host) -> None:
@@ -91,3 +92,31 @@ def test_the_mint_command_gives_a_token_the_running_host_accepts(host) -> None:
     # a Read token cannot publish
     publish = url.replace("/Pipelines", "/Pipelines/Publish")
     assert httpx.post(publish, headers={"Authorization": f"Bearer {minted}"}, json={}, timeout=30).status_code == 403
+
+
+def test_under_the_services_prefixes_an_unknown_path_or_method_gets_the_error_json(host) -> None:
+    ws = f"{host.base_url}/" + re.sub(r"\{\w+\}", "x", ROUTES["list_pipelines"].template).rsplit("/", 1)[0]
+    hs = ws.replace("/pipelines/", "/history/", 1)
+    headers = {"Authorization": f"Bearer {token([Permission.SUBMIT.value])}"}
+    # a route's path with a method it does not take: 405, naming the methods it takes
+    for method, url, allowed in [
+        ("GET", f"{ws}/PipelineRuns/PipelineSubmit/p1", "POST"),
+        ("PUT", f"{ws}/PipelineRuns/PipelineSubmit/p1", "POST"),
+        ("POST", f"{ws}/PipelineRuns/r1", "GET"),
+        ("DELETE", f"{ws}/Pipelines/p1", "GET"),
+        ("GET", f"{hs}/experiments/e/runs:query", "POST"),
+    ]:
+        response = httpx.request(method, url, headers=headers, timeout=30)
+        body = assert_error(response, 405, "MethodNotAllowed")
+        assert response.headers["Allow"] == allowed, (method, url)
+        assert method in body["Error"]["Message"]
+    # a path no route takes: 404
+    for url in (f"{ws}/Bogus", f"{ws}/PipelineRuns/PipelineSubmit/p1/extra", f"{hs}/nothing/here",
+                f"{host.base_url}/artifact/v2.0/x", f"{host.base_url}/pipelines"):
+        assert_error(httpx.get(url, headers=headers, timeout=30), 404, "NotFound")
+    # without a token: 401, as on every route
+    response = httpx.get(f"{ws}/Bogus", timeout=30)
+    assert_error(response, 401, "Unauthorized")
+    # outside them, the host's own answer: an empty 404
+    response = httpx.get(f"{host.base_url}/elsewhere", headers=headers, timeout=30)
+    assert response.status_code == 404 and response.content == b""

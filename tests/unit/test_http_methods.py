@@ -1,5 +1,6 @@
-"""A method a route does not take: 405 with `Allow` where the route is the only one at its path
-(`/health`, `/studio`); elsewhere the host's 404, since another route may take that method there."""
+"""A method a route does not take: 405 with `Allow`, from the route itself where it is the only one at
+its path (`/health`, `/studio`), else from its prefix's fallback route, which the host tries last;
+a path no route takes under those prefixes: a 404, in the error JSON too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from pipelines.api.functions import served_methods
 from pipelines.api.http import RequestContext, handle
 from pipelines.api.paging import page_request
-from pipelines.api.routes import ROUTES
+from pipelines.api.routes import ROUTES, methods_at
 from pipelines.errors import BadRequestError
 
 
@@ -31,6 +32,32 @@ def test_another_method_is_a_405_listing_the_methods_the_route_takes(method: str
     assert answer.status_code == 405 and answer.headers["Allow"] == "GET"
     error = json.loads(answer.get_body())["Error"]
     assert error["Code"] == "MethodNotAllowed" and "GET" in error["Message"]
+
+
+WS = "/pipelines/v1.0/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
+HS = WS.replace("/pipelines/", "/history/", 1)
+
+
+@pytest.mark.parametrize(("path", "methods"), [
+    (WS + "/PipelineRuns/PipelineSubmit/p1", ("POST",)),
+    (WS + "/pipelineruns/pipelinesubmit/p1", ("POST",)),  # literals in any case, as the host matches them
+    (WS + "/PipelineEndpoints/Name", ("GET", "PUT")),  # by name; or update_endpoint of the id "Name"
+    (WS + "/PipelineEndpoints/Id/e1", ("GET",)),
+    (WS + "/PipelineRuns/PipelineEndpointSubmit/Id/e1", ("POST",)),
+    (WS + "/PipelineRuns/PipelineEndpointSubmit/Id/e1/3", ("POST",)),  # the optional version
+    (WS + "/PipelineRuns/r1/Steps/n1/Outputs/o/files/a/b.csv", ("GET",)),  # a catch-all
+    (HS + "/experiments/e/runs:query", ("POST",)),
+    (HS + "/runs/r1/details", ("GET",)),
+    (WS + "/PipelineRuns/PipelineSubmit", ("GET",)),  # the id missing: the run "PipelineSubmit"
+    (WS + "/PipelineRuns/PipelineSubmit/p1/extra", ()),
+    (WS + "/Bogus", ()),
+    ("/pipelines/v2.0/x", ()),
+    ("/pipelines", ()),
+])
+def test_the_methods_at_a_path_are_those_of_the_routes_whose_templates_match_it(
+    path: str, methods: tuple[str, ...]
+) -> None:
+    assert methods_at(path) == methods
 
 
 # -- page sizes: each one sent is checked, the one that loses too ----------------------------------------
