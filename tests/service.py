@@ -103,10 +103,20 @@ class Service:
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    """The contract's error JSON (docs/contract.md §4), with the given status and code."""
+    """The contract's error JSON (docs/contract.md §4), with the given status and code; on the
+    run-history and artifact routes, with its twin in the keys SDK v1's clients read."""
     assert response.status_code == status, (response.status_code, response.text)
     body = response.json()
-    assert set(body) == {"Error", "Correlation"}, body
+    path = response.request.url.path
+    if path.startswith(("/history/", "/artifact/")):
+        assert set(body) == {"Error", "Correlation", "error", "correlation"}, body
+        error, twin = body["Error"], body["error"]
+        assert (twin["code"], twin["message"], twin["target"]) == (error["Code"], error["Message"], error["Target"])
+        assert [(d["code"], d["message"], d["target"]) for d in twin["details"]] == [
+            (d["Code"], d["Message"], d["Target"]) for d in error["Details"]]
+        assert body["correlation"] == {"request": body["Correlation"]["RequestId"]}
+    else:
+        assert set(body) == {"Error", "Correlation"}, body
     assert set(body["Error"]) == {"Code", "Message", "Target", "Details"}, body
     assert isinstance(body["Error"]["Message"], str) and body["Error"]["Message"]
     assert body["Correlation"]["RequestId"]

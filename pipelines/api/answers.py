@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, RootModel
 from pydantic.json_schema import JsonSchemaMode
 
 from pipelines.api.contract import TaskStatusEntity, Wire
-from pipelines.api.history_contract import HistoryWire
+from pipelines.api.history_contract import HistoryWire, RootError
 
 
 # -- errors ----------------------------------------------------------------------------------------------
@@ -40,6 +40,15 @@ class Error(Wire):
 
     error: ErrorInfo = Field(alias="Error")
     correlation: Correlation = Field(alias="Correlation")
+
+
+class HistoryError(Error):
+    """An error answer of the run-history and artifact routes: the contract's, and the same in the
+    keys Azure ML's own services answer with (`error`, `correlation`), which SDK v1's generated
+    clients read (`ErrorResponse`): without them its exceptions name only the status."""
+
+    sdk_error: RootError = Field(alias="error")
+    sdk_correlation: dict[str, str] = Field(alias="correlation")
 
 
 # -- the catalogue, runs, triggers and schedules ---------------------------------------------------------

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from pipelines import lazy
 from pipelines.api import answers
+from pipelines.api.history_contract import RootError
 from pipelines.api.routes import HANDLER_MODULES, Route
 from pipelines.auth import authenticate
 from pipelines.auth.permissions import Permission, Principal
@@ -195,17 +196,23 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     )
 
 
-def error_model(error: PipelinesError, request_id: str) -> answers.Error:
-    """The error JSON (docs/contract.md §4) of `error`."""
-    return answers.Error(
-        error=answers.ErrorInfo(
-            code=error.code,
-            message=error.message,
-            target=error.target,
-            details=[answers.ErrorDetail(code=d.code, message=d.message, target=d.target) for d in error.details],
-        ),
-        correlation=answers.Correlation(request_id=request_id),
+def error_model(error: PipelinesError, request_id: str, *, sdk: bool = False) -> answers.Error:
+    """The error JSON (docs/contract.md §4) of `error`; `sdk`: with its twin in the keys of
+    Azure ML's run-history service (`answers.HistoryError`)."""
+    info = answers.ErrorInfo(
+        code=error.code,
+        message=error.message,
+        target=error.target,
+        details=[answers.ErrorDetail(code=d.code, message=d.message, target=d.target) for d in error.details],
     )
+    correlation = answers.Correlation(request_id=request_id)
+    if not sdk:
+        return answers.Error(error=info, correlation=correlation)
+    twin = RootError(code=error.code, message=error.message, target=error.target, details=[
+        RootError(code=d.code, message=d.message, target=d.target) for d in error.details])
+    # By alias: `error` and `correlation` name the twin's fields, `Error` and `Correlation` the contract's.
+    return answers.HistoryError.model_validate(
+        {"Error": info, "Correlation": correlation, "error": twin, "correlation": {"request": request_id}})
 
 
 def error_body(error: PipelinesError, request_id: str) -> dict[str, Any]:
@@ -213,14 +220,18 @@ def error_body(error: PipelinesError, request_id: str) -> dict[str, Any]:
     return error_model(error, request_id).model_dump(mode="json", by_alias=True)
 
 
-def error_response(error: PipelinesError, request_id: str) -> func.HttpResponse:
+def error_response(error: PipelinesError, request_id: str, *, sdk: bool = False) -> func.HttpResponse:
     headers = {"x-ms-request-id": request_id, **error.headers}
-    return json_response(error_model(error, request_id), error.status, headers)
+    return json_response(error_model(error, request_id, sdk=sdk), error.status, headers)
 
 
-def internal_error_response(request_id: str) -> func.HttpResponse:
+def internal_error_response(request_id: str, *, sdk: bool = False) -> func.HttpResponse:
     error = PipelinesError("an unexpected error occurred; quote the request id when reporting it")
-    return error_response(error, request_id)
+    return error_response(error, request_id, sdk=sdk)
+
+
+# The route families of Azure ML's own services, whose SDK v1 clients read errors in their keys.
+SDK_ERROR_FAMILIES = ("history/", "artifact/")
 
 
 # -- handling a request ----------------------------------------------------------------------
@@ -239,6 +250,7 @@ def handle(
     imported here on the route's first request: a failure there is answered as any other)."""
     request_id = str(uuid.uuid4())
     ctx = RequestContext(request=request, route=route, request_id=request_id)
+    sdk = route.template.startswith(SDK_ERROR_FAMILIES)
     try:
         if handler is None:
             answering = declared(route.name)
@@ -271,11 +283,11 @@ def handle(
                 headers=error.headers,
             )
             generic.status, generic.code = error.status, error.code
-            return error_response(generic, request_id)
-        return error_response(error, request_id)
+            return error_response(generic, request_id, sdk=sdk)
+        return error_response(error, request_id, sdk=sdk)
     except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
         log.exception("request %s %s failed unexpectedly", request_id, route.name)
-        return internal_error_response(request_id)
+        return internal_error_response(request_id, sdk=sdk)
 
 
 def _check_framing(request: func.HttpRequest) -> None:
