@@ -35,7 +35,7 @@ from pipelines.runs.experiments import Experiment, Experiments
 from pipelines.runs.history import TARGET, HistoryRecord
 from pipelines.runs.model import Step
 from pipelines.runs.query import EXPERIMENT_FIELDS, matches, parse_filter
-from pipelines.runs.reader import HistoryReader, Query
+from pipelines.runs.reader import MAX_TOP, HistoryReader, Query
 from pipelines.store import get_account
 from pipelines.text import whole_number
 from pipelines.vocabulary import now
@@ -227,8 +227,8 @@ def _top(raw: Any, target: str) -> int | None:
     if raw is None or raw == "":
         return None
     number = raw if isinstance(raw, int) and not isinstance(raw, bool) else whole_number(str(raw))
-    if number is None:
-        raise BadRequestError(f"{target} must be a whole number from 1 to 1000", target=target)
+    if number is None or not 1 <= number <= MAX_TOP:
+        raise BadRequestError(f"{target} must be a whole number from 1 to {MAX_TOP}", target=target)
     return number
 
 

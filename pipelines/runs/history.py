@@ -156,6 +156,7 @@ class HistoryRecord:
             "RootRunId": self.root_run_id,
             "Name": self.name,
             "DisplayName": self.display_name,
+            "Target": TARGET,
             "CreatedUtc": self.created,
             "StartTimeUtc": self.started,
             "EndTimeUtc": self.ended,

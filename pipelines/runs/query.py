@@ -10,11 +10,12 @@ Clients send filters such as
     CreatedUtc ge datetime'2026-11-01T00:00:00Z'
 
 Supported: `eq ne gt ge lt le`, `and`, `or`, parentheses, on `Status`, `RunType`,
-`RunId`, `ParentRunId`, `RootRunId`, `Name`, `DisplayName`, `CreatedUtc`,
+`RunId`, `ParentRunId`, `RootRunId`, `Name`, `DisplayName`, `Target`, `CreatedUtc`,
 `StartTimeUtc`, `EndTimeUtc`, `RunNumber`, `Tags/{key}` and `Properties/{key}`,
-with `'string'` (a quote doubled inside), `"string"` (JSON-escaped, as SDK v1
-writes tag values), bare words (SDK v1 leaves run ids, types and statuses
-unquoted), numbers, `datetime'...'` and `null`. Anything else is a
+with `'string'` (a quote doubled inside), `"string"` (read as it is, nothing
+escaped, as SDK v1 writes tag values), bare words (SDK v1 leaves run ids, types,
+statuses and compute target names unquoted), numbers, `datetime'...'`, a bare
+datetime as Python prints one (SDK v1's `created_after`: `2026-11-01 00:00:00`) and `null`. Anything else is a
 `BadRequestError` naming the token it could not read: a filter this service
 misread would silently match the wrong runs, so it never guesses. Field names
 and status words are matched case-insensitively.
@@ -26,7 +27,6 @@ the reader which runs it needs to look at at all.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +48,8 @@ _TOKEN = re.compile(
   | (?P<close>\))
   | (?P<datetime>datetime'[^']*')
   | (?P<string>'(?:[^']|'')*')
-  | (?P<dstring>"(?:[^"\\]|\\.)*")
+  | (?P<dstring>"[^"]*")
+  | (?P<time>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?(?=[\s()]|$))
   | (?P<bare>[^\s()'"]+)
     """,
     re.VERBOSE,
@@ -95,13 +96,12 @@ def _tokens(text: str) -> list[_Token]:
         elif kind == "string":
             found.append(_Token(kind, raw, at, raw[1:-1].replace("''", "'")))
         elif kind == "dstring":
-            # SDK v1 writes tag and property values in double quotes, JSON-escaped.
-            try:
-                found.append(_Token("string", raw, at, json.loads(raw)))
-            except ValueError:
-                raise BadRequestError(
-                    f"the filter has a string it cannot read at {at}: {raw!r}", target="filter"
-                ) from None
+            # SDK v1 writes tag and property values in double quotes as they are, nothing escaped
+            # (`value_to_odata_string`): `"C:\data\new"` is those eleven characters.
+            found.append(_Token("string", raw, at, raw[1:-1]))
+        elif kind == "time":
+            # SDK v1 writes a datetime bare, as Python prints it: `(CreatedUtc ge 2026-11-01 00:00:00)`.
+            found.append(_Token(kind, raw, at, _parse_time(raw, raw)))
         elif kind != "space":
             found.append(_Token(kind, raw, at, raw))
         at = match.end()
@@ -193,8 +193,10 @@ class Fields:
         if token.kind == "bare" and token.text.lower() == "null":
             return None
         kind = next((k for canonical, k in self.kinds.values() if canonical == field), "text")
-        if kind == "time" and token.kind == "datetime":
+        if kind == "time" and token.kind in ("datetime", "time"):
             return token.value
+        if token.kind == "time":  # a bare datetime compared with another kind of field: its text
+            token = _Token("bare", token.text, token.at, token.text)
         if kind == "number" and token.kind == "bare" and _NUMBER.match(token.text):
             return float(token.text)
         if kind in ("text", "status") and token.kind in ("string", "bare"):
@@ -218,7 +220,7 @@ RUN_FIELDS = Fields(
         "status": ("Status", "status"),
         **{
             name.lower(): (name, "text")
-            for name in ("RunType", "RunId", "ParentRunId", "RootRunId", "Name", "DisplayName")
+            for name in ("RunType", "RunId", "ParentRunId", "RootRunId", "Name", "DisplayName", "Target")
         },
         **{name.lower(): (name, "time") for name in ("CreatedUtc", "StartTimeUtc", "EndTimeUtc")},
         "runnumber": ("RunNumber", "number"),

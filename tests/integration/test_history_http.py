@@ -423,7 +423,8 @@ def test_bad_history_requests_are_400s_and_404s_naming_what_is_wrong(
         assert assert_error(query(service, "forecast", **body), 400)["Error"]["Target"] == target, body
     assert_error(service.post(f"{service.hs}/experiments/forecast/runs:query", content=b"{nope"), 400)
     children = f"{service.hs}/experiments/forecast/runs/{run_id}/children"
-    assert_error(service.get(children, params={"$top": "0"}), 400)
+    for top in ("0", "1001", "abc"):  # named as the caller sent it
+        assert assert_error(service.get(children, params={"$top": top}), 400)["Error"]["Target"] == "$top"
     assert_error(service.get(children, params={"$continuationToken": "garbage!"}), 400)
     assert_error(service.get(children, params={"$filter": "RunId eq"}), 400)
     missing = assert_error(service.get(f"{service.hs}/runs/no-such-run/details"), 404)

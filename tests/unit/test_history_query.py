@@ -37,7 +37,8 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 def a_run(**changes: object) -> Run:
     run = Run(id=str(uuid.uuid4()), workspace="ws", pipeline_id="p", graph_id="g", experiment_name="forecast",
-              created=T0, run_number=7, tags={"team": "forecast"}, properties={"owner": "ana"})
+              created=T0, run_number=7, tags={"team": "forecast", "path": "C:\\data\\new"},
+              properties={"owner": "ana"})
     for name, value in changes.items():
         setattr(run, name, value)
     return run
@@ -106,6 +107,16 @@ def test_a_step_record_is_a_child_of_its_pipeline_run() -> None:
     ("EndTimeUtc eq null and StartTimeUtc eq null", True),
     ("RunNumber gt 6 and RunNumber le 7", True),
     ("Name eq 'it''s'", False),
+    # SDK v1's created_after: the datetime as Python prints it, bare (T0 is 2026-11-01 12:00 UTC)
+    ("(CreatedUtc ge 2026-11-01 00:00:00)", True),
+    ("(CreatedUtc ge 2026-11-01 12:00:00.000001)", False),
+    ("(CreatedUtc ge 2026-11-01 12:00:00+00:00) and (CreatedUtc lt 2026-11-01T13:00:00Z)", True),
+    # SDK v1's target_name, bare
+    ("(Target eq function-app)", True),
+    ("(Target eq gpu-pool)", False),
+    # SDK v1 writes tag values in double quotes as they are, nothing escaped
+    ("(Tags/path eq \"C:\\data\\new\")", True),
+    ("(Tags/day eq 2026-11-01 00:00:00)", False),  # a bare datetime compared with a tag: its text
 ])
 def test_filters_as_sdk_v1_and_compiled_clients_write_them(text: str, expected: bool) -> None:
     assert matches(parse_filter(text), a_record()) is expected
