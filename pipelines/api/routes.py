@@ -180,12 +180,22 @@ HANDLER_MODULES: dict[str, str] = {
 
 def methods_at(path: str) -> tuple[str, ...]:
     """The methods of the routes (fallbacks aside) whose template matches `path` (a URL's path,
-    the route prefix being empty), as the host matches them: literal segments ignoring case and
+    the route prefix being empty) as the host matches them (literal segments ignoring case and
     percent-encoding, a parameter one segment that is not empty, an optional one or a catch-all
-    the rest."""
+    the rest), of the templates the host tries first there: a literal segment before a
+    parameter (`PipelineEndpoints/Name` before `PipelineEndpoints/{endpointId}`), as the
+    OpenAPI document lists a path's methods."""
     segments = [unquote(segment) for segment in path.strip("/").split("/")]
-    found = {method for route in DOCUMENTED.values() if _matches(route.template, segments) for method in route.methods}
+    matching = [route for route in DOCUMENTED.values() if _matches(route.template, segments)]
+    if not matching:
+        return ()
+    first = min(_rank(route.template) for route in matching)
+    found = {method for route in matching if _rank(route.template) == first for method in route.methods}
     return tuple(method for method in ALL_METHODS if method in found)
+
+
+def _rank(template: str) -> tuple[int, ...]:
+    return tuple(2 if part.startswith("{*") else 1 if part.startswith("{") else 0 for part in template.split("/"))
 
 
 def _matches(template: str, segments: list[str]) -> bool:

@@ -41,7 +41,8 @@ HS = WS.replace("/pipelines/", "/history/", 1)
 @pytest.mark.parametrize(("path", "methods"), [
     (WS + "/PipelineRuns/PipelineSubmit/p1", ("POST",)),
     (WS + "/pipelineruns/pipelinesubmit/p1", ("POST",)),  # literals in any case, as the host matches them
-    (WS + "/PipelineEndpoints/Name", ("GET", "PUT")),  # by name; or update_endpoint of the id "Name"
+    (WS + "/PipelineEndpoints/Name", ("GET",)),  # by name, tried before update_endpoint of the id "Name"
+    (WS + "/Pipelines/Publish", ("POST",)),  # publishing, tried before get_pipeline of the id "Publish"
     (WS + "/PipelineEndpoints/Id/e1", ("GET",)),
     (WS + "/PipelineRuns/PipelineEndpointSubmit/Id/e1", ("POST",)),
     (WS + "/PipelineRuns/PipelineEndpointSubmit/Id/e1/3", ("POST",)),  # the optional version
