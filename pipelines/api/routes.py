@@ -43,7 +43,7 @@ class Route:
     # It creates runs: their first steps' messages go out through a queue output binding,
     # which wakes the host's poller of the steps queue (pipelines/api/functions.py).
     starts_runs: bool = False
-    # A route of its own (False: a fallback, `FALLBACKS`, which the OpenAPI document leaves out).
+    # A route of its own (False: one of the "fallback" section, which the OpenAPI document leaves out).
     documented: bool = True
 
 
