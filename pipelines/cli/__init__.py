@@ -79,6 +79,8 @@ def _epilog() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pipelines.cli.common import add_service_options
+
     parser = argparse.ArgumentParser(
         prog="pipelines",
         description="Command line of the pipelines Function app: publish pipelines, run them, read their runs.",
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", default=False,
                         help="on an error, show the traceback; log each HTTP request to stderr")
+    add_service_options(parser)  # also accepted before the command: `pipelines --base-url URL run list`
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for module in COMMANDS:
         importlib.import_module(module).register(subparsers)

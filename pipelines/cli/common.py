@@ -13,6 +13,7 @@ from pipelines.errors import PipelinesError
 
 __all__ = [
     "UsageError",
+    "add_service_options",
     "add_workspace_options",
     "data_assignments",
     "pairs",
@@ -25,13 +26,26 @@ class UsageError(PipelinesError):
     """The command line itself is wrong (exit status 2, as argparse's own errors)."""
 
 
+SERVICE_OPTIONS = (
+    ("--base-url", "the API base URL (default: $PIPELINES_BASE_URL or http://127.0.0.1:7071)"),
+    ("--workspace", "workspace name (default: $PIPELINES_WORKSPACE or 'default')"),
+    ("--subscription", "subscription id segment of the URL"),
+    ("--resource-group", "resource group segment of the URL"),
+)
+
+
+def add_service_options(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
+    """Where the service is. On the top-level parser (before the command) with None as the
+    default, on each command with `argparse.SUPPRESS`, so that one given after the command
+    wins and one given before it is not reset by the command's parser."""
+    group = parser.add_argument_group("service")
+    for flag, help_text in SERVICE_OPTIONS:
+        group.add_argument(flag, default=default, help=help_text)
+
+
 def add_workspace_options(parser: argparse.ArgumentParser, *, output: bool = True,
                           output_long_name: str = "--output") -> None:
-    group = parser.add_argument_group("service")
-    group.add_argument("--base-url", help="the API base URL (default: $PIPELINES_BASE_URL or http://127.0.0.1:7071)")
-    group.add_argument("--workspace", help="workspace name (default: $PIPELINES_WORKSPACE or 'default')")
-    group.add_argument("--subscription", help="subscription id segment of the URL")
-    group.add_argument("--resource-group", help="resource group segment of the URL")
+    add_service_options(parser, default=argparse.SUPPRESS)
     if output:
         add_output_options(parser, long_name=output_long_name)
 

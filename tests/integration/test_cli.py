@@ -215,6 +215,23 @@ def test_errors_are_one_line_with_an_exit_status_and_debug_shows_the_traceback(h
     assert "Traceback" not in nowhere.stderr
 
 
+def test_the_service_options_go_before_the_command_or_after_it(host) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINES_")}
+
+    def listing(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pipelines", *args], cwd=ROOT, env=clean,
+                              capture_output=True, text=True, timeout=120)
+
+    before = listing("--base-url", host.base_url, "--workspace", "ws1", "pipeline", "list", "-o", "json")
+    assert before.returncode == 0 and json.loads(before.stdout) == [], before.stderr
+    # after the command wins: a host on a closed port before it, the running one after it
+    both = listing("--base-url", "http://127.0.0.1:9", "pipeline", "list", "--base-url", host.base_url,
+                   "--workspace", "ws1", "-o", "json")
+    assert both.returncode == 0, both.stderr
+    nowhere = listing("--base-url", "http://127.0.0.1:9", "pipeline", "list")
+    assert nowhere.returncode == 1 and "cannot reach http://127.0.0.1:9" in nowhere.stderr
+
+
 def test_a_closed_pipe_ends_the_command_quietly(host) -> None:
     # GIVEN a reader that has gone away before the answer is written (as `| head` does)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINES_")}
