@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     max_snapshot_bytes: int = Field(
         default=100 * 1_048_576, alias="PIPELINES_MAX_SNAPSHOT_BYTES", gt=0
     )
+    # The run-history family's page when the caller asks for no size (its callers follow its
+    # continuationToken); the pipelines family's lists answer up to 1000 (pipelines.api.paging).
     page_size_default: int = Field(default=100, alias="PIPELINES_PAGE_SIZE", gt=0, le=1000)
     # A step runs inside one invocation of the queue function: keep it under
     # host.json's functionTimeout (30 min), so the worker, not the host, stops

@@ -21,7 +21,8 @@ FLAG = any_case("true", "false", "1", "0", "")
 PAGE_SIZE: JSON = {"type": "integer", "minimum": 1, "maximum": 1000}
 PARAMETERS: dict[str, JSON] = {
     "BatchSize": param("BatchSize", "header", PAGE_SIZE,
-                       "Page size (the old client sends it); default PIPELINES_PAGE_SIZE (100)."),
+                       "Page size (the old client sends it on the endpoint list); default 1000, as much"
+                       " as a page holds (SDK v1 sends none on the others and reads no continuation)."),
     "top": param("top", "query", PAGE_SIZE, "Page size; wins over BatchSize."),
     "continuationToken": param("continuationToken", "query", text(), "The last page's `x-ms-continuation`."),
     "activeOnly": param("activeOnly", "query", text(pattern=FLAG, default="true"),

@@ -12,19 +12,22 @@ from typing import Any
 
 from pipelines.api.http import Reply, RequestContext
 from pipelines.errors import BadRequestError
-from pipelines.settings import get_settings
 from pipelines.text import whole_number
 
 MAX_PAGE = 1000
 
 
 def page_request(ctx: RequestContext) -> tuple[int, str | None]:
-    """The page size (`?top=`, else the `BatchSize` header, else the default) and the continuation
-    token. Each size that is sent must be a whole number from 1 to MAX_PAGE, the one that loses too."""
+    """The page size (`?top=`, else the `BatchSize` header, else MAX_PAGE) and the continuation
+    token. Each size that is sent must be a whole number from 1 to MAX_PAGE, the one that loses too.
+
+    Asked without a size, a list answers as much as one page holds: SDK v1 lists published
+    pipelines and a pipeline's runs sending no size and reading no `x-ms-continuation` (only
+    its endpoint list sends `BatchSize`), so a smaller default would cut its lists short with
+    nothing said."""
     top = page_size(ctx.query("top"), "top")
     batch = page_size(ctx.header("BatchSize"), "BatchSize")
-    size = top or batch or get_settings().page_size_default
-    return size, ctx.query("continuationToken") or None
+    return top or batch or MAX_PAGE, ctx.query("continuationToken") or None
 
 
 def page_size(raw: str | None, name: str) -> int | None:

@@ -69,6 +69,7 @@ def paging(params: dict[str, str], headers: dict[str, str]) -> tuple[int, str | 
 
 def test_top_wins_over_batch_size_and_both_must_be_page_sizes() -> None:
     assert paging({"top": "7"}, {"BatchSize": "1000"}) == (7, None)
+    assert paging({}, {}) == (1000, None)  # no size sent, as SDK v1 lists: as much as a page holds
     assert paging({}, {"BatchSize": "3"}) == (3, None)
     for params, headers, target in [
         ({"top": "1"}, {"BatchSize": "1001"}, "BatchSize"),  # it lost, and is still no page size
