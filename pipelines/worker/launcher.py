@@ -147,6 +147,10 @@ class _Running:
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
+                # Its own errors go where the worker's go. A descriptor 2 that would not reach it (one
+                # Python opened, close-on-exec) would leave its interpreter without a stderr, and its
+                # first descriptor numbered 2: each child's stderr, dup'ed there, closed with it.
+                stderr=None if _inherited(2) else subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,
             )
@@ -278,6 +282,14 @@ def _exits_soon(running: _Running, seconds: float = 1.0) -> bool:
     return True
 
 
+def _inherited(descriptor: int) -> bool:
+    """Whether a child started now gets this open descriptor."""
+    try:
+        return os.get_inheritable(descriptor)
+    except OSError:
+        return False
+
+
 def _readable(descriptor: int, timeout: float | None) -> bool:
     """Wait until `descriptor` is readable (or closed); False after `timeout` seconds."""
     poller = select.poll()
@@ -306,8 +318,26 @@ def shared() -> WarmLauncher:
     global _shared
     with _shared_lock:
         if _shared is None:
+            _keep_standard_descriptors_open()
             _shared = WarmLauncher()
         return _shared
+
+
+def _keep_standard_descriptors_open() -> None:
+    """Open /dev/null on each of descriptors 0, 1 and 2 that this process has closed, as a
+    daemon does. Otherwise the next pipe or socket made here takes that number: a step's pipe
+    numbered 2 would be the launcher's stderr (it inherits 2), and a launcher started without a
+    stderr makes its own first descriptor 2, which each child's stderr is dup'ed onto and then
+    closed with it; either way a step's stderr ends at once or lands in its stdout."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one, or one below
+            if opened != descriptor:
+                os.dup2(opened, descriptor)
+                os.close(opened)
+            os.set_inheritable(descriptor, True)  # as a standard stream is
 
 
 def _forget_after_fork() -> None:

@@ -8,6 +8,7 @@ bottom go through the local host and Azurite.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -447,6 +448,55 @@ def test_a_worker_killed_with_sigkill_leaves_no_step_process(tmp_path: Path, fre
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+RECORDING_WORKER = """
+import json, os, sys
+sys.path.insert(0, {root!r})
+from pipelines.worker.process import run_step
+
+events = []
+
+class Sink:
+    def __init__(self, name):
+        self.name = name
+    def append(self, data):
+        events.append([self.name, data.decode()])
+
+env = dict(os.environ, PYTHONPATH={root!r}, PYTHONUNBUFFERED="1")
+result = run_step("main.py", [], cwd={code!r}, env=env, timeout=60, stdout=Sink("out"), stderr=Sink("err"),
+                  should_stop=lambda: None, on_end=lambda: events.append(["end", ""]))
+with open({record!r}, "w") as record:
+    json.dump({{"exit": result.exit_code, "events": events}}, record)
+"""
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["forked", "fresh"])
+def test_a_worker_started_without_a_stderr_still_gets_each_steps_stderr_apart(tmp_path: Path, fresh: bool) -> None:
+    # GIVEN a worker process whose descriptor 2 is closed (a service manager may start one so), and so
+    # the launcher it starts, were the launcher to inherit it
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "main.py").write_text(textwrap.dedent("""
+        import sys, time
+        print('out 1', flush=True)
+        print('err 1', file=sys.stderr, flush=True)
+        time.sleep(0.3)
+        print('err 2', file=sys.stderr, flush=True)
+        print('out 2')
+    """))
+    record = tmp_path / "record.json"
+    worker = RECORDING_WORKER.format(root=str(ROOT), code=str(code), record=str(record))
+    if fresh:
+        worker = worker.replace("should_stop=lambda: None,", "should_stop=lambda: None, fresh_interpreter=True,")
+    subprocess.run([sys.executable, "-c", worker], preexec_fn=lambda: os.close(2), timeout=120, check=True)  # noqa: PLW1509
+    # WHEN its step writes to both streams THEN each reaches its own sink, and both end with the script
+    seen = json.loads(record.read_text())
+    assert seen["exit"] == 0
+    text = {name: "".join(data for kind, data in seen["events"] if kind == name) for name in ("out", "err")}
+    assert text == {"out": "out 1\nout 2\n", "err": "err 1\nerr 2\n"}
+    kinds = [kind for kind, _ in seen["events"]]
+    assert kinds.count("end") == 2 and kinds.index("end") > max(i for i, k in enumerate(kinds) if k != "end")
 
 
 # -- the launcher's own failures -----------------------------------------------------------------
