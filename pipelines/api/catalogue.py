@@ -14,6 +14,7 @@ from pipelines.api.contract import (
     wire_time,
 )
 from pipelines.api.endpoint_requests import endpoint_change, new_endpoint
+from pipelines.api.endpoint_swagger import endpoint_swagger
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.api.paging import page_request, paged
 from pipelines.authoring.coercion import format_parameter
@@ -86,7 +87,7 @@ def endpoint_entity(ctx: RequestContext, endpoint: Endpoint) -> PipelineEndpoint
         ],
         entity_status=int(endpoint.status),
         url=f"{ctx.workspace_url}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}",
-        swagger_url=None,
+        swagger_url=f"{ctx.workspace_url}/PipelineEndpoints/{endpoint.id}/swagger.json",
         etag=endpoint.etag,
         created_date=wire_time(endpoint.created),
         last_modified_date=wire_time(endpoint.modified),
@@ -227,6 +228,19 @@ def update_endpoint(ctx: RequestContext) -> PipelineEndpointEntity:
     change = endpoint_change(ctx.json_object(empty_ok=False), ctx.header("If-Match"))
     _, endpoints = services()
     return endpoint_entity(ctx, endpoints.update(ctx.workspace, ctx.param("endpointId"), change))
+
+
+@route("get_endpoint_swagger")
+def get_endpoint_swagger(ctx: RequestContext) -> dict[str, Any]:
+    """The endpoint's Swagger document (its `SwaggerUrl`): the submit of its default version."""
+    published, endpoints = services()
+    endpoint = endpoints.get(ctx.workspace, ctx.param("endpointId"))
+    pipeline = published.get(ctx.workspace, endpoint.pipeline_for(None).pipeline_id)
+    return endpoint_swagger(
+        name=endpoint.name, description=endpoint.description, version=endpoint.default_version,
+        submit_url=f"{ctx.workspace_url}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}",
+        definition=published.definition(pipeline),
+    )
 
 
 @route("list_endpoint_pipelines")

@@ -101,6 +101,14 @@ OPERATIONS: dict[str, Op] = {
     "list_endpoint_pipelines": Op("The published pipelines behind an endpoint", array("PipelineEntity"),
                                   "The whole list, not paged.", params=("activeOnly",),
                                   errors={404: "Unknown endpoint."}),
+    "get_endpoint_swagger": Op(
+        "A pipeline endpoint's Swagger document (its SwaggerUrl)",
+        {"type": "object", "required": ["swagger", "info", "paths"],
+         "properties": {"swagger": {"const": "2.0"}, "info": {"type": "object"}, "paths": {"type": "object"}}},
+        "Swagger 2.0, as Azure ML's was: one operation, the submit of the default version, with that version's"
+        " parameters (types and defaults) as the keys of ParameterAssignments; for tools that build a client or a"
+        " connector from Swagger.",
+        errors={404: "Unknown endpoint."}),
     "submit_pipeline": Op("Run a published pipeline", RUN, body=SUBMIT, params=IDEMPOTENCY,
                           errors=SUBMIT_ERRORS, headers=("IgnoredKeys",)),
     "submit_endpoint": Op("Run a pipeline endpoint (its default version, or the version given)", RUN,

@@ -67,6 +67,7 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         Route("list_endpoints", ("GET",), WS + "/PipelineEndpoints", R),
         Route("update_endpoint", ("PUT",), WS + "/PipelineEndpoints/{endpointId}", P),
         Route("list_endpoint_pipelines", ("GET",), WS + "/PipelineEndpoints/{endpointId}/pipelines", R),
+        Route("get_endpoint_swagger", ("GET",), WS + "/PipelineEndpoints/{endpointId}/swagger.json", R),
     ),
     "runs": (
         Route("submit_pipeline", ("POST",), WS + "/PipelineRuns/PipelineSubmit/{pipelineId}", S, starts_runs=True),

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from openapi_spec_validator import validate
 
 from pipelines.client import (
     PipelineEndpoint,
@@ -103,6 +104,35 @@ def test_endpoint_versions_default_names_and_etags(service: Service, workspace: 
     assert service.get(f"/PipelineEndpoints/Id/{endpoint['Id']}").json()["EntityStatus"] == 1
     client.reactivate()
     assert [e["Id"] for e in service.get("/PipelineEndpoints").json()] == [endpoint["Id"]]
+
+
+def test_an_endpoints_swagger_url_describes_the_submit_of_its_default_version(
+    service: Service, workspace: Workspace
+) -> None:
+    first, second = (publish(workspace, load_pipeline(EXAMPLE), "swagger-p", None, f"{i}.0") for i in range(2))
+    endpoint = PipelineEndpoint.publish(workspace, "swagger-ep", "described", first)
+    endpoint.add_default(second)
+    entity = service.get(f"/PipelineEndpoints/Id/{endpoint.id}").json()
+    # GIVEN its SwaggerUrl, readable with the same token
+    document = service.get(entity["SwaggerUrl"])
+    assert document.status_code == 200, document.text
+    swagger = document.json()
+    # THEN a valid Swagger 2.0 document
+    validate(swagger)
+    assert swagger["swagger"] == "2.0" and swagger["info"] == {"title": "swagger-ep", "description": "described",
+                                                               "version": "1"}
+    # whose one operation is the endpoint's submit URL
+    [path] = swagger["paths"]
+    base = f"{swagger['schemes'][0]}://{swagger['host']}{swagger['basePath']}"
+    assert base + path == entity["Url"]
+    # with the default version's parameters, their types and defaults
+    request = swagger["definitions"]["SubmitRequest"]["properties"]
+    assert request["ParameterAssignments"]["properties"] == {"pipeline_arg": {"type": "integer", "default": 10}}
+    # AND a submit sent as it describes runs that version
+    body = {"ExperimentName": "from-swagger", "ParameterAssignments": {"pipeline_arg": 7}}
+    run = service.post(base + path, json=body)
+    assert run.status_code == 200 and run.json()["PipelineId"] == second.id, run.text
+    assert_error(service.get(f"/PipelineEndpoints/{'0' * 32}/swagger.json"), 404, "NotFound")
 
 
 def test_duplicate_endpoint_names_conflict_even_when_concurrent(service: Service, workspace: Workspace) -> None:
