@@ -76,6 +76,11 @@ def pipeline_entity(ctx: RequestContext, record: PublishedPipeline, published: P
     )
 
 
+def endpoint_submit_url(ctx: RequestContext, endpoint: Endpoint) -> str:
+    """Where the endpoint's default version is run: its `Url`."""
+    return f"{ctx.workspace_url}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}"
+
+
 def endpoint_entity(ctx: RequestContext, endpoint: Endpoint) -> PipelineEndpointEntity:
     return PipelineEndpointEntity(
         id=endpoint.id,
@@ -86,7 +91,7 @@ def endpoint_entity(ctx: RequestContext, endpoint: Endpoint) -> PipelineEndpoint
             PipelineVersion(version=v.version, pipeline_id=v.pipeline_id) for v in endpoint.versions
         ],
         entity_status=int(endpoint.status),
-        url=f"{ctx.workspace_url}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}",
+        url=endpoint_submit_url(ctx, endpoint),
         swagger_url=f"{ctx.workspace_url}/PipelineEndpoints/{endpoint.id}/swagger.json",
         etag=endpoint.etag,
         created_date=wire_time(endpoint.created),
@@ -238,7 +243,7 @@ def get_endpoint_swagger(ctx: RequestContext) -> dict[str, Any]:
     pipeline = published.get(ctx.workspace, endpoint.pipeline_for(None).pipeline_id)
     return endpoint_swagger(
         name=endpoint.name, description=endpoint.description, version=endpoint.default_version,
-        submit_url=f"{ctx.workspace_url}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}",
+        submit_url=endpoint_submit_url(ctx, endpoint),
         definition=published.definition(pipeline),
     )
 
