@@ -290,7 +290,8 @@ class UpdateEndpointRequest(_Body):
     description: EndpointText | None = omissible("Description")
     default_version: str | int | None = omissible("DefaultVersion", "A version of the list.")
     pipeline_version_list: list[PipelineVersionRequest] = omissible(
-        "PipelineVersionList", "An existing version never changes its pipeline; a pipeline appears once.",
+        "PipelineVersionList",
+        "Every existing version, with its pipeline; a new one is the highest number plus one; a pipeline appears once.",
         nullable=False, min_length=1)
     entity_status: EntityStatusValue | None = omissible("EntityStatus")
     etag: str | None = omissible("Etag", "Must match the stored one, else 412 (wins over If-Match).")

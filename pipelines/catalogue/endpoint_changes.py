@@ -6,8 +6,11 @@ clears it). The wire body becomes one in `pipelines.api.endpoint_requests`.
 
 Versions are whole numbers as text ("0", "1", ...), each one a published
 pipeline for good: a changed list (`VersionChange`s, as `Endpoints.update`
-takes them) keeps every existing version's pipeline, numbers a new version the
-next whole number unless it names one, never reuses a number used before, and
+takes them) keeps every existing version with its pipeline (a version is
+retired by disabling its pipeline, not by leaving it out, so a number that
+callers pin never comes back naming another pipeline), numbers a new version
+the highest number plus one (a version it names must be that number, written
+as such: SDK v1's `PipelineEndpoint.add` sends the number it computed so), and
 holds each pipeline once. A pipeline new to the endpoint must exist (404).
 
 Targets name the list's entries as the wire does (`PipelineVersionList[i]`):
@@ -91,18 +94,22 @@ def merge_versions(
     for index, item in enumerate(given):
         target = f"PipelineVersionList[{index}]"
         pipeline_id = item.pipeline_id
-        version = next_version(current + merged) if item.version is None else item.version
-        if whole_number(version) is None or version != version.strip():
-            raise BadRequestError(f"version {version!r} must be a whole number", target=target)
-        if version in existing and existing[version].pipeline_id != pipeline_id:
+        version = item.version
+        if version not in existing:
+            following = next_version(current + merged)
+            version = following if version is None else version
+            if version != following:
+                number = whole_number(version)
+                written = "" if number is None or str(number) == version else f" (written {str(number)!r})"
+                raise BadRequestError(
+                    f"version {version!r} is not the next version of this endpoint{written}: a new version is"
+                    f" the highest number plus one, {following!r}; leave Version out to be given it",
+                    target=target,
+                )
+        elif existing[version].pipeline_id != pipeline_id:
             raise BadRequestError(
                 f"version {version!r} already points to pipeline {existing[version].pipeline_id!r};"
                 " a new pipeline is a new version",
-                target=target,
-            )
-        if version not in existing and int(version) < int(next_version(current)):
-            raise BadRequestError(
-                f"version {version!r} was used before; the next version is {next_version(current)!r}",
                 target=target,
             )
         if any(v.version == version for v in merged):
@@ -113,4 +120,13 @@ def merge_versions(
             check_pipeline(pipeline_id)  # 404 when unknown
         seen_pipelines.add(pipeline_id)
         merged.append(Version(version, pipeline_id))
+    kept = {v.version for v in merged}
+    for version in current:
+        if version.version not in kept:
+            raise BadRequestError(
+                f"version {version.version!r} (pipeline {version.pipeline_id!r}) is missing: an endpoint keeps"
+                " every version for good, so that a version callers pin never names another pipeline;"
+                " to retire it, disable its pipeline (PUT .../Pipelines/{id}/status \"Disabled\")",
+                target="PipelineVersionList",
+            )
     return merged
