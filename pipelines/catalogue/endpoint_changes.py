@@ -94,10 +94,9 @@ def merge_versions(
     for index, item in enumerate(given):
         target = f"PipelineVersionList[{index}]"
         pipeline_id = item.pipeline_id
-        version = item.version
+        following = next_version(current + merged)
+        version = following if item.version is None else item.version
         if version not in existing:
-            following = next_version(current + merged)
-            version = following if version is None else version
             if version != following:
                 number = whole_number(version)
                 written = "" if number is None or str(number) == version else f" (written {str(number)!r})"
@@ -121,10 +120,10 @@ def merge_versions(
         seen_pipelines.add(pipeline_id)
         merged.append(Version(version, pipeline_id))
     kept = {v.version for v in merged}
-    for version in current:
-        if version.version not in kept:
+    for left_out in current:
+        if left_out.version not in kept:
             raise BadRequestError(
-                f"version {version.version!r} (pipeline {version.pipeline_id!r}) is missing: an endpoint keeps"
+                f"version {left_out.version!r} (pipeline {left_out.pipeline_id!r}) is missing: an endpoint keeps"
                 " every version for good, so that a version callers pin never names another pipeline;"
                 " to retire it, disable its pipeline (PUT .../Pipelines/{id}/status \"Disabled\")",
                 target="PipelineVersionList",
