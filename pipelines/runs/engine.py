@@ -147,6 +147,9 @@ def claim(
     live_lease = step.lease_until is not None and step.lease_until > now
     if step.status is TaskStatus.RUNNING and live_lease:
         return None, t
+    if _stops_new_steps(state):  # a step failed: nothing new starts, and the run ends when the rest have
+        _advance(state, now, lease, t)
+        return None, t
     if step.status not in (TaskStatus.QUEUED, TaskStatus.RUNNING):
         return None, t
     # A running step here has no live lease: its worker is gone, its execution is lost,
@@ -270,7 +273,7 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
         outcome.status is TaskStatus.FAILED
         and outcome.retryable
         and step.attempt <= step.max_retries
-        and not state.run.cancel_requested
+        and not _stops_new_steps(state)
     ):
         delay = backoff_seconds(step.attempt)
         if record is not None:
@@ -278,6 +281,10 @@ def complete(state: RunState, node_id: str, token: str, outcome: Outcome, now: d
         step.attempt += 1
         _queue(state, step, now, lease, t, delay=delay)
         step.detail = f"attempt {step.attempt - 1} failed, retrying in {delay}s: {outcome.detail or ''}".rstrip(": ")
+        # As every change of a step's status, a retry rewrites the run row (see _advance): a worker
+        # that saw this step Running and records another step Failed then conflicts on it, decides
+        # again, and cancels the waiting retry (a failure recorded first means no retry, above).
+        _advance(state, now, lease, t)
         return t
     if record is not None:
         record.close(_OUTCOME_WORDS[outcome.status], now, None, outcome.detail)
@@ -409,6 +416,15 @@ def sweep(state: RunState, now: datetime, lease: int) -> Transition:
     return t
 
 
+def _stops_new_steps(state: RunState) -> bool:
+    """No step starts (nor retries) once the run is being canceled, or once a step failed in a run
+    that does not continue on a step's failure."""
+    run = state.run
+    return run.cancel_requested or (
+        not run.continue_on_step_failure and any(s.status is TaskStatus.FAILED for s in state.steps.values())
+    )
+
+
 def _advance(state: RunState, now: datetime, lease: int, t: Transition) -> None:
     """Queue steps whose parents all finished; end the run when nothing is left.
 
@@ -424,7 +440,7 @@ def _advance(state: RunState, now: datetime, lease: int, t: Transition) -> None:
         run.modified = now
         t.run_changed = True
     failed = [s for s in steps.values() if s.status is TaskStatus.FAILED]
-    stop_new = run.cancel_requested or (failed and not run.continue_on_step_failure)
+    stop_new = _stops_new_steps(state)
     for step in steps.values():
         if step.status not in (TaskStatus.NOT_STARTED, TaskStatus.QUEUED):
             continue

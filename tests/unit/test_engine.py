@@ -386,3 +386,48 @@ def test_a_successor_is_claimed_with_the_token_the_worker_chose() -> None:
                                             "w", tokens={"b": "chosen"})
     # THEN b is this worker's under that token
     assert taken == ("b", 1, "chosen") and state.steps["b"].claim == "chosen"
+
+
+def test_a_step_waiting_to_retry_is_canceled_when_another_fails_and_the_run_ends_at_once() -> None:
+    """A run that stops at a step's failure starts no attempt after it: a retry rewrites the run
+    row, so a worker that saw the step Running and records another's failure conflicts, decides
+    again, and cancels the waiting retry; a failure recorded first means no retry at all."""
+    import copy
+
+    # GIVEN two independent steps running, `a` with retries left, `b` with none
+    state = build({"a": [], "b": []}, retries=2)
+    state.steps["b"].max_retries = 0
+    engine.initial(state, T0, LEASE)
+    token_a, _ = engine.claim(state, "a", 1, "w1", T0, LEASE)
+    token_b, _ = engine.claim(state, "b", 1, "w2", T0, LEASE)
+    assert token_a and token_b
+    seen_by_b = copy.deepcopy(state)
+    # WHEN a's attempt fails and is queued again
+    t_a = engine.complete(state, "a", token_a, Outcome(TaskStatus.FAILED, exit_code=1), T0, LEASE)
+    assert state.steps["a"].status is TaskStatus.QUEUED
+    # THEN the retry rewrites the run row: b's commit, decided on what it saw before, loses on its ETag
+    assert t_a.run_changed and seen_by_b.steps["a"].status is TaskStatus.RUNNING
+    # AND b's failure decided again on the fresh state cancels the waiting retry and ends the run
+    later = T0 + timedelta(seconds=1)
+    engine.complete(state, "b", token_b, Outcome(TaskStatus.FAILED, exit_code=1), later, LEASE)
+    assert state.steps["a"].status is TaskStatus.CANCELED
+    assert state.run.status is RunStatus.FAILED and state.run.ended == later
+    # AND the retry's message, when it comes, claims nothing
+    assert engine.claim(state, "a", 2, "w1", later, LEASE)[0] is None
+
+
+def test_an_attempt_that_fails_after_another_step_failed_is_not_retried() -> None:
+    # GIVEN a run that does not continue on failure, with `a` running and `b` already failed
+    state = build({"a": [], "b": [], "c": ["a"]}, retries=2)
+    state.steps["b"].max_retries = 0
+    engine.initial(state, T0, LEASE)
+    token_a, _ = engine.claim(state, "a", 1, "w1", T0, LEASE)
+    assert token_a
+    run_to_end(state, "b", TaskStatus.FAILED)
+    assert state.steps["b"].status is TaskStatus.FAILED and state.run.status is RunStatus.RUNNING
+    # WHEN a's attempt fails too
+    t = engine.complete(state, "a", token_a, Outcome(TaskStatus.FAILED, exit_code=1), T0, LEASE)
+    # THEN it is not retried: the step failed, nothing is queued, and the run has ended Failed
+    assert t.messages == []
+    assert state.steps["a"].status is TaskStatus.FAILED and state.steps["c"].status is TaskStatus.CANCELED
+    assert state.run.status is RunStatus.FAILED
