@@ -153,11 +153,10 @@ def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> Par
     request.allow_step_reruns = bool(flag("AllowStepReruns"))
     request.regenerate_outputs = bool(flag("RegenerateOutputs"))
     problems += text_problems(request, sample=sample)
-    shapes = shape_problems(request)
-    if shapes and not problems:
-        raise invalid_assignments(shapes)  # as `resolve` says what is wrong with an assignment
-    if problems or shapes:
-        raise refuse(problems + shapes)
+    if problems:
+        raise refuse(problems + shape_problems(request))
+    # Assignments alone are left to `resolve`, which knows the pipeline's parameters: it names every
+    # bad one at once, an unknown name as such whatever its value.
     return ParsedSubmit(request, ignored)
 
 

@@ -267,6 +267,18 @@ def test_bad_submits_are_refused_and_write_no_run(service, workspace) -> None:
     targets = {d["Target"] for d in body["Error"]["Details"]}
     assert targets == {"ParameterAssignments.nope", "ParameterAssignments.pipeline_arg"}
     assert_error(service.post(url, json={"ParameterAssignments": {"pipeline_arg": 2.5}}), 400, "InvalidParameter")
+    # a value of no parameter's shape is listed beside the other bad keys, an unknown name as unknown
+    for shape in (None, {"a": 1}, [1]):
+        body = assert_error(service.post(url, json={
+            "ParameterAssignments": {"pipeline_arg": shape, "nope": shape},
+            "DataSetDefinitionValueAssignments": {"nope_ds": {"SavedDataSetReference": {"Id": "x"}}},
+        }), 400, "InvalidParameter")
+        details = {d["Target"]: d["Message"] for d in body["Error"]["Details"]}
+        assert set(details) == {
+            "ParameterAssignments.pipeline_arg", "ParameterAssignments.nope",
+            "DataSetDefinitionValueAssignments.nope_ds",
+        }, details
+        assert "is not a parameter of this pipeline" in details["ParameterAssignments.nope"]
     assert_error(service.post(url, content=b'{"ExperimentName": '), 400, "UserError")
     assert_error(service.post(url, json=[{"ParameterAssignments": {}}]), 400, "UserError")
     assert_error(service.post(url, json={"Tags": "not an object"}), 400)
