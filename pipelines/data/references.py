@@ -44,6 +44,10 @@ class DataError(Exception):
     """A data reference names nothing registered, or data cannot be found or read."""
 
 
+class DatasetNotFound(DataError):
+    """A dataset reference names no registered dataset (or no such version of it)."""
+
+
 class References:
     def __init__(self, account: StorageAccount, workspace: str) -> None:
         self.workspace = workspace
@@ -62,27 +66,40 @@ class References:
         """By id, or by name and version; without a version the latest, registered up to
         `as_of` when given (a run's default is the newest version when the run was created)."""
         found: Dataset | None
-        if dataset_id:
-            found = self.datasets.find(self.workspace, dataset_id)
-            if found is None:
-                raise DataError(f"dataset {dataset_id!r} is not registered in workspace {self.workspace!r}")
-            if name and name != found.name:
-                raise DataError(f"dataset {dataset_id!r} is named {found.name!r}, not {name!r}")
-            return found.resolution()
-        if not name:
-            raise DataError("a dataset is named by its Id, or by its Name (and a Version)")
         try:
             number = parse_version(version)
         except BadRequestError as exc:
             raise DataError(exc.message) from None
+        if dataset_id:
+            found = self.datasets.find(self.workspace, dataset_id)
+            if found is None:
+                raise DatasetNotFound(f"dataset {dataset_id!r} is not registered in workspace {self.workspace!r}")
+            if name and name != found.name:
+                raise DataError(f"dataset {dataset_id!r} is named {found.name!r}, not {name!r}")
+            if number is not None and number != found.version:
+                raise DataError(f"dataset {dataset_id!r} is version {found.version} of {found.name!r}, not {number}")
+            return self._readable(found)
+        if not name:
+            raise DataError("a dataset is named by its Id, or by its Name (and a Version)")
         if number is None and as_of is not None:
             found = self.datasets.latest_as_of(self.workspace, name, as_of)
         else:
             found = self.datasets.find_by_name(self.workspace, name, number)
         if found is None:
             what = f"dataset {name!r}" + (f" version {number}" if number is not None else "")
-            raise DataError(f"{what} is not registered in workspace {self.workspace!r}")
-        return found.resolution()
+            raise DatasetNotFound(f"{what} is not registered in workspace {self.workspace!r}")
+        return self._readable(found)
+
+    def _readable(self, dataset: Dataset) -> dict[str, Any]:
+        """The dataset's resolution, once each datastore it reads is still registered (a datastore
+        removed after the dataset was registered would fail the run's steps at staging)."""
+        for store in sorted({p.datastore for p in dataset.paths}):
+            if self.datastores.find(self.workspace, store) is None:
+                raise DataError(
+                    f"dataset {dataset.name!r} version {dataset.version} reads datastore {store!r},"
+                    f" which is no longer registered in workspace {self.workspace!r}"
+                )
+        return dataset.resolution()
 
     def recorded(self, value: Mapping[str, Any], *, as_of: datetime | None) -> dict[str, Any]:
         """A value as a run records it or a definition holds it (a pinned resolution, a

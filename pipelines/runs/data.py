@@ -19,8 +19,8 @@ from pipelines.authoring.definition import InputSpec, PipelineDefinition
 from pipelines.authoring.paths import UnsafePathError
 from pipelines.authoring.paths import safe_relative_path as _checked_path
 from pipelines.data.datastores import DEFAULT_DATASTORE, NAME
-from pipelines.data.references import DataError, References
-from pipelines.errors import BadRequestError
+from pipelines.data.references import DataError, DatasetNotFound, References
+from pipelines.errors import BadRequestError, NotFoundError
 from pipelines.store import StorageAccount
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ def resolve_dataset(
         return References(account, workspace).dataset(
             dataset_id=dataset_id or None, name=dataset_name or None, version=lowered.get("version")
         )
+    except DatasetNotFound as exc:
+        raise NotFoundError(f"{name!r}: {exc}", target=name) from None  # docs/contract.md §4: 404
     except DataError as exc:
         raise BadRequestError(f"{name!r}: {exc}", target=name) from None
 

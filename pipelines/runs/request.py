@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from pipelines.authoring.coercion import coerce_parameter
 from pipelines.authoring.definition import PipelineDefinition
-from pipelines.errors import BadRequestError, ErrorDetail, InvalidParameterError
+from pipelines.errors import BadRequestError, ErrorDetail, InvalidParameterError, NotFoundError
 from pipelines.runs.body_keys import sort_keys
 from pipelines.text import description_problem, experiment_name_problem, tags_problems
 
@@ -391,6 +391,16 @@ def resolve(
                     out[name] = resolver(name, spec.type, value)
                 except BadRequestError as exc:
                     problems.append(ErrorDetail("InvalidParameter", exc.message, target))
+                except NotFoundError as exc:
+                    problems.append(ErrorDetail(NotFoundError.code, exc.message, target))
+    if problems and all(p.code == NotFoundError.code for p in problems):
+        # Only registrations that do not exist (a dataset, a version of it): the contract's 404
+        # (docs/contract.md §4); with any other bad key, one 400 lists them all.
+        first = problems[0]
+        raise NotFoundError(
+            first.message if len(problems) == 1 else f"{len(problems)} datasets are not registered",
+            target=first.target, details=problems,
+        )
     if problems:
         raise invalid_assignments(problems)
     for name, spec in specs.items():

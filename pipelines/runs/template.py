@@ -29,6 +29,7 @@ from pipelines.errors import (
     ErrorDetail,
     EtagMismatchError,
     InvalidParameterError,
+    NotFoundError,
     PipelinesError,
 )
 from pipelines.runs.data import resolve_datapath, resolve_dataset
@@ -145,7 +146,7 @@ class RunTemplate:
                 resolve_datapath=_known_only(runs.account, workspace, resolve_datapath, unknown_datapaths),
                 resolve_dataset=_known_only(runs.account, workspace, resolve_dataset, unknown_datasets),
             )
-        except InvalidParameterError as exc:
+        except (InvalidParameterError, NotFoundError) as exc:  # a kept request's bad keys are one 400
             problems = exc.details + problems
         if problems:
             raise invalid_assignments(problems)

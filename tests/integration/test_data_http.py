@@ -224,7 +224,7 @@ def test_the_dataset_swap_vector_is_accepted_with_a_real_id(service, workspace, 
 def test_every_bad_assignment_is_a_400_naming_its_key_and_writes_no_run(service, workspace, tmp_path) -> None:
     # GIVEN the vectors' pipeline, with a dataset of its own
     upload_text(workspace, "incoming/default.csv", "v\ndefault\n", tmp_path)
-    Dataset.Tabular.from_delimited_files("incoming/default.csv").register(workspace, "vectors")
+    registered = Dataset.Tabular.from_delimited_files("incoming/default.csv").register(workspace, "vectors")
     published = publish(workspace, data_echo(tmp_path / "code"), "vectors")
     url = f"/PipelineRuns/PipelineSubmit/{published.id}"
     unknown_id = "00000000-0000-4000-8000-000000000000"
@@ -236,20 +236,9 @@ def test_every_bad_assignment_is_a_400_naming_its_key_and_writes_no_run(service,
         return {"DataSetDefinitionValueAssignments": {name: value}}
 
     cases = [
+        # an Id and a Version that disagree
         (
-            dataset({"SavedDataSetReference": {"Id": unknown_id}}),
-            "DataSetDefinitionValueAssignments.tabular_ds_param",
-        ),
-        (
-            dataset({"SavedDataSetReference": {"Id": "not-a-uuid"}}),
-            "DataSetDefinitionValueAssignments.tabular_ds_param",
-        ),
-        (
-            dataset({"DataSetReference": {"Name": "nope"}}),
-            "DataSetDefinitionValueAssignments.tabular_ds_param",
-        ),
-        (
-            dataset({"DataSetReference": {"Name": "vectors", "Version": "7"}}),
+            dataset({"DataSetReference": {"Id": registered.id, "Version": "2"}}),
             "DataSetDefinitionValueAssignments.tabular_ds_param",
         ),
         (
@@ -319,12 +308,24 @@ def test_every_bad_assignment_is_a_400_naming_its_key_and_writes_no_run(service,
         # THEN a 400 whose details name the key
         error = assert_error(response, 400, "InvalidParameter")["Error"]
         assert [d["Target"] for d in error["Details"]] == [target], (body, error)
-    # several at once are reported together
+    # a dataset (or a version of it) that is not registered is the contract's 404 (docs/contract.md §4)
+    for value in (
+        {"SavedDataSetReference": {"Id": unknown_id}},
+        {"SavedDataSetReference": {"Id": "not-a-uuid"}},
+        {"DataSetReference": {"Id": unknown_id}},
+        {"DataSetReference": {"Name": "nope"}},
+        {"DataSetReference": {"Name": "vectors", "Version": "7"}},
+    ):
+        error = assert_error(service.post(url, json=dataset(value)), 404, "NotFound")["Error"]
+        assert [(d["Code"], d["Target"]) for d in error["Details"]] == [
+            ("NotFound", "DataSetDefinitionValueAssignments.tabular_ds_param")
+        ], (value, error)
+    # several at once are reported together, in one 400 when any is not a missing registration
     both = {**datapath("../x"), **dataset({"SavedDataSetReference": {"Id": unknown_id}})}
     details = assert_error(service.post(url, json=both), 400)["Error"]["Details"]
-    assert {d["Target"] for d in details} == {
-        "DataPathAssignments.input_datapath",
-        "DataSetDefinitionValueAssignments.tabular_ds_param",
+    assert {(d["Code"], d["Target"]) for d in details} == {
+        ("InvalidParameter", "DataPathAssignments.input_datapath"),
+        ("NotFound", "DataSetDefinitionValueAssignments.tabular_ds_param"),
     }
     # and no run was written
     assert service.get(f"/PipelineRuns/Pipeline/{published.id}").json() == []
@@ -474,6 +475,18 @@ def test_a_datastore_in_use_cannot_be_removed(service, workspace, tmp_path) -> N
     assert service.call("DELETE", "/Datastores/landing").status_code == 200
     assert_error(service.get("/Datastores/landing"), 404, "NotFound")
     assert_error(service.call("DELETE", "/Datastores/workspaceblobstore"), 400)
+    # AND a dataset on the removed datastore is refused at submit, as its default or sent, and no run is written
+    PublishedPipeline.get(workspace, on_dataset.id).enable()
+    submit = f"/PipelineRuns/PipelineSubmit/{on_dataset.id}"
+    for body, target in (
+        ({}, "ds"),
+        ({"DataSetDefinitionValueAssignments": {"ds": {"SavedDataSetReference": {"Id": landing_set.id}}}},
+         "DataSetDefinitionValueAssignments.ds"),
+    ):
+        error = assert_error(service.post(submit, json=body), 400, "InvalidParameter")["Error"]
+        assert [d["Target"] for d in error["Details"]] == [target], error
+        assert "reads datastore 'landing', which is no longer registered" in error["Message"], error
+    assert service.get(f"/PipelineRuns/Pipeline/{on_dataset.id}").json() == []
 
 
 def test_datastores_register_list_and_refuse_what_is_not_theirs(service, workspace) -> None:
