@@ -251,8 +251,19 @@ def history_get_children(ctx: RequestContext) -> PaginatedRunDto:
 
 
 def _query_body(ctx: RequestContext) -> QueryParamsDto:
+    """The body's keys matched in any case (`orderBy` is `orderby`), as a submit's are: a key
+    that only differs in case from a known one would otherwise be ignored without a word."""
+    known = {
+        (field.alias or name).lower(): field.alias or name for name, field in QueryParamsDto.model_fields.items()
+    }
+    body: dict[str, Any] = {}
+    for key, value in ctx.json_object().items():
+        name = known.get(key.lower(), key)
+        if name in body:
+            raise BadRequestError(f"{name} is given twice, in different cases", target=name)
+        body[name] = value
     try:
-        return QueryParamsDto.model_validate(ctx.json_object())
+        return QueryParamsDto.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"

@@ -419,8 +419,14 @@ def test_bad_history_requests_are_400s_and_404s_naming_what_is_wrong(
         ({"continuationToken": "not-a-token"}, "continuationToken"),
         ({"continuationToken": "eyJxIjoiMTIzIn0"}, "continuationToken"),  # {"q":"123"}: another query's
         ({"orderby": "Colour desc"}, "orderby"),
+        ({"orderBy": "Colour desc"}, "orderby"),  # keys in any case: read, not ignored
+        ({"Top": 0}, "top"),
+        ({"top": 2, "TOP": 3}, "top"),
     ):
         assert assert_error(query(service, "forecast", **body), 400)["Error"]["Target"] == target, body
+    newest_first = query(service, "forecast", Filter=f"RunId eq '{run_id}'", orderBy="CreatedUtc desc", TOP=1)
+    assert newest_first.status_code == 200, newest_first.text
+    assert [r["runId"] for r in newest_first.json()["value"]] == [run_id]
     assert_error(service.post(f"{service.hs}/experiments/forecast/runs:query", content=b"{nope"), 400)
     children = f"{service.hs}/experiments/forecast/runs/{run_id}/children"
     for top in ("0", "1001", "abc"):  # named as the caller sent it
