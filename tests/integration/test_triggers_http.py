@@ -118,6 +118,45 @@ def test_events_that_do_not_match_start_nothing(service, workspace, host, tmp_pa
     assert runs_of(service, published.id) == []
 
 
+def test_a_cloudevents_delivery_starts_runs_as_an_event_grid_one_does(service, workspace, host, tmp_path) -> None:
+    # GIVEN a trigger on BlobCreated events of .csv blobs, filled from the event's type and data
+    published = publish(workspace, reader(tmp_path / "code"), "reader")
+    service.put("/EventTriggers/cloud", json={
+        "PipelineId": published.id, "EventTypes": ["Microsoft.Storage.BlobCreated"], "SubjectEndsWith": ".csv",
+        "Request": {"ParameterAssignments": {"source": "{eventType} {data.url}"}},
+    })
+    grid = blob_created("incoming/d.csv")
+    # WHEN the subscription delivers the CloudEvents 1.0 schema (one event, then a batch of it again)
+    cloud = {
+        "specversion": "1.0", "id": grid["id"], "source": grid["topic"], "subject": grid["subject"],
+        "type": grid["eventType"], "time": grid["eventTime"], "datacontenttype": "application/json",
+        "data": grid["data"],
+    }
+    for body in (cloud, [cloud]):
+        answer = httpx.post(host.base_url + WEBHOOK, json=body, timeout=60,
+                            headers={"aeg-event-type": "Notification", "Content-Type": "application/cloudevents+json"})
+        assert answer.status_code == 202, answer.text
+    # THEN one run started, filled from the CloudEvent's type and data
+    [run] = runs_of(service, published.id)
+    assert run["RunSource"] == "EventGrid"
+    assert run["ParameterAssignments"]["source"] == f"Microsoft.Storage.BlobCreated {grid['data']['url']}"
+
+
+def test_an_event_without_a_type_is_dropped_and_its_batch_still_starts_its_runs(
+    service, workspace, host, tmp_path
+) -> None:
+    published = publish(workspace, reader(tmp_path / "code"), "reader")
+    service.put("/EventTriggers/any", json={"PipelineId": published.id})
+    no_type = {key: value for key, value in blob_created("incoming/e.csv").items() if key != "eventType"}
+    no_id = dict(blob_created("incoming/f.csv"), id="")
+    # WHEN a batch holds an event without a type, one without an id, and a valid one
+    answer = deliver(host, no_type, no_id, blob_created("incoming/g.csv"))
+    # THEN the delivery succeeds (a retry would change nothing) and the valid event started its run
+    assert answer.status_code == 202, answer.text
+    [run] = runs_of(service, published.id)
+    assert run["RunSource"] == "EventGrid"
+
+
 def test_a_trigger_whose_request_the_event_cannot_fill_is_skipped_not_retried(
     service, workspace, host, tmp_path
 ) -> None:
