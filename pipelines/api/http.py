@@ -265,7 +265,8 @@ def handle(
             raise ServiceUnavailableError("the app's settings are not valid: its log names them")
         if route.permission is not Permission.ANONYMOUS:
             ctx.principal = authenticate_request(request)
-            ctx.principal.require(route.permission)
+            for needed in route.needs:
+                ctx.principal.require(needed)
         _check_framing(request)
         _check_size(request, max_bytes)
         result = handler(ctx)

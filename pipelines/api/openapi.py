@@ -197,16 +197,18 @@ def operation(route: Route, method: str, path: str, op: Op, operation_id: str) -
                                   if statuses[status] else use("responses", name))
     responses |= op.responses
     role = route.permission.value
+    needs = " and ".join(
+        f"the role {needed.value} (held by {', '.join(roles_granting(needed))})" for needed in route.needs
+    )
     description = op.description + (" " if op.description else "") + (
-        "No token needed (anonymous)." if anonymous
-        else f"Needs the role {role} (held by {', '.join(roles_granting(route.permission))}).")
+        "No token needed (anonymous)." if anonymous else f"Needs {needs}.")
     result: JSON = {"operationId": operation_id, "summary": op.summary, "description": description,
                     "x-required-role": role, "parameters": parameters_of(route, path, op)}
     if with_body and op.body is not None:
         result["requestBody"] = {"required": op.body.required, "description": op.body.description,
                                  "content": {op.body.media: {"schema": op.body.schema}}}
     result["responses"] = responses
-    result["security"] = [] if anonymous else [{"bearer": [route.permission.value]}]
+    result["security"] = [] if anonymous else [{"bearer": [needed.value for needed in route.needs]}]
     return result
 
 

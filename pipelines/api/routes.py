@@ -45,6 +45,14 @@ class Route:
     starts_runs: bool = False
     # A route of its own (False: one of the "fallback" section, which the OpenAPI document leaves out).
     documented: bool = True
+    # A second role the caller needs too: writing a schedule or an event trigger sets up runs
+    # that start later in no caller's name, so it takes the role that starts runs besides Publish.
+    also: Permission | None = None
+
+    @property
+    def needs(self) -> tuple[Permission, ...]:
+        """Every role the caller needs (each one granted by a role it holds, `GRANTS`)."""
+        return (self.permission,) if self.also is None else (self.permission, self.also)
 
 
 # Sections by the module that answers them (`HANDLER_MODULES`): the function of the route's name
@@ -133,13 +141,13 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         Route("get_dataset", ("GET",), WS + "/Datasets/{datasetId}", R),
     ),
     "triggers": (
-        Route("put_trigger", ("PUT",), WS + "/EventTriggers/{triggerName}", P),
+        Route("put_trigger", ("PUT",), WS + "/EventTriggers/{triggerName}", P, also=S),
         Route("get_trigger", ("GET",), WS + "/EventTriggers/{triggerName}", R),
         Route("list_triggers", ("GET",), WS + "/EventTriggers", R),
         Route("delete_trigger", ("DELETE",), WS + "/EventTriggers/{triggerName}", P),
     ),
     "schedules": (
-        Route("put_schedule", ("PUT",), WS + "/Schedules/{scheduleName}", P),
+        Route("put_schedule", ("PUT",), WS + "/Schedules/{scheduleName}", P, also=S),
         Route("get_schedule", ("GET",), WS + "/Schedules/{scheduleName}", R),
         Route("list_schedules", ("GET",), WS + "/Schedules", R),
         Route("delete_schedule", ("DELETE",), WS + "/Schedules/{scheduleName}", P),

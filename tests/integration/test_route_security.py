@@ -62,15 +62,35 @@ def test_every_route_refuses_a_forged_token(host) -> None:
 def test_each_role_reaches_what_the_table_grants_and_nothing_else(host, role: Permission) -> None:
     headers = {"Authorization": f"Bearer {token([role.value])}"}
     for name, method, url in served_routes(host):
-        needed = ROUTES[name].permission
+        needs = ROUTES[name].needs
         response = httpx.request(method, url, headers=headers, content=b"{}", timeout=30)
-        if needed is Permission.ANONYMOUS or needed in GRANTS[role]:
+        if needs == (Permission.ANONYMOUS,) or all(needed in GRANTS[role] for needed in needs):
             # past authorisation: whatever the handler says of these dummy ids, it is not 401/403
             assert response.status_code not in (401, 403), (role, name, response.text)
             assert response.status_code < 500, (role, name, response.text)
         else:
             assert response.status_code == 403, (role, name, response.status_code)
             assert response.json()["Error"]["Code"] == "Forbidden"
+
+
+def test_writing_a_schedule_or_a_trigger_needs_the_roles_to_publish_and_to_submit(host) -> None:
+    """A schedule or an event trigger starts runs later in no caller's name: Publish alone,
+    which may not submit, may not set one up either."""
+    ws = f"{host.base_url}/" + ROUTES["list_pipelines"].template.replace("{workspaceName}", "ws1")
+    ws = re.sub(r"\{\w+\}", "x", ws).rsplit("/", 1)[0]
+    for path in ("/Schedules/nightly", "/EventTriggers/on-csv"):
+        for roles, allowed in (
+            ([Permission.PUBLISH.value], False),
+            ([Permission.SUBMIT.value], False),
+            ([Permission.PUBLISH.value, Permission.SUBMIT.value], True),
+            ([Permission.ADMIN.value], True),
+        ):
+            response = httpx.put(ws + path, headers={"Authorization": f"Bearer {token(roles)}"}, json={}, timeout=30)
+            if allowed:  # past authorisation: the empty body names no pipeline
+                assert response.status_code == 400, (path, roles, response.text)
+            else:
+                assert response.status_code == 403, (path, roles, response.text)
+                assert response.json()["Error"]["Code"] == "Forbidden"
 
 
 def test_a_token_without_roles_is_forbidden(host) -> None:
