@@ -20,6 +20,7 @@ from pipelines.api.paging import page_request, paged
 from pipelines.authoring.coercion import format_parameter
 from pipelines.authoring.definition import PipelineDefinition
 from pipelines.catalogue import Endpoint, Endpoints, PublishedPipeline, PublishedPipelines
+from pipelines.catalogue.webhooks import shown
 from pipelines.errors import BadRequestError
 from pipelines.settings import get_settings
 from pipelines.store import get_account
@@ -98,7 +99,7 @@ def endpoint_entity(ctx: RequestContext, endpoint: Endpoint) -> PipelineEndpoint
         last_modified_date=wire_time(endpoint.modified),
         properties=endpoint.properties,
         tags=endpoint.tags,
-        webhooks=[WebhookEntity(url=hook.url, secret_setting=hook.secret_setting) for hook in endpoint.webhooks],
+        webhooks=[WebhookEntity(url=shown(hook.url), secret_setting=hook.secret_setting) for hook in endpoint.webhooks],
     )
 
 

@@ -45,7 +45,7 @@ from pipelines.catalogue.endpoint_changes import (
     next_version,
 )
 from pipelines.catalogue.published import PublishedPipeline, PublishedPipelines
-from pipelines.catalogue.webhooks import Webhook, checked, parse_webhooks, webhooks_text
+from pipelines.catalogue.webhooks import Webhook, checked, parse_webhooks, restored, webhooks_text
 from pipelines.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -268,7 +268,8 @@ class Endpoints:
         if not isinstance(change.status, Keep):
             updated.status = change.status
         if not isinstance(change.webhooks, Keep):
-            updated.webhooks = checked(change.webhooks, allow_local_http=self.allow_local_http)
+            webhooks = restored(change.webhooks, current.webhooks)  # as answers showed them: the stored ones
+            updated.webhooks = checked(webhooks, allow_local_http=self.allow_local_http)
         if not isinstance(change.versions, Keep):
             updated.versions = merge_versions(
                 current.versions, change.versions, lambda pipeline_id: self.pipelines.get(workspace, pipeline_id)

@@ -74,6 +74,42 @@ def url_allowed(url: str, *, allow_local_http: bool) -> bool:
     return bool(HTTPS_URL.match(url) or (allow_local_http and LOCAL_HTTP_URL.match(url)))
 
 
+MASK = "***"
+
+
+def shown(url: str) -> str:
+    """A webhook URL as answers show it: each value of its query (and its fragment) masked, since a
+    query may carry a credential (a Logic Apps trigger's `sig`, say) and any reader sees answers."""
+    head, hash_, fragment = url.partition("#")
+    base, question, query = head.partition("?")
+    if question:
+        items = (item.partition("=") for item in query.split("&"))
+        query = "&".join(f"{name}={MASK}" if eq else (MASK if name else "") for name, eq, _ in items)
+    return base + question + query + (hash_ + MASK if fragment else hash_)
+
+
+def restored(webhooks: Iterable[Webhook], current: Iterable[Webhook]) -> tuple[Webhook, ...]:
+    """Webhooks sent back as answers showed them (a read-modify-write of the whole entity) are the
+    stored ones; a masked URL that names none of them is a 400, not a URL to deliver to."""
+    kept = tuple(current)
+    urls = {hook.url for hook in kept}
+    result = []
+    for index, hook in enumerate(webhooks):
+        if hook.url not in urls:
+            candidates = [h for h in kept if shown(h.url) == hook.url]
+            if candidates:  # two may differ by their query alone: the one with the same secret setting first
+                pick = next((h for h in candidates if h.secret_setting == hook.secret_setting), candidates[0])
+                hook = Webhook(pick.url, hook.secret_setting)
+            elif "?" in hook.url and MASK in hook.url and shown(hook.url) == hook.url:
+                raise BadRequestError(
+                    f"Webhooks[{index}].Url has its query masked ({MASK}), as answers show it, and is none of"
+                    " this endpoint's webhooks: send the whole URL",
+                    target=f"Webhooks[{index}].Url",
+                )
+        result.append(hook)
+    return tuple(result)
+
+
 def checked(webhooks: Iterable[Webhook], *, allow_local_http: bool) -> tuple[Webhook, ...]:
     """The endpoint's new webhooks (one of two equal entries kept); a 400 naming the entry that
     breaks a rule."""

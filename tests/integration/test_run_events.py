@@ -27,7 +27,7 @@ from pipelines.client import publish
 from pipelines.runs.notify import NUDGE_WINDOW_SECONDS
 from tests import pipelines_for_tests as make
 from tests.hosting import wait_for
-from tests.service import Service
+from tests.service import Service, assert_error, token
 
 SECRET = "whsec_" + base64.b64encode(b"a test secret of 32 bytes, fixed").decode()
 SECRET_SETTING = "PIPELINES_WEBHOOK_SECRET_TEST"
@@ -81,6 +81,7 @@ class Receiver:
     def __init__(self, fail_first: int = 0) -> None:
         self.fail_first = fail_first
         self.requests: list[tuple[int, dict[str, str], bytes]] = []  # (status answered, headers, body)
+        self.paths: list[str] = []  # the path and query of each request
         self.lock = threading.Lock()
         receiver = self
 
@@ -90,6 +91,7 @@ class Receiver:
                 with receiver.lock:
                     status = 500 if len(receiver.requests) < receiver.fail_first else 200
                     receiver.requests.append((status, {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.paths.append(self.path)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -216,6 +218,36 @@ def test_a_webhook_receives_each_event_signed(service: Service, workspace: Any, 
         assert not signed_correctly({**headers, "webhook-id": str(uuid.uuid4())}, body)  # the check can fail
         assert event["data"]["pipelineEndpointId"] == endpoint["Id"]
     assert SECRET not in json.dumps(service.get(f"/PipelineEndpoints/Id/{endpoint['Id']}").json())
+
+
+def test_a_webhooks_query_is_masked_in_answers_and_kept_through_a_whole_entity_put(
+    service: Service, workspace: Any, receivers: list[Receiver], tmp_path: Path
+) -> None:
+    # GIVEN an endpoint whose webhook URL carries a credential in its query, as a Logic Apps trigger's does
+    receiver = serve(receivers)
+    ok = publish(workspace, make.single(tmp_path / "ok", "print('fine')"), "signed-url")
+    url = receiver.url + "?api-version=2016-10-01&sig=SECRETSIGNATURE"
+    created = endpoint_with(service, ok.id, "signed-url", [{"Url": url, "SecretSetting": SECRET_SETTING}])
+    # THEN no answer shows the query's values, to any reader
+    masked = receiver.url + "?api-version=***&sig=***"
+    assert created["Webhooks"] == [{"Url": masked, "SecretSetting": SECRET_SETTING}]
+    reader = {"Authorization": f"Bearer {token(['Pipelines.Read'])}"}
+    for path in (f"/PipelineEndpoints/Id/{created['Id']}", "/PipelineEndpoints"):
+        answer = service.get(path, headers=reader)
+        assert answer.status_code == 200 and "SECRETSIGNATURE" not in answer.text, answer.text
+    # WHEN the whole entity is read and put back (a read-modify-write, as SDK clients do)
+    entity = service.get(f"/PipelineEndpoints/Id/{created['Id']}").json()
+    put = service.put(f"/PipelineEndpoints/{created['Id']}", json=dict(entity, Description="renamed"))
+    assert put.status_code == 200, put.text
+    # THEN the webhook is still the whole URL: a run's events reach it with its query
+    run = service.post(f"/PipelineRuns/PipelineEndpointSubmit/Id/{created['Id']}", json={}).json()["Id"]
+    assert service.wait_run(run)["Status"]["StatusCode"] == 3
+    wait_for(lambda: len(receiver.accepted()) >= 3, timeout=30, interval=0.2)
+    with receiver.lock:
+        assert set(receiver.paths) == {"/hooks/pipelines?api-version=2016-10-01&sig=SECRETSIGNATURE"}
+    # AND a masked URL that is none of the endpoint's webhooks is refused, not stored
+    other = dict(put.json(), Webhooks=[{"Url": "https://example.com/x?sig=***", "SecretSetting": SECRET_SETTING}])
+    assert_error(service.put(f"/PipelineEndpoints/{created['Id']}", json=other), 400)
 
 
 def test_a_receiver_that_fails_twice_gets_each_event_once_it_recovers(
