@@ -42,7 +42,8 @@ def render(step: Step, attempt: int, spec: StepSpec | None) -> str:
         seconds = (record.ended - record.started).total_seconds() if record.ended and record.started else None
         took = f" after {seconds:.2f}s" if seconds is not None else ""
         ended = f"{_at(record.ended)} {record.outcome}{took}"
-        if record.script_exited is None and record.exit_code is not None:
+        said = (record.detail or "").startswith(f"exit code {record.exit_code}")  # the detail names it
+        if record.script_exited is None and record.exit_code is not None and not said:
             ended += f", exit code {record.exit_code}"
         if record.reason:
             ended += f" ({record.reason})"

@@ -258,7 +258,8 @@ class Executor:
             return Outcome(TaskStatus.FAILED, f"timed out after {timeout}s", result.exit_code, metrics)
         if result.exit_code != 0:
             tail = result.stderr_tail.strip()[-DETAIL_TAIL_CHARS:]
-            return Outcome(TaskStatus.FAILED, f"exit code {result.exit_code}: {tail}", result.exit_code, metrics)
+            detail = f"exit code {result.exit_code}" + (f": {tail}" if tail else ", nothing on stderr")
+            return Outcome(TaskStatus.FAILED, detail, result.exit_code, metrics)
         if not exited(0):
             return None
         summaries, inline = self._upload_outputs(job, staged.outputs)

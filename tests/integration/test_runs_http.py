@@ -89,6 +89,12 @@ def test_a_failing_step_fails_the_run_with_its_stderr_tail(service, workspace, t
     assert step["StatusCode"] == 3
     assert "exit code 3" in step["StatusDetail"] and "the answer was 41" in step["StatusDetail"]
     assert "the answer was 41" in final["Status"]["StatusDetail"]
+    # a script that fails saying nothing on stderr: its detail says so, not "exit code 4: "
+    silent = publish(workspace, make.single(tmp_path / "silent", "print('to stdout'); sys.exit(4)"), "silent")
+    run_id = service.post(f"/PipelineRuns/PipelineSubmit/{silent.id}", json={}).json()["Id"]
+    assert service.wait_run(run_id)["Status"]["StatusCode"] == 2
+    [step] = service.steps(run_id).values()
+    assert step["StatusDetail"] == "exit code 4, nothing on stderr"
 
 
 def test_a_retried_step_succeeds_on_its_second_attempt(service, workspace, tmp_path) -> None:

@@ -37,7 +37,11 @@ def test_a_failed_attempt_that_is_retried_says_its_exit_code_and_why() -> None:
     step = Step("n1", "train", TaskStatus.RUNNING, attempt=2,
                 attempts=[failed, AttemptRecord(2, "host-8", at(5))])
     first = joblog.render(step, 1, SPEC).splitlines()
-    assert first[-1] == "2026-11-28T01:00:02.000+00:00 Failed after 2.00s, exit code 3 (Retry): exit code 3: boom"
+    # the exit code once: the detail names it
+    assert first[-1] == "2026-11-28T01:00:02.000+00:00 Failed after 2.00s (Retry): exit code 3: boom"
+    failed.detail = "killed by the lease watcher"
+    assert joblog.render(step, 1, SPEC).splitlines()[-1] == (
+        "2026-11-28T01:00:02.000+00:00 Failed after 2.00s, exit code 3 (Retry): killed by the lease watcher")
     assert "attempt 2 started on worker host-8" in joblog.render(step, 2, SPEC)
 
 
