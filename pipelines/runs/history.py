@@ -199,7 +199,9 @@ def pipeline_record(run: Run) -> HistoryRecord:
         status=status,
         run_type=PIPELINE_RUN_TYPE,
         parent_run_id=run.parent_run_id,
-        root_run_id=run.parent_run_id or run.id,
+        # A pipeline run is the root of its tree (itself and its step runs), whatever parent it names:
+        # that parent may be a run of Azure ML or a step here, and `RootRunId eq X` reads X's tree.
+        root_run_id=run.id,
         created=run.created,
         started=run.started,
         ended=run.ended,

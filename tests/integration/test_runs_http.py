@@ -451,6 +451,13 @@ def test_parent_run_id_may_come_in_the_body_too(service, workspace) -> None:
     assert service.post(url, json={"ParentRunId": "from-body"}).json()["ParentRunId"] == "from-body"
     both = service.post(url, params={"parentRunId": "from-query"}, json={"ParentRunId": "from-body"}).json()
     assert both["ParentRunId"] == "from-query"
+    # in the run history, the run names its parent and is the root of its own tree, its step runs' root too
+    run = service.get(f"{service.hs}/runs/{both['Id']}").json()
+    assert (run["parentRunId"], run["rootRunId"]) == ("from-query", both["Id"])
+    tree = service.post(f"{service.hs}/experiments/{both['RunHistoryExperimentName']}/runs:query",
+                        json={"filter": f"RootRunId eq '{both['Id']}'"}).json()["value"]
+    assert both["Id"] in {r["runId"] for r in tree}
+    assert all(r["rootRunId"] == both["Id"] for r in tree)
 
 
 # -- unknown keys ------------------------------------------------------------------------------------------
