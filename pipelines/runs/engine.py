@@ -157,6 +157,7 @@ def claim(
     if step.status is TaskStatus.RUNNING and not _lost(state, step, now, AttemptReason.WORKER_LOST, t):
         _advance(state, now, lease, t)
         return None, t
+    _mark(state, t)  # a lost execution taken over is a warning
     token = token or uuid.uuid4().hex
     step.status = TaskStatus.RUNNING
     step.claim = token
@@ -416,6 +417,17 @@ def sweep(state: RunState, now: datetime, lease: int) -> Transition:
     return t
 
 
+def _mark(state: RunState, t: Transition) -> None:
+    """The run's HasErrors (a step failed) and HasWarnings (an attempt ended other than by its
+    script: a retry, a lost worker), as its steps now stand."""
+    run = state.run
+    errors = any(s.status is TaskStatus.FAILED for s in state.steps.values())
+    warnings = any(a.reason is not None for s in state.steps.values() for a in s.attempts)
+    if (errors, warnings) != (run.has_errors, run.has_warnings):
+        run.has_errors, run.has_warnings = errors, warnings
+        t.run_changed = True
+
+
 def _stops_new_steps(state: RunState) -> bool:
     """No step starts (nor retries) once the run is being canceled, or once a step failed in a run
     that does not continue on a step's failure."""
@@ -439,6 +451,7 @@ def _advance(state: RunState, now: datetime, lease: int, t: Transition) -> None:
     if t.steps_changed:
         run.modified = now
         t.run_changed = True
+    _mark(state, t)
     failed = [s for s in steps.values() if s.status is TaskStatus.FAILED]
     stop_new = _stops_new_steps(state)
     for step in steps.values():

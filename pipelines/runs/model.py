@@ -327,6 +327,10 @@ class Run:
     # stored (the step's `reused_from` says the rest); read by whoever stages or lists them.
     reused: dict[str, list[str]] = field(default_factory=dict)
     cancel_requested: bool = False
+    # A step failed (the run may go on: ContinueRunOnStepFailure), and a step had an attempt that did not
+    # end by its script (a retry, a lost worker): kept on the run row, which lists read without the steps.
+    has_errors: bool = False
+    has_warnings: bool = False
     total_steps: int = 0
     created: datetime | None = None
     started: datetime | None = None
@@ -375,6 +379,8 @@ class Run:
             "RerunOf": self.rerun_of,
             "Reused": json_text(self.reused) if self.reused else None,
             "CancelRequested": self.cancel_requested,
+            "HasErrors": self.has_errors,
+            "HasWarnings": self.has_warnings,
             "TotalSteps": self.total_steps,
             "Created": time_text(self.created),
             "Started": time_text(self.started),
@@ -416,6 +422,8 @@ class Run:
             rerun_of=entity.get("RerunOf"),
             reused=parse_json(entity.get("Reused"), {}),
             cancel_requested=bool(entity.get("CancelRequested", False)),
+            has_errors=bool(entity.get("HasErrors", False)),
+            has_warnings=bool(entity.get("HasWarnings", False)),
             total_steps=int(entity.get("TotalSteps", 0)),
             created=parse_time(entity.get("Created")),
             started=parse_time(entity.get("Started")),

@@ -110,6 +110,7 @@ def test_a_retried_step_succeeds_on_its_second_attempt(service, workspace, tmp_p
     run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"]
     final = service.wait_run(run_id)
     assert final["Status"]["StatusCode"] == 3, final
+    assert (final["HasErrors"], final["HasWarnings"]) == (False, True)  # finished, after a retried attempt
     [(node, step)] = service.steps(run_id).items()
     assert step["Attempt"] == 2 and step["StatusCode"] == 4
     assert "second attempt" in service.log(run_id, node)

@@ -431,3 +431,22 @@ def test_an_attempt_that_fails_after_another_step_failed_is_not_retried() -> Non
     assert t.messages == []
     assert state.steps["a"].status is TaskStatus.FAILED and state.steps["c"].status is TaskStatus.CANCELED
     assert state.run.status is RunStatus.FAILED
+
+
+def test_the_run_says_it_has_errors_once_a_step_fails_and_warnings_once_an_attempt_is_retried() -> None:
+    # GIVEN a run that goes on past a failure, with two independent steps, `a` with a retry
+    state = build({"a": [], "b": [], "c": []}, retries=1, continue_on_failure=True)
+    state.steps["b"].max_retries = 0
+    engine.initial(state, T0, LEASE)
+    assert (state.run.has_errors, state.run.has_warnings) == (False, False)
+    # WHEN a's first attempt fails and is retried
+    t = run_to_end(state, "a", TaskStatus.FAILED)
+    # THEN the run row says it has warnings (and is rewritten), no errors yet
+    assert (state.run.has_errors, state.run.has_warnings) == (False, True) and t.run_changed
+    # WHEN b fails while c still runs
+    token_c, _ = engine.claim(state, "c", 1, "w", T0, LEASE)
+    assert token_c
+    run_to_end(state, "b", TaskStatus.FAILED)
+    # THEN the run, still running, says it has errors
+    assert state.run.status is RunStatus.RUNNING
+    assert (state.run.has_errors, state.run.has_warnings) == (True, True)
