@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.errors import BadRequestError, ErrorDetail
-from pipelines.runs.request import SubmitRequest, map_texts, refuse, texts
+from pipelines.runs.request import SubmitRequest, map_texts, texts
 from pipelines.runs.template import Firings, RunTemplate
 from pipelines.vocabulary import EntityStatus
 
@@ -159,13 +159,12 @@ def _lookup(name: str, event: Event, values: Mapping[str, str], target: str) -> 
     return values[name]
 
 
-def check_placeholders(request: SubmitRequest) -> None:
-    """Refuse, at registration, placeholders no event can fill (every one in Details)."""
-    problems = [
+def placeholder_problems(request: SubmitRequest) -> list[ErrorDetail]:
+    """Placeholders no event can fill, each named (refused at registration)."""
+    return [
         ErrorDetail("UserError", f"unknown placeholder {{{name}}}", f"Request.{target}")
         for target, text in texts(request)
         for name in _PLACEHOLDER.findall(text)
         if name not in _FIXED and not name.startswith("data.")
     ]
-    if problems:
-        raise refuse(problems)
+

@@ -27,8 +27,9 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from pipelines.auth.permissions import Principal
-from pipelines.errors import BadRequestError, PipelinesError
+from pipelines.errors import BadRequestError, ErrorDetail, PipelinesError
 from pipelines.runs.model import Run
+from pipelines.runs.request import refuse
 from pipelines.runs.service import RunService
 from pipelines.runs.template import (
     IDEMPOTENCY_KEY,
@@ -47,8 +48,8 @@ from pipelines.triggers.model import (
     PLACEHOLDERS,
     Event,
     Trigger,
-    check_placeholders,
     fill,
+    placeholder_problems,
 )
 from pipelines.vocabulary import EntityStatus, now
 
@@ -131,9 +132,19 @@ class Triggers:
         A disabled trigger fires nothing: its target is checked when it is enabled again."""
         if not NAME.match(trigger.name):
             raise BadRequestError("trigger names are letters, digits, '_' and '-' (100 at most)", target="name")
-        check_placeholders(trigger.template.request)
+        problems = placeholder_problems(trigger.template.request)
         if trigger.status is EntityStatus.ACTIVE:
-            trigger.template.check(self.runs, trigger.workspace, PLACEHOLDERS)
+            try:
+                trigger.template.check(self.runs, trigger.workspace, PLACEHOLDERS)
+            except BadRequestError as exc:  # one 400 names every bad key, the placeholders' too
+                if not problems:
+                    raise
+                problems += exc.details or [ErrorDetail(exc.code, exc.message, exc.target)]
+            except PipelinesError:
+                if not problems:
+                    raise  # the target is unknown or disabled: 404, 409
+        if problems:
+            raise refuse(problems)
         save_definition(self.table, PARTITION, key(trigger.workspace, trigger.name), _fields(trigger), now())
         _forget_cache()
         return self.get(trigger.workspace, trigger.name)

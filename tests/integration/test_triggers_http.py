@@ -241,6 +241,10 @@ def test_a_request_is_checked_at_put_against_its_target_as_far_as_values_are_kno
     # texts with placeholders are checked as they can be filled
     assert put({"ExperimentName": "arrivals-{data.batch}"}).status_code == 200
     assert set(details(put({"ExperimentName": "not ok {id}"}))) == {"Request.ExperimentName"}
+    # an unknown placeholder is named beside every other bad key, in one 400
+    mixed = put({"Description": "{bogus}", "ParameterAssignments": {"n": "abc"},
+                 "DataPathAssignments": {"incoming": {"DataStoreName": "nostore", "RelativePath": "x"}}})
+    assert set(details(mixed)) == {"Request.Description", "ParameterAssignments.n", "DataPathAssignments.incoming"}
 
 
 def test_near_misses_are_refused_and_other_unknown_keys_listed(service, workspace, tmp_path) -> None:
