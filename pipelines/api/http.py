@@ -34,6 +34,7 @@ from pipelines.errors import (
     MethodNotAllowedError,
     PayloadTooLargeError,
     PipelinesError,
+    RangeNotSatisfiableError,
     ServiceUnavailableError,
 )
 from pipelines.settings import Settings, get_settings
@@ -359,3 +360,35 @@ def declared(name: str) -> Declared:
 def answer(request: func.HttpRequest, spec: Route) -> func.HttpResponse:
     """The answer of the route `spec` to `request`: what every HTTP function of the app calls."""
     return handle(request, spec)
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def byte_range(header: str | None, size: int, *, most: int) -> tuple[int, int] | None:
+    """(first, last) inclusive of a `Range: bytes=...` header; None without one.
+
+    One range only; `bytes=a-`, `bytes=a-b` and `bytes=-n` (the last n bytes).
+    At most `most` bytes are answered: a longer range is cut, and the answer's
+    `Content-Range` says which bytes it holds."""
+    if header is None or not header.strip():
+        return None
+    match = _RANGE.match(header.strip().replace(" ", ""))
+    if match is None or (not match.group(1) and not match.group(2)):
+        raise RangeNotSatisfiableError(
+            f"the Range header {header!r} is not one range of bytes (bytes=first-last)",
+            target="Range", headers={"Content-Range": f"bytes */{size}"},
+        )
+    first_text, last_text = match.groups()
+    if first_text:
+        first = int(first_text)
+        last = int(last_text) if last_text else size - 1
+    else:
+        first = max(0, size - int(last_text))
+        last = size - 1
+    if first >= size or last < first:
+        raise RangeNotSatisfiableError(
+            f"the file has {size} bytes: the range {header!r} is outside it",
+            target="Range", headers={"Content-Range": f"bytes */{size}"},
+        )
+    return first, min(last, size - 1, first + most - 1)

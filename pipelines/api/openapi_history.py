@@ -82,6 +82,12 @@ _PARTIAL: JSON = {
                                                                 "contentMediaType": "application/octet-stream"}}}},
 }
 
+LOG_PART: JSON = {
+    "206": {"description": "The bytes of the range asked for (at most 8 MiB); Content-Range says which of how many.",
+            "headers": _PARTIAL["206"]["headers"],
+            "content": {"text/plain": {"schema": {"type": "string"}}}},
+}
+
 OPERATIONS: dict[str, Op] = {
     "get_step_status": Op("One step's status", ref("TaskStatusEntity"),
                           "The step is named by `?nodeId=` or, on POST, by the body.", NODE, NODE_PARAMS,

@@ -143,10 +143,13 @@ OPERATIONS: dict[str, Op] = {
     "get_step_log": Op(
         "A step's log", {"type": "string"},
         "The step is named by `?nodeId=` or, on POST, by the body. Each attempt of the step keeps its own "
-        "logs: `?attempt=` reads an earlier one.",
-        Body(ref("NodeIdPath"), required=False), ("query:nodeId", "query:attempt"),
-        {400: "`attempt` is not one of the step's attempts so far.", 404: "Unknown run, step or log type."},
-        media="text/plain",
+        "logs: `?attempt=` reads an earlier one. Without Range: the log as text, its last 8 MiB when it is "
+        "longer (a first line says how much is not shown). With Range: those bytes of the log as written "
+        "(206, Content-Range says which of how many), any part of it, as a reader that follows it asks.",
+        Body(ref("NodeIdPath"), required=False), ("query:nodeId", "query:attempt", "Range"),
+        {400: "`attempt` is not one of the step's attempts so far.", 404: "Unknown run, step or log type.",
+         416: "A Range outside the log (an empty log has no byte to give), or several."},
+        media="text/plain", responses=history.LOG_PART,
     ),
     "list_datastores": Op("List datastores", array("DatastoreEntity"), paged=True),
     "create_datastore": Op("Register a datastore", ref("DatastoreEntity"), body=Body(ref("DatastoreRequest")),

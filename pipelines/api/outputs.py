@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 import azure.functions as func
@@ -28,11 +27,11 @@ from pipelines.api.answers import (
     OutputFileEntity,
     OutputFiles,
 )
-from pipelines.api.http import RequestContext, route
+from pipelines.api.http import RequestContext, byte_range, route
 from pipelines.api.runs import step_of
 from pipelines.authoring.paths import UnsafePathError, safe_relative_path
 from pipelines.catalogue import PublishedPipelines
-from pipelines.errors import BadRequestError, NotFoundError, RangeNotSatisfiableError
+from pipelines.errors import BadRequestError, NotFoundError
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import step_run_id
 from pipelines.runs.logs import output_prefix
@@ -45,7 +44,6 @@ from pipelines.text import whole_number
 # Where step outputs are said to live (NodeOutput.AmlDataStoreName): Azure ML's name
 # for the store of run artifacts. Here it is the app's `runs` container.
 OUTPUT_STORE = "workspaceartifactstore"
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 def _output_url(ctx: RequestContext, run_id: str, node_id: str, output: str) -> str:
@@ -166,35 +164,6 @@ def _file_entry(base: str, file: OutputFile) -> OutputFileEntity:
     )
 
 
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(first, last) inclusive of a `Range: bytes=...` header; None without one.
-
-    One range only; `bytes=a-`, `bytes=a-b` and `bytes=-n` (the last n bytes).
-    At most MAX_PART bytes are answered: a longer range is cut, and the answer's
-    `Content-Range` says which bytes it holds."""
-    if header is None or not header.strip():
-        return None
-    match = _RANGE.match(header.strip().replace(" ", ""))
-    if match is None or (not match.group(1) and not match.group(2)):
-        raise RangeNotSatisfiableError(
-            f"the Range header {header!r} is not one range of bytes (bytes=first-last)",
-            target="Range", headers={"Content-Range": f"bytes */{size}"},
-        )
-    first_text, last_text = match.groups()
-    if first_text:
-        first = int(first_text)
-        last = int(last_text) if last_text else size - 1
-    else:
-        first = max(0, size - int(last_text))
-        last = size - 1
-    if first >= size or last < first:
-        raise RangeNotSatisfiableError(
-            f"the file has {size} bytes: the range {header!r} is outside it",
-            target="Range", headers={"Content-Range": f"bytes */{size}"},
-        )
-    return first, min(last, size - 1, first + MAX_PART - 1)
-
-
 @route("run_output_file")
 def run_output_file(ctx: RequestContext) -> func.HttpResponse:
     state, step, output = _output_of(ctx)
@@ -214,7 +183,7 @@ def run_output_file(ctx: RequestContext) -> func.HttpResponse:
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}",
         "x-ms-request-id": ctx.request_id,
     }
-    wanted = byte_range(ctx.header("Range"), file.size)
+    wanted = byte_range(ctx.header("Range"), file.size, most=MAX_PART)
     if wanted is None:
         if file.size > MAX_PART:
             raise BadRequestError(

@@ -16,7 +16,7 @@ from pipelines.api.contract import (
     TaskStatusEntity,
     wire_time,
 )
-from pipelines.api.http import Reply, RequestContext, json_response, route
+from pipelines.api.http import Reply, RequestContext, byte_range, json_response, route
 from pipelines.api.paging import page_request, paged
 from pipelines.authoring.definition import StepSpec
 from pipelines.catalogue import PublishedPipelines
@@ -24,7 +24,7 @@ from pipelines.errors import BadRequestError, NotFoundError, PipelinesError, Ser
 from pipelines.runs import joblog
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import experiment_id, step_run_id, step_status_word
-from pipelines.runs.logs import LOG_KINDS, StepLogs
+from pipelines.runs.logs import LOG_KINDS, MAX_ANSWER_BYTES, StepLogs
 from pipelines.runs.model import TASK_STATUS_NAMES, AttemptRecord, ReusedFrom, Run, RunStatus, Step
 from pipelines.runs.request import read_submit
 from pipelines.runs.rerun import read_rerun, rerun
@@ -264,12 +264,24 @@ def get_step_log(ctx: RequestContext) -> func.HttpResponse:
         raise NotFoundError(f"no log called {kind!r}: STDOUT, STDERR or JobLog", target="logType")
     state, step = step_of(ctx)
     attempt = attempt_of(ctx, step)
+    headers = {"Content-Type": "text/plain; charset=utf-8", "Accept-Ranges": "bytes", "x-ms-request-id": ctx.request_id}
+    logs, kept = StepLogs(get_account()), step.inline_logs.get(str(attempt))
+    where = (state.run.workspace, state.run.id, step.node_id, attempt, canonical)
+    if (ctx.header("Range") or "").strip():
+        # A part of the log as written, in bytes: the start of a log longer than an answer without
+        # Range holds, or what a reader that follows the log has not read yet.
+        rendered = joblog.render(step, attempt, _spec_of(state, step)).encode() if canonical == "JobLog" else None
+        size = len(rendered) if rendered is not None else logs.size(*where, kept=kept)
+        first, last = byte_range(ctx.header("Range"), size, most=MAX_ANSWER_BYTES) or (0, size - 1)
+        body = (rendered[first:last + 1] if rendered is not None
+                else logs.read_bytes(*where, offset=first, length=last - first + 1, kept=kept))
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+        return func.HttpResponse(body, status_code=206, headers=headers)
     if canonical == "JobLog":
         text = joblog.render(step, attempt, _spec_of(state, step))
     else:
-        text = StepLogs(get_account()).read(state.run.workspace, state.run.id, step.node_id, attempt, canonical,
-                                            step.inline_logs.get(str(attempt)))
-    return json_response(text, 200, {"Content-Type": "text/plain; charset=utf-8", "x-ms-request-id": ctx.request_id})
+        text = logs.read(*where, kept=kept)
+    return json_response(text, 200, headers)
 
 
 def _spec_of(state: RunState, step: Step) -> StepSpec | None:

@@ -56,7 +56,24 @@ class StepLogs:
             return ""
         start = max(0, info.size - MAX_ANSWER_BYTES)
         text = self.container.read(name, offset=start, length=info.size - start).decode("utf-8", errors="replace")
-        return f"[... the first {start} bytes are not shown ...]\n{text}" if start else text
+        note = f"[... the first {start} bytes are not shown: read them with a Range header (bytes=0-) ...]\n"
+        return note + text if start else text
+
+    def size(self, workspace: str, run_id: str, node_id: str, attempt: int, kind: str,
+             kept: dict[str, bytes] | None = None) -> int:
+        """The log's length in bytes, as written so far."""
+        if kept is not None:
+            return len(kept.get(kind, b""))
+        info = self.container.info(log_blob_name(workspace, run_id, node_id, attempt, kind))
+        return info.size if info is not None else 0
+
+    def read_bytes(self, workspace: str, run_id: str, node_id: str, attempt: int, kind: str, offset: int,
+                   length: int, kept: dict[str, bytes] | None = None) -> bytes:
+        """`length` bytes of the log from `offset`, as written (a range of it: any part of a long log)."""
+        if kept is not None:
+            return kept.get(kind, b"")[offset:offset + length]
+        return self.container.read(log_blob_name(workspace, run_id, node_id, attempt, kind), offset=offset,
+                                   length=length)
 
 
 class LogWriter:

@@ -89,6 +89,10 @@ def test_a_failing_step_fails_the_run_with_its_stderr_tail(service, workspace, t
     assert step["StatusCode"] == 3
     assert "exit code 3" in step["StatusDetail"] and "the answer was 41" in step["StatusDetail"]
     assert "the answer was 41" in final["Status"]["StatusDetail"]
+    # a small log, kept on the step's row, is read in parts as a long one is
+    [node] = service.steps(run_id)
+    part = service.get(f"/PipelineRuns/{run_id}/Graph/Shareable/STDERR?nodeId={node}", headers={"Range": "bytes=0-8"})
+    assert part.status_code == 206 and part.content == b"something"
     # a script that fails saying nothing on stderr: its detail says so, not "exit code 4: "
     silent = publish(workspace, make.single(tmp_path / "silent", "print('to stdout'); sys.exit(4)"), "silent")
     run_id = service.post(f"/PipelineRuns/PipelineSubmit/{silent.id}", json={}).json()["Id"]
@@ -201,6 +205,40 @@ def test_a_running_steps_logs_grow_while_it_runs(service, workspace, tmp_path) -
     assert service.log(run_id, node, "STDERR") == "to stderr\n"
     joblog = service.log(run_id, node, "JobLog")
     assert joblog.index("running") < joblog.index("exited with code 0") < joblog.index("Finished")
+
+
+def test_any_part_of_a_log_is_read_with_a_range_the_start_of_a_long_one_too(service, workspace, tmp_path) -> None:
+    # GIVEN a step that prints a first line, then more than an answer without Range holds (8 MiB)
+    pipeline = make.single(tmp_path / "code", """
+        print("FIRST LINE", flush=True)
+        chunk = "x" * 1023 + "\\n"
+        for _ in range(9 * 1024):
+            sys.stdout.write(chunk)
+        print("LAST LINE")
+    """)
+    published = publish(workspace, pipeline, "long-log")
+    run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"]
+    assert service.wait_run(run_id)["Status"]["StatusCode"] == 3
+    [node] = service.steps(run_id)
+    url = f"/PipelineRuns/{run_id}/Graph/Shareable/STDOUT?nodeId={node}"
+    size = len(b"FIRST LINE\n") + 9 * 1024 * 1024 + len(b"LAST LINE\n")
+    # WHEN it is read without Range: its end, and a first line that says how to read the rest
+    whole = service.get(url)
+    assert whole.status_code == 200 and whole.headers["Accept-Ranges"] == "bytes"
+    assert whole.text.startswith("[... the first") and "Range" in whole.text.splitlines()[0]
+    assert "FIRST LINE" not in whole.text and whole.text.endswith("LAST LINE\n")
+    # THEN a Range reads its start, and any other part, as written
+    start = service.get(url, headers={"Range": "bytes=0-10"})
+    assert start.status_code == 206 and start.content == b"FIRST LINE\n"
+    assert start.headers["Content-Range"] == f"bytes 0-10/{size}"
+    assert start.headers["Content-Type"].startswith("text/plain")
+    tail = service.get(url, headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == b"LAST LINE\n"
+    # a reader that follows the log asks from what it has: nothing more is a 416 saying the size
+    assert_error(service.get(url, headers={"Range": f"bytes={size}-"}), 416, "RangeNotSatisfiable")
+    # the job log, rendered, is read in parts alike
+    job = service.get(f"/PipelineRuns/{run_id}/Graph/Shareable/JobLog?nodeId={node}", headers={"Range": "bytes=0-3"})
+    assert job.status_code == 206 and job.content == service.log(run_id, node, "JobLog").encode()[:4]
 
 
 def test_a_step_over_its_timeout_fails_with_a_timeout_reason(service, workspace, tmp_path) -> None:
