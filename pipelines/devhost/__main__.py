@@ -195,11 +195,18 @@ def run(args: argparse.Namespace) -> int:
             pass
         return 0
     finally:
-        if host is not None:
-            host.stop()
+        stuck = host.stop() if host is not None else []
         if owned:
             emulator.stop()
             log.info("Azurite stopped")
+        if stuck:
+            # As the Functions host ends its worker process after its grace period: what still runs
+            # (a long step) goes with the process, whose end the step launcher and the steps' lease
+            # watchers see; their non-daemon threads would otherwise keep it alive, and Ctrl+C with it.
+            log.warning("exiting with %s still running: they end with the process", ", ".join(stuck))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:

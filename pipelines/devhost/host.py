@@ -220,10 +220,11 @@ class DevHost:
             time.sleep(0.01)
         self._socket = sock
 
-    def stop(self) -> None:
-        """Stop serving and polling; wait (up to `shutdown_timeout`) for running invocations."""
+    def stop(self) -> list[str]:
+        """Stop serving and polling; wait (up to `shutdown_timeout`) for running invocations.
+        Returns what still runs then (the functions' names), which only the process's end stops."""
         if not self._started:
-            return
+            return []
         self._stopping.set()
         deadline = time.monotonic() + self.shutdown_timeout
         stuck = []
@@ -251,6 +252,7 @@ class DevHost:
         self._pollers = []
         self._timers = []
         self._started = False
+        return stuck
 
     def __enter__(self) -> Self:
         return self.start()

@@ -132,3 +132,55 @@ def test_local_settings_fill_the_environment_as_core_tools_does(
     example.write_text(json.dumps({"Values": {"DEVHOST_C": "example"}}))
     load_local_settings(tmp_path / "missing.json", example)
     assert os.environ["DEVHOST_C"] == "example"
+
+
+def test_a_signal_stops_the_host_with_a_long_step_running_and_the_step_with_it(tmp_path: Any) -> None:
+    """As the Functions host ends its worker after its grace period, whatever still runs then."""
+    # GIVEN the host with a published pipeline whose step sleeps for minutes, running
+    port = azurite_mod.free_port()
+    ports = (azurite_mod.free_port(), azurite_mod.free_port(), azurite_mod.free_port())
+    env = _cli_env(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.devhost", "--port", str(port), "--azurite-ports", ",".join(map(str, ports))],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    pid_file = tmp_path / "step.pid"
+    code = tmp_path / "long"
+    code.mkdir()
+    (code / "sleep.py").write_text(f"import os, pathlib, time\npathlib.Path({str(pid_file)!r}).write_text("
+                                   "str(os.getpid()))\ntime.sleep(300)\n")
+    (code / "pipeline.py").write_text(
+        "from pathlib import Path\nfrom pipelines.authoring import Pipeline, PythonScriptStep\n"
+        "def build():\n    return Pipeline(steps=[PythonScriptStep('sleep.py', name='sleep',"
+        " source_directory=Path(__file__).parent)])\n")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _serve_until_healthy(process, f"{base}/health")
+        cli = [sys.executable, "-m", "pipelines", "--base-url", base]
+        published = subprocess.run([*cli, "publish", str(code), "--name", "long", "-o", "json"], cwd=ROOT, env=env,
+                                   capture_output=True, text=True, timeout=120)
+        assert published.returncode == 0, published.stderr
+        started = subprocess.run([*cli, "run", "submit", "--pipeline-id", json.loads(published.stdout)["Id"]],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert started.returncode == 0, started.stderr
+        wait_for(pid_file.exists, timeout=60, interval=0.2)
+        step_pid = int(pid_file.read_text())
+        # WHEN the host is told to stop
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=40)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = process.stdout.read().decode() if process.stdout else ""
+    # THEN it stopped after its grace period, saying what it left, and the step's process is gone too
+    assert process.returncode == 0, output
+    assert "exiting with" in output, output
+
+    def gone() -> bool:
+        try:
+            os.kill(step_pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(gone, timeout=15, interval=0.2)
