@@ -16,9 +16,12 @@
 //   - optional (enableRunEvents): an Event Grid custom topic that receives the app's run
 //     events, published with the app's identity (app/runevents.bicep).
 //   - optional (enableComputeTargets): a Container Apps environment (a GPU workload profile
-//     optional), a container registry and one event-driven job per compute target, each
-//     with an identity of its own holding storage data roles only (app/workers.bicep).
-// Every role assignment of the app is in app/rbac.bicep; the targets' are in app/workers.bicep.
+//     optional; its logs reach Log Analytics through a diagnostic setting), a container
+//     registry and one event-driven job per compute target, each with an identity of its own
+//     holding storage data roles only, each on one table, container or queue of the app
+//     (app/workers.bicep).
+// Every role assignment of the app is in app/rbac.bicep; the targets' are in
+// app/target-roles.bicep (AcrPull in app/workers.bicep).
 //
 // Left out on purpose: virtual network integration and private endpoints (storage is
 // reached on its public endpoint, with Entra ID auth only); see docs/deploy.md.
@@ -346,6 +349,9 @@ module workers 'app/workers.bicep' = if (enableComputeTargets) {
     logAnalyticsName: monitoring.outputs.logAnalyticsName
     storageAccountName: storage.outputs.name
     stepsQueueName: stepsQueueName
+    // The app's prefix of table and container names, if additionalAppSettings sets one: the
+    // targets' roles name those tables and containers.
+    namePrefix: additionalAppSettings.?PIPELINES_NAME_PREFIX ?? ''
     computeTargets: computeTargets
     enableGpuProfile: enableGpuProfile
     gpuProfileType: gpuProfileType

@@ -1,4 +1,4 @@
-// Log Analytics and a workspace-based Application Insights with local (instrumentation-key)
+// Log Analytics and a workspace-based Application Insights, both with local (key)
 // authentication off: telemetry is accepted only with an Entra token, which the host gets
 // for the app's identity (APPLICATIONINSIGHTS_AUTHENTICATION_STRING, set in app/api.bicep;
 // the Monitoring Metrics Publisher role is in app/rbac.bicep).
@@ -22,6 +22,10 @@ resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
       // Access follows the Azure RBAC of each resource (e.g. Reader on the Function app
       // lets a person read that app's logs), not only of the whole workspace.
       enableLogAccessUsingOnlyResourcePermissions: true
+      // No access with the workspace's shared keys (Data Collector API, agents): Entra ID only.
+      // Neither writer uses them: Application Insights ingests on its own (Entra) endpoint,
+      // the Container Apps environment (app/workers.bicep) through a diagnostic setting.
+      disableLocalAuth: true
     }
   }
 }

@@ -4,7 +4,11 @@
 //
 // What it creates:
 //   - a Container Apps environment with workload profiles: Consumption, and optionally a GPU
-//     profile (serverless GPU, NVIDIA T4 or A100) for targets with gpu: true;
+//     profile (serverless GPU, NVIDIA T4 or A100) for targets with gpu: true. Its logs go to
+//     Azure Monitor, and a diagnostic setting sends them to the Log Analytics workspace: no
+//     workspace key is read or stored;
+//   - the app's tables and blob containers (the app also creates them at run time; declared here
+//     so that role assignments can name them), and per target its queue and -poison queue;
 //   - per target: a user-assigned identity of its own, and an event-driven job whose scale rule
 //     (`azure-queue`) watches the target's queue `<stepsQueueName>-<name>` with that identity;
 //     each execution runs `python -m pipelines.worker.standalone --target <name> --exit-when-idle`
@@ -12,10 +16,12 @@
 //   - optional: a container registry (createRegistry) the jobs pull from with their identities.
 //
 // Isolation: a job's identity holds storage data roles only (app/rbac.bicep's app roles are not
-// given to it): Queue Data Contributor, Table Data Contributor and Blob Data Contributor on the
-// account (see the notes at `roles` for why not narrower). It holds no role on the Function app,
-// its settings or its identity, and no Application Insights or Event Grid role. It gets no
-// connection string or key: endpoints and its client id only. docs/deploy.md, "What a step can reach".
+// given to it), each scoped to one table, container or queue of the app (app/target-roles.bicep
+// lists them and says why each is needed). None reaches the Flex Consumption package container
+// (app-package-*), the host's containers (azure-webjobs-*) or other tables, containers and queues
+// of the account. It holds no role on the Function app, its settings or its identity, and no
+// Application Insights or Event Grid role. It gets no connection string or key: endpoints and its
+// client id only. docs/deploy.md, "What a step can reach".
 
 param location string
 param tags object = {}
@@ -35,7 +41,7 @@ param storageAccountName string
 @description('The steps queue of the app; a target\'s queue is <stepsQueueName>-<target name>.')
 param stepsQueueName string
 
-@description('PIPELINES_NAME_PREFIX of the app, if any: the workers must name tables and containers alike.')
+@description('PIPELINES_NAME_PREFIX of the app, if any: the workers, and the tables and containers declared here, must be named alike.')
 param namePrefix string = ''
 
 @description('''Compute targets, one job each: [{ name, image, cpu, memory, gpu, maxExecutions, stepTimeoutSeconds,
@@ -76,21 +82,44 @@ var blobEndpoint = 'https://${storageAccountName}.blob.${environment().suffixes.
 var replicaAllowanceSeconds = 60 + graceSeconds + 10
 
 var roles = {
-  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
 }
-// Why these and not narrower:
-// - Queue Data Contributor at the account: the worker receives, updates and deletes its target's
-//   messages, moves failed ones to `-poison`, and sends the messages of the steps a finished step
-//   makes ready, which may be any target's queue. Queue-level scoping (a role on
-//   queueServices/default/queues/<name>) would confine it to its own queue and its poison queue,
-//   but would break that hand-off; the KEDA scaler needs only read (queue metadata).
-// - Table Data Contributor: the run tables (claims, leases, outcomes) and the catalogue it reads;
-//   table names carry the app's prefix and are created at run time, so no table-level scope.
-// - Blob Data Contributor (not Owner): snapshots and graphs are read, run logs and outputs and
-//   datastore files written; containers carry the prefix too, so the scope is the account.
+
+// The app's tables and containers, as `StorageAccount.ensure` names and creates them
+// (TABLES, CONTAINERS and Settings.table_name / container_name in pipelines/store/account.py
+// and pipelines/settings.py). Keep them in step: the worker creates every one of them when it
+// starts, and a table or container without a role here stops it with 403.
+var tableBases = [
+  'Pipelines'
+  'Endpoints'
+  'Runs'
+  'RunIndex'
+  'Experiments'
+  'Idempotency'
+  'Datasets'
+  'Datastores'
+  'Triggers'
+  'Schedules'
+  'RunEvents'
+  'StepReuse'
+  'ComputeTargets'
+  'ComputeTargetUses'
+]
+var containerBases = [
+  'snapshots'
+  'graphs'
+  'runs'
+  'workspaceblobstore'
+]
+var tableNames = [for base in tableBases: '${namePrefix}${base}']
+var containerNames = [for base in containerBases: empty(namePrefix) ? base : '${namePrefix}-${base}']
+var runsContainerName = empty(namePrefix) ? 'runs' : '${namePrefix}-runs'
+// Created by app/storage.bicep; the worker creates them again at start and sends to them.
+var appQueueNames = [
+  stepsQueueName
+  '${stepsQueueName}-poison'
+  '${stepsQueueName}-notify'
+]
 
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
   name: logAnalyticsName
@@ -118,12 +147,10 @@ resource containerEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   location: location
   tags: tags
   properties: {
+    // Azure Monitor: the diagnostic setting below routes the logs. ('log-analytics' would need
+    // the workspace's shared key in this resource.)
     appLogsConfiguration: {
-      destination: 'log-analytics'
-      logAnalyticsConfiguration: {
-        customerId: logAnalytics.properties.customerId
-        sharedKey: logAnalytics.listKeys().primarySharedKey
-      }
+      destination: 'azure-monitor'
     }
     workloadProfiles: concat([
       {
@@ -139,6 +166,73 @@ resource containerEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   }
 }
 
+// The workers' stdout and stderr (ContainerAppConsoleLogs) and the environment's own events,
+// e.g. KEDA's and the jobs' executions (ContainerAppSystemLogs), in the Log Analytics workspace.
+resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: containerEnvironment
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      {
+        category: 'ContainerAppConsoleLogs'
+        enabled: true
+      }
+      {
+        category: 'ContainerAppSystemLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource appTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+  for name in tableNames: {
+    parent: tableService
+    name: name
+  }
+]
+
+resource appContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for name in containerNames: {
+    parent: blobService
+    name: name
+    properties: {
+      publicAccess: 'None'
+    }
+  }
+]
+
+// Each target's queue and its poison queue (the app creates them too, when the target is written).
+resource targetStepQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for target in computeTargets: {
+    parent: queueService
+    name: '${stepsQueueName}-${toLower(target.name)}'
+  }
+]
+
+resource targetPoisonQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for target in computeTargets: {
+    parent: queueService
+    name: '${stepsQueueName}-${toLower(target.name)}-poison'
+  }
+]
+
 resource targetIdentities 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = [
   for target in computeTargets: {
     name: 'id-target-${toLower(target.name)}-${resourceToken}'
@@ -147,40 +241,28 @@ resource targetIdentities 'Microsoft.ManagedIdentity/userAssignedIdentities@2023
   }
 ]
 
-// Each target's identity: the storage data roles above, and nothing else of the app's.
-resource targetQueues 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+// Each target's identity: storage data roles on the app's tables, containers and queues, one
+// assignment per resource, and nothing else of the app's (app/target-roles.bicep).
+module targetRoles 'target-roles.bicep' = [
   for (target, i) in computeTargets: {
-    name: guid(storage.id, target.name, resourceToken, roles.storageQueueDataContributor)
-    scope: storage
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    name: 'target-roles-${toLower(target.name)}'
+    params: {
+      storageAccountName: storageAccountName
       principalId: targetIdentities[i].properties.principalId
-      principalType: 'ServicePrincipal'
+      identityId: targetIdentities[i].id
+      tableNames: tableNames
+      containerNames: containerNames
+      writableContainerName: runsContainerName
+      targetQueueName: '${stepsQueueName}-${toLower(target.name)}'
+      appQueueNames: appQueueNames
+      handOffQueuePrefix: '${stepsQueueName}-'
     }
-  }
-]
-
-resource targetTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (target, i) in computeTargets: {
-    name: guid(storage.id, target.name, resourceToken, roles.storageTableDataContributor)
-    scope: storage
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
-      principalId: targetIdentities[i].properties.principalId
-      principalType: 'ServicePrincipal'
-    }
-  }
-]
-
-resource targetBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (target, i) in computeTargets: {
-    name: guid(storage.id, target.name, resourceToken, roles.storageBlobDataContributor)
-    scope: storage
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
-      principalId: targetIdentities[i].properties.principalId
-      principalType: 'ServicePrincipal'
-    }
+    dependsOn: [
+      appTables
+      appContainers
+      targetStepQueues
+      targetPoisonQueues
+    ]
   }
 ]
 
@@ -295,9 +377,7 @@ resource jobs 'Microsoft.App/jobs@2024-03-01' = [
       }
     }
     dependsOn: [
-      targetQueues
-      targetTables
-      targetBlobs
+      targetRoles
       targetPull
     ]
   }
