@@ -83,6 +83,11 @@ def _character(text: str, at: int) -> str:
 # a trailing line break in.
 EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
 EXPERIMENT_NAME_PATTERN = f"^{EXPERIMENT_NAME.pattern}$"  # the same, for JSON Schema
+# A pipeline endpoint's name (the catalogue's rule; the CLI checks it before it publishes anything).
+ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}\Z")
+ENDPOINT_NAME_RULE = (
+    "Name must start with a letter or digit and hold letters, digits, '_', '-', '.' or spaces (255 at most)"
+)
 EXPERIMENT_NAME_RULE = (
     "an experiment name is 1 to 255 characters: letters, digits, '_' and '-', starting with a letter or digit"
     " (Azure ML's rule)"

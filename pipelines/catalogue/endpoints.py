@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -57,14 +56,12 @@ from pipelines.errors import (
 )
 from pipelines.store import Operation, StorageAccount, Table, create_op, delete_op, etag_of, key, replace_op
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
+from pipelines.text import ENDPOINT_NAME, ENDPOINT_NAME_RULE
 from pipelines.vocabulary import EntityStatus, now
 
 MAX_UNGUARDED_TRIES = 5
 MAX_TEXT = 4096
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,254}\Z")
-NAME_RULE = (
-    "Name must start with a letter or digit and hold letters, digits, '_', '-', '.' or spaces (255 at most)"
-)
+NAME, NAME_RULE = ENDPOINT_NAME, ENDPOINT_NAME_RULE
 STALE_ETAG = "the pipeline endpoint changed since it was read; read it again"
 
 

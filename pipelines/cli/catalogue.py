@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from pipelines.cli.common import add_workspace_options, workspace_of
+from pipelines.cli.common import UsageError, add_workspace_options, workspace_of
 from pipelines.cli.output import Column, emit, entity_status_column, time_column
+from pipelines.text import ENDPOINT_NAME, ENDPOINT_NAME_RULE
 
 if TYPE_CHECKING:
     from pipelines.cli import Subparsers
@@ -116,6 +117,9 @@ ENDPOINT_COLUMNS = [
 def _publish(args: argparse.Namespace) -> int:
     from pipelines.client import publish_folder
 
+    if args.endpoint is not None and not ENDPOINT_NAME.match(args.endpoint):
+        # before anything is published: the pipeline would be, and the endpoint refused
+        raise UsageError(f"--endpoint {args.endpoint!r}: {ENDPOINT_NAME_RULE}")
     published, endpoint = publish_folder(
         workspace_of(args), args.folder, name=args.name, version=args.version,
         description=args.description, endpoint=args.endpoint,

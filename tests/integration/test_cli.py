@@ -205,6 +205,11 @@ def test_errors_are_one_line_with_an_exit_status_and_debug_shows_the_traceback(h
         refused = cli(host, "publish", str(tmp_path / folder), "--name", "x")
         assert refused.returncode == 1 and refused.stdout == "", folder
         assert says in refused.stderr and refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    # an endpoint name the service would refuse is a usage error, before anything is published
+    before = cli(host, "pipeline", "list", "--all", "-o", "json").stdout
+    bad = cli(host, "publish", "examples/compare", "--name", "x", "--endpoint", "<img src=x>")
+    assert bad.returncode == 2 and bad.stdout == "" and "--endpoint '<img src=x>'" in bad.stderr, bad.stderr
+    assert cli(host, "pipeline", "list", "--all", "-o", "json").stdout == before
     # a bad NAME=VALUE is a usage error (exit 2)
     usage = cli(host, "run", "submit", "--pipeline-id", "x", "--param", "novalue")
     assert usage.returncode == 2 and usage.stderr == "error: --param must look like NAME=VALUE, not 'novalue'\n"
