@@ -262,6 +262,9 @@ export interface TokenSource {
 
 export type AuthListener = (error: ApiError) => void;
 
+/** How long the page waits for an answer before it says the service does not answer. */
+export const REQUEST_TIMEOUT = 30_000;
+
 export class Api {
   readonly ws: string;
   readonly hs: string;
@@ -270,6 +273,7 @@ export class Api {
   constructor(
     readonly workspace: WorkspaceAddress,
     private readonly tokens: TokenSource,
+    private readonly timeout = REQUEST_TIMEOUT,
   ) {
     const scope =
       `subscriptions/${encodeURIComponent(workspace.subscriptionId)}/resourceGroups/${encodeURIComponent(workspace.resourceGroup)}` +
@@ -286,9 +290,13 @@ export class Api {
 
   async request(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
     const token = await this.tokens.token();
+    // A service that hangs is one that does not answer: give up after `timeout`.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeout);
     const init: RequestInit = {
       method,
       cache: "no-store",
+      signal: controller.signal,
       headers: { Authorization: `Bearer ${token}`, ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     };
@@ -297,6 +305,8 @@ export class Api {
       response = await fetch(url, init);
     } catch {
       throw new ApiError("network", "the service does not answer");
+    } finally {
+      clearTimeout(timer);
     }
     if (response.ok) return response;
     let message = `HTTP ${response.status}`;
@@ -332,9 +342,21 @@ export class Api {
     return { items: (await response.json()) as T[], next: response.headers.get("x-ms-continuation") };
   }
 
+  /** Every page of a PascalCase list route, following x-ms-continuation to the end. */
+  async all<T>(url: string, top: number): Promise<{ items: T[]; next: null }> {
+    const items: T[] = [];
+    let token: string | null = null;
+    do {
+      const page: { items: T[]; next: string | null } = await this.page<T>(url, top, token);
+      items.push(...page.items);
+      token = page.next;
+    } while (token);
+    return { items, next: null };
+  }
+
   // -- catalogue --------------------------------------------------------------------------------
   endpoints(activeOnly: boolean) {
-    return this.page<Endpoint>(`${this.ws}/PipelineEndpoints?activeOnly=${activeOnly}`, 100);
+    return this.all<Endpoint>(`${this.ws}/PipelineEndpoints?activeOnly=${activeOnly}`, 100);
   }
   endpointByName(name: string) {
     return this.json<Endpoint>("GET", `${this.ws}/PipelineEndpoints/Name?name=${encodeURIComponent(name)}`);
@@ -343,7 +365,7 @@ export class Api {
     return this.json<Endpoint>("PUT", `${this.ws}/PipelineEndpoints/${encodeURIComponent(id)}`, body);
   }
   pipelines(activeOnly: boolean) {
-    return this.page<Pipeline>(`${this.ws}/Pipelines?activeOnly=${activeOnly}`, 100);
+    return this.all<Pipeline>(`${this.ws}/Pipelines?activeOnly=${activeOnly}`, 100);
   }
   pipeline(id: string) {
     return this.json<Pipeline>("GET", `${this.ws}/Pipelines/${encodeURIComponent(id)}`);
@@ -352,10 +374,10 @@ export class Api {
     return this.json<Pipeline>("PUT", `${this.ws}/Pipelines/${encodeURIComponent(id)}/status`, status);
   }
   datasets() {
-    return this.page<Dataset>(`${this.ws}/Datasets`, 200);
+    return this.all<Dataset>(`${this.ws}/Datasets`, 200);
   }
   datastores() {
-    return this.page<Datastore>(`${this.ws}/Datastores`, 200);
+    return this.all<Datastore>(`${this.ws}/Datastores`, 200);
   }
 
   // -- runs ------------------------------------------------------------------------------------------
@@ -376,15 +398,43 @@ export class Api {
   runsOfPipeline(pipelineId: string, top: number) {
     return this.page<PipelineRun>(`${this.ws}/PipelineRuns/Pipeline/${encodeURIComponent(pipelineId)}`, top);
   }
+  rerun(id: string) {
+    return this.json<PipelineRun>("POST", `${this.ws}/PipelineRuns/${encodeURIComponent(id)}/Rerun`, {});
+  }
   cancel(id: string) {
     return this.json<PipelineRun>("POST", `${this.ws}/PipelineRuns/${encodeURIComponent(id)}/Cancel`);
   }
   steps(id: string) {
     return this.json<Record<string, TaskStatus>>("POST", `${this.ws}/PipelineRuns/${encodeURIComponent(id)}/Graph/AllNodes/Status`);
   }
-  async log(id: string, nodeId: string, kind: string): Promise<string> {
-    const url = `${this.ws}/PipelineRuns/${encodeURIComponent(id)}/Graph/Shareable/${kind}?nodeId=${encodeURIComponent(nodeId)}`;
-    return (await this.request("GET", url)).text();
+  private logUrl(id: string, nodeId: string, kind: string, attempt?: number | null): string {
+    const which = attempt ? `&attempt=${attempt}` : "";
+    return `${this.ws}/PipelineRuns/${encodeURIComponent(id)}/Graph/Shareable/${kind}?nodeId=${encodeURIComponent(nodeId)}${which}`;
+  }
+  /** A step's log as text: the route answers all of it, or the last 8 MiB of a longer one after a
+   * line saying how much it left out; `attempt` reads an earlier attempt's. */
+  async log(id: string, nodeId: string, kind: string, attempt?: number | null): Promise<string> {
+    return (await this.request("GET", this.logUrl(id, nodeId, kind, attempt))).text();
+  }
+  /** A step's whole log as written, read with Range in parts of 8 MiB (the route's most). */
+  async logFile(id: string, nodeId: string, kind: string, attempt?: number | null): Promise<Blob> {
+    const url = this.logUrl(id, nodeId, kind, attempt);
+    const part = 8 * 1024 * 1024;
+    const parts: Blob[] = [];
+    let total = 1;
+    for (let first = 0; first < total; first += part) {
+      let response: Response;
+      try {
+        response = await this.request("GET", url, undefined, { Range: `bytes=${first}-${first + part - 1}` });
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 416 && first === 0) break; // an empty log
+        throw error;
+      }
+      // "bytes first-last/size"; an answer without it (200) held the whole log
+      total = Number((response.headers.get("Content-Range") ?? "").split("/")[1]) || 0;
+      parts.push(await response.blob());
+    }
+    return new Blob(parts, { type: "text/plain;charset=utf-8" });
   }
   outputs(id: string, nodeId: string) {
     return this.json<Record<string, NodeOutput>>("POST", `${this.ws}/PipelineRuns/${encodeURIComponent(id)}/Outputs`, [nodeId]);
@@ -400,8 +450,9 @@ export class Api {
   runDetails(id: string) {
     return this.json<RunDetails>("GET", `${this.hs}/runs/${encodeURIComponent(id)}/details`);
   }
-  experiments() {
-    return this.json<Paginated<Experiment>>("GET", `${this.hs}/experiments`);
+  /** Every experiment of the workspace (the route answers them all at once). */
+  async experiments(): Promise<Experiment[]> {
+    return (await this.json<Paginated<Experiment>>("GET", `${this.hs}/experiments`)).value;
   }
   queryRuns(experiment: string, filter: string, top: number, continuationToken: string | null) {
     return this.json<Paginated<RunDto>>("POST", `${this.hs}/experiments/${encodeURIComponent(experiment)}/runs:query`, {

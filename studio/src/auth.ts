@@ -75,6 +75,29 @@ export function expired(session: Session, now = Date.now()): boolean {
   return session.expiresAt !== null && session.expiresAt <= now;
 }
 
+/**
+ * What happens when a session reaches the end of its token's life: a token from Entra ID
+ * is renewed silently (MSAL's acquireTokenSilent, through `renew`); the others, and a
+ * renewal that fails or brings no later expiry, end the session (null: sign in again).
+ */
+export async function atExpiry(session: Session, renew: () => Promise<Session | null>): Promise<Session | null> {
+  if (session.source !== "entra") return null;
+  try {
+    const renewed = await renew();
+    if (renewed && (renewed.expiresAt === null || renewed.expiresAt > Date.now())) return renewed;
+  } catch {
+    // interaction needed: the sign-in page offers it
+  }
+  return null;
+}
+
+/** When to act on a session's expiry: a token from Entra ID a minute early, to renew it in time. */
+export function expiryDelay(session: Session, now = Date.now()): number | null {
+  if (session.expiresAt === null) return null;
+  const early = session.source === "entra" ? 60_000 : 0;
+  return Math.max(0, Math.min(session.expiresAt - early - now, 2 ** 31 - 1));
+}
+
 export function displayName(session: Session): string {
   const c = session.claims;
   return c.name || c.preferred_username || c.upn || c.oid || "signed-in user";

@@ -93,6 +93,18 @@ export function bytes(value: number | null | undefined): string {
   return `${size.toFixed(size < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
+/**
+ * The end of a log that fits in `limit` bytes (UTF-8, as the log is stored), its whole
+ * size in bytes, and whether the start was cut. The cut never splits a character.
+ */
+export function logTail(text: string, limit: number): { shown: string; size: number; cut: boolean } {
+  const encoded = new TextEncoder().encode(text);
+  if (encoded.length <= limit) return { shown: text, size: encoded.length, cut: false };
+  let start = encoded.length - limit;
+  while (start < encoded.length && (encoded[start] & 0xc0) === 0x80) start += 1; // not inside a character
+  return { shown: new TextDecoder().decode(encoded.subarray(start)), size: encoded.length, cut: true };
+}
+
 export function shortId(id: string): string {
   return id.length > 8 ? id.slice(0, 8) : id;
 }

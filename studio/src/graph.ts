@@ -44,10 +44,14 @@ export function layoutGraph(steps: StepNode[]): Layout {
     for (const parent of step.parents) if (known.has(parent) && parent !== step.id) graph.setEdge(parent, step.id);
   }
   layout(graph);
-  const nodes = steps.map((step): Placed => {
-    const node = graph.node(step.id) as { x: number; y: number; width: number; height: number };
-    return { id: step.id, x: node.x - node.width / 2, y: node.y - node.height / 2, width: node.width, height: node.height };
-  });
+  // In reading order, layer by layer (left to right), top to bottom within a layer: the
+  // order the page draws them, so Tab follows the graph.
+  const nodes = steps
+    .map((step): Placed => {
+      const node = graph.node(step.id) as { x: number; y: number; width: number; height: number };
+      return { id: step.id, x: node.x - node.width / 2, y: node.y - node.height / 2, width: node.width, height: node.height };
+    })
+    .sort((a, b) => a.x - b.x || a.y - b.y);
   const edges = graph.edges().map((edge): Edge => {
     const label = graph.edge(edge) as { points?: { x: number; y: number }[] };
     return { from: edge.v, to: edge.w, points: label.points ?? [] };

@@ -71,6 +71,19 @@ export interface FormValues {
   tags: Tag[];
 }
 
+/**
+ * The experiment a run goes to when the form names none: the pipeline's name made valid,
+ * as the service makes it (pipelines/runs/experiments.py default_experiment_name).
+ */
+export function defaultExperimentName(pipelineName: string | null | undefined): string {
+  // One "_" per character outside [A-Za-z0-9_-] (a character, not a UTF-16 unit, as in Python).
+  const cleaned = Array.from(pipelineName ?? "", (c) => (/^[A-Za-z0-9_-]$/.test(c) ? c : "_"))
+    .join("")
+    .slice(0, 255);
+  if (!cleaned || !/^[A-Za-z0-9]/.test(cleaned)) return cleaned ? `pipeline_${cleaned}`.slice(0, 255) : "pipeline-runs";
+  return cleaned;
+}
+
 export function initialValues(params: Param[], experiment: string): FormValues {
   const scalars: Record<string, string> = {};
   const datasets: Record<string, string> = {};

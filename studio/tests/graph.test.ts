@@ -44,4 +44,14 @@ describe("the step graph", () => {
       }),
     ).toEqual({ a: [], b: ["a"], c: ["a", "b"] });
   });
+
+  it("lists the steps in reading order: layer by layer, top to bottom", () => {
+    const steps = ninetyNine().reverse();
+    const layout = layoutGraph(steps);
+    for (let i = 1; i < layout.nodes.length; i++) {
+      const [a, b] = [layout.nodes[i - 1], layout.nodes[i]];
+      expect(a.x < b.x || (a.x === b.x && a.y <= b.y)).toBe(true);
+    }
+    expect(layout.nodes[0].id.startsWith("s0_")).toBe(true);
+  });
 });

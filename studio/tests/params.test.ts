@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Pipeline } from "../src/api";
-import { fieldErrors, fieldOf, inferType, initialValues, parametersOf, submitBody } from "../src/params";
+import { defaultExperimentName, fieldErrors, fieldOf, inferType, initialValues, parametersOf, submitBody } from "../src/params";
 
 const pipeline = {
   Id: "p",
@@ -70,5 +70,17 @@ describe("parameters", () => {
       { Code: "InvalidParameter", Message: "'nope' is not a parameter", Target: "ParameterAssignments.nope" },
     ], params);
     expect(errors).toEqual({ "param:pipeline_arg": ["expects an integer"], "": ["'nope' is not a parameter"] });
+  });
+});
+
+describe("the default experiment", () => {
+  it("is the pipeline's name made valid, as the service makes it", () => {
+    expect(defaultExperimentName("Daily scoring v1.0")).toBe("Daily_scoring_v1_0");
+    expect(defaultExperimentName("My_Published_Pipeline")).toBe("My_Published_Pipeline");
+    expect(defaultExperimentName("_private")).toBe("pipeline__private");
+    expect(defaultExperimentName("été 😀")).toBe("pipeline__t___");
+    expect(defaultExperimentName("")).toBe("pipeline-runs");
+    expect(defaultExperimentName(null)).toBe("pipeline-runs");
+    expect(defaultExperimentName("x".repeat(300))).toHaveLength(255);
   });
 });

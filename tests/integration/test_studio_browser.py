@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from pipelines.auth import devissuer
-from pipelines.authoring import Pipeline, PipelineData, PythonScriptStep
+from pipelines.authoring import Pipeline, PipelineData, PipelineParameter, PythonScriptStep
 from pipelines.client import Workspace, load_pipeline, publish, publish_folder
 from tests import pipelines_for_tests as make
 from tests.service import ROOT, Service
@@ -290,6 +290,19 @@ def test_a_step_that_ran_twice_lists_its_attempts(desktop: Studio, workspace: Wo
     assert [r[:2] for r in rows] == [["1", "Failed"], ["2", "Finished"]], rows
     assert rows[0][3] == "1" and "Retry: exit code 1: the first attempt fails" in rows[0][4]
     desktop.check_view("run-step-attempts")
+    # AND each attempt's log is a link away: the first attempt's standard error says why it failed
+    page.locator("#log-kind").select_option("STDERR")
+    page.get_by_role("link", name="Log of attempt 1").click()
+    page.get_by_text("The log of attempt 1.").wait_for()
+    page.locator("pre.log-text", has_text="the first attempt fails").wait_for()
+    assert "attempt=1" in page.url
+    # AND Escape closes the step, handing the focus back to its button in the graph
+    page.locator("pre.log-text").focus()
+    page.keyboard.press("Escape")
+    expect(page.locator(".step-panel")).to_have_count(0)
+    assert page.evaluate("document.activeElement.classList.contains('node') && document.activeElement.title") \
+        .startswith("main:")
+    assert "step=" not in page.url
 
 
 def test_disabling_the_pipeline_takes_the_run_button_away(desktop: Studio, workspace: Workspace, example) -> None:
@@ -542,3 +555,124 @@ def test_the_keyboard_reaches_every_control(desktop: Studio, example) -> None:
     for wanted in ("Skip to the content", "Run this endpoint", "Disable endpoint",
                    "Copy the submit URL of compare-endpoint", "curl"):
         assert wanted in reached, (wanted, reached)
+
+
+# -- lists, run history, the run form and the log, as the audit found them -------------------------------------
+def test_a_workspace_with_105_pipelines_lists_them_all(desktop: Studio, example) -> None:
+    # GIVEN a service that pages the pipeline list (100, then 5, with x-ms-continuation between)
+    pipelines = [{**example[0].entity, "Id": f"p{i:03d}", "Name": f"pipeline-{i:03d}"} for i in range(105)]
+
+    def pages(route: Any) -> None:
+        if route.request.method != "GET":
+            return route.continue_()
+        second = "continuationToken=page2" in route.request.url
+        route.fulfill(status=200, content_type="application/json",
+                      headers={} if second else {"x-ms-continuation": "page2"},
+                      body=__import__("json").dumps(pipelines[100:] if second else pipelines[:100]))
+
+    page = desktop.page
+    desktop.sign_in()
+    page.route(re.compile(r"/Pipelines\?activeOnly"), pages)
+    # WHEN the endpoints page lists them
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints")
+    # THEN every one of the 105 is there
+    table = page.get_by_role("region", name="Published pipelines").locator("tbody tr")
+    expect(table).to_have_count(105)
+    assert "pipeline-104" in table.nth(104).inner_text()
+
+
+SLOW_STEP = """
+    print("started", flush=True)
+    time.sleep(15)
+    print("done", flush=True)
+"""
+
+
+def test_an_endpoint_run_from_the_form_its_live_log_and_its_history_across_experiments(
+    desktop: Studio, workspace: Workspace, tmp_path: Path
+) -> None:
+    from pipelines.client import PipelineEndpoint
+
+    # GIVEN a pipeline whose name is no valid experiment name, behind an endpoint that already
+    # ran in another experiment
+    # (a parameter, so that the earlier run's step, with another value, is not reused)
+    seed = PipelineParameter("seed", default_value=1)
+    pipeline = make.single(tmp_path / "code", SLOW_STEP, arguments=["--seed", seed])
+    published = publish(workspace, pipeline, "Slow scoring v1.0", "slow", "1.0")
+    endpoint = PipelineEndpoint.publish(workspace, "slow-endpoint", "slow", published)
+    service = Service(desktop.base_url, workspace=WORKSPACE)
+    earlier = service.post(f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint.id}", json={
+        "ExperimentName": "other-experiment", "ParameterAssignments": {"seed": 2}}).json()["Id"]
+    page = desktop.page
+    desktop.sign_in()
+
+    # WHEN it is run from the form with the defaults: the experiment is left empty, its default shown
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints/slow-endpoint/run")
+    experiment = page.get_by_label("Experiment")
+    assert experiment.input_value() == ""
+    assert experiment.get_attribute("placeholder") == "Slow_scoring_v1_0"
+    page.get_by_role("button", name="Submit run").click()
+    page.wait_for_url(re.compile(r"/studio/w/default/runs/[0-9a-f-]{36}$"))
+    run_id = page.url.rsplit("/", 1)[-1]
+
+    # THEN its log survives the service failing for a while (503): the page asks again by itself
+    page.get_by_role("button", name=re.compile(r"^main Running")).wait_for(timeout=60_000)
+    log_route = re.compile(r"/Graph/Shareable/")
+    page.route(log_route, lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"Error":{"Code":"ServiceUnavailable","Message":"storage","Target":null,"Details":[]}}'))
+    page.get_by_role("button", name=re.compile(r"^main Running")).click()
+    page.get_by_text("The service is unavailable").wait_for()
+    assert page.get_by_role("button", name="Try again").is_visible()
+    page.unroute(log_route)
+    page.locator("pre.log-text", has_text="started").wait_for(timeout=30_000)
+    assert page.get_by_text("The service is unavailable").count() == 0
+    desktop.errors.clear()  # the browser logs the 503s
+
+    # AND the endpoint's run history lists its runs of both experiments, by pipeline name, live
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints/slow-endpoint")
+    page.get_by_role("link", name="Run history").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    assert all("Slow scoring v1.0" in row.inner_text() for row in rows.all())
+    row = page.locator("tbody tr", has=page.get_by_text(run_id[:8]))
+    assert "Running" in row.inner_text(), row.inner_text()
+    first = row.locator("td").nth(4).inner_text()
+    page.wait_for_timeout(2500)
+    assert row.locator("td").nth(4).inner_text() != first  # the duration of a running run moves on
+    expect(row).to_contain_text("Finished", timeout=60_000)  # no reload: the list polls while a run is active
+    assert page.locator("tbody tr", has=page.get_by_text(earlier[:8])).count() == 1
+    assert page.get_by_label("Experiment").input_value() == ""  # all experiments
+    desktop.check_view("runs-of-endpoint")
+
+
+def test_an_expired_sign_in_keeps_what_the_run_form_held(desktop: Studio, example) -> None:
+    page = desktop.page
+    desktop.open("/studio/")
+    page.get_by_role("button", name="Sign in as the local developer").wait_for()
+    short = devissuer.mint(extra_claims={"exp": int(time.time()) + 12})
+    page.evaluate("token => sessionStorage.setItem('studio.session', JSON.stringify({token, source: 'pasted'}))", short)
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/endpoints/compare-endpoint/run")
+    page.get_by_label("pipeline_arg").fill("42")
+    page.get_by_label("Description").fill("typed before the expiry")
+    # The token expires while the form is open: sign-in, saying why.
+    page.get_by_text("Your sign-in has expired").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Sign in as the local developer").click()
+    # Back on the form, with what was typed.
+    assert page.get_by_label("pipeline_arg").input_value() == "42"
+    assert page.get_by_label("Description").input_value() == "typed before the expiry"
+    page.get_by_role("button", name="Reset to the defaults").click()
+    assert page.get_by_label("pipeline_arg").input_value() == "10"
+
+
+def test_a_failed_run_can_be_rerun(desktop: Studio, workspace: Workspace, tmp_path: Path) -> None:
+    published = publish(workspace, make.single(tmp_path / "code", 'sys.exit("boom")'), "failing")
+    service = Service(desktop.base_url, workspace=WORKSPACE)
+    run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()["Id"]
+    assert service.wait_run(run_id)["Status"]["StatusCode"] == 2
+    page = desktop.page
+    desktop.sign_in()
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/runs/{run_id}")
+    page.get_by_role("button", name="Rerun").click()
+    page.wait_for_url(lambda url: re.search(r"/runs/[0-9a-f-]{36}$", url) is not None and run_id not in url)
+    page.get_by_role("heading", name=re.compile("^Run ")).wait_for()

@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { Api } from "../api";
 import type { Action, Session } from "../auth";
-import { displayName, entraSession, entraSignOut, expired, forget, keep } from "../auth";
+import { atExpiry, displayName, entraSession, entraSignOut, expired, expiryDelay, forget, keep } from "../auth";
 import type { StudioConfig } from "../config";
 import { link, navigate, useRoute } from "../router";
 import { Heading, Link, Redirect, StudioContext } from "./common";
@@ -21,12 +21,23 @@ export function App({ config, initial }: { config: StudioConfig; initial: Sessio
   const [reason, setReason] = useState<string | null>(null);
   const workspace = route.params.ws ?? config.workspace.name;
 
-  // Expired while the page was open: back to sign-in, saying why.
+  // Expiring while the page is open: an Entra ID token is renewed silently; otherwise (or
+  // when renewal fails) back to sign-in, saying why.
   useEffect(() => {
-    if (!session || session.expiresAt === null) return;
-    const left = session.expiresAt - Date.now();
-    const timer = setTimeout(() => signOut("Your sign-in has expired. Sign in again to go on."), Math.max(0, Math.min(left, 2 ** 31 - 1)));
-    return () => clearTimeout(timer);
+    if (!session) return;
+    const delay = expiryDelay(session);
+    if (delay === null) return;
+    let stopped = false;
+    const timer = setTimeout(async () => {
+      const renewed = await atExpiry(session, () => entraSession(config));
+      if (stopped) return;
+      if (renewed) setSession(renewed);
+      else signOut("Your sign-in has expired. Sign in again to go on.");
+    }, delay);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }, [session]);
 
   const api = useMemo(() => {

@@ -65,6 +65,7 @@ export function StepGraph({ steps, selected, onSelect }: { steps: StepView[]; se
                 <button
                   key={node.id}
                   type="button"
+                  data-step={node.id}
                   class={`node tone-${tone(step.word)}${selected === node.id ? " selected" : ""}`}
                   style={{ left: `${node.x}px`, top: `${node.y}px`, width: `${node.width}px`, height: `${node.height}px` }}
                   aria-pressed={selected === node.id}

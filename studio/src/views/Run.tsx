@@ -9,7 +9,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { AttemptStatus, NodeOutput, OutputListing, PipelineRun, RunDto, TaskStatus } from "../api";
 import { ApiError } from "../api";
-import { bytes, duration, runWord, shortId, stepWord, time, tone } from "../format";
+import { bytes, duration, logTail, runWord, shortId, stepWord, time, tone } from "../format";
 import { inferParents } from "../graph";
 import { describeData } from "../params";
 import type { PollJob } from "../poll";
@@ -23,6 +23,9 @@ import { MetricChart } from "./MetricChart";
 const POLL_INTERVAL = 1000;
 const LOG_KINDS = ["STDOUT", "STDERR", "JobLog"];
 const LOG_TAIL = 256 * 1024;
+const LOG_RETRY_MAX = 30_000;
+// Errors that asking again will not mend.
+const FINAL_ERRORS = ["expired", "unauthorized", "forbidden", "notfound", "bad"];
 
 const RUN_ENDED = new Set([2, 3, 4]);
 const STEP_ENDED = new Set([3, 4, 5, 6, 7]);
@@ -33,6 +36,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const selected = query.get("step");
   const tab = query.get("tab") ?? "log";
   const logKind = LOG_KINDS.includes(query.get("log") ?? "") ? (query.get("log") as string) : "STDOUT";
+  const attempt = /^[1-9][0-9]{0,5}$/.test(query.get("attempt") ?? "") ? Number(query.get("attempt")) : null;
 
   const [run, setRun] = useState<PipelineRun | null>(null);
   const [steps, setSteps] = useState<Record<string, TaskStatus> | null>(null);
@@ -43,12 +47,15 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const [cancelError, setCancelError] = useState<unknown>(null);
   const [cancelBusy, setCancelBusy] = useState(false);
   const [cancelAsked, setCancelAsked] = useState(false);
+  const [rerunError, setRerunError] = useState<unknown>(null);
+  const [rerunBusy, setRerunBusy] = useState(false);
   const [now, setNow] = useState(Date.now());
 
   // What the poll loop reads between requests (refs: it outlives renders).
-  const live = useRef({ runEnded: false, stepsFinal: false, allStepsEnded: false, sinceRun: 0, logFinal: true });
+  const fresh = () => ({ runEnded: false, stepsFinal: false, allStepsEnded: false, sinceRun: 0, logFinal: true, logFailures: 0, logRetryAt: 0 });
+  const live = useRef(fresh());
   const stepsRef = useRef<Record<string, TaskStatus>>({});
-  const logKey = selected ? `${selected}|${logKind}` : "";
+  const logKey = selected ? `${selected}|${logKind}|${attempt ?? ""}` : "";
   const logKeyRef = useRef(logKey);
   logKeyRef.current = logKey;
   const showingLog = tab === "log" && !!selected;
@@ -56,24 +63,36 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   showingLogRef.current = showingLog;
 
   const fetchLog = async (key: string) => {
-    const [node, kind] = key.split("|");
-    const endedBefore = stepEnded(stepsRef.current[node]);
+    const [node, kind, which] = key.split("|");
+    const step = stepsRef.current[node];
+    const earlier = !!which && Number(which) < (step?.Attempt ?? 1); // an earlier attempt's log is done growing
+    const endedBefore = stepEnded(step) || earlier;
+    const state = live.current;
     try {
-      const text = await api.log(runId, node, kind);
+      const text = await api.log(runId, node, kind, which ? Number(which) : null);
       if (logKeyRef.current === key) {
         setLog({ key, text, error: null });
-        live.current.logFinal = endedBefore;
+        state.logFinal = endedBefore;
+        state.logFailures = 0;
       }
     } catch (error) {
-      if (logKeyRef.current === key) setLog({ key, text: "", error });
-      live.current.logFinal = true;
+      if (logKeyRef.current !== key) return;
+      // Keep what was read; while the step runs, ask again later (1 s, 2 s, 4 s... at most 30 s).
+      setLog((previous) => ({ key, text: previous?.key === key ? previous.text : "", error }));
+      state.logFinal = endedBefore || (error instanceof ApiError && FINAL_ERRORS.includes(error.kind));
+      state.logFailures += 1;
+      state.logRetryAt = Date.now() + Math.min(LOG_RETRY_MAX, 1000 * 2 ** (state.logFailures - 1));
     }
+  };
+  const retryLog = () => {
+    live.current.logFailures = 0;
+    void fetchLog(logKeyRef.current);
   };
 
   // First load, then the poll loop until the run has ended.
   useEffect(() => {
     const controller = new AbortController();
-    live.current = { runEnded: false, stepsFinal: false, allStepsEnded: false, sinceRun: 0, logFinal: true };
+    live.current = fresh();
     setRun(null);
     setSteps(null);
     setFailure(null);
@@ -131,7 +150,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
             },
           });
         }
-        if (showingLogRef.current && logKeyRef.current && !state.logFinal) {
+        if (showingLogRef.current && logKeyRef.current && !state.logFinal && Date.now() >= state.logRetryAt) {
           const key = logKeyRef.current;
           list.push({ name: "log", run: () => fetchLog(key) });
         }
@@ -147,6 +166,8 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   useEffect(() => {
     if (!showingLog || !logKey || !steps) return;
     live.current.logFinal = true; // until this read says otherwise
+    live.current.logFailures = 0;
+    live.current.logRetryAt = 0;
     void fetchLog(logKey);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [logKey, showingLog, steps === null]);
@@ -179,7 +200,10 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
   const canceling = active && (cancelAsked || views.some((s) => s.status.Status === "CancelRequested"));
   const runWordShown = canceling ? "CancelRequested" : runWord(run.Status.StatusCode);
   const choose = (change: Record<string, string | null>) =>
-    navigate(link("run", { ws: workspace, runId }, { step: selected, tab: tab === "log" ? null : tab, log: logKind === "STDOUT" ? null : logKind, ...change }), true);
+    navigate(
+      link("run", { ws: workspace, runId }, { step: selected, tab: tab === "log" ? null : tab, log: logKind === "STDOUT" ? null : logKind, attempt: attempt ? String(attempt) : null, ...change }),
+      true,
+    );
   const cancel = async () => {
     setCancelBusy(true);
     setCancelError(null);
@@ -191,6 +215,18 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
       setCancelError(error);
     } finally {
       setCancelBusy(false);
+    }
+  };
+  const rerun = async () => {
+    setRerunBusy(true);
+    setRerunError(null);
+    try {
+      const next = await api.rerun(runId);
+      navigate(link("run", { ws: workspace, runId: next.Id }));
+    } catch (error) {
+      setRerunError(error);
+    } finally {
+      setRerunBusy(false);
     }
   };
   const failed = views.filter((s) => tone(s.word) === "failed");
@@ -211,8 +247,14 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
             Cancel run
           </button>
         )}
+        {can("submit") && (run.Status.StatusCode === 2 || run.Status.StatusCode === 4) && (
+          <button type="button" class="button" disabled={rerunBusy} onClick={rerun} title="A new run with the same parameters; steps that finished are reused">
+            {rerunBusy ? "Starting the rerun…" : "Rerun"}
+          </button>
+        )}
       </div>
       <ActionError error={cancelError} />
+      <ActionError error={rerunError} />
       {!!liveError && <ErrorBox error={liveError} />}
       {run.Status.StatusCode === 2 && (
         <div class="why" role="alert">
@@ -262,7 +304,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
         <StepGraph steps={views} selected={selected} onSelect={(id) => choose({ step: id })} />
       </Section>
       {selected && steps[selected] && (
-        <StepPanel runId={runId} workspace={workspace} step={views.find((s) => s.id === selected)!} tab={tab} logKind={logKind} log={log?.key === logKey ? log : null} choose={choose} now={now} />
+        <StepPanel runId={runId} workspace={workspace} step={views.find((s) => s.id === selected)!} tab={tab} logKind={logKind} log={log?.key === logKey ? log : null} attempt={attempt} retryLog={retryLog} choose={choose} now={now} />
       )}
       {selected && !steps[selected] && <p class="notice">This run has no step {selected}.</p>}
       <Section title="Timeline">
@@ -299,17 +341,36 @@ function useParents(steps: Record<string, TaskStatus> | null, graphId: string | 
   }, [ready, named, graphId]);
 }
 
-function StepPanel(props: {
+type StepPanelProps = {
   runId: string;
   workspace: string;
   step: StepView;
   tab: string;
   logKind: string;
   log: { text: string; error: unknown } | null;
+  attempt: number | null;
+  retryLog: () => void;
   choose: (change: Record<string, string | null>) => void;
   now: number;
-}) {
+};
+
+function StepPanel(props: StepPanelProps) {
   const { step, tab, choose } = props;
+  const close = () => {
+    choose({ step: null, tab: null, log: null, attempt: null });
+    // Back to the step's button in the graph, so the keyboard goes on from there.
+    requestAnimationFrame(() => document.querySelector<HTMLElement>(`button.node[data-step="${CSS.escape(step.id)}"]`)?.focus());
+  };
+  // Escape closes the panel (unless a field or list box is using it).
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement | null;
+      if (event.key !== "Escape" || event.defaultPrevented || target?.closest("input, select, textarea")) return;
+      close();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  });
   const tabs: [string, string][] = [
     ["log", "Log"],
     ["metrics", "Metrics"],
@@ -329,7 +390,7 @@ function StepPanel(props: {
         <h2 id="step-title">
           Step {step.name} <StatusBadge word={step.word} />
         </h2>
-        <button type="button" class="button small" onClick={() => choose({ step: null, tab: null, log: null })}>
+        <button type="button" class="button small" onClick={close} aria-keyshortcuts="Escape">
           Close step
         </button>
       </div>
@@ -360,7 +421,10 @@ function StepPanel(props: {
           </>
         )}
       </dl>
-      <Attempts attempts={status.Attempts ?? []} />
+      <Attempts
+        attempts={status.Attempts ?? []}
+        logOf={(n) => link("run", { ws: props.workspace, runId: props.runId }, { step: step.id, log: props.logKind === "STDOUT" ? null : props.logKind, attempt: String(n) })}
+      />
       <div role="tablist" aria-label="Step" class="tabs">
         {tabs.map(([id, name], index) => (
           <button
@@ -389,7 +453,7 @@ function StepPanel(props: {
 }
 
 // Every execution of the step when there was more than one: how each ended, and why.
-function Attempts({ attempts }: { attempts: AttemptStatus[] }) {
+function Attempts({ attempts, logOf }: { attempts: AttemptStatus[]; logOf: (attempt: number) => string }) {
   if (attempts.length < 2 && !attempts.some((a) => a.Reason)) return null;
   return (
     <table class="attempts">
@@ -401,6 +465,7 @@ function Attempts({ attempts }: { attempts: AttemptStatus[] }) {
           <th scope="col">Started</th>
           <th scope="col">Exit code</th>
           <th scope="col">Why</th>
+          <th scope="col">Log</th>
         </tr>
       </thead>
       <tbody>
@@ -411,6 +476,11 @@ function Attempts({ attempts }: { attempts: AttemptStatus[] }) {
             <td>{time(a.StartTime)}</td>
             <td>{a.ExitCode ?? "—"}</td>
             <td>{[a.Reason, a.Detail].filter(Boolean).join(": ") || "—"}</td>
+            <td>
+              <Link href={logOf(a.Attempt)} aria-label={`Log of attempt ${a.Attempt}`}>
+                Log
+              </Link>
+            </td>
           </tr>
         ))}
       </tbody>
@@ -418,15 +488,17 @@ function Attempts({ attempts }: { attempts: AttemptStatus[] }) {
   );
 }
 
-function LogView({ step, logKind, log, choose }: { step: StepView; logKind: string; log: { text: string; error: unknown } | null; choose: (c: Record<string, string | null>) => void }) {
+function LogView(props: Pick<StepPanelProps, "runId" | "step" | "logKind" | "log" | "attempt" | "retryLog" | "choose">) {
+  const { step, logKind, log, attempt, choose } = props;
   const pre = useRef<HTMLPreElement>(null);
   const [follow, setFollow] = useState(true);
   const text = log?.text ?? "";
-  const shown = text.length > LOG_TAIL ? text.slice(text.length - LOG_TAIL) : text;
+  const { shown, size, cut } = useMemo(() => logTail(text, LOG_TAIL), [text]);
   useEffect(() => {
     if (follow && pre.current) pre.current.scrollTop = pre.current.scrollHeight;
   }, [shown, follow]);
   const running = !stepEnded(step.status);
+  const fileName = `${step.name}-${logKind}${attempt ? `-attempt${attempt}` : ""}.txt`;
   return (
     <div class="log">
       <div class="log-tools">
@@ -439,20 +511,68 @@ function LogView({ step, logKind, log, choose }: { step: StepView; logKind: stri
         <label class="inline">
           <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.currentTarget as HTMLInputElement).checked)} /> Follow the end
         </label>
-        {running && <span class="muted">The log grows while the step runs.</span>}
+        {text && <SaveLog runId={props.runId} nodeId={step.id} kind={logKind} attempt={attempt} name={fileName} />}
+        {running && !attempt && <span class="muted">The log grows while the step runs.</span>}
       </div>
+      {attempt && (
+        <p class="notice">
+          The log of attempt {attempt}.{" "}
+          <button type="button" class="button small" onClick={() => choose({ attempt: null })}>
+            Show the latest attempt
+          </button>
+        </p>
+      )}
       {!log && <Loading what="the log" />}
-      {log && !!log.error && <ErrorBox error={log.error} />}
+      {log && !!log.error && (
+        <ErrorBox error={log.error} retry={props.retryLog} />
+      )}
+      {log && !!log.error && running && <p class="muted">The page asks again while the step runs.</p>}
       {log && !log.error && !text && <Empty>{running ? "Nothing written yet." : "This log is empty."}</Empty>}
-      {log && !log.error && text && (
+      {log && text && (
         <>
-          {text.length > LOG_TAIL && <p class="muted">Showing the last {bytes(LOG_TAIL)} of {bytes(text.length)}.</p>}
+          {cut && <p class="muted">Showing the last {bytes(LOG_TAIL)} of {bytes(size)}: download the log to read all of it.</p>}
           <pre ref={pre} class="code log-text" tabIndex={0} aria-label={`${logKind} of step ${step.name}`}>
             {shown}
           </pre>
         </>
       )}
     </div>
+  );
+}
+
+/** Hands the browser a file to save. */
+function saveBlob(blob: Blob, name: string) {
+  const href = URL.createObjectURL(blob);
+  const anchor = document.createElement("a");
+  anchor.href = href;
+  anchor.download = name;
+  document.body.appendChild(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+}
+
+/** Saves the whole log as a file: read again in ranges, since the page holds at most the route's
+ * last 8 MiB of a long one. */
+function SaveLog({ runId, nodeId, kind, attempt, name }: { runId: string; nodeId: string; kind: string; attempt: number | null; name: string }) {
+  const { api } = useStudio();
+  const [state, setState] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
+  const save = async () => {
+    setState({ busy: true, error: null });
+    try {
+      saveBlob(await api.logFile(runId, nodeId, kind, attempt), name);
+      setState({ busy: false, error: null });
+    } catch (error) {
+      setState({ busy: false, error });
+    }
+  };
+  return (
+    <>
+      <button type="button" class="button small" onClick={save} disabled={state.busy}>
+        {state.busy ? "Downloading the log…" : "Download the log"}
+      </button>
+      {!!state.error && <ActionError error={state.error} />}
+    </>
   );
 }
 
@@ -540,15 +660,7 @@ function DownloadButton({ url, path, size }: { url: string; path: string; size: 
   const start = async () => {
     setState({ busy: true, error: null, done: 0 });
     try {
-      const blob = await api.download(url, size, (done) => setState((s) => ({ ...s, done })));
-      const href = URL.createObjectURL(blob);
-      const anchor = document.createElement("a");
-      anchor.href = href;
-      anchor.download = name;
-      document.body.appendChild(anchor);
-      anchor.click();
-      anchor.remove();
-      setTimeout(() => URL.revokeObjectURL(href), 60_000);
+      saveBlob(await api.download(url, size, (done) => setState((s) => ({ ...s, done }))), name);
       setState({ busy: false, error: null, done: size });
     } catch (error) {
       setState({ busy: false, error, done: 0 });

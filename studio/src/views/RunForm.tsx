@@ -2,11 +2,11 @@
 // experiment and tags. The service checks the values; its 400 names the field
 // (Error.Target, Details[].Target) and the message is shown beside that field.
 
-import { useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { Dataset, Datastore, Endpoint, Pipeline } from "../api";
 import { ApiError } from "../api";
 import type { FormValues, Param } from "../params";
-import { fieldErrors, initialValues, parametersOf, submitBody } from "../params";
+import { defaultExperimentName, fieldErrors, initialValues, parametersOf, submitBody } from "../params";
 import { link, navigate } from "../router";
 import { ErrorBox, Heading, Link, Loading, useLoad, useStudio } from "./common";
 
@@ -51,7 +51,10 @@ function Form({ target }: { target: Target }) {
   const { api, workspace } = useStudio();
   const { pipeline, endpoint, version } = target;
   const params = parametersOf(pipeline);
-  const [values, setValues] = useState<FormValues>(() => initialValues(params, pipeline.Name ?? ""));
+  // What was typed is kept for the tab's life (a sign-in that expires mid-form loses nothing).
+  const draftKey = `studio.runForm.${endpoint ? `endpoint.${endpoint.Id}.${version}` : `pipeline.${pipeline.Id}`}`;
+  const [values, setValues] = useState<FormValues>(() => restoreDraft(draftKey) ?? initialValues(params, ""));
+  useEffect(() => sessionStorage.setItem(draftKey, JSON.stringify(values)), [draftKey, values]);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -70,6 +73,7 @@ function Form({ target }: { target: Target }) {
     try {
       const body = submitBody(params, values);
       const run = endpoint ? await api.submitToEndpoint(endpoint.Id, version, body) : await api.submitToPipeline(pipeline.Id, body);
+      sessionStorage.removeItem(draftKey);
       navigate(link("run", { ws: workspace, runId: run.Id }));
     } catch (error) {
       if (error instanceof ApiError && error.kind === "bad") {
@@ -88,6 +92,7 @@ function Form({ target }: { target: Target }) {
   };
 
   const set = (change: Partial<FormValues>) => setValues((v) => ({ ...v, ...change }));
+  const defaultExperiment = defaultExperimentName(pipeline.Name);
   const general = errors[""] ?? [];
   const count = Object.values(errors).reduce((n, list) => n + list.length, 0);
 
@@ -125,7 +130,15 @@ function Form({ target }: { target: Target }) {
           </select>
         </div>
       )}
-      <TextField id="experiment" label="Experiment" hint="Groups runs; default: the pipeline's name." value={values.experiment} errors={errors.experiment} onInput={(v) => set({ experiment: v })} />
+      <TextField
+        id="experiment"
+        label="Experiment (optional)"
+        hint={`Groups runs. Left empty: ${defaultExperiment}, the pipeline's name made valid (letters, digits, _ and -).`}
+        placeholder={defaultExperiment}
+        value={values.experiment}
+        errors={errors.experiment}
+        onInput={(v) => set({ experiment: v })}
+      />
       <TextField id="description" label="Description (optional)" value={values.description} errors={errors.description} onInput={(v) => set({ description: v })} />
       <fieldset>
         <legend>Parameters</legend>
@@ -146,10 +159,23 @@ function Form({ target }: { target: Target }) {
       <div class="form-actions">
         <button type="submit" class="button primary" disabled={busy}>
           {busy ? "Submitting…" : "Submit run"}
+        </button>{" "}
+        <button type="button" class="button" onClick={() => setValues(initialValues(params, ""))}>
+          Reset to the defaults
         </button>
       </div>
     </form>
   );
+}
+
+/** The form's values as last typed in this tab, if any (and still of the same shape). */
+function restoreDraft(key: string): FormValues | null {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(key) ?? "null") as FormValues | null;
+    return saved && typeof saved.experiment === "string" && saved.scalars && Array.isArray(saved.tags) ? saved : null;
+  } catch {
+    return null;
+  }
 }
 
 function describedBy(id: string, hint: boolean, errors: string[] | undefined): string | undefined {
@@ -166,7 +192,7 @@ function FieldErrors({ id, errors }: { id: string; errors?: string[] }) {
   );
 }
 
-function TextField(props: { id: string; label: string; hint?: string; value: string; errors?: string[]; inputMode?: string; onInput: (value: string) => void }) {
+function TextField(props: { id: string; label: string; hint?: string; placeholder?: string; value: string; errors?: string[]; inputMode?: string; onInput: (value: string) => void }) {
   const { id, hint, errors } = props;
   return (
     <div class={`field${errors?.length ? " has-error" : ""}`}>
@@ -182,6 +208,7 @@ function TextField(props: { id: string; label: string; hint?: string; value: str
         type="text"
         inputMode={props.inputMode as "numeric" | "decimal" | "text" | undefined}
         value={props.value}
+        placeholder={props.placeholder}
         aria-invalid={errors?.length ? "true" : undefined}
         aria-describedby={describedBy(id, !!hint, errors)}
         onInput={(e) => props.onInput((e.currentTarget as HTMLInputElement).value)}

@@ -1,12 +1,18 @@
-// Run history: an experiment's runs (runs:query, docs/contract.md §6), newest first,
-// a page at a time, filtered by status, time, pipeline and endpoint. The filters are
-// in the URL, so a filtered list can be shared.
+// Run history: the runs of one experiment or of all of them (runs:query, docs/contract.md
+// §6, one query per experiment merged newest first), a page at a time, filtered by
+// status, time, pipeline and endpoint. The filters are in the URL, so a filtered list
+// can be shared. While a listed run has not ended, the list updates live (poll.ts).
 
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { RunDto } from "../api";
-import { duration, shortId, time } from "../format";
+import { duration, ended, shortId, time } from "../format";
+import { Merged } from "../merge";
+import type { PollJob } from "../poll";
+import { pollLoop } from "../poll";
 import { link, navigate } from "../router";
 import { Empty, ErrorBox, Heading, Link, Loading, StatusBadge, TableWrap, useLoad, useStudio } from "./common";
 
+const POLL_INTERVAL = 1000;
 const PAGE = 25;
 const STATUSES = ["NotStarted", "Running", "CancelRequested", "Completed", "Failed", "Canceled"];
 const STATUS_NAMES: Record<string, string> = {
@@ -40,33 +46,95 @@ export function runFilter(choices: { status?: string | null; since?: string | nu
   return parts.join(" and ");
 }
 
+const newestFirst = (a: RunDto, b: RunDto) => (b.createdUtc ?? "").localeCompare(a.createdUtc ?? "");
+
 export function Runs({ query }: { query: URLSearchParams }) {
   const { api, workspace } = useStudio();
+  const experiment = query.get("experiment") ?? ""; // none named: every experiment
   const status = query.get("status") ?? "";
   const since = query.get("since") ?? "";
   const pipeline = query.get("pipeline") ?? "";
   const endpoint = query.get("endpoint") ?? "";
-  const page = query.get("page") ?? "";
-  const previous = query.getAll("back");
 
   const experiments = useLoad(() => api.experiments(), []);
-  // Without an experiment named, the one of the newest run of the pipeline (or endpoint), else the latest used.
-  const chosen = useLoad(async () => {
-    const named = query.get("experiment");
-    if (named) return named;
-    if (pipeline) {
-      const newest = (await api.runsOfPipeline(pipeline, 1)).items[0];
-      if (newest?.RunHistoryExperimentName) return newest.RunHistoryExperimentName;
+  // The pipelines' names, for the Pipeline column (runs name their pipeline by id).
+  const pipelines = useLoad(async () => new Map((await api.pipelines(false)).items.map((p) => [p.Id, p.Name ?? p.Id])), []);
+
+  const [list, setList] = useState<{ rows: RunDto[]; more: boolean; round: number } | null>(null);
+  const [failure, setFailure] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [round, setRound] = useState(0);
+  const pager = useRef<Merged<RunDto> | null>(null);
+  const rowsRef = useRef<RunDto[]>([]);
+  rowsRef.current = list?.rows ?? [];
+
+  // The first page: one query per experiment (one when an experiment is named), merged.
+  useEffect(() => {
+    let stopped = false;
+    setList(null);
+    setFailure(null);
+    (async () => {
+      const names = experiment ? [experiment] : (await api.experiments()).map((e) => e.name);
+      const filter = runFilter({ status, since, pipeline, endpoint });
+      const merged = new Merged<RunDto>(
+        names.map((name) => async (token) => {
+          const page = await api.queryRuns(name, filter, PAGE, token);
+          return { items: page.value, next: page.continuationToken };
+        }),
+        newestFirst,
+      );
+      const rows = await merged.more(PAGE);
+      if (stopped) return;
+      pager.current = merged;
+      setList({ rows, more: !merged.done, round });
+    })().catch((error) => !stopped && setFailure(error));
+    return () => {
+      stopped = true;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [experiment, status, since, pipeline, endpoint, round]);
+
+  const older = async () => {
+    const merged = pager.current;
+    if (!merged) return;
+    setBusy(true);
+    try {
+      const rows = await merged.more(PAGE);
+      setList((l) => l && { ...l, rows: [...l.rows, ...rows], more: !merged.done });
+    } catch (error) {
+      setFailure(error);
+    } finally {
+      setBusy(false);
     }
-    const list = (await api.experiments()).value;
-    const latest = [...list].sort((a, b) => (b.lastCreatedRunUtc ?? "").localeCompare(a.lastCreatedRunUtc ?? ""))[0];
-    return latest?.name ?? "";
-  }, [query.get("experiment"), pipeline]);
-  const experiment = chosen.data ?? "";
-  const runs = useLoad(
-    async () => (experiment ? api.queryRuns(experiment, runFilter({ status, since, pipeline, endpoint }), PAGE, page || null) : null),
-    [experiment, status, since, pipeline, endpoint, page],
-  );
+  };
+
+  // Live: each listed run that has not ended is read again, in turns, at most once a second.
+  const activeCount = (list?.rows ?? []).filter((r) => !ended(r.status)).length;
+  useEffect(() => {
+    if (!list || activeCount === 0) return;
+    const controller = new AbortController();
+    const jobs = (): PollJob[] =>
+      rowsRef.current
+        .filter((r) => !ended(r.status))
+        .map((r) => ({
+          name: r.runId,
+          run: async () => {
+            const next = await api.historyRun(r.runId);
+            if (!controller.signal.aborted) setList((l) => l && { ...l, rows: l.rows.map((row) => (row.runId === next.runId ? next : row)) });
+          },
+        }));
+    void pollLoop({ jobs, interval: POLL_INTERVAL, signal: controller.signal, since: Date.now() });
+    return () => controller.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [list?.round, list?.rows.length, activeCount > 0]);
+
+  // The durations of running runs move on between reads.
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (activeCount === 0) return;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [activeCount > 0]);
 
   // A new filter starts again at the newest page.
   const go = (change: Record<string, string | null>) => {
@@ -81,23 +149,22 @@ export function Runs({ query }: { query: URLSearchParams }) {
       since: String(form.get("since") ?? ""),
     });
   };
-  const pageUrl = (token: string | null, back: string[]) => {
-    const params: Record<string, string | null> = { experiment, status, since, pipeline, endpoint, page: token };
-    const url = new URL(link("runs", { ws: workspace }, params), location.origin);
-    for (const item of back) url.searchParams.append("back", item);
-    return url.pathname + url.search;
-  };
+  const names = pipelines.data ?? new Map<string, string>();
 
   return (
     <>
       <Heading title="Run history">Run history</Heading>
+      {/* Uncontrolled lists (each option knows if it is chosen): the list re-renders every second
+          while runs are live, and must not undo a choice not yet applied. */}
       <form class="filters" onSubmit={onFilter} aria-label="Filter runs">
         <div class="field">
           <label for="filter-experiment">Experiment</label>
-          <select id="filter-experiment" name="experiment" value={experiment} key={experiment}>
-            {(experiments.data?.value ?? []).length === 0 && <option value="">No experiments yet</option>}
-            {(experiments.data?.value ?? []).map((e) => (
-              <option key={e.experimentId} value={e.name}>
+          <select id="filter-experiment" name="experiment" key={`${experiment}:${experiments.data?.length ?? 0}`}>
+            <option value="" selected={!experiment}>
+              All experiments
+            </option>
+            {(experiments.data ?? []).map((e) => (
+              <option key={e.experimentId} value={e.name} selected={e.name === experiment}>
                 {e.name}
               </option>
             ))}
@@ -105,10 +172,12 @@ export function Runs({ query }: { query: URLSearchParams }) {
         </div>
         <div class="field">
           <label for="filter-status">Status</label>
-          <select id="filter-status" name="status" value={status}>
-            <option value="">Any status</option>
+          <select id="filter-status" name="status" key={status}>
+            <option value="" selected={!status}>
+              Any status
+            </option>
             {STATUSES.map((word) => (
-              <option key={word} value={word}>
+              <option key={word} value={word} selected={word === status}>
                 {STATUS_NAMES[word]}
               </option>
             ))}
@@ -116,9 +185,9 @@ export function Runs({ query }: { query: URLSearchParams }) {
         </div>
         <div class="field">
           <label for="filter-since">Submitted</label>
-          <select id="filter-since" name="since" value={since}>
+          <select id="filter-since" name="since" key={since}>
             {SINCE.map(([key, name]) => (
-              <option key={key} value={key}>
+              <option key={key} value={key} selected={key === since}>
                 {name}
               </option>
             ))}
@@ -134,8 +203,8 @@ export function Runs({ query }: { query: URLSearchParams }) {
         <p class="chips">
           {pipeline && (
             <span class="chip">
-              Pipeline <code>{shortId(pipeline)}</code>{" "}
-              <button type="button" class="button small" onClick={() => go({ pipeline: null })} aria-label="Show runs of every pipeline">
+              Pipeline {names.has(pipeline) ? <strong>{names.get(pipeline)}</strong> : <code>{shortId(pipeline)}</code>}{" "}
+              <button type="button" class="button small" onClick={() => go({ pipeline: null })} aria-label="Remove the pipeline filter">
                 Remove
               </button>
             </span>
@@ -143,37 +212,32 @@ export function Runs({ query }: { query: URLSearchParams }) {
           {endpoint && (
             <span class="chip">
               Endpoint <code>{shortId(endpoint)}</code>{" "}
-              <button type="button" class="button small" onClick={() => go({ endpoint: null })} aria-label="Show runs of every endpoint">
+              <button type="button" class="button small" onClick={() => go({ endpoint: null })} aria-label="Remove the endpoint filter">
                 Remove
               </button>
             </span>
           )}
         </p>
       )}
-      {(chosen.loading || runs.loading) && !runs.data && <Loading what="runs" />}
-      {!!(chosen.error || runs.error) && <ErrorBox error={chosen.error || runs.error} retry={runs.reload} />}
-      {chosen.data === "" && <Empty>No runs yet: nothing has been submitted in this workspace.</Empty>}
-      {runs.data && runs.data.value.length === 0 && <Empty>No runs match these filters in the experiment {experiment}.</Empty>}
-      {runs.data && runs.data.value.length > 0 && <RunTable runs={runs.data.value} />}
-      {runs.data && (page || runs.data.continuationToken) && (
+      {!list && !failure && <Loading what="runs" />}
+      {!!failure && <ErrorBox error={failure} retry={() => setRound((n) => n + 1)} />}
+      {list && experiments.data?.length === 0 && <Empty>No runs yet: nothing has been submitted in this workspace.</Empty>}
+      {list && list.rows.length === 0 && experiments.data?.length !== 0 && (
+        <Empty>No runs match these filters{experiment ? ` in the experiment ${experiment}` : ""}.</Empty>
+      )}
+      {list && list.rows.length > 0 && <RunTable runs={list.rows} names={names} now={now} />}
+      {list?.more && (
         <nav class="pager" aria-label="Pages of runs">
-          {page && (
-            <Link href={pageUrl(previous[previous.length - 1] || null, previous.slice(0, -1))} class="button">
-              Newer runs
-            </Link>
-          )}
-          {runs.data.continuationToken && (
-            <Link href={pageUrl(runs.data.continuationToken, [...previous, page])} class="button">
-              Older runs
-            </Link>
-          )}
+          <button type="button" class="button" onClick={older} disabled={busy}>
+            {busy ? "Loading older runs…" : "Older runs"}
+          </button>
         </nav>
       )}
     </>
   );
 }
 
-function RunTable({ runs }: { runs: RunDto[] }) {
+function RunTable({ runs, names, now }: { runs: RunDto[]; names: Map<string, string>; now: number }) {
   const { workspace } = useStudio();
   return (
     <TableWrap label="Runs">
@@ -200,9 +264,11 @@ function RunTable({ runs }: { runs: RunDto[] }) {
               <td>
                 <StatusBadge word={run.status} />
               </td>
-              <td>{run.displayName ?? run.name ?? "—"}</td>
+              <td>
+                <PipelineName id={run.properties?.["azureml.pipelineid"]} names={names} />
+              </td>
               <td>{time(run.createdUtc)}</td>
-              <td>{duration(run.startTimeUtc, run.endTimeUtc)}</td>
+              <td>{duration(run.startTimeUtc, run.endTimeUtc, now)}</td>
               <td>
                 {run.properties?.runSource || "API"}
                 {run.createdBy?.userName ? `, as ${run.createdBy.userName}` : ""}
@@ -213,4 +279,10 @@ function RunTable({ runs }: { runs: RunDto[] }) {
       </table>
     </TableWrap>
   );
+}
+
+function PipelineName({ id, names }: { id: string | undefined; names: Map<string, string> }) {
+  const { workspace } = useStudio();
+  if (!id) return <>—</>;
+  return <Link href={link("pipeline", { ws: workspace, id })}>{names.get(id) ?? shortId(id)}</Link>;
 }
