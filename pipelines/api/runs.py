@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import azure.functions as func
 
@@ -272,7 +272,8 @@ def get_step_log(ctx: RequestContext) -> func.HttpResponse:
         # Range holds, or what a reader that follows the log has not read yet.
         rendered = joblog.render(step, attempt, _spec_of(state, step)).encode() if canonical == "JobLog" else None
         size = len(rendered) if rendered is not None else logs.size(*where, kept=kept)
-        first, last = byte_range(ctx.header("Range"), size, most=MAX_ANSWER_BYTES) or (0, size - 1)
+        # (a header was sent: byte_range answers a range or raises the 416)
+        first, last = cast(tuple[int, int], byte_range(ctx.header("Range"), size, most=MAX_ANSWER_BYTES))
         body = (rendered[first:last + 1] if rendered is not None
                 else logs.read_bytes(*where, offset=first, length=last - first + 1, kept=kept))
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
