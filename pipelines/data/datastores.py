@@ -27,10 +27,9 @@ from urllib.parse import urlsplit
 
 from pipelines.data.locations import BlobLocation
 from pipelines.errors import AlreadyExistsError, BadRequestError, ConflictError, ErrorDetail, NotFoundError
-from pipelines.store import StorageAccount, Table, etag_of
+from pipelines.store import StorageAccount, Table, etag_of, tokens
 from pipelines.store.account import CONTAINERS
 from pipelines.store.codec import parse_time, time_text
-from pipelines.store.tables import decode_continuation, encode_continuation
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 DatastoreKind = Literal["workspace", "container", "account"]
@@ -49,7 +48,6 @@ MAX_DESCRIPTION = 4096
 NAME_RULE = "a datastore name is 1 to 255 letters, digits and underscores"
 CONTAINER_RULE = "ContainerName must be a storage container name: 3 to 63 lowercase letters, digits and single dashes"
 DESCRIPTION_RULE = f"Description must be a string of at most {MAX_DESCRIPTION} characters"
-_AFTER_DEFAULT = {"datastores": "after-default"}
 
 
 @dataclass
@@ -165,16 +163,17 @@ class Datastores:
         """The built-in datastore first, then the registered ones by name, `page_size` at a time."""
         query = "PartitionKey eq @ws"
         parameters = {"ws": workspace}
+        after_default = tokens.scope("datastores after the built-in one", workspace)
         if continuation is not None:
             # Our own token after a first page that held only the built-in one: the table starts here.
-            table_token = None if decode_continuation(continuation) == _AFTER_DEFAULT else continuation
+            table_token = None if tokens.issued_for(continuation, after_default) else continuation
             page, token = self.table.query_page(
                 query, parameters=parameters, page_size=page_size, continuation=table_token
             )
             return [Datastore.from_entity(e) for e in page], token
         if page_size == 1:
             more, _ = self.table.query_page(query, parameters=parameters, page_size=1)
-            return [self.default(workspace)], encode_continuation(_AFTER_DEFAULT) if more else None
+            return [self.default(workspace)], tokens.seal(after_default) if more else None
         page, token = self.table.query_page(query, parameters=parameters, page_size=page_size - 1)
         return [self.default(workspace)] + [Datastore.from_entity(e) for e in page], token
 

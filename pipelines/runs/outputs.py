@@ -12,15 +12,14 @@ any size is read in ranges and never sits whole in the app's memory.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipelines.errors import BadRequestError, NotFoundError
+from pipelines.errors import NotFoundError
 from pipelines.runs.logs import output_prefix
 from pipelines.runs.model import Run
-from pipelines.store import MissingBlobError, StorageAccount
+from pipelines.store import MissingBlobError, StorageAccount, tokens
 
 # The most one answer carries (the same bound as one upload request).
 MAX_PART = 32 * 1024 * 1024
@@ -82,19 +81,20 @@ class StepOutputs:
         inline: Inline = None,
     ) -> tuple[list[OutputFile], str | None]:
         """One page of the output's files, by path, and the marker of the next page."""
+        prefix = output_prefix(workspace, run_id, node_id, output)
+        digest = tokens.scope("output files", prefix)
         if inline is not None:
-            after = _decode_marker(marker)
+            after = _decode_marker(marker, digest)
             paths = [path for path in sorted(inline.files) if after is None or path > after]
             listed = [inline.stat(path) for path in paths[:page_size]]
-            return listed, _encode_marker(listed[-1].path) if len(paths) > page_size else None
-        prefix = output_prefix(workspace, run_id, node_id, output)
-        page, next_marker = self.container.page(prefix, page_size, _decode_marker(marker))
+            return listed, _encode_marker(digest, listed[-1].path) if len(paths) > page_size else None
+        page, next_marker = self.container.page(prefix, page_size, _decode_marker(marker, digest))
         found = [
             OutputFile(path=blob.name[len(prefix):], size=blob.size, last_modified=blob.last_modified, etag=blob.etag)
             for blob in page
             if blob.name[len(prefix):]
         ]
-        return found, _encode_marker(next_marker)
+        return found, _encode_marker(digest, next_marker)
 
     def stat(self, workspace: str, run_id: str, node_id: str, output: str, path: str,
              inline: Inline = None) -> OutputFile:
@@ -122,14 +122,15 @@ class StepOutputs:
             raise _no_file(output, path) from None
 
 
-def _encode_marker(marker: str | None) -> str | None:
-    return base64.urlsafe_b64encode(marker.encode()).decode().rstrip("=") if marker else None
+def _encode_marker(digest: str, marker: str | None) -> str | None:
+    return tokens.seal(digest, m=marker) if marker else None
 
 
-def _decode_marker(token: str | None) -> str | None:
-    if not token:
+def _decode_marker(token: str | None, digest: str) -> str | None:
+    position = tokens.unseal(token, digest)
+    if position is None:
         return None
-    try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequestError("continuationToken is not one this service issued", target="continuationToken") from None
+    marker = position.get("m")
+    if not isinstance(marker, str) or not marker:
+        raise tokens.forged()
+    return marker

@@ -20,9 +20,6 @@ rows), in the order of the published definition unless another is asked for.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +39,7 @@ from pipelines.runs.query import (
     pinned_runs,
 )
 from pipelines.runs.repository import ACTIVE, RunRepository
-from pipelines.store import StorageAccount, Table, key
+from pipelines.store import StorageAccount, Table, key, tokens
 
 MAX_TOP = 1000
 SCAN_LIMIT = 1000
@@ -77,48 +74,21 @@ class Query:
             raise BadRequestError(f"top must be a whole number from 1 to {MAX_TOP}", target="top")
         return cls(filter, parse_order(orderby, sortorder), top or default_top)
 
-    def fingerprint(self, *scope: str) -> str:
+    def fingerprint(self, *where: str) -> str:
         order = f"{self.order.field} {self.order.descending}" if self.order else ""
-        text = "\n".join([*scope, self.filter or "", order])
-        return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
+        return tokens.scope(*where, self.filter or "", order)
 
 
 # -- continuation tokens ----------------------------------------------------------------------------------
-def encode_token(fingerprint: str, **position: Any) -> str:
-    raw = json.dumps({"q": fingerprint, **position}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_token(token: str | None, fingerprint: str) -> dict[str, Any] | None:
-    if not token:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        value = None
-    if not isinstance(value, dict) or not isinstance(value.get("q"), str):
-        raise _forged()
-    if value["q"] != fingerprint:
-        raise BadRequestError(
-            "continuationToken belongs to another query: send the same filter and order as for the first page",
-            target="continuationToken",
-        )
-    return value
-
-
-def _forged() -> BadRequestError:
-    return BadRequestError("continuationToken is not one this service issued", target="continuationToken")
-
-
 def _whole(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _forged()
+        raise tokens.forged()
     return value
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise _forged()
+        raise tokens.forged()
     return value
 
 
@@ -133,7 +103,7 @@ def _sort_position(value: Any) -> list[Any]:
         and isinstance(value[2], str)
     )
     if not ok:
-        raise _forged()
+        raise tokens.forged()
     return list(value)
 
 
@@ -199,7 +169,7 @@ class HistoryReader:
         run's steps are all written with it, and none is added later."""
         parent, state = self.find(workspace, run_id, experiment)
         fingerprint = query.fingerprint(workspace, "children", run_id)
-        position = decode_token(token, fingerprint)
+        position = tokens.unseal(token, fingerprint)
         offset = _whole(position.get("o")) if position else 0
         if parent.node_id is not None:
             return Page([], None)
@@ -210,13 +180,13 @@ class HistoryReader:
             order = query.order
             records.sort(key=lambda r: (order.key(r), r.index))
         end = offset + query.top
-        return Page(records[offset:end], encode_token(fingerprint, o=end) if end < len(records) else None)
+        return Page(records[offset:end], tokens.seal(fingerprint, o=end) if end < len(records) else None)
 
     # -- an experiment's runs ----------------------------------------------------------------------------------
     def query(self, workspace: str, experiment: str, query: Query, token: str | None) -> Page:
         tree = parse_filter(query.filter)
         fingerprint = query.fingerprint(workspace, "runs", experiment)
-        position = decode_token(token, fingerprint)
+        position = tokens.unseal(token, fingerprint)
         with_steps = may_match_steps(tree)
         pinned = pinned_runs(tree)
         if pinned is not None:
@@ -246,7 +216,7 @@ class HistoryReader:
             records = [r for r in records if [*order.key(r), r.run_id] > after]
         page = records[: query.top]
         more = len(records) > query.top
-        return Page(page, encode_token(fingerprint, a=[*order.key(page[-1]), page[-1].run_id]) if more else None)
+        return Page(page, tokens.seal(fingerprint, a=[*order.key(page[-1]), page[-1].run_id]) if more else None)
 
     def _from_history(self, workspace: str, experiment: str, query: Query, tree: Any, with_steps: bool,
                       fingerprint: str, position: dict[str, Any] | None) -> Page:
@@ -275,12 +245,12 @@ class HistoryReader:
                 room = query.top - len(found)
                 found.extend(records[:room])
                 if len(records) > room:
-                    return Page(found, encode_token(fingerprint, k=row_key, s=already + room))
+                    return Page(found, tokens.seal(fingerprint, k=row_key, s=already + room))
                 if len(found) >= query.top or scanned >= SCAN_LIMIT:
                     # The page ends on this row's last record: more follow if a row of this batch
                     # is left, or one after it.
                     more = at + 1 < len(batch) or rows.peek()
-                    return Page(found, encode_token(fingerprint, k=row_key, s=already + len(records)) if more else None)
+                    return Page(found, tokens.seal(fingerprint, k=row_key, s=already + len(records)) if more else None)
         return Page(found, None)
 
     def _index_rows(self, partition: str, start: str | None, first: int) -> _IndexRows:

@@ -9,7 +9,6 @@ azure.core to handle a lost race; any other storage error is translated by
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,7 +28,7 @@ from pipelines.errors import (
     EtagMismatchError,
     NotFoundError,
 )
-from pipelines.store import batch
+from pipelines.store import batch, tokens
 from pipelines.store.failures import translated
 from pipelines.text import SURROGATE_RULE, unpaired_surrogate
 
@@ -262,14 +261,20 @@ class Table:
         continuation: str | None = None,
         select: Iterable[str] | None = None,
     ) -> tuple[list[Entity], str | None]:
-        """One page of a query and an opaque token for the next (None at the end)."""
+        """One page of a query and an opaque token for the next (None at the end), bound to this
+        table, filter and parameters (`pipelines.store.tokens`)."""
+        digest = self.list_scope(filter, parameters)
+        position = tokens.unseal(continuation, digest)
+        start = position.get("at") if position is not None else None
+        if position is not None and not (isinstance(start, dict) and all(isinstance(v, str) for v in start.values())):
+            raise tokens.forged()
         with translated():
             pager = self.client.query_entities(
                 filter,
                 parameters=dict(parameters or {}),
                 results_per_page=page_size,
                 select=list(select) if select else None,
-            ).by_page(continuation_token=decode_continuation(continuation))
+            ).by_page(continuation_token=start)
             try:
                 page: list[Entity] = list(next(pager))
             except StopIteration:
@@ -277,32 +282,16 @@ class Table:
             except HttpResponseError as exc:
                 if exc.status_code != 400 or not continuation:
                     raise
-                # A token that decodes but names keys storage does not know.
-                raise BadRequestError(
-                    "continuationToken is not one this service issued", target="continuationToken"
-                ) from None
-            return page, encode_continuation(cast(Any, pager).continuation_token)
+                # A token of this list whose keys storage does not take.
+                raise tokens.forged() from None
+            following = cast(Any, pager).continuation_token
+            return page, tokens.seal(digest, at=following) if following else None
+
+    def list_scope(self, filter: str, parameters: Mapping[str, Any] | None = None) -> str:
+        """The digest that binds a continuation token to this table's list (`tokens.scope`)."""
+        values = json.dumps(dict(parameters or {}), sort_keys=True, default=str)
+        return tokens.scope("table", self.name, filter, values)
 
     def query_all(self, filter: str, *, parameters: Mapping[str, Any] | None = None) -> list[Entity]:
         with translated():
             return list(self.client.query_entities(filter, parameters=dict(parameters or {})))
-
-
-def encode_continuation(token: Any) -> str | None:
-    if not token:
-        return None
-    raw = json.dumps(token, sort_keys=True, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_continuation(token: str | None) -> Any:
-    if not token:
-        return None
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequestError("continuationToken is not one this service issued", target="continuationToken") from None
-    if not isinstance(value, dict):
-        raise BadRequestError("continuationToken is not one this service issued", target="continuationToken")
-    return value

@@ -185,6 +185,24 @@ def test_listing_pages_with_continuation(service: Service, workspace: Workspace)
     assert sorted(seen) == sorted(ids) and pages >= 3
 
 
+def test_a_continuation_token_pages_only_the_list_that_gave_it(service: Service, workspace: Workspace) -> None:
+    pipeline = load_pipeline(EXAMPLE)
+    first = publish(workspace, pipeline, "t0", None, "1")
+    publish(workspace, pipeline, "t1", None, "1")
+    listed = service.get("/Pipelines", headers={"BatchSize": "1"})
+    token_ = listed.headers["x-ms-continuation"]
+    # The same list takes it back (its next page is the other pipeline) ...
+    rest = service.get("/Pipelines", params={"continuationToken": token_}, headers={"BatchSize": "1"})
+    assert rest.status_code == 200 and len(rest.json()) == 1 and rest.json()[0]["Id"] != listed.json()[0]["Id"]
+    # ... any other list refuses it, rather than answering a page of itself from the token's keys.
+    for other in ("/PipelineEndpoints", f"/PipelineRuns/Pipeline/{first.id}", "/Datasets", "/Datastores"):
+        refused = service.get(other, params={"continuationToken": token_})
+        body = assert_error(refused, 400)
+        assert body["Error"]["Target"] == "continuationToken" and "another query" in body["Error"]["Message"], other
+    # A token of this shape that no list of this service made is refused too.
+    assert_error(service.get("/Pipelines", params={"continuationToken": "eyJxIjoiMTIzIn0"}), 400)
+
+
 def _zip(entries: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

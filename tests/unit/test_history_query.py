@@ -30,7 +30,8 @@ from pipelines.runs.query import (
     parse_order,
     pinned_runs,
 )
-from pipelines.runs.reader import Query, decode_token, encode_token
+from pipelines.runs.reader import Query
+from pipelines.store.tokens import seal, unseal
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -198,14 +199,14 @@ def test_orders_put_runs_without_the_value_last() -> None:
 
 def test_a_continuation_token_belongs_to_its_query() -> None:
     query = Query.of("Status eq Running", None, None, 10, 100)
-    token = encode_token(query.fingerprint("ws", "runs", "x"), k="key", s=1)
-    assert decode_token(token, query.fingerprint("ws", "runs", "x")) == {
+    token = seal(query.fingerprint("ws", "runs", "x"), k="key", s=1)
+    assert unseal(token, query.fingerprint("ws", "runs", "x")) == {
         "q": query.fingerprint("ws", "runs", "x"), "k": "key", "s": 1}
     with pytest.raises(BadRequestError, match="another query"):
-        decode_token(token, query.fingerprint("ws", "runs", "y"))
+        unseal(token, query.fingerprint("ws", "runs", "y"))
     for forged in ("!!!", "bm90IGpzb24", "WzFd"):  # not base64, not JSON, not an object
         with pytest.raises(BadRequestError, match="not one this service issued"):
-            decode_token(forged, "q")
+            unseal(forged, "q")
     for top in (0, 1001):
         with pytest.raises(BadRequestError):
             Query.of(None, None, None, top, 100)
