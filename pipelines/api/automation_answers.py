@@ -8,7 +8,6 @@ written with are read in `pipelines.api.automation_contract`.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -16,10 +15,9 @@ from pydantic import Field
 from pipelines.api import answers
 from pipelines.api.contract import Wire, wire_time
 from pipelines.runs.request import SubmitRequest
-from pipelines.runs.template import FiringError, Firings, RunTemplate
+from pipelines.runs.template import Author, FiringError
 from pipelines.schedules.model import Schedule
 from pipelines.triggers.model import Trigger
-from pipelines.vocabulary import EntityStatus
 
 _ENTITY_STATUS = "0 Active, 1 Deprecated, 2 Disabled."
 
@@ -43,6 +41,14 @@ class RecurrenceEntity(Wire):
     time_zone: str = Field(alias="TimeZone")
 
 
+class AuthorEntity(Wire):
+    """Who wrote it, from the caller's token (SDK v1's `CreatedBy`)."""
+
+    user_object_id: str = Field(alias="UserObjectId", description="The caller's object id, else its application id.")
+    user_tenant_id: str | None = Field(alias="UserTenantId")
+    user_name: str | None = Field(alias="UserName", description="The token's name, when it has one.")
+
+
 class _AutomationEntity(Wire):
     name: str = Field(alias="Name")
     description: str | None = Field(alias="Description")
@@ -55,6 +61,10 @@ class _AutomationEntity(Wire):
     etag: str | None = Field(alias="Etag")
     created_date: str | None = Field(alias="CreatedDate")
     last_modified_date: str | None = Field(alias="LastModifiedDate")
+    created_by: AuthorEntity | None = Field(alias="CreatedBy", description=(
+        "Who created it (null when it was written before authors were kept)."))
+    last_modified_by: AuthorEntity | None = Field(alias="LastModifiedBy", description=(
+        "Who wrote it last: its runs start in no caller's name, so this is who answers for them."))
     last_fired_time: str | None = Field(alias="LastFiredTime", description=(
         "When the last firing was (an event trigger: when its event came; a schedule: its fire time),"
         " whether it started a run or not."))
@@ -112,14 +122,22 @@ def _firing_error(error: FiringError | None) -> FiringErrorEntity | None:
     )
 
 
-def _common(name: str, description: str | None, template: RunTemplate, status: EntityStatus, firings: Firings,
-            etag: str | None, created: datetime | None, modified: datetime | None) -> dict[str, Any]:
+def _author(author: Author | None) -> AuthorEntity | None:
+    if author is None:
+        return None
+    return AuthorEntity(user_object_id=author.object_id, user_tenant_id=author.tenant_id, user_name=author.name)
+
+
+def _common(item: Trigger | Schedule) -> dict[str, Any]:
+    """The keys a trigger and a schedule share."""
+    template, firings = item.template, item.firings
     return {
-        "name": name, "description": description, "pipeline_id": template.pipeline_id,
+        "name": item.name, "description": item.description, "pipeline_id": template.pipeline_id,
         "pipeline_endpoint_id": template.endpoint_id, "pipeline_endpoint_name": template.endpoint_name,
         "pipeline_version": template.pipeline_version, "request": request_wire(template.request),
-        "entity_status": int(status), "etag": etag, "created_date": wire_time(created),
-        "last_modified_date": wire_time(modified), "last_fired_time": wire_time(firings.last_fired),
+        "entity_status": int(item.status), "etag": item.etag, "created_date": wire_time(item.created),
+        "last_modified_date": wire_time(item.modified), "created_by": _author(item.created_by),
+        "last_modified_by": _author(item.modified_by), "last_fired_time": wire_time(firings.last_fired),
         "last_run_id": firings.last_run_id, "last_error": _firing_error(firings.last_error),
         "skipped_count": firings.skipped_count,
     }
@@ -127,8 +145,7 @@ def _common(name: str, description: str | None, template: RunTemplate, status: E
 
 def trigger_entity(trigger: Trigger) -> EventTriggerEntity:
     return EventTriggerEntity.model_validate({
-        **_common(trigger.name, trigger.description, trigger.template, trigger.status, trigger.firings,
-                  trigger.etag, trigger.created, trigger.modified),
+        **_common(trigger),
         "event_types": list(trigger.event_types), "subject_begins_with": trigger.subject_begins_with,
         "subject_ends_with": trigger.subject_ends_with,
     })
@@ -137,8 +154,7 @@ def trigger_entity(trigger: Trigger) -> EventTriggerEntity:
 def schedule_entity(schedule: Schedule) -> ScheduleEntity:
     recurrence = schedule.recurrence
     return ScheduleEntity.model_validate({
-        **_common(schedule.name, schedule.description, schedule.template, schedule.status, schedule.firings,
-                  schedule.etag, schedule.created, schedule.modified),
+        **_common(schedule),
         "recurrence": RecurrenceEntity(frequency=recurrence.frequency, interval=recurrence.interval,
                                        start_time=recurrence.start.isoformat(), time_zone="UTC"),
     })

@@ -44,8 +44,8 @@ IGNORED_KEYS_HEADER = "x-ms-ignored-keys"
 MAX_HEADER = 2048
 _TARGET_KEYS = ("PipelineId", "PipelineEndpointId", "PipelineEndpointName")
 # Keys of an answer that a body does not set: ignored silently when sent back.
-_ANSWER_KEYS = ("Name", "Etag", "CreatedDate", "LastModifiedDate", "LastFiredTime", "LastRunId", "LastError",
-                "SkippedCount")
+_ANSWER_KEYS = ("Name", "Etag", "CreatedDate", "LastModifiedDate", "CreatedBy", "LastModifiedBy", "LastFiredTime",
+                "LastRunId", "LastError", "SkippedCount")
 
 Text = Annotated[StrictStr, Field(max_length=MAX_TEXT)]
 # A target is looked up (a Table key: no / \\ # ? | nor control character, else a 400); documented so.

@@ -63,6 +63,13 @@ class RequestContext:
     request_id: str
     principal: Principal | None = None
 
+    @property
+    def caller(self) -> Principal:
+        """The caller of a route that needs a token (set before its handler runs)."""
+        if self.principal is None:
+            raise RuntimeError(f"route {self.route.name} answers without a token: it has no caller")
+        return self.principal
+
     # -- addressing ---------------------------------------------------------------
     def param(self, name: str) -> str:
         """A route parameter (names are matched case-insensitively, as the host does)."""

@@ -10,6 +10,7 @@ from pipelines.api import automation_answers
 from pipelines.api import automation_contract as wire
 from pipelines.api.answers import TriggerDeleted
 from pipelines.api.http import Reply, RequestContext, route
+from pipelines.runs.template import Author
 from pipelines.schedules.model import Schedule
 from pipelines.schedules.service import Schedules
 from pipelines.store import get_account
@@ -25,7 +26,7 @@ def put_schedule(ctx: RequestContext) -> Reply:
     """Create or replace the schedule `scheduleName`; `x-ms-ignored-keys` lists the keys it did not read."""
     body = ctx.json_object(empty_ok=False)
     parsed = wire.schedule_from_wire(body, ctx.workspace, ctx.param("scheduleName"))
-    schedule = Schedules(get_account()).put(parsed.value)
+    schedule = Schedules(get_account()).put(parsed.value, Author.of(ctx.caller))
     return Reply(schedule_entity(schedule), headers=wire.ignored_keys_header(parsed.ignored_keys))
 
 

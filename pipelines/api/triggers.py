@@ -10,6 +10,7 @@ from pipelines.api import automation_answers
 from pipelines.api import automation_contract as wire
 from pipelines.api.answers import TriggerDeleted
 from pipelines.api.http import Reply, RequestContext, route
+from pipelines.runs.template import Author
 from pipelines.store import get_account
 from pipelines.triggers.model import Trigger
 from pipelines.triggers.service import Triggers
@@ -24,7 +25,7 @@ def trigger_entity(trigger: Trigger) -> dict[str, Any]:
 def put_trigger(ctx: RequestContext) -> Reply:
     """Create or replace the trigger `triggerName`; `x-ms-ignored-keys` lists the keys it did not read."""
     parsed = wire.trigger_from_wire(ctx.json_object(empty_ok=False), ctx.workspace, ctx.param("triggerName"))
-    trigger = Triggers(get_account()).put(parsed.value)
+    trigger = Triggers(get_account()).put(parsed.value, Author.of(ctx.caller))
     return Reply(trigger_entity(trigger), headers=wire.ignored_keys_header(parsed.ignored_keys))
 
 

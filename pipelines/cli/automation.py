@@ -116,6 +116,13 @@ def _last_error(item: dict[str, Any]) -> str:
     return str(error)
 
 
+def _written_by(item: dict[str, Any]) -> str:
+    author = item.get("LastModifiedBy")
+    if not isinstance(author, dict):
+        return ""
+    return str(author.get("UserName") or author.get("UserObjectId") or "")
+
+
 def _experiment(item: dict[str, Any]) -> str:
     request = item.get("Request")
     return str(request.get("ExperimentName") or "") if isinstance(request, dict) else ""
@@ -139,6 +146,7 @@ TRIGGER_COLUMNS = [
     Column.key("Subject begins with", "SubjectBeginsWith", wrap=True),
     Column.key("Subject ends with", "SubjectEndsWith", wrap=True),
     Column("Experiment", _experiment),
+    Column("Written by", _written_by),
     Column("Last error", _last_error, wrap=True),
 ]
 
@@ -149,6 +157,7 @@ SCHEDULE_COLUMNS = [
     Column("Recurrence", _recurrence),
     time_column("Last fired", "LastFiredTime"),
     Column("Experiment", _experiment),
+    Column("Written by", _written_by),
     Column("Last error", _last_error, wrap=True),
 ]
 

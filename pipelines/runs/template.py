@@ -268,6 +268,33 @@ _ERROR_JSON: TypeAdapter[FiringError] = TypeAdapter(FiringError)
 
 
 @dataclass(frozen=True)
+class Author:
+    """Who wrote a trigger or a schedule, from the caller's token: the object id (or the
+    application's id), its tenant and its name, as SDK v1's `CreatedBy` holds them."""
+
+    object_id: str
+    tenant_id: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Author:
+        return cls(principal.identity, principal.tenant_id, principal.name)
+
+    def fields(self, prefix: str) -> dict[str, Any]:
+        """Entity properties `{prefix}By`, `{prefix}ByTenant`, `{prefix}ByName` ("" when unknown)."""
+        return {f"{prefix}By": self.object_id, f"{prefix}ByTenant": self.tenant_id or "",
+                f"{prefix}ByName": self.name or ""}
+
+    @classmethod
+    def from_entity(cls, entity: Mapping[str, Any], prefix: str) -> Author | None:
+        """None on a row written before authors were kept."""
+        object_id = entity.get(f"{prefix}By")
+        if not object_id:
+            return None
+        return cls(str(object_id), entity.get(f"{prefix}ByTenant") or None, entity.get(f"{prefix}ByName") or None)
+
+
+@dataclass(frozen=True)
 class Firings:
     """What a trigger's or schedule's firings did, kept on its row.
 
@@ -347,22 +374,24 @@ MAX_PUT_TRIES = 10
 
 
 def save_definition(
-    table: Table, partition: str, row: str, fields: Mapping[str, Any], stamp: datetime
+    table: Table, partition: str, row: str, fields: Mapping[str, Any], stamp: datetime, author: Author
 ) -> None:
     """Create the row, or replace its definition (`fields`, every one a value, never None)
-    and keep what it recorded of its firings and when it was created."""
+    and keep what it recorded of its firings, and when and by whom it was created; `author`
+    is its writer, the last one (`Modified*`) and, on a new row, its creator (`Created*`)."""
+    modified = {"Modified": time_text(stamp), **author.fields("Modified")}
     for _ in range(MAX_PUT_TRIES):
         if table.get(partition, row) is None:
             try:
                 table.insert({"PartitionKey": partition, "RowKey": row, **fields,
-                              "Created": time_text(stamp), "Modified": time_text(stamp)})
+                              "Created": time_text(stamp), **author.fields("Created"), **modified})
                 return
             except AlreadyExistsError:
                 continue  # created meanwhile: replace it
         try:
             # Unconditional: the firing columns are not in it, so a firing recorded
             # meanwhile is kept (its own write is the conditional one).
-            table.merge({"PartitionKey": partition, "RowKey": row, **fields, "Modified": time_text(stamp)})
+            table.merge({"PartitionKey": partition, "RowKey": row, **fields, **modified})
             return
         except EtagMismatchError:
             continue  # deleted meanwhile: create it

@@ -14,7 +14,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pipelines.runs.template import Firings, RunTemplate
+from pipelines.runs.template import Author, Firings, RunTemplate
 from pipelines.vocabulary import EntityStatus
 
 FREQUENCIES = {"Minute": 60, "Hour": 3600, "Day": 86400, "Week": 7 * 86400, "Month": None}
@@ -73,6 +73,8 @@ class Schedule:
     firings: Firings = field(default_factory=Firings)
     created: datetime | None = None
     modified: datetime | None = None
+    created_by: Author | None = None  # who wrote it first, and last (None: before authors were kept)
+    modified_by: Author | None = None
     etag: str | None = None
 
     def due(self, now: datetime) -> datetime | None:

@@ -32,6 +32,7 @@ from pipelines.errors import BadRequestError, PipelinesError
 from pipelines.runs.service import RunService
 from pipelines.runs.template import (
     IDEMPOTENCY_KEY,
+    Author,
     FiringError,
     Firings,
     RunTemplate,
@@ -92,6 +93,8 @@ def _from_entity(entity: Mapping[str, Any]) -> Schedule:
         firings=Firings.from_entity(entity),
         created=parse_time(entity.get("Created")),
         modified=parse_time(entity.get("Modified")),
+        created_by=Author.from_entity(entity, "Created"),
+        modified_by=Author.from_entity(entity, "Modified"),
         etag=etag_of(entity),
     )
 
@@ -102,8 +105,9 @@ class Schedules:
         self.rows = NamedRows(self.table, PARTITION, "schedule", _from_entity)
         self.runs = RunService(account)
 
-    def put(self, schedule: Schedule) -> Schedule:
-        """Create or replace a schedule (what it recorded of its firings is kept); an active
+    def put(self, schedule: Schedule, author: Author) -> Schedule:
+        """Create or replace a schedule, written by `author` (what it recorded of its firings is
+        kept, and who created it); an active
         schedule's target must exist and be enabled, and take its request. A disabled schedule
         fires nothing: its target is checked when it is enabled again."""
         if not NAME.match(schedule.name):
@@ -111,7 +115,7 @@ class Schedules:
         if schedule.status is EntityStatus.ACTIVE:
             schedule.template.check(self.runs, schedule.workspace)
         row = key(schedule.workspace, schedule.name)
-        save_definition(self.table, PARTITION, row, _fields(schedule), now())
+        save_definition(self.table, PARTITION, row, _fields(schedule), now(), author)
         return self.get(schedule.workspace, schedule.name)
 
     def get(self, workspace: str, name: str) -> Schedule:

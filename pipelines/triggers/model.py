@@ -31,7 +31,7 @@ from typing import Any
 
 from pipelines.errors import BadRequestError, ErrorDetail
 from pipelines.runs.request import SubmitRequest, map_texts, texts
-from pipelines.runs.template import Firings, RunTemplate
+from pipelines.runs.template import Author, Firings, RunTemplate
 from pipelines.vocabulary import EntityStatus
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\Z")
@@ -54,6 +54,8 @@ class Trigger:
     firings: Firings = field(default_factory=Firings)
     created: datetime | None = None
     modified: datetime | None = None
+    created_by: Author | None = None  # who wrote it first, and last (None: before authors were kept)
+    modified_by: Author | None = None
     etag: str | None = None
 
     def matches(self, event: Event) -> bool:

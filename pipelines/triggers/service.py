@@ -33,6 +33,7 @@ from pipelines.runs.request import refuse
 from pipelines.runs.service import RunService
 from pipelines.runs.template import (
     IDEMPOTENCY_KEY,
+    Author,
     FiringError,
     Firings,
     RunTemplate,
@@ -113,6 +114,8 @@ def _from_entity(entity: Mapping[str, Any]) -> Trigger:
         firings=Firings.from_entity(entity),
         created=parse_time(entity.get("Created")),
         modified=parse_time(entity.get("Modified")),
+        created_by=Author.from_entity(entity, "Created"),
+        modified_by=Author.from_entity(entity, "Modified"),
         etag=etag_of(entity),
     )
 
@@ -125,8 +128,9 @@ class Triggers:
         self.runs = RunService(account)
 
     # -- registration -------------------------------------------------------------------------------
-    def put(self, trigger: Trigger) -> Trigger:
-        """Create or replace a trigger (what it recorded of its firings is kept). Its request
+    def put(self, trigger: Trigger, author: Author) -> Trigger:
+        """Create or replace a trigger, written by `author` (what it recorded of its firings is
+        kept, and who created it). Its request
         must hold only placeholders an event can fill; an active trigger's target must exist
         and be enabled, and take its request, as far as its values are known without an event.
         A disabled trigger fires nothing: its target is checked when it is enabled again."""
@@ -145,7 +149,8 @@ class Triggers:
                     raise  # the target is unknown or disabled: 404, 409
         if problems:
             raise refuse(problems)
-        save_definition(self.table, PARTITION, key(trigger.workspace, trigger.name), _fields(trigger), now())
+        save_definition(
+            self.table, PARTITION, key(trigger.workspace, trigger.name), _fields(trigger), now(), author)
         _forget_cache()
         return self.get(trigger.workspace, trigger.name)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import concurrent.futures
 from datetime import UTC, datetime, timedelta
 
+import httpx
+
+from pipelines.auth import devissuer
 from pipelines.client import publish
 from tests import pipelines_for_tests as make
-from tests.service import Service, assert_error
+from tests.service import ALL_ROLES, Service, assert_error
 
 
 def test_a_due_schedule_starts_one_run_however_many_instances_fire_it(service, workspace, tmp_path) -> None:
@@ -78,6 +81,35 @@ def test_schedules_are_read_listed_deleted_and_checked(service, workspace, tmp_p
                              roles=["Pipelines.Read"]), 403, "Forbidden")
     assert service.call("DELETE", "/Schedules/daily").status_code == 200
     assert_error(service.get("/Schedules/daily"), 404, "NotFound")
+
+
+def test_a_schedule_and_a_trigger_say_who_created_them_and_who_wrote_them_last(service, workspace, tmp_path) -> None:
+    published = publish(workspace, make.single(tmp_path / "code", "print(1)\n"), "p")
+    alice = {"Authorization": "Bearer " + devissuer.mint(ALL_ROLES, object_id="0a11ce00-0000-4000-8000-000000000001",
+                                                          name="Alice")}
+    bob = {"Authorization": "Bearer " + devissuer.mint(ALL_ROLES, object_id="0b0b0000-0000-4000-8000-000000000002",
+                                                        name="Bob")}
+    bodies = {
+        "/Schedules/nightly": {"PipelineId": published.id, "Recurrence": {"Frequency": "Day", "Interval": 1}},
+        "/EventTriggers/arrivals": {"PipelineId": published.id, "EventTypes": ["Microsoft.Storage.BlobCreated"]},
+    }
+    for path, body in bodies.items():
+        created = httpx.put(service.ws + path, json=body, headers=alice, timeout=60).json()
+        assert created["CreatedBy"] == created["LastModifiedBy"] == {
+            "UserObjectId": "0a11ce00-0000-4000-8000-000000000001", "UserTenantId": devissuer.DEV_TENANT_ID,
+            "UserName": "Alice"}, path
+        # Bob writes it again, sending back the answer as he read it (its author keys are ignored, not refused).
+        rewritten = httpx.put(service.ws + path, json={**created, "Description": "by Bob"}, headers=bob, timeout=60)
+        assert rewritten.status_code == 200 and "x-ms-ignored-keys" not in rewritten.headers, rewritten.text
+        read = service.get(path).json()
+        assert read["Description"] == "by Bob"
+        assert read["CreatedBy"]["UserName"] == "Alice" and read["LastModifiedBy"] == {
+            "UserObjectId": "0b0b0000-0000-4000-8000-000000000002", "UserTenantId": devissuer.DEV_TENANT_ID,
+            "UserName": "Bob"}, path
+        # A body cannot claim another author: the keys come from the token only.
+        forged = {**read, "LastModifiedBy": {"UserObjectId": "x", "UserName": "Mallory"}}
+        assert httpx.put(service.ws + path, json=forged, headers=alice, timeout=60).status_code == 200
+        assert service.get(path).json()["LastModifiedBy"]["UserName"] == "Alice", path
 
 
 # -- no silent skips ----------------------------------------------------------------------------------------
