@@ -47,7 +47,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from requests.models import PreparedRequest, Response
-from requests.sessions import merge_setting
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -130,6 +129,20 @@ class LeanAdapter(HTTPAdapter):
         return response
 
 
+def _with_defaults(headers: Mapping[str, str] | None, defaults: Mapping[str, str]) -> CaseInsensitiveDict[str]:
+    """What `merge_setting(headers, defaults, dict_class=CaseInsensitiveDict)` makes of two
+    mappings: the session's default headers, the request's over them (in the defaults' order,
+    then the request's), those set to None left out. Without its `to_key_val_list`, whose
+    `isinstance` against a runtime-checkable Protocol (requests 2.32 and later) costs more than
+    the merge itself on every storage call."""
+    merged: CaseInsensitiveDict[str] = CaseInsensitiveDict(defaults)
+    if headers:
+        merged.update(headers)
+    for name in [name for name, value in merged.items() if value is None]:
+        del merged[name]
+    return merged
+
+
 class LeanSession(requests.Session):
     """A session for azure-core's `RequestsTransport` (`session=`): see the module's text."""
 
@@ -164,8 +177,7 @@ class LeanSession(requests.Session):
         prepared = PreparedRequest()
         prepared.prepare_method(method)
         prepared.prepare_url(url, None)
-        prepared.prepare_headers(merge_setting({} if headers is None else headers, self.headers,
-                                               dict_class=CaseInsensitiveDict))
+        prepared.prepare_headers(_with_defaults(headers, self.headers))
         prepared.prepare_body(data or {}, None)  # as Session.request passes it: b"" and the like send a length
         prepared.hooks = {"response": []}
         checked = True if verify is None else verify

@@ -112,8 +112,9 @@ BODIES = {
 def test_the_request_on_the_wire_is_the_one_requests_sends(server: Server, body: str) -> None:
     # a path and query as the SDKs build them, with characters that must be quoted on the wire
     url = f"http://127.0.0.1:{server.port}/devstoreaccount1/runs/a%20b/c d?comp=block&$filter=PartitionKey eq 'p'"
+    # one of the session's default headers replaced in another case, one removed (None), new ones
     headers = {"x-ms-version": "2026-10-06", "Content-Type": "application/octet-stream",
-               "Authorization": "SharedKey a:b"}
+               "Authorization": "SharedKey a:b", "user-agent": "azsdk-python-data-tables/12", "Accept-Encoding": None}
     sent = []
     for session in (azure_core_session(), LeanSession()):
         answer = session.request("PUT", url, headers=headers, data=BODIES[body](), timeout=(3, 3), verify=True,
@@ -123,6 +124,7 @@ def test_the_request_on_the_wire_is_the_one_requests_sends(server: Server, body:
     assert sent[0] == sent[1]
     line = b"PUT /devstoreaccount1/runs/a%20b/c%20d?comp=block&$filter=PartitionKey%20eq%20'p' HTTP/1.1"
     assert sent[1].startswith(line)
+    assert b"\r\nuser-agent: azsdk-python-data-tables/12\r\n" in sent[1] and b"Accept-Encoding: gzip" not in sent[1]
 
 
 def test_the_answer_reads_as_requests_reads_it_without_keeping_cookies(server: Server) -> None:
