@@ -219,7 +219,10 @@ class SubmitRequest(_Body):
     display_name: Any = omissible("DisplayName", LOOSE_NOTE)
     parent_run_id: SubmitText = omissible("ParentRunId", "Recorded on the run; ?parentRunId= wins.")
     enable_notification: Any = omissible("EnableNotification", "Accepted and ignored.")
-    az_dev_ops_callback_info: Any = omissible("AzDevOpsCallBackInfo", "Accepted and never stored (it holds a token).")
+    az_dev_ops_callback_info: Any = omissible("AzDevOpsCallBackInfo", (
+        "The Azure DevOps job waiting for the run (PlanUri, ProjectId, HubName, PlanId, JobId, TaskInstanceId,"
+        " AuthToken): told of its end by a TaskCompleted job event; never in an answer. Unusable information"
+        " is named in x-ms-ignored-keys, never an error."))
 
 
 class RerunRequest(_Body):

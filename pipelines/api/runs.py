@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 import azure.functions as func
@@ -21,6 +22,7 @@ from pipelines.api.paging import page_request, paged
 from pipelines.authoring.definition import StepSpec
 from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import BadRequestError, NotFoundError, PipelinesError, ServiceUnavailableError
+from pipelines.runs import devops as devops_body
 from pipelines.runs import joblog
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import experiment_id, step_run_id, step_status_word
@@ -30,6 +32,8 @@ from pipelines.runs.request import read_submit
 from pipelines.runs.rerun import read_rerun, rerun
 from pipelines.runs.service import RunService, Target, idempotency_key_of, request_fingerprint
 from pipelines.store import get_account
+
+log = logging.getLogger("pipelines.api")
 
 
 def service() -> RunService:
@@ -97,9 +101,11 @@ def run_entity(run: Run) -> PipelineRunEntity:
 def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
     """Every submit route: the run as written; the keys the body held that nothing read
     (accepted, as Azure ML accepted them) are named in `x-ms-ignored-keys`."""
-    parsed = read_submit(ctx.json(empty={}))
+    body = ctx.json(empty={})
+    parsed = read_submit(body)
     request = parsed.request
     runs = service()
+    devops, unusable = _devops_job(body, runs.settings.webhooks_allow_local_http)
     target: Target = resolve_target(runs)
     run = runs.submit(
         ctx.workspace,
@@ -111,8 +117,23 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
         fingerprint=request_fingerprint(
             ctx.route.name, target.pipeline.id + "|" + (target.version or ""), ctx.request.get_body() or b""
         ),
+        devops=devops,
     )
-    return Reply(run_entity(run), headers=ignored_keys_header(parsed.ignored_keys))
+    if unusable:
+        log.warning("run %s: %s cannot be used (a key missing or empty, or a plan URL that is not https):"
+                    " no Azure DevOps job will be told of its end", run.id, devops_body.BODY_KEY)
+    return Reply(run_entity(run), headers=ignored_keys_header(parsed.ignored_keys + unusable))
+
+
+def _devops_job(body: Any, allow_local_http: bool) -> tuple[tuple[devops_body.DevOpsTask, str] | None, list[str]]:
+    """The Azure DevOps job waiting for the run (`pipelines.runs.devops`), and the key named as
+    ignored when the body's callback information cannot be used (never an error)."""
+    sent = [value for name, value in body.items() if name.lower() == devops_body.BODY_KEY.lower()] if isinstance(
+        body, dict) else []
+    if not sent or sent[0] is None:
+        return None, []
+    job = devops_body.read_callback(sent[0], allow_local_http=allow_local_http)
+    return job, [] if job is not None else [devops_body.BODY_KEY]
 
 
 @route("submit_pipeline")

@@ -32,6 +32,7 @@ from pipelines.api.events_contract import cloud_event, source_of
 from pipelines.errors import NotFoundError
 from pipelines.events.sinks import open_sink
 from pipelines.runs.deliveries import Deliveries, SinkRecord
+from pipelines.runs.devops import DevOpsTokens
 from pipelines.runs.engine import RunState
 from pipelines.runs.events import RunEvent, derive, digest
 from pipelines.runs.notify import NotifyMessage, SinkRef, sinks_of
@@ -150,10 +151,13 @@ def _failed(settings: Settings, state: RunState, ref: SinkRef, record: SinkRecor
 def _hand_off(repository: RunRepository, state: RunState, events: list[RunEvent], sinks: list[SinkRef],
               records: dict[str, SinkRecord], when: datetime) -> None:
     """Tell the run's active row what is handed off (every sink had it, or gave it up); a run that
-    has ended with everything handed off leaves the active index."""
+    has ended with everything handed off leaves the active index, and the token of the Azure
+    DevOps job it told (or gave up telling) is dropped."""
     run = state.run
     handed = [e.short for e in events if all(records[ref.id].handled(e.short) for ref in sinks)]
     if run.status.terminal and len(handed) == len(events):
+        if run.devops_task is not None:
+            DevOpsTokens(repository.account).forget(run.workspace, run.id)
         repository.forget_active(run.workspace, run.id)
         return
     waits = [r.next for r in records.values() if r.next is not None]

@@ -1,4 +1,5 @@
-"""The sinks of run events: the local queue, an Event Grid topic, a webhook of the run's endpoint.
+"""The sinks of run events: the local queue, an Event Grid topic, a webhook of the run's endpoint,
+the Azure DevOps job waiting for the run.
 
 Each takes a run's pending events, in order, as (short id, CloudEvent JSON) pairs, and
 says which it delivered: a sink stops at its first failure, so events reach it in the
@@ -8,6 +9,7 @@ a secret: not the signing secret, not a webhook URL's query (which may carry a t
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -129,6 +131,60 @@ class WebhookSink:
         return outcome
 
 
+class DevOpsSink:
+    """The Azure DevOps job that submitted the run (`pipelines.runs.devops`): at the run's end, one
+    `TaskCompleted` job event posted to its plan with the job's token; the other events are not
+    its business and count as delivered without a call."""
+
+    RESULTS = {"Pipelines.RunFinished": "succeeded", "Pipelines.RunFailed": "failed",
+               "Pipelines.RunCanceled": "canceled"}
+
+    def __init__(self, ref: SinkRef, account: StorageAccount, allow_local_http: bool) -> None:
+        assert ref.devops is not None
+        self.ref = ref
+        self.job = ref.devops
+        self.account = account
+        self.allow_local_http = allow_local_http
+
+    def deliver(self, events: Pending, deadline: float) -> Outcome:
+        outcome = Outcome()
+        for short, event in events:
+            result = self.RESULTS.get(str(event.get("type")))
+            if result is not None:
+                error = self._complete(result)
+                if error is not None:
+                    outcome.error = f"{self.ref.label}: {error}"
+                    break
+            outcome.delivered.append(short)
+        return outcome
+
+    def _complete(self, result: str) -> str | None:
+        """Tell the job the run ended; why not, when it could not be told."""
+        with first_use():
+            import requests
+
+            from pipelines.events import addresses
+            from pipelines.runs.devops import DevOpsTokens
+
+        run = self.ref.run
+        token = DevOpsTokens(self.account).read(*run) if run is not None else None
+        if not token:
+            return "the job's token was not kept (the submit did not finish writing it)"
+        body = {"name": "TaskCompleted", "taskId": self.job.task_instance_id, "jobId": self.job.job_id,
+                "result": result}
+        basic = base64.b64encode(f":{token}".encode()).decode()
+        with addresses.session(loopback=self.allow_local_http) as session:
+            session.headers["User-Agent"] = f"pipelines-events/{__version__}"
+            try:
+                answer = session.post(self.job.events_url, json=body, headers={"Authorization": f"Basic {basic}"},
+                                      timeout=(CONNECT_SECONDS, READ_SECONDS), allow_redirects=False)
+            except requests.RequestException as error:
+                return _refusal(error) or f"the plan did not answer ({type(error).__name__})"
+        if not 200 <= answer.status_code < 300:
+            return f"the plan answered HTTP {answer.status_code}"
+        return None
+
+
 def _refusal(error: BaseException) -> str | None:
     """The reason a webhook's address was refused, if that is what `error` comes from."""
     with first_use():
@@ -156,6 +212,8 @@ def open_sink(ref: SinkRef, account: StorageAccount) -> Sink:
     if ref.kind == "eventgrid":
         assert settings.events_topic_endpoint is not None
         return EventGridSink(ref, _topic(account))
+    if ref.kind == "devops":
+        return DevOpsSink(ref, account, settings.webhooks_allow_local_http)
     return WebhookSink(ref, settings.webhooks_allow_local_http)
 
 

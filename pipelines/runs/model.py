@@ -23,6 +23,7 @@ from pipelines.runs.attempts import MAX_ATTEMPT_RECORDS as MAX_ATTEMPT_RECORDS
 from pipelines.runs.attempts import AttemptOutcome as AttemptOutcome
 from pipelines.runs.attempts import AttemptReason as AttemptReason
 from pipelines.runs.attempts import AttemptRecord as AttemptRecord
+from pipelines.runs.devops import DevOpsTask
 from pipelines.store import etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 
@@ -338,6 +339,7 @@ class Run:
     modified: datetime | None = None
     etag: str | None = None
     webhooks: tuple[Webhook, ...] = ()  # its endpoint's when it was submitted: they receive its events
+    devops_task: DevOpsTask | None = None  # the Azure DevOps job waiting for its end (`pipelines.runs.devops`)
     # When the last nudge of its events sent becomes visible (`pipelines.runs.notify`): a change
     # committed well before then needs no nudge of its own, that one reads it.
     events_nudge: datetime | None = None
@@ -387,6 +389,7 @@ class Run:
             "Ended": time_text(self.ended),
             "Modified": time_text(self.modified),
             "Webhooks": webhooks_text(self.webhooks),
+            "DevOpsTask": self.devops_task.text() if self.devops_task is not None else None,
             "EventsNudge": time_text(self.events_nudge),
         }
 
@@ -431,6 +434,7 @@ class Run:
             modified=parse_time(entity.get("Modified")),
             etag=etag_of(entity),
             webhooks=parse_webhooks(entity.get("Webhooks")),
+            devops_task=DevOpsTask.from_text(entity.get("DevOpsTask")),
             events_nudge=parse_time(entity.get("EventsNudge")),
         )
 

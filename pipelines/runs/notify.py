@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pipelines.catalogue.webhooks import Webhook
+from pipelines.runs.devops import DevOpsTask
 from pipelines.runs.engine import RunState
 from pipelines.runs.events import derive, digest, keys, latest_time
 from pipelines.runs.model import Run
@@ -85,12 +86,15 @@ class NotifyMessage:
 
 @dataclass(frozen=True)
 class SinkRef:
-    """Where a run's events go: the local queue, the Event Grid topic, or a webhook of its endpoint."""
+    """Where a run's events go: the local queue, the Event Grid topic, a webhook of its endpoint,
+    or the Azure DevOps job that submitted it and waits for its end."""
 
     id: str
-    kind: Literal["queue", "eventgrid", "webhook"]
+    kind: Literal["queue", "eventgrid", "webhook", "devops"]
     label: str  # what a user is shown (a webhook's URL without its query)
     webhook: Webhook | None = None
+    devops: DevOpsTask | None = None
+    run: tuple[str, str] | None = None  # the run's workspace and id: where a DevOps job's token is kept
 
 
 def sinks_of(settings: Settings, run: Run) -> list[SinkRef]:
@@ -105,6 +109,9 @@ def sinks_of(settings: Settings, run: Run) -> list[SinkRef]:
         parts = urlsplit(hook.url)
         found.append(SinkRef(f"webhook-{name}", "webhook", f"webhook {parts.scheme}://{parts.netloc}{parts.path}",
                              hook))
+    if run.devops_task is not None:
+        found.append(SinkRef("devops", "devops", run.devops_task.label, devops=run.devops_task,
+                             run=(run.workspace, run.id)))
     return found
 
 
@@ -135,8 +142,9 @@ class Notifier:
         return self.account.queue(self.settings.notify_queue_name)
 
     def enabled(self, run: Run) -> bool:
-        """Whether the run has events to deliver: a sink for every run, or webhooks of its endpoint."""
-        return self.settings.events_everywhere or bool(run.webhooks)
+        """Whether the run has events to deliver: a sink for every run, webhooks of its endpoint, or
+        the Azure DevOps job that waits for it."""
+        return self.settings.events_everywhere or bool(run.webhooks) or run.devops_task is not None
 
     def marks(self, state: RunState) -> frozenset[str] | None:
         """The run's events before a change (None when it has none to deliver): cheap, no storage."""

@@ -24,6 +24,7 @@ from pipelines.errors import (
 )
 from pipelines.runs import engine, reuse
 from pipelines.runs.data import resolve_datapath, resolve_dataset
+from pipelines.runs.devops import DevOpsTask, DevOpsTokens
 from pipelines.runs.engine import RunState
 from pipelines.runs.experiments import Experiments, default_experiment_name
 from pipelines.runs.model import Run, Step
@@ -90,9 +91,11 @@ class RunService:
         idempotency_key: str | None = None,
         fingerprint: str = "",
         rerun_of: RunState | None = None,
+        devops: tuple[DevOpsTask, str] | None = None,
     ) -> Run:
         """Write a new run; `rerun_of`: the run it reruns (its finished steps are taken when
-        their keys are unchanged, `pipelines.runs.reuse.plan`)."""
+        their keys are unchanged, `pipelines.runs.reuse.plan`); `devops`: the Azure DevOps job
+        that waits for its end, and the job's token (`pipelines.runs.devops`)."""
         pipeline = target.pipeline
         definition = self.pipelines.definition(pipeline)
         # Each step's queue, from its compute target now (400 naming a step whose target is gone).
@@ -139,11 +142,17 @@ class RunService:
             created=created,
             modified=created,
             webhooks=target.webhooks,
+            devops_task=devops[0] if devops is not None else None,
         )
         if idempotency_key:
             existing = self._claim_idempotency(workspace, principal, idempotency_key, fingerprint, run.id, created)
             if existing is not None:
                 return existing
+        if devops is not None:
+            # Kept before the run exists, so that its end always finds it; the deliverer removes it
+            # with the run's last event. A submit whose commit fails leaves it (the commit may
+            # have landed, its answer lost); unread otherwise, it expires with the job.
+            DevOpsTokens(self.account).keep(workspace, run.id, devops[1])
         self.experiments.note(workspace, experiment, created)
         run.run_number = self.numbers.take(workspace, 1 + len(definition.steps))
         state = RunState(run, steps_of(definition, placement.queues))

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
 from pipelines.settings import EMULATOR_ACCOUNT, EMULATOR_KEY, Settings, get_settings
 from pipelines.store.blobs import Blobs
@@ -100,8 +100,11 @@ BACKGROUND = Patience(connect_seconds=5, read_seconds=5, blob_read_seconds=60, r
 TABLES = (
     "Pipelines", "Endpoints", "Runs", "RunIndex", "Experiments", "Idempotency",
     "Datasets", "Datastores", "Triggers", "Schedules", "RunEvents", "StepReuse",
-    "ComputeTargets", "ComputeTargetUses",
+    "ComputeTargets", "ComputeTargetUses", "RunCallbacks",
 )
+# Tables only the app reads, on which a compute target's identity has no role
+# (infra/app/workers.bicep): RunCallbacks holds the tokens of Azure DevOps jobs.
+APP_ONLY_TABLES = ("RunCallbacks",)
 CONTAINERS = ("snapshots", "graphs", "runs", "workspaceblobstore")
 
 
@@ -232,7 +235,12 @@ class StorageAccount:
             if self._ensured:
                 return
             for base in TABLES:
-                self.tables.create_table_if_not_exists(self.settings.table_name(base))
+                try:
+                    self.tables.create_table_if_not_exists(self.settings.table_name(base))
+                except HttpResponseError as error:
+                    # A compute target's worker is refused the app's own tables; it never reads them.
+                    if base not in APP_ONLY_TABLES or error.status_code != 403:
+                        raise
             for base in CONTAINERS:
                 self.container(base).create()
             for name in self.queue_names():
