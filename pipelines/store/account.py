@@ -228,25 +228,56 @@ class StorageAccount:
 
     # -- lifecycle -----------------------------------------------------------------
     def ensure(self) -> None:
-        """Create every table, container and queue if absent (idempotent, once per process)."""
+        """Create every table, container and queue that is absent (idempotent, once per process).
+
+        What exists is read with one listing per service, so a process starting against an
+        account that has it all (every start but the first) makes three requests, not one
+        create per resource (15 tables, 4 containers, 3 queues: about 150 ms on Azurite, a
+        round trip each in Azure, on every cold start). An identity that may not list the
+        account's (a compute target's roles are on each resource) creates each, as before."""
         if self._ensured:
             return
         with self._lock, translated():
             if self._ensured:
                 return
+            tables, containers, queues = self._present()
             for base in TABLES:
+                name = self.settings.table_name(base)
+                if name in tables:
+                    continue
                 try:
-                    self.tables.create_table_if_not_exists(self.settings.table_name(base))
+                    self.tables.create_table_if_not_exists(name)
                 except HttpResponseError as error:
                     # A compute target's worker is refused the app's own tables; it never reads them.
                     if base not in APP_ONLY_TABLES or error.status_code != 403:
                         raise
             for base in CONTAINERS:
-                self.container(base).create()
+                if self.settings.container_name(base) not in containers:
+                    self.container(base).create()
             for name in self.queue_names():
-                with contextlib.suppress(ResourceExistsError):
-                    self.queue(name).create_queue()
+                if name not in queues:
+                    with contextlib.suppress(ResourceExistsError):
+                        self.queue(name).create_queue()
             self._ensured = True
+
+    def _present(self) -> tuple[set[str], set[str], set[str]]:
+        """The account's tables, this app's containers and its queues, by name; a service whose
+        listing the identity is refused (403) reads as empty, so that each is created."""
+        prefix = self.settings.name_prefix or None
+        listings: tuple[Callable[[], Iterable[Any]], ...] = (
+            self.tables.list_tables,
+            lambda: self.blobs.list_containers(name_starts_with=prefix),
+            self.queues.list_queues,
+        )
+        found: list[set[str]] = []
+        for listing in listings:
+            try:
+                found.append({str(item.name) for item in listing()})
+            except HttpResponseError as error:
+                if error.status_code != 403:
+                    raise
+                found.append(set())
+        return found[0], found[1], found[2]
 
     def ping(self, timeout: float = 3.0) -> dict[str, str]:
         """One cheap call per service, without retries: which answer and which don't."""

@@ -161,3 +161,64 @@ def test_logs_answer_their_end_and_stop_growing_at_their_limit(account, monkeypa
     assert text.startswith("[... the first ") and "never" not in text
     full = logs.StepLogs(account).container.read(logs.log_blob_name("ws", "r", "n", 1, "STDOUT"))
     assert full.startswith(b"0123456789" * 2 + b"abcdefghij") and b"log truncated" in full
+
+
+# -- ensure: what the app needs exists ---------------------------------------------------------------
+def _requests_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every storage request the clients send from now on (method and path), as the lean session sends it."""
+    from pipelines.store.transport import LeanSession
+
+    made: list[str] = []
+    send = LeanSession.request
+
+    def counted(self: LeanSession, method: str, url: str, *args: object, **kwargs: object) -> object:
+        made.append(f"{method} {url.split('?')[0]}")
+        return send(self, method, url, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LeanSession, "request", counted)
+    return made
+
+
+def test_ensure_reads_what_exists_with_three_listings_and_creates_only_what_is_missing(
+    account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.store.account import CONTAINERS, TABLES, StorageAccount
+
+    settings = account.settings
+    # GIVEN the account made by the fixture (everything created), less one table and one container
+    account.tables.delete_table(settings.table_name("Schedules"))
+    account.blobs.delete_container(settings.container_name("graphs"))
+    made = _requests_made(monkeypatch)
+    # WHEN a new process's account ensures what the app needs
+    StorageAccount(settings).ensure()
+    # THEN it listed each service once and created just the two missing
+    creates = [r for r in made if not r.startswith("GET")]
+    assert len(made) - len(creates) == 3, made
+    assert len(creates) == 2 and any("Tables" in r for r in creates) and any("graphs" in r for r in creates), made
+    assert settings.table_name("Schedules") in {t.name for t in account.tables.list_tables()}
+    assert account.container("graphs").create() is False  # it exists again
+    # AND with everything there, a start makes the three listings and nothing else
+    made.clear()
+    StorageAccount(settings).ensure()
+    assert len(made) == 3 and all(r.startswith("GET") for r in made), made
+    assert len(TABLES) + len(CONTAINERS) > 3
+
+
+def test_an_identity_that_may_not_list_creates_each_resource(account, monkeypatch: pytest.MonkeyPatch) -> None:
+    from azure.core.exceptions import HttpResponseError
+    from azure.data.tables import TableServiceClient
+
+    from pipelines.store.account import TABLES, StorageAccount
+
+    def refused(*args: object, **kwargs: object) -> object:
+        error = HttpResponseError(message="This request is not authorized to perform this operation.")
+        error.status_code = 403
+        raise error
+
+    # GIVEN an identity refused the account-wide table listing (a compute target's roles are per table)
+    monkeypatch.setattr(TableServiceClient, "list_tables", refused)
+    made = _requests_made(monkeypatch)
+    # WHEN it ensures what the app needs
+    StorageAccount(account.settings).ensure()
+    # THEN it asked to create each table (each exists: nothing changes), and listed the other two services
+    assert sum(1 for r in made if r.startswith("POST") and r.endswith("/Tables")) == len(TABLES), made
