@@ -188,6 +188,62 @@ export interface ErrorDetail {
   Target: string | null;
 }
 
+// -- schedules and event triggers (openapi.json ScheduleEntity, EventTriggerEntity) --
+export interface Author {
+  UserObjectId: string;
+  UserTenantId: string | null;
+  UserName: string | null;
+}
+
+/** Why a firing started no run: the error a submit would have answered. */
+export interface FiringError {
+  Code: string;
+  Message: string;
+  Details: ErrorDetail[];
+  Time: string;
+  EventId: string | null; // an event trigger's
+  FireTime: string | null; // a schedule's
+}
+
+export interface Automation {
+  Name: string;
+  Description: string | null;
+  PipelineId: string | null;
+  PipelineEndpointId: string | null;
+  PipelineEndpointName: string | null;
+  PipelineVersion: string | null;
+  Request: Record<string, unknown> & { ExperimentName?: string | null };
+  EntityStatus: number;
+  Etag: string | null;
+  CreatedDate: string | null;
+  LastModifiedDate: string | null;
+  CreatedBy: Author | null;
+  LastModifiedBy: Author | null;
+  LastFiredTime: string | null;
+  LastRunId: string | null;
+  LastError: FiringError | null;
+  SkippedCount: number;
+}
+
+export interface Recurrence {
+  Frequency: string;
+  Interval: number;
+  StartTime: string;
+  TimeZone: string;
+}
+
+export interface Schedule extends Automation {
+  Recurrence: Recurrence;
+}
+
+export interface EventTrigger extends Automation {
+  EventTypes: string[];
+  SubjectBeginsWith: string | null;
+  SubjectEndsWith: string | null;
+}
+
+export type AutomationKind = "schedule" | "trigger";
+
 // -- errors ------------------------------------------------------------------------------------------
 export type ErrorKind =
   | "network" // no answer at all
@@ -441,6 +497,36 @@ export class Api {
   }
   outputFiles(uri: string) {
     return this.json<OutputListing>("GET", uri);
+  }
+
+  // -- schedules and event triggers (whole lists: the routes do not page) -----------------------------
+  private automationUrl(kind: AutomationKind, name?: string): string {
+    const route = kind === "schedule" ? "Schedules" : "EventTriggers";
+    return `${this.ws}/${route}${name === undefined ? "" : `/${encodeURIComponent(name)}`}`;
+  }
+  schedules() {
+    return this.json<Schedule[]>("GET", this.automationUrl("schedule"));
+  }
+  schedule(name: string) {
+    return this.json<Schedule>("GET", this.automationUrl("schedule", name));
+  }
+  putSchedule(name: string, body: object) {
+    return this.json<Schedule>("PUT", this.automationUrl("schedule", name), body);
+  }
+  deleteSchedule(name: string) {
+    return this.request("DELETE", this.automationUrl("schedule", name)).then(() => undefined);
+  }
+  eventTriggers() {
+    return this.json<EventTrigger[]>("GET", this.automationUrl("trigger"));
+  }
+  eventTrigger(name: string) {
+    return this.json<EventTrigger>("GET", this.automationUrl("trigger", name));
+  }
+  putEventTrigger(name: string, body: object) {
+    return this.json<EventTrigger>("PUT", this.automationUrl("trigger", name), body);
+  }
+  deleteEventTrigger(name: string) {
+    return this.request("DELETE", this.automationUrl("trigger", name)).then(() => undefined);
   }
 
   // -- run history -------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ import type { StudioConfig } from "./config";
 
 export type Role = "Pipelines.Read" | "Pipelines.Submit" | "Pipelines.Publish" | "Pipelines.Admin";
 export const ROLES: Role[] = ["Pipelines.Read", "Pipelines.Submit", "Pipelines.Publish", "Pipelines.Admin"];
-export type Action = "read" | "submit" | "publish";
+// "automate": write a schedule or an event trigger, which starts runs later in no caller's name,
+// so the service asks for Publish and Submit both (pipelines/api/routes.py `also`).
+export type Action = "read" | "submit" | "publish" | "automate";
 
 // What each role grants (pipelines/auth/permissions.py GRANTS): Submit and Publish imply Read.
 const GRANTS: Record<Role, Action[]> = {
@@ -57,10 +59,18 @@ export function rolesOf(claims: Claims): Role[] {
   return ROLES.filter((role) => named.has(role));
 }
 
+/** What these roles let the page offer: each role's grants, and "automate" when they hold both
+ * Publish and Submit (held together by Pipelines.Admin, or by the two roles). */
+export function actionsOf(roles: Role[]): Set<Action> {
+  const actions = new Set<Action>(roles.flatMap((role) => GRANTS[role]));
+  if (actions.has("publish") && actions.has("submit")) actions.add("automate");
+  return actions;
+}
+
 export function sessionOf(token: string, source: Session["source"]): Session {
   const claims = decodeClaims(token.trim());
   const roles = rolesOf(claims);
-  const actions = new Set<Action>(roles.flatMap((role) => GRANTS[role]));
+  const actions = actionsOf(roles);
   return {
     token: token.trim(),
     claims,

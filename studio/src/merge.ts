@@ -54,3 +54,75 @@ export class Merged<T> {
     cursor.done = !page.next;
   }
 }
+
+/**
+ * The first page read again, merged into what is listed: items not listed yet go in at their
+ * place (newest first: new runs at the top), listed ones take their fresh state, and the rows
+ * "Older runs" loaded stay as they are. `added` are the items that went in.
+ */
+export function mergeFresh<T>(rows: T[], fresh: T[], id: (item: T) => string, newer: (a: T, b: T) => number): { rows: T[]; added: T[] } {
+  const byId = new Map(fresh.map((item) => [id(item), item]));
+  const listed = new Set(rows.map(id));
+  const updated = rows.map((row) => byId.get(id(row)) ?? row);
+  const added: T[] = [];
+  for (const item of byId.values()) if (!listed.has(id(item))) added.push(item);
+  added.sort(newer);
+  const merged: T[] = [];
+  let a = 0;
+  let r = 0;
+  while (a < added.length || r < updated.length) {
+    if (r >= updated.length || (a < added.length && newer(added[a], updated[r]) <= 0)) merged.push(added[a++]);
+    else merged.push(updated[r++]);
+  }
+  return { rows: merged, added };
+}
+
+/** Items of a next page that are not listed yet (a list that grew at its top since its first
+ * page may answer some of them again). */
+export function unlisted<T>(rows: T[], more: T[], id: (item: T) => string): T[] {
+  const listed = new Set(rows.map(id));
+  const found: T[] = [];
+  for (const item of more) {
+    if (listed.has(id(item))) continue;
+    listed.add(id(item));
+    found.push(item);
+  }
+  return found;
+}
+
+export interface Watched {
+  name: string;
+  lastCreatedRunUtc: string | null;
+}
+
+/**
+ * Which experiments have new runs since they were read: an experiment whose last run's time
+ * (`lastCreatedRunUtc`) changed. A changed one is read twice, on two checks in a row, before its
+ * new time counts as seen: the index row that moves the time may be written just before its
+ * run can be read.
+ */
+export class Watermarks {
+  private seen = new Map<string, string | null>();
+  private once = new Map<string, string | null>();
+
+  constructor(experiments: Watched[]) {
+    for (const e of experiments) this.seen.set(e.name, e.lastCreatedRunUtc);
+  }
+
+  /** The experiments of `experiments` to read again (a new experiment is one). */
+  changed(experiments: Watched[]): Watched[] {
+    return experiments.filter((e) => !this.seen.has(e.name) || this.seen.get(e.name) !== e.lastCreatedRunUtc);
+  }
+
+  /** `experiments` (from `changed`) were read: a second read of the same time settles it. */
+  read(experiments: Watched[]): void {
+    for (const e of experiments) {
+      if (this.once.has(e.name) && this.once.get(e.name) === e.lastCreatedRunUtc) {
+        this.seen.set(e.name, e.lastCreatedRunUtc);
+        this.once.delete(e.name);
+      } else {
+        this.once.set(e.name, e.lastCreatedRunUtc);
+      }
+    }
+  }
+}

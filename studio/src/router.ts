@@ -15,6 +15,7 @@ export type ViewName =
   | "pipelineRun"
   | "runs"
   | "run"
+  | "automation"
   | "unknown";
 
 export interface Route {
@@ -32,6 +33,7 @@ const PATTERNS: [ViewName, string][] = [
   ["pipelineRun", "w/:ws/pipelines/:id/run"],
   ["runs", "w/:ws/runs"],
   ["run", "w/:ws/runs/:runId"],
+  ["automation", "w/:ws/automation"],
 ];
 
 export function parse(pathname: string, search: string): Route {

@@ -14,6 +14,7 @@ import re
 import textwrap
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from pipelines.auth import devissuer
 from pipelines.authoring import Pipeline, PipelineData, PipelineParameter, PythonScriptStep
 from pipelines.client import Workspace, load_pipeline, publish, publish_folder
 from tests import pipelines_for_tests as make
-from tests.service import ROOT, Service
+from tests.service import ALL_ROLES, ROOT, Service
 
 CHROMIUM = Path(os.environ.get("PIPELINES_TEST_CHROMIUM", "/usr/bin/chromium"))
 # The flags the issue names: headless, no sandbox (root in CI), and nothing that calls home.
@@ -534,6 +535,10 @@ def test_every_view_works_at_375_px(phone: Studio, example) -> None:
     page.goto(f"{phone.base_url}/studio/w/{WORKSPACE}/pipelines/{example[0].id}")
     page.get_by_role("heading", name=re.compile("My_Published_Pipeline")).wait_for()
     phone.check_view("pipeline")
+    page.get_by_role("link", name="Automation").click()
+    page.get_by_text("No schedules in this workspace").wait_for()
+    page.get_by_text("No event triggers in this workspace").wait_for()
+    phone.check_view("automation-empty")
 
 
 def test_the_keyboard_reaches_every_control(desktop: Studio, example) -> None:
@@ -676,3 +681,190 @@ def test_a_failed_run_can_be_rerun(desktop: Studio, workspace: Workspace, tmp_pa
     page.get_by_role("button", name="Rerun").click()
     page.wait_for_url(lambda url: re.search(r"/runs/[0-9a-f-]{36}$", url) is not None and run_id not in url)
     page.get_by_role("heading", name=re.compile("^Run ")).wait_for()
+
+
+# -- schedules and event triggers --------------------------------------------------------------------------------
+def test_schedules_and_triggers_are_listed_with_their_firings_and_can_be_disabled_enabled_and_deleted(
+    desktop: Studio, phone: Studio, workspace: Workspace, example
+) -> None:
+    from pipelines.client import PublishedPipeline
+    from pipelines.schedules.service import Schedules
+    from pipelines.store import get_account
+
+    # GIVEN two schedules and a trigger written through the API by Alice: one schedule on the example
+    # endpoint, one on a pipeline of its own that is then disabled, so that its fire time starts no run
+    alone = publish(workspace, load_pipeline(ROOT / "examples" / "compare"), "Alone", "no endpoint", "1.0")
+    service = Service(desktop.base_url, workspace=WORKSPACE)
+    alice = {"Authorization": "Bearer " + devissuer.mint(list(ALL_ROLES), name="Alice")}
+    start = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    bodies = {
+        "/Schedules/nightly": {
+            "PipelineEndpointName": "compare-endpoint", "Description": "The compare example every night",
+            "Recurrence": {"Frequency": "Day", "Interval": 1, "StartTime": start.isoformat()},
+            "Request": {"ExperimentName": "nightly", "ParameterAssignments": {"pipeline_arg": 20}}},
+        "/Schedules/every-2-hours": {
+            "PipelineId": alone.id,
+            "Recurrence": {"Frequency": "Hour", "Interval": 2, "StartTime": start.isoformat()}},
+        "/EventTriggers/arrivals": {
+            "PipelineEndpointName": "compare-endpoint", "EventTypes": ["Microsoft.Storage.BlobCreated"],
+            "SubjectBeginsWith": "/blobServices/default/containers/workspaceblobstore/blobs/default/incoming/",
+            "SubjectEndsWith": ".csv", "Request": {"ExperimentName": "on-arrival"}},
+    }
+    for path, body in bodies.items():
+        written = httpx.put(service.ws + path, json=body, headers=alice, timeout=60)
+        assert written.status_code == 200, written.text
+    PublishedPipeline.get(workspace, alone.id).disable()
+    # (their fire times a day on, as the app's timer would find them)
+    happened = Schedules(get_account()).fire_due(start + timedelta(days=1, seconds=1))
+    assert len(happened) == 2, happened
+    nightly = service.get("/Schedules/nightly").json()
+    assert nightly["LastRunId"], nightly
+    assert service.get("/Schedules/every-2-hours").json()["LastError"]["Code"] == "EntityDisabled"
+
+    # WHEN an admin opens the view from the main navigation
+    page = desktop.page
+    desktop.sign_in()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Automation").click()
+    page.get_by_role("heading", name="Schedules and event triggers").wait_for()
+    assert page.url.endswith(f"/studio/w/{WORKSPACE}/automation")
+
+    def row(name: str) -> Any:
+        return page.locator("tbody tr", has=page.get_by_role("rowheader", name=re.compile(f"^{re.escape(name)}")))
+
+    # THEN each says when it fires, what it runs, its experiment, its last firing and who wrote it
+    row("nightly").wait_for()
+    expect(page.locator("table.automation").first.locator("tbody tr")).to_have_count(2)
+    text = row("nightly").inner_text()
+    for words in ("The compare example every night", "Active", f"Every day at {start:%H:%M} UTC",
+                  "Endpoint compare-endpoint", "(its default version)", "Next: ", "Last run ", "Alice"):
+        assert words in text, (words, text)
+    assert row("nightly").locator("td").nth(3).inner_text() == "nightly"  # the experiment
+    assert row("nightly").locator(".skip-count").inner_text() == "0"
+    assert row("nightly").get_by_role("link", name="compare-endpoint").get_attribute("href") == \
+        f"/studio/w/{WORKSPACE}/endpoints/compare-endpoint"
+    # AND a fire time that started no run says so, with why, when, and the count
+    skipped = row("every-2-hours")
+    assert "last-skipped" in (skipped.get_attribute("class") or "")
+    text = skipped.inner_text()
+    for words in ("Every 2 hours, starting", "Pipeline Alone", "the pipeline's name",
+                  "Its last firing started no run.", "Fire time ", "EntityDisabled"):
+        assert words in text, (words, text)
+    assert skipped.locator(".skip-count").inner_text() == "1"
+    assert "Last run" not in text
+    # AND the trigger: its events and subject filters, never fired yet
+    trigger = row("arrivals")
+    text = trigger.inner_text()
+    for words in ("Microsoft.Storage.BlobCreated", "Subject begins with", "/incoming/", "and ends with", ".csv",
+                  "on-arrival", "Never", "Alice"):
+        assert words in text, (words, text)
+    desktop.check_view("automation")
+    # AND the last run is a link to its run page
+    row("nightly").get_by_role("link", name=re.compile("^Last run ")).click()
+    page.wait_for_url(re.compile(f"/runs/{nightly['LastRunId']}$"))
+    page.go_back()
+
+    # WHEN nightly is disabled: it says so, the next fire time goes, and the service agrees
+    page.get_by_role("button", name="Disable the schedule nightly").click()
+    page.get_by_role("button", name="Enable the schedule nightly").wait_for()
+    assert "Disabled" in row("nightly").inner_text() and "Next: " not in row("nightly").inner_text()
+    read = service.get("/Schedules/nightly").json()
+    assert read["EntityStatus"] == 2 and read["LastRunId"] == nightly["LastRunId"]
+    assert read["LastModifiedBy"]["UserName"] == devissuer.DEV_NAME  # the studio's user wrote it last
+    page.get_by_role("button", name="Enable the schedule nightly").click()
+    page.get_by_role("button", name="Disable the schedule nightly").wait_for()
+    assert service.get("/Schedules/nightly").json()["EntityStatus"] == 0
+    # AND enabling a schedule whose pipeline is disabled is the service's 409, in words
+    page.get_by_role("button", name="Disable the schedule every-2-hours").click()
+    page.get_by_role("button", name="Enable the schedule every-2-hours").click()
+    alert = page.get_by_role("alert").filter(has_text="Enabling the schedule every-2-hours failed: Conflict.")
+    alert.wait_for()
+    assert "disabled" in alert.inner_text()
+    assert "Disabled" in row("every-2-hours").inner_text()
+    desktop.check_view("automation-conflict")
+
+    # WHEN the trigger is deleted: asked first, kept on "Keep", gone on "Yes, delete"
+    page.get_by_role("button", name="Delete the event trigger arrivals").click()
+    page.get_by_role("group", name="Delete the event trigger arrivals?").wait_for()
+    focused = "document.activeElement.getAttribute('aria-label')"
+    assert page.evaluate(focused) == "Yes, delete the event trigger arrivals"  # the focus goes to the question
+    page.get_by_role("button", name="Keep the event trigger arrivals").click()
+    assert page.evaluate(focused) == "Delete the event trigger arrivals"  # and back
+    page.get_by_role("button", name="Delete the event trigger arrivals").click()
+    page.get_by_role("button", name="Yes, delete the event trigger arrivals").click()
+    # THEN the empty state says how to make one
+    page.get_by_text("No event triggers in this workspace").wait_for()
+    assert "pipelines trigger create" in page.locator("main").inner_text()
+    assert service.get("/EventTriggers/arrivals").status_code == 404
+
+    # AND Publish alone may delete one (as DELETE needs) but not disable it (PUT needs Submit too)
+    page = phone.page
+    phone.sign_in(("Pipelines.Publish",))
+    page.goto(f"{phone.base_url}/studio/w/{WORKSPACE}/automation")
+    page.get_by_role("button", name="Delete the schedule nightly").wait_for()
+    assert page.get_by_role("button", name=re.compile("^(Disable|Enable) ")).count() == 0
+    assert "here they can be deleted." in page.locator("main").inner_text()
+    page.get_by_role("button", name="Sign out").click()
+    # AND a read-only token sees the same list without any action (at 375 px)
+    phone.sign_in(("Pipelines.Read",))
+    page.goto(f"{phone.base_url}/studio/w/{WORKSPACE}/automation")
+    page.get_by_role("rowheader", name=re.compile("^nightly")).wait_for()
+    page.wait_for_load_state("networkidle")
+    buttons = [b.inner_text().strip() for b in page.get_by_role("button").all()]
+    assert not [b for b in buttons if re.match(r"^(Disable|Enable|Delete|Yes, delete)", b)], buttons
+    assert page.get_by_role("columnheader", name="Actions").count() == 0
+    assert "can be disabled" not in page.locator("main").inner_text()
+    phone.check_view("automation")
+
+
+# -- run history picks up runs submitted elsewhere -------------------------------------------------------------
+def test_run_history_lists_runs_submitted_elsewhere_without_a_reload(desktop: Studio, example) -> None:
+    service = Service(desktop.base_url, workspace=WORKSPACE)
+
+    def submit(experiment: str) -> str:
+        answer = service.post(f"/PipelineRuns/PipelineEndpointSubmit/Id/{example[1].id}",
+                              json={"ExperimentName": experiment, "ParameterAssignments": {"pipeline_arg": 3}})
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["Id"])
+
+    def rows_of(run_id: str) -> Any:
+        return page.locator("tbody tr", has=page.get_by_text(run_id[:8]))
+
+    # GIVEN run history open, all experiments, with one run listed
+    first = submit("live-a")
+    page = desktop.page
+    desktop.sign_in()
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/runs")
+    rows_of(first).wait_for()
+    page.evaluate("window.stayed = true")  # gone if the page were loaded again
+    opened = time.monotonic()
+    # WHEN runs are submitted elsewhere: one to an experiment the list read, one to a new experiment
+    second = submit("live-a")
+    third = submit("live-b")
+    # THEN they appear at the top, without a reload
+    expect(rows_of(second)).to_have_count(1, timeout=20_000)
+    expect(rows_of(third)).to_have_count(1, timeout=20_000)
+    expect(page.locator("tbody tr")).to_have_count(3)
+    top = " ".join(page.locator("tbody tr").nth(i).inner_text() for i in range(2))
+    assert second[:8] in top and third[:8] in top, top
+    assert first[:8] in page.locator("tbody tr").nth(2).inner_text()
+    assert page.evaluate("window.stayed === true")
+    assert "live-b" in [o.get_attribute("value") for o in page.get_by_label("Experiment").locator("option").all()]
+    # AND the list looked for them at most every 5 s (one read of the experiments per look)
+    looks = [t for t, m, u in desktop.requests if m == "GET" and u.endswith("/experiments") and t > opened]
+    assert looks and all(b - a >= 4.8 for a, b in zip(looks, looks[1:], strict=False)), looks
+
+    # WHEN the tab is hidden, it asks nothing, and a run submitted meanwhile waits for it to be seen
+    page.evaluate("""() => { window.hidden = true;
+        Object.defineProperty(document, 'visibilityState',
+                              {configurable: true, get: () => window.hidden ? 'hidden' : 'visible'});
+        document.dispatchEvent(new Event('visibilitychange')); }""")
+    page.wait_for_timeout(1000)  # a check under way when it was hidden has ended
+    hidden_at = time.monotonic()
+    fourth = submit("live-b")
+    page.wait_for_timeout(7000)
+    assert [u for t, m, u in desktop.requests if t > hidden_at and u.endswith("/experiments")] == []
+    assert rows_of(fourth).count() == 0
+    # THEN shown again, it looks at once and lists the run
+    page.evaluate("() => { window.hidden = false; document.dispatchEvent(new Event('visibilitychange')); }")
+    expect(rows_of(fourth)).to_have_count(1, timeout=5_000)
+    assert page.evaluate("window.stayed === true")

@@ -7,6 +7,7 @@ import type { Action, Session } from "../auth";
 import { atExpiry, displayName, entraSession, entraSignOut, expired, expiryDelay, forget, keep } from "../auth";
 import type { StudioConfig } from "../config";
 import { link, navigate, useRoute } from "../router";
+import { Automation } from "./Automation";
 import { Heading, Link, Redirect, StudioContext } from "./common";
 import { EndpointPage, PipelinePage } from "./Pipeline";
 import { Endpoints } from "./Endpoints";
@@ -86,7 +87,12 @@ export function App({ config, initial }: { config: StudioConfig; initial: Sessio
 
   const studio = { api, session, workspace, can: (action: Action) => session.actions.has(action) };
   const roles = session.roles.map((role) => role.replace("Pipelines.", "")).join(", ") || "no roles";
-  const section = route.view.startsWith("run") && route.view !== "endpointRun" && route.view !== "pipelineRun" ? "runs" : "endpoints";
+  const section =
+    route.view === "automation"
+      ? "automation"
+      : route.view.startsWith("run") && route.view !== "endpointRun" && route.view !== "pipelineRun"
+        ? "runs"
+        : "endpoints";
 
   return (
     <StudioContext.Provider value={studio}>
@@ -107,6 +113,11 @@ export function App({ config, initial }: { config: StudioConfig; initial: Sessio
             <li>
               <Link href={link("runs", { ws: workspace })} current={section === "runs"}>
                 Runs
+              </Link>
+            </li>
+            <li>
+              <Link href={link("automation", { ws: workspace })} current={section === "automation"}>
+                Automation
               </Link>
             </li>
           </ul>
@@ -152,6 +163,8 @@ function View({ route }: { route: ReturnType<typeof useRoute> }) {
       return <Runs query={query} />;
     case "run":
       return <RunPage runId={params.runId} query={query} />;
+    case "automation":
+      return <Automation />;
     default:
       return (
         <>

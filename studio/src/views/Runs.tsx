@@ -1,18 +1,21 @@
 // Run history: the runs of one experiment or of all of them (runs:query, docs/contract.md
 // §6, one query per experiment merged newest first), a page at a time, filtered by
 // status, time, pipeline and endpoint. The filters are in the URL, so a filtered list
-// can be shared. While a listed run has not ended, the list updates live (poll.ts).
+// can be shared. While a listed run has not ended, the list updates live (poll.ts); while the
+// tab is seen, runs submitted elsewhere appear at the top (a check every 5 s at most).
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { RunDto } from "../api";
+import type { Experiment, RunDto } from "../api";
 import { duration, ended, shortId, time } from "../format";
-import { Merged } from "../merge";
+import { Merged, Watermarks, mergeFresh, unlisted } from "../merge";
 import type { PollJob } from "../poll";
-import { pollLoop } from "../poll";
+import { pollLoop, whileVisible } from "../poll";
 import { link, navigate } from "../router";
 import { Empty, ErrorBox, Heading, Link, Loading, StatusBadge, TableWrap, useLoad, useStudio } from "./common";
 
 const POLL_INTERVAL = 1000;
+/** How often the list looks for runs submitted since it was read (while the tab is seen). */
+export const NEW_RUNS_INTERVAL = 5000;
 const PAGE = 25;
 const STATUSES = ["NotStarted", "Running", "CancelRequested", "Completed", "Failed", "Canceled"];
 const STATUS_NAMES: Record<string, string> = {
@@ -47,6 +50,7 @@ export function runFilter(choices: { status?: string | null; since?: string | nu
 }
 
 const newestFirst = (a: RunDto, b: RunDto) => (b.createdUtc ?? "").localeCompare(a.createdUtc ?? "");
+const runId = (run: RunDto) => run.runId;
 
 export function Runs({ query }: { query: URLSearchParams }) {
   const { api, workspace } = useStudio();
@@ -64,17 +68,25 @@ export function Runs({ query }: { query: URLSearchParams }) {
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [round, setRound] = useState(0);
+  const [news, setNews] = useState("");
   const pager = useRef<Merged<RunDto> | null>(null);
+  const marks = useRef<Watermarks | null>(null);
   const rowsRef = useRef<RunDto[]>([]);
   rowsRef.current = list?.rows ?? [];
+  const experimentCount = useRef<number | undefined>(undefined);
+  experimentCount.current = experiments.data?.length;
 
-  // The first page: one query per experiment (one when an experiment is named), merged.
+  // The first page: one query per experiment (one when an experiment is named), merged. The
+  // experiments' last run times, read first, tell later checks which ones have new runs.
   useEffect(() => {
     let stopped = false;
     setList(null);
     setFailure(null);
+    setNews("");
     (async () => {
-      const names = experiment ? [experiment] : (await api.experiments()).map((e) => e.name);
+      const all = await api.experiments();
+      const names = experiment ? [experiment] : all.map((e) => e.name);
+      marks.current = new Watermarks(all);
       const filter = runFilter({ status, since, pipeline, endpoint });
       const merged = new Merged<RunDto>(
         names.map((name) => async (token) => {
@@ -100,7 +112,7 @@ export function Runs({ query }: { query: URLSearchParams }) {
     setBusy(true);
     try {
       const rows = await merged.more(PAGE);
-      setList((l) => l && { ...l, rows: [...l.rows, ...rows], more: !merged.done });
+      setList((l) => l && { ...l, rows: [...l.rows, ...unlisted(l.rows, rows, runId)], more: !merged.done });
     } catch (error) {
       setFailure(error);
     } finally {
@@ -127,6 +139,35 @@ export function Runs({ query }: { query: URLSearchParams }) {
     return () => controller.abort();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [list?.round, list?.rows.length, activeCount > 0]);
+
+  // New runs, submitted elsewhere while the list is open: every 5 s at most, while the tab is
+  // seen, one read of the experiments says which ones have runs newer than the list knew; only
+  // their first pages are read again, and what is new goes in at the top ("Older runs" loaded stay).
+  useEffect(() => {
+    if (!list) return;
+    const controller = new AbortController();
+    const check = async () => {
+      const watermarks = marks.current;
+      if (!watermarks) return;
+      const fresh: Experiment[] = await api.experiments();
+      if (controller.signal.aborted) return;
+      if (fresh.length !== experimentCount.current) experiments.set(fresh); // the experiment list, and "No runs yet"
+      const changed = watermarks.changed(experiment ? fresh.filter((e) => e.name === experiment) : fresh);
+      if (changed.length === 0) return;
+      const filter = runFilter({ status, since, pipeline, endpoint });
+      const pages = await Promise.all(changed.map((e) => api.queryRuns(e.name, filter, PAGE, null)));
+      if (controller.signal.aborted) return;
+      watermarks.read(changed);
+      const found = pages.flatMap((page) => page.value);
+      const known = new Set(rowsRef.current.map(runId));
+      const added = found.filter((run) => !known.has(run.runId)).length;
+      setList((l) => l && { ...l, rows: mergeFresh(l.rows, found, runId, newestFirst).rows });
+      if (added) setNews(added === 1 ? "1 new run listed at the top." : `${added} new runs listed at the top.`);
+    };
+    void whileVisible({ run: check, interval: NEW_RUNS_INTERVAL, signal: controller.signal, since: Date.now() });
+    return () => controller.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [list?.round, list === null]);
 
   // The durations of running runs move on between reads.
   const [now, setNow] = useState(Date.now());
@@ -225,6 +266,9 @@ export function Runs({ query }: { query: URLSearchParams }) {
       {list && list.rows.length === 0 && experiments.data?.length !== 0 && (
         <Empty>No runs match these filters{experiment ? ` in the experiment ${experiment}` : ""}.</Empty>
       )}
+      <p class="visually-hidden" role="status">
+        {news}
+      </p>
       {list && list.rows.length > 0 && <RunTable runs={list.rows} names={names} now={now} />}
       {list?.more && (
         <nav class="pager" aria-label="Pages of runs">
