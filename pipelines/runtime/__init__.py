@@ -9,6 +9,7 @@
     run.input_datasets["tabular_dataset"] # by consumption name: .files(), .to_records(),
                                           # .to_pandas_dataframe() (pandas only if called)
     run.log("accuracy", 0.93)             # a metric, stored on the step
+    run.parent.id, run.parent.get_tags()  # the pipeline run, read-only (SDK v1's `run.parent`)
 
 Outside a pipeline step (a script run by hand) `get_context()` answers an
 offline run whose `log` prints, so a script stays runnable on a laptop.
@@ -24,7 +25,21 @@ from typing import Any
 from pipelines.runtime.context import StagedInput, StepContext
 from pipelines.runtime.datasets import FileDataset, MountContext, TabularDataset, dataset_of
 
-__all__ = ["FileDataset", "MountContext", "Run", "StagedInput", "StepContext", "TabularDataset"]
+__all__ = ["FileDataset", "MountContext", "ParentRun", "Run", "StagedInput", "StepContext", "TabularDataset"]
+
+
+class ParentRun:
+    """The pipeline run a step belongs to, as SDK v1's step scripts read it through `run.parent`:
+    its id, experiment and tags. Read-only: a step cannot tag its pipeline run here
+    (`tag`, `set_tags` and the like are refused with AttributeError)."""
+
+    def __init__(self, context: StepContext) -> None:
+        self.id: str = context.run_id
+        self.experiment_name: str | None = context.experiment_name
+        self._tags = dict(context.tags)
+
+    def get_tags(self) -> dict[str, str]:
+        return dict(self._tags)
 
 
 class Run:
@@ -53,6 +68,12 @@ class Run:
     @property
     def offline(self) -> bool:
         return self._metrics_path is None
+
+    @property
+    def parent(self) -> ParentRun | None:
+        """The pipeline run (`run.parent.id`, `run.parent.get_tags()`); None outside a step, as an
+        offline run of SDK v1 has no parent."""
+        return None if self.offline else ParentRun(self.context)
 
     def log(self, name: str, value: Any) -> None:
         """Record a metric on the step; logged again, the values form a list."""

@@ -423,6 +423,9 @@ def test_a_script_reads_its_context_and_logs_metrics_onto_its_step(service, work
         pathlib.Path(run.outputs["model"], "model.txt").write_text("weights")
         run.log("accuracy", 0.93)
         run.log_list("loss", [0.5, 0.25])
+        # SDK v1's read of the pipeline run: its id and tags, and no way to write them
+        print("parent", run.parent.id, sorted(run.parent.get_tags().items()), run.parent.experiment_name)
+        assert not hasattr(run.parent, "tag")
     """)
     model = PipelineData("model")
     pipeline = Pipeline(steps=[PythonScriptStep(
@@ -431,11 +434,13 @@ def test_a_script_reads_its_context_and_logs_metrics_onto_its_step(service, work
     )])
     published = publish(workspace, pipeline, "metrics")
     run_id = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}",
-                          json={"ParameterAssignments": {"rate": "0.5"}}).json()["Id"]
+                          json={"ParameterAssignments": {"rate": "0.5"}, "ExperimentName": "ctx",
+                                "tags": {"BuildId": "42"}}).json()["Id"]
     assert service.wait_run(run_id)["Status"]["StatusCode"] == 3
     [(node, step)] = service.steps(run_id).items()
     assert step["Metrics"] == {"accuracy": 0.93, "loss": [0.5, 0.25]}
     assert "rate 0.5 float" in service.log(run_id, node)
+    assert f"parent {run_id} [('BuildId', '42')] ctx" in service.log(run_id, node)
 
 
 def test_runs_of_a_pipeline_are_listed_newest_first_in_pages(service, workspace) -> None:
