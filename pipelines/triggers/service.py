@@ -210,7 +210,7 @@ class Triggers:
     def _start(self, trigger: Trigger, event: Event, scope: tuple[str, str]) -> Run:
         return trigger.template.start(
             self.runs, trigger.workspace, fill(trigger.template.request, event, scope),
-            principal=EVENT_GRID, run_source="EventGrid",
+            principal=EVENT_GRID, run_source="EventGrid", schedule_id=trigger.name,
             idempotency_key=f"eventgrid|{trigger.name}|{event.id}",
         )
 

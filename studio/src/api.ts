@@ -69,6 +69,7 @@ export interface PipelineRun {
   PipelineId: string;
   RunSource: string | null;
   RunType: string | null;
+  ScheduleId?: string | null; // the schedule (or event trigger) that started it
   TotalRunSteps: number;
   tags: Record<string, string>;
   Properties: Record<string, string>;

@@ -761,6 +761,12 @@ def test_schedules_and_triggers_are_listed_with_their_firings_and_can_be_disable
     # AND the last run is a link to its run page
     row("nightly").get_by_role("link", name=re.compile("^Last run ")).click()
     page.wait_for_url(re.compile(f"/runs/{nightly['LastRunId']}$"))
+    # AND that run's page names the schedule that started it, linked back to its row
+    page.get_by_text("started by the schedule").wait_for()
+    page.get_by_role("link", name="The schedule nightly").click()
+    page.wait_for_url(re.compile(r"/automation#schedule-nightly$"))
+    row("nightly").wait_for()
+    page.go_back()
     page.go_back()
 
     # WHEN nightly is disabled: it says so, the next fire time goes, and the service agrees

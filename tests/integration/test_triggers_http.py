@@ -98,6 +98,7 @@ def test_a_blob_that_lands_starts_a_run_that_reads_it(service, workspace, host, 
     # THEN exactly one run started, from the event, and it read that blob
     [run] = runs_of(service, published.id)
     assert run["RunSource"] == "EventGrid" and run["RunHistoryExperimentName"] == "on-arrival"
+    assert run["ScheduleId"] == "on-csv"  # the trigger that started it
     assert run["ParameterAssignments"]["source"] == event["data"]["url"]
     assert run["DataPathAssignments"]["incoming"]["RelativePath"] == "incoming/day.csv"
     assert service.wait_run(run["Id"])["Status"]["StatusCode"] == 3

@@ -50,6 +50,12 @@ export function Automation() {
     [byEndpointId],
   );
   const names = { pipelines: pipelines.data ?? new Map<string, string>(), endpoints: endpoints.data ?? new Map<string, string>() };
+  // A run's page links here to the schedule or trigger that started it (`#schedule-NAME`, `#trigger-NAME`).
+  const loaded = !!schedules.data && !!triggers.data;
+  useEffect(() => {
+    const target = loaded && location.hash ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+    target?.scrollIntoView({ block: "center" });
+  }, [loaded]);
   // Disable and enable take Publish and Submit both (as PUT does), delete Publish alone (as DELETE does).
   const allowed = can("automate") ? "disabled, enabled or deleted" : can("publish") ? "deleted" : null;
 
@@ -223,7 +229,7 @@ function Row(props: {
   const active = item.EntityStatus === 0;
   const [, status, when, target, experimentColumn, fired, skips, by, actions] = columns(kind, true);
   return (
-    <tr role="row" class={firing.lastSkipped ? "last-skipped" : undefined}>
+    <tr role="row" id={`${kind}-${item.Name}`} class={firing.lastSkipped ? "last-skipped" : undefined}>
       <th scope="row" role="rowheader" class="automation-name">
         {item.Name}
         {item.Description && <span class="muted description">{item.Description}</span>}

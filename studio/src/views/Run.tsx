@@ -288,6 +288,7 @@ export function RunPage({ runId, query }: { runId: string; query: URLSearchParam
         <dd>
           {run.RunSource ?? "API"}
           {who?.createdBy?.userName ? `, as ${who.createdBy.userName}` : ""}
+          <StartedBy run={run} workspace={workspace} />
         </dd>
         <dt>Submitted</dt>
         <dd>{time(run.CreatedDate)}</dd>
@@ -672,6 +673,22 @@ function DownloadButton({ url, path, size }: { url: string; path: string; size: 
         {state.busy ? `Downloading… ${size ? Math.round((state.done / size) * 100) : 0}%` : "Download"}
       </button>
       <ActionError error={state.error} />
+    </>
+  );
+}
+
+/** The schedule or event trigger that started the run (its `ScheduleId`), linked to the Automation view. */
+function StartedBy({ run, workspace }: { run: PipelineRun; workspace: string }) {
+  const kind = run.RunSource === "Schedule" ? "schedule" : run.RunSource === "EventGrid" ? "trigger" : null;
+  if (!kind || !run.ScheduleId) return null;
+  const href = `${link("automation", { ws: workspace })}#${kind}-${encodeURIComponent(run.ScheduleId)}`;
+  return (
+    <>
+      {", started by the "}
+      {kind === "schedule" ? "schedule " : "event trigger "}
+      <Link href={href} aria-label={`${kind === "schedule" ? "The schedule" : "The event trigger"} ${run.ScheduleId}`}>
+        {run.ScheduleId}
+      </Link>
     </>
   );
 }
