@@ -263,7 +263,7 @@ class Table:
     ) -> tuple[list[Entity], str | None]:
         """One page of a query and an opaque token for the next (None at the end), bound to this
         table, filter and parameters (`pipelines.store.tokens`)."""
-        digest = self.list_scope(filter, parameters)
+        digest = self._list_scope(filter, parameters)
         position = tokens.unseal(continuation, digest)
         start = position.get("at") if position is not None else None
         if position is not None and not (isinstance(start, dict) and all(isinstance(v, str) for v in start.values())):
@@ -287,7 +287,7 @@ class Table:
             following = cast(Any, pager).continuation_token
             return page, tokens.seal(digest, at=following) if following else None
 
-    def list_scope(self, filter: str, parameters: Mapping[str, Any] | None = None) -> str:
+    def _list_scope(self, filter: str, parameters: Mapping[str, Any] | None = None) -> str:
         """The digest that binds a continuation token to this table's list (`tokens.scope`)."""
         values = json.dumps(dict(parameters or {}), sort_keys=True, default=str)
         return tokens.scope("table", self.name, filter, values)
