@@ -68,9 +68,15 @@ class DevOpsTask:
 
     @classmethod
     def from_text(cls, text: Any) -> DevOpsTask | None:
+        """The job as the run row keeps it; None without one, or for a value this code did not write
+        (the run stays readable; its end is then told to no job)."""
         if not isinstance(text, str) or not text:
             return None
-        return cls(**json.loads(text))
+        try:
+            return cls(**json.loads(text))
+        except (ValueError, TypeError):
+            log.error("a run row's DevOpsTask is not one this service wrote: %.200s", text)
+            return None
 
 
 def read_callback(value: Any, *, allow_local_http: bool = False) -> tuple[DevOpsTask, str] | None:
