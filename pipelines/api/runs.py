@@ -105,7 +105,12 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
     parsed = read_submit(body)
     request = parsed.request
     runs = service()
-    devops, unusable = _devops_job(body, runs.settings.webhooks_allow_local_http)
+    # The one key a submit reads beside its request (read_submit names it ignored, as a
+    # schedule's or trigger's Request does, where it means nothing).
+    sent = [key for key in parsed.ignored_keys if key.lower() == devops_body.BODY_KEY.lower()]
+    devops = devops_body.read_callback(body[sent[0]], allow_local_http=runs.settings.webhooks_allow_local_http) if (
+        sent) else None
+    ignored = [key for key in parsed.ignored_keys if key not in sent] if devops is not None else parsed.ignored_keys
     target: Target = resolve_target(runs)
     run = runs.submit(
         ctx.workspace,
@@ -119,21 +124,10 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
         ),
         devops=devops,
     )
-    if unusable:
-        log.warning("run %s: %s cannot be used (a key missing or empty, or a plan URL that is not https):"
-                    " no Azure DevOps job will be told of its end", run.id, devops_body.BODY_KEY)
-    return Reply(run_entity(run), headers=ignored_keys_header(parsed.ignored_keys + unusable))
-
-
-def _devops_job(body: Any, allow_local_http: bool) -> tuple[tuple[devops_body.DevOpsTask, str] | None, list[str]]:
-    """The Azure DevOps job waiting for the run (`pipelines.runs.devops`), and the key named as
-    ignored when the body's callback information cannot be used (never an error)."""
-    sent = [value for name, value in body.items() if name.lower() == devops_body.BODY_KEY.lower()] if isinstance(
-        body, dict) else []
-    if not sent or sent[0] is None:
-        return None, []
-    job = devops_body.read_callback(sent[0], allow_local_http=allow_local_http)
-    return job, [] if job is not None else [devops_body.BODY_KEY]
+    if sent and devops is None and body[sent[0]] is not None:
+        log.warning("run %s: %s cannot be used (a key missing or empty, or a plan URL that is not https or in a"
+                    " reserved domain): no Azure DevOps job will be told of its end", run.id, devops_body.BODY_KEY)
+    return Reply(run_entity(run), headers=ignored_keys_header(ignored))
 
 
 @route("submit_pipeline")

@@ -29,8 +29,11 @@ SUBMIT_KEYS = (
     "ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments",
     "DataPathAssignments", "DataSetDefinitionValueAssignments", "Tags", "Properties",
     "ContinueRunOnStepFailure", "ScheduleId", "EnableNotification", "DisplayName",
-    "AzDevOpsCallBackInfo", "ParentRunId", "AllowStepReruns", "RegenerateOutputs",
+    "ParentRunId", "AllowStepReruns", "RegenerateOutputs",
 )
+# `AzDevOpsCallBackInfo` is not among them: a submit route reads it beside the request
+# (pipelines/runs/devops.py), and names it ignored when it cannot be used; a schedule's or
+# trigger's Request, which starts runs no DevOps job waits for, names it ignored.
 _KEYS = {k.lower(): k for k in SUBMIT_KEYS}
 _TEXT_LIMIT = 4096
 
