@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipelines.errors import AlreadyExistsError, NotFoundError
-from pipelines.runs.history import experiment_id
+from pipelines.runs.history import ABSENT, experiment_id
 from pipelines.store import StorageAccount, Table, key
 from pipelines.store.codec import parse_time, time_text
 from pipelines.text import experiment_name_problem as experiment_name_problem  # its rule lives with the others
@@ -56,6 +56,8 @@ class Experiment:
 
     def filter_value(self, field: str, key: str | None) -> object:
         """What an experiments query filters on (`name eq X`); experiments have no tags."""
+        if field == "Tags":
+            return ABSENT
         return {"Name": self.name, "ExperimentId": self.id, "CreatedUtc": self.created}.get(field)
 
 

@@ -28,6 +28,20 @@ from enum import Enum
 from pipelines.runs.model import Run, RunStatus, Step, TaskStatus
 
 
+class _Absent:
+    """A tag or property a run does not have (`ABSENT`)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+# What `filter_value` gives for a tag or property the record does not have: no comparison matches
+# it, `eq null` and `ne null` included (`pipelines.runs.query`). SDK v1 asks for the runs that
+# have a tag `k` as `(Tags/k ne null or Tags/k eq null)`, and a tag set without a value
+# (`run.tag("k")`) is `eq null`.
+ABSENT = _Absent()
+
+
 class HistoryStatus(str, Enum):
     NOT_STARTED = "NotStarted"
     QUEUED = "Queued"
@@ -145,9 +159,9 @@ class HistoryRecord:
     def filter_value(self, field: str, key: str | None) -> object:
         """The value a filter or an order names (see `pipelines.runs.query`)."""
         if field == "Tags":
-            return self.tags.get(key or "")
+            return self.tags.get(key or "", ABSENT)
         if field == "Properties":
-            return self.properties.get(key or "")
+            return self.properties.get(key or "", ABSENT)
         return {
             "Status": self.status,
             "RunType": self.run_type,

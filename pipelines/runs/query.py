@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pipelines.errors import BadRequestError
-from pipelines.runs.history import FINISHED_WORDS, STATUS_WORDS, STEP_RUN_TYPE
+from pipelines.runs.history import ABSENT, FINISHED_WORDS, STATUS_WORDS, STEP_RUN_TYPE
 
 MAX_FILTER_CHARS = 8192
 MAX_DEPTH = 32
@@ -262,8 +262,16 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+# Fields that name an entry of a map: a tag or property without a value ("") is null.
+_MAPS = ("Tags", "Properties")
+
+
 def _compare(actual: Any, comparison: Comparison) -> bool:
     expected = comparison.value
+    if actual is ABSENT:
+        return False  # a tag or property the run does not have: nothing is true of it
+    if comparison.field in _MAPS:
+        actual, expected = (None if value == "" else value for value in (actual, expected))
     if actual is None or expected is None:
         # null is equal only to null; it is neither greater nor smaller than anything.
         if comparison.op == "eq":

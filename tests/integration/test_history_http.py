@@ -256,7 +256,9 @@ def test_queries_read_filters_as_sdk_v1_writes_them(service: Service, scoring: P
     assert ids(f"(RootRunId eq {run_id} and RunId ne {run_id})") == step_ids  # get_children(recursive=True)
     assert ids("(Status eq Completed) and (ParentRunId eq null)") == {run_id, other}
     assert ids("Status eq 'Running' or Status eq 'NotStarted'") == set()
-    assert ids("(Tags/missing ne null or Tags/missing eq null) and ParentRunId eq null") == {run_id, other}
+    # Run.list(tags="k"): the runs that have the tag, and none for a tag no run has
+    assert ids("(Tags/k ne null or Tags/k eq null) and ParentRunId eq null") == {run_id, other}
+    assert ids("(Tags/missing ne null or Tags/missing eq null)") == set()
     assert ids("CreatedUtc gt datetime'2000-01-01T00:00:00Z' and RunType eq 'azureml.StepRun'") >= step_ids
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipelines.errors import BadRequestError
+from pipelines.runs.experiments import Experiment
 from pipelines.runs.history import (
     HistoryRecord,
     pipeline_record,
@@ -98,7 +99,15 @@ def test_a_step_record_is_a_child_of_its_pipeline_run() -> None:
     ("status eq NotStarted", True),
     ("(Status eq NotStarted) and (Tags/team eq \"forecast\")", True),
     ('(Tags/team eq "other")', False),
-    ("(Tags/missing ne null or Tags/missing eq null)", True),
+    # SDK v1's "has the tag" (Run.list(tags="k"), Experiment.get_runs(tags="k")): true only of a
+    # tag the run has; nothing is true of one it does not have, `ne null` and `ne 'x'` included
+    ("(Tags/missing ne null or Tags/missing eq null)", False),
+    ("(Tags/team ne null or Tags/team eq null)", True),
+    ("(Properties/owner ne null or Properties/owner eq null)", True),
+    ("(Properties/missing ne null or Properties/missing eq null)", False),
+    ("Tags/missing ne 'x'", False),
+    ("Tags/team ne null", True),
+    ("Tags/team eq null", False),
     ("(Properties/owner eq \"ana\")", True),
     ("((RunType eq azureml.PipelineRun or Properties/azureml.runsource eq azureml.PipelineRun)"
      " and (Tags/team eq \"forecast\"))", True),
@@ -121,6 +130,19 @@ def test_a_step_record_is_a_child_of_its_pipeline_run() -> None:
 ])
 def test_filters_as_sdk_v1_and_compiled_clients_write_them(text: str, expected: bool) -> None:
     assert matches(parse_filter(text), a_record()) is expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("(Tags/favorite ne null or Tags/favorite eq null)", True),
+    ("Tags/favorite eq null", True),
+    ("Tags/favorite ne null", False),
+    ("Tags/favorite eq ''", True),
+])
+def test_a_tag_without_a_value_is_null_and_still_a_tag_the_run_has(text: str, expected: bool) -> None:
+    # GIVEN a run tagged as SDK v1's run.tag("favorite") tags it: the key, no value
+    record = a_record(tags={"favorite": ""})
+    # THEN `eq null` is true of it, and "has the tag" too
+    assert matches(parse_filter(text), record) is expected
 
 
 @pytest.mark.parametrize(("text", "token"), [
@@ -150,6 +172,13 @@ def test_experiment_filters_have_their_own_fields() -> None:
     assert parse_filter("((name eq exp1) and (Tags/a eq b))", EXPERIMENT_FIELDS) is not None
     with pytest.raises(BadRequestError):
         parse_filter("Status eq Running", EXPERIMENT_FIELDS)
+
+
+def test_an_experiment_has_no_tags_so_no_tag_filter_matches_it() -> None:
+    # SDK v1's Experiment.list(workspace, tags="k") asks for the experiments that have the tag
+    experiment = Experiment("id-1", "exp1", "default", T0)
+    assert matches(parse_filter("(name eq exp1)", EXPERIMENT_FIELDS), experiment)
+    assert not matches(parse_filter("(Tags/k ne null or Tags/k eq null)", EXPERIMENT_FIELDS), experiment)
 
 
 # -- what a filter lets the reader skip --------------------------------------------------------------------------
