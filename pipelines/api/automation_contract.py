@@ -204,8 +204,9 @@ def _read(model: type[B], body: Mapping[str, Any], *, sample: bool) -> tuple[B, 
     raw_request = values.get("Request")
     if isinstance(raw_request, Mapping):
         try:
-            request, more = read_submit(raw_request, sample=PLACEHOLDERS.sample if sample else None)
-            ignored += [f"Request.{key}" for key in more]
+            submitted = read_submit(raw_request, sample=PLACEHOLDERS.sample if sample else None)
+            request = submitted.request
+            ignored += [f"Request.{key}" for key in submitted.ignored_keys]
         except BadRequestError as exc:
             problems += [_retarget(d, f"Request.{d.target}" if d.target else "Request")
                          for d in exc.details or [ErrorDetail(exc.code, exc.message, exc.target)]]

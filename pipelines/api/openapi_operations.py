@@ -9,6 +9,7 @@ Bodies and answers name their schemas (`ref`): the wire models of `pipelines.api
 from __future__ import annotations
 
 from pipelines.api import openapi_history as history
+from pipelines.api.bodies import SUBMIT_TEXT_LIMIT
 from pipelines.api.openapi_parts import JSON, Body, Op, any_case, array, param, pattern_of, ref, segment, text, use
 from pipelines.catalogue import targets
 from pipelines.data import datastores
@@ -32,7 +33,8 @@ PARAMETERS: dict[str, JSON] = {
         " with another body it is a 409.")),
     "ClientRequestId": param("x-ms-client-request-id", "header", text(maxLength=256),
                              "The idempotency key when Idempotency-Key is absent."),
-    "parentRunId": param("parentRunId", "query", text(), "Recorded on the run as ParentRunId."),
+    "parentRunId": param("parentRunId", "query", text(maxLength=SUBMIT_TEXT_LIMIT),
+                         "Recorded on the run as ParentRunId, over the body's."),
     "pipelineVersion": param("pipelineVersion", "query", text(), (
         "The endpoint version to run; default: the endpoint's default. When the path names a version too,"
         " both must agree, else 400.")),

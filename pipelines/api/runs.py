@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, cast
 
 import azure.functions as func
@@ -21,14 +22,14 @@ from pipelines.api.http import Reply, RequestContext, byte_range, json_response,
 from pipelines.api.paging import page_request, paged
 from pipelines.authoring.definition import StepSpec
 from pipelines.catalogue import PublishedPipelines
-from pipelines.errors import BadRequestError, NotFoundError, PipelinesError, ServiceUnavailableError
+from pipelines.errors import BadRequestError, ErrorDetail, NotFoundError, PipelinesError, ServiceUnavailableError
 from pipelines.runs import devops as devops_body
 from pipelines.runs import joblog
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import experiment_id, step_run_id, step_status_word
 from pipelines.runs.logs import LOG_KINDS, MAX_ANSWER_BYTES, StepLogs
 from pipelines.runs.model import TASK_STATUS_NAMES, AttemptRecord, ReusedFrom, Run, RunStatus, Step
-from pipelines.runs.request import read_submit
+from pipelines.runs.request import SubmitRequest, read_submit, refuse
 from pipelines.runs.rerun import read_rerun, rerun
 from pipelines.runs.service import RunService, Target, idempotency_key_of, request_fingerprint
 from pipelines.store import get_account
@@ -102,9 +103,11 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
     """Every submit route: the run as written; the keys the body held that nothing read
     (accepted, as Azure ML accepted them) are named in `x-ms-ignored-keys`."""
     body = ctx.json(empty={})
-    parsed = read_submit(body)
+    parsed = read_submit(body, parent_run_id=ctx.query("parentRunId"), collect=True)
     request = parsed.request
     runs = service()
+    if parsed.problems:
+        raise refuse([*parsed.problems, *_assignment_problems(runs, ctx, resolve_target, request, parsed.problems)])
     # The one key a submit reads beside its request (read_submit names it ignored, as a
     # schedule's or trigger's Request does, where it means nothing).
     sent = [key for key in parsed.ignored_keys if key.lower() == devops_body.BODY_KEY.lower()]
@@ -117,7 +120,7 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
         target,
         request,
         principal=ctx.principal,
-        parent_run_id=ctx.query("parentRunId") or request.parent_run_id,
+        parent_run_id=request.parent_run_id,
         idempotency_key=idempotency_key_of(ctx.request.headers),
         fingerprint=request_fingerprint(
             ctx.route.name, target.pipeline.id + "|" + (target.version or ""), ctx.request.get_body() or b""
@@ -128,6 +131,20 @@ def _submit(ctx: RequestContext, resolve_target: Any) -> Reply:
         log.warning("run %s: %s cannot be used (a key missing or empty, or a plan URL that is not https or in a"
                     " reserved domain): no Azure DevOps job will be told of its end", run.id, devops_body.BODY_KEY)
     return Reply(run_entity(run), headers=ignored_keys_header(ignored))
+
+
+def _assignment_problems(
+    runs: RunService, ctx: RequestContext, resolve_target: Any, request: SubmitRequest, found: Sequence[ErrorDetail],
+) -> list[ErrorDetail]:
+    """For a body refused for its other keys: what is wrong with its assignments too, that only
+    the pipeline tells (none when the pipeline itself is not to be had: the body's 400 stands)."""
+    try:
+        target: Target = resolve_target(runs)
+    except PipelinesError:
+        return []
+    named = {problem.target for problem in found}
+    return [problem for problem in runs.assignment_problems(ctx.workspace, target, request)
+            if problem.target not in named]
 
 
 @route("submit_pipeline")

@@ -69,6 +69,9 @@ def refuse(problems: list[ErrorDetail]) -> BadRequestError:
 class ParsedSubmit(NamedTuple):
     request: SubmitRequest
     ignored_keys: list[str]  # top-level keys accepted and ignored, as sent
+    # What is wrong with the body, when `read_submit` was asked to collect it rather than raise
+    # (a submit route adds what only the pipeline can tell, and names every bad key at once).
+    problems: tuple[ErrorDetail, ...] = ()
 
 
 def parse_submit(body: Any) -> SubmitRequest:
@@ -76,12 +79,17 @@ def parse_submit(body: Any) -> SubmitRequest:
     return read_submit(body).request
 
 
-def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> ParsedSubmit:
+def read_submit(
+    body: Any, *, sample: Callable[[str], str] | None = None, parent_run_id: str | None = None,
+    collect: bool = False,
+) -> ParsedSubmit:
     """`parse_submit`, with the keys it ignored.
 
     `sample` is for a request kept to be sent later (an event trigger's), whose
     strings may hold placeholders: values are checked as `sample` makes them
     (each placeholder replaced by a stand-in), as far as they are known now.
+    `parent_run_id`: the route's `?parentRunId=`, over the body's, checked as the body's is.
+    `collect`: the problems found are returned (`ParsedSubmit.problems`), not raised.
     """
     if not isinstance(body, Mapping):
         raise BadRequestError("the request body must be a JSON object")
@@ -155,9 +163,14 @@ def read_submit(body: Any, *, sample: Callable[[str], str] | None = None) -> Par
     request.continue_on_step_failure = flag("ContinueRunOnStepFailure")
     request.allow_step_reruns = bool(flag("AllowStepReruns"))
     request.regenerate_outputs = bool(flag("RegenerateOutputs"))
+    if parent_run_id:
+        request.parent_run_id = parent_run_id
     problems += text_problems(request, sample=sample)
     if problems:
-        raise refuse(problems + shape_problems(request))
+        problems += shape_problems(request)
+        if collect:
+            return ParsedSubmit(request, ignored, tuple(problems))
+        raise refuse(problems)
     # Assignments alone are left to `resolve`, which knows the pipeline's parameters: it names every
     # bad one at once, an unknown name as such whatever its value.
     return ParsedSubmit(request, ignored)

@@ -80,6 +80,24 @@ class RunService:
         return Target(pipeline, endpoint.id, chosen.version, endpoint.webhooks)
 
     # -- submit ----------------------------------------------------------------------------------------
+    def assignment_problems(self, workspace: str, target: Target, request: SubmitRequest) -> list[ErrorDetail]:
+        """What is wrong with the request's assignments for this pipeline (unknown names, values
+        that cannot be coerced, data that is not there), as `submit` would refuse them; for a
+        body refused for other keys too, so that one 400 names every bad key."""
+        try:
+            self._resolve(workspace, self.pipelines.definition(target.pipeline), request)
+        except (InvalidParameterError, NotFoundError) as exc:
+            return list(exc.details)
+        return []
+
+    def _resolve(self, workspace: str, definition: PipelineDefinition, request: SubmitRequest) -> Resolved:
+        return resolve(
+            definition,
+            request,
+            resolve_datapath=lambda n, t, v: resolve_datapath(self.account, workspace, n, t, v),
+            resolve_dataset=lambda n, t, v: resolve_dataset(self.account, workspace, n, t, v),
+        )
+
     def submit(
         self,
         workspace: str,
@@ -100,12 +118,7 @@ class RunService:
         definition = self.pipelines.definition(pipeline)
         # Each step's queue, from its compute target now (400 naming a step whose target is gone).
         placement = ComputeTargets(self.account).place(workspace, definition)
-        resolved = resolve(
-            definition,
-            request,
-            resolve_datapath=lambda n, t, v: resolve_datapath(self.account, workspace, n, t, v),
-            resolve_dataset=lambda n, t, v: resolve_dataset(self.account, workspace, n, t, v),
-        )
+        resolved = self._resolve(workspace, definition, request)
         self._pin_data_defaults(workspace, definition, resolved)
         created = now()
         experiment = request.experiment_name or default_experiment_name(pipeline.name)

@@ -260,3 +260,27 @@ def test_a_body_sent_chunked_is_refused_with_a_411_and_nothing_runs(host, tmp_pa
     # the same body with its length runs
     sent = svc.post(f"/PipelineRuns/PipelineSubmit/{p.id}", json={"ParameterAssignments": {"n": 42}})
     assert sent.status_code == 200 and sent.json()["ParameterAssignments"]["n"] == "42", sent.text
+
+
+def test_a_400_names_every_bad_key_at_once_the_parameters_with_the_other_keys(host, tmp_path):
+    # GIVEN a published pipeline with an int parameter
+    svc = Service(host.base_url)
+    ws = Workspace(base_url=host.base_url, resource_group="rg", name="ws1", token_provider=lambda: token())
+    parameters = [PipelineParameter("n", 1)]
+    pipeline = publish(ws, make.single(tmp_path / "c", "print('hi')\n", parameters=parameters,
+                                       arguments=["--n", parameters[0]]), "p1")
+    # WHEN a submit has a bad experiment name, a bad description, an uncoercible parameter, an
+    # unknown one, and a `?parentRunId=` longer than a body's may be
+    body = {"ExperimentName": "bad name!", "Description": "a\u0000b", "RunSource": ["x"],
+            "ParameterAssignments": {"n": "seven", "nope": 1}}
+    answer = svc.post(f"/PipelineRuns/PipelineSubmit/{pipeline.id}?parentRunId={'p' * 4097}", json=body)
+    # THEN one 400 names each of them
+    error = assert_error(answer, 400)["Error"]
+    targets = {d["Target"] for d in error["Details"]}
+    assert targets == {"ExperimentName", "Description", "RunSource", "ParentRunId", "ParameterAssignments.n",
+                       "ParameterAssignments.nope"}, error
+    # AND an unknown pipeline still answers the body's own 400, with what the body alone tells
+    unknown = assert_error(svc.post("/PipelineRuns/PipelineSubmit/no-such-pipeline", json=body), 400)["Error"]
+    assert {d["Target"] for d in unknown["Details"]} == {"ExperimentName", "Description", "RunSource"}
+    # AND nothing was stored
+    assert svc.get(f"/PipelineRuns/Pipeline/{pipeline.id}").json() == []
