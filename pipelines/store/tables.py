@@ -76,12 +76,25 @@ _FORBIDDEN_KEY_CHARS = re.compile(f"[{KEY_CHARACTERS}]")
 KEY_PATTERN = f"^[^{KEY_CHARACTERS}]+$"
 
 
+# A PartitionKey or RowKey holds 1 KiB: 512 UTF-16 code units. No id or name this app makes or
+# takes comes near it; a longer one (a route's id) is a 400 here, where storage would refuse the
+# call (Azure: OutOfRangeInput; Azurite: 431 for a URL too long), which would read as a 500.
+MAX_KEY_UNITS = 512
+
+
 def key(*parts: str) -> str:
-    """Join key parts with `|`; every part is checked to hold no key-breaking character."""
+    """Join key parts with `|`; every part is checked to hold no key-breaking character, and
+    the key to fit in a PartitionKey or a RowKey."""
     for part in parts:
         if _FORBIDDEN_KEY_CHARS.search(part):
             raise BadRequestError(f"invalid character in identifier {part!r}", target=part)
-    return "|".join(parts)
+    joined = "|".join(parts)
+    units = len(joined) if joined.isascii() else len(joined.encode("utf-16-le")) // 2
+    if units > MAX_KEY_UNITS:
+        longest = max(parts, key=len)
+        raise BadRequestError(
+            f"an identifier of {len(longest)} characters is too long to be one here", target=f"{longest[:40]}...")
+    return joined
 
 
 # Table storage limits: a string property holds 64 KiB (32K UTF-16 code units),

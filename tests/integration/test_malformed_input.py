@@ -284,3 +284,29 @@ def test_a_400_names_every_bad_key_at_once_the_parameters_with_the_other_keys(ho
     assert {d["Target"] for d in unknown["Details"]} == {"ExperimentName", "Description", "RunSource"}
     # AND nothing was stored
     assert svc.get(f"/PipelineRuns/Pipeline/{pipeline.id}").json() == []
+
+
+def test_an_id_too_long_to_be_a_storage_key_is_a_400_on_every_route_that_takes_one(host):
+    # GIVEN ids longer than a Table storage key holds (1 KiB), one of them past what a URL to
+    # storage may carry (Azurite then refuses the call itself)
+    svc = Service(host.base_url)
+    for long in ("a" * 600, "b" * 20_000):
+        routes = [
+            ("GET", f"/Pipelines/{long}", None), ("PUT", f"/Pipelines/{long}/status", "Active"),
+            ("GET", f"/PipelineEndpoints/Id/{long}", None), ("GET", f"/PipelineEndpoints/Name?Name={long}", None),
+            ("PUT", f"/PipelineEndpoints/{long}", {}), ("GET", f"/PipelineEndpoints/{long}/pipelines", None),
+            ("POST", f"/PipelineRuns/PipelineSubmit/{long}", {}),
+            ("POST", f"/PipelineRuns/PipelineEndpointSubmit/Id/{long}", {}),
+            ("POST", f"/PipelineRuns/PipelineEndpointSubmit/Name?name={long}", {}),
+            ("GET", f"/PipelineRuns/Pipeline/{long}", None), ("GET", f"/PipelineRuns/{long}", None),
+            ("POST", f"/PipelineRuns/{long}/Cancel", None), ("POST", f"/PipelineRuns/{long}/Graph/AllNodes/Status", []),
+            ("GET", f"{svc.hs}/runs/{long}", None), ("GET", f"{svc.hs}/runs/{long}/details", None),
+            ("GET", f"{svc.hs}/experiments/e/runs/{long}", None),
+            ("GET", f"{svc.hs}/experiments/e/runs/{long}/children", None),
+        ]
+        for method, path, body in routes:
+            # WHEN a route is called with one
+            answer = svc.call(method, path, json=body) if body is not None else svc.call(method, path)
+            # THEN it is a 400 with the error JSON, never a 500, and the id is not echoed whole
+            error = assert_error(answer, 400)["Error"]
+            assert "too long" in error["Message"] and len(answer.text) < 2000, (method, path[:80], error)
