@@ -90,7 +90,8 @@ var roles = {
 // and pipelines/settings.py). Keep them in step: the worker creates every one of them when it
 // starts, and a table or container without a role here stops it with 403.
 // Every table of the app (pipelines/store/account.py, TABLES) but RunCallbacks, which holds the
-// tokens of Azure DevOps jobs and is read by the app alone (APP_ONLY_TABLES).
+// tokens of Azure DevOps jobs and the keys that sign log links, and is read by the app alone
+// (APP_ONLY_TABLES).
 var tableBases = [
   'Pipelines'
   'Endpoints'

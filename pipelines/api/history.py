@@ -33,6 +33,7 @@ from pipelines.errors import BadRequestError, NotFoundError
 from pipelines.runs.engine import RunState
 from pipelines.runs.experiments import Experiment, Experiments
 from pipelines.runs.history import TARGET, HistoryRecord
+from pipelines.runs.loglinks import LogLinks
 from pipelines.runs.model import Step
 from pipelines.runs.query import EXPERIMENT_FIELDS, matches, parse_filter
 from pipelines.runs.reader import MAX_TOP, HistoryReader, Query
@@ -127,7 +128,10 @@ def details_dto(ctx: RequestContext, record: HistoryRecord, state: RunState) -> 
         consumed = {i.parameter for i in spec.inputs if i.parameter in run.data_assignments}
         warnings = attempt_warnings(state.steps[record.node_id])
         base = f"{ctx.workspace_url}/PipelineRuns/{quote(run.id)}/Graph/Shareable"
-        log_files = {name: f"{base}/{kind}?nodeId={quote(record.node_id)}" for name, kind in STEP_LOG_FILES.items()}
+        links, node = LogLinks(get_account()), record.node_id
+        # Signed: SDK v1 reads them without a token, as it read Azure ML's blob SAS URLs.
+        log_files = {name: links.sign(f"{base}/{kind}?nodeId={quote(node)}", run.workspace, run.id, node, kind)
+                     for name, kind in STEP_LOG_FILES.items()}
     for name in sorted(consumed):
         dataset = run.data_assignments[name]
         if dataset.get("kind") != "dataset":

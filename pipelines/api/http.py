@@ -36,6 +36,7 @@ from pipelines.errors import (
     PipelinesError,
     RangeNotSatisfiableError,
     ServiceUnavailableError,
+    UnauthorizedError,
 )
 from pipelines.settings import Settings, get_settings
 from pipelines.startup import configuration_problems
@@ -259,10 +260,12 @@ def handle(
     request_id = str(uuid.uuid4())
     ctx = RequestContext(request=request, route=route, request_id=request_id)
     sdk = route.template.startswith(SDK_ERROR_FAMILIES)
+    link = None
     try:
         if handler is None:
             answering = declared(route.name)
             handler, max_bytes = answering.handler, answering.max_bytes() if answering.max_bytes else None
+            link = answering.link
         if request.method.upper() not in route.methods:
             raise MethodNotAllowedError(
                 f"{route.template} is read with {' and '.join(route.methods)}",
@@ -272,7 +275,7 @@ def handle(
             # The host's log names the settings (pipelines/startup.py); callers learn only that.
             raise ServiceUnavailableError("the app's settings are not valid: its log names them")
         if route.permission is not Permission.ANONYMOUS:
-            ctx.principal = authenticate_request(request)
+            ctx.principal = _by_link(ctx, link) or authenticate_request(request)
             for needed in route.needs:
                 ctx.principal.require(needed)
         _check_framing(request)
@@ -297,6 +300,24 @@ def handle(
     except Exception:  # noqa: BLE001 - the one place that turns a bug into a 500
         log.exception("request %s %s failed unexpectedly", request_id, route.name)
         return internal_error_response(request_id, sdk=sdk)
+
+
+# Who a signed link makes the caller: a reader of the one thing the link names.
+LINK_READER = Principal(object_id=None, app_id=None, tenant_id=None, roles=frozenset({Permission.READ.value}),
+                        name="a signed link")
+
+
+def _by_link(ctx: RequestContext, link: Callable[[RequestContext], str | None] | None) -> Principal | None:
+    """`LINK_READER` for a GET that carries a signed link and no `Authorization` header, on a
+    route that takes links, when the link holds (else a 401 saying why); None otherwise: the
+    token decides."""
+    request = ctx.request
+    if link is None or request.method.upper() != "GET" or request.headers.get("authorization") or not ctx.query("sig"):
+        return None
+    why = link(ctx)
+    if why is not None:
+        raise UnauthorizedError(why)
+    return LINK_READER
 
 
 def _check_framing(request: func.HttpRequest) -> None:
@@ -331,13 +352,21 @@ def _check_size(request: func.HttpRequest, max_bytes: int | None) -> None:
 class Declared:
     handler: Handler
     max_bytes: Callable[[], int] | None = None
+    # A GET of the route may come with a signed link instead of a token: this says why the
+    # request's link does not hold, or None when it does (`pipelines.runs.loglinks`).
+    link: Callable[[RequestContext], str | None] | None = None
 
 
 _DECLARED: dict[str, Declared] = {}  # as each handler's module runs
 _READY: dict[str, Declared] = {}  # once that module has run to its end
 
 
-def route(name: str, *, max_bytes: Callable[[], int] | None = None) -> Callable[[Handler], Handler]:
+LinkCheck = Callable[["RequestContext"], str | None]
+
+
+def route(
+    name: str, *, max_bytes: Callable[[], int] | None = None, link: LinkCheck | None = None,
+) -> Callable[[Handler], Handler]:
     """Declare `handler` as what answers the route `name` of the route table. It must be defined
     in the module the table names for the route (`HANDLER_MODULES`): the route's HTTP function
     (`pipelines.api.functions`) imports that module on its first request and calls it here."""
@@ -347,7 +376,7 @@ def route(name: str, *, max_bytes: Callable[[], int] | None = None) -> Callable[
         earlier = _DECLARED.get(name)
         if handler.__module__ != module or (earlier and earlier.handler.__qualname__ != handler.__qualname__):
             raise RuntimeError(f"route {name!r} is answered by one function of {module} (pipelines/api/routes.py)")
-        _DECLARED[name] = Declared(handler, max_bytes)
+        _DECLARED[name] = Declared(handler, max_bytes, link)
         return handler
 
     return declare

@@ -41,6 +41,9 @@ PARAMETERS: dict[str, JSON] = {
     "IfMatch": param("If-Match", "header", text(), "The endpoint's Etag; a stale one is a 412."),
     "overwrite": param("overwrite", "query", text(pattern=FLAG, default="false"),
                        "Replace what exists (true, false, 1, 0, in any case)."),
+    "se": param("se", "query", text(pattern="^[0-9]+$"), "A signed log link's expiry (Unix seconds)."),
+    "kid": param("kid", "query", text(pattern="^[0-9]{6}$"), "A signed log link's key (its month)."),
+    "sig": param("sig", "query", text(), "A signed log link's signature."),
     **history.PARAMETERS,
 }
 
@@ -147,8 +150,11 @@ OPERATIONS: dict[str, Op] = {
         "The step is named by `?nodeId=` or, on POST, by the body. Each attempt of the step keeps its own "
         "logs: `?attempt=` reads an earlier one. Without Range: the log as text, its last 8 MiB when it is "
         "longer (a first line says how much is not shown). With Range: those bytes of the log as written "
-        "(206, Content-Range says which of how many), any part of it, as a reader that follows it asks.",
-        Body(ref("NodeIdPath"), required=False), ("query:nodeId", "query:attempt", "Range"),
+        "(206, Content-Range says which of how many), any part of it, as a reader that follows it asks. "
+        "The links of a step run's history details (`logFiles`) carry `se`, `kid` and `sig`: a GET of one "
+        "without an Authorization header reads that log for an hour, as SDK v1 reads them; with a token, "
+        "the token decides.",
+        Body(ref("NodeIdPath"), required=False), ("query:nodeId", "query:attempt", "Range", "se", "kid", "sig"),
         {400: "`attempt` is not one of the step's attempts so far.", 404: "Unknown run, step or log type.",
          416: "A Range outside the log (an empty log has no byte to give), or several."},
         media="text/plain", responses=history.LOG_PART,

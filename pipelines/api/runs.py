@@ -27,6 +27,7 @@ from pipelines.runs import devops as devops_body
 from pipelines.runs import joblog
 from pipelines.runs.engine import RunState
 from pipelines.runs.history import experiment_id, step_run_id, step_status_word
+from pipelines.runs.loglinks import SIGNED, LogLinks
 from pipelines.runs.logs import LOG_KINDS, MAX_ANSWER_BYTES, StepLogs
 from pipelines.runs.model import TASK_STATUS_NAMES, AttemptRecord, ReusedFrom, Run, RunStatus, Step
 from pipelines.runs.request import SubmitRequest, read_submit, refuse
@@ -288,7 +289,15 @@ def _node_id(ctx: RequestContext) -> str:
     return str(body[-1])
 
 
-@route("get_step_log")
+def _log_link(ctx: RequestContext) -> str | None:
+    """Why the request's signed link does not open this log (None: it does); `details` gives
+    such links to SDK v1, which reads `logFiles` without a token (pipelines/runs/loglinks.py)."""
+    return LogLinks(get_account()).verify(
+        {name: ctx.query(name) or "" for name in SIGNED}, ctx.workspace, ctx.param("runId"),
+        ctx.query("nodeId") or "", ctx.param("logType"))
+
+
+@route("get_step_log", link=_log_link)
 def get_step_log(ctx: RequestContext) -> func.HttpResponse:
     kind = ctx.param("logType")
     canonical = {k.lower(): k for k in LOG_KINDS}.get(kind.lower())

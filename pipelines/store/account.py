@@ -103,7 +103,8 @@ TABLES = (
     "ComputeTargets", "ComputeTargetUses", "RunCallbacks",
 )
 # Tables only the app reads, on which a compute target's identity has no role
-# (infra/app/workers.bicep): RunCallbacks holds the tokens of Azure DevOps jobs.
+# (infra/app/workers.bicep): RunCallbacks holds the tokens of Azure DevOps jobs and the keys
+# that sign log links.
 APP_ONLY_TABLES = ("RunCallbacks",)
 CONTAINERS = ("snapshots", "graphs", "runs", "workspaceblobstore")
 

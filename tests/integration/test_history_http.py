@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -225,7 +226,43 @@ def test_step_logs_named_by_details_are_read_with_the_same_token(service: Servic
     logs = details(service, score["RunId"])["logFiles"]
     assert "scored 200 rows" in service.get(logs["azureml-logs/70_driver_log.txt"]).text
     assert "a warning" in service.get(logs["azureml-logs/65_stderr.txt"]).text
-    assert httpx.get(logs["azureml-logs/70_driver_log.txt"], timeout=30).status_code == 401
+
+
+def test_step_logs_named_by_details_are_read_without_a_token_as_sdk_v1_reads_them(
+    service: Service, scoring: PipelineEndpoint
+) -> None:
+    # GIVEN a finished run, and the links its step's details give (SDK v1's get_details_with_logs()
+    # and wait_for_completion() read them with no token, as they read Azure ML's blob SAS URLs)
+    run_id = submit(service, scoring.id)
+    poll_until(service, run_id, FINISHED)
+    steps = {n["Name"]: n for n in service.steps(run_id).values()}
+    logs = details(service, steps["score"]["RunId"])["logFiles"]
+    driver, stderr = logs["azureml-logs/70_driver_log.txt"], logs["azureml-logs/65_stderr.txt"]
+    # WHEN they are read without a token THEN each answers its log
+    assert "scored 200 rows" in httpx.get(driver, timeout=30).text
+    assert "a warning" in httpx.get(stderr, timeout=30).text
+    assert httpx.get(logs["azureml-logs/55_job_log.txt"], timeout=30).status_code == 200
+    # AND a link opens its own log only: another step, another log, another route, or a POST
+    # with its signature are 401s, as is a link whose signature or expiry was changed
+    url, _, query = driver.partition("?")
+    score_node = steps["score"]["RunId"].rsplit("_", 1)[1]
+    other_node = [n["RunId"].rsplit("_", 1)[1] for name, n in steps.items() if name != "score"][0]
+    forged = {
+        "another step": driver.replace(f"nodeId={score_node}", f"nodeId={other_node}"),
+        "another log": driver.replace("/STDOUT?", "/STDERR?"),
+        "another route": f"{service.ws}/PipelineRuns/{run_id}?{query}",
+        "a changed signature": driver[:-2] + ("AA" if not driver.endswith("AA") else "BB"),
+        "a later expiry": re.sub(r"se=(\d+)", lambda m: f"se={int(m.group(1)) + 3600}", driver),
+        "no signature": driver.split("&se=")[0],
+    }
+    for label, link in forged.items():
+        assert link != driver, label
+        answer = httpx.get(link, timeout=30)
+        assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer"), label
+    assert httpx.post(url + "?" + query, json=[score_node], timeout=30).status_code == 401
+    # AND with a token, the token decides: a reader's reads, a token without a role does not
+    assert "scored 200 rows" in service.get(driver).text
+    assert service.get(driver, roles=["Other.Role"]).status_code == 403
 
 
 def test_run_numbers_count_up_and_steps_take_the_numbers_after_their_run(

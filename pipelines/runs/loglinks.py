@@ -1,0 +1,119 @@
+"""Signed links to a step's logs: `logFiles` that a client reads without its token.
+
+Azure ML answered a run's `logFiles` with blob SAS URLs, and SDK v1 reads them so, with no
+token (`Run.get_details_with_logs()`, `get_all_logs()`, and the log streaming of
+`wait_for_completion()`, which by default reads the running step's driver log every second).
+Sent a 401, it retries for about 4.6 minutes before it gives up, and the streaming swallows
+that and starts again. So the links that a run's details give are signed: `se` (when the link
+expires, Unix seconds, an hour on), `kid` (the key's month) and `sig`, an HMAC-SHA256 over the
+workspace, the run, the step, the log and `se`. A GET of the log route that carries no
+`Authorization` header is answered when its signature holds, for that one log and until
+then (`pipelines.api.http`); with a token, the token decides, as before.
+
+The keys are 32 random bytes a month, made by the first instance that needs the month's
+(insert-if-absent, so every instance signs with the same one) and kept in `RunCallbacks`, the
+table that only the app reads (no compute target's identity has a role on it): a step's
+code cannot make links. A link verifies with its month's key or the month before's; older
+keys open nothing. Where the keys cannot be had (storage away), details give the plain
+links, which need the token, and say so in the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from pipelines.errors import AlreadyExistsError, PipelinesError
+from pipelines.runs.devops import TABLE as APP_ONLY_TABLE
+from pipelines.store import StorageAccount, StorageError, Table
+
+log = logging.getLogger("pipelines.runs")
+
+LIFETIME_SECONDS = 3600
+PARTITION = "link-keys"
+# The query parameters of a signed link.
+SIGNED = ("se", "kid", "sig")
+
+_keys: dict[tuple[str, str], bytes] = {}  # (table, month) -> key, for this process
+_keys_lock = threading.Lock()
+
+
+def _month(when: float) -> str:
+    return datetime.fromtimestamp(when, UTC).strftime("%Y%m")
+
+
+def _previous(month: str) -> str:
+    year, number = int(month[:4]), int(month[4:])
+    return f"{year - 1}12" if number == 1 else f"{year}{number - 1:02d}"
+
+
+class LogLinks:
+    def __init__(self, account: StorageAccount) -> None:
+        self.table = Table(account.table(APP_ONLY_TABLE))
+
+    def _key(self, month: str, *, make: bool) -> bytes | None:
+        cached = (self.table.name, month)
+        with _keys_lock:
+            if cached in _keys:
+                return _keys[cached]
+        row = self.table.get(PARTITION, month)
+        if row is None and make:
+            fresh = base64.b64encode(secrets.token_bytes(32)).decode()
+            made = {"PartitionKey": PARTITION, "RowKey": month, "Key": fresh}
+            try:
+                self.table.insert(made)
+                row = made
+            except AlreadyExistsError:  # another instance made it first: theirs is the month's
+                row = self.table.get(PARTITION, month)
+        if row is None:
+            return None
+        key = base64.b64decode(str(row["Key"]))
+        with _keys_lock:
+            _keys[cached] = key
+        return key
+
+    def sign(self, url: str, workspace: str, run_id: str, node_id: str, kind: str, now: float | None = None) -> str:
+        """`url` (the log route's, `?nodeId=` included) with the signature's parameters; `url`
+        itself when no key can be had (the link then needs the token, as before)."""
+        moment = time.time() if now is None else now
+        expires, month = int(moment) + LIFETIME_SECONDS, _month(moment)
+        try:
+            key = self._key(month, make=True)
+        except (PipelinesError, StorageError):
+            log.warning("log links are given unsigned (they need the token): the month's key could not be had",
+                        exc_info=True)
+            return url
+        assert key is not None
+        signature = _signature(key, workspace, run_id, node_id, kind, expires)
+        return f"{url}&{urlencode({'se': expires, 'kid': month, 'sig': signature})}"
+
+    def verify(self, query: Mapping[str, str], workspace: str, run_id: str, node_id: str, kind: str,
+               now: float | None = None) -> str | None:
+        """None when the link's signature holds for this log and has not expired; else why not."""
+        moment = time.time() if now is None else now
+        expires, month, given = (query.get(name) or "" for name in SIGNED)
+        if not expires.isdigit() or not given:
+            return "the link is not signed"
+        if int(expires) < moment:
+            return "the link has expired: read the run's details again for a new one"
+        if month not in (_month(moment), _previous(_month(moment))):
+            return "the link's key is not in use"
+        key = self._key(month, make=False)
+        if key is None or not hmac.compare_digest(_signature(key, workspace, run_id, node_id, kind, int(expires)),
+                                                  given):
+            return "the link's signature does not hold"
+        return None
+
+
+def _signature(key: bytes, workspace: str, run_id: str, node_id: str, kind: str, expires: int) -> str:
+    message = "\n".join(("v1", workspace, run_id, node_id, kind.lower(), str(expires))).encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
