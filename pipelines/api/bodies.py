@@ -299,7 +299,8 @@ class UpdateEndpointRequest(_Body):
     entity_status: EntityStatusValue | None = omissible("EntityStatus")
     etag: str | None = omissible(
         "Etag",
-        "When sent, must match the stored one, else 412 (wins over If-Match); with neither, the last writer wins.")
+        "When sent, must match the stored one, else 412 (as must If-Match when both are sent); with neither, the last"
+        " writer wins.")
     properties: AnyValues | None = omissible("Properties", "A value that is no string is kept as its JSON.")
     tags: AnyValues | None = omissible("tags", "A value that is no string is kept as its JSON.")
     webhooks: Webhooks | None = omissible("Webhooks", WEBHOOKS_NOTE + " Absent: kept.")

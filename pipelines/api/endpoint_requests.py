@@ -20,7 +20,7 @@ from pipelines.catalogue import KEEP, EndpointChange, VersionChange, Webhook
 from pipelines.catalogue.endpoint_changes import VERSIONS_RULE
 from pipelines.catalogue.endpoints import NAME_RULE, text_rule
 from pipelines.catalogue.webhooks import COUNT_RULE, SECRET_RULE, URL_RULE
-from pipelines.errors import BadRequestError
+from pipelines.errors import BadRequestError, PreconditionFailedError
 from pipelines.vocabulary import EntityStatus
 
 CREATE_KEYS = ("Name", "Description", "PipelineId", "Properties", "tags", "Webhooks")
@@ -65,11 +65,16 @@ def new_endpoint(body: Mapping[str, Any]) -> NewEndpoint:
 def endpoint_change(body: Mapping[str, Any], if_match: str | None) -> EndpointChange:
     """`PUT .../PipelineEndpoints/{id}`, the whole entity: keys in any case, the last of a key sent
     twice. A key absent keeps its value; a null `Description`, `Properties` or `tags` clears it, a
-    null `EntityStatus` or `DefaultVersion` keeps it. The body's `Etag` wins over If-Match."""
+    null `EntityStatus` or `DefaultVersion` keeps it. The `Etag` is the body's or If-Match's;
+    both, when they differ, are a 412 (one of them is stale)."""
     values = WireObject(body, UPDATE_KEYS, last_wins=True)
     etag = values.get("Etag")
     if etag is not None and not isinstance(etag, str):
         raise BadRequestError("Etag must be a string: the endpoint's Etag as read", target="Etag")
+    if etag and if_match and etag != if_match:
+        raise PreconditionFailedError(
+            "the body's Etag and the If-Match header differ, so one of them is stale: read the endpoint again",
+            target="Etag")
     etag = etag or if_match
     given_id = values.get("Id")
     if given_id is not None and not isinstance(given_id, str):

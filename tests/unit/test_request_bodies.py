@@ -25,7 +25,7 @@ from pipelines.api.endpoint_requests import (
 from pipelines.api.wire_keys import WireObject
 from pipelines.catalogue import KEEP, EndpointChange, VersionChange
 from pipelines.data import DataPathRef
-from pipelines.errors import BadRequestError, PipelinesError
+from pipelines.errors import BadRequestError, PipelinesError, PreconditionFailedError
 from pipelines.vocabulary import EntityStatus
 
 
@@ -111,8 +111,15 @@ def test_an_update_reads_the_last_of_a_key_sent_twice_and_types_its_values() -> 
     assert change.name == "b" and change.status is EntityStatus.DEPRECATED and change.default_version == "1"
     assert change.versions == (VersionChange("0", "p0"), VersionChange(None, "p1"), VersionChange(None, "p2"))
     assert change.etag == "W/etag-header" and change.id == "e1"
-    assert endpoint_change({"Etag": "W/body"}, "W/header").etag == "W/body"
+    assert endpoint_change({"Etag": "W/same"}, "W/same").etag == "W/same"
+    assert endpoint_change({"Etag": "W/body"}, None).etag == "W/body"
     assert endpoint_change({"Etag": ""}, None).etag is None
+
+
+def test_an_update_whose_body_etag_and_if_match_differ_is_a_412() -> None:
+    # one of the two is stale, whichever the stored one is
+    error = refused(PreconditionFailedError, endpoint_change, {"Etag": "W/body"}, "W/header")
+    assert error.status == 412 and error.target == "Etag"
 
 
 @pytest.mark.parametrize(
