@@ -81,17 +81,22 @@ def sort_keys(
     any case), the ignored ones, and a problem for each near miss of a known key.
 
     Keys in `silent` are known to be ignored (what an answer holds and a request
-    does not set): neither listed nor refused. `where` prefixes the targets.
+    does not set): neither listed nor refused. `where` prefixes the targets. A known key
+    sent twice in different cases is read from the last, and the others are listed as ignored.
     """
     canonical = {k.lower(): k for k in known}
     quiet = {k.lower() for k in silent}
     values: dict[str, Any] = {}
+    sent_as: dict[str, str] = {}
     ignored: list[str] = []
     problems: list[ErrorDetail] = []
     for raw_key, value in body.items():
         name = str(raw_key)
         if name.lower() in canonical:
-            values[canonical[name.lower()]] = value
+            known_name = canonical[name.lower()]
+            if known_name in sent_as:  # the same key in another case (`Tags`, `tags`): the last is read
+                ignored.append(where + sent_as[known_name])
+            values[known_name], sent_as[known_name] = value, name
         elif name.lower() in quiet:
             continue
         else:

@@ -95,3 +95,11 @@ def test_keys_taken_with_any_value_are_never_an_error(sent: object, kept: str | 
     # submit routes, which read it beside the request (a schedule's or trigger's Request does not)
     not_kept = [] if kept is not None else ["ScheduleId", "DisplayName"]
     assert sorted(parsed.ignored_keys) == sorted([*not_kept, BODY_KEY])
+
+
+def test_a_key_sent_twice_in_different_cases_is_read_from_the_last_and_the_other_named_ignored() -> None:
+    # GIVEN a body with both spellings of Tags (the contract matches keys in any case)
+    parsed = read_submit(json.loads('{"Tags": {"a": "1"}, "tags": {"b": "2"}, "Extra": 1}'))
+    # THEN the last one is read, and the first is named with the keys nothing read
+    assert parsed.request.tags == {"b": "2"}
+    assert parsed.ignored_keys == ["Tags", "Extra"]
