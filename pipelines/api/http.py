@@ -160,8 +160,10 @@ class RequestContext:
             value = json.loads(raw.decode("utf-8-sig"))
         except UnicodeDecodeError:
             raise BadRequestError("the request body is not UTF-8 text") from None
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
+        except ValueError:  # the interpreter's own limit on a number's digits (4,300)
+            raise BadRequestError("the request body holds a number with more digits than any value takes") from None
         except RecursionError:
             raise BadRequestError("the request body is nested too deeply") from None
         where = unpaired_surrogate(value)

@@ -80,3 +80,15 @@ def test_top_wins_over_batch_size_and_both_must_be_page_sizes() -> None:
         with pytest.raises(BadRequestError) as refused:
             paging(params, headers)
         assert refused.value.target == target and "from 1 to 1000" in refused.value.message
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    (b'{"a": ' + b"1" * 5000 + b"}", "a number with more digits than any value takes"),
+    (b'{"a": 01}', "not valid JSON: Expecting ','"),
+])
+def test_a_body_that_json_cannot_read_is_a_400_in_the_services_words(body: bytes, says: str) -> None:
+    request = func.HttpRequest("POST", "http://127.0.0.1:7071/x", body=body, route_params={})
+    ctx = RequestContext(request=request, route=ROUTES["health"], request_id="r")
+    with pytest.raises(BadRequestError) as refused:
+        ctx.json()
+    assert says in refused.value.message and "sys." not in refused.value.message
