@@ -57,8 +57,11 @@ def reader() -> HistoryReader:
 # -- answers ----------------------------------------------------------------------------------------------
 def run_dto(ctx: RequestContext, record: HistoryRecord) -> RunDto:
     cancel_uri = None
-    if record.node_id is None and not record.finished:
-        cancel_uri = f"{ctx.workspace_url}/PipelineRuns/{record.run_id}/Cancel"
+    if not record.finished:
+        # SDK v1's Run.cancel() posts here; a step's is its pipeline run's (a step is not
+        # canceled alone), where the SDK would otherwise post a Canceled event this service
+        # does not take.
+        cancel_uri = f"{ctx.workspace_url}/PipelineRuns/{record.root_run_id}/Cancel"
     return RunDto(
         run_id=record.run_id,
         parent_run_id=record.parent_run_id,

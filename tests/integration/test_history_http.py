@@ -570,3 +570,25 @@ def test_the_command_line_lists_runs_and_downloads_outputs(host, service: Servic
     assert (tmp_path / "all" / "train" / "model" / "model.txt").read_text() == "weights 1 2 3"
     missing = cli(host, "run", "download", run_id, "--step", "score", "--output", "nope", "-d", str(tmp_path))
     assert missing.returncode == 1 and "nope" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_running_step_runs_cancel_uri_cancels_its_pipeline_run_as_sdk_v1s_run_cancel_posts_it(
+    service: Service, workspace: Workspace, tmp_path: Path
+) -> None:
+    # GIVEN a run whose one step is running
+    release = tmp_path / "release"
+    published = publish(workspace, make.held(tmp_path / "held", release), "Held", None, "1.0")
+    endpoint = PipelineEndpoint.publish(workspace, "held-endpoint", None, published)
+    run_id = submit(service, endpoint.id, experiment="held")
+    poll_until(service, run_id, ("Running",))
+    wait_for_log(service, run_id, "holding")
+    step = service.get(f"{service.hs}/experiments/held/runs/{run_id}/children").json()["value"][0]
+    # THEN the step run and its pipeline run name the pipeline run's cancel
+    cancel = f"{service.ws}/PipelineRuns/{run_id}/Cancel"
+    assert step["cancelUri"] == cancel and final_run(service, run_id)["cancelUri"] == cancel
+    # WHEN SDK v1's StepRun.cancel() posts to it THEN the run ends Canceled
+    assert service.post(step["cancelUri"]).status_code == 200
+    assert poll_until(service, run_id, ("Canceled", "Completed", "Failed"))[-1] == "Canceled"
+    # AND runs that have ended have none
+    ended = service.get(f"{service.hs}/runs/{step['runId']}").json()
+    assert ended["cancelUri"] is None and final_run(service, run_id)["cancelUri"] is None
