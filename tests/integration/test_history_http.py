@@ -155,16 +155,21 @@ def final_run(service: Service, run_id: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def test_cancel_mid_step_reads_cancel_requested_then_canceled(
-    service: Service, workspace: Workspace, tmp_path: Path
-) -> None:
-    # GIVEN a run whose one step is running (and takes a moment to stop)
-    release = tmp_path / "release"
-    published = publish(workspace, make.held(tmp_path / "held", release), "Held", None, "1.0")
+def held_run(service: Service, workspace: Workspace, tmp_path: Path) -> str:
+    """A run of experiment `held` whose one step is running, and holds until it is stopped."""
+    published = publish(workspace, make.held(tmp_path / "held", tmp_path / "release"), "Held", None, "1.0")
     endpoint = PipelineEndpoint.publish(workspace, "held-endpoint", None, published)
     run_id = submit(service, endpoint.id, experiment="held")
     poll_until(service, run_id, ("Running",))
     wait_for_log(service, run_id, "holding")
+    return run_id
+
+
+def test_cancel_mid_step_reads_cancel_requested_then_canceled(
+    service: Service, workspace: Workspace, tmp_path: Path
+) -> None:
+    # GIVEN a run whose one step is running (and takes a moment to stop)
+    run_id = held_run(service, workspace, tmp_path)
 
     # WHEN it is canceled on the pipelines family's route
     response = service.post(f"/PipelineRuns/{run_id}/Cancel")
@@ -576,12 +581,7 @@ def test_a_running_step_runs_cancel_uri_cancels_its_pipeline_run_as_sdk_v1s_run_
     service: Service, workspace: Workspace, tmp_path: Path
 ) -> None:
     # GIVEN a run whose one step is running
-    release = tmp_path / "release"
-    published = publish(workspace, make.held(tmp_path / "held", release), "Held", None, "1.0")
-    endpoint = PipelineEndpoint.publish(workspace, "held-endpoint", None, published)
-    run_id = submit(service, endpoint.id, experiment="held")
-    poll_until(service, run_id, ("Running",))
-    wait_for_log(service, run_id, "holding")
+    run_id = held_run(service, workspace, tmp_path)
     step = service.get(f"{service.hs}/experiments/held/runs/{run_id}/children").json()["value"][0]
     # THEN the step run and its pipeline run name the pipeline run's cancel
     cancel = f"{service.ws}/PipelineRuns/{run_id}/Cancel"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,46 +13,11 @@ from pipelines.catalogue import Webhook
 from pipelines.events import sinks
 from pipelines.events.sinks import WebhookSink
 from pipelines.runs.notify import SinkRef
+from tests.listening import Listener, listener
 
 SECRET_SETTING = "PIPELINES_WEBHOOK_SECRET_RESTING"
 EVENT = [("e1", {"id": "e1", "type": "Pipelines.RunFinished"})]
-
-
-class Silent:
-    """A listener on 127.0.0.1 that accepts connections and never answers; it counts them."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.1)
-        self.port = self.server.getsockname()[1]
-        self.accepted = 0
-        self.held: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            self.accepted += 1
-            self.held.append(connection)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for connection in self.held:
-            connection.close()
-        self.server.close()
-
-
-@pytest.fixture
-def silent() -> Iterator[Silent]:
-    opened = Silent()
-    yield opened
-    opened.close()
+__all__ = ["listener"]  # the fixture, used by name
 
 
 @pytest.fixture(autouse=True)
@@ -76,19 +40,19 @@ def timed(sink: WebhookSink) -> tuple[sinks.Outcome, float]:
     return outcome, time.monotonic() - started
 
 
-def test_an_address_that_did_not_answer_is_not_called_again_until_it_has_rested(silent: Silent) -> None:
-    # GIVEN a webhook whose address takes connections and never answers
-    first, took = timed(hook(silent.port))
+def test_an_address_that_did_not_answer_is_not_called_again_until_it_has_rested(listener: Listener) -> None:
+    # GIVEN a webhook whose address takes connections and never answers (in the read timeout)
+    first, took = timed(hook(listener.port))
     assert first.delivered == [] and "did not answer (ReadTimeout)" in (first.error or "") and took >= 0.3
     # WHEN a delivery to that address (another path of it too) is due right after
-    again, took_again = timed(hook(silent.port, "/another"))
+    again, took_again = timed(hook(listener.port, "/another"))
     # THEN it fails at once, saying why, and no connection is made
     assert again.delivered == [] and "not called again for" in (again.error or "") and took_again < 0.1
-    assert silent.accepted == 1
+    assert listener.accepted == 1
     # AND once the address has rested, it is called again
     time.sleep(1.05)
-    later, took_later = timed(hook(silent.port))
-    assert "did not answer" in (later.error or "") and took_later >= 0.3 and silent.accepted == 2
+    later, took_later = timed(hook(listener.port))
+    assert "did not answer" in (later.error or "") and took_later >= 0.3 and listener.accepted == 2
 
 
 def test_an_address_that_answers_is_called_every_time_whatever_it_answers() -> None:

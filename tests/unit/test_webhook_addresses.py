@@ -3,10 +3,7 @@ connection is made and again once it is, against listeners this test opens on 12
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -15,8 +12,10 @@ from pipelines.catalogue import Webhook
 from pipelines.events import addresses
 from pipelines.events.sinks import WebhookSink
 from pipelines.runs.notify import SinkRef
+from tests.listening import Listener, listener
 
 SECRET_SETTING = "PIPELINES_WEBHOOK_SECRET_ADDRESSES"
+__all__ = ["listener"]  # the fixture, used by name
 
 
 @pytest.mark.parametrize(
@@ -35,47 +34,6 @@ def test_only_global_addresses_are_allowed_and_loopback_only_where_development_a
     assert addresses.allowed(address, loopback=False) is public
     loopback = address in ("127.0.0.1", "::1", "::ffff:127.0.0.1")
     assert addresses.allowed(address, loopback=True) is (public or loopback)
-
-
-class Listener:
-    """A TCP listener on 127.0.0.1 that records the connections it accepts and what they send."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.2)
-        self.port = self.server.getsockname()[1]
-        self.accepted = 0
-        self.received = b""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                connection, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            self.accepted += 1
-            connection.settimeout(0.5)
-            try:
-                while chunk := connection.recv(4096):
-                    self.received += chunk
-            except OSError:
-                pass
-            connection.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.server.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    opened = Listener()
-    yield opened
-    opened.close()
 
 
 def test_a_webhook_to_a_local_address_is_refused_before_any_connection(
