@@ -100,6 +100,11 @@ class RequestContext:
 
     @property
     def workspace(self) -> str:
+        """The namespace the route's `{workspaceName}` names: in any case, as Azure's resource
+        names are read (`MyWorkspace` and `myworkspace` are one workspace), so kept lower-case."""
+        return self._workspace_as_sent().lower()
+
+    def _workspace_as_sent(self) -> str:
         name = self.param("workspaceName")
         if not _WORKSPACE.match(name):
             raise BadRequestError(
@@ -135,7 +140,7 @@ class RequestContext:
         """`subscriptions/{s}/resourceGroups/{rg}/providers/.../workspaces/{ws}` of this request."""
         return (
             f"subscriptions/{self.param('subscriptionId')}/resourceGroups/{self.param('resourceGroupName')}"
-            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self._workspace_as_sent()}"
         )
 
     @property

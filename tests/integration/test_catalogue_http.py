@@ -59,6 +59,22 @@ def test_workspaces_do_not_see_each_other(service: Service, workspace: Workspace
     assert other.get("/Pipelines").json() == []
 
 
+def test_a_workspace_name_is_read_in_any_case_and_answers_keep_the_callers(
+    service: Service, workspace: Workspace
+) -> None:
+    # GIVEN a pipeline published to ws1
+    published = publish(workspace, load_pipeline(EXAMPLE), "p", None, "1")
+    # WHEN it is read, listed and run through WS1 (Azure's resource names are read in any case)
+    shouting = Service(service.base_url, workspace="WS1")
+    entity = shouting.get(f"/Pipelines/{published.id}").json()
+    assert [p["Id"] for p in shouting.get("/Pipelines").json()] == [published.id]
+    run = shouting.post(f"/PipelineRuns/PipelineSubmit/{published.id}", json={}).json()
+    # THEN it is the same pipeline and run, and the URLs answered name the workspace as sent
+    assert "/workspaces/WS1/" in entity["Url"]
+    assert service.get(f"/PipelineRuns/{run['Id']}").json()["Id"] == run["Id"]
+    assert shouting.get(f"{shouting.hs}/runs/{run['Id']}").json()["runId"] == run["Id"]
+
+
 def test_endpoint_versions_default_names_and_etags(service: Service, workspace: Workspace) -> None:
     pipeline = load_pipeline(EXAMPLE)
     first, second, third = (publish(workspace, pipeline, f"p{i}", None, f"{i}.0") for i in range(3))
