@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 
 from pipelines.errors import AlreadyExistsError, PipelinesError
 from pipelines.runs.devops import TABLE as APP_ONLY_TABLE
-from pipelines.store import StorageAccount, StorageError, Table
+from pipelines.store import StorageAccount, Table
 
 log = logging.getLogger("pipelines.runs")
 
@@ -87,11 +87,12 @@ class LogLinks:
         expires, month = int(moment) + LIFETIME_SECONDS, _month(moment)
         try:
             key = self._key(month, make=True)
-        except (PipelinesError, StorageError):
+        except PipelinesError:  # storage away, or refusing: the links need the token, as before
             log.warning("log links are given unsigned (they need the token): the month's key could not be had",
                         exc_info=True)
             return url
-        assert key is not None
+        if key is None:  # made by another instance and gone again at once: nothing to sign with
+            return url
         signature = _signature(key, workspace, run_id, node_id, kind, expires)
         return f"{url}&{urlencode({'se': expires, 'kid': month, 'sig': signature})}"
 
