@@ -13,12 +13,10 @@ import base64
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from pipelines.api.events_contract import CONTENT_TYPE
 from pipelines.catalogue.webhooks import url_allowed
@@ -35,38 +33,6 @@ log = logging.getLogger("pipelines.events")
 Pending = Sequence[tuple[str, dict[str, Any]]]
 CONNECT_SECONDS = 3.05
 READ_SECONDS = 10.0
-# An address (scheme, host and port) that did not answer a call in time is not called again,
-# from this process, for this long: each call to it would hold one of the host's few slots for
-# the notify queue (host.json: 6 messages at once an instance) for READ_SECONDS, and the
-# deliveries of every other run would wait behind them. A delivery due meanwhile fails at once,
-# as an attempt of its sink, and is retried on its schedule like any failure.
-RESTING_SECONDS = 30.0
-_resting: dict[str, float] = {}  # address -> time.monotonic() until which it is not called
-_resting_lock = threading.Lock()
-
-
-def _address(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def resting(url: str) -> str | None:
-    """Why `url` is not called now (its address did not answer lately); None: call it."""
-    with _resting_lock:
-        until = _resting.get(_address(url))
-    left = (until or 0.0) - time.monotonic()
-    if left <= 0:
-        return None
-    return f"did not answer in {READ_SECONDS:g}s lately: not called again for {left:.0f}s"
-
-
-def _heard(url: str, answered: bool) -> None:
-    """Note whether `url`'s address answered its call in time."""
-    with _resting_lock:
-        if answered:
-            _resting.pop(_address(url), None)
-        else:
-            _resting[_address(url)] = time.monotonic() + RESTING_SECONDS
 
 
 @dataclass
@@ -141,9 +107,6 @@ class WebhookSink:
             return Outcome(error=f"the app setting {self.hook.secret_setting} (the signing secret) is not set")
         if not url_allowed(self.hook.url, allow_local_http=self.allow_local_http):
             return Outcome(error="the webhook's URL is not allowed here (https only)")
-        why = resting(self.hook.url)
-        if why is not None:
-            return Outcome(error=f"{self.ref.label} {why}")
         outcome = Outcome()
         with addresses.session(loopback=self.allow_local_http) as session:
             session.headers["User-Agent"] = f"pipelines-events/{__version__}"
@@ -156,10 +119,7 @@ class WebhookSink:
                 try:
                     answer = session.post(self.hook.url, data=body, headers=headers,
                                           timeout=(CONNECT_SECONDS, READ_SECONDS), allow_redirects=False)
-                    _heard(self.hook.url, answered=True)
                 except requests.RequestException as error:
-                    if isinstance(error, requests.Timeout):
-                        _heard(self.hook.url, answered=False)
                     refused = _refusal(error)
                     outcome.error = f"{self.ref.label}: {refused}" if refused else (
                         f"{self.ref.label} did not answer ({type(error).__name__})")
@@ -210,9 +170,6 @@ class DevOpsSink:
         token = DevOpsTokens(self.account).read(*run) if run is not None else None
         if not token:
             return "the job's token was not kept (the submit did not finish writing it)"
-        why = resting(self.job.events_url)
-        if why is not None:
-            return f"the plan's address {why}"
         body = {"name": "TaskCompleted", "taskId": self.job.task_instance_id, "jobId": self.job.job_id,
                 "result": result}
         basic = base64.b64encode(f":{token}".encode()).decode()
@@ -221,10 +178,7 @@ class DevOpsSink:
             try:
                 answer = session.post(self.job.events_url, json=body, headers={"Authorization": f"Basic {basic}"},
                                       timeout=(CONNECT_SECONDS, READ_SECONDS), allow_redirects=False)
-                _heard(self.job.events_url, answered=True)
             except requests.RequestException as error:
-                if isinstance(error, requests.Timeout):
-                    _heard(self.job.events_url, answered=False)
                 return _refusal(error) or f"the plan did not answer ({type(error).__name__})"
         if not 200 <= answer.status_code < 300:
             return f"the plan answered HTTP {answer.status_code}"
