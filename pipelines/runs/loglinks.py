@@ -43,7 +43,13 @@ PARTITION = "link-keys"
 SIGNED = ("se", "kid", "sig")
 
 _keys: dict[tuple[str, str], bytes] = {}  # (table, month) -> key, for this process
+# (table, month) -> time.monotonic() until which a month found without a key is not read again:
+# a link that names one costs no storage call each time it is sent.
+_missing: dict[tuple[str, str], float] = {}
+MISSING_SECONDS = 60.0
 _keys_lock = threading.Lock()
+# How far ahead of now a link's expiry may be: what `sign` gives, and some room for clocks.
+SKEW_SECONDS = 300
 
 
 def _month(when: float) -> str:
@@ -64,6 +70,8 @@ class LogLinks:
         with _keys_lock:
             if cached in _keys:
                 return _keys[cached]
+            if not make and _missing.get(cached, 0.0) > time.monotonic():
+                return None
         row = self.table.get(PARTITION, month)
         if row is None and make:
             fresh = base64.b64encode(secrets.token_bytes(32)).decode()
@@ -74,10 +82,13 @@ class LogLinks:
             except AlreadyExistsError:  # another instance made it first: theirs is the month's
                 row = self.table.get(PARTITION, month)
         if row is None:
+            with _keys_lock:
+                _missing[cached] = time.monotonic() + MISSING_SECONDS
             return None
         key = base64.b64decode(str(row["Key"]))
         with _keys_lock:
             _keys[cached] = key
+            _missing.pop(cached, None)
         return key
 
     def sign(self, url: str, workspace: str, run_id: str, node_id: str, kind: str, now: float | None = None) -> str:
@@ -101,15 +112,18 @@ class LogLinks:
         """None when the link's signature holds for this log and has not expired; else why not."""
         moment = time.time() if now is None else now
         expires, month, given = (query.get(name) or "" for name in SIGNED)
-        if not expires.isdigit() or not given:
+        # ASCII digits only (str.isdigit takes '²' and other scripts' digits, which int() refuses or reads)
+        if not (expires.isascii() and expires.isdigit() and len(expires) <= 12 and given.isascii() and given):
             return "the link is not signed"
         if int(expires) < moment:
             return "the link has expired: read the run's details again for a new one"
+        if int(expires) > moment + LIFETIME_SECONDS + SKEW_SECONDS:
+            return "the link's expiry is not one this service gives"
         if month not in (_month(moment), _previous(_month(moment))):
             return "the link's key is not in use"
         key = self._key(month, make=False)
-        if key is None or not hmac.compare_digest(_signature(key, workspace, run_id, node_id, kind, int(expires)),
-                                                  given):
+        if key is None or not hmac.compare_digest(
+                _signature(key, workspace, run_id, node_id, kind, int(expires)).encode(), given.encode()):
             return "the link's signature does not hold"
         return None
 

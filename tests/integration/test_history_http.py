@@ -259,6 +259,8 @@ def test_step_logs_named_by_details_are_read_without_a_token_as_sdk_v1_reads_the
         "a changed signature": driver[:-2] + ("AA" if not driver.endswith("AA") else "BB"),
         "a later expiry": re.sub(r"se=(\d+)", lambda m: f"se={int(m.group(1)) + 3600}", driver),
         "no signature": driver.split("&se=")[0],
+        "a superscript expiry": re.sub(r"se=(\d+)", "se=%C2%B2", driver),
+        "a signature that is not ASCII": re.sub(r"sig=[^&]+", "sig=%C3%A9%E2%80%8B", driver),
     }
     for label, link in forged.items():
         assert link != driver, label

@@ -66,3 +66,32 @@ def test_a_link_made_at_the_end_of_a_month_holds_into_the_next_and_older_keys_op
     monkeypatch.setattr(loglinks, "LIFETIME_SECONDS", 90 * 86400)
     old = links.sign(URL, *WHERE, now=at("2026-10-31T23:59:00"))
     assert "not in use" in (links.verify(query(old), *WHERE, now=at("2026-12-01T00:00:00")) or "")
+
+
+@pytest.mark.parametrize(("changes", "why"), [
+    ({"se": "\u00b2"}, "not signed"),  # str.isdigit() takes it, int() does not
+    ({"se": "\u0661\u0662"}, "not signed"),  # Arabic-Indic digits: int() reads them
+    ({"se": "9" * 5000}, "not signed"),
+    ({"sig": "\u00e9" * 43}, "not signed"),
+    ({"sig": "abc\u200b"}, "not signed"),
+    ({"se": str(int(at("2026-11-29T10:00:00")) + 10 * 365 * 86400)}, "not one this service gives"),
+])
+def test_a_link_whose_parameters_are_not_what_sign_writes_is_refused_with_a_reason(
+    account, changes: dict[str, str], why: str
+) -> None:
+    links, now = LogLinks(account), at("2026-11-29T10:00:00")
+    sent = {**query(links.sign(URL, *WHERE, now=now)), **changes}
+    assert why in (links.verify(sent, *WHERE, now=now) or "")
+
+
+def test_a_month_without_a_key_is_read_once_a_minute_at_most(account, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN links that name last month's key, which was never made
+    links, now = LogLinks(account), at("2026-11-29T10:00:00")
+    sent = {**query(links.sign(URL, *WHERE, now=now)), "kid": "202610"}
+    reads: list[str] = []
+    real_get = links.table.get
+    monkeypatch.setattr(links.table, "get", lambda partition, row: (reads.append(row), real_get(partition, row))[1])
+    # WHEN they are sent again and again THEN storage is asked once
+    for _ in range(5):
+        assert "does not hold" in (links.verify(sent, *WHERE, now=now) or "")
+    assert reads == ["202610"]
