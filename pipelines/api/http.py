@@ -314,7 +314,7 @@ LINK_READER = Principal(object_id=None, app_id=None, tenant_id=None, roles=froze
                         name="a signed link")
 
 
-def _by_link(ctx: RequestContext, link: Callable[[RequestContext], str | None] | None) -> Principal | None:
+def _by_link(ctx: RequestContext, link: LinkCheck | None) -> Principal | None:
     """`LINK_READER` for a GET that carries a signed link and no `Authorization` header, on a
     route that takes links, when the link holds (else a 401 saying why); None otherwise: the
     token decides."""
@@ -355,20 +355,21 @@ def _check_size(request: func.HttpRequest, max_bytes: int | None) -> None:
 
 
 # -- declaration: which function answers a route ------------------------------------------------
+# Why a request's signed link does not hold (None: it does); see `Declared.link`.
+LinkCheck = Callable[[RequestContext], str | None]
+
+
 @dataclass(frozen=True)
 class Declared:
     handler: Handler
     max_bytes: Callable[[], int] | None = None
     # A GET of the route may come with a signed link instead of a token: this says why the
     # request's link does not hold, or None when it does (`pipelines.runs.loglinks`).
-    link: Callable[[RequestContext], str | None] | None = None
+    link: LinkCheck | None = None
 
 
 _DECLARED: dict[str, Declared] = {}  # as each handler's module runs
 _READY: dict[str, Declared] = {}  # once that module has run to its end
-
-
-LinkCheck = Callable[["RequestContext"], str | None]
 
 
 def route(
