@@ -82,6 +82,14 @@ KEY_PATTERN = f"^[^{KEY_CHARACTERS}]+$"
 MAX_KEY_UNITS = 512
 
 
+def utf16_units(text: str) -> int:
+    """How many UTF-16 code units Table storage counts in `text` (a lone surrogate counts one,
+    and never raises: whether it may be kept is `check_entity_size`'s to say)."""
+    if text.isascii():  # most values: a flag CPython keeps, one unit a character
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def key(*parts: str) -> str:
     """Join key parts with `|`; every part is checked to hold no key-breaking character, and
     the key to fit in a PartitionKey or a RowKey."""
@@ -89,8 +97,7 @@ def key(*parts: str) -> str:
         if _FORBIDDEN_KEY_CHARS.search(part):
             raise BadRequestError(f"invalid character in identifier {part!r}", target=part)
     joined = "|".join(parts)
-    units = len(joined) if joined.isascii() else len(joined.encode("utf-16-le")) // 2
-    if units > MAX_KEY_UNITS:
+    if utf16_units(joined) > MAX_KEY_UNITS:
         longest = max(parts, key=len)
         raise BadRequestError(
             f"an identifier of {len(longest)} characters is too long to be one here", target=f"{longest[:40]}...")
@@ -111,12 +118,9 @@ def check_entity_size(entity: Mapping[str, Any]) -> None:
     total = 0
     for name, value in entity.items():
         if isinstance(value, str):
-            if value.isascii():  # most values: a flag CPython keeps, one unit a character, no surrogate
-                units = len(value)
-            elif unpaired_surrogate(value) is not None:
+            if not value.isascii() and unpaired_surrogate(value) is not None:
                 raise BadRequestError(f"{name} holds {SURROGATE_RULE}", target=name)
-            else:
-                units = len(value.encode("utf-16-le")) // 2
+            units = utf16_units(value)
             if units > MAX_STRING_UNITS:
                 raise BadRequestError(
                     f"{name} is too large to keep ({units} characters; {MAX_STRING_UNITS} at most)", target=name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.errors import BadRequestError
-from pipelines.store.tables import MAX_ENTITY_BYTES, MAX_STRING_UNITS, check_entity_size
+from pipelines.store.tables import MAX_ENTITY_BYTES, MAX_KEY_UNITS, MAX_STRING_UNITS, check_entity_size, key
 
 
 def test_text_that_fits_is_kept_astral_characters_included() -> None:
@@ -42,3 +42,14 @@ def test_a_record_over_the_entity_limit_is_refused() -> None:
     entity = {f"P{i}": "x" * MAX_STRING_UNITS for i in range(MAX_ENTITY_BYTES // (2 * MAX_STRING_UNITS) + 1)}
     with pytest.raises(BadRequestError, match="the record is too large to keep"):
         check_entity_size({"RowKey": "r", **entity})
+
+
+def test_a_key_is_measured_in_utf16_units_and_a_lone_surrogate_in_one_never_crashes_the_count() -> None:
+    # 255 emoji are 510 units: with "ws|" over the 512 a key holds
+    with pytest.raises(BadRequestError, match="too long"):
+        key("ws", "\U0001f600" * 255)
+    assert key("w", "\U0001f600" * 255) == "w|" + "\U0001f600" * 255  # 512 units: fits
+    # a lone surrogate (refused where a value is kept) is counted as one unit, not a crash
+    assert key("ws", "\ud800") == "ws|\ud800"
+    with pytest.raises(BadRequestError, match="too long"):
+        key("ws", "\ud800" * MAX_KEY_UNITS)
