@@ -99,7 +99,7 @@ param instanceMemoryMB int = 2048
 
 @minLength(3)
 @maxLength(49)
-@description('Queue of step messages; <name>-poison is its poison queue, <name>-notify the run events\' (app setting PIPELINES_STEPS_QUEUE).')
+@description('Queue of step messages; <name>-poison is its poison queue, <name>-notify the run events\' nudges, <name>-sinks their deliveries to one sink (app setting PIPELINES_STEPS_QUEUE).')
 param stepsQueueName string = 'pipeline-steps'
 
 // host.json has "functionTimeout": "00:30:00": the host ends an invocation that runs
@@ -272,6 +272,8 @@ module storage 'app/storage.bicep' = {
       '${stepsQueueName}-poison'
       '${stepsQueueName}-notify'
       '${stepsQueueName}-notify-poison'
+      '${stepsQueueName}-sinks'
+      '${stepsQueueName}-sinks-poison'
     ]
   }
 }

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # Webhooks: attempts per delivery (the first and its retries), and the longest pause between two.
     webhook_max_attempts: int = Field(default=10, alias="PIPELINES_WEBHOOK_MAX_ATTEMPTS", gt=0, le=50)
     webhook_max_backoff_seconds: int = Field(default=300, alias="PIPELINES_WEBHOOK_MAX_BACKOFF_SECONDS", gt=0)
+    # How long the notify queue's deliverer waits for a sink (Event Grid, a webhook, an Azure DevOps
+    # plan) before it hands the sink's events to the sinks queue (`pipelines.events.delivery`).
+    events_quick_seconds: float = Field(default=2.0, alias="PIPELINES_EVENTS_QUICK_SECONDS", gt=0, le=10)
     # The sweeper nudges a run whose events are not all handed off this long after the last of them.
     events_grace_seconds: int = Field(default=30, alias="PIPELINES_EVENTS_GRACE_SECONDS", gt=0)
     # Development only: plain http webhooks to 127.0.0.1 or localhost are accepted.
@@ -102,7 +105,7 @@ class Settings(BaseSettings):
     @field_validator("steps_queue")
     @classmethod
     def _queue_name(cls, value: str) -> str:
-        # 49 at most: the run events' queue `<name>-notify` and its `-poison` are named after it.
+        # 49 at most: the run events' queues `<name>-notify`, `<name>-sinks` and their `-poison` are named after it.
         if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,48}", value):
             raise ValueError("must be a storage queue name (lowercase letters, digits, single dashes), 49 at most")
         return value
@@ -153,6 +156,12 @@ class Settings(BaseSettings):
         """The queue of run-event deliveries (`pipelines.events`): named after the steps queue, so
         the trigger binds to `%PIPELINES_STEPS_QUEUE%-notify` and needs no setting of its own."""
         return f"{self.steps_queue}-notify"
+
+    @property
+    def sinks_queue_name(self) -> str:
+        """The queue of deliveries to one sink (`pipelines.events`): retries, and sinks slower than
+        the notify queue's deliverer waits for. Its trigger binds to `%PIPELINES_STEPS_QUEUE%-sinks`."""
+        return f"{self.steps_queue}-sinks"
 
     @property
     def events_everywhere(self) -> bool:

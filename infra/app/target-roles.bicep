@@ -7,7 +7,7 @@
 // What the standalone worker (pipelines/worker/standalone.py) does in storage, and so needs:
 // - At start, `get_worker_account()` runs `StorageAccount.ensure` (pipelines/store/account.py):
 //   it creates, if absent, every table (TABLES) and container (CONTAINERS) of the app and the
-//   steps, -poison and -notify queues. Then the worker creates its target's queue and that
+//   steps, -poison, -notify and -sinks queues. Then the worker creates its target's queue and that
 //   queue's -poison queue. Create Table, Create Container and Create Queue need
 //   tables/write, containers/write and queues/write on the resource itself (an existing one
 //   included); the Data Contributor roles are the only built-in roles with them. A refusal
@@ -45,7 +45,7 @@ param writableContainerName string
 @description('The target\'s queue, `<steps queue>-<name>`; its poison queue is that name + -poison.')
 param targetQueueName string
 
-@description('The app\'s queues the worker creates at start and sends to: the steps queue, its -poison and -notify queues.')
+@description('The app\'s queues the worker creates at start: the steps queue, its -poison, -notify and -sinks queues.')
 param appQueueNames array
 
 @description('Messages may be sent to every queue whose name starts with this: `<steps queue>-`, the other targets\' queues.')
@@ -81,7 +81,7 @@ var messagesProcess = 'Microsoft.Storage/storageAccounts/queueServices/queues/me
 var messagesAdd = 'Microsoft.Storage/storageAccounts/queueServices/queues/messages/add/action'
 var queueName = '@Resource[Microsoft.Storage/storageAccounts/queueServices/queues:name]'
 // Peek, get (receive) and delete messages only in the target's own queue and its -poison queue:
-// in the steps, -poison and -notify queues of the app the worker creates and sends only.
+// in the steps, -poison, -notify and -sinks queues of the app the worker creates (and sends to, but -sinks) only.
 var consumeCondition = '((!(ActionMatches{\'${messagesRead}\'}) AND !(ActionMatches{\'${messagesProcess}\'}) AND !(ActionMatches{\'${messagesDelete}\'})) OR (${queueName} StringEquals \'${targetQueueNames[0]}\' OR ${queueName} StringEquals \'${targetQueueNames[1]}\'))'
 // Put a message only in `<steps queue>-*` queues: the hand-off of a ready step to its target.
 var handOffCondition = '((!(ActionMatches{\'${messagesAdd}\'})) OR (${queueName} StringStartsWith \'${handOffQueuePrefix}\'))'

@@ -122,6 +122,7 @@ var appQueueNames = [
   stepsQueueName
   '${stepsQueueName}-poison'
   '${stepsQueueName}-notify'
+  '${stepsQueueName}-sinks'
 ]
 
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {

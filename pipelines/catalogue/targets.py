@@ -203,12 +203,13 @@ class ComputeTargets:
                 target="Queue",
             )
         settings = self.account.settings
-        reserved = {self.steps_queue, settings.poison_queue_name, settings.notify_queue_name}
+        reserved = {self.steps_queue, settings.poison_queue_name, settings.notify_queue_name,
+                    settings.sinks_queue_name}
         if settings.events_queue:
             reserved.add(settings.events_queue)
         if queue in reserved or queue.endswith("-poison"):
             raise BadRequestError(
-                f"queue {queue!r} is the app's own (its steps, poison, notify or events queue, or a poison"
+                f"queue {queue!r} is the app's own (its steps, poison, notify, sinks or events queue, or a poison"
                 " queue); a target of its own needs another", target="Queue",
             )
 

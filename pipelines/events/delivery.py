@@ -12,6 +12,16 @@
    webhook failed; after `PIPELINES_WEBHOOK_MAX_ATTEMPTS` attempts its pending events are
    recorded as failed (logged, and shown by the events route and `pipelines events
    list`), never dropped silently. A general nudge leaves alone a sink waiting for its retry.
+
+Two queues, so that a sink that hangs holds up no other (`Lane`). The notify queue's
+deliverer, which every run's nudges reach, waits `PIPELINES_EVENTS_QUICK_SECONDS` (2 s) for
+a sink outside the app; a sink that takes longer is passed, not counted as failed, to the
+sinks queue (`<steps queue>-sinks`), whose deliverer waits the full time (`FULL`), and
+which takes every message naming a sink: retries too. A sink that was slow here lately is
+passed there without a call. So the notify queue's slots are never held more than a moment
+by a hanging webhook, Event Grid topic or Azure DevOps plan, and a healthy sink of another
+run is not kept waiting behind it. A call that timed out may have reached its sink: the
+event goes again from the sinks queue, with the same id (events are delivered at least once).
 4. Record what each sink had, and release the claim, in one transaction; then tell the
    run's active row what is handed off, or take the run out of the active index when
    it has ended and every event is handed off (`pipelines.runs.notify`).
@@ -23,14 +33,17 @@ moves it to `<queue>-poison`, which nobody reads: the sweeper nudges the run aga
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pipelines.api.events_contract import cloud_event, source_of
 from pipelines.errors import NotFoundError
-from pipelines.events.sinks import open_sink
+from pipelines.events.sinks import FULL, Patience, open_sink
 from pipelines.runs.deliveries import Deliveries, SinkRecord
 from pipelines.runs.devops import DevOpsTokens
 from pipelines.runs.engine import RunState
@@ -47,6 +60,61 @@ log = logging.getLogger("pipelines.events")
 BUDGET_SECONDS = 60.0
 # A nudge that finds the run claimed comes back after this (at most), as a new message.
 BUSY_DELAY_SECONDS = 2
+# A sink passed to the sinks queue is left alone by general nudges this long: its message is on its way.
+PASSED_HOLD = timedelta(seconds=30)
+# A sink that made the notify queue's deliverer wait is passed without a call for this long.
+SLOW_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Whose deliverer this is: the notify queue's (`quick`: a moment for each sink outside the
+    app, then the sink is passed on) or the sinks queue's (the full time, `FULL`)."""
+
+    quick: bool
+
+    def patience(self, settings: Settings) -> Patience:
+        if not self.quick:
+            return FULL
+        wait = settings.events_quick_seconds
+        return Patience(connect=min(wait, FULL.connect), read=wait, retries=0)
+
+
+QUICK = Lane(quick=True)
+SINKS = Lane(quick=False)
+
+
+class SlowSinks:
+    """The sinks outside the app that kept this process's notify deliverer waiting lately: each
+    one's own address (a webhook's URL, a job's plan), never a host that others share."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(ref: SinkRef) -> str:
+        return f"{ref.id}\n{ref.label}"
+
+    def known(self, ref: SinkRef) -> bool:
+        with self._lock:
+            until = self._until.get(self._key(ref))
+            if until is not None and until <= self._clock():
+                del self._until[self._key(ref)]
+                return False
+            return until is not None
+
+    def note(self, ref: SinkRef) -> None:
+        with self._lock:
+            self._until[self._key(ref)] = self._clock() + SLOW_SECONDS
+
+    def forget(self, ref: SinkRef) -> None:
+        with self._lock:
+            self._until.pop(self._key(ref), None)
+
+
+slow_sinks = SlowSinks()
 
 
 def backoff_seconds(tries: int, cap: int) -> int:
@@ -54,8 +122,9 @@ def backoff_seconds(tries: int, cap: int) -> int:
     return int(min(2 ** max(tries - 1, 0), cap))
 
 
-def deliver(account: StorageAccount, payload: dict[str, Any]) -> str:
-    """Handle one message of the notify queue; returns what happened (for the invocation log)."""
+def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK) -> str:
+    """Handle one message of the notify queue (`QUICK`) or the sinks queue (`SINKS`); returns
+    what happened (for the invocation log)."""
     message = NotifyMessage.from_payload(payload)
     repository = RunRepository(account)
     settings = account.settings
@@ -86,9 +155,9 @@ def deliver(account: StorageAccount, payload: dict[str, Any]) -> str:
         return "another deliverer holds the run; nudged again"
     deadline = time.monotonic() + BUDGET_SECONDS
     source = source_of(settings)
+    patience = lane.patience(settings)
     changed: list[SinkRecord] = []
-    retries: list[tuple[NotifyMessage, int]] = []
-    unfinished = False
+    later: list[tuple[NotifyMessage, int]] = []  # retries, sinks passed on, deliveries to go on with
     happened: list[str] = []
     for ref in sinks:
         record = records[ref.id]
@@ -97,26 +166,49 @@ def deliver(account: StorageAccount, payload: dict[str, Any]) -> str:
         pending = [e for e in events if not record.handled(e.short)]
         if not pending:
             continue
+        outside = ref.kind != "queue"  # the local sink is the app's own storage
+        if lane.quick and outside and slow_sinks.known(ref):
+            later.append(_pass_on(message, ref, record, started))
+            changed.append(record)
+            happened.append(f"{ref.kind}: slow lately, passed to the sinks queue")
+            continue
+        began = time.monotonic()
+        until = min(deadline, began + patience.read) if lane.quick and outside else deadline
         outcome = open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending],
-                                                  deadline)
+                                                  until, patience if outside else FULL)
         record.done.update(outcome.delivered)
         changed.append(record)
         happened.append(f"{ref.kind}: {len(outcome.delivered)} delivered")
+        if lane.quick and outside and (outcome.timed_out or not outcome.complete):
+            if outcome.timed_out:
+                slow_sinks.note(ref)
+            later.append(_pass_on(message, ref, record, started))
+            happened[-1] += ", slow: passed to the sinks queue"
+            continue
         if outcome.error is None:
             record.tries, record.next, record.error = 0, None, None
-            unfinished = unfinished or not outcome.complete
+            if not lane.quick and time.monotonic() - began < settings.events_quick_seconds:
+                slow_sinks.forget(ref)
+            if not outcome.complete:  # the budget ran out: the same deliverer goes on
+                sink = None if lane.quick else ref.id
+                later.append((NotifyMessage(message.workspace, message.run_id, sink, record.tries), 0))
             continue
         retry = _failed(settings, state, ref, record, pending, outcome.error, started)
         if retry is not None:
-            retries.append(retry)
+            later.append(retry)
         happened[-1] += f", failed ({outcome.error})"
     deliveries.finish(message.workspace, message.run_id, claimed, changed)
-    for again, delay in retries:
+    for again, delay in dict.fromkeys(later):
         repository.notifier.nudge(again, delay=delay, wait=True)
-    if unfinished:
-        repository.notifier.nudge(NotifyMessage(message.workspace, message.run_id), wait=True)
     _hand_off(repository, state, events, sinks, records, started)
     return "; ".join(happened) or "nothing pending"
+
+
+def _pass_on(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: datetime) -> tuple[NotifyMessage, int]:
+    """A sink slower than the notify queue's deliverer waits for, for the sinks queue: not an
+    attempt that failed, so its count stays; general nudges leave it alone meanwhile."""
+    record.next = when + PASSED_HOLD
+    return NotifyMessage(message.workspace, message.run_id, ref.id, record.tries), 0
 
 
 def _due(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: datetime) -> bool:

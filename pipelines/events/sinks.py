@@ -5,6 +5,10 @@ Each takes a run's pending events, in order, as (short id, CloudEvent JSON) pair
 says which it delivered: a sink stops at its first failure, so events reach it in the
 order they happened, and what it did deliver is recorded even then. No error text holds
 a secret: not the signing secret, not a webhook URL's query (which may carry a token).
+
+How long a call may wait is the caller's (`Patience`): the notify queue's deliverer gives
+a sink a moment, the sinks queue's the full time (`pipelines.events.delivery`). The local
+queue is the app's own storage and waits as every storage call does.
 """
 
 from __future__ import annotations
@@ -31,14 +35,28 @@ from pipelines.version import __version__
 log = logging.getLogger("pipelines.events")
 
 Pending = Sequence[tuple[str, dict[str, Any]]]
-CONNECT_SECONDS = 3.05
-READ_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long one call to a sink may wait to connect and for its answer, and how often a
+    client that tries again on its own (Event Grid's) may."""
+
+    connect: float
+    read: float
+    retries: int
+
+
+# The sinks queue's: a sink that answers at all answers in this.
+FULL = Patience(connect=3.05, read=10.0, retries=2)
 
 
 @dataclass
 class Outcome:
     delivered: list[str] = field(default_factory=list)  # short ids
     error: str | None = None
+    # A call waited its patience out: the sink may have taken the event (it goes again).
+    timed_out: bool = False
     # False: the time budget ran out before the last event (none failed); the rest goes next time.
     complete: bool = True
 
@@ -46,7 +64,7 @@ class Outcome:
 class Sink(Protocol):
     ref: SinkRef
 
-    def deliver(self, events: Pending, deadline: float) -> Outcome: ...
+    def deliver(self, events: Pending, deadline: float, patience: Patience) -> Outcome: ...
 
 
 class QueueSink:
@@ -56,7 +74,7 @@ class QueueSink:
         self.ref = ref
         self.queue = account.queue(queue_name)
 
-    def deliver(self, events: Pending, deadline: float) -> Outcome:
+    def deliver(self, events: Pending, deadline: float, patience: Patience) -> Outcome:
         outcome = Outcome()
         for short, event in events:
             if time.monotonic() > deadline:
@@ -78,11 +96,15 @@ class EventGridSink:
         self.ref = ref
         self.topic = topic
 
-    def deliver(self, events: Pending, deadline: float) -> Outcome:
+    def deliver(self, events: Pending, deadline: float, patience: Patience) -> Outcome:
+        with first_use():
+            from pipelines.store.eventgrid import PublishError
+
         try:
-            self.topic.publish([event for _, event in events])
+            self.topic.publish([event for _, event in events], connect=patience.connect, read=patience.read,
+                               retries=patience.retries)
         except PipelinesError as error:
-            return Outcome(error=error.message)
+            return Outcome(error=error.message, timed_out=isinstance(error, PublishError) and error.timed_out)
         return Outcome([short for short, _ in events])
 
 
@@ -95,7 +117,7 @@ class WebhookSink:
         self.hook = ref.webhook
         self.allow_local_http = allow_local_http
 
-    def deliver(self, events: Pending, deadline: float) -> Outcome:
+    def deliver(self, events: Pending, deadline: float, patience: Patience) -> Outcome:
         with first_use():
             import requests
 
@@ -118,11 +140,12 @@ class WebhookSink:
                 headers = {"Content-Type": CONTENT_TYPE, **signed_headers(secret, str(event["id"]), body)}
                 try:
                     answer = session.post(self.hook.url, data=body, headers=headers,
-                                          timeout=(CONNECT_SECONDS, READ_SECONDS), allow_redirects=False)
+                                          timeout=(patience.connect, patience.read), allow_redirects=False)
                 except requests.RequestException as error:
                     refused = _refusal(error)
                     outcome.error = f"{self.ref.label}: {refused}" if refused else (
                         f"{self.ref.label} did not answer ({type(error).__name__})")
+                    outcome.timed_out = refused is None and isinstance(error, requests.Timeout)
                     break
                 if not 200 <= answer.status_code < 300:
                     outcome.error = f"{self.ref.label} answered HTTP {answer.status_code}"
@@ -146,20 +169,21 @@ class DevOpsSink:
         self.account = account
         self.allow_local_http = allow_local_http
 
-    def deliver(self, events: Pending, deadline: float) -> Outcome:
+    def deliver(self, events: Pending, deadline: float, patience: Patience) -> Outcome:
         outcome = Outcome()
         for short, event in events:
             result = self.RESULTS.get(str(event.get("type")))
             if result is not None:
-                error = self._complete(result)
+                error, outcome.timed_out = self._complete(result, patience)
                 if error is not None:
                     outcome.error = f"{self.ref.label}: {error}"
                     break
             outcome.delivered.append(short)
         return outcome
 
-    def _complete(self, result: str) -> str | None:
-        """Tell the job the run ended; why not, when it could not be told."""
+    def _complete(self, result: str, patience: Patience) -> tuple[str | None, bool]:
+        """Tell the job the run ended: why not, when it could not be told, and whether the plan
+        did not answer in time."""
         with first_use():
             import requests
 
@@ -169,7 +193,7 @@ class DevOpsSink:
         run = self.ref.run
         token = DevOpsTokens(self.account).read(*run) if run is not None else None
         if not token:
-            return "the job's token was not kept (the submit did not finish writing it)"
+            return "the job's token was not kept (the submit did not finish writing it)", False
         body = {"name": "TaskCompleted", "taskId": self.job.task_instance_id, "jobId": self.job.job_id,
                 "result": result}
         basic = base64.b64encode(f":{token}".encode()).decode()
@@ -177,12 +201,14 @@ class DevOpsSink:
             session.headers["User-Agent"] = f"pipelines-events/{__version__}"
             try:
                 answer = session.post(self.job.events_url, json=body, headers={"Authorization": f"Basic {basic}"},
-                                      timeout=(CONNECT_SECONDS, READ_SECONDS), allow_redirects=False)
+                                      timeout=(patience.connect, patience.read), allow_redirects=False)
             except requests.RequestException as error:
-                return _refusal(error) or f"the plan did not answer ({type(error).__name__})"
+                refused = _refusal(error)
+                return refused or f"the plan did not answer ({type(error).__name__})", (
+                    refused is None and isinstance(error, requests.Timeout))
         if not 200 <= answer.status_code < 300:
-            return f"the plan answered HTTP {answer.status_code}"
-        return None
+            return f"the plan answered HTTP {answer.status_code}", False
+        return None, False
 
 
 def _refusal(error: BaseException) -> str | None:

@@ -2,7 +2,9 @@
 
 A run's events are derived from its rows (`pipelines.runs.events`); what moves them is a
 small message on the notify queue (`<steps queue>-notify`, `NotifyMessage`: ids only),
-taken by the function `deliver_run_events` (`pipelines.events`). Three senders:
+taken by the function `deliver_run_events` (`pipelines.events`); a message naming one
+sink (a retry, or a sink slower than that function waits for) goes to the sinks queue
+(`<steps queue>-sinks`) instead. Three senders of the first kind:
 
 - a submit, once its run is written (`RunQueued`);
 - a commit that made new events (a run started or ended; with step events on, a step
@@ -137,9 +139,11 @@ class Notifier:
         whose events are not all handed off: enough for the first nudge to have been taken."""
         return timedelta(seconds=self.settings.events_grace_seconds)
 
-    @property
-    def queue(self) -> QueueClient:
-        return self.account.queue(self.settings.notify_queue_name)
+    def queue(self, message: NotifyMessage) -> QueueClient:
+        """Where `message` goes: a delivery to one sink (a retry, or a sink slower than the notify
+        queue's deliverer waits for) to the sinks queue, any other to the notify queue."""
+        settings = self.settings
+        return self.account.queue(settings.notify_queue_name if message.sink is None else settings.sinks_queue_name)
 
     def enabled(self, run: Run) -> bool:
         """Whether the run has events to deliver: a sink for every run, webhooks of its endpoint, or
@@ -178,13 +182,13 @@ class Notifier:
         """Send `message` (after `delay` seconds); in the background unless `wait`. A nudge lost
         here is made good by the sweeper: it is logged, never raised."""
         if wait:
-            messages.send(self.queue, message.to_payload(), delay_seconds=delay or None)
+            messages.send(self.queue(message), message.to_payload(), delay_seconds=delay or None)
             return
         _background.submit(self._send_quietly, message, delay)
 
     def _send_quietly(self, message: NotifyMessage, delay: int) -> None:
         try:
-            messages.send(self.queue, message.to_payload(), delay_seconds=delay or None)
+            messages.send(self.queue(message), message.to_payload(), delay_seconds=delay or None)
         except Exception:  # noqa: BLE001 - the sweeper sends it again
             log.warning("nudge of run %s failed; the sweeper will send it again", message.run_id, exc_info=True)
 

@@ -109,6 +109,12 @@ APP_ONLY_TABLES = ("RunCallbacks",)
 CONTAINERS = ("snapshots", "graphs", "runs", "workspaceblobstore")
 
 
+def app_queue_names(settings: Settings) -> list[str]:
+    """The queues of the app's own functions (infra/main.bicep makes them, and their poison queues)."""
+    return [settings.steps_queue_name, settings.poison_queue_name, settings.notify_queue_name,
+            settings.sinks_queue_name]
+
+
 class StorageAccount:
     """Service clients for one account, and the names of this app's resources."""
 
@@ -218,7 +224,7 @@ class StorageAccount:
 
     def queue_names(self) -> Iterable[str]:
         settings = self.settings
-        names = [settings.steps_queue_name, settings.poison_queue_name, settings.notify_queue_name]
+        names = app_queue_names(settings)
         if settings.events_queue:
             names.append(settings.events_queue)  # the local sink of run events
         return names

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from pipelines.store.account import APP_ONLY_TABLES, CONTAINERS, TABLES
+from pipelines.settings import Settings
+from pipelines.store.account import APP_ONLY_TABLES, CONTAINERS, TABLES, app_queue_names
 from tests.service import ROOT
 
 WORKERS = (ROOT / "infra" / "app" / "workers.bicep").read_text(encoding="utf-8")
@@ -30,3 +31,22 @@ def test_no_role_of_a_target_is_on_the_whole_account_but_the_one_a_condition_lim
     account_scoped = re.findall(assignment, roles, re.MULTILINE)
     assert account_scoped == ["handOffRole"]
     assert "scope: storage\n" not in WORKERS
+
+
+def test_the_queues_the_template_makes_are_every_queue_the_app_makes_and_their_poison_queues() -> None:
+    # the app's own, as `StorageAccount.ensure` makes them, with the steps queue named as the template names it
+    app = Settings(AzureWebJobsStorage="UseDevelopmentStorage=true", PIPELINES_STEPS_QUEUE="steps-queue-name")
+    made = [name.replace("steps-queue-name", "${stepsQueueName}") for name in app_queue_names(app)]
+    # a target's worker makes them too: it holds a role on each
+    assert bicep_items(WORKERS, "var appQueueNames = ") == made
+    # and the template makes them, and the poison queues of the functions' queues
+    main = (ROOT / "infra" / "main.bicep").read_text(encoding="utf-8")
+    created = bicep_items(main, "    queueNames: ")
+    assert sorted(created) == sorted({*made, *(f"{name}-poison" for name in made if not name.endswith("-poison"))})
+
+
+def bicep_items(text: str, opening: str) -> list[str]:
+    """The items of a Bicep array of strings, one a line, a bare `stepsQueueName` as `${stepsQueueName}`."""
+    start = text.index(opening + "[\n") + len(opening) + 2
+    lines = text[start:text.index("]", start)].split("\n")
+    return [f"${{{item}}}" if item == "stepsQueueName" else item.strip("'") for item in map(str.strip, lines) if item]

@@ -47,6 +47,8 @@ OTHER_FUNCTIONS = [
                                "schedule": "*/5 * * * * *", "runOnStartup": False}]),
     ("deliver_run_events", [{"type": "queueTrigger", "direction": "IN", "name": "msg",
                              "queueName": "%PIPELINES_STEPS_QUEUE%-notify", "connection": "AzureWebJobsStorage"}]),
+    ("deliver_sink_events", [{"type": "queueTrigger", "direction": "IN", "name": "msg",
+                              "queueName": "%PIPELINES_STEPS_QUEUE%-sinks", "connection": "AzureWebJobsStorage"}]),
 ]
 
 PROBE = """

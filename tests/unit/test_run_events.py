@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from azure.core.messaging import CloudEvent
+from pydantic import ValidationError
 
 from pipelines.api import bodies
 from pipelines.api.endpoint_requests import WEBHOOK_KEYS, endpoint_change, new_endpoint
@@ -20,8 +21,10 @@ from pipelines.api.events_contract import cloud_event
 from pipelines.catalogue import KEEP, Webhook
 from pipelines.catalogue.webhooks import checked, parse_webhooks, webhooks_text
 from pipelines.errors import BadRequestError
-from pipelines.events.delivery import backoff_seconds
+from pipelines.events import delivery
+from pipelines.events.delivery import QUICK, SINKS, SlowSinks, backoff_seconds
 from pipelines.events.signing import signature, signed_headers, verify
+from pipelines.events.sinks import FULL, Patience
 from pipelines.runs.attempts import AttemptOutcome, AttemptRecord
 from pipelines.runs.engine import RunState
 from pipelines.runs.events import derive, digest, event_id, keys
@@ -298,14 +301,42 @@ def test_the_run_row_keeps_when_its_nudge_is_due() -> None:
     assert Run.from_entity(Row({**run.to_entity(), "EventsNudge": None})).events_nudge is None
 
 
-@pytest.mark.parametrize("namespace_topic", [None, "runs"])
-def test_the_event_grid_client_is_made_for_a_topic_or_a_namespace_topic(namespace_topic: str | None) -> None:
-    from azure.core.credentials import AzureKeyCredential
-    from azure.eventgrid import EventGridPublisherClient
+def test_the_notify_queue_waits_a_moment_for_a_sink_and_the_sinks_queue_the_full_time() -> None:
+    quick = settings(PIPELINES_EVENTS_QUICK_SECONDS="1.5")
+    assert QUICK.patience(quick) == Patience(connect=1.5, read=1.5, retries=0)
+    assert QUICK.patience(settings(PIPELINES_EVENTS_QUICK_SECONDS="5")).connect == FULL.connect
+    assert SINKS.patience(quick) == FULL and FULL.read > 1.5 and FULL.retries > 0
+    assert settings().events_quick_seconds == 2.0
+    for bad in ("0", "11", "soon"):
+        with pytest.raises(ValidationError):
+            settings(PIPELINES_EVENTS_QUICK_SECONDS=bad)
 
-    from pipelines.store.eventgrid import EventGridTopic
 
-    topic = EventGridTopic("https://t.westeurope-1.eventgrid.azure.net/api/events", namespace_topic,
-                           AzureKeyCredential("not used: nothing is sent"))
-    topic.publish([])  # nothing to send: no call
-    assert isinstance(topic._publisher(), EventGridPublisherClient)
+def test_a_slow_sink_is_remembered_by_its_own_address_for_a_while() -> None:
+    clock = [100.0]
+    slow = SlowSinks(lambda: clock[0])
+    hooks = tuple(Webhook(f"https://hooks.example.com/{name}", "PIPELINES_WEBHOOK_SECRET_TEST") for name in ("a", "b"))
+    run = a_run().run
+    run.webhooks = hooks
+    a, b = sinks_of(settings(), run)
+    # WHEN one webhook of a host was slow
+    slow.note(a)
+    # THEN it is known as slow, and another of the same host is not
+    assert slow.known(a) and not slow.known(b)
+    # AND it is forgotten when it answers in time, or after SLOW_SECONDS
+    slow.forget(a)
+    assert not slow.known(a)
+    slow.note(a)
+    clock[0] += delivery.SLOW_SECONDS - 1
+    assert slow.known(a)
+    clock[0] += 1
+    assert not slow.known(a)
+
+
+def test_a_message_naming_a_sink_goes_to_the_sinks_queue_and_any_other_to_the_notify_queue() -> None:
+    named: list[str] = []
+    account = SimpleNamespace(settings=settings(PIPELINES_STEPS_QUEUE="steps"), queue=lambda name: named.append(name))
+    notifier = Notifier(account)  # type: ignore[arg-type]
+    notifier.queue(NotifyMessage("ws1", RUN_ID))
+    notifier.queue(NotifyMessage("ws1", RUN_ID, "webhook-1", 2))
+    assert named == ["steps-notify", "steps-sinks"]

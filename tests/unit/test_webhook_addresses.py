@@ -10,7 +10,7 @@ import requests
 
 from pipelines.catalogue import Webhook
 from pipelines.events import addresses
-from pipelines.events.sinks import WebhookSink
+from pipelines.events.sinks import FULL, WebhookSink
 from pipelines.runs.notify import SinkRef
 from tests.listening import Listener, listener
 
@@ -42,8 +42,8 @@ def test_a_webhook_to_a_local_address_is_refused_before_any_connection(
     monkeypatch.setenv(SECRET_SETTING, "a-secret")
     hook = Webhook(f"https://127.0.0.1:{listener.port}/hook", SECRET_SETTING)
     sink = WebhookSink(SinkRef("w1", "webhook", "webhook https://127.0.0.1/hook", hook), allow_local_http=False)
-    outcome = sink.deliver([("e1", {"id": "e1", "type": "Pipelines.RunFinished"})], time.monotonic() + 10)
-    assert outcome.delivered == []
+    outcome = sink.deliver([("e1", {"id": "e1", "type": "Pipelines.RunFinished"})], time.monotonic() + 10, FULL)
+    assert outcome.delivered == [] and not outcome.timed_out
     assert outcome.error == "webhook https://127.0.0.1/hook: the webhook's host is not a public address"
     time.sleep(0.3)
     assert listener.accepted == 0
