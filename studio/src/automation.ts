@@ -1,8 +1,10 @@
 // Schedules and event triggers in words: the recurrence, the next fire time, what the last
 // firing did (a skipped one must show), the target and who wrote it last. Recurrences are
 // UTC (README "Runs on a schedule"), so their times are said in UTC, not in the reader's zone.
+// The view reads them again while it is open: `mergeLive` takes what changed without undoing
+// what the user has under way (`Writes`).
 
-import type { Automation, FiringError, Recurrence } from "./api";
+import type { Automation, AutomationKind, FiringError, Recurrence } from "./api";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
@@ -171,4 +173,66 @@ export function eventTypesText(types: string[] | null | undefined): string {
  * what an answer holds and a body does not set). */
 export function withStatus<T extends Automation>(item: T, status: 0 | 2): T {
   return { ...item, EntityStatus: status };
+}
+
+/**
+ * The disables, enables and deletes under way, for the view's live reads: an item with one
+ * under way keeps what the page shows until its own answer comes, and a read that was under
+ * way when one began or ended may hold the state it changes, so it is dropped (the next read
+ * comes soon enough).
+ */
+export class Writes {
+  private pending = new Set<string>();
+  private changes = 0;
+
+  /** One begins on `name`; the function returned says it ended (answered or failed). */
+  begin(kind: AutomationKind, name: string): () => void {
+    const key = `${kind}/${name}`;
+    this.pending.add(key);
+    this.changes += 1;
+    return () => {
+      this.pending.delete(key);
+      this.changes += 1;
+    };
+  }
+
+  /** A mark to take before a read; `since(mark)`: one began or ended after it. */
+  get mark(): number {
+    return this.changes;
+  }
+
+  since(mark: number): boolean {
+    return this.changes !== mark;
+  }
+
+  /** The names of `kind` with one under way. */
+  names(kind: AutomationKind): Set<string> {
+    const prefix = `${kind}/`;
+    return new Set([...this.pending].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length)));
+  }
+}
+
+/**
+ * A fresh read of the list merged into what is shown: the service's list as it is now (new
+ * ones in, gone ones out, each in its fresh state: a fired schedule's last run and next fire
+ * time), except the items in `pending`, which keep what is shown (and their place, when the
+ * read no longer has them: a delete under way) until their own answer comes.
+ */
+export function mergeLive<T extends Automation>(shown: T[], fresh: T[], pending: ReadonlySet<string>): T[] {
+  const before = new Map(shown.map((item) => [item.Name, item]));
+  const merged = fresh.map((item) => (pending.has(item.Name) ? (before.get(item.Name) ?? item) : item));
+  const names = new Set(fresh.map((item) => item.Name));
+  shown.forEach((item, index) => {
+    if (!pending.has(item.Name) || names.has(item.Name)) return;
+    const after = index === 0 ? -1 : merged.findIndex((i) => i.Name === shown[index - 1].Name);
+    merged.splice(after + 1, 0, item);
+  });
+  return merged;
+}
+
+/** The items of `fresh` that fired since `shown` was read (their last fire time moved), for a
+ * word to screen readers. */
+export function firedSince<T extends Automation>(shown: T[], fresh: T[]): T[] {
+  const before = new Map(shown.map((item) => [item.Name, item.LastFiredTime ?? null]));
+  return fresh.filter((item) => before.has(item.Name) && (item.LastFiredTime ?? null) !== before.get(item.Name) && !!item.LastFiredTime);
 }

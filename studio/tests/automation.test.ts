@@ -2,10 +2,13 @@ import { describe, expect, it } from "vitest";
 import type { Automation, Recurrence } from "../src/api";
 import { actionsOf } from "../src/auth";
 import {
+  Writes,
   addMonths,
   eventTypesText,
   experimentOf,
+  firedSince,
   firingOf,
+  mergeLive,
   nextFireTime,
   parseTime,
   recurrenceText,
@@ -168,5 +171,48 @@ describe("who may change them", () => {
     expect(actionsOf(["Pipelines.Publish"]).has("automate")).toBe(false);
     expect(actionsOf(["Pipelines.Submit"]).has("automate")).toBe(false);
     expect([...actionsOf(["Pipelines.Read"])]).toEqual(["read"]);
+  });
+});
+
+describe("the list read again while the view is open", () => {
+  const names = (items: Automation[]) => items.map((i) => i.Name);
+  const fired = { LastFiredTime: "2026-12-02T02:00:00.000000+00:00", LastRunId: "run-2" };
+
+  it("takes the service's list: a fired one's last run, new ones in, gone ones out", () => {
+    const shown = [item({ Name: "a" }), item({ Name: "b" }), item({ Name: "c" })];
+    const fresh = [item({ Name: "a", ...fired }), item({ Name: "c" }), item({ Name: "d" })];
+    const merged = mergeLive(shown, fresh, new Set());
+    expect(names(merged)).toEqual(["a", "c", "d"]);
+    expect(merged[0].LastRunId).toBe("run-2");
+    expect(names(firedSince(shown, fresh))).toEqual(["a"]);
+  });
+
+  it("leaves an item with a disable, enable or delete under way as it is shown, in its place", () => {
+    const shown = [item({ Name: "a" }), item({ Name: "b", EntityStatus: 2 }), item({ Name: "c" })];
+    // b is being enabled (the read still has it disabled) and c deleted (the read no longer has it)
+    const fresh = [item({ Name: "a", ...fired }), item({ Name: "b", EntityStatus: 0, SkippedCount: 1 })];
+    const merged = mergeLive(shown, fresh, new Set(["b", "c"]));
+    expect(names(merged)).toEqual(["a", "b", "c"]);
+    expect(merged[0].LastRunId).toBe("run-2");
+    expect(merged[1]).toBe(shown[1]);
+    expect(merged[2]).toBe(shown[2]);
+  });
+
+  it("drops a read that overlapped the start or end of a write, and names what is under way", () => {
+    const writes = new Writes();
+    const before = writes.mark;
+    const ended = writes.begin("schedule", "nightly");
+    expect(writes.since(before)).toBe(true); // a read begun before the click: dropped
+    expect([...writes.names("schedule")]).toEqual(["nightly"]);
+    expect([...writes.names("trigger")]).toEqual([]);
+    const during = writes.mark;
+    expect(writes.since(during)).toBe(false); // begun and answered while it is under way: kept, nightly as shown
+    ended();
+    expect(writes.since(during)).toBe(true); // answered after its answer: dropped (it may hold the old state)
+    expect([...writes.names("schedule")]).toEqual([]);
+  });
+
+  it("does not count a firing the list has not seen before, or a schedule that has never fired", () => {
+    expect(firedSince([item({ Name: "a" })], [item({ Name: "a" }), item({ Name: "b", ...fired })])).toEqual([]);
   });
 });

@@ -822,6 +822,111 @@ def test_schedules_and_triggers_are_listed_with_their_firings_and_can_be_disable
     phone.check_view("automation")
 
 
+def utc_moment(moment: datetime) -> str:
+    """A time as the Automation view says it: "2 Dec 2026, 02:00 UTC" (automation.ts `utcMoment`)."""
+    return f"{moment.day} {moment:%b %Y}, {moment:%H:%M} UTC"
+
+
+def test_the_automation_view_shows_firings_and_changes_made_elsewhere_without_a_reload(
+    desktop: Studio, example
+) -> None:
+    from pipelines.schedules.service import Schedules
+    from pipelines.store import get_account
+
+    # GIVEN two schedules on the example endpoint that have not fired yet, and a trigger, written by Alice
+    service = Service(desktop.base_url, workspace=WORKSPACE)
+    alice = {"Authorization": "Bearer " + devissuer.mint(list(ALL_ROLES), name="Alice")}
+    start = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    bodies = {
+        "/Schedules/nightly": {"PipelineEndpointName": "compare-endpoint",
+                               "Recurrence": {"Frequency": "Day", "Interval": 1, "StartTime": start.isoformat()}},
+        "/Schedules/weekly": {"PipelineEndpointName": "compare-endpoint",
+                              "Recurrence": {"Frequency": "Week", "Interval": 1, "StartTime": start.isoformat()}},
+        "/EventTriggers/arrivals": {"PipelineEndpointName": "compare-endpoint",
+                                    "EventTypes": ["Microsoft.Storage.BlobCreated"]},
+    }
+    for path, body in bodies.items():
+        written = httpx.put(service.ws + path, json=body, headers=alice, timeout=60)
+        assert written.status_code == 200, written.text
+
+    # AND the view open, with the question "delete it?" open on the trigger
+    page = desktop.page
+    desktop.sign_in()
+    page.goto(f"{desktop.base_url}/studio/w/{WORKSPACE}/automation")
+
+    def row(name: str) -> Any:
+        return page.locator("tbody tr", has=page.get_by_role("rowheader", name=re.compile(f"^{re.escape(name)}")))
+
+    row("nightly").wait_for()
+    text = row("nightly").inner_text()
+    assert "Never" in text and f"Next: {utc_moment(start + timedelta(days=1))}" in text, text
+    page.evaluate("window.stayed = true")  # gone if the page were loaded again
+    opened = time.monotonic()
+    page.get_by_role("button", name="Delete the event trigger arrivals").click()
+    question = page.get_by_role("group", name="Delete the event trigger arrivals?")
+    question.wait_for()
+    focused = "document.activeElement.getAttribute('aria-label')"
+    assert page.evaluate(focused) == "Yes, delete the event trigger arrivals"
+
+    # WHEN nightly's fire time comes (as the app's timer would find it) and Alice disables the trigger
+    fired = start + timedelta(days=1)
+    happened = Schedules(get_account()).fire_due(fired + timedelta(seconds=1))
+    assert len(happened) == 1 and "nightly" in happened[0], happened
+    run_id = service.get("/Schedules/nightly").json()["LastRunId"]
+    assert run_id
+    trigger = service.get("/EventTriggers/arrivals").json()
+    written = httpx.put(service.ws + "/EventTriggers/arrivals", json={**trigger, "EntityStatus": 2}, headers=alice,
+                        timeout=60)
+    assert written.status_code == 200, written.text
+
+    # THEN, without a reload, nightly shows its last run and its next fire time a day on
+    expect(row("nightly").get_by_role("link", name=f"Last run {run_id[:8]}")).to_be_visible(timeout=15_000)
+    text = row("nightly").inner_text()
+    assert utc_moment(fired) in text and f"Next: {utc_moment(fired + timedelta(days=1))}" in text, text
+    assert "Never" not in text
+    # AND the trigger says it is disabled, while the question asked on it stays open, focused
+    expect(row("arrivals").locator(".badge")).to_have_text("Disabled")
+    assert question.is_visible()
+    assert page.evaluate(focused) == "Yes, delete the event trigger arrivals"
+    assert "Fired since the last look: nightly." in page.get_by_role("status").all_inner_texts()
+    assert page.evaluate("window.stayed === true")
+    # AND, answered "Keep", the trigger's buttons are those of its fresh state
+    page.get_by_role("button", name="Keep the event trigger arrivals").click()
+    page.get_by_role("button", name="Enable the event trigger arrivals").wait_for()
+
+    # WHEN a read the view made is answered only after the user disabled weekly (it holds weekly active)
+    held: list[tuple[Any, Any]] = []
+
+    def hold(route: Any) -> None:
+        if route.request.method == "GET" and not held:
+            held.append((route, route.fetch()))  # the service's answer now, given to the page later
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/Schedules(\?.*)?$"), hold)
+    deadline = time.monotonic() + 15
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert held, "the view did not read the schedules again within 15 s"
+    page.get_by_role("button", name="Disable the schedule weekly").click()
+    page.get_by_role("button", name="Enable the schedule weekly").wait_for()
+    route, stale = held[0]
+    assert [s["EntityStatus"] for s in stale.json() if s["Name"] == "weekly"] == [0]
+    route.fulfill(response=stale)
+    page.wait_for_timeout(1500)
+    # THEN the stale answer does not undo the disable
+    assert "Disabled" in row("weekly").inner_text()
+    assert page.get_by_role("button", name="Enable the schedule weekly").is_visible()
+    assert service.get("/Schedules/weekly").json()["EntityStatus"] == 2
+    page.unroute(re.compile(r"/Schedules(\?.*)?$"))
+
+    # AND the view read the lists every 10 s at most (one read of each per look)
+    looks = [t for t, m, u in desktop.requests
+             if m == "GET" and re.search(r"/Schedules(\?.*)?$", u) and t > opened]
+    assert len(looks) >= 2 and all(b - a >= 9.8 for a, b in zip(looks, looks[1:], strict=False)), looks
+    assert not desktop.errors, desktop.errors
+
+
 # -- run history picks up runs submitted elsewhere -------------------------------------------------------------
 def test_run_history_lists_runs_submitted_elsewhere_without_a_reload(desktop: Studio, example) -> None:
     service = Service(desktop.base_url, workspace=WORKSPACE)

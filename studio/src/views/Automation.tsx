@@ -2,16 +2,22 @@
 // runs, how its last firing went (a firing that started no run says why: nothing is skipped in
 // silence), and who wrote it last. Disable, enable and delete for the roles that allow them;
 // creating and changing one is the CLI's and the API's (`pipelines schedule create`, README).
+// While the view is open and the tab is seen, both lists are read again every 10 s (poll.ts):
+// a schedule that fired shows its new last run and next fire time without a reload, and an
+// open question or a disable, enable or delete under way is left as it is.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Automation as Item, AutomationKind, EventTrigger, Schedule } from "../api";
 import { describe } from "../api";
 import type { Target } from "../automation";
 import {
+  Writes,
   eventTypesText,
   experimentOf,
+  firedSince,
   firingOf,
+  mergeLive,
   nextFireTime,
   parseTime,
   recurrenceText,
@@ -21,10 +27,13 @@ import {
   writtenBy,
 } from "../automation";
 import { shortId } from "../format";
+import { whileVisible } from "../poll";
 import { link } from "../router";
 import { Empty, EntityBadge, ErrorBox, Heading, Link, Loading, Section, TableWrap, useLoad, useStudio } from "./common";
 
 const NOUN: Record<AutomationKind, string> = { schedule: "schedule", trigger: "event trigger" };
+/** How often the open view reads the schedules and triggers again (while the tab is seen). */
+export const LIVE_INTERVAL = 10_000;
 
 /** Times in UTC here, as the recurrences are written. */
 function at(value: string | null | undefined): string {
@@ -56,6 +65,34 @@ export function Automation() {
     const target = loaded && location.hash ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
     target?.scrollIntoView({ block: "center" });
   }, [loaded]);
+
+  // Live: every 10 s at most, while the tab is seen, both lists are read again (two requests)
+  // and merged into what is shown. An item with a disable, enable or delete under way keeps
+  // what it shows, and a read that overlapped the start or end of one is dropped (it may hold
+  // the state before it). The next fire times move on with the clock of the last read.
+  const writes = useMemo(() => new Writes(), []);
+  const [now, setNow] = useState(Date.now());
+  const [news, setNews] = useState("");
+  const shown = useRef({ schedules: schedules.data, triggers: triggers.data });
+  shown.current = { schedules: schedules.data, triggers: triggers.data };
+  useEffect(() => {
+    if (!loaded) return;
+    const controller = new AbortController();
+    const check = async () => {
+      const mark = writes.mark;
+      const [freshSchedules, freshTriggers] = await Promise.all([api.schedules(), api.eventTriggers()]);
+      if (controller.signal.aborted || writes.since(mark)) return;
+      const { schedules: listed = [], triggers: listedTriggers = [] } = shown.current;
+      const fired = [...firedSince(listed, freshSchedules), ...firedSince(listedTriggers, freshTriggers)];
+      schedules.set(mergeLive(listed, freshSchedules, writes.names("schedule")));
+      triggers.set(mergeLive(listedTriggers, freshTriggers, writes.names("trigger")));
+      setNow(Date.now());
+      if (fired.length) setNews(`Fired since the last look: ${fired.map((item) => item.Name).join(", ")}.`);
+    };
+    void whileVisible({ run: check, interval: LIVE_INTERVAL, signal: controller.signal, since: Date.now() });
+    return () => controller.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [loaded]);
   // Disable and enable take Publish and Submit both (as PUT does), delete Publish alone (as DELETE does).
   const allowed = can("automate") ? "disabled, enabled or deleted" : can("publish") ? "deleted" : null;
 
@@ -66,7 +103,10 @@ export function Automation() {
         Runs that start themselves in workspace <strong>{workspace}</strong>: when each one fires, what it runs, and how its last
         firing went. They are created and changed with the CLI (<code>pipelines schedule create</code>,{" "}
         <code>pipelines trigger create</code>) or the API
-        {allowed ? `; here they can be ${allowed}.` : "."}
+        {allowed ? `; here they can be ${allowed}.` : "."} The list keeps itself up to date while it is open.
+      </p>
+      <p class="visually-hidden" role="status">
+        {news}
       </p>
       <Section title="Schedules">
         {schedules.loading && !schedules.data && <Loading what="schedules" />}
@@ -79,7 +119,7 @@ export function Automation() {
           </Empty>
         )}
         {schedules.data && schedules.data.length > 0 && (
-          <Items kind="schedule" items={schedules.data} names={names} loaded={schedules} />
+          <Items kind="schedule" items={schedules.data} names={names} loaded={schedules} writes={writes} now={now} />
         )}
       </Section>
       <Section title="Event triggers">
@@ -93,7 +133,9 @@ export function Automation() {
             shows.
           </Empty>
         )}
-        {triggers.data && triggers.data.length > 0 && <Items kind="trigger" items={triggers.data} names={names} loaded={triggers} />}
+        {triggers.data && triggers.data.length > 0 && (
+          <Items kind="trigger" items={triggers.data} names={names} loaded={triggers} writes={writes} now={now} />
+        )}
       </Section>
     </>
   );
@@ -107,13 +149,16 @@ interface Names {
 interface ListState<T> {
   set: (value: T[]) => void;
   reload: () => void;
-  data: T[] | undefined;
 }
 
 /** A table of schedules or of triggers, with the actions the user's roles allow. */
-function Items<T extends Schedule | EventTrigger>({ kind, items, names, loaded }: { kind: AutomationKind; items: T[]; names: Names; loaded: ListState<T> }) {
+function Items<T extends Schedule | EventTrigger>(props: { kind: AutomationKind; items: T[]; names: Names; loaded: ListState<T>; writes: Writes; now: number }) {
+  const { kind, items, names, loaded, writes } = props;
   const { api, can } = useStudio();
   const [busy, setBusy] = useState<string | null>(null);
+  // The list as it is when an answer comes (a live read may have changed it since the click).
+  const current = useRef(items);
+  current.current = items;
   const [failure, setFailure] = useState<{ what: string; error: unknown } | null>(null);
   const toggles = can("automate");
   const deletes = can("publish");
@@ -122,27 +167,31 @@ function Items<T extends Schedule | EventTrigger>({ kind, items, names, loaded }
   const setStatus = async (item: T, status: 0 | 2) => {
     setBusy(item.Name);
     setFailure(null);
+    const ended = writes.begin(kind, item.Name);
     try {
       const body = withStatus(item, status);
       const answer = (kind === "schedule" ? await api.putSchedule(item.Name, body) : await api.putEventTrigger(item.Name, body)) as T;
-      loaded.set((loaded.data ?? items).map((i) => (i.Name === answer.Name ? answer : i)));
+      loaded.set(current.current.map((i) => (i.Name === answer.Name ? answer : i)));
     } catch (error) {
       setFailure({ what: `${status === 2 ? "Disabling" : "Enabling"} the ${noun} ${item.Name} failed`, error });
       loaded.reload();
     } finally {
+      ended();
       setBusy(null);
     }
   };
   const remove = async (item: T) => {
     setBusy(item.Name);
     setFailure(null);
+    const ended = writes.begin(kind, item.Name);
     try {
       await (kind === "schedule" ? api.deleteSchedule(item.Name) : api.deleteEventTrigger(item.Name));
-      loaded.set((loaded.data ?? items).filter((i) => i.Name !== item.Name));
+      loaded.set(current.current.filter((i) => i.Name !== item.Name));
     } catch (error) {
       setFailure({ what: `Deleting the ${noun} ${item.Name} failed`, error });
       loaded.reload();
     } finally {
+      ended();
       setBusy(null);
     }
   };
@@ -171,6 +220,7 @@ function Items<T extends Schedule | EventTrigger>({ kind, items, names, loaded }
                 kind={kind}
                 item={item}
                 names={names}
+                now={props.now}
                 busy={busy === item.Name}
                 toggles={toggles}
                 deletes={deletes}
@@ -215,6 +265,7 @@ function Row(props: {
   kind: AutomationKind;
   item: Schedule | EventTrigger;
   names: Names;
+  now: number;
   busy: boolean;
   toggles: boolean;
   deletes: boolean;
@@ -238,7 +289,7 @@ function Row(props: {
         <EntityBadge status={item.EntityStatus} />
       </Cell>
       <Cell label={when} class="automation-when">
-        {kind === "schedule" ? <When schedule={item as Schedule} active={active} /> : <Events trigger={item as EventTrigger} />}
+        {kind === "schedule" ? <When schedule={item as Schedule} active={active} now={props.now} /> : <Events trigger={item as EventTrigger} />}
       </Cell>
       <Cell label={target} class="automation-target">
         <TargetLink target={targetOf(item)} names={props.names} />
@@ -280,10 +331,10 @@ function Row(props: {
   );
 }
 
-function When({ schedule, active }: { schedule: Schedule; active: boolean }) {
-  // The next fire time after now, and after the last one handled (none fires twice).
+function When({ schedule, active, now }: { schedule: Schedule; active: boolean; now: number }) {
+  // The next fire time after now (the last read's), and after the last one handled (none fires twice).
   const fired = parseTime(schedule.LastFiredTime)?.getTime() ?? 0;
-  const next = active ? nextFireTime(schedule.Recurrence, new Date(Math.max(Date.now(), fired))) : null;
+  const next = active ? nextFireTime(schedule.Recurrence, new Date(Math.max(now, fired))) : null;
   return (
     <>
       {recurrenceText(schedule.Recurrence)}
