@@ -20,8 +20,10 @@ sinks queue (`<steps queue>-sinks`), whose deliverer waits the full time (`FULL`
 which takes every message naming a sink: retries too. A sink that was slow here lately is
 passed there without a call. So the notify queue's slots are never held more than a moment
 by a hanging webhook, Event Grid topic or Azure DevOps plan, and a healthy sink of another
-run is not kept waiting behind it. A call that timed out may have reached its sink: the
-event goes again from the sinks queue, with the same id (events are delivered at least once).
+run is not kept waiting behind it. The sinks queue's deliverer holds its sink, not the run,
+while it calls (`_deliver_alone`), so the run's other sinks are not kept waiting either. A
+call that timed out may have reached its sink: the event goes again from the sinks queue,
+with the same id (events are delivered at least once).
 4. Record what each sink had, and release the claim, in one transaction; then tell the
    run's active row what is handed off, or take the run out of the active index when
    it has ended and every event is handed off (`pipelines.runs.notify`).
@@ -44,7 +46,7 @@ from typing import Any
 from pipelines.api.events_contract import cloud_event, source_of
 from pipelines.errors import NotFoundError
 from pipelines.events.sinks import FULL, Patience, open_sink
-from pipelines.runs.deliveries import Deliveries, SinkRecord
+from pipelines.runs.deliveries import Claim, Deliveries, SinkRecord
 from pipelines.runs.devops import DevOpsTokens
 from pipelines.runs.engine import RunState
 from pipelines.runs.events import RunEvent, derive, digest
@@ -60,6 +62,10 @@ log = logging.getLogger("pipelines.events")
 BUDGET_SECONDS = 60.0
 # A nudge that finds the run claimed comes back after this (at most), as a new message.
 BUSY_DELAY_SECONDS = 2
+# The attempt of a follow-up (`_follow_up`): it is for whatever attempt the sink is at.
+FOLLOW_UP = -1
+# A message of the sinks queue whose sink another deliverer is calling comes back after this, at most.
+WORKING_DELAY_SECONDS = 15
 # A sink passed to the sinks queue is left alone by general nudges this long: its message is on its way.
 PASSED_HOLD = timedelta(seconds=30)
 # A sink that made the notify queue's deliverer wait is passed without a call for this long.
@@ -145,10 +151,19 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
     started = now()
     for ref in sinks:
         records.setdefault(ref.id, SinkRecord(ref.id, ref.label))
+    if message.sink is not None and lane.quick:  # sent before the sinks queue took every such message
+        repository.notifier.nudge(message, wait=True)
+        return "passed to the sinks queue"
+    if message.sink is None:
+        _follow_up(repository, message, sinks, records, events, started)
     if not any(_due(message, ref, records[ref.id], started) and any(not records[ref.id].handled(e.short)
                                                                      for e in events) for ref in sinks):
         _hand_off(repository, state, events, sinks, records, started)  # an earlier nudge delivered it all
         return "nothing pending"
+    if message.sink is not None:
+        ref = next(r for r in sinks if r.id == message.sink)
+        return _deliver_alone(account, repository, deliveries, message, state, events, sinks, claim, records, ref,
+                              started)
     claimed = deliveries.claim(message.workspace, message.run_id, claim, uuid.uuid4().hex, started)
     if claimed is None:
         repository.notifier.nudge(message, delay=BUSY_DELAY_SECONDS, wait=True)
@@ -204,6 +219,63 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
     return "; ".join(happened) or "nothing pending"
 
 
+def _deliver_alone(account: StorageAccount, repository: RunRepository, deliveries: Deliveries,
+                   message: NotifyMessage, state: RunState, events: list[RunEvent], sinks: list[SinkRef],
+                   claim: Claim, records: dict[str, SinkRecord], ref: SinkRef, started: datetime) -> str:
+    """A message of the sinks queue: its sink alone, waited for the full time. The sink is
+    marked as being worked on and the run let go before the call (`Deliveries.begin`), so
+    the run's other sinks are delivered meanwhile by the notify queue's deliverer."""
+    settings = account.settings
+    record = records[ref.id]
+    if record.worked_on(started):  # a duplicate message, or one sent again while the first is under way
+        assert record.working_until is not None
+        left = int((record.working_until - started).total_seconds())
+        repository.notifier.nudge(message, delay=min(max(left, BUSY_DELAY_SECONDS), WORKING_DELAY_SECONDS), wait=True)
+        return "another deliverer is calling the sink; nudged again"
+    if claim.held(started):
+        repository.notifier.nudge(message, delay=BUSY_DELAY_SECONDS, wait=True)
+        return "another deliverer holds the run; nudged again"
+    if not deliveries.begin(message.workspace, message.run_id, claim, record, uuid.uuid4().hex, started):
+        repository.notifier.nudge(message, delay=BUSY_DELAY_SECONDS, wait=True)
+        return "another deliverer came first; nudged again"
+    pending = [e for e in events if not record.handled(e.short)]
+    source = source_of(settings)
+    began = time.monotonic()
+    outcome = open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending],
+                                              began + BUDGET_SECONDS, FULL)
+    record.done.update(outcome.delivered)
+    happened = f"{ref.kind}: {len(outcome.delivered)} delivered"
+    later: list[tuple[NotifyMessage, int]] = []
+    if outcome.error is None:
+        record.tries, record.next, record.error = 0, None, None
+        if time.monotonic() - began < settings.events_quick_seconds:
+            slow_sinks.forget(ref)
+        if not outcome.complete:  # the budget ran out: this queue goes on with it
+            later.append((NotifyMessage(message.workspace, message.run_id, ref.id, record.tries), 0))
+    else:
+        retry = _failed(settings, state, ref, record, pending, outcome.error, started)
+        if retry is not None:
+            later.append(retry)
+        happened += f", failed ({outcome.error})"
+    deliveries.end(message.workspace, message.run_id, record)
+    for again, delay in later:
+        repository.notifier.nudge(again, delay=delay, wait=True)
+    _hand_off(repository, state, events, sinks, records, started)
+    return happened
+
+
+def _follow_up(repository: RunRepository, message: NotifyMessage, sinks: list[SinkRef],
+               records: dict[str, SinkRecord], events: list[RunEvent], started: datetime) -> None:
+    """A general nudge leaves alone a sink that the sinks queue's deliverer is calling; the
+    events it brings that this deliverer has not got (a run's end while its start is being
+    delivered) follow it there, as a message for that sink once it is free."""
+    for ref in sinks:
+        record = records[ref.id]
+        if record.worked_on(started) and any(not record.handled(e.short) for e in events):
+            sink = NotifyMessage(message.workspace, message.run_id, ref.id, FOLLOW_UP)
+            repository.notifier.nudge(sink, delay=BUSY_DELAY_SECONDS, wait=True)
+
+
 def _pass_on(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: datetime) -> tuple[NotifyMessage, int]:
     """A sink slower than the notify queue's deliverer waits for, for the sinks queue: not an
     attempt that failed, so its count stays; general nudges leave it alone meanwhile."""
@@ -212,8 +284,11 @@ def _pass_on(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: dat
 
 
 def _due(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: datetime) -> bool:
-    """A retry delivers to its sink alone, and only as the attempt it was sent for; a general
-    nudge delivers to every sink but one waiting for its retry."""
+    """A retry (or a sink passed on) delivers to its sink alone, and only as the attempt it was
+    sent for; a follow-up, to its sink unless a retry is to come (one being called waits for it);
+    a general nudge, to every sink but one waiting for its retry or being called."""
+    if message.sink is not None and message.attempt == FOLLOW_UP:
+        return message.sink == ref.id and (record.worked_on(when) or record.next is None or record.next <= when)
     if message.sink is not None:
         return message.sink == ref.id and message.attempt == record.tries
     return record.next is None or record.next <= when

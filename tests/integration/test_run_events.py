@@ -325,6 +325,36 @@ def test_a_webhook_that_keeps_its_callers_waiting_holds_up_no_other_runs_events(
     assert got == {expected_id(run, t) for run in waiting for t in ("RunQueued", "RunStarted", "RunFinished")}
 
 
+def test_a_runs_other_webhook_is_told_while_its_slow_one_is_called(
+    service: Service, workspace: Any, receivers: list[Receiver], tmp_path: Path
+) -> None:
+    # GIVEN an endpoint with two webhooks, one that answers after 8 s and one at once, and a run
+    # of it that holds its step until told
+    slow = serve(receivers, delay=8.0)
+    quick = serve(receivers)
+    held = publish(workspace, make.held(tmp_path / "held", tmp_path / "release"), "two-hooks")
+    endpoint = endpoint_with(service, held.id, "two-hooks", [{"Url": slow.url, "SecretSetting": SECRET_SETTING},
+                                                             {"Url": quick.url, "SecretSetting": SECRET_SETTING}])
+    run = service.post(f"/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint['Id']}", json={}).json()["Id"]
+    # WHEN the slow one is being called from the sinks queue (its second request: the first waited
+    # the notify queue's 2 s) and the run ends meanwhile
+    wait_for(lambda: len(slow.times) >= 2, timeout=60, interval=0.05)
+    (tmp_path / "release").write_text("go")
+    assert service.wait_run(run)["Status"]["StatusCode"] == 3
+    finished = expected_id(run, "RunFinished")
+    wait_for(lambda: finished in {e["id"] for e in quick.accepted()}, timeout=60, interval=0.05)
+    told = quick.times[[e["id"] for e in quick.accepted()].index(finished)]
+    # THEN the other webhook had the run's end before the slow one answered that call: the call
+    # held the slow sink, not the run
+    assert told < slow.times[1] + slow.delay, (told - slow.times[1], slow.delay)
+    # AND the slow one gets the run's end too, after its call (a follow-up), each event delivered
+    wait_for(lambda: settled(service, run), timeout=90, interval=0.5)
+    deliveries = [d for e in service.get(f"/PipelineRuns/{run}/Events").json() for d in e["Deliveries"]]
+    assert {d["Status"] for d in deliveries} == {"Delivered"}, deliveries
+    every = {expected_id(run, t) for t in ("RunQueued", "RunStarted", "RunFinished")}
+    assert {e["id"] for e in slow.accepted()} == every and {e["id"] for e in quick.accepted()} == every
+
+
 def test_webhooks_are_refused_unless_https(service: Service, workspace: Any, tmp_path: Path) -> None:
     ok = publish(workspace, make.single(tmp_path / "ok", "print('fine')"), "refused")
     for webhooks, target in (
