@@ -208,15 +208,15 @@ var migrationRolesSetting = {
 }
 var migrationSettings = migrationMode ? union(migrationModeSettings, empty(migrationRoles) ? {} : migrationRolesSetting) : {}
 
-// PYTHON_THREADPOOL_THREAD_COUNT: every sync invocation (HTTP, both queue functions,
+// PYTHON_THREADPOOL_THREAD_COUNT: every sync invocation (HTTP, the four queue functions,
 // timers) shares the Python worker's one thread pool, min(32, cpus + 4) threads by
-// default: 5 on one vCPU, fewer than the 6 step messages a queue function may hold
-// (host.json batchSize 4 + newBatchThreshold 2), let alone the poison queue's and
-// HTTP's. 24 gives each message the host fetches a thread.
+// default: 5 on one vCPU, fewer than the 6 messages a queue function may hold (host.json
+// batchSize 4 + newBatchThreshold 2). 32 gives each message the host fetches from the
+// steps, poison, notify and sinks queues a thread (24), and leaves 8 for HTTP and timers.
 var coreSettings = {
   PIPELINES_STEPS_QUEUE: stepsQueueName
   PIPELINES_STEP_TIMEOUT_SECONDS: string(stepTimeoutSeconds)
-  PYTHON_THREADPOOL_THREAD_COUNT: '24'
+  PYTHON_THREADPOOL_THREAD_COUNT: '32'
 }
 var publicBaseUrlSetting = {
   PIPELINES_PUBLIC_BASE_URL: publicBaseUrl

@@ -81,7 +81,7 @@ def running_host(
     settings: dict[str, str] = {"PIPELINES_DEV_ISSUER": "true"} if use_issuer else {}
     # The worker's thread pool as the app is deployed (infra/main.bicep, the example
     # settings): every sync invocation shares it, timers included.
-    settings.setdefault("PYTHON_THREADPOOL_THREAD_COUNT", os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "24"))
+    settings.setdefault("PYTHON_THREADPOOL_THREAD_COUNT", os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "32"))
     with _environment(settings):
         host = DevHost(app, project_host_json() if host_json is None else host_json, port=0, **options)
         with host:

@@ -14,13 +14,19 @@ second time (DNS rebinding) is refused too.
 Where the development setting `PIPELINES_WEBHOOKS_ALLOW_LOCAL_HTTP` allows plain http to
 127.0.0.1 and localhost (`pipelines.catalogue.webhooks`), loopback addresses are
 allowed as well, and nothing else is.
+
+A session's connections can be cut (`abort`): a call that has taken longer than it may
+(`pipelines.events.sinks`) is ended whatever the other side does, an answer sent a byte
+at a time included.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
+import weakref
 from typing import Any
 
 import requests
@@ -61,10 +67,11 @@ def check_host(host: str, port: int, *, loopback: bool) -> None:
             raise AddressRefused("the webhook's host is not a public address")
 
 
-def _guarded(base: type[HTTPConnection], loopback: bool) -> type[HTTPConnection]:
+def _guarded(base: type[HTTPConnection], loopback: bool,
+             made_here: weakref.WeakSet[HTTPConnection]) -> type[HTTPConnection]:
     """`base` (urllib3's HTTP or HTTPS connection) whose socket is made only to a checked host,
     and kept only when connected to an allowed address: before TLS starts, so nothing at all
-    is sent to an address refused."""
+    is sent to an address refused. Each connection is noted in `made_here`, for `abort`."""
 
     def new_connection(self: HTTPConnection) -> socket.socket:
         check_host(self.host, self.port, loopback=loopback)
@@ -73,6 +80,7 @@ def _guarded(base: type[HTTPConnection], loopback: bool) -> type[HTTPConnection]
         if not allowed(str(peer), loopback=loopback):
             made.close()
             raise AddressRefused("the webhook's host is not a public address")
+        made_here.add(self)
         return made
 
     return type(f"Guarded{base.__name__}", (base,), {"_new_conn": new_connection})
@@ -83,16 +91,32 @@ class _Adapter(HTTPAdapter):
 
     def __init__(self, loopback: bool) -> None:
         self.loopback = loopback
+        self.connections: weakref.WeakSet[HTTPConnection] = weakref.WeakSet()
         super().__init__(max_retries=0)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
             "http": type("GuardedHTTPPool", (HTTPConnectionPool,),
-                         {"ConnectionCls": _guarded(HTTPConnection, self.loopback)}),
+                         {"ConnectionCls": _guarded(HTTPConnection, self.loopback, self.connections)}),
             "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,),
-                          {"ConnectionCls": _guarded(HTTPSConnection, self.loopback)}),
+                          {"ConnectionCls": _guarded(HTTPSConnection, self.loopback, self.connections)}),
         }
+
+    def abort(self) -> None:
+        """Shut every connection's socket (TLS or not): a read under way on one ends at once."""
+        for connection in list(self.connections):
+            sock = connection.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def abort(guarded: requests.Session) -> None:
+    """Cut the connections of a session made by `session`: its call under way fails now."""
+    for adapter in guarded.adapters.values():
+        if isinstance(adapter, _Adapter):
+            adapter.abort()
 
 
 def session(*, loopback: bool) -> requests.Session:

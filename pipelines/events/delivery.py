@@ -15,15 +15,16 @@
 
 Two queues, so that a sink that hangs holds up no other (`Lane`). The notify queue's
 deliverer, which every run's nudges reach, waits `PIPELINES_EVENTS_QUICK_SECONDS` (2 s) for
-a sink outside the app; a sink that takes longer is passed, not counted as failed, to the
-sinks queue (`<steps queue>-sinks`), whose deliverer waits the full time (`FULL`), and
-which takes every message naming a sink: retries too. A sink that was slow here lately is
-passed there without a call. So the notify queue's slots are never held more than a moment
-by a hanging webhook, Event Grid topic or Azure DevOps plan, and a healthy sink of another
-run is not kept waiting behind it. The sinks queue's deliverer holds its sink, not the run,
-while it calls (`_deliver_alone`), so the run's other sinks are not kept waiting either. A
-call that timed out may have reached its sink: the event goes again from the sinks queue,
-with the same id (events are delivered at least once).
+the sinks outside the app, all of them together; a sink that takes longer (or is reached
+when that moment is spent) is passed, not counted as failed, to the sinks queue
+(`<steps queue>-sinks`), whose deliverer waits the full time (`FULL`), and which also takes
+the retries of a sink that timed out. A sink that was slow here lately is passed there
+without a call. So the notify queue's slots are never held more than a moment by hanging
+webhooks, Event Grid topics or Azure DevOps plans, and a healthy sink of another run is
+not kept waiting behind them. A message naming a sink holds that sink, not the run, while
+its sink is called (`_deliver_alone`), so the run's other sinks are not kept waiting
+either. A call that timed out may have reached its sink: the event goes again from the
+sinks queue, with the same id (events are delivered at least once).
 4. Record what each sink had, and release the claim, in one transaction; then tell the
    run's active row what is handed off, or take the run out of the active index when
    it has ended and every event is handed off (`pipelines.runs.notify`).
@@ -68,6 +69,8 @@ FOLLOW_UP = -1
 WORKING_DELAY_SECONDS = 15
 # A sink passed to the sinks queue is left alone by general nudges this long: its message is on its way.
 PASSED_HOLD = timedelta(seconds=30)
+# A sink reached when less than this is left of the notify queue's moment is passed on without a call.
+LEAST_CALL_SECONDS = 0.2
 # A sink that made the notify queue's deliverer wait is passed without a call for this long.
 SLOW_SECONDS = 60.0
 
@@ -83,7 +86,7 @@ class Lane:
         if not self.quick:
             return FULL
         wait = settings.events_quick_seconds
-        return Patience(connect=min(wait, FULL.connect), read=wait, retries=0)
+        return Patience(connect=min(wait, FULL.connect), read=wait, retries=0, whole=wait)
 
 
 QUICK = Lane(quick=True)
@@ -151,9 +154,6 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
     started = now()
     for ref in sinks:
         records.setdefault(ref.id, SinkRecord(ref.id, ref.label))
-    if message.sink is not None and lane.quick:  # sent before the sinks queue took every such message
-        repository.notifier.nudge(message, wait=True)
-        return "passed to the sinks queue"
     if message.sink is None:
         _follow_up(repository, message, sinks, records, events, started)
     if not any(_due(message, ref, records[ref.id], started) and any(not records[ref.id].handled(e.short)
@@ -163,7 +163,7 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
     if message.sink is not None:
         ref = next(r for r in sinks if r.id == message.sink)
         return _deliver_alone(account, repository, deliveries, message, state, events, sinks, claim, records, ref,
-                              started)
+                              started, lane)
     claimed = deliveries.claim(message.workspace, message.run_id, claim, uuid.uuid4().hex, started)
     if claimed is None:
         repository.notifier.nudge(message, delay=BUSY_DELAY_SECONDS, wait=True)
@@ -171,6 +171,8 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
     deadline = time.monotonic() + BUDGET_SECONDS
     source = source_of(settings)
     patience = lane.patience(settings)
+    # The notify queue's moment is for every sink outside the app together, not for each.
+    moment_ends = time.monotonic() + patience.whole
     changed: list[SinkRecord] = []
     later: list[tuple[NotifyMessage, int]] = []  # retries, sinks passed on, deliveries to go on with
     happened: list[str] = []
@@ -182,15 +184,19 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
         if not pending:
             continue
         outside = ref.kind != "queue"  # the local sink is the app's own storage
-        if lane.quick and outside and slow_sinks.known(ref):
-            later.append(_pass_on(message, ref, record, started))
-            changed.append(record)
-            happened.append(f"{ref.kind}: slow lately, passed to the sinks queue")
-            continue
         began = time.monotonic()
-        until = min(deadline, began + patience.read) if lane.quick and outside else deadline
+        call, until = (patience, deadline) if outside else (FULL, deadline)
+        if lane.quick and outside:
+            left = moment_ends - began
+            if left < LEAST_CALL_SECONDS or slow_sinks.known(ref):
+                later.append(_pass_on(message, ref, record, started))
+                changed.append(record)
+                why = "slow lately" if slow_sinks.known(ref) else "the moment is spent"
+                happened.append(f"{ref.kind}: {why}, passed to the sinks queue")
+                continue
+            call, until = patience.within(left), min(deadline, began + left)
         outcome = open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending],
-                                                  until, patience if outside else FULL)
+                                                  until, call)
         record.done.update(outcome.delivered)
         changed.append(record)
         happened.append(f"{ref.kind}: {len(outcome.delivered)} delivered")
@@ -206,27 +212,35 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
                 slow_sinks.forget(ref)
             if not outcome.complete:  # the budget ran out: the same deliverer goes on
                 sink = None if lane.quick else ref.id
-                later.append((NotifyMessage(message.workspace, message.run_id, sink, record.tries), 0))
+                later.append((NotifyMessage(message.workspace, message.run_id, sink, record.tries,
+                                            slow=not lane.quick), 0))
             continue
-        retry = _failed(settings, state, ref, record, pending, outcome.error, started)
+        retry = _failed(settings, state, ref, record, pending, outcome.error, now(), slow=outcome.timed_out)
         if retry is not None:
             later.append(retry)
         happened[-1] += f", failed ({outcome.error})"
     deliveries.finish(message.workspace, message.run_id, claimed, changed)
     for again, delay in dict.fromkeys(later):
         repository.notifier.nudge(again, delay=delay, wait=True)
-    _hand_off(repository, state, events, sinks, records, started)
+    _hand_off(repository, state, events, sinks, records, now())
     return "; ".join(happened) or "nothing pending"
 
 
 def _deliver_alone(account: StorageAccount, repository: RunRepository, deliveries: Deliveries,
                    message: NotifyMessage, state: RunState, events: list[RunEvent], sinks: list[SinkRef],
-                   claim: Claim, records: dict[str, SinkRecord], ref: SinkRef, started: datetime) -> str:
-    """A message of the sinks queue: its sink alone, waited for the full time. The sink is
-    marked as being worked on and the run let go before the call (`Deliveries.begin`), so
-    the run's other sinks are delivered meanwhile by the notify queue's deliverer."""
+                   claim: Claim, records: dict[str, SinkRecord], ref: SinkRef, started: datetime,
+                   lane: Lane) -> str:
+    """A message naming a sink: that sink alone. On the notify queue (a retry of a sink that
+    answered, but not with a 2xx) it gets the moment, and is passed on to the sinks queue when
+    slower; on the sinks queue, the full time. The sink is marked as being worked on and the
+    run let go before the call (`Deliveries.begin`), so the run's other sinks are delivered
+    meanwhile."""
     settings = account.settings
     record = records[ref.id]
+    outside = ref.kind != "queue"
+    if lane.quick and outside and slow_sinks.known(ref):
+        repository.notifier.nudge(_pass_on(message, ref, record, started)[0], wait=True)
+        return f"{ref.kind}: slow lately, passed to the sinks queue"
     if record.worked_on(started):  # a duplicate message, or one sent again while the first is under way
         assert record.working_until is not None
         left = int((record.working_until - started).total_seconds())
@@ -240,27 +254,35 @@ def _deliver_alone(account: StorageAccount, repository: RunRepository, deliverie
         return "another deliverer came first; nudged again"
     pending = [e for e in events if not record.handled(e.short)]
     source = source_of(settings)
+    patience = lane.patience(settings)
     began = time.monotonic()
+    until = began + (patience.whole if lane.quick and outside else BUDGET_SECONDS)
     outcome = open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending],
-                                              began + BUDGET_SECONDS, FULL)
+                                              until, patience if outside else FULL)
     record.done.update(outcome.delivered)
     happened = f"{ref.kind}: {len(outcome.delivered)} delivered"
     later: list[tuple[NotifyMessage, int]] = []
-    if outcome.error is None:
+    if lane.quick and outside and (outcome.timed_out or not outcome.complete):
+        if outcome.timed_out:
+            slow_sinks.note(ref)
+        later.append(_pass_on(message, ref, record, started))
+        happened += ", slow: passed to the sinks queue"
+    elif outcome.error is None:
         record.tries, record.next, record.error = 0, None, None
-        if time.monotonic() - began < settings.events_quick_seconds:
+        if not lane.quick and time.monotonic() - began < settings.events_quick_seconds:
             slow_sinks.forget(ref)
         if not outcome.complete:  # the budget ran out: this queue goes on with it
-            later.append((NotifyMessage(message.workspace, message.run_id, ref.id, record.tries), 0))
+            later.append((NotifyMessage(message.workspace, message.run_id, ref.id, record.tries,
+                                        slow=not lane.quick), 0))
     else:
-        retry = _failed(settings, state, ref, record, pending, outcome.error, started)
+        retry = _failed(settings, state, ref, record, pending, outcome.error, now(), slow=outcome.timed_out)
         if retry is not None:
             later.append(retry)
         happened += f", failed ({outcome.error})"
     deliveries.end(message.workspace, message.run_id, record)
     for again, delay in later:
         repository.notifier.nudge(again, delay=delay, wait=True)
-    _hand_off(repository, state, events, sinks, records, started)
+    _hand_off(repository, state, events, sinks, records, now())
     return happened
 
 
@@ -272,7 +294,7 @@ def _follow_up(repository: RunRepository, message: NotifyMessage, sinks: list[Si
     for ref in sinks:
         record = records[ref.id]
         if record.worked_on(started) and any(not record.handled(e.short) for e in events):
-            sink = NotifyMessage(message.workspace, message.run_id, ref.id, FOLLOW_UP)
+            sink = NotifyMessage(message.workspace, message.run_id, ref.id, FOLLOW_UP, slow=True)
             repository.notifier.nudge(sink, delay=BUSY_DELAY_SECONDS, wait=True)
 
 
@@ -280,7 +302,7 @@ def _pass_on(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: dat
     """A sink slower than the notify queue's deliverer waits for, for the sinks queue: not an
     attempt that failed, so its count stays; general nudges leave it alone meanwhile."""
     record.next = when + PASSED_HOLD
-    return NotifyMessage(message.workspace, message.run_id, ref.id, record.tries), 0
+    return NotifyMessage(message.workspace, message.run_id, ref.id, record.tries, slow=True), 0
 
 
 def _due(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: datetime) -> bool:
@@ -295,8 +317,9 @@ def _due(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: datetim
 
 
 def _failed(settings: Settings, state: RunState, ref: SinkRef, record: SinkRecord, pending: list[RunEvent],
-            error: str, when: datetime) -> tuple[NotifyMessage, int] | None:
-    """Count the failed attempt: the retry to send, or None when the sink's pending events are given up."""
+            error: str, when: datetime, *, slow: bool) -> tuple[NotifyMessage, int] | None:
+    """Count the failed attempt: the retry to send (to the sinks queue when the sink did not answer
+    in time, `slow`; else to the notify queue), or None when the sink's pending events are given up."""
     run = state.run
     record.tries += 1
     record.error = error
@@ -305,7 +328,7 @@ def _failed(settings: Settings, state: RunState, ref: SinkRef, record: SinkRecor
         record.next = when + timedelta(seconds=delay)
         log.warning("run %s: events to %s failed (attempt %d, again in %ds): %s",
                     run.id, ref.label, record.tries, delay, error)
-        return NotifyMessage(run.workspace, run.id, ref.id, record.tries), delay
+        return NotifyMessage(run.workspace, run.id, ref.id, record.tries, slow=slow), delay
     given_up = [e for e in pending if not record.handled(e.short)]
     for event in given_up:
         record.failed[event.short] = f"given up after {record.tries} attempts: {error}"

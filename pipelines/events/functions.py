@@ -1,10 +1,10 @@
 """The queue functions that deliver run events (`pipelines.events.delivery`).
 
 `deliver_run_events` listens on `<PIPELINES_STEPS_QUEUE>-notify`, where every run's nudges
-go, and gives each sink outside the app a moment; `deliver_sink_events` listens on
-`<PIPELINES_STEPS_QUEUE>-sinks`, where a delivery to one sink goes (a retry, or a sink
-slower than that moment), and waits for it the full time. Two functions, so that the host
-gives each queue slots of its own: a sink that hangs holds only the sinks queue's.
+go, and gives the sinks outside the app a moment; `deliver_sink_events` listens on
+`<PIPELINES_STEPS_QUEUE>-sinks`, where a delivery to a sink slower than that moment goes,
+and waits for it the full time. Two functions, so that the host gives each queue slots of
+its own: a sink that hangs holds only the sinks queue's.
 
 Both queues are named after the steps queue so that they need no app setting of their own
 (a binding expression must name a setting the host knows). The delivery code and storage
@@ -38,7 +38,7 @@ def deliver_run_events(msg: func.QueueMessage) -> None:
 @bp.function_name("deliver_sink_events")
 @bp.queue_trigger(arg_name="msg", queue_name=SINKS_QUEUE, connection="AzureWebJobsStorage")
 def deliver_sink_events(msg: func.QueueMessage) -> None:
-    """Deliver a run's pending events to one sink, waiting for it the full time."""
+    """Deliver a run's pending events to one slow sink, waiting for it the full time."""
     _deliver(msg, quick=False)
 
 

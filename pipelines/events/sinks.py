@@ -18,9 +18,11 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as WaitedTooLong
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipelines.api.events_contract import CONTENT_TYPE
 from pipelines.catalogue.webhooks import url_allowed
@@ -32,6 +34,9 @@ from pipelines.store import StorageAccount, messages
 from pipelines.store.eventgrid import EventGridTopic
 from pipelines.version import __version__
 
+if TYPE_CHECKING:
+    import requests
+
 log = logging.getLogger("pipelines.events")
 
 Pending = Sequence[tuple[str, dict[str, Any]]]
@@ -39,16 +44,25 @@ Pending = Sequence[tuple[str, dict[str, Any]]]
 
 @dataclass(frozen=True)
 class Patience:
-    """How long one call to a sink may wait to connect and for its answer, and how often a
-    client that tries again on its own (Event Grid's) may."""
+    """How long one call to a sink may wait to connect and for each part of its answer, how
+    often a client that tries again on its own (Event Grid's) may, and how long the call may
+    take in all, whatever the other side does (an answer sent a byte at a time, a name slow
+    to resolve): past `whole`, a webhook's or a plan's call is cut (`_post`)."""
 
     connect: float
     read: float
     retries: int
+    whole: float
+
+    def within(self, seconds: float) -> Patience:
+        """This patience, cut to `seconds` in all."""
+        return Patience(min(self.connect, seconds), min(self.read, seconds), self.retries, min(self.whole, seconds))
 
 
 # The sinks queue's: a sink that answers at all answers in this.
-FULL = Patience(connect=3.05, read=10.0, retries=2)
+FULL = Patience(connect=3.05, read=10.0, retries=2, whole=15.0)
+# Calls past their time are left to end on their own (their sockets shut) on these threads.
+_calls = ThreadPoolExecutor(max_workers=32, thread_name_prefix="sink-call")
 
 
 @dataclass
@@ -139,13 +153,12 @@ class WebhookSink:
                 body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
                 headers = {"Content-Type": CONTENT_TYPE, **signed_headers(secret, str(event["id"]), body)}
                 try:
-                    answer = session.post(self.hook.url, data=body, headers=headers,
-                                          timeout=(patience.connect, patience.read), allow_redirects=False)
+                    answer = _post(session, patience, self.hook.url, data=body, headers=headers)
                 except requests.RequestException as error:
                     refused = _refusal(error)
                     outcome.error = f"{self.ref.label}: {refused}" if refused else (
                         f"{self.ref.label} did not answer ({type(error).__name__})")
-                    outcome.timed_out = refused is None and isinstance(error, requests.Timeout)
+                    outcome.timed_out = refused is None and _timed_out(error)
                     break
                 if not 200 <= answer.status_code < 300:
                     outcome.error = f"{self.ref.label} answered HTTP {answer.status_code}"
@@ -200,15 +213,60 @@ class DevOpsSink:
         with addresses.session(loopback=self.allow_local_http) as session:
             session.headers["User-Agent"] = f"pipelines-events/{__version__}"
             try:
-                answer = session.post(self.job.events_url, json=body, headers={"Authorization": f"Basic {basic}"},
-                                      timeout=(patience.connect, patience.read), allow_redirects=False)
+                answer = _post(session, patience, self.job.events_url, json=body,
+                               headers={"Authorization": f"Basic {basic}"})
             except requests.RequestException as error:
                 refused = _refusal(error)
                 return refused or f"the plan did not answer ({type(error).__name__})", (
-                    refused is None and isinstance(error, requests.Timeout))
+                    refused is None and _timed_out(error))
         if not 200 <= answer.status_code < 300:
             return f"the plan answered HTTP {answer.status_code}", False
         return None, False
+
+
+def _post(session: requests.Session, patience: Patience, url: str, **kwargs: Any) -> requests.Response:
+    """`session.post(url)`, without redirects, waiting `patience` for each part and at most
+    `patience.whole` in all: past that, the session's connections are cut, so the call's
+    thread ends too, and `requests.Timeout` is raised (the sink may have taken the event)."""
+    with first_use():
+        import requests
+
+        from pipelines.events import addresses
+
+    call = _calls.submit(session.post, url, timeout=(patience.connect, patience.read), allow_redirects=False,
+                         **kwargs)
+    try:
+        return call.result(timeout=patience.whole)
+    except WaitedTooLong:
+        if not call.cancel():  # under way: cut it; one not begun never begins
+            addresses.abort(session)
+        raise requests.Timeout(f"no whole answer within {patience.whole:g} s") from None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error` and what requests and urllib3 wrap in it: arguments, `reason`, causes, contexts."""
+    waiting: list[BaseException] = [error]
+    seen: set[int] = set()
+    while waiting:
+        item = waiting.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        inner = [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
+        waiting += [e for e in inner if isinstance(e, BaseException)]
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Whether a call waited its patience out. requests raises `Timeout` when the answer's status
+    line and headers are late, but a `ConnectionError` wrapping urllib3's `ReadTimeoutError` when
+    its body is: both are a sink that did not answer in time, not one that refused. (Not any of
+    urllib3's `TimeoutError`s: its `NewConnectionError`, a refused connection, is one.)"""
+    with first_use():
+        import requests
+        from urllib3.exceptions import ReadTimeoutError
+
+    return any(isinstance(item, requests.Timeout | ReadTimeoutError) for item in _causes(error))
 
 
 def _refusal(error: BaseException) -> str | None:
@@ -216,18 +274,7 @@ def _refusal(error: BaseException) -> str | None:
     with first_use():
         from pipelines.events.addresses import AddressRefused
 
-    waiting: list[BaseException] = [error]
-    seen: set[int] = set()
-    while waiting:  # what urllib3 and requests wrap it in: arguments, `reason`, causes
-        item = waiting.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, AddressRefused):
-            return str(item)
-        inner = [*item.args, getattr(item, "reason", None), item.__cause__, item.__context__]
-        waiting += [e for e in inner if isinstance(e, BaseException)]
-    return None
+    return next((str(item) for item in _causes(error) if isinstance(item, AddressRefused)), None)
 
 
 def open_sink(ref: SinkRef, account: StorageAccount) -> Sink:

@@ -2,9 +2,9 @@
 
 A run's events are derived from its rows (`pipelines.runs.events`); what moves them is a
 small message on the notify queue (`<steps queue>-notify`, `NotifyMessage`: ids only),
-taken by the function `deliver_run_events` (`pipelines.events`); a message naming one
-sink (a retry, or a sink slower than that function waits for) goes to the sinks queue
-(`<steps queue>-sinks`) instead. Three senders of the first kind:
+taken by the function `deliver_run_events` (`pipelines.events`); a message for a sink
+slower than that function waits for goes to the sinks queue (`<steps queue>-sinks`)
+instead. Three senders of the first kind:
 
 - a submit, once its run is written (`RunQueued`);
 - a commit that made new events (a run started or ended; with step events on, a step
@@ -66,24 +66,28 @@ _background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="run-events")
 
 @dataclass(frozen=True)
 class NotifyMessage:
-    """Deliver the run's events; with `sink`, only to that sink (a retry, `attempt` of it)."""
+    """Deliver the run's events; with `sink`, only to that sink (a retry, `attempt` of it);
+    `slow`: a sink that did not answer in the notify queue's moment, for the sinks queue."""
 
     workspace: str
     run_id: str
     sink: str | None = None
     attempt: int = 0
+    slow: bool = False
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"ws": self.workspace, "run": self.run_id}
         if self.sink is not None:
             payload.update(sink=self.sink, n=self.attempt)
+            if self.slow:
+                payload["slow"] = 1
         return payload
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> NotifyMessage:
         sink = payload.get("sink")
         return cls(str(payload["ws"]), str(payload["run"]), None if sink is None else str(sink),
-                   int(payload.get("n", 0)))
+                   int(payload.get("n", 0)), sink is not None and bool(payload.get("slow")))
 
 
 @dataclass(frozen=True)
@@ -140,10 +144,11 @@ class Notifier:
         return timedelta(seconds=self.settings.events_grace_seconds)
 
     def queue(self, message: NotifyMessage) -> QueueClient:
-        """Where `message` goes: a delivery to one sink (a retry, or a sink slower than the notify
-        queue's deliverer waits for) to the sinks queue, any other to the notify queue."""
+        """Where `message` goes: a delivery to a sink slower than the notify queue's deliverer
+        waits for to the sinks queue, any other (a retry of a sink that answered, but not 2xx,
+        included) to the notify queue."""
         settings = self.settings
-        return self.account.queue(settings.notify_queue_name if message.sink is None else settings.sinks_queue_name)
+        return self.account.queue(settings.sinks_queue_name if message.slow else settings.notify_queue_name)
 
     def enabled(self, run: Run) -> bool:
         """Whether the run has events to deliver: a sink for every run, webhooks of its endpoint, or

@@ -303,7 +303,8 @@ def test_the_run_row_keeps_when_its_nudge_is_due() -> None:
 
 def test_the_notify_queue_waits_a_moment_for_a_sink_and_the_sinks_queue_the_full_time() -> None:
     quick = settings(PIPELINES_EVENTS_QUICK_SECONDS="1.5")
-    assert QUICK.patience(quick) == Patience(connect=1.5, read=1.5, retries=0)
+    assert QUICK.patience(quick) == Patience(connect=1.5, read=1.5, retries=0, whole=1.5)
+    assert QUICK.patience(quick).within(0.5) == Patience(connect=0.5, read=0.5, retries=0, whole=0.5)
     assert QUICK.patience(settings(PIPELINES_EVENTS_QUICK_SECONDS="5")).connect == FULL.connect
     assert SINKS.patience(quick) == FULL and FULL.read > 1.5 and FULL.retries > 0
     assert settings().events_quick_seconds == 2.0
@@ -333,10 +334,16 @@ def test_a_slow_sink_is_remembered_by_its_own_address_for_a_while() -> None:
     assert not slow.known(a)
 
 
-def test_a_message_naming_a_sink_goes_to_the_sinks_queue_and_any_other_to_the_notify_queue() -> None:
+def test_a_message_for_a_slow_sink_goes_to_the_sinks_queue_and_any_other_to_the_notify_queue() -> None:
     named: list[str] = []
     account = SimpleNamespace(settings=settings(PIPELINES_STEPS_QUEUE="steps"), queue=lambda name: named.append(name))
     notifier = Notifier(account)  # type: ignore[arg-type]
     notifier.queue(NotifyMessage("ws1", RUN_ID))
-    notifier.queue(NotifyMessage("ws1", RUN_ID, "webhook-1", 2))
-    assert named == ["steps-notify", "steps-sinks"]
+    notifier.queue(NotifyMessage("ws1", RUN_ID, "webhook-1", 2))  # a retry of a sink that answered 500
+    notifier.queue(NotifyMessage("ws1", RUN_ID, "webhook-1", 2, slow=True))
+    assert named == ["steps-notify", "steps-notify", "steps-sinks"]
+    # AND the mark travels with the message; a general nudge has none
+    slow = NotifyMessage("ws1", RUN_ID, "webhook-1", 2, slow=True)
+    assert NotifyMessage.from_payload(slow.to_payload()) == slow
+    assert NotifyMessage.from_payload({"ws": "ws1", "run": RUN_ID, "slow": 1}).slow is False
+    assert NotifyMessage.from_payload({"ws": "ws1", "run": RUN_ID, "sink": "webhook-1", "n": 2}).slow is False
