@@ -1,11 +1,15 @@
-"""A TCP listener on 127.0.0.1 for tests of outgoing calls: it takes connections and what
-they send, and never answers."""
+"""Servers on 127.0.0.1 for tests of outgoing calls: a TCP listener that takes connections and
+what they send and never answers (`Listener`), and an HTTP server of a test's own handler
+(`http_server`, `QuietHandler`)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -49,3 +53,27 @@ def listener() -> Iterator[Listener]:
     opened = Listener()
     yield opened
     opened.close()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A test server's handler: no access log, and a client that stopped waiting (a call cut at
+    its time: what such tests are about) is no error."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def handle_one_request(self) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            super().handle_one_request()
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` served on 127.0.0.1 on threads of its own; yields the server's base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -8,16 +8,14 @@ Both clients are the Azure SDK's, sending real requests; the topic is an HTTP se
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from azure.core.credentials import AzureKeyCredential
 
 from pipelines.store.eventgrid import EventGridTopic, PublishError
+from tests.listening import QuietHandler, http_server
 
 EVENT = {"id": "9f1c", "source": "/test", "type": "Pipelines.RunFinished", "specversion": "1.0",
          "time": "2026-12-01T09:00:00+00:00", "data": {"runId": "r1"}}
@@ -31,7 +29,7 @@ class LateTopic:
         self.paths: list[str] = []
         topic = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - the standard library's name
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 topic.paths.append(self.path)
@@ -42,52 +40,38 @@ class LateTopic:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def handle_one_request(self) -> None:
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client stopped waiting
-                    super().handle_one_request()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/events"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.handler = Handler
 
 
-@pytest.fixture
-def late() -> Iterator[LateTopic]:
-    topic = LateTopic(delay=1.5)
-    yield topic
-    topic.server.shutdown()
-    topic.server.server_close()
+@contextlib.contextmanager
+def late_topic(delay: float, status: int = 200) -> Iterator[tuple[LateTopic, str]]:
+    topic = LateTopic(delay, status)
+    with http_server(topic.handler) as base:
+        yield topic, base + "/api/events"
 
 
 @pytest.mark.parametrize("namespace_topic", [None, "runs"])
-def test_a_publish_gives_up_after_its_read_timeout_without_trying_again(late: LateTopic,
-                                                                          namespace_topic: str | None) -> None:
-    topic = EventGridTopic(late.url, namespace_topic, AzureKeyCredential("not a secret"))
-    # WHEN a publish may wait 0.3 s for the answer, and not try again
-    began = time.monotonic()
-    with pytest.raises(PublishError) as raised:
-        topic.publish([EVENT], connect=1.0, read=0.3, retries=0)
-    waited = time.monotonic() - began
-    # THEN it stopped before the topic answered, after one request, and says it timed out
-    assert raised.value.timed_out and "Timeout" in raised.value.message
-    assert waited < late.delay and len(late.paths) == 1
-    # AND with the default patience the same topic's late answer is taken
-    topic.publish([EVENT])
-    assert len(late.paths) == 2
+def test_a_publish_gives_up_after_its_read_timeout_without_trying_again(namespace_topic: str | None) -> None:
+    with late_topic(delay=1.5) as (late, url):
+        topic = EventGridTopic(url, namespace_topic, AzureKeyCredential("not a secret"))
+        # WHEN a publish may wait 0.3 s for the answer, and not try again
+        began = time.monotonic()
+        with pytest.raises(PublishError) as raised:
+            topic.publish([EVENT], connect=1.0, read=0.3, retries=0)
+        waited = time.monotonic() - began
+        # THEN it stopped before the topic answered, after one request, and says it timed out
+        assert raised.value.timed_out and "Timeout" in raised.value.message
+        assert waited < late.delay and len(late.paths) == 1
+        # AND with the default patience the same topic's late answer is taken
+        topic.publish([EVENT])
+        assert len(late.paths) == 2
 
 
 @pytest.mark.parametrize("namespace_topic", [None, "runs"])
 def test_a_refusal_is_not_a_timeout_and_is_tried_as_often_as_told(namespace_topic: str | None) -> None:
-    refusing = LateTopic(delay=0.0, status=503)
-    try:
-        topic = EventGridTopic(refusing.url, namespace_topic, AzureKeyCredential("not a secret"))
+    with late_topic(delay=0.0, status=503) as (refusing, url):
+        topic = EventGridTopic(url, namespace_topic, AzureKeyCredential("not a secret"))
         with pytest.raises(PublishError) as raised:
             topic.publish([EVENT], retries=1)
         assert not raised.value.timed_out and "503" in raised.value.message
         assert len(refusing.paths) == 2  # the first request and one more
-    finally:
-        refusing.server.shutdown()
-        refusing.server.server_close()

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from pipelines.client import publish
 from pipelines.runs.notify import NUDGE_WINDOW_SECONDS
 from tests import pipelines_for_tests as make
 from tests.hosting import wait_for
+from tests.listening import QuietHandler
 from tests.service import Service, assert_error, token
 
 SECRET = "whsec_" + base64.b64encode(b"a test secret of 32 bytes, fixed").decode()
@@ -90,7 +91,7 @@ class Receiver:
         self.lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - the standard library's name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
@@ -103,9 +104,6 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/pipelines"

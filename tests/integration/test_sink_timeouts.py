@@ -11,12 +11,9 @@ out: the call is cut at `Patience.whole`. The receiver is an HTTP server of this
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -24,6 +21,7 @@ import pytest
 from pipelines.catalogue.webhooks import Webhook
 from pipelines.events.sinks import Patience, WebhookSink
 from pipelines.runs.notify import SinkRef
+from tests.listening import QuietHandler, http_server
 
 SECRET_SETTING = "PIPELINES_WEBHOOK_SECRET_TIMEOUTS"
 EVENT = {"id": "9f1c", "source": "/test", "type": "Pipelines.RunQueued", "specversion": "1.0"}
@@ -32,7 +30,7 @@ MOMENT = Patience(connect=1.0, read=0.3, retries=0, whole=1.0)
 
 @pytest.fixture
 def receiver() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 - the standard library's name
@@ -53,18 +51,8 @@ def receiver() -> Iterator[str]:
                 time.sleep(1.0)
             self.wfile.write(b"{}")
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def handle_one_request(self) -> None:
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client stopped waiting
-                super().handle_one_request()
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(Handler) as base:
+        yield base
 
 
 def deliver(url: str) -> Any:
