@@ -288,9 +288,9 @@ def _deliver_alone(account: StorageAccount, repository: RunRepository, deliverie
 
 def _follow_up(repository: RunRepository, message: NotifyMessage, sinks: list[SinkRef],
                records: dict[str, SinkRecord], events: list[RunEvent], started: datetime) -> None:
-    """A general nudge leaves alone a sink that the sinks queue's deliverer is calling; the
-    events it brings that this deliverer has not got (a run's end while its start is being
-    delivered) follow it there, as a message for that sink once it is free."""
+    """A general nudge leaves alone a sink that another deliverer is calling; the events it
+    brings that that deliverer has not got (a run's end while its start is being delivered)
+    follow it, as a message for that sink once it is free."""
     for ref in sinks:
         record = records[ref.id]
         if record.worked_on(started) and any(not record.handled(e.short) for e in events):

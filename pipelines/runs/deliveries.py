@@ -6,7 +6,7 @@
   delivered there (`Done`: their short ids, `pipelines.runs.events.RunEvent.short`), the
   ones given up on after every attempt (`Failed`: short id to why), the attempts of the
   delivery under way (`Tries`), when its next attempt is due (`Next`) and its last error;
-  while the sinks queue's deliverer calls that sink alone, who does (`Working`,
+  while a deliverer calls that sink alone (for a message naming it), who does (`Working`,
   `WorkingUntil`): it holds the sink, not the run (`begin`, `end`).
 
 The run row is never written here: its ETag is what the engine's commits are conditioned
@@ -48,7 +48,7 @@ class SinkRecord:
         return short in self.done or short in self.failed
 
     def worked_on(self, when: datetime) -> bool:
-        """Whether a deliverer of the sinks queue is calling this sink (and has not been presumed gone)."""
+        """Whether a deliverer is calling this sink alone (and has not been presumed gone)."""
         return self.working is not None and self.working_until is not None and self.working_until > when
 
     def to_entity(self, partition: str) -> dict[str, Any]:
@@ -110,7 +110,7 @@ class Deliveries:
 
     def begin(self, workspace: str, run_id: str, seen: Claim, record: SinkRecord, token: str,
               when: datetime) -> bool:
-        """Take one sink's delivery for the sinks queue's deliverer: the sink's row is marked as
+        """Take one sink's delivery, for a message naming it: the sink's row is marked as
         being worked on by `token` (general nudges leave it alone meanwhile, `Next`) and the run's
         claim row is written back released, both on the ETags read, in one transaction. So it
         fails if a deliverer took the run, or the sink, since they were read; and a deliverer that
@@ -134,7 +134,7 @@ class Deliveries:
         return True
 
     def end(self, workspace: str, run_id: str, record: SinkRecord) -> None:
-        """Record what the sinks queue's deliverer did with its sink and let the sink go. The row
+        """Record what a deliverer did with the sink it took (`begin`) and let the sink go. The row
         changes only under its `begin`'s ETag; if another deliverer wrote it meanwhile (one that
         presumed this one gone), what each delivered is kept: the rows are merged."""
         partition = run_partition(workspace, run_id)
