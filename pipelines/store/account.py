@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -268,13 +269,18 @@ class StorageAccount:
             self._ensured = True
 
     def _present(self) -> tuple[set[str], set[str], set[str]]:
-        """The account's tables, this app's containers and its queues, by name; a service whose
-        listing the identity is refused (403) reads as empty, so that each is created."""
-        prefix = self.settings.name_prefix or None
+        """This app's tables, containers and queues that exist, by name; a service whose listing
+        the identity is refused (403) reads as empty, so that each is created. Each listing asks
+        only for names in the app's range, so that an account's other tables, containers and
+        queues (another app's, many tests') never add a page to it."""
+        settings = self.settings
+        tables = sorted(settings.table_name(base) for base in TABLES)
+        queues = os.path.commonprefix(list(self.queue_names())) or None
         listings: tuple[Callable[[], Iterable[Any]], ...] = (
-            self.tables.list_tables,
-            lambda: self.blobs.list_containers(name_starts_with=prefix),
-            self.queues.list_queues,
+            lambda: self.tables.query_tables("TableName ge @first and TableName le @last",
+                                             parameters={"first": tables[0], "last": tables[-1]}),
+            lambda: self.blobs.list_containers(name_starts_with=settings.name_prefix or None),
+            lambda: self.queues.list_queues(name_starts_with=queues),
         )
         found: list[set[str]] = []
         for listing in listings:

@@ -202,6 +202,15 @@ def test_ensure_reads_what_exists_with_three_listings_and_creates_only_what_is_m
     StorageAccount(settings).ensure()
     assert len(made) == 3 and all(r.startswith("GET") for r in made), made
     assert len(TABLES) + len(CONTAINERS) > 3
+    # AND the listings ask for the app's names only: another app's tables are not read (so that
+    # an account with a thousand others lists its own in one page)
+    other = "zz" + settings.table_name("Runs")
+    account.tables.create_table(other)
+    try:
+        tables, _, _ = StorageAccount(settings)._present()
+        assert tables == {settings.table_name(base) for base in TABLES}
+    finally:
+        account.tables.delete_table(other)
 
 
 def test_an_identity_that_may_not_list_creates_each_resource(account, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -216,7 +225,7 @@ def test_an_identity_that_may_not_list_creates_each_resource(account, monkeypatc
         raise error
 
     # GIVEN an identity refused the account-wide table listing (a compute target's roles are per table)
-    monkeypatch.setattr(TableServiceClient, "list_tables", refused)
+    monkeypatch.setattr(TableServiceClient, "query_tables", refused)
     made = _requests_made(monkeypatch)
     # WHEN it ensures what the app needs
     StorageAccount(account.settings).ensure()
