@@ -46,7 +46,7 @@ from typing import Any
 
 from pipelines.api.events_contract import cloud_event, source_of
 from pipelines.errors import NotFoundError
-from pipelines.events.sinks import FULL, Patience, open_sink
+from pipelines.events.sinks import FULL, Outcome, Patience, open_sink
 from pipelines.runs.deliveries import Claim, Deliveries, SinkRecord
 from pipelines.runs.devops import DevOpsTokens
 from pipelines.runs.engine import RunState
@@ -185,7 +185,7 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
             continue
         outside = ref.kind != "queue"  # the local sink is the app's own storage
         began = time.monotonic()
-        call, until = (patience, deadline) if outside else (FULL, deadline)
+        call, until = (patience if outside else FULL), deadline
         if lane.quick and outside:
             left = moment_ends - began
             if left < LEAST_CALL_SECONDS or slow_sinks.known(ref):
@@ -197,28 +197,10 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
             call, until = patience.within(left), min(deadline, began + left)
         outcome = open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending],
                                                   until, call)
-        record.done.update(outcome.delivered)
         changed.append(record)
-        happened.append(f"{ref.kind}: {len(outcome.delivered)} delivered")
-        if lane.quick and outside and (outcome.timed_out or not outcome.complete):
-            if outcome.timed_out:
-                slow_sinks.note(ref)
-            later.append(_pass_on(message, ref, record, started))
-            happened[-1] += ", slow: passed to the sinks queue"
-            continue
-        if outcome.error is None:
-            record.tries, record.next, record.error = 0, None, None
-            if not lane.quick and time.monotonic() - began < settings.events_quick_seconds:
-                slow_sinks.forget(ref)
-            if not outcome.complete:  # the budget ran out: the same deliverer goes on
-                sink = None if lane.quick else ref.id
-                later.append((NotifyMessage(message.workspace, message.run_id, sink, record.tries,
-                                            slow=not lane.quick), 0))
-            continue
-        retry = _failed(settings, state, ref, record, pending, outcome.error, now(), slow=outcome.timed_out)
-        if retry is not None:
-            later.append(retry)
-        happened[-1] += f", failed ({outcome.error})"
+        sent, what = _settle(settings, state, message, lane, ref, record, pending, outcome, began, started)
+        later += sent
+        happened.append(what)
     deliveries.finish(message.workspace, message.run_id, claimed, changed)
     for again, delay in dict.fromkeys(later):
         repository.notifier.nudge(again, delay=delay, wait=True)
@@ -259,31 +241,39 @@ def _deliver_alone(account: StorageAccount, repository: RunRepository, deliverie
     until = began + (patience.whole if lane.quick and outside else BUDGET_SECONDS)
     outcome = open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending],
                                               until, patience if outside else FULL)
-    record.done.update(outcome.delivered)
-    happened = f"{ref.kind}: {len(outcome.delivered)} delivered"
-    later: list[tuple[NotifyMessage, int]] = []
-    if lane.quick and outside and (outcome.timed_out or not outcome.complete):
-        if outcome.timed_out:
-            slow_sinks.note(ref)
-        later.append(_pass_on(message, ref, record, started))
-        happened += ", slow: passed to the sinks queue"
-    elif outcome.error is None:
-        record.tries, record.next, record.error = 0, None, None
-        if not lane.quick and time.monotonic() - began < settings.events_quick_seconds:
-            slow_sinks.forget(ref)
-        if not outcome.complete:  # the budget ran out: this queue goes on with it
-            later.append((NotifyMessage(message.workspace, message.run_id, ref.id, record.tries,
-                                        slow=not lane.quick), 0))
-    else:
-        retry = _failed(settings, state, ref, record, pending, outcome.error, now(), slow=outcome.timed_out)
-        if retry is not None:
-            later.append(retry)
-        happened += f", failed ({outcome.error})"
+    later, happened = _settle(settings, state, message, lane, ref, record, pending, outcome, began, started)
     deliveries.end(message.workspace, message.run_id, record)
     for again, delay in later:
         repository.notifier.nudge(again, delay=delay, wait=True)
     _hand_off(repository, state, events, sinks, records, now())
     return happened
+
+
+def _settle(settings: Settings, state: RunState, message: NotifyMessage, lane: Lane, ref: SinkRef,
+            record: SinkRecord, pending: list[RunEvent], outcome: Outcome, began: float,
+            started: datetime) -> tuple[list[tuple[NotifyMessage, int]], str]:
+    """What a call to a sink makes of its record, the messages that follow from it, and what
+    happened (for the log): a sink outside the app slower than the notify queue's moment is
+    passed on; one that took every event is done (and forgotten as slow, when it answered in
+    the moment); one that took only some before the budget ran out goes on from the same
+    queue; one that failed is tried again, or given up."""
+    record.done.update(outcome.delivered)
+    happened = f"{ref.kind}: {len(outcome.delivered)} delivered"
+    if lane.quick and ref.kind != "queue" and (outcome.timed_out or not outcome.complete):
+        if outcome.timed_out:
+            slow_sinks.note(ref)
+        return [_pass_on(message, ref, record, started)], happened + ", slow: passed to the sinks queue"
+    if outcome.error is None:
+        record.tries, record.next, record.error = 0, None, None
+        if not lane.quick and time.monotonic() - began < settings.events_quick_seconds:
+            slow_sinks.forget(ref)
+        if outcome.complete:
+            return [], happened
+        sink = None if lane.quick and message.sink is None else ref.id  # a general nudge goes on as one
+        return [(NotifyMessage(message.workspace, message.run_id, sink, record.tries, slow=not lane.quick), 0)], (
+            happened)
+    retry = _failed(settings, state, ref, record, pending, outcome.error, now(), slow=outcome.timed_out)
+    return ([] if retry is None else [retry]), happened + f", failed ({outcome.error})"
 
 
 def _follow_up(repository: RunRepository, message: NotifyMessage, sinks: list[SinkRef],
