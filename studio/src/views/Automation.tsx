@@ -7,7 +7,7 @@
 // open question or a disable, enable or delete under way is left as it is.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { Automation as Item, AutomationKind, EventTrigger, Schedule } from "../api";
 import { describe } from "../api";
 import type { Target } from "../automation";
@@ -410,7 +410,9 @@ function Actions(props: {
   const confirmRef = useRef<HTMLButtonElement>(null);
   const deleteRef = useRef<HTMLButtonElement>(null);
   const asked = useRef(false);
-  useEffect(() => {
+  // Before the browser paints: the button that asked may have been reused for the question's
+  // "Keep" (preact keeps a focused element it patches), so the focus is moved in the same commit.
+  useLayoutEffect(() => {
     if (confirming) confirmRef.current?.focus();
     else if (asked.current) deleteRef.current?.focus(); // kept: back to the button that asked
   }, [confirming]);
