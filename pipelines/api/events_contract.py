@@ -118,7 +118,12 @@ class EventDeliveryEntity(_Wire):
     sink: str = Field(alias="Sink", description="queue NAME, Event Grid ENDPOINT, or webhook URL (without query).")
     status: str = Field(alias="Status", description="Delivered, Pending, or Failed (given up after every attempt).")
     attempts: int = Field(alias="Attempts", description="Attempts of the delivery under way at this sink.")
-    next_attempt: str | None = Field(alias="NextAttempt", description="When a pending delivery is tried again.")
+    next_attempt: str | None = Field(
+        alias="NextAttempt",
+        description="When a pending delivery is tried again; null while it is being tried (InProgress). A delivery "
+                    "passed on to the sinks queue (its sink was slower than the notify queue waits for) is due from "
+                    "then: it waits for a free slot of that queue.")
+    in_progress: bool = Field(alias="InProgress", description="A deliverer is calling the sink now.")
     error: str | None = Field(alias="Error", description="Why the last attempt failed, or why it was given up.")
 
 

@@ -79,7 +79,8 @@ EVENT_COLUMNS = [
     time_column("Time", "Time"),
     Column.key("Type"),
     Column("Deliveries", lambda e: "; ".join(
-        f"{d['Sink']}: {d['Status']}" + (f" ({d['Error']})" if d.get("Error") else "")
+        f"{d['Sink']}: {d['Status']}" + (", calling now" if d.get("InProgress") else "")
+        + (f" ({d['Error']})" if d.get("Error") else "")
         for d in e.get("Deliveries") or []), wrap=True),
     Column.key("Id"),
 ]

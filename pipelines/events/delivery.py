@@ -257,6 +257,7 @@ def _settle(settings: Settings, state: RunState, message: NotifyMessage, lane: L
     passed on; one that took every event is done (and forgotten as slow, when it answered in
     the moment); one that took only some before the budget ran out goes on from the same
     queue; one that failed is tried again, or given up."""
+    record.passed = None
     record.done.update(outcome.delivered)
     happened = f"{ref.kind}: {len(outcome.delivered)} delivered"
     if lane.quick and ref.kind != "queue" and (outcome.timed_out or not outcome.complete):
@@ -291,7 +292,7 @@ def _follow_up(repository: RunRepository, message: NotifyMessage, sinks: list[Si
 def _pass_on(message: NotifyMessage, ref: SinkRef, record: SinkRecord, when: datetime) -> tuple[NotifyMessage, int]:
     """A sink slower than the notify queue's deliverer waits for, for the sinks queue: not an
     attempt that failed, so its count stays; general nudges leave it alone meanwhile."""
-    record.next = when + PASSED_HOLD
+    record.next, record.passed = when + PASSED_HOLD, when
     return NotifyMessage(message.workspace, message.run_id, ref.id, record.tries, slow=True), 0
 
 

@@ -7,7 +7,8 @@
   ones given up on after every attempt (`Failed`: short id to why), the attempts of the
   delivery under way (`Tries`), when its next attempt is due (`Next`) and its last error;
   while a deliverer calls that sink alone (for a message naming it), who does (`Working`,
-  `WorkingUntil`): it holds the sink, not the run (`begin`, `end`).
+  `WorkingUntil`): it holds the sink, not the run (`begin`, `end`); when the sink was passed
+  on to the sinks queue and not called since, when (`Passed`).
 
 The run row is never written here: its ETag is what the engine's commits are conditioned
 on, and a deliverer writing it would make them conflict. These rows are also what the
@@ -42,6 +43,7 @@ class SinkRecord:
     error: str | None = None
     working: str | None = None  # the deliverer calling this sink alone, until `working_until`
     working_until: datetime | None = None
+    passed: datetime | None = None  # passed on to the sinks queue then, and not called since
     etag: str | None = None  # the row's, as read (None: no row yet)
 
     def handled(self, short: str) -> bool:
@@ -57,6 +59,7 @@ class SinkRecord:
             "Done": json_text(sorted(self.done)), "Failed": json_text(self.failed), "Tries": self.tries,
             "Next": time_text(self.next), "Error": (self.error or "")[:ERROR_CHARS] or None,
             "Working": self.working, "WorkingUntil": time_text(self.working_until),
+            "Passed": time_text(self.passed),
         }
 
     @classmethod
@@ -65,7 +68,8 @@ class SinkRecord:
             sink=str(entity["Sink"]), label=str(entity.get("Label") or entity["Sink"]),
             done=set(parse_json(entity.get("Done"), [])), failed=dict(parse_json(entity.get("Failed"), {})),
             tries=int(entity.get("Tries") or 0), next=parse_time(entity.get("Next")), error=entity.get("Error"),
-            working=entity.get("Working"), working_until=parse_time(entity.get("WorkingUntil")), etag=etag_of(entity),
+            working=entity.get("Working"), working_until=parse_time(entity.get("WorkingUntil")),
+            passed=parse_time(entity.get("Passed")), etag=etag_of(entity),
         )
 
 

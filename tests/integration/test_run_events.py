@@ -345,12 +345,17 @@ def test_a_runs_other_webhook_is_told_while_its_slow_one_is_called(
     # WHEN the slow one is being called from the sinks queue (its second request: the first waited
     # the notify queue's 2 s) and the run ends meanwhile
     wait_for(lambda: len(slow.times) >= 2, timeout=60, interval=0.05)
+    # THEN the events route says the slow one is being called (no next attempt is due), the other not
+    shown = [d for e in service.get(f"/PipelineRuns/{run}/Events").json() for d in e["Deliveries"]]
+    calling = [d for d in shown if slow.url in d["Sink"] and d["Status"] == "Pending"]
+    assert calling and all(d["InProgress"] and d["NextAttempt"] is None for d in calling), shown
+    assert not any(d["InProgress"] for d in shown if quick.url in d["Sink"]), shown
     (tmp_path / "release").write_text("go")
     assert service.wait_run(run)["Status"]["StatusCode"] == 3
     finished = expected_id(run, "RunFinished")
     wait_for(lambda: finished in {e["id"] for e in quick.accepted()}, timeout=60, interval=0.05)
     told = quick.times[[e["id"] for e in quick.accepted()].index(finished)]
-    # THEN the other webhook had the run's end before the slow one answered that call: the call
+    # AND the other webhook had the run's end before the slow one answered that call: the call
     # held the slow sink, not the run
     assert told < slow.times[1] + slow.delay, (told - slow.times[1], slow.delay)
     # AND the slow one gets the run's end too, after its call (a follow-up), each event delivered

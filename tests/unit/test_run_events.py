@@ -16,7 +16,9 @@ from azure.core.messaging import CloudEvent
 from pydantic import ValidationError
 
 from pipelines.api import bodies
+from pipelines.api.contract import wire_time
 from pipelines.api.endpoint_requests import WEBHOOK_KEYS, endpoint_change, new_endpoint
+from pipelines.api.events import delivery_entity
 from pipelines.api.events_contract import cloud_event
 from pipelines.catalogue import KEEP, Webhook
 from pipelines.catalogue.webhooks import checked, parse_webhooks, webhooks_text
@@ -24,12 +26,21 @@ from pipelines.errors import BadRequestError
 from pipelines.events import delivery
 from pipelines.events.delivery import QUICK, SINKS, SlowSinks, backoff_seconds
 from pipelines.events.signing import signature, signed_headers, verify
-from pipelines.events.sinks import FULL, Patience
+from pipelines.events.sinks import FULL, Outcome, Patience
 from pipelines.runs.attempts import AttemptOutcome, AttemptRecord
+from pipelines.runs.deliveries import SinkRecord
 from pipelines.runs.engine import RunState
 from pipelines.runs.events import derive, digest, event_id, keys
 from pipelines.runs.model import Run, RunStatus, Step, TaskStatus
-from pipelines.runs.notify import NUDGE_MARGIN, NUDGE_WINDOW_SECONDS, ActiveRun, Notifier, NotifyMessage, sinks_of
+from pipelines.runs.notify import (
+    NUDGE_MARGIN,
+    NUDGE_WINDOW_SECONDS,
+    ActiveRun,
+    Notifier,
+    NotifyMessage,
+    SinkRef,
+    sinks_of,
+)
 from pipelines.settings import Settings
 from pipelines.store.eventgrid import cloud_events
 
@@ -347,3 +358,31 @@ def test_a_message_for_a_slow_sink_goes_to_the_sinks_queue_and_any_other_to_the_
     assert NotifyMessage.from_payload(slow.to_payload()) == slow
     assert NotifyMessage.from_payload({"ws": "ws1", "run": RUN_ID, "slow": 1}).slow is False
     assert NotifyMessage.from_payload({"ws": "ws1", "run": RUN_ID, "sink": "webhook-1", "n": 2}).slow is False
+
+
+def test_the_events_route_says_a_delivery_being_tried_and_one_passed_on_due_from_then() -> None:
+    event = derive(a_run(), steps=False)[-1]
+    record = SinkRecord("webhook-1", "webhook https://hooks.example.com/a")
+    # GIVEN a sink slower than the notify queue waits for, passed on to the sinks queue at T0
+    message = NotifyMessage("ws1", RUN_ID)
+    passed, _ = delivery._pass_on(message, SinkRef("webhook-1", "webhook", record.label), record, T0)
+    assert passed.slow and passed.sink == "webhook-1"
+    # THEN it is pending and due from then, not at the end of the hold that keeps general nudges off it
+    shown = delivery_entity(event, record, T0 + timedelta(seconds=5)).model_dump()
+    assert shown == {"Sink": record.label, "Status": "Pending", "Attempts": 0,
+                     "NextAttempt": "2026-12-01T09:00:00.000000+00:00", "Error": None, "InProgress": False}
+    # WHEN the sinks queue's deliverer calls it: in progress, with no next attempt
+    record.working, record.working_until = "token", T0 + timedelta(seconds=60)
+    shown = delivery_entity(event, record, T0 + timedelta(seconds=6)).model_dump()
+    assert shown["InProgress"] is True and shown["NextAttempt"] is None and shown["Status"] == "Pending"
+    # AND once that call failed, the retry's time, the passing forgotten
+    record.working = record.working_until = None
+    outcome = Outcome(error="HTTP 500")
+    delivery._settle(settings(), a_run(), passed, SINKS, SinkRef("webhook-1", "webhook", record.label), record,
+                     [event], outcome, 0.0, T0 + timedelta(seconds=20))
+    shown = delivery_entity(event, record, T0 + timedelta(seconds=21)).model_dump()
+    assert record.passed is None and shown["Attempts"] == 1 and shown["Error"] == "HTTP 500"
+    assert record.next is not None and shown["NextAttempt"] == wire_time(record.next)  # now + the back-off
+    # AND a delivery made is Delivered, whatever the record says of others
+    record.done.add(event.short)
+    assert delivery_entity(event, record, T0).model_dump()["Status"] == "Delivered"
