@@ -84,11 +84,14 @@ class RunRepository:
         return Run.from_entity(entity)
 
     # -- create ------------------------------------------------------------------------------
-    def create(self, state: RunState, transition: Transition) -> None:
+    def create(self, state: RunState, transition: Transition, before_commit: Callable[[], None] | None = None) -> None:
         """Index rows first (harmless pointers), then the run and its steps in one transaction.
 
         The index rows go in different partitions, so they cannot join the run's
         transaction; they are written side by side rather than one after another.
+        `before_commit` writes what the run needs elsewhere before it exists (an Azure DevOps
+        job's token): after its `active` row, so that the sweeper, which forgets an active
+        row whose run never came to exist, finds it too (`pipelines.worker.handler.sweep`).
         """
         run = state.run
         assert run.created is not None
@@ -112,6 +115,8 @@ class RunRepository:
             # in the index until they are handed off (the sweeper re-sends a lost nudge).
             rows = rows[1:]
         list(_side_by_side.map(self.index.upsert, rows))  # list(): any failure is raised here
+        if before_commit is not None:
+            before_commit()
         nudge = self.notifier.first(run, now())
         operations = [create_op(run.to_entity())]
         operations += [create_op(step.to_entity(run.partition)) for step in state.steps.values()]

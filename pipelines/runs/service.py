@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 import uuid
@@ -161,18 +162,18 @@ class RunService:
             existing = self._claim_idempotency(workspace, principal, idempotency_key, fingerprint, run.id, created)
             if existing is not None:
                 return existing
-        if devops is not None:
-            # Kept before the run exists, so that its end always finds it; the deliverer removes it
-            # with the run's last event. A submit whose commit fails leaves it (the commit may
-            # have landed, its answer lost); unread otherwise, it expires with the job.
-            DevOpsTokens(self.account).keep(workspace, run.id, devops[1])
+        # An Azure DevOps job's token is kept before the run exists, so that its end always finds
+        # it; the deliverer removes it with the run's last event, and the sweeper with the active
+        # row of a run whose commit never landed.
+        keep = None if devops is None else functools.partial(DevOpsTokens(self.account).keep, workspace, run.id,
+                                                              devops[1])
         self.experiments.note(workspace, experiment, created)
         run.run_number = self.numbers.take(workspace, 1 + len(definition.steps))
         state = RunState(run, steps_of(definition, placement.queues))
         reused = reuse.plan(self.account, definition, state, rerun_of)
         transition = engine.initial(state, created, self.settings.step_lease_seconds, reused)
         try:
-            self.repository.create(state, transition)
+            self.repository.create(state, transition, keep)
         except Exception:
             if idempotency_key:
                 self._release_idempotency(workspace, principal, idempotency_key, run.id)

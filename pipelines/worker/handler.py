@@ -27,6 +27,7 @@ from pipelines.authoring.definition import PipelineDefinition
 from pipelines.catalogue import PublishedPipelines
 from pipelines.errors import NotFoundError, StorageUnavailableError
 from pipelines.runs import engine
+from pipelines.runs.devops import DevOpsTokens
 from pipelines.runs.engine import Outcome
 from pipelines.runs.logs import INLINE_LOG_BYTES
 from pipelines.runs.model import InlineOutputs, Run, StepMessage, TaskStatus
@@ -412,8 +413,10 @@ def _sweep_one(repository: RunRepository, active: ActiveRun) -> None:
             workspace, run_id, lambda s: (None, engine.sweep(s, now(), repository.lease_seconds))
         )
     except NotFoundError:
-        # Its submit never committed, or is committing right now: wait before forgetting.
+        # Its submit never committed, or is committing right now: wait before forgetting it, and
+        # the Azure DevOps job's token that submit may have kept (`RunRepository.create`).
         if now() - active.created > timedelta(minutes=5):
+            DevOpsTokens(repository.account).forget(workspace, run_id)
             repository.forget_active(workspace, run_id)
         return
     # A run with events leaves the active index once they are all handed off, not before.

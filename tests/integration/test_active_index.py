@@ -7,16 +7,17 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pipelines.errors import StorageUnavailableError
 from pipelines.runs import engine
 from pipelines.runs.engine import RunState
+from pipelines.runs.devops import DevOpsTokens
 from pipelines.runs.model import Run, RunStatus, Step
 from pipelines.runs.repository import RunRepository
-from pipelines.store import Table
+from pipelines.store import Table, key
 from pipelines.worker import handler
 
 LEASE = 15
@@ -86,3 +87,47 @@ def test_a_removal_that_failed_leaves_the_run_listed_until_the_sweeper_removes_i
     failing.healed = True
     handler.sweep(repository.account)
     assert not repository.is_active("ws", state.run.id)
+
+
+class FailingTransactions(Table):
+    """The runs table, whose transactions fail (storage away): a submit's commit that never lands."""
+
+    def transact(self, operations):  # type: ignore[no-untyped-def]
+        raise StorageUnavailableError("storage is not available (ServiceResponseError); try again shortly")
+
+
+def test_a_job_token_kept_for_a_run_whose_commit_never_landed_is_dropped_by_the_sweeper(
+    repository: RunRepository,
+) -> None:
+    tokens = DevOpsTokens(repository.account)
+    run = Run(id=uuid.uuid4().hex, workspace="ws", pipeline_id="p", graph_id="g",
+              created=datetime.now(UTC) - timedelta(minutes=6))
+    state = RunState(run, {"a": Step(node_id="a", name="a")})
+    seen: list[bool] = []
+
+    def keep() -> None:  # what the submit of an Azure DevOps task keeps before the run exists
+        seen.append(repository.is_active("ws", run.id))
+        tokens.keep("ws", run.id, "job-token")
+
+    # WHEN a submit's commit fails after the job's token was kept
+    repository.runs = FailingTransactions(repository.runs.client)
+    with pytest.raises(StorageUnavailableError):
+        repository.create(state, engine.initial(state, datetime.now(UTC), LEASE), keep)
+    # THEN the token was kept after the run's active row, the sweeper's work list, was written
+    assert seen == [True] and tokens.read("ws", run.id) == "job-token"
+    # AND the sweeper, finding no run behind that row after five minutes, drops both
+    fresh = RunRepository(repository.account)
+    handler.sweep(repository.account)
+    assert tokens.read("ws", run.id) is None and not fresh.is_active("ws", run.id)
+
+
+def test_the_sweeper_leaves_a_young_active_row_and_its_token_alone(repository: RunRepository) -> None:
+    tokens = DevOpsTokens(repository.account)
+    run_id = uuid.uuid4().hex
+    # GIVEN a submit under way: its active row and the job's token written a moment ago, its run not yet
+    repository.index.upsert({"PartitionKey": "active", "RowKey": key("ws", run_id),
+                             "Created": datetime.now(UTC).isoformat()})
+    tokens.keep("ws", run_id, "job-token")
+    # WHEN the sweeper runs, THEN both stay: the commit may be landing now
+    handler.sweep(repository.account)
+    assert tokens.read("ws", run_id) == "job-token" and repository.is_active("ws", run_id)
