@@ -13,8 +13,8 @@ import pytest
 
 from pipelines.errors import StorageUnavailableError
 from pipelines.runs import engine
-from pipelines.runs.engine import RunState
 from pipelines.runs.devops import DevOpsTokens
+from pipelines.runs.engine import RunState
 from pipelines.runs.model import Run, RunStatus, Step
 from pipelines.runs.repository import RunRepository
 from pipelines.store import Table, key
