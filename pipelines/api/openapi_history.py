@@ -50,7 +50,7 @@ QUERY: dict[str, tuple[JSON, str]] = {
                         " RootRunId, Name, DisplayName, CreatedUtc, StartTimeUtc, EndTimeUtc, RunNumber,"
                         " Tags/{key}, Properties/{key}."),
     "$top": ({"type": "integer", "minimum": 1, "maximum": 1000}, "Page size (default PIPELINES_PAGE_SIZE)."),
-    "$orderby": (text(), "CreatedUtc, StartTimeUtc, EndTimeUtc or RunNumber, then asc or desc; default:"
+    "$orderby": (text(), "CreatedUtc, StartTimeUtc, EndTimeUtc, RunNumber or RunId, then asc or desc; default:"
                          " the definition's order."),
     "$sortorder": (text(pattern=any_case("asc", "desc", "")), "The direction when $orderby names none (any case)."),
     "$continuationToken": (text(), "The last page's continuationToken."),

@@ -336,19 +336,28 @@ def may_match_steps(tree: Node | None) -> bool:
 
 
 def pinned_runs(tree: Node | None) -> set[str] | None:
-    """The ids a filter pins the answer to (`RootRunId eq X`, `ParentRunId eq X` or
-    `RunId eq X` as a required term), so a query reads those runs, not a history."""
+    """The ids a filter pins the answer to, so a query reads those runs, not a history: a
+    required term `RootRunId eq X`, `ParentRunId eq X` or `RunId eq X`, or an `or` of such
+    terms (SDK v1 asks for runs by id as `RunId eq A or RunId eq B`)."""
     if tree is None:
         return None
     terms = tree.parts if isinstance(tree, Junction) and tree.op == "and" else (tree,)
     for term in terms:
-        if (
-            isinstance(term, Comparison)
-            and term.op == "eq"
-            and term.field in ("RootRunId", "ParentRunId", "RunId")
-            and isinstance(term.value, str)
-        ):
-            return {term.value}
+        choices = term.parts if isinstance(term, Junction) and term.op == "or" else (term,)
+        ids = [_pinned_id(choice) for choice in choices]
+        if all(run_id is not None for run_id in ids):
+            return {run_id for run_id in ids if run_id is not None}
+    return None
+
+
+def _pinned_id(term: Node) -> str | None:
+    if (
+        isinstance(term, Comparison)
+        and term.op == "eq"
+        and term.field in ("RootRunId", "ParentRunId", "RunId")
+        and isinstance(term.value, str)
+    ):
+        return term.value
     return None
 
 
@@ -358,6 +367,7 @@ ORDER_FIELDS = {
     "starttimeutc": "StartTimeUtc",
     "endtimeutc": "EndTimeUtc",
     "runnumber": "RunNumber",
+    "runid": "RunId",
 }
 
 
@@ -368,10 +378,16 @@ class Order:
 
     def key(self, record: Filterable) -> list[Any]:
         """A sort key that survives a round trip through JSON (it goes into tokens):
-        [missing, number]; records without the value (not started yet) sort last."""
+        [missing, number], or [missing, code points] for a text (a run id); records without
+        the value (not started yet) sort last."""
         value = record.filter_value(self.field, None)
         if value is None:
             return [1, 0.0]
+        if isinstance(value, str):
+            points = [ord(c) for c in value]
+            # Descending: each point negated, and an end mark above any of them, so that a text
+            # sorts before the texts it begins (`abc` before `ab`).
+            return [0, [-p for p in points] + [1] if self.descending else points]
         number = value.timestamp() if isinstance(value, datetime) else float(value)
         return [0, -number if self.descending else number]
 

@@ -93,18 +93,21 @@ def _text(value: Any) -> str:
 
 
 def _sort_position(value: Any) -> list[Any]:
-    """[missing, number, run id]: a position in a sorted list of records."""
+    """[missing, number or code points, run id]: a position in a sorted list of records (`Order.key`)."""
     ok = (
         isinstance(value, list)
         and len(value) == 3
         and value[0] in (0, 1)
-        and isinstance(value[1], (int, float))
-        and not isinstance(value[1], bool)
+        and (_number(value[1]) or (isinstance(value[1], list) and all(_number(p) for p in value[1])))
         and isinstance(value[2], str)
     )
     if not ok:
         raise tokens.forged()
     return list(value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class _IndexRows:

@@ -304,6 +304,10 @@ def test_queries_read_filters_as_sdk_v1_writes_them(service: Service, scoring: P
     assert ids("(Tags/k ne null or Tags/k eq null) and ParentRunId eq null") == {run_id, other}
     assert ids("(Tags/missing ne null or Tags/missing eq null)") == set()
     assert ids("CreatedUtc gt datetime'2000-01-01T00:00:00Z' and RunType eq 'azureml.StepRun'") >= step_ids
+    # ExperimentClient.get_runs_by_run_ids: bare ids joined by or, RunId desc, a page at a time
+    by_id = all_pages(service, "forecast", filter=f"RunId eq {run_id} or RunId eq {other}", orderby="RunId desc",
+                      top=1)
+    assert [r["runId"] for r in by_id] == sorted([run_id, other], reverse=True)
 
 
 def test_a_query_for_active_runs_finds_a_running_run_and_not_finished_ones(

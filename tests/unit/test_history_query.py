@@ -4,6 +4,7 @@ the reader skip."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -209,6 +210,27 @@ def test_a_filter_on_one_run_pins_the_query_to_it() -> None:
     assert pinned_runs(parse_filter("RunId eq 'r2'")) == {"r2"}
     assert pinned_runs(parse_filter("RootRunId eq r1 or Status eq Running")) is None
     assert pinned_runs(parse_filter("Status eq Running")) is None
+
+
+def test_runs_asked_for_by_id_pin_the_query_to_them() -> None:
+    # SDK v1's get_runs_by_run_ids: bare ids joined by or, ordered by RunId desc
+    assert pinned_runs(parse_filter("RunId eq r1 or RunId eq r2 or RunId eq r3")) == {"r1", "r2", "r3"}
+    assert pinned_runs(parse_filter("(RunId eq 'r1' or RunId eq 'r2') and Status eq 'Completed'")) == {"r1", "r2"}
+    # an or that lets another run through pins nothing
+    assert pinned_runs(parse_filter("RunId eq r1 or RunId ne r2")) is None
+    assert pinned_runs(parse_filter("RunId eq r1 or Status eq Running")) is None
+
+
+def test_runs_are_ordered_by_id_either_way_and_the_order_survives_a_token() -> None:
+    ids = ["ab", "abc", "b", "a", "ab_1"]
+    records = [a_record(id=run_id) for run_id in ids]
+    descending, ascending = parse_order("RunId desc"), parse_order("runid", "asc")
+    assert descending == Order("RunId", True) and ascending == Order("RunId", False)
+    assert [r.run_id for r in sorted(records, key=descending.key)] == sorted(ids, reverse=True)
+    assert [r.run_id for r in sorted(records, key=ascending.key)] == sorted(ids)
+    # the key goes into a continuation token as JSON and comes back comparable
+    key = descending.key(records[1])
+    assert json.loads(json.dumps(key)) == key
 
 
 # -- order, paging tokens -----------------------------------------------------------------------------------------
