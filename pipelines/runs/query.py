@@ -195,6 +195,10 @@ class Fields:
         kind = next((k for canonical, k in self.kinds.values() if canonical == field), "text")
         if kind == "time" and token.kind in ("datetime", "time"):
             return token.value
+        if kind == "time" and token.kind == "string":  # `'2026-11-01T00:00:00Z'`: the date in a string
+            return _parse_time(str(token.value), token.text)
+        if kind == "number" and token.kind == "string" and _NUMBER.match(str(token.value)):  # `'26'`
+            return float(str(token.value))
         if token.kind == "time":  # a bare datetime compared with another kind of field: its text
             token = _Token("bare", token.text, token.at, token.text)
         if kind == "number" and token.kind == "bare" and _NUMBER.match(token.text):

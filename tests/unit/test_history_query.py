@@ -117,6 +117,11 @@ def test_a_step_record_is_a_child_of_its_pipeline_run() -> None:
     ("CreatedUtc gt datetime'2026-11-01T12:00:00+00:00'", False),
     ("EndTimeUtc eq null and StartTimeUtc eq null", True),
     ("RunNumber gt 6 and RunNumber le 7", True),
+    # a date or a number in a 'string' literal, as a client that quotes every value writes it
+    ("CreatedUtc ge '2026-11-01T00:00:00Z' and CreatedUtc lt '2026-11-02T00:00:00'", True),
+    ("CreatedUtc gt '2026-11-01T12:00:00+00:00'", False),
+    ("RunNumber eq '7'", True),
+    ("RunNumber eq '8'", False),
     ("Name eq 'it''s'", False),
     # SDK v1's created_after: the datetime as Python prints it, bare (T0 is 2026-11-01 12:00 UTC)
     ("(CreatedUtc ge 2026-11-01 00:00:00)", True),
