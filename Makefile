@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The real SDK v1 in a venv of its own (tests/sdkv1): its pins are not the app's.
+SDKV1 := .venv-sdkv1
+SDKV1_STAMP := $(SDKV1)/.installed
 
-.PHONY: setup system-packages run test unit lint bench reliability clean studio
+.PHONY: setup system-packages run test unit lint bench reliability clean studio sdkv1
 
 setup: $(STAMP) node_modules/.installed studio
 
@@ -17,6 +20,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+sdkv1: $(SDKV1_STAMP)
+
+$(SDKV1_STAMP): tests/sdkv1/requirements.txt
+	test -x $(SDKV1)/bin/python || $(PYTHON) -m venv $(SDKV1)
+	$(SDKV1)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/sdkv1/requirements.txt
+	touch $(SDKV1_STAMP)
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -42,7 +52,7 @@ run: setup
 PYTEST_WORKERS ?= 2
 SCHEMATHESIS_TESTS := tests/integration/test_schemathesis.py
 NONE_CHOSEN_IS_FINE := $(if $(strip $(PYTEST_ARGS)),|| test $$? -eq 5,)
-test: setup system-packages lint
+test: setup system-packages sdkv1 lint
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --ignore=$(SCHEMATHESIS_TESTS) $(PYTEST_ARGS) $(NONE_CHOSEN_IS_FINE)
 	$(PY) -m pytest -q -p no:xdist $(SCHEMATHESIS_TESTS) $(PYTEST_ARGS) $(NONE_CHOSEN_IS_FINE)
 
@@ -68,4 +78,4 @@ reliability: setup
 	PIPELINES_SCHEMATHESIS_EXAMPLES=100 $(PY) -m pytest -q -p no:cacheprovider tests/integration/test_schemathesis.py
 
 clean:
-	rm -rf $(VENV) node_modules .azurite .pytest_cache
+	rm -rf $(VENV) $(SDKV1) node_modules .azurite .pytest_cache

@@ -153,9 +153,38 @@ class ArtifactListing(HistoryWire):
 
 
 # What OpenAPI documents (pipelines.api.openapi): every answer as it is written.
+# -- what SDK v1's own clients read besides the contract's routes (pipelines/api/aml.py) --------------
+class DataTypeEntity(Wire):
+    """A data type of Azure ML's pipelines service: every `azureml.pipeline.core` object reads the list."""
+
+    id: str = Field(alias="Id")
+    name: str = Field(alias="Name")
+    description: str = Field(alias="Description")
+    is_directory: bool = Field(alias="IsDirectory")
+    parent_data_type_ids: list[str] = Field(alias="ParentDataTypeIds")
+    entity_status: Literal["Active"] = Field(alias="EntityStatus")
+
+
+class AzureStorageSection(HistoryWire):
+    account_name: str = Field(alias="accountName")
+    container_name: str = Field(alias="containerName")
+    endpoint: str = Field(alias="endpoint", description="The blob endpoint's suffix: core.windows.net in Azure.")
+    protocol: str = Field(alias="protocol")
+    credential_type: Literal["None"] = Field(
+        alias="credentialType", description="None: no key or SAS is ever given out; read outputs through this service.")
+
+
+class AmlDatastoreDto(HistoryWire):
+    """A datastore as Azure ML's datastore service answers it (camelCase), for SDK v1's `Datastore.get`."""
+
+    name: str = Field(alias="name")
+    data_store_type: Literal["AzureBlob"] = Field(alias="dataStoreType")
+    azure_storage_section: AzureStorageSection = Field(alias="azureStorageSection")
+
+
 MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = tuple(
     (model, "serialization") for model in (
         Error, SnapshotUploaded, StepStatuses, StepStatusWord, TriggerDeleted, Health, NodeOutputs, OutputFiles,
-        ArtifactListing,
+        ArtifactListing, DataTypeEntity, AmlDatastoreDto,
     )
 )

@@ -42,3 +42,8 @@ def unknown_history_path(ctx: RequestContext) -> NoReturn:
 @route("unknown_artifact_path")
 def unknown_artifact_path(ctx: RequestContext) -> NoReturn:
     _refuse(ctx)
+
+
+@route("unknown_datastore_path")
+def unknown_datastore_path(ctx: RequestContext) -> NoReturn:
+    _refuse(ctx)

@@ -139,6 +139,16 @@ OPERATIONS: dict[str, Op] = {
     "cancel_run": Op("Cancel a run", RUN, "Answers the run after the cancel.", errors={404: "Unknown run."}),
     "cancel_run_execution": Op("Cancel a run", RUN, "Answers the run after the cancel.",
                                errors={404: "Unknown run."}),
+    "list_data_types": Op(
+        "The data types of Azure ML's pipelines service", array("DataTypeEntity"),
+        "What every azureml-pipeline-core object reads before it is made (SDK v1's"
+        " `ensure_default_datatypes`): the eleven types it requires, fixed."),
+    "get_aml_datastore": Op(
+        "A datastore as Azure ML's datastore service answers it", ref("AmlDatastoreDto"),
+        "For SDK v1's `Datastore.get`, which `StepRun.get_output_data()` calls: `workspaceartifactstore` (the store"
+        " of step outputs) or a datastore of the workspace. No key and no SAS are given (`credentialType` None):"
+        " outputs are read through this service.",
+        errors={404: "Unknown datastore."}),
     "get_run_events": Op(
         "A run's events and their deliveries", array("RunEventEntity"),
         "Our addition: the run's CloudEvents so far (docs/contract.md §7), each with where it was delivered,"

@@ -24,6 +24,7 @@ SCOPE = (
 WS = "pipelines/v1.0/" + SCOPE
 HS = "history/v1.0/" + SCOPE
 AS = "artifact/v2.0/" + SCOPE
+DS = "datastore/v1.0/" + SCOPE
 
 ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")  # what Azure Functions routes
 
@@ -163,6 +164,11 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         # -- a run's events and where they were delivered (docs/contract.md §7) ----------------
         Route("get_run_events", ("GET",), WS + "/PipelineRuns/{runId}/Events", R),
     ),
+    "aml": (
+        # -- what SDK v1's own clients read to make their objects (pipelines/api/aml.py) -------------
+        Route("list_data_types", ("GET",), WS + "/DataTypes", R),
+        Route("get_aml_datastore", ("GET",), DS + "/datastores/{datastoreName}", R),
+    ),
     "studio": (
         # -- the studio's page: static files only, anonymous; its data calls carry the user's token ----
         Route("studio", ("GET",), "studio", A),
@@ -174,7 +180,7 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         # tries a catch-all after every route whose segment there is a literal (`pipelines.devhost.routing`),
         # so these come last; /admin and /runtime (the host's own) are not under them.
         *(Route(f"unknown_{prefix}_path", ALL_METHODS, prefix + "/{*rest}", R, documented=False)
-          for prefix in ("pipelines", "history", "artifact")),
+          for prefix in ("pipelines", "history", "artifact", "datastore")),
     ),
 }
 
