@@ -38,6 +38,7 @@ DATA_TYPES = tuple(
 
 @route("list_data_types")
 def list_data_types(ctx: RequestContext) -> list[DataTypeEntity]:
+    ctx.workspace  # noqa: B018 - read for its check: a name no workspace can have is a 400, as on every route
     return list(DATA_TYPES)
 
 
@@ -46,11 +47,11 @@ def get_aml_datastore(ctx: RequestContext) -> AmlDatastoreDto:
     """The store of step outputs (`workspaceartifactstore`: the app's `runs` container), or a
     datastore of the workspace (404 for another name)."""
     account = get_account()
-    name = ctx.param("datastoreName")
+    workspace, name = ctx.workspace, ctx.param("datastoreName")
     if name == OUTPUT_STORE:
         container, account_url = account.settings.container_name("runs"), None
     else:
-        store = Datastores(account).get(ctx.workspace, name)
+        store = Datastores(account).get(workspace, name)
         container, account_url = store.container, store.account_url
     account_name, endpoint, protocol = blob_endpoint(account_url or account.blob_url)
     section = AzureStorageSection(account_name=account_name, container_name=container, endpoint=endpoint,
