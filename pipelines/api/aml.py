@@ -38,7 +38,6 @@ DATA_TYPES = tuple(
 
 @route("list_data_types")
 def list_data_types(ctx: RequestContext) -> list[DataTypeEntity]:
-    ctx.workspace  # noqa: B018 - read for its check: a name no workspace can have is a 400, as on every route
     return list(DATA_TYPES)
 
 

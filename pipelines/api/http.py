@@ -287,6 +287,8 @@ def handle(
                 ctx.principal.require(needed)
         _check_framing(request)
         _check_size(request, max_bytes)
+        if "{workspaceName}" in route.template:
+            ctx._workspace_as_sent()  # a name no workspace can have is a 400 on every route, read or not
         result = handler(ctx)
         if isinstance(result, func.HttpResponse):
             return result
