@@ -152,7 +152,6 @@ class ArtifactListing(HistoryWire):
     continuation_token: None = Field(alias="continuationToken")
 
 
-# What OpenAPI documents (pipelines.api.openapi): every answer as it is written.
 # -- what SDK v1's own clients read besides the contract's routes (pipelines/api/aml.py) --------------
 class DataTypeEntity(Wire):
     """A data type of Azure ML's pipelines service: every `azureml.pipeline.core` object reads the list."""
@@ -182,6 +181,7 @@ class AmlDatastoreDto(HistoryWire):
     azure_storage_section: AzureStorageSection = Field(alias="azureStorageSection")
 
 
+# What OpenAPI documents (pipelines.api.openapi): every answer as it is written.
 MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = tuple(
     (model, "serialization") for model in (
         Error, SnapshotUploaded, StepStatuses, StepStatusWord, TriggerDeleted, Health, NodeOutputs, OutputFiles,

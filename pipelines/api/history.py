@@ -332,9 +332,19 @@ def history_query_experiments(ctx: RequestContext) -> PaginatedExperimentDto:
 @route("history_list_run_artifacts")
 def history_list_run_artifacts(ctx: RequestContext) -> ArtifactListing:
     """SDK v1's `Run.get_details()` lists `user_logs` and `system_logs` of the run's
-    data container here and fails unless the answer is 200. This service keeps no
-    artifacts beside the logs that `details` already names: the listing is empty
-    for a run that exists, 404 for one that does not."""
+    data container here and fails unless the answer is 200."""
+    return _no_artifacts(ctx)
+
+
+@route("history_list_all_run_artifacts")
+def history_list_all_run_artifacts(ctx: RequestContext) -> ArtifactListing:
+    """SDK v1's `Run.get_file_names()` lists every artifact of the run's data container here."""
+    return _no_artifacts(ctx)
+
+
+def _no_artifacts(ctx: RequestContext) -> ArtifactListing:
+    """This service keeps no artifacts beside the logs that `details` already names: the
+    listing is empty for a run that exists, 404 for one that does not."""
     container = ctx.param("containerId")
     run_id = container[len("dcid."):] if container.startswith("dcid.") else ""
     if not run_id:

@@ -141,4 +141,8 @@ OPERATIONS: dict[str, Op] = {
     "history_list_run_artifacts": Op("A run's artifacts under a prefix", ref("ArtifactListing"),
                                      "SDK v1's get_details() lists user_logs and system_logs here.",
                                      errors={404: "Unknown run."}),
+    "history_list_all_run_artifacts": Op("A run's artifacts", ref("ArtifactListing"),
+                                         "SDK v1's Run.get_file_names() lists them here: none, the logs are"
+                                         " named by the run's details.",
+                                         errors={404: "Unknown run."}),
 }

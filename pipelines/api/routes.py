@@ -127,6 +127,7 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         Route("history_create_experiment", ("POST",), HS + "/experiments/{experimentName}", S),
         Route("history_get_experiment_by_id", ("GET",), HS + "/experimentids/{experimentId}", R),
         Route("history_list_run_artifacts", ("GET",), AS + "/artifacts/prefix/contentinfo/ExperimentRun/{containerId}/{*path}", R),  # noqa: E501
+        Route("history_list_all_run_artifacts", ("GET",), AS + "/artifacts/ExperimentRun/{containerId}", R),
     ),
     "data": (
         # -- datastores and datasets (issue 6) --------------------------------------

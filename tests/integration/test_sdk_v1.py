@@ -52,6 +52,8 @@ def test_sdk_v1_publishes_nothing_but_submits_follows_and_cancels_runs_as_agains
     # AND run history gives the run back as a PipelineRun, with its steps as StepRuns
     assert (run_id, "PipelineRun") in [tuple(pair) for pair in seen["experiment_runs"]]
     assert run_id in seen["run_list"] and seen["children"] == ["score", "train"]
+    assert len(seen["found_step"]) == 1 and seen["found_step"][0].startswith(run_id + "_")
+    assert seen["file_names"] == [] and "sdk-v1" in seen["experiments"]  # the logs are in the details
     # AND the endpoint is found by name, listed, and runs its default
     assert seen["endpoint"] == {"id": endpoint.id, "default_version": "0"}
     assert "sdk-endpoint" in seen["endpoints"] and seen["endpoint_pipelines"] == [scoring.id]

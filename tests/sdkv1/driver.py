@@ -105,6 +105,9 @@ def main(base_url: str, token_file: str, setup_file: str) -> dict[str, Any]:
     seen["run_list"] = [r.id for r in Run.list(experiment)]
     again = PipelineRun(experiment, run.id)
     seen["children"] = sorted(child.name for child in again.get_children())
+    seen["found_step"] = [step.id for step in PipelineRun.get(ws, run.id).find_step_run("score")]
+    seen["file_names"] = again.get_file_names()
+    seen["experiments"] = [e.name for e in Experiment.list(ws)]
 
     # Endpoints: by name, listed, submitted, their pipelines
     endpoint = PipelineEndpoint.get(ws, name=setup["endpoint"])
