@@ -169,7 +169,6 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
         repository.notifier.nudge(message, delay=BUSY_DELAY_SECONDS, wait=True)
         return "another deliverer holds the run; nudged again"
     deadline = time.monotonic() + BUDGET_SECONDS
-    source = source_of(settings)
     patience = lane.patience(settings)
     # The notify queue's moment is for every sink outside the app together, not for each.
     moment_ends = time.monotonic() + patience.whole
@@ -195,8 +194,7 @@ def deliver(account: StorageAccount, payload: dict[str, Any], lane: Lane = QUICK
                 happened.append(f"{ref.kind}: {why}, passed to the sinks queue")
                 continue
             call, until = patience.within(left), min(deadline, began + left)
-        outcome = open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending],
-                                                  until, call)
+        outcome = _call(account, state, ref, pending, until, call)
         changed.append(record)
         sent, what = _settle(settings, state, message, lane, ref, record, pending, outcome, began, started)
         later += sent
@@ -235,18 +233,25 @@ def _deliver_alone(account: StorageAccount, repository: RunRepository, deliverie
         repository.notifier.nudge(message, delay=BUSY_DELAY_SECONDS, wait=True)
         return "another deliverer came first; nudged again"
     pending = [e for e in events if not record.handled(e.short)]
-    source = source_of(settings)
     patience = lane.patience(settings)
     began = time.monotonic()
     until = began + (patience.whole if lane.quick and outside else BUDGET_SECONDS)
-    outcome = open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending],
-                                              until, patience if outside else FULL)
+    outcome = _call(account, state, ref, pending, until, patience if outside else FULL)
     later, happened = _settle(settings, state, message, lane, ref, record, pending, outcome, began, started)
     deliveries.end(message.workspace, message.run_id, record)
     for again, delay in later:
         repository.notifier.nudge(again, delay=delay, wait=True)
     _hand_off(repository, state, events, sinks, records, now())
     return happened
+
+
+def _call(account: StorageAccount, state: RunState, ref: SinkRef, pending: list[RunEvent], until: float,
+          patience: Patience) -> Outcome:
+    """Send `pending` to the sink `ref` as CloudEvents, by `until` (the monotonic clock), each
+    call waiting as `patience` says."""
+    source = source_of(account.settings)
+    return open_sink(ref, account).deliver([(e.short, cloud_event(e, state, source)) for e in pending], until,
+                                           patience)
 
 
 def _settle(settings: Settings, state: RunState, message: NotifyMessage, lane: Lane, ref: SinkRef,
