@@ -83,6 +83,12 @@ class EventTriggerEntity(_AutomationEntity):
 
 class ScheduleEntity(_AutomationEntity):
     recurrence: RecurrenceEntity = Field(alias="Recurrence")
+    # What SDK v1's `Schedule` reads (its `PipelineScheduleEntity`), beside the keys above.
+    id: str = Field(alias="Id", description="The schedule's name: SDK v1's `Schedule.get(ws, id)` takes it.")
+    schedule_type: str = Field(alias="ScheduleType", description="Always Recurrence.")
+    provisioning_status: str = Field(alias="ProvisioningStatus", description="Always Completed.")
+    pipeline_submission_info: dict[str, Any] = Field(alias="PipelineSubmissionInfo",
+                                                     description="Request, under SDK v1's name.")
 
 
 _REQUEST_TEXTS = (
@@ -152,9 +158,11 @@ def trigger_entity(trigger: Trigger) -> EventTriggerEntity:
 
 
 def schedule_entity(schedule: Schedule) -> ScheduleEntity:
-    recurrence = schedule.recurrence
+    recurrence, common = schedule.recurrence, _common(schedule)
     return ScheduleEntity.model_validate({
-        **_common(schedule),
+        **common,
         "recurrence": RecurrenceEntity(frequency=recurrence.frequency, interval=recurrence.interval,
                                        start_time=recurrence.start.isoformat(), time_zone="UTC"),
+        "id": schedule.name, "schedule_type": "Recurrence", "provisioning_status": "Completed",
+        "pipeline_submission_info": common["request"],
     })

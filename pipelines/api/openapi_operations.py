@@ -28,6 +28,8 @@ PARAMETERS: dict[str, JSON] = {
     "continuationToken": param("continuationToken", "query", text(), "The last page's `x-ms-continuation`."),
     "activeOnly": param("activeOnly", "query", text(pattern=FLAG, default="true"),
                         "Hide deprecated and disabled entities (true, false, 1, 0, in any case)."),
+    "activeOnlyAll": param("activeOnly", "query", text(pattern=FLAG, default="false"), (
+        "Only the active ones (true, false, 1, 0, in any case); SDK v1's Schedule.list sends true. Absent: all.")),
     "IdempotencyKey": param("Idempotency-Key", "header", text(maxLength=256), (
         "The same key from the same caller within PIPELINES_IDEMPOTENCY_WINDOW_SECONDS answers the first run;"
         " with another body it is a 409.")),
@@ -208,8 +210,26 @@ OPERATIONS: dict[str, Op] = {
         "Create or replace a schedule", ref("ScheduleEntity"), _AUTOMATION_PUT,
         body=Body(ref("ScheduleRequest")), errors=_AUTOMATION_ERRORS),
     "get_schedule": Op("Get a schedule", ref("ScheduleEntity"), errors={404: "Unknown schedule."}),
-    "list_schedules": Op("List schedules", array("ScheduleEntity"), "The whole list, not paged."),
+    "list_schedules": Op("List schedules", array("ScheduleEntity"), "The whole list, not paged.",
+                         params=("activeOnlyAll",)),
     "delete_schedule": Op("Delete a schedule", ref("TriggerDeleted"), errors={404: "Unknown schedule."}),
+    "create_schedule": Op(
+        "Create a schedule (SDK v1's Schedule.create)", ref("ScheduleEntity"),
+        "The body's `Name` names it (its `Id` then); a schedule of that name is a 409 and is left as it is."
+        " The body is a PUT's, in SDK v1's keys too: `PipelineSubmissionInfo` for `Request`, and `Schedule`"
+        " in `Recurrence` (one hour, minute and week day). A datastore schedule is a 400. " + _AUTOMATION_PUT,
+        body=Body(ref("ScheduleCreationRequest")),
+        errors={**_AUTOMATION_ERRORS, 409: "A schedule of that name exists (`UserError`), or the target is"
+                " disabled (`EntityDisabled`)."}),
+    "list_pipeline_schedules": Op("Schedules of a published pipeline", array("ScheduleEntity"),
+                                  "Those naming it by `PipelineId`; not paged.", params=("activeOnlyAll",)),
+    "list_endpoint_schedules": Op("Schedules of a pipeline endpoint", array("ScheduleEntity"),
+                                  "Those naming it by `PipelineEndpointId`; not paged.", params=("activeOnlyAll",)),
+    "list_schedule_runs": Op("Runs a schedule started, newest first", array("PipelineRunEntity"), paged=True,
+                             errors={404: "Unknown schedule."}),
+    "get_last_schedule_run": Op(
+        "The run of a schedule's last firing", {"anyOf": [RUN, {"type": "null"}]},
+        "`null` when no firing started a run yet (or its run is gone).", errors={404: "Unknown schedule."}),
     "list_compute_targets": Op("List compute targets", array("ComputeTargetEntity"),
                                "`app` (the app itself) first, then the workspace's by name; not paged."),
     "get_compute_target": Op("Get a compute target", ref("ComputeTargetEntity"), errors={404: "Unknown target."}),

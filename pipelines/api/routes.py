@@ -153,6 +153,12 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         Route("get_schedule", ("GET",), WS + "/Schedules/{scheduleName}", R),
         Route("list_schedules", ("GET",), WS + "/Schedules", R),
         Route("delete_schedule", ("DELETE",), WS + "/Schedules/{scheduleName}", P),
+        # -- SDK v1's `Schedule` calls, besides the four above (a schedule's id is its name) ---------
+        Route("create_schedule", ("POST",), WS + "/Schedules/Create", P, also=S),
+        Route("list_pipeline_schedules", ("GET",), WS + "/Schedules/Pipeline/{pipelineId}", R),
+        Route("list_endpoint_schedules", ("GET",), WS + "/Schedules/PipelineEndpoint/{endpointId}", R),
+        Route("list_schedule_runs", ("GET",), WS + "/PipelineRuns/Schedule/{scheduleName}", R),
+        Route("get_last_schedule_run", ("GET",), WS + "/PipelineRuns/Schedule/{scheduleName}/Last", R),
     ),
     "targets": (
         # -- compute targets: where steps run, and their queues (issue 16) ---------------------------

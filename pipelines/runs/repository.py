@@ -38,6 +38,8 @@ ACTIVE = "active"
 _MAX_TICKS = 10**19
 # Writes that do not depend on each other (index rows in different partitions).
 _side_by_side = ThreadPoolExecutor(max_workers=8, thread_name_prefix="index-write")
+# The `RunSource` of a run a schedule started (pipelines.schedules.service), indexed by its `ScheduleId`.
+SCHEDULE_SOURCE = "Schedule"
 
 
 def _report_left(workspace: str, run_id: str, removal: Future[None]) -> None:
@@ -114,6 +116,12 @@ class RunRepository:
             # Every step was reused: created Finished, never active. With events, the run stays
             # in the index until they are handed off (the sweeper re-sends a lost nudge).
             rows = rows[1:]
+        if run.run_source == SCHEDULE_SOURCE and run.schedule_id:  # a schedule's runs (list_for_schedule)
+            rows.append({
+                "PartitionKey": key(run.workspace, "schedule", run.schedule_id),
+                "RowKey": newest_first_key(run.created, run.id),
+                "RunId": run.id,
+            })
         list(_side_by_side.map(self.index.upsert, rows))  # list(): any failure is raised here
         if before_commit is not None:
             before_commit()
@@ -215,11 +223,20 @@ class RunRepository:
     def list_for_pipeline(
         self, workspace: str, pipeline_id: str, *, page_size: int, continuation: str | None
     ) -> tuple[list[Run], str | None]:
+        return self._indexed(key(workspace, "pipeline", pipeline_id), workspace, page_size, continuation)
+
+    def list_for_schedule(
+        self, workspace: str, schedule: str, *, page_size: int, continuation: str | None
+    ) -> tuple[list[Run], str | None]:
+        """The runs a schedule started (`RunSource` Schedule, its name their `ScheduleId`), newest first."""
+        return self._indexed(key(workspace, "schedule", schedule), workspace, page_size, continuation)
+
+    def _indexed(
+        self, partition: str, workspace: str, page_size: int, continuation: str | None
+    ) -> tuple[list[Run], str | None]:
+        """A page of an index partition's runs, newest first."""
         page, token = self.index.query_page(
-            "PartitionKey eq @pk",
-            parameters={"pk": key(workspace, "pipeline", pipeline_id)},
-            page_size=page_size,
-            continuation=continuation,
+            "PartitionKey eq @pk", parameters={"pk": partition}, page_size=page_size, continuation=continuation,
         )
         runs = []
         for row in page:

@@ -374,19 +374,23 @@ MAX_PUT_TRIES = 10
 
 
 def save_definition(
-    table: Table, partition: str, row: str, fields: Mapping[str, Any], stamp: datetime, author: Author
+    table: Table, partition: str, row: str, fields: Mapping[str, Any], stamp: datetime, author: Author,
+    *, create_only: bool = False,
 ) -> None:
     """Create the row, or replace its definition (`fields`, every one a value, never None)
     and keep what it recorded of its firings, and when and by whom it was created; `author`
-    is its writer, the last one (`Modified*`) and, on a new row, its creator (`Created*`)."""
+    is its writer, the last one (`Modified*`) and, on a new row, its creator (`Created*`).
+    `create_only`: a row that exists is left as it is (AlreadyExistsError)."""
     modified = {"Modified": time_text(stamp), **author.fields("Modified")}
     for _ in range(MAX_PUT_TRIES):
-        if table.get(partition, row) is None:
+        if create_only or table.get(partition, row) is None:
             try:
                 table.insert({"PartitionKey": partition, "RowKey": row, **fields,
                               "Created": time_text(stamp), **author.fields("Created"), **modified})
                 return
             except AlreadyExistsError:
+                if create_only:
+                    raise
                 continue  # created meanwhile: replace it
         try:
             # Unconditional: the firing columns are not in it, so a firing recorded

@@ -21,14 +21,16 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from pipelines.auth.permissions import Principal
-from pipelines.errors import BadRequestError, PipelinesError
+from pipelines.errors import AlreadyExistsError, BadRequestError, NotFoundError, PipelinesError
+from pipelines.runs.model import Run
+from pipelines.runs.repository import SCHEDULE_SOURCE
 from pipelines.runs.service import RunService
 from pipelines.runs.template import (
     IDEMPOTENCY_KEY,
@@ -105,17 +107,23 @@ class Schedules:
         self.rows = NamedRows(self.table, PARTITION, "schedule", _from_entity)
         self.runs = RunService(account)
 
-    def put(self, schedule: Schedule, author: Author) -> Schedule:
+    def put(self, schedule: Schedule, author: Author, *, create_only: bool = False) -> Schedule:
         """Create or replace a schedule, written by `author` (what it recorded of its firings is
         kept, and who created it); an active
         schedule's target must exist and be enabled, and take its request. A disabled schedule
-        fires nothing: its target is checked when it is enabled again."""
+        fires nothing: its target is checked when it is enabled again. `create_only`: a schedule
+        of that name is a 409, left as it is."""
         if not NAME.match(schedule.name):
             raise BadRequestError("schedule names are letters, digits, '_' and '-' (100 at most)", target="name")
         if schedule.status is EntityStatus.ACTIVE:
             schedule.template.check(self.runs, schedule.workspace)
         row = key(schedule.workspace, schedule.name)
-        save_definition(self.table, PARTITION, row, _fields(schedule), now(), author)
+        try:
+            save_definition(self.table, PARTITION, row, _fields(schedule), now(), author, create_only=create_only)
+        except AlreadyExistsError:
+            raise AlreadyExistsError(
+                f"schedule {schedule.name!r} exists: change it with PUT .../Schedules/{schedule.name}"
+                " (SDK v1: Schedule.update)", target="Name") from None
         return self.get(schedule.workspace, schedule.name)
 
     def get(self, workspace: str, name: str) -> Schedule:
@@ -123,6 +131,24 @@ class Schedules:
 
     def list(self, workspace: str) -> builtins.list[Schedule]:
         return self.rows.list(workspace)
+
+    def runs_of(
+        self, workspace: str, name: str, *, page_size: int, continuation: str | None
+    ) -> tuple[builtins.list[Run], str | None]:
+        """The runs the schedule started, newest first (a 404 for an unknown schedule)."""
+        self.get(workspace, name)
+        return self.runs.repository.list_for_schedule(
+            workspace, name, page_size=page_size, continuation=continuation)
+
+    def last_run(self, workspace: str, name: str) -> Run | None:
+        """The run of the schedule's last firing that started one (None: none yet, or it is gone)."""
+        run_id = self.get(workspace, name).firings.last_run_id
+        if run_id is None:
+            return None
+        try:
+            return self.runs.repository.get_run(workspace, run_id)
+        except NotFoundError:
+            return None
 
     def delete(self, workspace: str, name: str) -> None:
         self.rows.delete(workspace, name)
@@ -143,9 +169,11 @@ class Schedules:
                 continue
             label = f"{schedule.workspace}/{schedule.name} at {due.isoformat()}"
             try:
+                # Its runs say so whatever the request says: the schedule's runs are found by it.
+                request = replace(schedule.template.request, run_source=SCHEDULE_SOURCE, schedule_id=schedule.name)
                 run = schedule.template.start(
-                    self.runs, schedule.workspace, schedule.template.request, principal=SCHEDULER,
-                    run_source="Schedule", schedule_id=schedule.name,
+                    self.runs, schedule.workspace, request, principal=SCHEDULER,
+                    run_source=SCHEDULE_SOURCE, schedule_id=schedule.name,
                     idempotency_key=f"schedule|{schedule.workspace}|{schedule.name}|{due.isoformat()}",
                 )
             except PipelinesError as exc:

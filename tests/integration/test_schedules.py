@@ -83,6 +83,79 @@ def test_schedules_are_read_listed_deleted_and_checked(service, workspace, tmp_p
     assert_error(service.get("/Schedules/daily"), 404, "NotFound")
 
 
+def test_sdk_v1_keys_are_read_and_what_a_schedule_here_cannot_do_is_a_400(service, workspace, tmp_path) -> None:
+    published = publish(workspace, make.parameters_echo(tmp_path / "code", {"pipeline_arg": 10}), "p")
+    hourly = {"Frequency": "Hour", "Interval": 1}
+
+    def create(**body: object) -> httpx.Response:
+        return service.post("/Schedules/Create", json={"Name": "sdk", "PipelineId": published.id, **body})
+
+    # a datastore schedule (SDK v1's Schedule.create(datastore=...)) is refused, naming the way that works here
+    polled = assert_error(create(ScheduleType="1", DataStoreTriggerInfo={"DataStoreName": "blobs"}), 400)
+    assert polled["Error"]["Details"][0]["Target"] == "ScheduleType" and "EventTriggers" in polled["Error"]["Message"]
+    assert_error(create(Recurrence=hourly, DataStoreTriggerInfo={"DataStoreName": "blobs"}), 400)
+    # times of day go with a Day or Week recurrence, one of each
+    for times in ({"Hours": [1]}, {"Minutes": [5]}):
+        refused = assert_error(create(Recurrence={**hourly, "Schedule": times}), 400)
+        assert refused["Error"]["Details"][0]["Target"].startswith("Recurrence.Schedule"), refused
+    two = assert_error(create(Recurrence={"Frequency": "Day", "Interval": 1, "Schedule": {"Hours": [1, 13]}}), 400)
+    assert two["Error"]["Details"][0]["Target"] == "Recurrence.Schedule"
+    days = assert_error(create(Recurrence={"Frequency": "Day", "Interval": 1,
+                                           "Schedule": {"Hours": [1], "WeekDays": ["Monday"]}}), 400)
+    assert days["Error"]["Details"][0]["Target"] == "Recurrence.Schedule.WeekDays"
+    for name in (None, "has space", 7):
+        named = {"Name": name} if name is not None else {}
+        nameless = assert_error(service.post("/Schedules/Create", json={
+            **named, "PipelineId": published.id, "Recurrence": hourly}), 400)
+        assert nameless["Error"]["Target"] == "Name", nameless
+    assert_error(service.get("/Schedules?activeOnly=maybe"), 400)
+    assert service.get("/Schedules").json() == []  # nothing was written by any of them
+    # PipelineSubmissionInfo is Request under SDK v1's name, checked as it is
+    bad = assert_error(create(Recurrence=hourly, PipelineSubmissionInfo={"ParameterAssignments": []}), 400)
+    assert bad["Error"]["Details"][0]["Target"].startswith("PipelineSubmissionInfo"), bad
+    made = create(Recurrence={"Frequency": "Week", "Interval": 1, "StartTime": "2026-01-31T09:00:00",
+                              "Schedule": {"Hours": [6], "Minutes": [30], "WeekDays": ["2"]}},
+                  PipelineSubmissionInfo={"ExperimentName": "from-sdk", "ParameterAssignments": {"pipeline_arg": "3"},
+                                          "RunSource": "SDK", "ScheduleId": "another"})
+    assert made.status_code == 200, made.text
+    entity = made.json()
+    assert entity["Id"] == "sdk" and entity["ScheduleType"] == "Recurrence"
+    assert entity["ProvisioningStatus"] == "Completed"
+    assert entity["Recurrence"]["StartTime"] == "2026-02-04T06:30:00+00:00"  # the first Wednesday 06:30 from then
+    assert entity["Request"]["ExperimentName"] == "from-sdk" == entity["PipelineSubmissionInfo"]["ExperimentName"]
+    # its runs: none yet, and an unknown schedule has none to give
+    assert service.get("/PipelineRuns/Schedule/sdk").json() == []
+    last = service.get("/PipelineRuns/Schedule/sdk/Last")
+    assert last.status_code == 200 and last.json() is None
+    assert_error(service.get("/PipelineRuns/Schedule/nope"), 404, "NotFound")
+    assert_error(service.get("/PipelineRuns/Schedule/nope/Last"), 404, "NotFound")
+
+
+def test_a_schedules_runs_say_it_started_them_whatever_its_request_says(service, workspace, tmp_path) -> None:
+    from pipelines.schedules.service import Schedules
+    from pipelines.store import get_account
+
+    published = publish(workspace, make.parameters_echo(tmp_path / "code", {"pipeline_arg": 10}), "p")
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    every_5 = {"Frequency": "Minute", "Interval": 5, "StartTime": start.isoformat()}
+    service.put("/Schedules/claims", json={
+        "PipelineId": published.id, "Recurrence": every_5,
+        "Request": {"ExperimentName": "claims", "RunSource": "SDK", "ScheduleId": "another"}})
+    Schedules(get_account()).fire_due(start + timedelta(minutes=5, seconds=1))
+    Schedules(get_account()).fire_due(start + timedelta(minutes=10, seconds=1))
+    runs = service.get(f"/PipelineRuns/Pipeline/{published.id}").json()
+    assert [(r["RunSource"], r["ScheduleId"]) for r in runs] == [("Schedule", "claims")] * 2
+    assert [r["Id"] for r in service.get("/PipelineRuns/Schedule/claims").json()] == [r["Id"] for r in runs]
+    assert service.get("/PipelineRuns/Schedule/claims/Last").json()["Id"] == runs[0]["Id"]  # newest first
+    paged = service.get("/PipelineRuns/Schedule/claims?top=1")
+    assert [r["Id"] for r in paged.json()] == [runs[0]["Id"]] and paged.headers["x-ms-continuation"]
+    # a run submitted with that ScheduleId is not the schedule's
+    submitted = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}",
+                             json={"ExperimentName": "by-hand", "ScheduleId": "claims"})
+    assert submitted.status_code == 200, submitted.text
+    assert len(service.get("/PipelineRuns/Schedule/claims").json()) == 2
+
+
 def test_a_schedule_and_a_trigger_say_who_created_them_and_who_wrote_them_last(service, workspace, tmp_path) -> None:
     published = publish(workspace, make.single(tmp_path / "code", "print(1)\n"), "p")
     alice = {"Authorization": "Bearer " + devissuer.mint(ALL_ROLES, object_id="0a11ce00-0000-4000-8000-000000000001",

@@ -66,18 +66,25 @@ def discovery(base_url: str) -> str:
     return f"http://127.0.0.1:{server.server_port}/discovery"
 
 
-def main(base_url: str, token_file: str, setup_file: str) -> dict[str, Any]:
+def connect(base_url: str, token_file: str, setup: dict[str, Any]) -> Any:
+    """The SDK's Workspace of the host at `base_url`, as a remote run makes it (no ARM)."""
     from azureml._restclient.service_context import ServiceContext
-    from azureml.core import Experiment, Run, Workspace
+    from azureml.core import Workspace
     from azureml.core.authentication import TokenAuthentication
-    from azureml.pipeline.core import PipelineEndpoint, PipelineRun, PublishedPipeline
 
     token = Path(token_file).read_text().strip()
-    setup = json.loads(Path(setup_file).read_text())
     auth = TokenAuthentication(lambda audience: token, cloud="AzureCloud")
     context = ServiceContext(setup["subscription"], setup["resource_group"], setup["workspace"],
                              "00000000-0000-0000-0000-00000000f00d", discovery(base_url), auth)
-    ws = Workspace._from_service_context(context, _location="local")
+    return Workspace._from_service_context(context, _location="local")
+
+
+def main(base_url: str, token_file: str, setup_file: str) -> dict[str, Any]:
+    from azureml.core import Experiment, Run
+    from azureml.pipeline.core import PipelineEndpoint, PipelineRun, PublishedPipeline
+
+    setup = json.loads(Path(setup_file).read_text())
+    ws = connect(base_url, token_file, setup)
     seen: dict[str, Any] = {}
 
     # Published pipelines: get, list, submit, and the run followed to its end

@@ -62,3 +62,20 @@ def test_a_recurrence_reads_keys_in_any_case_and_refuses_near_misses() -> None:
     targets = {d.target: d.message for d in refused.value.details}
     assert "did you mean 'Interval'" in targets["Recurrence.Intervall"]
     assert "Recurrence.Interval" in targets  # and the interval it lacks
+
+
+def test_sdk_v1_times_of_day_move_the_start_to_the_first_such_time() -> None:
+    def start(frequency: str, times: dict[str, list[object]]) -> datetime:
+        return recurrence_from_wire({"Frequency": frequency, "Interval": 1, "StartTime": T0.isoformat(),
+                                     "Schedule": times}, default_start=T0).start
+
+    # T0 is Saturday 31 January 2026, 09:00 UTC
+    assert start("Day", {"Hours": [22], "Minutes": [30]}) == datetime(2026, 1, 31, 22, 30, tzinfo=UTC)
+    assert start("Day", {"Hours": [6]}) == datetime(2026, 2, 1, 6, 0, tzinfo=UTC)  # passed today: tomorrow
+    assert start("Day", {"Hours": [9], "Minutes": [0]}) == T0  # the start itself is such a time
+    assert start("Week", {"Hours": [9], "WeekDays": ["Saturday"]}) == T0
+    assert start("Week", {"Hours": [8], "WeekDays": ["saturday"]}) == datetime(2026, 2, 7, 8, 0, tzinfo=UTC)
+    assert start("Week", {"Hours": [6], "Minutes": [30], "WeekDays": ["0"]}) == datetime(2026, 2, 2, 6, 30, tzinfo=UTC)
+    assert start("Day", {}) == T0  # an empty Schedule (what SDK v1 sends with none) changes nothing
+    with pytest.raises(BadRequestError):
+        start("Week", {"Hours": [6], "WeekDays": ["Someday"]})
