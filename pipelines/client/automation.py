@@ -24,13 +24,16 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 from urllib.parse import quote
 
+from pipelines.client.entities import PipelineRun
 from pipelines.client.status import entity_status
 from pipelines.client.workspace import Workspace
 from pipelines.errors import PipelinesError
 
 FREQUENCIES = ("Minute", "Hour", "Day", "Week", "Month")
 # Keys of an answer the service computes: not sent back when a resource is written again.
-_COMPUTED = frozenset({"name", "etag", "createddate", "lastmodifieddate", "lastfiredtime"})
+_COMPUTED = frozenset({"name", "etag", "createddate", "lastmodifieddate", "lastfiredtime", "id", "scheduletype",
+                       "provisioningstatus", "pipelinesubmissioninfo"})
+WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 __all__ = ["EventTrigger", "Schedule", "ScheduleRecurrence", "UnsupportedError", "request_body", "target_fields"]
 
@@ -208,19 +211,29 @@ class EventTrigger(_Named):
 class ScheduleRecurrence:
     """SDK v1's `ScheduleRecurrence`: fire at `start_time + k × interval` (UTC).
 
-    `hours`, `minutes`, `week_days` and `time_of_day` (fire at these times within each
-    period) have no counterpart here and are refused; give the time of day in `start_time`.
+    A Day or Week recurrence may name one time of day (`hours=[h], minutes=[m]` or
+    `time_of_day="hh:mm"`) and a Week one `week_days=[day]`: the first fire time is then the
+    first such time from `start_time`. Several times a period have no counterpart here and
+    are refused: one schedule per time.
     """
 
     def __init__(self, frequency: str, interval: int, start_time: datetime | str | None = None,
                  time_zone: Any = None, hours: Any = None, minutes: Any = None, week_days: Any = None,
                  time_of_day: Any = None) -> None:
-        refused = [name for name, value in (("hours", hours), ("minutes", minutes), ("week_days", week_days),
-                                            ("time_of_day", time_of_day)) if value]
-        if refused:
+        if time_of_day is not None:
+            if hours is not None or minutes is not None:
+                raise UnsupportedError("ScheduleRecurrence: time_of_day or hours and minutes, not both",
+                                       target="time_of_day")
+            hour, _, minute = str(time_of_day).partition(":")
+            if not (hour.isdigit() and minute.isdigit()):
+                raise UnsupportedError("ScheduleRecurrence: time_of_day is hh:mm", target="time_of_day")
+            hours, minutes = [int(hour)], [int(minute)]
+        several = [name for name, value in (("hours", hours), ("minutes", minutes), ("week_days", week_days))
+                   if value is not None and len(value) > 1]
+        if several:
             raise UnsupportedError(
-                f"ScheduleRecurrence: {', '.join(refused)} not supported: a schedule fires at start_time"
-                " + k × interval; put the time of day in start_time", target=refused[0])
+                f"ScheduleRecurrence: one value of {', '.join(several)}: a schedule fires once a period here;"
+                " make one schedule per time", target=several[0])
         canonical = {f.lower(): f for f in FREQUENCIES}.get(str(frequency).lower())
         if canonical is None:
             raise UnsupportedError(f"ScheduleRecurrence: frequency must be one of {', '.join(FREQUENCIES)},"
@@ -232,6 +245,7 @@ class ScheduleRecurrence:
         self.interval = interval
         self.start_time = start_time
         self.time_zone = "UTC"
+        self.hours, self.minutes, self.week_days = hours, minutes, week_days
 
     def wire(self) -> dict[str, Any]:
         body: dict[str, Any] = {"Frequency": self.frequency, "Interval": self.interval}
@@ -240,6 +254,10 @@ class ScheduleRecurrence:
             body["StartTime"] = moment.isoformat()
         elif self.start_time is not None:
             body["StartTime"] = str(self.start_time)
+        times = {key: list(value) for key, value in (("Hours", self.hours), ("Minutes", self.minutes),
+                                                     ("WeekDays", self.week_days)) if value is not None}
+        if times:
+            body["Schedule"] = times  # the service checks them (one of each; Day or Week)
         return body
 
     def __repr__(self) -> str:
@@ -314,6 +332,16 @@ class Schedule(_Named):
                                      **options: Any) -> Schedule:
         return cls.create(workspace, name, None, experiment_name, recurrence, description, pipeline_parameters,
                           pipeline_endpoint_id=pipeline_endpoint_id, **options)
+
+    def get_last_pipeline_run(self) -> PipelineRun | None:
+        """The run of its last firing that started one; None when none has."""
+        entity = self.workspace.get_json(f"/PipelineRuns/Schedule/{quote(self.name, safe='')}/Last")
+        return None if entity is None else PipelineRun(self.workspace, entity)
+
+    def get_pipeline_runs(self) -> list[PipelineRun]:
+        """The runs it started, newest first."""
+        return [PipelineRun(self.workspace, entity)
+                for entity in self.workspace.list_all(f"/PipelineRuns/Schedule/{quote(self.name, safe='')}")]
 
     @classmethod
     def get_schedules_for_pipeline_id(cls, workspace: Workspace, pipeline_id: str) -> list[Schedule]:

@@ -372,9 +372,14 @@ def test_schedule_recurrence_keeps_sdk_v1_names_and_refuses_what_it_cannot_do() 
 
     recurrence = ScheduleRecurrence(frequency="hour", interval=4, start_time="2026-12-01T02:00:00Z")
     assert recurrence.wire() == {"Frequency": "Hour", "Interval": 4, "StartTime": "2026-12-01T02:00:00Z"}
-    for refused in ({"hours": [1]}, {"week_days": ["Monday"]}, {"time_zone": "Pacific Standard Time"}):
+    for refused in ({"hours": [1, 13]}, {"week_days": ["Monday", "Friday"]}, {"time_zone": "Pacific Standard Time"},
+                    {"time_of_day": "noon"}, {"time_of_day": "12:00", "hours": [12]}):
         with pytest.raises(UnsupportedError):
             ScheduleRecurrence("Day", 1, **refused)
+    # one time of day (and one week day) moves the first fire time: the service reads them
+    weekly = ScheduleRecurrence("Week", 1, time_of_day="06:30", week_days=["Monday"])
+    assert weekly.wire() == {"Frequency": "Week", "Interval": 1,
+                             "Schedule": {"Hours": [6], "Minutes": [30], "WeekDays": ["Monday"]}}
 
 
 def test_schedule_create_from_python_as_sdk_v1_called_it(host) -> None:
@@ -394,6 +399,12 @@ def test_schedule_create_from_python_as_sdk_v1_called_it(host) -> None:
     assert [s.name for s in Schedule.get_schedules_for_pipeline_id(workspace, published["Id"])] == ["hourly"]
     with pytest.raises(UnsupportedError, match="event triggers"):
         Schedule.create(workspace, "watch", published["Id"], "x", datastore=object(), path_on_datastore="in/")
+    nightly = Schedule.create(workspace, name="nightly", pipeline_id=published["Id"], experiment_name="nightly",
+                              recurrence=ScheduleRecurrence("Day", 1, start_time="2099-01-01T00:00:00Z",
+                                                            time_of_day="22:30"))
+    assert nightly.recurrence["StartTime"] == "2099-01-01T22:30:00+00:00"
+    assert nightly.get_last_pipeline_run() is None and nightly.get_pipeline_runs() == []
+    nightly.delete()
     schedule.delete()
     assert Schedule.list(workspace) == []
 
