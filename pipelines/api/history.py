@@ -4,7 +4,8 @@ What SDK v1 (`Run.get_details()`, `get_children()`, `Experiment.get_runs()`,
 `Run.get(ws, id)`) and compiled clients (the Dynamics 365 forecasting client polls
 `runs/{id}/details` and lists active runs with `runs:query`) read. Everything
 here is read-only but creating an empty experiment, which SDK v1's
-`Experiment(ws, name)` does for a name it has not seen.
+`Experiment(ws, name)` does for a name it has not seen; what a caller changes on a
+run is `pipelines.api.run_labels`'.
 """
 
 from __future__ import annotations

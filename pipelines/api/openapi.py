@@ -187,7 +187,7 @@ def operation(route: Route, method: str, path: str, op: Op, operation_id: str) -
         answer = "A bare JSON array" + (": a page; x-ms-continuation when more remain." if op.paged else ".")
     responses: JSON = {"200": {"description": answer, "headers": headers,
                                "content": {op.media: {"schema": op.answer}}}}
-    with_body = op.body is not None and method in ("POST", "PUT")
+    with_body = op.body is not None and method in ("POST", "PUT", "PATCH", "DELETE")
     statuses = {500: ""} if anonymous else {400: "", 401: "", 403: "", 500: "", 503: ""}
     statuses |= ({413: ""} if with_body else {}) | ({411: ""} if method in ("POST", "PUT", "PATCH") else {})
     statuses |= dict(op.errors)

@@ -18,6 +18,7 @@ from pipelines.api.history_contract import (
     RunDto,
 )
 from pipelines.api.openapi_parts import JSON, Body, Op, any_case, obj, param, ref, segment, text, use
+from pipelines.runs.labels import MAX_ENTRIES, MAX_JSON, MAX_KEY, MAX_VALUE
 from pipelines.store.tables import KEY_PATTERN
 from pipelines.text import EXPERIMENT_NAME_PATTERN, EXPERIMENT_NAME_RULE
 
@@ -73,6 +74,21 @@ RUN_DTO = ref("RunDto")
 NODE = Body(ref("NodeIdPath"), required=False)
 NODE_PARAMS = ("query:nodeId",)
 RUN_404 = {404: "Unknown run (or a run of another experiment)."}
+_LABEL_MAP: JSON = {"type": "object", "maxProperties": MAX_ENTRIES,
+                    "propertyNames": {"minLength": 1, "maxLength": MAX_KEY},
+                    "additionalProperties": {"type": ["string", "null"], "maxLength": MAX_VALUE}}
+_LABEL_TEXT: JSON = {"type": ["string", "null"], "maxLength": MAX_VALUE}
+RUN_PATCH = Body({"type": "object", "description": "SDK v1's CreateRunDto; its other keys are ignored and listed in"
+                  " `x-ms-ignored-keys`.", "properties": {
+                      "runId": {"description": "Ignored: the path names the run."},
+                      "tags": {**_LABEL_MAP, "description": "Set (null: a tag without a value, kept as \"\")."},
+                      "properties": {**_LABEL_MAP, "description": (
+                          "Added: one that is there keeps its value (another is a 409), and the service's own"
+                          " (azureml.*, runSource, runType, rerunOf) cannot be written.")},
+                      "displayName": _LABEL_TEXT, "description": _LABEL_TEXT}})
+_LABEL_ERRORS = {**RUN_404, 400: f"A step run (its pipeline run has its tags), or more than {MAX_ENTRIES} tags or"
+                 f" properties on the run, or {MAX_JSON} characters of them in all.",
+                 409: "A property that is set, with another value."}
 CHILDREN = ("query:$filter", "query:$top", "query:$orderby", "query:$sortorder", "query:$continuationToken")
 _PARTIAL: JSON = {
     "206": {"description": "The bytes of the range asked for (at most 32 MiB); Content-Range says which.",
@@ -109,6 +125,13 @@ OPERATIONS: dict[str, Op] = {
                 404: "Unknown run, step, output or file.", 416: "A Range outside the file, or several."},
     ),
     "history_get_run": Op("A run (pipeline run or step run)", RUN_DTO, errors=RUN_404),
+    "history_patch_run": Op("Tag a run, add properties, name it (SDK v1's run.tag(), add_properties())", RUN_DTO,
+                            "The pipeline run as it is after the change.", RUN_PATCH, errors=_LABEL_ERRORS),
+    "history_patch_run_by_experiment_id": Op("Tag a run, by its experiment's id", RUN_DTO, body=RUN_PATCH,
+                                             errors={**_LABEL_ERRORS, 404: "Unknown experiment or run."}),
+    "history_delete_run_tags": Op(
+        "Remove a run's tags (SDK v1's run.remove_tags())", RUN_DTO, "Keys it does not have are no matter.",
+        Body({"type": "array", "items": {"type": "string"}, "description": "The tags' keys."}), errors=_LABEL_ERRORS),
     "history_get_workspace_run": Op("A run by id alone", RUN_DTO, errors={404: "Unknown run."}),
     "history_get_run_by_experiment_id": Op("A run, by its experiment's id", RUN_DTO,
                                            errors={404: "Unknown experiment or run."}),

@@ -82,7 +82,7 @@ class Op:
     summary: str
     answer: JSON
     description: str = ""
-    body: Body | None = None  # read on POST and PUT only
+    body: Body | None = None  # the body the route reads
     params: tuple[str, ...] = ()  # names in PARAMETERS, or "query:<name>" for a plain query string
     errors: Mapping[int, str] = field(default_factory=dict)  # 404, 409, 412 ... and why
     paged: bool = False

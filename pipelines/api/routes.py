@@ -171,6 +171,12 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         # -- a run's events and where they were delivered (docs/contract.md §7) ----------------
         Route("get_run_events", ("GET",), WS + "/PipelineRuns/{runId}/Events", R),
     ),
+    "run_labels": (
+        # -- what a caller changes on a run: its tags, added properties, display name, description ------
+        Route("history_patch_run", ("PATCH",), HS + "/experiments/{experimentName}/runs/{runId}", S),
+        Route("history_patch_run_by_experiment_id", ("PATCH",), HS + "/experimentids/{experimentId}/runs/{runId}", S),
+        Route("history_delete_run_tags", ("DELETE",), HS + "/experiments/{experimentName}/runs/{runId}/tags", S),
+    ),
     "aml": (
         # -- what SDK v1's own clients read to make their objects (pipelines/api/aml.py) -------------
         Route("list_data_types", ("GET",), WS + "/DataTypes", R),

@@ -150,6 +150,27 @@ class RunRepository:
         if nudge is not None:  # RunQueued (with what follows it soon), in the background
             self.notifier.nudge(NotifyMessage(run.workspace, run.id), delay=nudge)
 
+    def relabel(self, workspace: str, run_id: str, change: Callable[[Run], None]) -> Run:
+        """Change the run row alone (tags, properties, display name, description: what no worker
+        writes but with the row as it read it), conditional on its ETag, until it commits: a worker's
+        commit meanwhile fails on the ETag and reads the row again (`mutate`), and so does this."""
+        partition = run_partition(workspace, run_id)
+        for attempt in range(MAX_TRIES):
+            entity = self.runs.get(partition, RUN_ROW)
+            if entity is None:
+                raise NotFoundError(f"run {run_id!r} was not found", target=run_id)
+            run = Run.from_entity(entity)
+            change(run)
+            written = run.to_entity()
+            columns = {name: written[name] for name in ("Tags", "Properties", "DisplayName", "Description")
+                       if written[name] is not None}
+            try:
+                self.runs.merge({"PartitionKey": partition, "RowKey": RUN_ROW, **columns}, etag=etag_of(entity))
+                return run
+            except EtagMismatchError:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        raise EtagMismatchError(f"pipeline run {run_id!r} is changing too fast to update", target=run_id)
+
     # -- change ---------------------------------------------------------------------------------
     def commit(self, state: RunState, transition: Transition) -> None:
         """Write the changed rows in one transaction; the state then carries their new ETags,

@@ -67,6 +67,9 @@ def test_sdk_v1_publishes_nothing_but_submits_follows_and_cancels_runs_as_agains
     assert run_id in seen["run_list"] and seen["children"] == ["score", "train"]
     assert len(seen["found_step"]) == 1 and seen["found_step"][0].startswith(run_id + "_")
     assert seen["file_names"] == [] and "sdk-v1" in seen["experiments"]  # the logs are in the details
+    # AND the run takes tags, a property and a name, and is found by its tag
+    assert seen["marked"] == {"tags": {"approved": "true"}, "release": "42", "display_name": "nightly 42"}
+    assert seen["tagged"] == [run_id]
     # AND the endpoint is found by name, listed, and runs its default
     assert seen["endpoint"] == {"id": endpoint.id, "default_version": "0"}
     assert "sdk-endpoint" in seen["endpoints"] and seen["endpoint_pipelines"] == [scoring.id]

@@ -116,6 +116,17 @@ def main(base_url: str, token_file: str, setup_file: str) -> dict[str, Any]:
     seen["file_names"] = again.get_file_names()
     seen["experiments"] = [e.name for e in Experiment.list(ws)]
 
+    # A release job's marks on the run: tags, a property, a name; then found by its tag
+    run.tag("approved", "true")
+    run.tag("DeploymentCandidate")
+    run.add_properties({"ReleaseId": "42"})
+    run.display_name = "nightly 42"
+    run.remove_tags(["DeploymentCandidate"])
+    marked = Run.get(ws, run.id)
+    seen["marked"] = {"tags": marked.get_tags(), "release": marked.get_properties().get("ReleaseId"),
+                      "display_name": marked.display_name}
+    seen["tagged"] = [r.id for r in experiment.get_runs(tags={"approved": "true"})]
+
     # Endpoints: by name, listed, submitted, their pipelines
     endpoint = PipelineEndpoint.get(ws, name=setup["endpoint"])
     seen["endpoint"] = {"id": endpoint.id, "default_version": endpoint.default_version}

@@ -1,0 +1,79 @@
+"""What a caller changes on a pipeline run through the run-history family: SDK v1's
+`run.tag()`, `set_tags()`, `add_properties()`, `display_name = ...` (a PATCH of the run with
+a `CreateRunDto`) and `remove_tags()` (a DELETE of its `tags`). The rules are
+`pipelines.runs.labels`'; the answer is the run's `RunDto`, as `pipelines.api.history` reads it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.api.automation_contract import ignored_keys_header
+from pipelines.api.history import reader, run_dto
+from pipelines.api.history_contract import RunDto
+from pipelines.api.http import Reply, RequestContext, route
+from pipelines.errors import BadRequestError, ErrorDetail
+from pipelines.runs.body_keys import sort_keys
+from pipelines.runs.experiments import Experiments
+from pipelines.runs.history import pipeline_record
+from pipelines.runs.labels import MAX_VALUE, Labels, RunLabels, check_entries
+from pipelines.runs.request import refuse
+from pipelines.store import get_account
+
+# The keys of SDK v1's CreateRunDto a PATCH reads; the others are ignored and listed.
+_PATCH_KEYS = ("runId", "tags", "properties", "displayName", "description")
+
+
+def _labels_of(ctx: RequestContext) -> tuple[Labels, list[str]]:
+    """A CreateRunDto body as the change it asks: `tags`, `properties`, `displayName`, `description`
+    (keys in any case); its `runId` is read and passed over (the path names the run); every other key is
+    ignored and listed."""
+    values, ignored, problems = sort_keys(ctx.json_object(empty_ok=False), _PATCH_KEYS)
+    maps: dict[str, dict[str, Any] | None] = {}
+    for name in ("tags", "properties"):
+        value = values.get(name)
+        if value is not None and not isinstance(value, dict):
+            problems.append(ErrorDetail("UserError", f"{name} must be an object of strings", name))
+            value = None
+        maps[name] = value
+        problems += check_entries(name, value or {})
+    texts: dict[str, str | None] = {}
+    for name in ("displayName", "description"):
+        value = values.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE):
+            problems.append(ErrorDetail("UserError", f"{name} must be a string of {MAX_VALUE} characters at most",
+                                        name))
+            value = None
+        texts[name] = value
+    if problems:
+        raise refuse(problems)
+    labels = Labels(tags=maps["tags"], properties=maps["properties"], display_name=texts["displayName"],
+                    description=texts["description"])
+    return labels, ignored
+
+
+def _patched(ctx: RequestContext, experiment: str | None) -> Reply:
+    labels, ignored = _labels_of(ctx)
+    reader().find(ctx.workspace, ctx.param("runId"), experiment)  # a 404 names the run in its experiment
+    run = RunLabels(get_account()).patch(ctx.workspace, ctx.param("runId"), labels)
+    return Reply(run_dto(ctx, pipeline_record(run)), headers=ignored_keys_header(ignored))
+
+
+@route("history_patch_run")
+def history_patch_run(ctx: RequestContext) -> Reply:
+    return _patched(ctx, ctx.experiment_name)
+
+
+@route("history_patch_run_by_experiment_id")
+def history_patch_run_by_experiment_id(ctx: RequestContext) -> Reply:
+    return _patched(ctx, Experiments(get_account()).by_id(ctx.workspace, ctx.param("experimentId")).name)
+
+
+@route("history_delete_run_tags")
+def history_delete_run_tags(ctx: RequestContext) -> RunDto:
+    """The body is the list of the tags' keys (SDK v1's `run.remove_tags(["a", "b"])`)."""
+    keys = ctx.json()
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise BadRequestError("the body must be the list of the tags' keys to remove", target="tags")
+    reader().find(ctx.workspace, ctx.param("runId"), ctx.experiment_name)
+    return run_dto(ctx, pipeline_record(RunLabels(get_account()).remove_tags(ctx.workspace, ctx.param("runId"), keys)))
