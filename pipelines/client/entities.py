@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from pipelines.client.history import HistoryRun, StepRun
 from pipelines.client.status import (
@@ -343,6 +344,38 @@ class PipelineRun:
         entity = self.workspace.request("POST", f"/PipelineRuns/{self.id}/Rerun", json_body=body,
                                         headers=headers).json()
         return PipelineRun(self.workspace, entity)
+
+    # -- tags and properties, as SDK v1's Run wrote them (docs/contract.md §6) ---------------------
+    def get_tags(self) -> dict[str, str]:
+        return dict(self.refresh().entity.get("tags") or {})
+
+    def get_properties(self) -> dict[str, str]:
+        """The run's properties: the service's own (`azureml.*`, ...) and those added."""
+        return dict(self.workspace.request("GET", self._history_path()).json().get("properties") or {})
+
+    def tag(self, key: str, value: str | None = None) -> None:
+        """Set one tag (without a value: kept as "")."""
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: dict[str, str | None]) -> None:
+        self._patch({"tags": dict(tags)})
+
+    def remove_tags(self, tags: builtins.list[str]) -> None:
+        self.workspace.request("DELETE", self._history_path() + "/tags", json_body=list(tags))
+        self.refresh()
+
+    def add_properties(self, properties: dict[str, str]) -> None:
+        """Add properties: one the run has keeps its value (another is a 409)."""
+        if properties:
+            self._patch({"properties": dict(properties)})
+
+    def _patch(self, body: dict[str, Any]) -> None:
+        self.workspace.request("PATCH", self._history_path(), json_body={"runId": self.id, **body})
+        self.refresh()
+
+    def _history_path(self) -> str:
+        experiment = self.entity.get("RunHistoryExperimentName") or self.refresh().entity["RunHistoryExperimentName"]
+        return f"{self.workspace.history_url}/experiments/{quote(str(experiment), safe='')}/runs/{quote(self.id)}"
 
     # -- the run-history view of the same run ------------------------------------------------------
     def get_details(self) -> dict[str, Any]:

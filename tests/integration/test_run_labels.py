@@ -7,6 +7,8 @@ from __future__ import annotations
 import concurrent.futures
 from pathlib import Path
 
+import pytest
+
 from pipelines.client import Workspace, publish
 from tests import pipelines_for_tests as make
 from tests.service import Service, assert_error
@@ -103,3 +105,19 @@ def test_concurrent_tags_are_all_kept(service: Service, workspace: Workspace, tm
     assert [a.status_code for a in answers] == [200] * 8
     tags = service.get(f"{service.hs}/runs/{run_id}").json()["tags"]
     assert tags == {"team": "forecast", **{f"k{i}": str(i) for i in range(8)}}
+
+
+def test_the_python_client_tags_a_run_as_sdk_v1_did(service: Service, workspace: Workspace, tmp_path: Path) -> None:
+    from pipelines.client import PipelineRun
+    from pipelines.client.workspace import ServiceError
+
+    run = PipelineRun.get(workspace, finished_run(service, workspace, tmp_path))
+    run.tag("approved", "true")
+    run.tag("DeploymentCandidate")
+    run.add_properties({"ReleaseId": "42"})
+    run.remove_tags(["team"])
+    assert run.get_tags() == {"approved": "true", "DeploymentCandidate": ""}
+    assert run.get_properties()["ReleaseId"] == "42" and run.get_properties()["BuildId"] == "17"
+    with pytest.raises(ServiceError) as refused:
+        run.add_properties({"ReleaseId": "43"})
+    assert refused.value.status == 409
