@@ -271,6 +271,9 @@ def _read(model: type[B], body: Mapping[str, Any], *, sample: bool) -> tuple[B, 
     # SDK v1 names it PipelineSubmissionInfo (and sends no Request); an answer sent back has both.
     request_key = "Request" if values.get("Request") is not None else "PipelineSubmissionInfo"
     raw_request = values.get(request_key)
+    other = values.get("PipelineSubmissionInfo")
+    if request_key == "Request" and other is not None and other != raw_request:
+        ignored.append("PipelineSubmissionInfo")  # Request is read; this one says something else
     if isinstance(raw_request, Mapping):
         try:
             submitted = read_submit(raw_request, sample=PLACEHOLDERS.sample if sample else None)
@@ -326,16 +329,22 @@ def _schedule_problems(body: ScheduleRequest) -> list[ErrorDetail]:
 
 def first_fire_time(recurrence: RecurrenceRequest, default_start: datetime) -> datetime:
     """The recurrence's start: StartTime (else `default_start`), moved on to the first time of day
-    (and day of the week) its `Schedule` names, if it names one."""
+    and day of the week its `Schedule` names (a week day alone keeps StartTime's time of day)."""
     start = recurrence.start_time or default_start
     times = recurrence.times
-    if times is None or not times.hours:
+    if times is None:
         return start
-    moved = start.replace(hour=times.hours[0], minute=(times.minutes or [0])[0], second=0, microsecond=0)
-    if moved < start:
-        moved += timedelta(days=1)
-    if times.week_days:
-        moved += timedelta(days=(WEEK_DAYS.index(times.week_days[0]) - moved.weekday()) % 7)
+    moved = start
+    try:
+        if times.hours:
+            moved = start.replace(hour=times.hours[0], minute=(times.minutes or [0])[0], second=0, microsecond=0)
+            if moved < start:
+                moved += timedelta(days=1)
+        if times.week_days:
+            moved += timedelta(days=(WEEK_DAYS.index(times.week_days[0]) - moved.weekday()) % 7)
+    except OverflowError:
+        raise refuse([ErrorDetail("UserError", "StartTime leaves no first fire time before the year 10000",
+                                  "Recurrence.StartTime")]) from None
     return moved
 
 

@@ -38,8 +38,6 @@ ACTIVE = "active"
 _MAX_TICKS = 10**19
 # Writes that do not depend on each other (index rows in different partitions).
 _side_by_side = ThreadPoolExecutor(max_workers=8, thread_name_prefix="index-write")
-# The `RunSource` of a run a schedule started (pipelines.schedules.service), indexed by its `ScheduleId`.
-SCHEDULE_SOURCE = "Schedule"
 
 
 def _report_left(workspace: str, run_id: str, removal: Future[None]) -> None:
@@ -86,7 +84,8 @@ class RunRepository:
         return Run.from_entity(entity)
 
     # -- create ------------------------------------------------------------------------------
-    def create(self, state: RunState, transition: Transition, before_commit: Callable[[], None] | None = None) -> None:
+    def create(self, state: RunState, transition: Transition, before_commit: Callable[[], None] | None = None,
+               *, schedule: str | None = None) -> None:
         """Index rows first (harmless pointers), then the run and its steps in one transaction.
 
         The index rows go in different partitions, so they cannot join the run's
@@ -94,6 +93,7 @@ class RunRepository:
         `before_commit` writes what the run needs elsewhere before it exists (an Azure DevOps
         job's token): after its `active` row, so that the sweeper, which forgets an active
         row whose run never came to exist, finds it too (`pipelines.worker.handler.sweep`).
+        `schedule`: the schedule that starts the run, which lists it (`list_for_schedule`).
         """
         run = state.run
         assert run.created is not None
@@ -116,9 +116,9 @@ class RunRepository:
             # Every step was reused: created Finished, never active. With events, the run stays
             # in the index until they are handed off (the sweeper re-sends a lost nudge).
             rows = rows[1:]
-        if run.run_source == SCHEDULE_SOURCE and run.schedule_id:  # a schedule's runs (list_for_schedule)
+        if schedule is not None:
             rows.append({
-                "PartitionKey": key(run.workspace, "schedule", run.schedule_id),
+                "PartitionKey": key(run.workspace, "schedule", schedule),
                 "RowKey": newest_first_key(run.created, run.id),
                 "RunId": run.id,
             })
@@ -249,7 +249,7 @@ class RunRepository:
     def list_for_schedule(
         self, workspace: str, schedule: str, *, page_size: int, continuation: str | None
     ) -> tuple[list[Run], str | None]:
-        """The runs a schedule started (`RunSource` Schedule, its name their `ScheduleId`), newest first."""
+        """The runs a schedule started, newest first."""
         return self._indexed(key(workspace, "schedule", schedule), workspace, page_size, continuation)
 
     def _indexed(

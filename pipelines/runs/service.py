@@ -111,10 +111,12 @@ class RunService:
         fingerprint: str = "",
         rerun_of: RunState | None = None,
         devops: tuple[DevOpsTask, str] | None = None,
+        schedule: str | None = None,
     ) -> Run:
         """Write a new run; `rerun_of`: the run it reruns (its finished steps are taken when
         their keys are unchanged, `pipelines.runs.reuse.plan`); `devops`: the Azure DevOps job
-        that waits for its end, and the job's token (`pipelines.runs.devops`)."""
+        that waits for its end, and the job's token (`pipelines.runs.devops`); `schedule`: the
+        schedule that starts it, whose runs it is then listed among."""
         pipeline = target.pipeline
         definition = self.pipelines.definition(pipeline)
         # Each step's queue, from its compute target now (400 naming a step whose target is gone).
@@ -173,7 +175,7 @@ class RunService:
         reused = reuse.plan(self.account, definition, state, rerun_of)
         transition = engine.initial(state, created, self.settings.step_lease_seconds, reused)
         try:
-            self.repository.create(state, transition, keep)
+            self.repository.create(state, transition, keep, schedule=schedule)
         except Exception:
             if idempotency_key:
                 self._release_idempotency(workspace, principal, idempotency_key, run.id)

@@ -162,15 +162,17 @@ class RunTemplate:
         run_source: str,
         idempotency_key: str,
         schedule_id: str | None = None,
+        schedule: str | None = None,
     ) -> Run:
-        """Submit `request` (this template's, filled in) once per `idempotency_key`."""
+        """Submit `request` (this template's, filled in) once per `idempotency_key`; `schedule`:
+        the schedule that starts it (its runs are listed by it)."""
         check_texts(request)  # what filled the placeholders may not fit
         fingerprint = request_fingerprint(run_source, idempotency_key, REQUEST_JSON.dump_json(request))
         request = replace(request, run_source=request.run_source or run_source,
                           schedule_id=request.schedule_id or schedule_id)
         return runs.submit(
             workspace, self.target(runs, workspace), request, principal=principal,
-            idempotency_key=idempotency_key, fingerprint=fingerprint,
+            idempotency_key=idempotency_key, fingerprint=fingerprint, schedule=schedule,
         )
 
 

@@ -30,7 +30,6 @@ from pydantic import TypeAdapter, ValidationError
 from pipelines.auth.permissions import Principal
 from pipelines.errors import AlreadyExistsError, BadRequestError, NotFoundError, PipelinesError
 from pipelines.runs.model import Run
-from pipelines.runs.repository import SCHEDULE_SOURCE
 from pipelines.runs.service import RunService
 from pipelines.runs.template import (
     IDEMPOTENCY_KEY,
@@ -52,6 +51,7 @@ from pipelines.vocabulary import EntityStatus, now
 log = logging.getLogger("pipelines.schedules")
 
 PARTITION = "schedules"
+RUN_SOURCE = "Schedule"  # its runs' `RunSource`
 SCHEDULER = Principal(object_id=None, app_id=None, tenant_id=None, name="Schedule")
 
 
@@ -135,10 +135,15 @@ class Schedules:
     def runs_of(
         self, workspace: str, name: str, *, page_size: int, continuation: str | None
     ) -> tuple[builtins.list[Run], str | None]:
-        """The runs the schedule started, newest first (a 404 for an unknown schedule)."""
-        self.get(workspace, name)
-        return self.runs.repository.list_for_schedule(
+        """The runs the schedule started, newest first (a 404 for an unknown schedule): not those of
+        one of the same name that was deleted before it was created."""
+        created = self.get(workspace, name).created
+        runs, token = self.runs.repository.list_for_schedule(
             workspace, name, page_size=page_size, continuation=continuation)
+        if created is not None and any(run.created is not None and run.created < created for run in runs):
+            # Newest first: the rest are older still.
+            return [run for run in runs if run.created is None or run.created >= created], None
+        return runs, token
 
     def last_run(self, workspace: str, name: str) -> Run | None:
         """The run of the schedule's last firing that started one (None: none yet, or it is gone)."""
@@ -170,10 +175,10 @@ class Schedules:
             label = f"{schedule.workspace}/{schedule.name} at {due.isoformat()}"
             try:
                 # Its runs say so whatever the request says: the schedule's runs are found by it.
-                request = replace(schedule.template.request, run_source=SCHEDULE_SOURCE, schedule_id=schedule.name)
+                request = replace(schedule.template.request, run_source=RUN_SOURCE, schedule_id=schedule.name)
                 run = schedule.template.start(
                     self.runs, schedule.workspace, request, principal=SCHEDULER,
-                    run_source=SCHEDULE_SOURCE, schedule_id=schedule.name,
+                    run_source=RUN_SOURCE, schedule_id=schedule.name, schedule=schedule.name,
                     idempotency_key=f"schedule|{schedule.workspace}|{schedule.name}|{due.isoformat()}",
                 )
             except PipelinesError as exc:

@@ -123,6 +123,11 @@ def test_sdk_v1_keys_are_read_and_what_a_schedule_here_cannot_do_is_a_400(servic
     assert entity["ProvisioningStatus"] == "Completed"
     assert entity["Recurrence"]["StartTime"] == "2026-02-04T06:30:00+00:00"  # the first Wednesday 06:30 from then
     assert entity["Request"]["ExperimentName"] == "from-sdk" == entity["PipelineSubmissionInfo"]["ExperimentName"]
+    # sent back as it is, the answer is read silently; with its SDK v1 copy changed, that copy is said unread
+    assert "x-ms-ignored-keys" not in service.put("/Schedules/sdk", json=entity).headers
+    edited = {**entity, "PipelineSubmissionInfo": {**entity["PipelineSubmissionInfo"], "ExperimentName": "x"}}
+    assert service.put("/Schedules/sdk", json=edited).headers["x-ms-ignored-keys"] == "PipelineSubmissionInfo"
+    assert service.get("/Schedules/sdk").json()["Request"]["ExperimentName"] == "from-sdk"
     # its runs: none yet, and an unknown schedule has none to give
     assert service.get("/PipelineRuns/Schedule/sdk").json() == []
     last = service.get("/PipelineRuns/Schedule/sdk/Last")
@@ -149,11 +154,17 @@ def test_a_schedules_runs_say_it_started_them_whatever_its_request_says(service,
     assert service.get("/PipelineRuns/Schedule/claims/Last").json()["Id"] == runs[0]["Id"]  # newest first
     paged = service.get("/PipelineRuns/Schedule/claims?top=1")
     assert [r["Id"] for r in paged.json()] == [runs[0]["Id"]] and paged.headers["x-ms-continuation"]
-    # a run submitted with that ScheduleId is not the schedule's
+    # a run submitted as if the schedule had started it is not the schedule's
     submitted = service.post(f"/PipelineRuns/PipelineSubmit/{published.id}",
-                             json={"ExperimentName": "by-hand", "ScheduleId": "claims"})
+                             json={"ExperimentName": "by-hand", "RunSource": "Schedule", "ScheduleId": "claims"})
     assert submitted.status_code == 200, submitted.text
     assert len(service.get("/PipelineRuns/Schedule/claims").json()) == 2
+    # a schedule made again under the name has no runs of the one deleted
+    again = service.get("/Schedules/claims").json()
+    assert service.call("DELETE", "/Schedules/claims").status_code == 200
+    assert service.put("/Schedules/claims", json=again).status_code == 200
+    assert service.get("/PipelineRuns/Schedule/claims").json() == []
+    assert service.get("/PipelineRuns/Schedule/claims/Last").json() is None
 
 
 def test_a_schedule_and_a_trigger_say_who_created_them_and_who_wrote_them_last(service, workspace, tmp_path) -> None:

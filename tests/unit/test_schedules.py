@@ -79,3 +79,25 @@ def test_sdk_v1_times_of_day_move_the_start_to_the_first_such_time() -> None:
     assert start("Day", {}) == T0  # an empty Schedule (what SDK v1 sends with none) changes nothing
     with pytest.raises(BadRequestError):
         start("Week", {"Hours": [6], "WeekDays": ["Someday"]})
+
+
+def test_a_week_day_alone_keeps_the_time_of_day_and_a_start_too_late_is_a_400() -> None:
+    from pipelines.api.automation_contract import schedule_from_wire
+
+    def start(recurrence: dict[str, object]) -> datetime:
+        body = {"PipelineId": "p", "Recurrence": {"Interval": 1, "StartTime": T0.isoformat(), **recurrence}}
+        return schedule_from_wire(body, "ws", "s").value.recurrence.start
+
+    # T0 is Saturday 31 January 2026, 09:00 UTC
+    assert start({"Frequency": "Week", "Schedule": {"WeekDays": ["Monday"]}}) == datetime(2026, 2, 2, 9, tzinfo=UTC)
+    assert start({"Frequency": "Week", "Schedule": {"Hours": [6], "WeekDays": ["Monday"]}}) == datetime(
+        2026, 2, 2, 6, tzinfo=UTC)
+    with pytest.raises(BadRequestError) as late:
+        schedule_from_wire({"PipelineId": "p", "Recurrence": {
+            "Frequency": "Day", "Interval": 1, "StartTime": "9999-12-31T23:00:00", "Schedule": {"Hours": [1]}}},
+            "ws", "s")
+    assert late.value.target == "Recurrence.StartTime"
+    for refused in ({"Frequency": "Day", "Schedule": {"WeekDays": ["Monday"]}},
+                    {"Frequency": "Hour", "Schedule": {"Hours": [1]}}):
+        with pytest.raises(BadRequestError):
+            start(refused)
