@@ -147,18 +147,25 @@ def description_problem(text: str) -> str | None:
     return f"{why}: {DESCRIPTION_RULE}" if why else None
 
 
-def tags_problems(tags: Mapping[str, str], name: str = "Tags") -> list[tuple[str, str]]:
-    """Every problem of a run's tags as (target, message): `Tags.{key}` names the tag."""
+def entry_problems(entries: Mapping[str, str | None], name: str = "Tags", noun: str = "tag") -> list[tuple[str, str]]:
+    """Every problem of each key and value of a run's tags (or properties: `noun`) as (target,
+    message): `{name}.{key}` names the entry. A value may be None (a tag without a value)."""
     found: list[tuple[str, str]] = []
-    for key, value in tags.items():
+    for key, value in entries.items():
         shown = key if len(key) <= MAX_TAG_KEY else key[:MAX_TAG_KEY] + "..."
         target = f"{name}.{shown}" if key else name
         why = "is empty" if not key else _why(key, MAX_TAG_KEY, _CONTROL)
         if why:
-            found.append((target, f"the tag key {shown!r} {why}: {TAG_KEY_RULE}"))
-        why = _why(value, MAX_TAG_VALUE, _TEXT_CONTROL)
+            found.append((target, f"the {noun} key {shown!r} {why}: {TAG_KEY_RULE.replace('a tag', 'a ' + noun)}"))
+        why = None if value is None else _why(value, MAX_TAG_VALUE, _TEXT_CONTROL)
         if why:
-            found.append((target, f"{target} {why}: {TAG_VALUE_RULE}"))
+            found.append((target, f"{target} {why}: {TAG_VALUE_RULE.replace('a tag', 'a ' + noun)}"))
+    return found
+
+
+def tags_problems(tags: Mapping[str, str], name: str = "Tags") -> list[tuple[str, str]]:
+    """Every problem of a run's tags as (target, message): `Tags.{key}` names the tag."""
+    found = entry_problems(tags, name)
     if len(tags) > MAX_TAGS:
         found.append((name, f"{name} holds {len(tags)} tags: {TAGS_RULE}"))
     elif not found and (stored := stored_json_length(tags)) > MAX_TAGS_STORED:

@@ -18,9 +18,18 @@ from pipelines.api.history_contract import (
     RunDto,
 )
 from pipelines.api.openapi_parts import JSON, Body, Op, any_case, obj, param, ref, segment, text, use
-from pipelines.runs.labels import MAX_ENTRIES, MAX_JSON, MAX_KEY, MAX_VALUE
 from pipelines.store.tables import KEY_PATTERN
-from pipelines.text import EXPERIMENT_NAME_PATTERN, EXPERIMENT_NAME_RULE
+from pipelines.text import (
+    EXPERIMENT_NAME_PATTERN,
+    EXPERIMENT_NAME_RULE,
+    FREE_TEXT_PATTERN,
+    MAX_DESCRIPTION,
+    MAX_TAG_KEY,
+    MAX_TAG_VALUE,
+    MAX_TAGS,
+    MAX_TAGS_STORED,
+    NAME_TEXT_PATTERN,
+)
 
 MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (RunDto, "serialization"),
@@ -74,20 +83,24 @@ RUN_DTO = ref("RunDto")
 NODE = Body(ref("NodeIdPath"), required=False)
 NODE_PARAMS = ("query:nodeId",)
 RUN_404 = {404: "Unknown run (or a run of another experiment)."}
-_LABEL_MAP: JSON = {"type": "object", "maxProperties": MAX_ENTRIES,
-                    "propertyNames": {"minLength": 1, "maxLength": MAX_KEY},
-                    "additionalProperties": {"type": ["string", "null"], "maxLength": MAX_VALUE}}
-_LABEL_TEXT: JSON = {"type": ["string", "null"], "maxLength": MAX_VALUE}
+_LABEL_MAP: JSON = {
+    "type": "object", "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_KEY, "pattern": NAME_TEXT_PATTERN},
+    "additionalProperties": {"anyOf": [
+        {"type": "string", "maxLength": MAX_TAG_VALUE, "pattern": FREE_TEXT_PATTERN}, {"type": "null"}]}}
+_LABEL_TEXT: JSON = {"anyOf": [{"type": "string", "maxLength": MAX_DESCRIPTION, "pattern": FREE_TEXT_PATTERN},
+                               {"type": "null"}]}
 RUN_PATCH = Body({"type": "object", "description": "SDK v1's CreateRunDto; its other keys are ignored and listed in"
                   " `x-ms-ignored-keys`.", "properties": {
                       "runId": {"description": "Ignored: the path names the run."},
                       "tags": {**_LABEL_MAP, "description": "Set (null: a tag without a value, kept as \"\")."},
                       "properties": {**_LABEL_MAP, "description": (
                           "Added: one that is there keeps its value (another is a 409), and the service's own"
-                          " (azureml.*, runSource, runType, rerunOf) cannot be written.")},
+                          " (azureml.*, runSource, runType, rerunOf) cannot be added.")},
                       "displayName": _LABEL_TEXT, "description": _LABEL_TEXT}})
-_LABEL_ERRORS = {**RUN_404, 400: f"A step run (its pipeline run has its tags), or more than {MAX_ENTRIES} tags or"
-                 f" properties on the run, or {MAX_JSON} characters of them in all.",
+_LABEL_ERRORS = {**RUN_404, 400: f"A step run (its pipeline run has its tags); a key or value over Azure ML's limits"
+                 f" (keys {MAX_TAG_KEY}, values {MAX_TAG_VALUE:,} characters, no control character); a change"
+                 f" that makes the run hold over {MAX_TAGS} tags or properties, or over {MAX_TAGS_STORED:,}"
+                 " characters of either as JSON; a property of the service's (azureml.*, ...).",
                  409: "A property that is set, with another value."}
 CHILDREN = ("query:$filter", "query:$top", "query:$orderby", "query:$sortorder", "query:$continuationToken")
 _PARTIAL: JSON = {

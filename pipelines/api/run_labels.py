@@ -16,9 +16,10 @@ from pipelines.errors import BadRequestError, ErrorDetail
 from pipelines.runs.body_keys import sort_keys
 from pipelines.runs.experiments import Experiments
 from pipelines.runs.history import pipeline_record
-from pipelines.runs.labels import MAX_VALUE, Labels, RunLabels, check_entries
+from pipelines.runs.labels import Labels, RunLabels
 from pipelines.runs.request import refuse
 from pipelines.store import get_account
+from pipelines.text import description_problem, entry_problems
 
 # The keys of SDK v1's CreateRunDto a PATCH reads; the others are ignored and listed.
 _PATCH_KEYS = ("runId", "tags", "properties", "displayName", "description")
@@ -30,19 +31,21 @@ def _labels_of(ctx: RequestContext) -> tuple[Labels, list[str]]:
     ignored and listed."""
     values, ignored, problems = sort_keys(ctx.json_object(empty_ok=False), _PATCH_KEYS)
     maps: dict[str, dict[str, Any] | None] = {}
-    for name in ("tags", "properties"):
+    for name, noun in (("tags", "tag"), ("properties", "property")):
         value = values.get(name)
-        if value is not None and not isinstance(value, dict):
-            problems.append(ErrorDetail("UserError", f"{name} must be an object of strings", name))
+        if value is not None and not (isinstance(value, dict)
+                                      and all(v is None or isinstance(v, str) for v in value.values())):
+            problems.append(ErrorDetail("UserError", f"{name} must be an object of strings (or nulls)", name))
             value = None
         maps[name] = value
-        problems += check_entries(name, value or {})
+        problems += [ErrorDetail("UserError", message, target)
+                     for target, message in entry_problems(value or {}, name, noun)]
     texts: dict[str, str | None] = {}
     for name in ("displayName", "description"):
         value = values.get(name)
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE):
-            problems.append(ErrorDetail("UserError", f"{name} must be a string of {MAX_VALUE} characters at most",
-                                        name))
+        why = None if value is None or not isinstance(value, str) else description_problem(value)
+        if value is not None and (not isinstance(value, str) or why):
+            problems.append(ErrorDetail("UserError", f"{name} {why or 'must be a string'}", name))
             value = None
         texts[name] = value
     if problems:

@@ -14,7 +14,6 @@ a worker moving the run on meanwhile makes it read the row again, never loses it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -24,11 +23,8 @@ from pipelines.runs.model import Run
 from pipelines.runs.repository import RunRepository
 from pipelines.runs.request import refuse
 from pipelines.store import StorageAccount
+from pipelines.text import MAX_TAGS, MAX_TAGS_STORED, stored_json_length
 
-MAX_KEY = 256
-MAX_VALUE = 4096
-MAX_ENTRIES = 200  # tags, and properties, on one run
-MAX_JSON = 30_000  # characters of each map as stored (a Table string holds 32 Ki)
 # Properties the service writes (`pipelines.runs.history.pipeline_record`): not a caller's to add.
 RESERVED_PREFIX = "azureml."
 RESERVED = ("runSource", "runType", "rerunOf")
@@ -64,7 +60,7 @@ class RunLabels:
                                                 f"properties.{key}"))
             tags = {**run.tags, **{key: value or "" for key, value in (labels.tags or {}).items()}}
             properties = {**run.properties, **{key: value or "" for key, value in (labels.properties or {}).items()}}
-            problems += _too_big("tags", tags) + _too_big("properties", properties)
+            problems += _grown("tags", run.tags, tags) + _grown("properties", run.properties, properties)
             if problems:
                 raise refuse(problems)
             run.tags, run.properties = tags, properties
@@ -85,23 +81,15 @@ class RunLabels:
         return self.repository.relabel(workspace, _pipeline_run(run_id), change)
 
 
-def check_entries(name: str, entries: Mapping[str, object]) -> list[ErrorDetail]:
-    """Each key a text of 1 to MAX_KEY characters, each value a text of MAX_VALUE at most or null."""
-    problems = []
-    for key, value in entries.items():
-        if not key or len(key) > MAX_KEY:
-            problems.append(ErrorDetail("UserError", f"a key of {name} is 1 to {MAX_KEY} characters", name))
-        elif value is not None and (not isinstance(value, str) or len(value) > MAX_VALUE):
-            problems.append(ErrorDetail(
-                "UserError", f"{name}.{key} must be a string of {MAX_VALUE} characters at most, or null",
-                f"{name}.{key}"))
-    return problems
-
-
-def _too_big(name: str, entries: Mapping[str, str]) -> list[ErrorDetail]:
-    if len(entries) > MAX_ENTRIES or len(json.dumps(entries)) > MAX_JSON:
-        return [ErrorDetail("UserError", f"a run holds at most {MAX_ENTRIES} {name}, of {MAX_JSON} characters"
-                            " in all", name)]
+def _grown(name: str, before: Mapping[str, str], after: Mapping[str, str]) -> list[ErrorDetail]:
+    """A map the change makes larger than a run holds (Azure ML's count, one Table property);
+    one that was that large already, as a submit may have made it, can still shrink or change."""
+    if len(after) > MAX_TAGS and len(after) > len(before):
+        return [ErrorDetail("UserError", f"a run holds at most {MAX_TAGS} {name} (Azure ML's limit)", name)]
+    stored = stored_json_length(after)
+    if stored > MAX_TAGS_STORED and stored > stored_json_length(before):
+        return [ErrorDetail("UserError", f"a run's {name} take at most {MAX_TAGS_STORED:,} characters as JSON"
+                            " (one Table storage property)", name)]
     return []
 
 
