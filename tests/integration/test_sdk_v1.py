@@ -91,7 +91,9 @@ def test_sdk_v1_schedules_are_created_read_listed_changed_and_give_their_runs(
     endpoint = PipelineEndpoint.publish(workspace, "sdk-scheduled", None, scoring)
     where = setup_file(service, tmp_path, pipeline=scoring.id, endpoint_id=endpoint.id)
     # WHEN SDK v1 creates an hourly schedule of the pipeline and a nightly one of the endpoint, and changes them
+    before = datetime.now(UTC)
     seen = sdk([str(SCHEDULES), "write", *where], tmp_path)
+    after = datetime.now(UTC)
     # THEN each is made as the SDK asked, and read back by its id, its name
     assert seen["created"] == {
         "id": "sdk-hourly", "name": "sdk-hourly", "status": "Active", "description": "scores every hour",
@@ -102,7 +104,7 @@ def test_sdk_v1_schedules_are_created_read_listed_changed_and_give_their_runs(
     assert seen["nightly"]["pipeline_endpoint_id"] == endpoint.id and seen["nightly"]["frequency"] == "Day"
     nightly_start = datetime.fromisoformat(seen["nightly"]["start_time"])
     assert (nightly_start.hour, nightly_start.minute) == (22, 30)
-    assert timedelta(0) < nightly_start - datetime.now(UTC) <= timedelta(days=1)
+    assert before <= nightly_start <= after + timedelta(days=1)
     # AND the same name again is a 409 that names the way to change it, and changes nothing
     assert "'sdk-hourly' exists" in seen["again"] and "Schedule.update" in seen["again"]
     again = service.post("/Schedules/Create", json={
