@@ -68,6 +68,10 @@ def _group(subparsers: Subparsers, noun: str, text: str, flags: Callable[[argpar
     for verb, help_text in (("show", f"a {noun}"), ("delete", f"remove a {noun}"),
                             ("enable", f"the {noun} fires again"), ("disable", f"the {noun} fires no more")):
         verbs.add_parser(verb, help=help_text).add_argument("name")
+    if noun == "schedule":
+        runs = verbs.add_parser("runs", help="the runs the schedule started, newest first")
+        runs.add_argument("name")
+        runs.add_argument("--top", type=int, default=20, help="at most this many runs (default 20)")
     for sub in verbs.choices.values():
         add_workspace_options(sub)
         sub.set_defaults(handler=handler, noun=noun)
@@ -86,6 +90,9 @@ def _schedule_flags(create: argparse.ArgumentParser) -> None:
     recurrence.add_argument("--frequency", type=_frequency, metavar="|".join(FREQUENCIES))
     recurrence.add_argument("--interval", type=int, help="a whole number of frequencies, 1 to 1000")
     recurrence.add_argument("--start-time", metavar="ISO8601", help="e.g. 2026-12-01T02:00:00Z (default: now)")
+    recurrence.add_argument("--time-of-day", metavar="HH:MM", help="Day or Week: the first fire time is the first"
+                            " such time (UTC) from the start time")
+    recurrence.add_argument("--week-day", metavar="DAY", help="Week: ... and that day (Monday to Sunday)")
 
 
 def _frequency(value: str) -> str:
@@ -181,7 +188,8 @@ def _schedule(args: argparse.Namespace) -> int:
     from pipelines.client import Schedule
 
     def extra(body: dict[str, Any]) -> None:
-        given = {"Frequency": args.frequency, "Interval": args.interval, "StartTime": args.start_time}
+        given: dict[str, Any] = {"Frequency": args.frequency, "Interval": args.interval, "StartTime": args.start_time}
+        given["Schedule"] = _times(args.time_of_day, args.week_day)
         if any(value is not None for value in given.values()):
             recurrence = _take(body, "Recurrence")
             recurrence = dict(recurrence) if isinstance(recurrence, dict) else {}
@@ -195,9 +203,30 @@ def _schedule(args: argparse.Namespace) -> int:
     return _handle(args, Schedule, SCHEDULE_COLUMNS, extra)
 
 
+def _times(time_of_day: str | None, week_day: str | None) -> dict[str, list[Any]] | None:
+    """`--time-of-day` and `--week-day` as the recurrence's `Schedule` (the service checks them)."""
+    times: dict[str, list[Any]] = {}
+    if time_of_day is not None:
+        hour, _, minute = time_of_day.partition(":")
+        if not (hour.isdigit() and minute.isdigit()):
+            raise UsageError("--time-of-day is HH:MM, e.g. 22:30")
+        times.update(Hours=[int(hour)], Minutes=[int(minute)])
+    if week_day is not None:
+        times["WeekDays"] = [week_day]
+    return times or None
+
+
 def _handle(args: argparse.Namespace, kind: Any, columns: list[Column],
             extra: Callable[[dict[str, Any]], None]) -> int:
     workspace = workspace_of(args)
+    if args.verb == "runs":
+        from pipelines.cli.runs import RUN_COLUMNS
+
+        if args.top < 1:
+            raise UsageError("--top must be at least 1")
+        emit(args, [run.entity for run in kind.get(workspace, args.name).get_pipeline_runs()[: args.top]],
+             RUN_COLUMNS)
+        return 0
     if args.verb == "list":
         emit(args, [item.entity for item in kind.list(workspace, active_only=False)], columns)
         return 0

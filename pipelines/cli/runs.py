@@ -24,7 +24,8 @@ HISTORY_STATUSES = ["NotStarted", "Queued", "Running", "CancelRequested", "Compl
 
 
 def register(subparsers: Subparsers) -> None:
-    run = subparsers.add_parser("run", help="runs: submit, rerun, show, list, steps, logs, download, cancel, wait")
+    run = subparsers.add_parser("run", help="runs: submit, rerun, show, list, steps, logs, download, cancel, wait,"
+                                            " tag")
     verbs = run.add_subparsers(dest="verb", metavar="<verb>", required=True)
     submit = verbs.add_parser("submit", help="start a run of a published pipeline or an endpoint")
     target = submit.add_mutually_exclusive_group(required=True)
@@ -76,12 +77,18 @@ def register(subparsers: Subparsers) -> None:
     wait.add_argument("run_id")
     wait.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                       help="give up waiting after this long (exit status 5; the run goes on)")
-    for sub in (submit, rerun, show, listing, steps, cancel, wait):
+    tag = verbs.add_parser("tag", help="set or remove a run's tags, add properties (SDK v1's run.tag())")
+    tag.add_argument("run_id")
+    tag.add_argument("tags", nargs="*", metavar="KEY=VALUE", help="tags to set (KEY alone: a tag without a value)")
+    tag.add_argument("--remove", action="append", default=[], metavar="KEY", help="a tag to remove (repeat)")
+    tag.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
+                     help="a property to add (repeat): one the run has keeps its value")
+    for sub in (submit, rerun, show, listing, steps, cancel, wait, tag):
         add_workspace_options(sub)
     add_workspace_options(logs, output=False)  # a log is text, printed as it is
     # `run download --output NAME` names a step output: the format is -o/--output-format there.
     add_workspace_options(download, output_long_name="--output-format")
-    for sub in (submit, rerun, show, listing, steps, logs, download, cancel, wait):
+    for sub in (submit, rerun, show, listing, steps, logs, download, cancel, wait, tag):
         sub.set_defaults(handler=_run)
 
 
@@ -102,6 +109,8 @@ RUN_COLUMNS = [
     Column("Reused", lambda e: f"{e.get('ReusedStepCount')} of {e.get('TotalRunSteps')} steps"
            if e.get("ReusedStepCount") else ""),
     Column.key("Rerun of", "RerunOf"),
+    Column("Tags", lambda e: ", ".join(f"{k}={v}" if v else k for k, v in sorted((e.get("tags") or {}).items())),
+           wrap=True),
     time_column("Created", "Status", "CreationTime"),
     duration_column("Duration", lambda e: (e.get("Status") or {}).get("CreationTime"),
                     lambda e: (e.get("Status") or {}).get("EndTime")),
@@ -178,6 +187,8 @@ def _run(args: argparse.Namespace) -> int:
     elif args.verb == "cancel":
         run.cancel()
         emit(args, run.entity, RUN_COLUMNS)
+    elif args.verb == "tag":
+        _tag(run, args)
     elif args.verb == "wait":
         status = _wait(run, args.timeout)
         emit(args, {"Id": run.id, "Status": status}, [Column.key("Id"), Column.key("Status", status=True)])
@@ -217,6 +228,19 @@ def _emit_run(run: Any, args: argparse.Namespace) -> int:
     # The run as it ended, with what the submit answered (the assignments as sent) kept.
     emit(args, {**submitted, **run.entity}, RUN_COLUMNS)
     return _exit_of(status)
+
+
+def _tag(run: Any, args: argparse.Namespace) -> None:
+    if not (args.tags or args.remove or args.property):
+        raise UsageError("give tags to set (KEY=VALUE), --remove KEY or --property KEY=VALUE")
+    tags = {key: value or None for key, _, value in (item.partition("=") for item in args.tags)}
+    if tags:
+        run.set_tags(tags)
+    if args.property:
+        run.add_properties(pairs(args.property, "--property"))
+    if args.remove:
+        run.remove_tags(args.remove)
+    emit(args, run.refresh().entity, RUN_COLUMNS)
 
 
 def _wait(run: Any, timeout: float | None) -> str:

@@ -492,3 +492,25 @@ def test_the_watcher_prints_new_whole_lines_once_and_rides_out_a_service_restart
         "a: Finished",
         "PipelineRun run-1: Finished",
     ]
+
+
+def test_run_tag_and_schedule_runs_from_the_command_line(host) -> None:
+    published = json.loads(cli(host, "publish", "examples/compare", "--name", "tagged").stdout)
+    run = json.loads(cli(host, "run", "submit", "--pipeline-id", published["Id"], "--wait").stdout)
+    # a run is tagged, given a property, and loses a tag
+    tagged = cli(host, "run", "tag", run["Id"], "approved=true", "candidate", "--property", "ReleaseId=42")
+    assert tagged.returncode == 0, tagged.stderr
+    assert json.loads(tagged.stdout)["tags"] == {"approved": "true", "candidate": ""}
+    removed = json.loads(cli(host, "run", "tag", run["Id"], "--remove", "candidate").stdout)
+    assert removed["tags"] == {"approved": "true"}
+    refused = cli(host, "run", "tag", run["Id"], "--property", "ReleaseId=43")
+    assert refused.returncode != 0 and "409" in refused.stderr
+    assert cli(host, "run", "tag", run["Id"]).returncode != 0  # nothing to do is a usage error
+    # a schedule fires at a time of day, and lists its runs (none yet)
+    made = cli(host, "schedule", "create", "nightly", "--pipeline-id", published["Id"], "--frequency", "Week",
+               "--interval", "1", "--start-time", "2099-01-01T00:00:00Z", "--time-of-day", "22:30",
+               "--week-day", "Friday")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["Recurrence"]["StartTime"] == "2099-01-02T22:30:00+00:00"  # a Friday
+    listed = cli(host, "schedule", "runs", "nightly")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stderr
