@@ -180,8 +180,11 @@ def experiment_dto(experiment: Experiment) -> ExperimentDto:
     return ExperimentDto(
         experiment_id=experiment.id,
         name=experiment.name,
+        description=experiment.description,
         created_utc=wire_time(experiment.created),
         last_created_run_utc=wire_time(experiment.last_run),
+        archived_time=wire_time(experiment.archived),
+        tags=experiment.tags,
     )
 
 
@@ -311,8 +314,8 @@ def _experiments(ctx: RequestContext, filter_text: str | None, view_type: str | 
     if view not in ("activeonly", "all", "archivedonly"):
         raise BadRequestError("viewType must be ActiveOnly, All or ArchivedOnly", target="viewType")
     tree = parse_filter(filter_text, EXPERIMENT_FIELDS)
-    # Experiments here are never archived: ArchivedOnly lists none.
-    found = [] if view == "archivedonly" else Experiments(get_account()).list(ctx.workspace)
+    found = [e for e in Experiments(get_account()).list(ctx.workspace)
+             if view == "all" or (e.archived is not None) == (view == "archivedonly")]
     return PaginatedExperimentDto(
         value=[experiment_dto(e) for e in found if matches(tree, e)], continuation_token=None
     )

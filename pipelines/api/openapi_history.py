@@ -84,7 +84,8 @@ NODE = Body(ref("NodeIdPath"), required=False)
 NODE_PARAMS = ("query:nodeId",)
 RUN_404 = {404: "Unknown run (or a run of another experiment)."}
 _LABEL_MAP: JSON = {
-    "type": "object", "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_KEY, "pattern": NAME_TEXT_PATTERN},
+    "type": "object", "maxProperties": MAX_TAGS,
+    "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_KEY, "pattern": NAME_TEXT_PATTERN},
     "additionalProperties": {"anyOf": [
         {"type": "string", "maxLength": MAX_TAG_VALUE, "pattern": FREE_TEXT_PATTERN}, {"type": "null"}]}}
 _LABEL_TEXT: JSON = {"anyOf": [{"type": "string", "maxLength": MAX_DESCRIPTION, "pattern": FREE_TEXT_PATTERN},
@@ -142,6 +143,16 @@ OPERATIONS: dict[str, Op] = {
                             "The pipeline run as it is after the change.", RUN_PATCH, errors=_LABEL_ERRORS),
     "history_patch_run_by_experiment_id": Op("Tag a run, by its experiment's id", RUN_DTO, body=RUN_PATCH,
                                              errors={**_LABEL_ERRORS, 404: "Unknown experiment or run."}),
+    "history_update_experiment": Op(
+        "Archive, reactivate or tag an experiment (SDK v1's experiment.archive(), reactivate(), set_tags())",
+        ref("ExperimentDto"), "An archived experiment is listed by viewType ArchivedOnly or All, and takes runs as"
+        " before. Other keys are ignored and listed in `x-ms-ignored-keys`.",
+        Body({"type": "object", "description": "SDK v1's ModifyExperimentDto.", "properties": {
+            "name": {"type": "null", "description": "Experiments are not renamed: another name is a 400, its own"
+                     " is read as nothing."},
+            "archive": {"type": ["boolean", "null"], "description": "true archives, false reactivates."},
+            "description": _LABEL_TEXT, "tags": {**_LABEL_MAP, "description": "Set (null: kept as \"\")."}}}),
+        errors={404: "Unknown experiment.", 400: "Another name, or a description or tags over the submit's limits."}),
     "history_delete_run_tags": Op(
         "Remove a run's tags (SDK v1's run.remove_tags())", RUN_DTO, "Keys it does not have are no matter.",
         Body({"type": "array", "items": {"type": "string"}, "description": "The tags' keys."}), errors=_LABEL_ERRORS),

@@ -172,10 +172,11 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         Route("get_run_events", ("GET",), WS + "/PipelineRuns/{runId}/Events", R),
     ),
     "run_labels": (
-        # -- what a caller changes on a run: its tags, added properties, display name, description ------
+        # -- what a caller changes on a run (tags, added properties, names) and on an experiment ---------
         Route("history_patch_run", ("PATCH",), HS + "/experiments/{experimentName}/runs/{runId}", S),
         Route("history_patch_run_by_experiment_id", ("PATCH",), HS + "/experimentids/{experimentId}/runs/{runId}", S),
         Route("history_delete_run_tags", ("DELETE",), HS + "/experiments/{experimentName}/runs/{runId}/tags", S),
+        Route("history_update_experiment", ("PATCH",), HS + "/experimentids/{experimentId}", S),
     ),
     "aml": (
         # -- what SDK v1's own clients read to make their objects (pipelines/api/aml.py) -------------

@@ -1,7 +1,9 @@
 """What a caller changes on a pipeline run through the run-history family: SDK v1's
 `run.tag()`, `set_tags()`, `add_properties()`, `display_name = ...` (a PATCH of the run with
-a `CreateRunDto`) and `remove_tags()` (a DELETE of its `tags`). The rules are
-`pipelines.runs.labels`'; the answer is the run's `RunDto`, as `pipelines.api.history` reads it.
+a `CreateRunDto`) and `remove_tags()` (a DELETE of its `tags`); the rules are
+`pipelines.runs.labels`', the answer the run's `RunDto` as `pipelines.api.history` reads it.
+And on an experiment: `experiment.archive()`, `reactivate()`, `set_tags()` (a PATCH of it
+with a `ModifyExperimentDto`), answered with its `ExperimentDto`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipelines.api.automation_contract import ignored_keys_header
-from pipelines.api.history import reader, run_dto
+from pipelines.api.history import experiment_dto, reader, run_dto
 from pipelines.api.history_contract import RunDto
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.errors import BadRequestError, ErrorDetail
@@ -19,7 +21,7 @@ from pipelines.runs.history import pipeline_record
 from pipelines.runs.labels import Labels, RunLabels
 from pipelines.runs.request import refuse
 from pipelines.store import get_account
-from pipelines.text import description_problem, entry_problems
+from pipelines.text import description_problem, entry_problems, tags_problems
 
 # The keys of SDK v1's CreateRunDto a PATCH reads; the others are ignored and listed.
 _PATCH_KEYS = ("runId", "tags", "properties", "displayName", "description")
@@ -80,3 +82,32 @@ def history_delete_run_tags(ctx: RequestContext) -> RunDto:
         raise BadRequestError("the body must be the list of the tags' keys to remove", target="tags")
     reader().find(ctx.workspace, ctx.param("runId"), ctx.experiment_name)
     return run_dto(ctx, pipeline_record(RunLabels(get_account()).remove_tags(ctx.workspace, ctx.param("runId"), keys)))
+
+
+@route("history_update_experiment")
+def history_update_experiment(ctx: RequestContext) -> Reply:
+    """A ModifyExperimentDto: `archive` (true archives, false reactivates), `description`, `tags`
+    (set); a `name` other than the experiment's is a 400 (experiments are not renamed)."""
+    experiments = Experiments(get_account())
+    experiment = experiments.by_id(ctx.workspace, ctx.param("experimentId"))
+    values, ignored, problems = sort_keys(ctx.json_object(empty_ok=False), ("name", "description", "archive", "tags"))
+    name, archive, description, tags = (values.get(k) for k in ("name", "archive", "description", "tags"))
+    if name is not None and name != experiment.name:
+        problems.append(ErrorDetail("UserError", "an experiment is not renamed: its runs are filed under its name",
+                                    "name"))
+    if archive is not None and not isinstance(archive, bool):
+        problems.append(ErrorDetail("UserError", "archive must be true or false", "archive"))
+    why = description_problem(description) if isinstance(description, str) else None
+    if description is not None and (not isinstance(description, str) or why):
+        problems.append(ErrorDetail("UserError", f"description {why or 'must be a string'}", "description"))
+    if tags is not None and not (isinstance(tags, dict) and all(isinstance(v, str | None) for v in tags.values())):
+        problems.append(ErrorDetail("UserError", "tags must be an object of strings (or nulls)", "tags"))
+    elif tags:
+        merged = {**experiment.tags, **{key: value or "" for key, value in tags.items()}}
+        problems += [ErrorDetail("UserError", message, target)
+                     for target, message in tags_problems(merged, "tags")]
+    if problems:
+        raise refuse(problems)
+    changed = experiments.update(experiment, archive=archive, description=description,
+                                 tags={key: value or "" for key, value in (tags or {}).items()})
+    return Reply(experiment_dto(changed), headers=ignored_keys_header(ignored))

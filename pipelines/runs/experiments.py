@@ -8,6 +8,10 @@ sees the name (insert-if-absent, remembered in memory), so a busy experiment
 costs no write per run. The experiment's runs are indexed newest first in
 `RunIndex` (`{workspace}|experiment|{digest}`), written with the run; its last
 run's time is read from there (one row), not kept up to date on every submit.
+
+What a caller changes (`update`, SDK v1's `experiment.archive()`, `reactivate()`,
+`set_tags()`): `Archived` (when it was archived; archived experiments are listed by
+`viewType` ArchivedOnly or All, and take runs as before), `Description` and `Tags`.
 """
 
 from __future__ import annotations
@@ -16,14 +20,16 @@ import contextlib
 import hashlib
 import re
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipelines.errors import AlreadyExistsError, NotFoundError
 from pipelines.runs.history import ABSENT, experiment_id
 from pipelines.store import StorageAccount, Table, key
-from pipelines.store.codec import parse_time, time_text
+from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 from pipelines.text import experiment_name_problem as experiment_name_problem  # its rule lives with the others
+from pipelines.vocabulary import now
 
 _seen: set[tuple[str, str, str]] = set()
 _seen_lock = threading.Lock()
@@ -53,11 +59,14 @@ class Experiment:
     workspace: str
     created: datetime | None
     last_run: datetime | None = None
+    archived: datetime | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     def filter_value(self, field: str, key: str | None) -> object:
-        """What an experiments query filters on (`name eq X`); experiments have no tags."""
+        """What an experiments query filters on (`name eq X`, `tags/team eq 'x'`)."""
         if field == "Tags":
-            return ABSENT
+            return self.tags.get(key or "", ABSENT)
         return {"Name": self.name, "ExperimentId": self.id, "CreatedUtc": self.created}.get(field)
 
 
@@ -110,6 +119,23 @@ class Experiments:
             experiment.last_run = self.last_run(workspace, experiment.name)
         return found
 
+    def update(self, experiment: Experiment, *, archive: bool | None = None, description: str | None = None,
+               tags: Mapping[str, str] | None = None) -> Experiment:
+        """Archive it (True) or reactivate it (False), replace its description, set tags; the
+        experiment after it. Each change is a merge of its own columns: a concurrent one keeps its own."""
+        columns: dict[str, object] = {}
+        if archive is False:
+            columns["Archived"] = ""
+        elif archive and experiment.archived is None:
+            columns["Archived"] = time_text(now())
+        if description is not None:
+            columns["Description"] = description
+        if tags:
+            columns["Tags"] = json_text({**experiment.tags, **tags})
+        if columns:
+            self.table.merge({"PartitionKey": experiment.workspace, "RowKey": name_digest(experiment.name), **columns})
+        return self.get(experiment.workspace, experiment.name)
+
     def last_run(self, workspace: str, name: str) -> datetime | None:
         page, _ = self.index.query_page(
             "PartitionKey eq @pk", parameters={"pk": experiment_partition(workspace, name)}, page_size=1
@@ -124,4 +150,7 @@ class Experiments:
             name=name,
             workspace=workspace,
             created=parse_time(entity.get("Created")),
+            archived=parse_time(entity.get("Archived") or None),
+            description=str(entity["Description"]) if entity.get("Description") is not None else None,
+            tags=parse_json(entity.get("Tags"), {}),
         )

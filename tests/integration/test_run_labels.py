@@ -124,3 +124,34 @@ def test_the_python_client_tags_a_run_as_sdk_v1_did(service: Service, workspace:
     with pytest.raises(ServiceError) as refused:
         run.add_properties({"ReleaseId": "43"})
     assert refused.value.status == 409
+
+
+def test_an_experiment_is_archived_tagged_and_reactivated(service: Service, workspace: Workspace,
+                                                           tmp_path: Path) -> None:
+    finished_run(service, workspace, tmp_path, experiment="seasonal")
+    experiment = service.get(f"{service.hs}/experiments/seasonal").json()
+    url = f"{service.hs}/experimentids/{experiment['experimentId']}"
+
+    def listed(view: str) -> list[str]:
+        return [e["name"] for e in service.get(f"{service.hs}/experiments?viewType={view}").json()["value"]]
+
+    # WHEN it is archived and tagged (SDK v1's ModifyExperimentDto)
+    archived = service.call("PATCH", url, json={"archive": True, "tags": {"owner": "forecast"},
+                                                "description": "old season"})
+    # THEN it says so, and is listed as archived only
+    assert archived.status_code == 200, archived.text
+    assert archived.json()["archivedTime"] and archived.json()["tags"] == {"owner": "forecast"}
+    assert archived.json()["description"] == "old season"
+    assert "seasonal" not in listed("ActiveOnly") and "seasonal" in listed("ArchivedOnly") + listed("All")
+    found = service.post(f"{service.hs}/experiments:query",
+                         json={"filter": "tags/owner eq 'forecast'", "viewType": "All"}).json()["value"]
+    assert [e["name"] for e in found] == ["seasonal"]
+    # WHEN it is reactivated
+    back = service.call("PATCH", url, json={"archive": False}).json()
+    assert back["archivedTime"] is None and "seasonal" in listed("ActiveOnly") and back["tags"] == {"owner": "forecast"}
+    # AND it is not renamed, and what it cannot take is a 400
+    for body, target in (({"name": "other"}, "name"), ({"archive": "yes"}, "archive"),
+                         ({"tags": {"k": "a\u0000"}}, "tags.k"), ({"description": 5}, "description")):
+        assert assert_error(service.call("PATCH", url, json=body), 400)["Error"]["Target"] == target
+    assert service.call("PATCH", url, json={"name": "seasonal"}).status_code == 200  # its own name: nothing
+    assert_error(service.call("PATCH", f"{service.hs}/experimentids/nope", json={"archive": True}), 404)

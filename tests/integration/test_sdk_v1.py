@@ -77,6 +77,11 @@ def test_sdk_v1_publishes_nothing_but_submits_follows_and_cancels_runs_as_agains
     # AND a pipeline is disabled and enabled again, and a waiting run is canceled
     assert (seen["disabled"], seen["enabled"]) == ("Disabled", "Active")
     assert seen["canceled"] == "Canceled"
+    # AND an experiment is tagged, archived (listed as such only) and reactivated
+    archived = seen["archived"]
+    assert archived["time"] and archived["tags"] == {"owner": "forecast"}
+    assert "sdk-v1-cancel" not in archived["active"] and "sdk-v1-cancel" in archived["archived"]
+    assert "sdk-v1-cancel" in seen["reactivated"]
     assert service.get(f"/PipelineRuns/{seen['held']}").json()["Status"]["StatusCode"] == 4
 
 

@@ -145,6 +145,17 @@ def main(base_url: str, token_file: str, setup_file: str) -> dict[str, Any]:
     seen["held"] = held.id
     PipelineRun(Experiment(ws, "sdk-v1-cancel"), held.id).cancel()
     seen["canceled"] = held.wait_for_completion(show_output=False, timeout_seconds=120)
+
+    # An experiment tagged, archived and reactivated
+    done = Experiment(ws, "sdk-v1-cancel")
+    done.set_tags({"owner": "forecast"})
+    done.archive()
+    seen["archived"] = {"time": done.archived_time is not None,
+                        "active": [e.name for e in Experiment.list(ws)],
+                        "archived": [e.name for e in Experiment.list(ws, view_type="ArchivedOnly")],
+                        "tags": Experiment(ws, "sdk-v1-cancel").tags}
+    done.reactivate()
+    seen["reactivated"] = [e.name for e in Experiment.list(ws)]
     return seen
 
 
