@@ -358,9 +358,15 @@ type StepPanelProps = {
 function StepPanel(props: StepPanelProps) {
   const { step, tab, choose } = props;
   const close = () => {
+    // Back to the step's button in the graph, so the keyboard goes on from there: at once, before
+    // the panel that holds the focus goes (the focus is never left on nothing), and again after the
+    // next paint if the graph redrew the button meanwhile.
+    const node = () => document.querySelector<HTMLElement>(`button.node[data-step="${CSS.escape(step.id)}"]`);
+    node()?.focus();
     choose({ step: null, tab: null, log: null, attempt: null });
-    // Back to the step's button in the graph, so the keyboard goes on from there.
-    requestAnimationFrame(() => document.querySelector<HTMLElement>(`button.node[data-step="${CSS.escape(step.id)}"]`)?.focus());
+    requestAnimationFrame(() => {
+      if (document.activeElement !== node()) node()?.focus();
+    });
   };
   // Escape closes the panel (unless a field or list box is using it).
   useEffect(() => {
