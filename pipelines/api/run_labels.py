@@ -18,10 +18,10 @@ from pipelines.errors import BadRequestError, ErrorDetail
 from pipelines.runs.body_keys import sort_keys
 from pipelines.runs.experiments import Experiments
 from pipelines.runs.history import pipeline_record
-from pipelines.runs.labels import Labels, RunLabels
+from pipelines.runs.labels import Labels, RunLabels, grown_problems
 from pipelines.runs.request import refuse
 from pipelines.store import get_account
-from pipelines.text import description_problem, entry_problems, tags_problems
+from pipelines.text import description_problem, entry_problems
 
 # The keys of SDK v1's CreateRunDto a PATCH reads; the others are ignored and listed.
 _PATCH_KEYS = ("runId", "tags", "properties", "displayName", "description")
@@ -32,29 +32,36 @@ def _labels_of(ctx: RequestContext) -> tuple[Labels, list[str]]:
     (keys in any case); its `runId` is read and passed over (the path names the run); every other key is
     ignored and listed."""
     values, ignored, problems = sort_keys(ctx.json_object(empty_ok=False), _PATCH_KEYS)
-    maps: dict[str, dict[str, Any] | None] = {}
-    for name, noun in (("tags", "tag"), ("properties", "property")):
-        value = values.get(name)
-        if value is not None and not (isinstance(value, dict)
-                                      and all(v is None or isinstance(v, str) for v in value.values())):
-            problems.append(ErrorDetail("UserError", f"{name} must be an object of strings (or nulls)", name))
-            value = None
-        maps[name] = value
-        problems += [ErrorDetail("UserError", message, target)
-                     for target, message in entry_problems(value or {}, name, noun)]
-    texts: dict[str, str | None] = {}
-    for name in ("displayName", "description"):
-        value = values.get(name)
-        why = None if value is None or not isinstance(value, str) else description_problem(value)
-        if value is not None and (not isinstance(value, str) or why):
-            problems.append(ErrorDetail("UserError", f"{name} {why or 'must be a string'}", name))
-            value = None
-        texts[name] = value
+    labels = Labels(tags=_map_of(values, "tags", "tag", problems),
+                    properties=_map_of(values, "properties", "property", problems),
+                    display_name=_text_of(values, "displayName", problems),
+                    description=_text_of(values, "description", problems))
     if problems:
         raise refuse(problems)
-    labels = Labels(tags=maps["tags"], properties=maps["properties"], display_name=texts["displayName"],
-                    description=texts["description"])
     return labels, ignored
+
+
+def _map_of(values: dict[str, Any], name: str, noun: str, problems: list[ErrorDetail]) -> dict[str, Any] | None:
+    """`values[name]`, an object of strings (or nulls) whose keys and values follow a run's tags' rules;
+    what is wrong with it goes to `problems`."""
+    value = values.get(name)
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and all(v is None or isinstance(v, str) for v in value.values())):
+        problems.append(ErrorDetail("UserError", f"{name} must be an object of strings (or nulls)", name))
+        return None
+    problems += [ErrorDetail("UserError", message, target) for target, message in entry_problems(value, name, noun)]
+    return value
+
+
+def _text_of(values: dict[str, Any], name: str, problems: list[ErrorDetail]) -> str | None:
+    """`values[name]`, a text under a description's rules; what is wrong with it goes to `problems`."""
+    value = values.get(name)
+    why = description_problem(value) if isinstance(value, str) else "must be a string"
+    if value is not None and why:
+        problems.append(ErrorDetail("UserError", f"{name} {why}", name))
+        return None
+    return value
 
 
 def _patched(ctx: RequestContext, experiment: str | None) -> Reply:
@@ -91,23 +98,17 @@ def history_update_experiment(ctx: RequestContext) -> Reply:
     experiments = Experiments(get_account())
     experiment = experiments.by_id(ctx.workspace, ctx.param("experimentId"))
     values, ignored, problems = sort_keys(ctx.json_object(empty_ok=False), ("name", "description", "archive", "tags"))
-    name, archive, description, tags = (values.get(k) for k in ("name", "archive", "description", "tags"))
+    name, archive = values.get("name"), values.get("archive")
     if name is not None and name != experiment.name:
         problems.append(ErrorDetail("UserError", "an experiment is not renamed: its runs are filed under its name",
                                     "name"))
     if archive is not None and not isinstance(archive, bool):
         problems.append(ErrorDetail("UserError", "archive must be true or false", "archive"))
-    why = description_problem(description) if isinstance(description, str) else None
-    if description is not None and (not isinstance(description, str) or why):
-        problems.append(ErrorDetail("UserError", f"description {why or 'must be a string'}", "description"))
-    if tags is not None and not (isinstance(tags, dict) and all(isinstance(v, str | None) for v in tags.values())):
-        problems.append(ErrorDetail("UserError", "tags must be an object of strings (or nulls)", "tags"))
-    elif tags:
-        merged = {**experiment.tags, **{key: value or "" for key, value in tags.items()}}
-        problems += [ErrorDetail("UserError", message, target)
-                     for target, message in tags_problems(merged, "tags")]
+    description = _text_of(values, "description", problems)
+    tags = {key: value or "" for key, value in (_map_of(values, "tags", "tag", problems) or {}).items()}
+    if tags:
+        problems += grown_problems("tags", experiment.tags, {**experiment.tags, **tags})
     if problems:
         raise refuse(problems)
-    changed = experiments.update(experiment, archive=archive, description=description,
-                                 tags={key: value or "" for key, value in (tags or {}).items()})
+    changed = experiments.update(experiment, archive=archive, description=description, tags=tags)
     return Reply(experiment_dto(changed), headers=ignored_keys_header(ignored))

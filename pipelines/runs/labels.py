@@ -60,7 +60,8 @@ class RunLabels:
                                                 f"properties.{key}"))
             tags = {**run.tags, **{key: value or "" for key, value in (labels.tags or {}).items()}}
             properties = {**run.properties, **{key: value or "" for key, value in (labels.properties or {}).items()}}
-            problems += _grown("tags", run.tags, tags) + _grown("properties", run.properties, properties)
+            problems += grown_problems("tags", run.tags, tags)
+            problems += grown_problems("properties", run.properties, properties)
             if problems:
                 raise refuse(problems)
             run.tags, run.properties = tags, properties
@@ -81,7 +82,7 @@ class RunLabels:
         return self.repository.relabel(workspace, _pipeline_run(run_id), change)
 
 
-def _grown(name: str, before: Mapping[str, str], after: Mapping[str, str]) -> list[ErrorDetail]:
+def grown_problems(name: str, before: Mapping[str, str], after: Mapping[str, str]) -> list[ErrorDetail]:
     """A map the change makes larger than a run holds (Azure ML's count, one Table property);
     one that was that large already, as a submit may have made it, can still shrink or change."""
     if len(after) > MAX_TAGS and len(after) > len(before):
