@@ -100,6 +100,13 @@ class ExperimentDto(HistoryWire):
     tags: dict[str, str] = Field(default_factory=dict, alias="tags")
 
 
+class DeleteTagsResultDto(HistoryWire):
+    """The answer of removing an experiment's tags (SDK v1's `DeleteExperimentTagsResultDto`)."""
+
+    errors: dict[str, Any] = Field(default_factory=dict, alias="errors",
+                                   description="Always empty: a key the experiment does not have is no matter.")
+
+
 class PaginatedExperimentDto(HistoryWire):
     value: list[ExperimentDto] = Field(alias="value")
     continuation_token: str | None = Field(alias="continuationToken")

@@ -10,6 +10,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from pipelines.api.history_contract import (
     VIEW_TYPES,
+    DeleteTagsResultDto,
     ExperimentDto,
     PaginatedExperimentDto,
     PaginatedRunDto,
@@ -37,6 +38,7 @@ MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (PaginatedRunDto, "serialization"),
     (ExperimentDto, "serialization"),
     (PaginatedExperimentDto, "serialization"),
+    (DeleteTagsResultDto, "serialization"),
     (QueryParamsDto, "validation"),
 )
 
@@ -153,6 +155,12 @@ OPERATIONS: dict[str, Op] = {
             "archive": {"type": ["boolean", "null"], "description": "true archives, false reactivates."},
             "description": _LABEL_TEXT, "tags": {**_LABEL_MAP, "description": "Set (null: kept as \"\")."}}}),
         errors={404: "Unknown experiment.", 400: "Another name, or a description or tags over the submit's limits."}),
+    "history_delete_experiment_tags": Op(
+        "Remove an experiment's tags (SDK v1's experiment.remove_tags())", ref("DeleteTagsResultDto"),
+        "Keys it does not have are no matter.",
+        Body({"type": "object", "required": ["tags"], "description": "SDK v1's DeleteTagsCommandDto.",
+              "properties": {"tags": {"type": "array", "items": {"type": "string"}, "description": "The keys."}}}),
+        errors={404: "Unknown experiment."}),
     "history_delete_run_tags": Op(
         "Remove a run's tags (SDK v1's run.remove_tags())", RUN_DTO, "Keys it does not have are no matter.",
         Body({"type": "array", "items": {"type": "string"}, "description": "The tags' keys."}), errors=_LABEL_ERRORS),

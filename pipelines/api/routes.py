@@ -177,6 +177,7 @@ _SECTIONS: dict[str, tuple[Route, ...]] = {
         Route("history_patch_run_by_experiment_id", ("PATCH",), HS + "/experimentids/{experimentId}/runs/{runId}", S),
         Route("history_delete_run_tags", ("DELETE",), HS + "/experiments/{experimentName}/runs/{runId}/tags", S),
         Route("history_update_experiment", ("PATCH",), HS + "/experimentids/{experimentId}", S),
+        Route("history_delete_experiment_tags", ("POST",), HS + "/experimentids/{experimentId}/tags:delete", S),
     ),
     "aml": (
         # -- what SDK v1's own clients read to make their objects (pipelines/api/aml.py) -------------

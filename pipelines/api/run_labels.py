@@ -12,7 +12,7 @@ from typing import Any
 
 from pipelines.api.automation_contract import ignored_keys_header
 from pipelines.api.history import experiment_dto, reader, run_dto
-from pipelines.api.history_contract import RunDto
+from pipelines.api.history_contract import DeleteTagsResultDto, RunDto
 from pipelines.api.http import Reply, RequestContext, route
 from pipelines.errors import BadRequestError, ErrorDetail
 from pipelines.runs.body_keys import sort_keys
@@ -112,3 +112,18 @@ def history_update_experiment(ctx: RequestContext) -> Reply:
         raise refuse(problems)
     changed = experiments.update(experiment, archive=archive, description=description, tags=tags)
     return Reply(experiment_dto(changed), headers=ignored_keys_header(ignored))
+
+
+@route("history_delete_experiment_tags")
+def history_delete_experiment_tags(ctx: RequestContext) -> DeleteTagsResultDto:
+    """SDK v1's `experiment.remove_tags(["a", "b"])`: a DeleteTagsCommandDto, `{"tags": [keys]}`."""
+    experiments = Experiments(get_account())
+    experiment = experiments.by_id(ctx.workspace, ctx.param("experimentId"))
+    values, _, problems = sort_keys(ctx.json_object(empty_ok=False), ("tags",))
+    keys = values.get("tags")
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise refuse([*problems, ErrorDetail("UserError", "tags must be the list of the tags' keys to remove", "tags")])
+    if problems:
+        raise refuse(problems)
+    experiments.remove_tags(experiment, keys)
+    return DeleteTagsResultDto()

@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -134,6 +134,15 @@ class Experiments:
             columns["Tags"] = json_text({**experiment.tags, **tags})
         if columns:
             self.table.merge({"PartitionKey": experiment.workspace, "RowKey": name_digest(experiment.name), **columns})
+        return self.get(experiment.workspace, experiment.name)
+
+    def remove_tags(self, experiment: Experiment, keys: Iterable[str]) -> Experiment:
+        """Remove the tags `keys` (those it does not have are no matter); the experiment after it."""
+        gone = set(keys)
+        if gone & set(experiment.tags):
+            kept = {key: value for key, value in experiment.tags.items() if key not in gone}
+            self.table.merge({"PartitionKey": experiment.workspace, "RowKey": name_digest(experiment.name),
+                              "Tags": json_text(kept)})
         return self.get(experiment.workspace, experiment.name)
 
     def last_run(self, workspace: str, name: str) -> datetime | None:

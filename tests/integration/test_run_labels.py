@@ -154,4 +154,9 @@ def test_an_experiment_is_archived_tagged_and_reactivated(service: Service, work
                          ({"tags": {"k": "a\u0000"}}, "tags.k"), ({"description": 5}, "description")):
         assert assert_error(service.call("PATCH", url, json=body), 400)["Error"]["Target"] == target
     assert service.call("PATCH", url, json={"name": "seasonal"}).status_code == 200  # its own name: nothing
+    # AND its tags are removed as SDK v1's experiment.remove_tags() asks (a key it lacks is no matter)
+    removed = service.post(f"{url}/tags:delete", json={"tags": ["owner", "never-set"]})
+    assert removed.status_code == 200 and removed.json() == {"errors": {}}, removed.text
+    assert service.get(f"{service.hs}/experiments/seasonal").json()["tags"] == {}
+    assert assert_error(service.post(f"{url}/tags:delete", json={"tags": "owner"}), 400)["Error"]["Target"] == "tags"
     assert_error(service.call("PATCH", f"{service.hs}/experimentids/nope", json={"archive": True}), 404)

@@ -81,7 +81,7 @@ def test_sdk_v1_publishes_nothing_but_submits_follows_and_cancels_runs_as_agains
     archived = seen["archived"]
     assert archived["time"] and archived["tags"] == {"owner": "forecast"}
     assert "sdk-v1-cancel" not in archived["active"] and "sdk-v1-cancel" in archived["archived"]
-    assert "sdk-v1-cancel" in seen["reactivated"]
+    assert "sdk-v1-cancel" in seen["reactivated"] and seen["untagged"] == {}
     assert service.get(f"/PipelineRuns/{seen['held']}").json()["Status"]["StatusCode"] == 4
 
 

@@ -156,6 +156,8 @@ def main(base_url: str, token_file: str, setup_file: str) -> dict[str, Any]:
                         "tags": Experiment(ws, "sdk-v1-cancel").tags}
     done.reactivate()
     seen["reactivated"] = [e.name for e in Experiment.list(ws)]
+    done.remove_tags(["owner"])
+    seen["untagged"] = Experiment(ws, "sdk-v1-cancel").tags
     return seen
 
 
