@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -43,9 +43,42 @@ class Experiment:
         return self._dto
 
     @classmethod
-    def list(cls, workspace: Workspace) -> list[Experiment]:
-        items = paginated(workspace, "GET", f"{workspace.history_url}/experiments")
+    def list(cls, workspace: Workspace, view_type: str = "ActiveOnly") -> list[Experiment]:
+        """The experiments of the workspace: the active ones, or `view_type` "ArchivedOnly" or "All"."""
+        items = paginated(workspace, "GET", f"{workspace.history_url}/experiments", params={"viewType": view_type})
         return [cls(workspace, item["name"], item) for item in items]
+
+    # -- what SDK v1 changed on an experiment: archive, reactivate, tags -----------------------------
+    @property
+    def archived_time(self) -> str | None:
+        return self._get().get("archivedTime")
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._get().get("tags") or {})
+
+    def archive(self) -> None:
+        """Listed as archived only (`Experiment.list(ws, view_type="ArchivedOnly")`); it takes runs as before."""
+        self._patch({"archive": True})
+
+    def reactivate(self) -> None:
+        self._patch({"archive": False})
+
+    def tag(self, key: str, value: str | None = None) -> None:
+        self.set_tags({key: value})
+
+    def set_tags(self, tags: Mapping[str, str | None]) -> None:
+        self._patch({"tags": dict(tags)})
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        self.workspace.request("POST", self._by_id() + "/tags:delete", json_body={"tags": list(tags)})
+        self._dto = {}
+
+    def _patch(self, body: dict[str, Any]) -> None:
+        self._dto = self.workspace.request("PATCH", self._by_id(), json_body=body).json()
+
+    def _by_id(self) -> str:
+        return f"{self.workspace.history_url}/experimentids/{quote(self.id)}"
 
     def submit(self, config: Any, tags: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
         """SDK v1's `experiment.submit(published_pipeline_or_endpoint, pipeline_parameters=...)`.

@@ -160,3 +160,20 @@ def test_an_experiment_is_archived_tagged_and_reactivated(service: Service, work
     assert service.get(f"{service.hs}/experiments/seasonal").json()["tags"] == {}
     assert assert_error(service.post(f"{url}/tags:delete", json={"tags": "owner"}), 400)["Error"]["Target"] == "tags"
     assert_error(service.call("PATCH", f"{service.hs}/experimentids/nope", json={"archive": True}), 404)
+
+
+def test_the_python_client_archives_and_tags_an_experiment(service: Service, workspace: Workspace,
+                                                            tmp_path: Path) -> None:
+    from pipelines.client import Experiment
+
+    finished_run(service, workspace, tmp_path, experiment="clienty")
+    experiment = Experiment(workspace, "clienty")
+    experiment.tag("owner", "forecast")
+    experiment.archive()
+    assert experiment.archived_time and experiment.tags == {"owner": "forecast"}
+    assert "clienty" not in [e.name for e in Experiment.list(workspace)]
+    assert "clienty" in [e.name for e in Experiment.list(workspace, view_type="ArchivedOnly")]
+    experiment.reactivate()
+    experiment.remove_tags(["owner"])
+    assert Experiment(workspace, "clienty").tags == {} and Experiment(workspace, "clienty").archived_time is None
+    assert "clienty" in [e.name for e in Experiment.list(workspace)]
