@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import random
 import re
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pipelines.errors import AlreadyExistsError, NotFoundError
+from pipelines.errors import AlreadyExistsError, EtagMismatchError, NotFoundError
 from pipelines.runs.history import ABSENT, experiment_id
-from pipelines.store import StorageAccount, Table, key
+from pipelines.store import StorageAccount, Table, etag_of, key
 from pipelines.store.codec import json_text, parse_json, parse_time, time_text
 from pipelines.text import experiment_name_problem as experiment_name_problem  # its rule lives with the others
 from pipelines.vocabulary import now
 
+MAX_TRIES = 20  # conditional writes of one row before giving up
 _seen: set[tuple[str, str, str]] = set()
 _seen_lock = threading.Lock()
 
@@ -122,27 +125,53 @@ class Experiments:
     def update(self, experiment: Experiment, *, archive: bool | None = None, description: str | None = None,
                tags: Mapping[str, str] | None = None) -> Experiment:
         """Archive it (True) or reactivate it (False), replace its description, set tags; the
-        experiment after it. Each change is a merge of its own columns: a concurrent one keeps its own."""
-        columns: dict[str, object] = {}
-        if archive is False:
-            columns["Archived"] = ""
-        elif archive and experiment.archived is None:
-            columns["Archived"] = time_text(now())
-        if description is not None:
-            columns["Description"] = description
-        if tags:
-            columns["Tags"] = json_text({**experiment.tags, **tags})
-        if columns:
-            self.table.merge({"PartitionKey": experiment.workspace, "RowKey": name_digest(experiment.name), **columns})
-        return self.get(experiment.workspace, experiment.name)
+        experiment after it."""
+
+        def change(current: Experiment) -> dict[str, object]:
+            columns: dict[str, object] = {}
+            if archive is False:
+                columns["Archived"] = ""
+            elif archive and current.archived is None:
+                columns["Archived"] = time_text(now())
+            if description is not None:
+                columns["Description"] = description
+            if tags:
+                columns["Tags"] = json_text({**current.tags, **tags})
+            return columns
+
+        return self._change(experiment, change)
 
     def remove_tags(self, experiment: Experiment, keys: Iterable[str]) -> Experiment:
         """Remove the tags `keys` (those it does not have are no matter); the experiment after it."""
         gone = set(keys)
-        if gone & set(experiment.tags):
-            kept = {key: value for key, value in experiment.tags.items() if key not in gone}
-            self.table.merge({"PartitionKey": experiment.workspace, "RowKey": name_digest(experiment.name),
-                              "Tags": json_text(kept)})
+
+        def change(current: Experiment) -> dict[str, object]:
+            if not gone & set(current.tags):
+                return {}
+            return {"Tags": json_text({key: value for key, value in current.tags.items() if key not in gone})}
+
+        return self._change(experiment, change)
+
+    def _change(self, experiment: Experiment, change: Callable[[Experiment], dict[str, object]]) -> Experiment:
+        """Merge the columns `change` makes of the row as stored, conditional on its ETag, until it
+        commits: two callers tagging it at once each keep their tags."""
+        row = name_digest(experiment.name)
+        for attempt in range(MAX_TRIES):
+            entity = self.table.get(experiment.workspace, row)
+            if entity is None:
+                raise NotFoundError(f"experiment {experiment.name!r} was not found", target=experiment.name)
+            columns = change(self._decode(experiment.workspace, entity))
+            if not columns:
+                break
+            try:
+                self.table.merge({"PartitionKey": experiment.workspace, "RowKey": row, **columns},
+                                 etag=etag_of(entity))
+                break
+            except EtagMismatchError:
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        else:
+            raise EtagMismatchError(f"experiment {experiment.name!r} is changing too fast to update",
+                                    target=experiment.name)
         return self.get(experiment.workspace, experiment.name)
 
     def last_run(self, workspace: str, name: str) -> datetime | None:

@@ -177,3 +177,12 @@ def test_the_python_client_archives_and_tags_an_experiment(service: Service, wor
     experiment.remove_tags(["owner"])
     assert Experiment(workspace, "clienty").tags == {} and Experiment(workspace, "clienty").archived_time is None
     assert "clienty" in [e.name for e in Experiment.list(workspace)]
+
+
+def test_concurrent_experiment_tags_are_all_kept(service: Service, workspace: Workspace, tmp_path: Path) -> None:
+    finished_run(service, workspace, tmp_path, experiment="busy")
+    url = f"{service.hs}/experimentids/{service.get(f'{service.hs}/experiments/busy').json()['experimentId']}"
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda i: service.call("PATCH", url, json={"tags": {f"k{i}": str(i)}}), range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert service.get(f"{service.hs}/experiments/busy").json()["tags"] == {f"k{i}": str(i) for i in range(8)}
